@@ -1,0 +1,47 @@
+/* The executor: runs a model's top-level graph on this CPU.
+ * Buffers are reused by liveness (a value's buffer returns to the pool after its last reader),
+ * peak live activation bytes are tracked, every node is timed, a cancel flag is checked
+ * between nodes. fp32 math goes through OpenBLAS with its thread count set explicitly. */
+#ifndef KP_EXEC_H
+#define KP_EXEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/graph.h"
+
+typedef struct kp_exec kp_exec;
+
+typedef struct kp_exec_opts {
+    int threads;                /* 0 or 1 = single thread (the default for measurements) */
+    const volatile int *cancel; /* optional; non-zero stops the run with KP_ECANCELLED */
+    int keep_values;            /* keep every intermediate value (for calibration/debug) */
+} kp_exec_opts;
+
+/* Prepares m for running (borrows m: it must outlive the executor and not change). Fails with
+ * KP_EUNSUPPORTED listing every op that has no kernel. opts may be NULL. */
+int kp_exec_new(const kp_model *m, const kp_exec_opts *opts, kp_exec **out, kp_error *err);
+void kp_exec_free(kp_exec *e);
+
+/* Runs one inference. inputs: one per non-initializer graph input, in graph order (borrowed).
+ * outputs: array of kp_exec_n_outputs() slots filled with owned tensors. */
+int kp_exec_run(kp_exec *e, const kp_tensor *const *inputs, kp_tensor **outputs, kp_error *err);
+
+size_t kp_exec_n_inputs(const kp_exec *e);  /* graph inputs that are not initializers */
+size_t kp_exec_n_outputs(const kp_exec *e);
+const kp_value_info *kp_exec_input(const kp_exec *e, size_t i);  /* borrowed */
+const kp_value_info *kp_exec_output(const kp_exec *e, size_t i); /* borrowed */
+
+/* After a run: peak bytes of live activations (excluding weights), and per-node seconds of the
+ * last run (n = number of top-level nodes, in graph order). */
+size_t kp_exec_peak_bytes(const kp_exec *e);
+const double *kp_exec_node_seconds(const kp_exec *e, size_t *n);
+/* With keep_values: the value named `name` from the last run, borrowed; NULL if none. */
+const kp_tensor *kp_exec_value(const kp_exec *e, const char *name);
+
+/* Ops of m (subgraphs included) that have no kernel: returns owned array of owned strings
+ * ("domain:Op" for non-default domains). *n = 0 means everything is supported. */
+int kp_exec_missing_ops(const kp_model *m, char ***ops, size_t *n, kp_error *err);
+void kp_strv_free(char **v, size_t n);
+
+#endif

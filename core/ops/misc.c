@@ -1,0 +1,6 @@
+/* misc kernels. */
+#include "core/ops/ops.h"
+
+const kp_op_def kp_ops_misc[] = {
+    {0},
+};

@@ -1,0 +1,6 @@
+/* norm kernels. */
+#include "core/ops/ops.h"
+
+const kp_op_def kp_ops_norm[] = {
+    {0},
+};

@@ -1,0 +1,56 @@
+/* Kernel contract. One family file per group of ops (core/ops/<family>.c), each exporting a
+ * table `const kp_op_def kp_ops_<family>[]` ending with an all-zero entry; core/ops/table.c
+ * lists the families and the executor looks ops up by (domain, op_type).
+ * Adding an op: write its kernel in the family file and add one line to that family's table. */
+#ifndef KP_OPS_H
+#define KP_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/graph.h"
+
+typedef struct kp_op_ctx kp_op_ctx;
+
+struct kp_op_ctx {
+    const kp_node *node;
+    int64_t opset;  /* opset version of the node's domain imported by the model */
+    size_t n_in;
+    const kp_tensor *const *in; /* n_in entries; NULL for an omitted optional input */
+    size_t n_out;
+    kp_tensor **out; /* filled through kp_op_output(); NULL for omitted outputs */
+    kp_error *err;
+    int threads;
+    /* Executor hooks (set by the executor, or by a unit test harness). */
+    void *priv;
+    kp_tensor *(*alloc)(kp_op_ctx *ctx, size_t i, kp_dtype dt, int rank, const int64_t *dims);
+    /* Runs subgraph g with the given inputs (borrowed), outer-scope values visible; fills
+     * outputs (owned). NULL when the host cannot run subgraphs. */
+    int (*run_subgraph)(kp_op_ctx *ctx, const kp_graph *g, size_t n_in,
+                        const kp_tensor *const *in, size_t n_out, kp_tensor **out);
+    /* Scratch memory valid until the kernel returns; NULL + err on failure. */
+    void *(*scratch)(kp_op_ctx *ctx, size_t bytes);
+};
+
+typedef int (*kp_op_fn)(kp_op_ctx *ctx);
+
+typedef struct kp_op_def {
+    const char *domain; /* "" = ai.onnx, "com.microsoft" ... */
+    const char *op_type;
+    kp_op_fn run;
+} kp_op_def;
+
+/* Output i with the given dtype and shape, data uninitialized (zeroed for numel 0). Returns
+ * NULL with ctx->err set on failure. Kernels write it and leave ownership to the executor. */
+kp_tensor *kp_op_output(kp_op_ctx *ctx, size_t i, kp_dtype dt, int rank, const int64_t *dims);
+/* Input i or NULL when absent/omitted. */
+const kp_tensor *kp_op_input(const kp_op_ctx *ctx, size_t i);
+/* Errors naming the node: "Conv 'conv1': <message>". Returns code. */
+int kp_op_fail(kp_op_ctx *ctx, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Looks up a kernel; NULL if none. domain NULL or "ai.onnx" = "". */
+const kp_op_def *kp_ops_find(const char *domain, const char *op_type);
+/* All registered ops, sorted by (domain, op_type); *n receives the count. */
+const kp_op_def *const *kp_ops_all(size_t *n);
+
+#endif

@@ -1,0 +1,6 @@
+/* resize kernels. */
+#include "core/ops/ops.h"
+
+const kp_op_def kp_ops_resize[] = {
+    {0},
+};

@@ -1,0 +1,6 @@
+/* rnn kernels. */
+#include "core/ops/ops.h"
+
+const kp_op_def kp_ops_rnn[] = {
+    {0},
+};

@@ -1,0 +1,13 @@
+/* Shape and dtype inference for the op set the executor supports. Fills value_info of every
+ * intermediate value it can derive; symbolic dims propagate by name ("batch"). Values of ops it
+ * does not know keep their declared value_info. Never fails on unknown ops. */
+#ifndef KP_SHAPE_INFER_H
+#define KP_SHAPE_INFER_H
+
+#include "core/graph.h"
+
+/* Infers for the whole model (subgraphs included). Returns 0, or KP_EFORMAT when the model is
+ * inconsistent (e.g. Add of 3 and 4 wide dims), naming the node. */
+int kp_infer_shapes(kp_model *m, kp_error *err);
+
+#endif
