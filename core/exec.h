@@ -27,7 +27,7 @@ void kp_exec_free(kp_exec *e);
  * outputs: array of kp_exec_n_outputs() slots filled with owned tensors. */
 int kp_exec_run(kp_exec *e, const kp_tensor *const *inputs, kp_tensor **outputs, kp_error *err);
 
-size_t kp_exec_n_inputs(const kp_exec *e);  /* graph inputs that are not initializers */
+size_t kp_exec_n_inputs(const kp_exec *e); /* graph inputs that are not initializers */
 size_t kp_exec_n_outputs(const kp_exec *e);
 const kp_value_info *kp_exec_input(const kp_exec *e, size_t i);  /* borrowed */
 const kp_value_info *kp_exec_output(const kp_exec *e, size_t i); /* borrowed */

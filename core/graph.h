@@ -191,7 +191,7 @@ kp_node *kp_node_clone(const kp_node *n, kp_graph *new_parent);
 int kp_node_is(const kp_node *n, const char *op_type); /* default domain and op_type equal */
 int kp_node_set_input(kp_node *n, size_t i, const char *value);  /* grows with "" as needed */
 int kp_node_set_output(kp_node *n, size_t i, const char *value); /* grows with "" as needed */
-const char *kp_node_input(const kp_node *n, size_t i);  /* NULL if absent or omitted ("") */
+const char *kp_node_input(const kp_node *n, size_t i); /* NULL if absent or omitted ("") */
 
 /* Attributes. Lookups borrow; setters copy (tensor/graph setters take ownership). */
 const kp_attr *kp_node_attr(const kp_node *n, const char *name);
@@ -249,7 +249,7 @@ typedef struct kp_const_ref {
     kp_graph *graph; /* where it lives (top level or a subgraph) */
     kp_const_kind kind;
     size_t index;
-    const char *name; /* value name, borrowed */
+    const char *name;  /* value name, borrowed */
     kp_tensor *tensor; /* borrowed view; for NODE_ATTR a tensor made and cached on the node */
 } kp_const_ref;
 

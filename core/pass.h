@@ -39,12 +39,12 @@ typedef struct kp_params {
 
 /* Estimated effect on a model for a target. Ratios are after/before (0.25 = 4x smaller). */
 typedef struct kp_estimate {
-    double size_ratio;      /* file bytes */
-    double latency_ratio;   /* on the target */
-    double acc_drop;        /* expected top-1 drop in percentage points (>= 0 = worse) */
-    double confidence;      /* 0..1: how much the numbers are worth (measured > guessed) */
-    int applicable;         /* 0 when the pass would not change this model / target */
-    char reason[256];       /* one line a student understands */
+    double size_ratio;    /* file bytes */
+    double latency_ratio; /* on the target */
+    double acc_drop;      /* expected top-1 drop in percentage points (>= 0 = worse) */
+    double confidence;    /* 0..1: how much the numbers are worth (measured > guessed) */
+    int applicable;       /* 0 when the pass would not change this model / target */
+    char reason[256];     /* one line a student understands */
 } kp_estimate;
 
 /* Calibration data: random access to batches, so passes can make several sweeps while memory
@@ -59,13 +59,13 @@ typedef struct kp_calib {
 } kp_calib;
 
 typedef struct kp_pass_ctx {
-    const kp_calib *calib;            /* NULL when no data was given */
-    const kp_model *reference;        /* the model before this pass (borrowed) */
-    const struct kp_target *target;   /* NULL = this machine */
-    const volatile int *cancel;       /* checked inside long loops */
+    const kp_calib *calib;          /* NULL when no data was given */
+    const kp_model *reference;      /* the model before this pass (borrowed) */
+    const struct kp_target *target; /* NULL = this machine */
+    const volatile int *cancel;     /* checked inside long loops */
     uint64_t seed;
     int threads;
-    double acc_budget;                /* max top-1 drop in points the user accepts */
+    double acc_budget; /* max top-1 drop in points the user accepts */
     void *user;
     void (*progress)(void *user, double fraction, const char *what);
     /* A note for the report: "conv3: left unchanged, grouped conv not supported". */
@@ -81,8 +81,8 @@ typedef struct kp_pass {
     size_t n_params;
     const kp_param_def *params;
     /* Cheap prediction from model statistics (may run the executor briefly on ctx->calib). */
-    int (*estimate)(const kp_model *m, const kp_params *p, const kp_pass_ctx *ctx,
-                    kp_estimate *out, kp_error *err);
+    int (*estimate)(const kp_model *m, const kp_params *p, const kp_pass_ctx *ctx, kp_estimate *out,
+                    kp_error *err);
     /* Rewrites m in place. On error or cancel the caller discards m (it works on a copy), so a
      * failed pass never reaches the user's model. */
     int (*apply)(kp_model *m, const kp_params *p, const kp_pass_ctx *ctx, kp_error *err);

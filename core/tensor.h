@@ -52,12 +52,12 @@ typedef struct kp_tensor {
     kp_dtype dtype;
     int rank;
     int64_t dims[KP_MAX_RANK];
-    int64_t numel;    /* product of dims (1 for rank 0) */
-    size_t nbytes;    /* bytes of data; for 4-bit types ceil(numel/2); 0 for strings */
-    void *data;       /* row-major; NULL when numel == 0 or dtype is STRING */
+    int64_t numel;     /* product of dims (1 for rank 0) */
+    size_t nbytes;     /* bytes of data; for 4-bit types ceil(numel/2); 0 for strings */
+    void *data;        /* row-major; NULL when numel == 0 or dtype is STRING */
     kp_bytes *strings; /* numel entries when dtype == KP_STRING, else NULL */
-    char *doc_string; /* owned, may be NULL */
-    int borrowed;     /* data belongs to someone else (executor arena, mmap); not freed */
+    char *doc_string;  /* owned, may be NULL */
+    int borrowed;      /* data belongs to someone else (executor arena, mmap); not freed */
 } kp_tensor;
 
 /* Size in bytes of one element; 0 for STRING, UNDEFINED, unknown values and 4-bit types
@@ -65,7 +65,7 @@ typedef struct kp_tensor {
 size_t kp_dtype_size(kp_dtype t);
 /* Bytes needed for n elements of t (handles 4-bit packing); 0 and sets *ok=0 on overflow. */
 size_t kp_dtype_bytes(kp_dtype t, int64_t n, int *ok);
-const char *kp_dtype_name(kp_dtype t);        /* "float32", "int8", ...; "?" if unknown */
+const char *kp_dtype_name(kp_dtype t);         /* "float32", "int8", ...; "?" if unknown */
 kp_dtype kp_dtype_from_name(const char *name); /* inverse; KP_UNDEFINED if unknown */
 int kp_dtype_valid(int t);                     /* 1 if t is one of the values above */
 
@@ -77,7 +77,7 @@ int kp_shape_numel(int rank, const int64_t *dims, int64_t *numel, kp_error *err)
 kp_tensor *kp_tensor_new(kp_dtype dtype, int rank, const int64_t *dims, kp_error *err);
 /* Returns owned deep copy (data, strings, name). */
 kp_tensor *kp_tensor_clone(const kp_tensor *t, kp_error *err);
-void kp_tensor_free(kp_tensor *t); /* NULL is a no-op */
+void kp_tensor_free(kp_tensor *t);                      /* NULL is a no-op */
 int kp_tensor_set_name(kp_tensor *t, const char *name); /* copies; KP_ENOMEM on failure */
 /* 1 when dtype, shape and data bytes (or strings) are identical; names are not compared. */
 int kp_tensor_equal(const kp_tensor *a, const kp_tensor *b);

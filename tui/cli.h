@@ -9,8 +9,8 @@
 
 typedef struct kp_cmd {
     const char *name;
-    const char *args;    /* "MODEL [--json]" for the usage line */
-    const char *summary; /* one line */
+    const char *args;                  /* "MODEL [--json]" for the usage line */
+    const char *summary;               /* one line */
     int (*run)(int argc, char **argv); /* argv[0] is the command name */
 } kp_cmd;
 

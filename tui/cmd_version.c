@@ -9,8 +9,10 @@ static int run(int argc, char **argv) {
         printf("usage: kompress version [--json]\n");
         return strcmp(argv[1], "--help") ? 2 : 0;
     }
-    if (json) printf("{\"version\": \"%s\"}\n", KP_VERSION);
-    else printf("kompress %s\n", KP_VERSION);
+    if (json)
+        printf("{\"version\": \"%s\"}\n", KP_VERSION);
+    else
+        printf("kompress %s\n", KP_VERSION);
     return 0;
 }
 

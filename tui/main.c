@@ -10,11 +10,13 @@
 static void usage(FILE *f) {
     size_t n;
     const kp_cmd *const *cmds = kp_commands(&n);
-    fprintf(f, "Kompress %s - compress ONNX models for the hardware that runs them\n\n"
-               "usage: kompress                 open the terminal app\n"
-               "       kompress --open DIR      open the app on a project folder\n"
-               "       kompress COMMAND [ARGS]  run headless (COMMAND --help for details)\n\n"
-               "commands:\n", KP_VERSION);
+    fprintf(f,
+            "Kompress %s - compress ONNX models for the hardware that runs them\n\n"
+            "usage: kompress                 open the terminal app\n"
+            "       kompress --open DIR      open the app on a project folder\n"
+            "       kompress COMMAND [ARGS]  run headless (COMMAND --help for details)\n\n"
+            "commands:\n",
+            KP_VERSION);
     for (size_t i = 0; i < n; i++)
         fprintf(f, "  %-9s %-40s %s\n", cmds[i]->name, cmds[i]->args, cmds[i]->summary);
 }

@@ -14,7 +14,7 @@ typedef struct kp_op_ctx kp_op_ctx;
 
 struct kp_op_ctx {
     const kp_node *node;
-    int64_t opset;  /* opset version of the node's domain imported by the model */
+    int64_t opset; /* opset version of the node's domain imported by the model */
     size_t n_in;
     const kp_tensor *const *in; /* n_in entries; NULL for an omitted optional input */
     size_t n_out;
@@ -26,8 +26,8 @@ struct kp_op_ctx {
     kp_tensor *(*alloc)(kp_op_ctx *ctx, size_t i, kp_dtype dt, int rank, const int64_t *dims);
     /* Runs subgraph g with the given inputs (borrowed), outer-scope values visible; fills
      * outputs (owned). NULL when the host cannot run subgraphs. */
-    int (*run_subgraph)(kp_op_ctx *ctx, const kp_graph *g, size_t n_in,
-                        const kp_tensor *const *in, size_t n_out, kp_tensor **out);
+    int (*run_subgraph)(kp_op_ctx *ctx, const kp_graph *g, size_t n_in, const kp_tensor *const *in,
+                        size_t n_out, kp_tensor **out);
     /* Scratch memory valid until the kernel returns; NULL + err on failure. */
     void *(*scratch)(kp_op_ctx *ctx, size_t bytes);
 };
@@ -46,7 +46,8 @@ kp_tensor *kp_op_output(kp_op_ctx *ctx, size_t i, kp_dtype dt, int rank, const i
 /* Input i or NULL when absent/omitted. */
 const kp_tensor *kp_op_input(const kp_op_ctx *ctx, size_t i);
 /* Errors naming the node: "Conv 'conv1': <message>". Returns code. */
-int kp_op_fail(kp_op_ctx *ctx, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int kp_op_fail(kp_op_ctx *ctx, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Looks up a kernel; NULL if none. domain NULL or "ai.onnx" = "". */
 const kp_op_def *kp_ops_find(const char *domain, const char *op_type);
