@@ -6,10 +6,11 @@
 
 #include "core/ops/ops.h"
 
-#define FAMILIES(X)                                                                                \
-    X(elementwise)                                                                                 \
-    X(unary) X(reduce) X(shape) X(index) X(conv) X(gemm) X(pool) X(norm) X(rnn) X(resize)          \
-        X(control) X(quant) X(misc)
+// clang-format off
+#define FAMILIES(X) \
+    X(elementwise) X(unary) X(reduce) X(shape) X(index) X(conv) X(gemm) X(pool) X(norm) \
+    X(rnn) X(resize) X(control) X(quant) X(misc)
+// clang-format on
 
 #define DECLARE(f) extern const kp_op_def kp_ops_##f[];
 FAMILIES(DECLARE)
