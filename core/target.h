@@ -1,5 +1,5 @@
 /* Hardware targets: built-in profiles (spec-sheet sources in core/target_builtin.c) plus user
- * JSON profiles from $XDG_CONFIG_HOME/kompress/targets/*.json, and per-layer roofline
+ * JSON profiles from $XDG_CONFIG_HOME/kompress/targets/ (one .json each), and per-layer roofline
  * estimates of latency, RAM, flash and energy for a model on a target. */
 #ifndef KP_TARGET_H
 #define KP_TARGET_H
@@ -20,8 +20,8 @@ typedef enum kp_target_class {
 enum { KP_PREC_FP32 = 1, KP_PREC_FP16 = 2, KP_PREC_INT8 = 4 };
 
 typedef struct kp_target {
-    char id[48];    /* "rpi4", "stm32h7", "host" */
-    char name[96];  /* "Raspberry Pi 4 (Cortex-A72)" */
+    char id[48];   /* "rpi4", "stm32h7", "host" */
+    char name[96]; /* "Raspberry Pi 4 (Cortex-A72)" */
     kp_target_class cls;
     double fp32_gflops, fp16_gflops, int8_gops; /* sustained, all cores; 0 = not supported */
     double mem_bw_gbs;
