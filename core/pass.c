@@ -319,8 +319,8 @@ int kp_pass_spec_parse(const kp_pass *const *passes, size_t n, const char *spec,
         size_t used = 0;
         names[0] = 0;
         for (size_t i = 0; i < n && used < sizeof names; i++) {
-            int w = snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "",
-                             passes[i]->id);
+            int w =
+                snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "", passes[i]->id);
             if (w < 0) break;
             used += (size_t)w;
         }

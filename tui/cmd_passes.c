@@ -109,8 +109,8 @@ static int run(int argc, char **argv) {
                    "  kompress compress MODEL -o OUT --pass ID[:name=value,...]\n");
             return 0;
         } else
-            return kp_cli_failf("passes", 2, "unknown option '%s' (usage: kompress passes [--json])",
-                                argv[i]);
+            return kp_cli_failf("passes", 2,
+                                "unknown option '%s' (usage: kompress passes [--json])", argv[i]);
     }
     size_t n;
     const kp_pass *const *all = kp_passes(&n);

@@ -28,8 +28,9 @@ static void defaults_and_parse(void **state) {
     assert_true(kp_params_bool(&p, "per_channel"));
     kp_params_free(&p);
 
-    assert_int_equal(kp_params_parse(&fake, "bits=4, method=entropy,per_channel=no,"
-                                            "exclude=conv1,fc2,percentile=99.9",
+    assert_int_equal(kp_params_parse(&fake,
+                                     "bits=4, method=entropy,per_channel=no,"
+                                     "exclude=conv1,fc2,percentile=99.9",
                                      &p, &e),
                      0);
     assert_int_equal(kp_params_int(&p, "bits"), 4);
