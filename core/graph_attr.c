@@ -68,8 +68,8 @@ void kp_value_info_clear(kp_value_info *v) {
 int kp_value_info_copy(kp_value_info *dst, const kp_value_info *src) {
     memset(dst, 0, sizeof *dst);
     dst->type.rank = -1;
-    if (kp_strdup_into(&dst->name, src->name) || kp_strdup_into(&dst->doc_string, src->doc_string) ||
-        kp_type_copy(&dst->type, &src->type)) {
+    if (kp_strdup_into(&dst->name, src->name) ||
+        kp_strdup_into(&dst->doc_string, src->doc_string) || kp_type_copy(&dst->type, &src->type)) {
         kp_value_info_clear(dst);
         return KP_ENOMEM;
     }
@@ -141,7 +141,8 @@ int kp_attr_copy(kp_attr *dst, const kp_attr *src, kp_graph *parent) {
     dst->type = src->type;
     dst->f = src->f;
     dst->i = src->i;
-    if (kp_strdup_into(&dst->name, src->name) || kp_strdup_into(&dst->doc_string, src->doc_string) ||
+    if (kp_strdup_into(&dst->name, src->name) ||
+        kp_strdup_into(&dst->doc_string, src->doc_string) ||
         kp_strdup_into(&dst->ref_attr_name, src->ref_attr_name) || kp_bytes_copy(&dst->s, &src->s))
         goto nomem;
     if (src->t && !(dst->t = kp_tensor_clone(src->t, NULL))) goto nomem;

@@ -7,14 +7,12 @@
 
 /* Element sizes indexed by kp_dtype; 0 = no fixed byte size (string, undefined, 4-bit). */
 static const size_t dtype_sizes[KP_DTYPE_COUNT] = {
-    [KP_UNDEFINED] = 0,       [KP_FLOAT] = 4,          [KP_UINT8] = 1,
-    [KP_INT8] = 1,            [KP_UINT16] = 2,         [KP_INT16] = 2,
-    [KP_INT32] = 4,           [KP_INT64] = 8,          [KP_STRING] = 0,
-    [KP_BOOL] = 1,            [KP_FLOAT16] = 2,        [KP_DOUBLE] = 8,
-    [KP_UINT32] = 4,          [KP_UINT64] = 8,         [KP_COMPLEX64] = 8,
-    [KP_COMPLEX128] = 16,     [KP_BFLOAT16] = 2,       [KP_FLOAT8E4M3FN] = 1,
-    [KP_FLOAT8E4M3FNUZ] = 1,  [KP_FLOAT8E5M2] = 1,     [KP_FLOAT8E5M2FNUZ] = 1,
-    [KP_UINT4] = 0,           [KP_INT4] = 0,
+    [KP_UNDEFINED] = 0,      [KP_FLOAT] = 4,        [KP_UINT8] = 1,          [KP_INT8] = 1,
+    [KP_UINT16] = 2,         [KP_INT16] = 2,        [KP_INT32] = 4,          [KP_INT64] = 8,
+    [KP_STRING] = 0,         [KP_BOOL] = 1,         [KP_FLOAT16] = 2,        [KP_DOUBLE] = 8,
+    [KP_UINT32] = 4,         [KP_UINT64] = 8,       [KP_COMPLEX64] = 8,      [KP_COMPLEX128] = 16,
+    [KP_BFLOAT16] = 2,       [KP_FLOAT8E4M3FN] = 1, [KP_FLOAT8E4M3FNUZ] = 1, [KP_FLOAT8E5M2] = 1,
+    [KP_FLOAT8E5M2FNUZ] = 1, [KP_UINT4] = 0,        [KP_INT4] = 0,
 };
 
 static const char *const dtype_names[KP_DTYPE_COUNT] = {
@@ -46,9 +44,13 @@ static const char *const dtype_names[KP_DTYPE_COUNT] = {
 _Static_assert(sizeof dtype_sizes / sizeof *dtype_sizes == KP_DTYPE_COUNT, "dtype table");
 _Static_assert(sizeof dtype_names / sizeof *dtype_names == KP_DTYPE_COUNT, "dtype table");
 
-int kp_dtype_valid(int t) { return t > KP_UNDEFINED && t < KP_DTYPE_COUNT; }
+int kp_dtype_valid(int t) {
+    return t > KP_UNDEFINED && t < KP_DTYPE_COUNT;
+}
 
-size_t kp_dtype_size(kp_dtype t) { return kp_dtype_valid((int)t) ? dtype_sizes[t] : 0; }
+size_t kp_dtype_size(kp_dtype t) {
+    return kp_dtype_valid((int)t) ? dtype_sizes[t] : 0;
+}
 
 size_t kp_dtype_bytes(kp_dtype t, int64_t n, int *ok) {
     int dummy;
@@ -68,7 +70,9 @@ size_t kp_dtype_bytes(kp_dtype t, int64_t n, int *ok) {
     return (size_t)n * es;
 }
 
-const char *kp_dtype_name(kp_dtype t) { return kp_dtype_valid((int)t) ? dtype_names[t] : "?"; }
+const char *kp_dtype_name(kp_dtype t) {
+    return kp_dtype_valid((int)t) ? dtype_names[t] : "?";
+}
 
 kp_dtype kp_dtype_from_name(const char *name) {
     if (!name) return KP_UNDEFINED;
@@ -325,7 +329,9 @@ uint16_t kp_f32_to_f16(float f) {
     return (uint16_t)(sign | q);
 }
 
-float kp_bf16_to_f32(uint16_t h) { return u2f((uint32_t)h << 16); }
+float kp_bf16_to_f32(uint16_t h) {
+    return u2f((uint32_t)h << 16);
+}
 
 uint16_t kp_f32_to_bf16(float f) {
     uint32_t u = f2u(f);

@@ -113,7 +113,7 @@ static void node_edits(void **state) {
     assert_int_equal(kp_node_set_attr_float(n, "alpha", 0.25f), 0);
     assert_true(kp_node_attr_float(n, "alpha", 1) == 0.25f);
     assert_true(kp_node_attr_float(n, "group", 0) == 2.0f); /* int read as float */
-    assert_int_equal(kp_node_attr_int(n, "alpha", 7), 7);    /* wrong type: default */
+    assert_int_equal(kp_node_attr_int(n, "alpha", 7), 7);   /* wrong type: default */
     float sc[2] = {0.5f, 2.0f};
     const float *fs;
     assert_int_equal(kp_node_set_attr_floats(n, "scales", 2, sc), 0);
