@@ -18,11 +18,11 @@ typedef struct xgraph xgraph;
 typedef struct slot {
     const char *name; /* borrowed from the graph */
     int kind;
-    int producer;    /* position in run order, -1 if none */
-    int last_use;    /* run position of the last reader; INT_MAX: keep to the end */
-    kp_tensor t;     /* SLOT_ACT: the value's tensor; data from the pool */
-    size_t cap;      /* pool block capacity behind t.data */
-    kp_tensor *heap; /* SLOT_ACT string tensors (not pooled) */
+    int producer;         /* position in run order, -1 if none */
+    int last_use;         /* run position of the last reader; INT_MAX: keep to the end */
+    kp_tensor t;          /* SLOT_ACT: the value's tensor; data from the pool */
+    size_t cap;           /* pool block capacity behind t.data */
+    kp_tensor *heap;      /* SLOT_ACT string tensors (not pooled) */
     const kp_tensor *cur; /* current value; NULL when not live */
     kp_tensor *owned;     /* SLOT_CONST made by running a Constant node at build time */
     xgraph *outer_g;      /* SLOT_OUTER: where the value lives */
@@ -211,8 +211,8 @@ static int xgraph_build(kp_exec *root, xgraph *parent, const kp_graph *g, xgraph
             const char *nm = n->outputs[o];
             if (!nm[0]) continue;
             if (kp_smap_get(&x->names, nm) >= 0) {
-                rc = kp_error_set(err, KP_EFORMAT, "value '%s' is defined twice (node %s '%s')",
-                                  nm, n->op_type, n->name ? n->name : "");
+                rc = kp_error_set(err, KP_EFORMAT, "value '%s' is defined twice (node %s '%s')", nm,
+                                  n->op_type, n->name ? n->name : "");
                 goto fail;
             }
             if ((rc = add_slot(x, nm, SLOT_ACT, err)) < 0) goto fail;
@@ -501,8 +501,7 @@ static void xgraph_free(xgraph *x) {
 
 /* ---- running ------------------------------------------------------------------------------- */
 
-static kp_tensor *exec_alloc(kp_op_ctx *ctx, size_t i, kp_dtype dt, int rank,
-                             const int64_t *dims) {
+static kp_tensor *exec_alloc(kp_op_ctx *ctx, size_t i, kp_dtype dt, int rank, const int64_t *dims) {
     run_ctx *rcx = ctx->priv;
     xgraph *x = rcx->x;
     int si = rcx->xn->out[i];
@@ -558,11 +557,10 @@ static void *exec_scratch(kp_op_ctx *ctx, size_t bytes) {
     return p;
 }
 
-static int run_plan(xgraph *x, const kp_tensor *const *in, kp_tensor **out, int top,
-                    kp_error *err);
+static int run_plan(xgraph *x, const kp_tensor *const *in, kp_tensor **out, int top, kp_error *err);
 
-static int exec_subgraph(kp_op_ctx *ctx, const kp_graph *g, size_t n_in,
-                         const kp_tensor *const *in, size_t n_out, kp_tensor **out) {
+static int exec_subgraph(kp_op_ctx *ctx, const kp_graph *g, size_t n_in, const kp_tensor *const *in,
+                         size_t n_out, kp_tensor **out) {
     run_ctx *rcx = ctx->priv;
     xgraph *x = rcx->x, *sub = NULL;
     for (size_t i = 0; i < x->n_subs; i++)
@@ -585,8 +583,8 @@ static int exec_subgraph(kp_op_ctx *ctx, const kp_graph *g, size_t n_in,
         return kp_op_fail(ctx, KP_EFORMAT, "subgraph takes %zu inputs, given %zu", sub->n_inputs,
                           n_in);
     if (n_out != sub->n_outputs)
-        return kp_op_fail(ctx, KP_EFORMAT, "subgraph has %zu outputs, %zu expected",
-                          sub->n_outputs, n_out);
+        return kp_op_fail(ctx, KP_EFORMAT, "subgraph has %zu outputs, %zu expected", sub->n_outputs,
+                          n_out);
     return run_plan(sub, in, out, 0, ctx->err);
 }
 
@@ -664,8 +662,7 @@ static int run_plan(xgraph *x, const kp_tensor *const *in, kp_tensor **out, int 
             if (s->kind == SLOT_OUTER) s->cur = s->outer_g->slots[s->outer_slot].cur;
             if (!s->cur) {
                 rc = kp_error_set(err, KP_EFORMAT, "node %s '%s': input '%s' has no value",
-                                  xn->node->op_type, xn->node->name ? xn->node->name : "",
-                                  s->name);
+                                  xn->node->op_type, xn->node->name ? xn->node->name : "", s->name);
                 goto fail;
             }
             x->in_buf[i] = s->cur;
@@ -714,8 +711,7 @@ static int run_plan(xgraph *x, const kp_tensor *const *in, kp_tensor **out, int 
                 goto fail;
             }
         if (!(top && e->opts.keep_values))
-            for (size_t r = 0; r < xn->n_release; r++)
-                release_slot(x, &x->slots[xn->release[r]]);
+            for (size_t r = 0; r < xn->n_release; r++) release_slot(x, &x->slots[xn->release[r]]);
     }
     for (size_t i = 0; i < x->n_outputs; i++)
         if ((rc = take_output(x, x->outputs[i], i, out, err)) < 0) goto fail;
@@ -745,11 +741,9 @@ int kp_exec_new(const kp_model *m, const kp_exec_opts *opts, kp_exec **out, kp_e
         char buf[700] = "";
         size_t len = 0;
         for (size_t i = 0; i < n_missing && len + 2 < sizeof buf; i++)
-            len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", i ? ", " : "",
-                                    missing[i]);
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", i ? ", " : "", missing[i]);
         kp_strv_free(missing, n_missing);
-        return kp_error_set(err, KP_EUNSUPPORTED, "the model uses ops without a kernel: %s",
-                            buf);
+        return kp_error_set(err, KP_EUNSUPPORTED, "the model uses ops without a kernel: %s", buf);
     }
     kp_exec *e = calloc(1, sizeof *e);
     if (!e) return kp_error_set(err, KP_ENOMEM, "out of memory");
@@ -800,8 +794,8 @@ static int check_input(const kp_value_info *vi, const kp_tensor *t, kp_error *er
     }
     if (!vi->type.rank) snprintf(want, sizeof want, "scalar");
     if (vi->type.rank != t->rank)
-        return kp_error_set(err, KP_EINVAL, "input '%s' must have rank %d (%s), got %s",
-                            vi->name, vi->type.rank, want, got);
+        return kp_error_set(err, KP_EINVAL, "input '%s' must have rank %d (%s), got %s", vi->name,
+                            vi->type.rank, want, got);
     for (int d = 0; d < t->rank; d++)
         if (vi->type.dims[d].value >= 0 && vi->type.dims[d].value != t->dims[d])
             return kp_error_set(err, KP_EINVAL,
@@ -810,13 +804,11 @@ static int check_input(const kp_value_info *vi, const kp_tensor *t, kp_error *er
     return 0;
 }
 
-int kp_exec_run(kp_exec *e, const kp_tensor *const *inputs, kp_tensor **outputs,
-                kp_error *err) {
+int kp_exec_run(kp_exec *e, const kp_tensor *const *inputs, kp_tensor **outputs, kp_error *err) {
     xgraph *x = e->top;
     kp_error_clear(err);
     for (size_t i = 0; i < x->n_inputs; i++) {
-        int rc = check_input(&e->m->graph->inputs[x->input_vi[i]], inputs ? inputs[i] : NULL,
-                             err);
+        int rc = check_input(&e->m->graph->inputs[x->input_vi[i]], inputs ? inputs[i] : NULL, err);
         if (rc < 0) return rc;
     }
     openblas_set_num_threads(e->opts.threads > 1 ? e->opts.threads : 1);
@@ -828,8 +820,12 @@ int kp_exec_run(kp_exec *e, const kp_tensor *const *inputs, kp_tensor **outputs,
     return rc;
 }
 
-size_t kp_exec_n_inputs(const kp_exec *e) { return e->top->n_inputs; }
-size_t kp_exec_n_outputs(const kp_exec *e) { return e->top->n_outputs; }
+size_t kp_exec_n_inputs(const kp_exec *e) {
+    return e->top->n_inputs;
+}
+size_t kp_exec_n_outputs(const kp_exec *e) {
+    return e->top->n_outputs;
+}
 
 const kp_value_info *kp_exec_input(const kp_exec *e, size_t i) {
     return i < e->top->n_inputs ? &e->m->graph->inputs[e->top->input_vi[i]] : NULL;
@@ -839,7 +835,9 @@ const kp_value_info *kp_exec_output(const kp_exec *e, size_t i) {
     return i < e->top->n_outputs ? &e->m->graph->outputs[i] : NULL;
 }
 
-size_t kp_exec_peak_bytes(const kp_exec *e) { return e->pool.peak; }
+size_t kp_exec_peak_bytes(const kp_exec *e) {
+    return e->pool.peak;
+}
 
 const double *kp_exec_node_seconds(const kp_exec *e, size_t *n) {
     *n = e->m->graph->n_nodes;

@@ -32,7 +32,7 @@ typedef struct kp_pool {
 } kp_pool;
 
 void *kp_pool_get(kp_pool *p, size_t bytes, size_t *cap); /* NULL on no memory */
-void kp_pool_put(kp_pool *p, void *block, size_t cap);     /* block NULL: no-op */
+void kp_pool_put(kp_pool *p, void *block, size_t cap);    /* block NULL: no-op */
 void kp_pool_clear(kp_pool *p);
 
 /* Bump arena for kernel scratch; reset after every kernel. */

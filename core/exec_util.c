@@ -72,7 +72,9 @@ void kp_smap_clear(kp_smap *m) {
 
 #define ALIGN 64
 
-static size_t round_up(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
+static size_t round_up(size_t n) {
+    return (n + ALIGN - 1) / ALIGN * ALIGN;
+}
 
 void *kp_pool_get(kp_pool *p, size_t bytes, size_t *cap) {
     size_t need = round_up(bytes ? bytes : 1);
@@ -209,7 +211,8 @@ int kp_graph_free_names(const kp_graph *g, kp_smap *out) {
         }
     }
     for (size_t i = 0; i < g->n_outputs && !rc; i++)
-        if (g->outputs[i].name && g->outputs[i].name[0] && kp_smap_get(&def, g->outputs[i].name) < 0)
+        if (g->outputs[i].name && g->outputs[i].name[0] &&
+            kp_smap_get(&def, g->outputs[i].name) < 0)
             rc = kp_smap_put(out, g->outputs[i].name, 0);
     kp_smap_clear(&def);
     return rc;
