@@ -83,14 +83,10 @@ void kp_i8_rows_free(kp_i8_rows *r) {
     memset(r, 0, sizeof *r);
 }
 
-int kp_i8_rows_prepare(kp_i8_rows *r, const void *A, int a_signed, int64_t M, int64_t K,
-                       int64_t lda, const void *za, size_t n_za, kp_error *err) {
-    if (M < 0 || K <= 0 || K > (1 << 26))
+int kp_i8_rows_reserve(kp_i8_rows *r, int64_t M, int64_t K, uint8_t **data, kp_error *err) {
+    if (M < 0 || K <= 0 || K > (1 << 26) || M > ((int64_t)1 << 40) / (K + 4))
         return kp_error_set(err, KP_ERANGE, "int8 gemm: bad size M=%lld K=%lld", (long long)M,
                             (long long)K);
-    if (n_za > 1 && (int64_t)n_za != M)
-        return kp_error_set(err, KP_EINVAL, "int8 gemm: %zu input zero points for %lld rows", n_za,
-                            (long long)M);
     int64_t kq = (K + 3) / 4;
     size_t need = (size_t)M * (size_t)kq * 4;
     if (need > r->cap || !r->data) {
@@ -106,27 +102,40 @@ int kp_i8_rows_prepare(kp_i8_rows *r, const void *A, int a_signed, int64_t M, in
         r->cap_m = (r->row_sum && r->za) ? (size_t)M : 0;
     }
     if (!r->data || !r->row_sum || !r->za)
-        return kp_error_set(err, KP_ENOMEM, "int8 gemm: out of memory for %lld rows", (long long)M);
+        return kp_error_set(err, KP_ENOMEM, "int8 gemm: out of memory for %lld rows",
+                            (long long)M);
     r->M = M;
     r->kq = kq;
-    uint8_t flip = a_signed ? 0x80 : 0;
-    for (int64_t m = 0; m < M; m++) {
-        uint8_t *dst = r->data + (size_t)m * (size_t)kq * 4;
-        const uint8_t *src = (const uint8_t *)A + (size_t)m * (size_t)lda;
+    *data = r->data;
+    return 0;
+}
+
+void kp_i8_rows_finish(kp_i8_rows *r, int64_t K, int a_signed, const void *za, size_t n_za) {
+    int64_t kq = r->kq;
+    for (int64_t m = 0; m < r->M; m++) {
+        uint8_t *row = r->data + (size_t)m * (size_t)kq * 4;
         int32_t sum = 0;
-        if (!flip) {
-            memcpy(dst, src, (size_t)K);
-            for (int64_t k = 0; k < K; k++) sum += src[k];
-        } else {
-            for (int64_t k = 0; k < K; k++) {
-                dst[k] = src[k] ^ flip;
-                sum += dst[k];
-            }
-        }
-        memset(dst + K, 0, (size_t)(kq * 4 - K));
+        if (a_signed)
+            for (int64_t k = 0; k < K; k++) row[k] ^= 0x80;
+        for (int64_t k = 0; k < K; k++) sum += row[k];
+        memset(row + K, 0, (size_t)(kq * 4 - K));
         r->row_sum[m] = sum;
         r->za[m] = zp_at(za, n_za, a_signed, m) + (a_signed ? 128 : 0);
     }
+}
+
+int kp_i8_rows_prepare(kp_i8_rows *r, const void *A, int a_signed, int64_t M, int64_t K,
+                       int64_t lda, const void *za, size_t n_za, kp_error *err) {
+    if (n_za > 1 && (int64_t)n_za != M)
+        return kp_error_set(err, KP_EINVAL, "int8 gemm: %zu input zero points for %lld rows",
+                            n_za, (long long)M);
+    uint8_t *dst;
+    int rc = kp_i8_rows_reserve(r, M, K, &dst, err);
+    if (rc) return rc;
+    for (int64_t m = 0; m < M; m++)
+        memcpy(dst + (size_t)m * (size_t)r->kq * 4, (const uint8_t *)A + (size_t)m * (size_t)lda,
+               (size_t)K);
+    kp_i8_rows_finish(r, K, a_signed, za, n_za);
     return 0;
 }
 

@@ -49,6 +49,11 @@ typedef struct kp_i8_rows {
 int kp_i8_rows_prepare(kp_i8_rows *r, const void *A, int a_signed, int64_t M, int64_t K,
                        int64_t lda, const void *za, size_t n_za, kp_error *err);
 void kp_i8_rows_free(kp_i8_rows *r);
+/* Two-step preparation for producers that write rows directly (im2col): reserve M rows of K
+ * bytes (row stride 4*kq, returned in *data), write them as raw int8/uint8 bytes, then finish
+ * (flips signed bytes, zeroes the padding, computes row sums). */
+int kp_i8_rows_reserve(kp_i8_rows *r, int64_t M, int64_t K, uint8_t **data, kp_error *err);
+void kp_i8_rows_finish(kp_i8_rows *r, int64_t K, int a_signed, const void *za, size_t n_za);
 
 /* C (M x N int32, row stride ldc) = corrected product. Path from kp_cpu() unless force_path is
  * one of "c", "avx2", "avx-vnni", "avx512-vnni" (tests; an unavailable path falls back to c).
