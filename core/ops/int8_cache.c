@@ -12,8 +12,8 @@ typedef struct entry {
     int slot, b_signed, trans_b;
     int64_t K, N, ldb;
     size_t bytes, n_zb;
-    void *copy; /* the weight bytes the packing was made from */
-    uint8_t *zb;   /* n_zb zero-point bytes */
+    void *copy;  /* the weight bytes the packing was made from */
+    uint8_t *zb; /* n_zb zero-point bytes */
     kp_i8_packed packed;
 } entry;
 
@@ -29,11 +29,11 @@ static void drop(entry *e) {
     free(e);
 }
 
-static int same(const entry *e, const void *B, size_t bytes, int b_signed, int trans_b,
-                int64_t K, int64_t N, int64_t ldb, const void *zb, size_t n_zb) {
+static int same(const entry *e, const void *B, size_t bytes, int b_signed, int trans_b, int64_t K,
+                int64_t N, int64_t ldb, const void *zb, size_t n_zb) {
     return e->bytes == bytes && e->b_signed == b_signed && e->trans_b == trans_b && e->K == K &&
-           e->N == N && e->ldb == ldb && e->n_zb == n_zb &&
-           (!n_zb || !memcmp(e->zb, zb, n_zb)) && !memcmp(e->copy, B, bytes);
+           e->N == N && e->ldb == ldb && e->n_zb == n_zb && (!n_zb || !memcmp(e->zb, zb, n_zb)) &&
+           !memcmp(e->copy, B, bytes);
 }
 
 const kp_i8_packed *kp_i8_cache_get(const kp_node *node, int slot, const void *B, size_t bytes,

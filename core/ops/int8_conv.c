@@ -44,8 +44,10 @@ static int geometry(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *w, cgeo
             return kp_op_fail(ctx, KP_EFORMAT, "kernel_shape disagrees with the weight");
     }
     int64_t in[2] = {g->H, g->W}, k[2] = {g->kh, g->kw}, pb[2], pe[2], o[2];
-    int64_t si[2] = {two ? s[0] : 1, two ? s[1] : s[0]}, di[2] = {two ? d[0] : 1, two ? d[1] : d[0]};
-    int64_t pbi[2] = {two ? p[0] : 0, two ? p[1] : p[0]}, pei[2] = {two ? p[2] : 0, two ? p[3] : p[1]};
+    int64_t si[2] = {two ? s[0] : 1, two ? s[1] : s[0]},
+            di[2] = {two ? d[0] : 1, two ? d[1] : d[0]};
+    int64_t pbi[2] = {two ? p[0] : 0, two ? p[1] : p[0]},
+            pei[2] = {two ? p[2] : 0, two ? p[3] : p[1]};
     const char *ap = kp_node_attr_string(ctx->node, "auto_pad", "NOTSET");
     for (int i = 0; i < 2; i++) {
         if (si[i] <= 0 || di[i] <= 0)

@@ -102,8 +102,7 @@ int kp_i8_rows_reserve(kp_i8_rows *r, int64_t M, int64_t K, uint8_t **data, kp_e
         r->cap_m = (r->row_sum && r->za) ? (size_t)M : 0;
     }
     if (!r->data || !r->row_sum || !r->za)
-        return kp_error_set(err, KP_ENOMEM, "int8 gemm: out of memory for %lld rows",
-                            (long long)M);
+        return kp_error_set(err, KP_ENOMEM, "int8 gemm: out of memory for %lld rows", (long long)M);
     r->M = M;
     r->kq = kq;
     *data = r->data;
@@ -127,8 +126,8 @@ void kp_i8_rows_finish(kp_i8_rows *r, int64_t K, int a_signed, const void *za, s
 int kp_i8_rows_prepare(kp_i8_rows *r, const void *A, int a_signed, int64_t M, int64_t K,
                        int64_t lda, const void *za, size_t n_za, kp_error *err) {
     if (n_za > 1 && (int64_t)n_za != M)
-        return kp_error_set(err, KP_EINVAL, "int8 gemm: %zu input zero points for %lld rows",
-                            n_za, (long long)M);
+        return kp_error_set(err, KP_EINVAL, "int8 gemm: %zu input zero points for %lld rows", n_za,
+                            (long long)M);
     uint8_t *dst;
     int rc = kp_i8_rows_reserve(r, M, K, &dst, err);
     if (rc) return rc;

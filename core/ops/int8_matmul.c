@@ -70,8 +70,8 @@ static int64_t batch_of(const mm *g, int r, const int64_t *d, int64_t bi) {
 }
 
 /* acc (n_batch * M * N int32) = (A - za)(B - zb). */
-static int int_product(kp_op_ctx *ctx, const kp_tensor *a, const kp_tensor *b,
-                       const kp_tensor *za, const kp_tensor *zb, const mm *g, int32_t *acc) {
+static int int_product(kp_op_ctx *ctx, const kp_tensor *a, const kp_tensor *b, const kp_tensor *za,
+                       const kp_tensor *zb, const mm *g, int32_t *acc) {
     if (!kp_q_is_8bit(a->dtype) || !kp_q_is_8bit(b->dtype))
         return kp_op_fail(ctx, KP_EUNSUPPORTED, "operands %s x %s: only 8-bit integers",
                           kp_dtype_name(a->dtype), kp_dtype_name(b->dtype));
@@ -118,8 +118,8 @@ static int int_product(kp_op_ctx *ctx, const kp_tensor *a, const kp_tensor *b,
         rc = kp_i8_pack((const uint8_t *)b->data + ib * g->K * g->N, bs, 0, g->K, g->N, g->N,
                         zb ? zb->data : NULL, nzb, &p, ctx->err);
         if (rc) break;
-        rc = kp_i8_rows_prepare(&rows, (const uint8_t *)a->data + ia * g->M * g->K, as, g->M,
-                                g->K, g->K, za ? za->data : NULL, nza, ctx->err);
+        rc = kp_i8_rows_prepare(&rows, (const uint8_t *)a->data + ia * g->M * g->K, as, g->M, g->K,
+                                g->K, za ? za->data : NULL, nza, ctx->err);
         if (!rc) kp_i8_gemm(&rows, &p, acc + bi * g->M * g->N, g->N, NULL);
         kp_i8_packed_free(&p);
     }

@@ -69,8 +69,8 @@ typedef struct qmap {
     int64_t inner, D, Ds, block;
 } qmap;
 
-static int make_map(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *scale,
-                    const kp_tensor *zp, qmap *m) {
+static int make_map(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *scale, const kp_tensor *zp,
+                    qmap *m) {
     memset(m, 0, sizeof *m);
     if (zp && zp->numel != scale->numel)
         return kp_op_fail(ctx, KP_EFORMAT, "zero point has %lld values, scale has %lld",
@@ -123,8 +123,8 @@ static int quantize_linear(kp_op_ctx *ctx) {
         x->dtype != KP_INT32)
         return kp_op_fail(ctx, KP_EUNSUPPORTED, "input type %s not supported",
                           kp_dtype_name(x->dtype));
-    kp_dtype yt = z ? z->dtype
-                    : (kp_dtype)kp_node_attr_int(ctx->node, "output_dtype", (int64_t)KP_UINT8);
+    kp_dtype yt =
+        z ? z->dtype : (kp_dtype)kp_node_attr_int(ctx->node, "output_dtype", (int64_t)KP_UINT8);
     if (yt == KP_UNDEFINED) yt = KP_UINT8;
     int32_t lo, hi;
     if (!range_of(yt, &lo, &hi))
