@@ -296,12 +296,15 @@ static int convt_run(kp_op_ctx *ctx) {
         if (has_oshape || same) {
             int64_t target = has_oshape ? oshape[i] : in * s.stride[i];
             int64_t total = full - target;
+            /* Floor division: a negative total (output_shape past the natural size) pads the
+             * end, like output_padding. */
+            int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);
             if (same == 1) {
-                s.pad_b[i] = total / 2;
-                s.pad_e[i] = total - total / 2;
+                s.pad_b[i] = half;
+                s.pad_e[i] = total - half;
             } else {
-                s.pad_b[i] = total - total / 2;
-                s.pad_e[i] = total / 2;
+                s.pad_b[i] = total - half;
+                s.pad_e[i] = half;
             }
             s.out[i] = target;
         } else {
