@@ -16,11 +16,11 @@ int kp_args_ints(kp_op_ctx *ctx, const kp_tensor *t, const char *what, int64_t *
     if (t->rank > 1)
         return kp_op_fail(ctx, KP_EINVAL, "input '%s' must be 1-D, has rank %d", what, t->rank);
     if (t->numel < 0 || (uint64_t)t->numel > cap)
-        return kp_op_fail(ctx, KP_ERANGE, "input '%s' has %lld entries, at most %zu allowed",
-                          what, (long long)t->numel, cap);
+        return kp_op_fail(ctx, KP_ERANGE, "input '%s' has %lld entries, at most %zu allowed", what,
+                          (long long)t->numel, cap);
     for (int64_t i = 0; i < t->numel; i++)
-        out[i] = t->dtype == KP_INT64 ? ((const int64_t *)t->data)[i]
-                                      : ((const int32_t *)t->data)[i];
+        out[i] =
+            t->dtype == KP_INT64 ? ((const int64_t *)t->data)[i] : ((const int32_t *)t->data)[i];
     *n = (size_t)t->numel;
     return 0;
 }
@@ -50,8 +50,8 @@ int kp_args_scalar_d(kp_op_ctx *ctx, const kp_tensor *t, const char *what, doubl
 
 int kp_args_axis(kp_op_ctx *ctx, int64_t axis, int rank, int *out) {
     if (axis < -(int64_t)rank || axis >= rank)
-        return kp_op_fail(ctx, KP_EINVAL, "axis %lld is out of range for rank %d",
-                          (long long)axis, rank);
+        return kp_op_fail(ctx, KP_EINVAL, "axis %lld is out of range for rank %d", (long long)axis,
+                          rank);
     *out = (int)(axis < 0 ? axis + rank : axis);
     return 0;
 }

@@ -22,11 +22,10 @@ int kp_bcast_shape(size_t n, const int *ranks, const int64_t *const *dims, int *
                 v = x;
             else if (x != v) {
                 char a[128], b[128];
-                return kp_error_set(err, KP_EINVAL,
-                                    "shapes do not broadcast: %s and %s (dim %d: %lld vs %lld)",
-                                    kp_shape_str(ranks[0], dims[0], a, sizeof a),
-                                    kp_shape_str(ranks[k], dims[k], b, sizeof b), d,
-                                    (long long)v, (long long)x);
+                return kp_error_set(
+                    err, KP_EINVAL, "shapes do not broadcast: %s and %s (dim %d: %lld vs %lld)",
+                    kp_shape_str(ranks[0], dims[0], a, sizeof a),
+                    kp_shape_str(ranks[k], dims[k], b, sizeof b), d, (long long)v, (long long)x);
             }
         }
         out_dims[d] = v;

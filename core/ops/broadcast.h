@@ -13,13 +13,13 @@
 #define KP_BCAST_MAX 4
 
 typedef struct kp_bcast {
-    int rank;                 /* coalesced rank, >= 1 */
+    int rank; /* coalesced rank, >= 1 */
     int64_t dims[KP_MAX_RANK];
-    size_t n;                 /* operands */
+    size_t n; /* operands */
     int64_t strides[KP_BCAST_MAX][KP_MAX_RANK];
-    int64_t numel;            /* output elements */
-    int64_t inner;            /* dims[rank-1] */
-    int64_t rows;             /* numel / inner (0 when numel is 0) */
+    int64_t numel; /* output elements */
+    int64_t inner; /* dims[rank-1] */
+    int64_t rows;  /* numel / inner (0 when numel is 0) */
 } kp_bcast;
 
 /* Broadcast shape of n operands (ranks/dims arrays). KP_EINVAL with a message naming the

@@ -73,8 +73,8 @@ int64_t kp_elem_geti(const void *data, kp_dtype dt, int64_t i) {
 uint64_t kp_elem_getu(const void *data, kp_dtype dt, int64_t i) {
     switch (kp_elem_kind_of(dt)) {
     case KP_EK_FLOAT: return d2u(kp_elem_getd(data, dt, i));
-    case KP_EK_UINT: return dt == KP_UINT64 ? ((const uint64_t *)data)[i]
-                                            : (uint64_t)kp_elem_geti(data, dt, i);
+    case KP_EK_UINT:
+        return dt == KP_UINT64 ? ((const uint64_t *)data)[i] : (uint64_t)kp_elem_geti(data, dt, i);
     default: return (uint64_t)kp_elem_geti(data, dt, i);
     }
 }
