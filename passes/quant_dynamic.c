@@ -1,10 +1,11 @@
 /* quant-dynamic: int8 weights (per output channel), activations quantized at run time, in the
  * operator pattern ONNX Runtime's CPU provider runs:
  *   Gemm/MatMul: DynamicQuantizeLinear -> MatMulInteger(u8 x s8) -> Cast -> Mul(x_s * w_s) [-> Add]
- *   Conv:        DynamicQuantizeLinear -> ConvInteger(u8 x u8, weight zero point 128) -> ...
- * ONNX Runtime's CPU ConvInteger has no int8-weight kernel ("Could not find an implementation
- * for ConvInteger"), so Conv weights are stored as uint8 around a shared zero point of 128
- * (still symmetric per channel: the scale carries the channel). conv=keep leaves Conv in
+ *   Conv:        DynamicQuantizeLinear -> ConvInteger(u8 x s8) -> Cast -> Mul [-> Add]
+ * Checked in ONNX Runtime 1.30 (tests/bench/ort_run.js on hand-made models): its CPU
+ * ConvInteger runs int8 and uint8 weights but refuses per-channel zero points
+ * ("IsScalarOr1Element"), so Conv weights are symmetric int8 with one scalar zero point 0 and
+ * the per-channel scales are applied after the integer convolution. conv=keep leaves Conv in
  * float. Weights are found wherever they live, including If/Loop bodies. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,7 @@ static const kp_param_def params[] = {
     {"reduce_range", KP_PARAM_ENUM, "auto", 0, 0, "auto|on|off",
      "7-bit weights (auto: when the target's u8*s8 dot products saturate: x86 without VNNI)"},
     {"conv", KP_PARAM_ENUM, "convinteger", 0, 0, "convinteger|keep",
-     "Conv as ConvInteger (uint8 weights) or kept in float"},
+     "Conv as ConvInteger (int8 weights, scalar zero point) or kept in float"},
     {"exclude", KP_PARAM_STRING, "", 0, 0, NULL, "layers (node or output names) kept in float"},
 };
 
@@ -205,8 +206,10 @@ static int rewrite_conv(kp_graph *g, size_t *pos, dq_state *s, kp_error *err) {
     }
     int per_channel = kp_params_bool(s->p, "per_channel");
     kp_tensor *q, *sc, *zp;
-    int rc = kp_qw_quantize(w, 0, per_channel, s->reduce, 1, 0, &q, &sc, &zp, err);
+    int rc = kp_qw_quantize(w, 0, per_channel, s->reduce, 0, 0, &q, &sc, &zp, err);
     if (rc) return rc;
+    kp_tensor_free(zp); /* ORT's ConvInteger takes only a scalar zero point */
+    zp = kp_q_scalar_zp(KP_INT8, 0);
     /* scales and bias broadcast along the channel axis: [C,1,1] (or [C,1]) */
     if (per_channel) {
         sc->rank = w->rank - 1;
