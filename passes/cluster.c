@@ -49,8 +49,8 @@ static int cluster_apply(kp_model *m, const kp_params *p, const kp_pass_ctx *ctx
             kp_tensor_free(nw);
             break;
         }
-        kp_pass_notef(ctx, "cluster: %s %d values (rms change %.3g)", kp_node_label(L[l].node),
-                      kk, sqrt(sse / (double)nw->numel));
+        kp_pass_notef(ctx, "cluster: %s %d values (rms change %.3g)", kp_node_label(L[l].node), kk,
+                      sqrt(sse / (double)nw->numel));
         rc = kp_graph_replace_const(L[l].g, nw, err);
         if (rc) break;
         done_n++;

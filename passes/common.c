@@ -129,11 +129,16 @@ static int coll_graph(kp_graph *g, void *user, kp_error *err) {
     for (size_t i = 0; i < g->n_nodes; i++) {
         kp_node *n = g->nodes[i];
         kp_layer_kind kind;
-        if (kp_node_is(n, "Conv")) kind = KP_LAYER_CONV;
-        else if (kp_node_is(n, "ConvTranspose")) kind = KP_LAYER_CONVT;
-        else if (kp_node_is(n, "Gemm")) kind = KP_LAYER_GEMM;
-        else if (kp_node_is(n, "MatMul")) kind = KP_LAYER_MATMUL;
-        else continue;
+        if (kp_node_is(n, "Conv"))
+            kind = KP_LAYER_CONV;
+        else if (kp_node_is(n, "ConvTranspose"))
+            kind = KP_LAYER_CONVT;
+        else if (kp_node_is(n, "Gemm"))
+            kind = KP_LAYER_GEMM;
+        else if (kp_node_is(n, "MatMul"))
+            kind = KP_LAYER_MATMUL;
+        else
+            continue;
         kp_tensor *w = kp_pass_const_input(g, n, 1);
         if (!w || w->numel < c->min_numel || w->numel == 0) continue;
         if (kind == KP_LAYER_MATMUL && w->rank != 2) continue;

@@ -11,7 +11,6 @@
 
 #include "core/exec.h"
 #include "core/ops/ops.h"
-#include "core/shape_infer.h"
 #include "passes/common.h"
 #include "passes/verify.h"
 
@@ -86,7 +85,7 @@ static int has_graph_attr(const kp_node *n) {
 }
 
 static int nondeterministic(const kp_node *n) {
-    static const char *const ops[] = {"RandomNormal",     "RandomUniform", "RandomNormalLike",
+    static const char *const ops[] = {"RandomNormal",      "RandomUniform", "RandomNormalLike",
                                       "RandomUniformLike", "Multinomial",   "Bernoulli",
                                       "Constant",          "Dropout"};
     for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
@@ -159,8 +158,10 @@ static int fold_constants(kp_graph *g, fold_state *st, kp_error *err) {
             const char *v = kp_node_input(n, k);
             if (!v) continue;
             kp_tensor *t = kp_graph_find_const(g, v);
-            if (!t) ok = 0;
-            else in_bytes += t->nbytes + 8 * (size_t)t->numel * (t->dtype == KP_STRING);
+            if (!t)
+                ok = 0;
+            else
+                in_bytes += t->nbytes + 8 * (size_t)t->numel * (t->dtype == KP_STRING);
         }
         for (size_t o = 0; ok && o < n->n_outputs; o++)
             if (!n->outputs[o][0] || kp_graph_is_output(g, n->outputs[o])) ok = 0;
@@ -445,11 +446,6 @@ static int fold_graph(kp_graph *g, void *user, kp_error *err) {
 
 static int fold_apply(kp_model *m, const kp_params *p, const kp_pass_ctx *ctx, kp_error *err) {
     fold_state st = {.m = m, .ctx = ctx, .fold_constants = kp_params_bool(p, "constants")};
-    kp_error e2;
-    kp_error_clear(&e2);
-    if (kp_infer_shapes(m, &e2))
-        kp_pass_notef(ctx, "fold: shape inference incomplete (%s); MatMul+Add fusion limited",
-                      e2.msg);
     int rc = kp_pass_each_graph(m->graph, fold_graph, &st, err);
     if (rc) return rc;
     size_t dead = kp_graph_remove_dead(m->graph);

@@ -102,7 +102,8 @@ static int lr_matrix(kp_wlayer *l, const lr_opts *o, const kp_pass_ctx *ctx, int
     kp_graph *g = l->g;
     int is_gemm = l->kind == KP_LAYER_GEMM;
     int tb = is_gemm ? (int)kp_node_attr_int(n, "transB", 0) : 0;
-    int K = (int)(tb ? l->w->dims[1] : l->w->dims[0]), N = (int)(tb ? l->w->dims[0] : l->w->dims[1]);
+    int K = (int)(tb ? l->w->dims[1] : l->w->dims[0]),
+        N = (int)(tb ? l->w->dims[0] : l->w->dims[1]);
     float *wk = malloc((size_t)K * N * sizeof *wk);
     if (!wk) return kp_error_set(err, KP_ENOMEM, "out of memory");
     const float *W = l->w->data;
@@ -117,9 +118,10 @@ static int lr_matrix(kp_wlayer *l, const lr_opts *o, const kp_pass_ctx *ctx, int
     if (rc) return rc;
     double ratio = (double)r * (K + N) / ((double)K * N);
     if (ratio > o->max_ratio) {
-        kp_pass_notef(ctx, "low-rank: %s unchanged (rank %d of %d keeps %.1f%% energy but "
-                      "would be %.0f%% of the weights)", kp_node_label(n), r, K < N ? K : N,
-                      100 * ke, 100 * ratio);
+        kp_pass_notef(ctx,
+                      "low-rank: %s unchanged (rank %d of %d keeps %.1f%% energy but "
+                      "would be %.0f%% of the weights)",
+                      kp_node_label(n), r, K < N ? K : N, 100 * ke, 100 * ratio);
         free(p);
         free(q);
         return 0;
@@ -154,14 +156,20 @@ static int lr_matrix(kp_wlayer *l, const lr_opts *o, const kp_pass_ctx *ctx, int
         kp_node_remove_attr(n, "alpha");
         kp_node_remove_attr(n, "transB");
     }
-    if (!rc) rc = add_before(g, n, first, mid);
-    else kp_node_free(first);
+    if (!rc)
+        rc = add_before(g, n, first, mid);
+    else
+        kp_node_free(first);
     free(w1n);
     free(mid);
-    if (!rc) rc = kp_pass_set_input_const(g, first, 1, t1, kp_node_input(first, 1), err);
-    else kp_tensor_free(t1);
-    if (!rc) rc = kp_pass_set_input_const(g, n, 1, t2, "lr_w2", err);
-    else kp_tensor_free(t2);
+    if (!rc)
+        rc = kp_pass_set_input_const(g, first, 1, t1, kp_node_input(first, 1), err);
+    else
+        kp_tensor_free(t1);
+    if (!rc)
+        rc = kp_pass_set_input_const(g, n, 1, t2, "lr_w2", err);
+    else
+        kp_tensor_free(t2);
     if (rc) return err->msg[0] ? rc : kp_error_set(err, rc, "out of memory");
     kp_pass_notef(ctx, "low-rank: %s %dx%d -> rank %d (%.1f%% energy, %.0f%% of the weights)",
                   kp_node_label(n), K, N, r, 100 * ke, 100 * ratio);
@@ -209,8 +217,10 @@ static int lr_conv(kp_wlayer *l, const lr_opts *o, const kp_pass_ctx *ctx, int *
     if (rc) return rc;
     double ratio = (double)r * (m + nn) / ((double)Co * Ci * kh * kw);
     if (ratio > o->max_ratio) {
-        kp_pass_notef(ctx, "low-rank: %s unchanged (rank %d keeps %.1f%% energy but would be "
-                      "%.0f%% of the weights)", kp_node_label(n), r, 100 * ke, 100 * ratio);
+        kp_pass_notef(ctx,
+                      "low-rank: %s unchanged (rank %d keeps %.1f%% energy but would be "
+                      "%.0f%% of the weights)",
+                      kp_node_label(n), r, 100 * ke, 100 * ratio);
         free(p);
         free(q);
         return 0;
@@ -251,17 +261,25 @@ static int lr_conv(kp_wlayer *l, const lr_opts *o, const kp_pass_ctx *ctx, int *
     kp_node *first = (mid && w1n) ? kp_node_new("Conv", nm, 2, in1, 1, out1) : NULL;
     rc = first ? set_conv_attrs(first, st1, pd1, dl1, ks1) : KP_ENOMEM;
     if (!rc) rc = set_conv_attrs(n, st2, pd2, dl2, ks2);
-    if (!rc) rc = add_before(g, n, first, mid);
-    else kp_node_free(first);
+    if (!rc)
+        rc = add_before(g, n, first, mid);
+    else
+        kp_node_free(first);
     free(mid);
     free(w1n);
-    if (!rc) rc = kp_pass_set_input_const(g, first, 1, t1, kp_node_input(first, 1), err);
-    else kp_tensor_free(t1);
-    if (!rc) rc = kp_pass_set_input_const(g, n, 1, t2, "lr_w2", err);
-    else kp_tensor_free(t2);
+    if (!rc)
+        rc = kp_pass_set_input_const(g, first, 1, t1, kp_node_input(first, 1), err);
+    else
+        kp_tensor_free(t1);
+    if (!rc)
+        rc = kp_pass_set_input_const(g, n, 1, t2, "lr_w2", err);
+    else
+        kp_tensor_free(t2);
     if (rc) return err->msg[0] ? rc : kp_error_set(err, rc, "out of memory");
-    kp_pass_notef(ctx, "low-rank: %s %dx%dx%dx%d -> rank %d (%.1f%% energy, %.0f%% of the "
-                  "weights)", kp_node_label(n), Co, Ci, kh, kw, r, 100 * ke, 100 * ratio);
+    kp_pass_notef(ctx,
+                  "low-rank: %s %dx%dx%dx%d -> rank %d (%.1f%% energy, %.0f%% of the "
+                  "weights)",
+                  kp_node_label(n), Co, Ci, kh, kw, r, 100 * ke, 100 * ratio);
     *did = 1;
     return 0;
 }

@@ -59,8 +59,7 @@ static int prune_apply(kp_model *m, const kp_params *p, const kp_pass_ctx *ctx, 
         sel[l] = kp_pass_layer_selected(only, &L[l]) && L[l].w->numel >= min_size;
         if (!sel[l] && L[l].w->numel < min_size && (!only || !only[0]))
             kp_pass_notef(ctx, "prune: %s left dense (%lld weights < min_size %lld)",
-                          kp_node_label(L[l].node), (long long)L[l].w->numel,
-                          (long long)min_size);
+                          kp_node_label(L[l].node), (long long)L[l].w->numel, (long long)min_size);
         if (sel[l]) {
             wp[nsel] = L[l].w->data;
             wn[nsel] = L[l].w->numel;
@@ -119,8 +118,7 @@ static int prune_apply(kp_model *m, const kp_params *p, const kp_pass_ctx *ctx, 
                   "prune: %.1f%% of %lld weights are zero; %zu tensors stored sparse (%zu "
                   "sparse+codebook, %zu codebook), %zu kept dense",
                   all_total ? 100.0 * (double)(all_total - kept_total) / (double)all_total : 0.0,
-                  (long long)all_total, st.n_sparse, st.n_sparse_cluster, st.n_cluster,
-                  st.n_dense);
+                  (long long)all_total, st.n_sparse, st.n_sparse_cluster, st.n_cluster, st.n_dense);
 done:
     free(wp);
     free(wn);

@@ -32,10 +32,11 @@ typedef struct pc_plan {
 
 static int passthrough(const kp_node *n) {
     static const char *const ops[] = {
-        "Relu",        "LeakyRelu",         "Sigmoid",          "Tanh",     "Clip",
-        "MaxPool",     "AveragePool",       "GlobalAveragePool", "GlobalMaxPool",
-        "Dropout",     "Identity",          "HardSwish",        "HardSigmoid", "Elu",
-        "Selu",        "Softplus",          "Relu6",            "PRelu",    "LpPool"};
+        "Relu",          "LeakyRelu", "Sigmoid",     "Tanh",
+        "Clip",          "MaxPool",   "AveragePool", "GlobalAveragePool",
+        "GlobalMaxPool", "Dropout",   "Identity",    "HardSwish",
+        "HardSigmoid",   "Elu",       "Selu",        "Softplus",
+        "Relu6",         "PRelu",     "LpPool"};
     for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
         if (kp_node_is(n, ops[i])) return !kp_node_is(n, "PRelu");
     return 0;
@@ -81,8 +82,8 @@ static int walk(kp_graph *g, const char *v, int flat, int64_t C, pc_plan *pl, in
         for (size_t o = 1; o < c->n_outputs; o++)
             if (c->outputs[o][0] && kp_value_n_uses(g, c->outputs[o]) &&
                 !kp_node_is(c, "BatchNormalization")) {
-                snprintf(pl->why, sizeof pl->why, "%s '%s' has a second output in use",
-                         c->op_type, kp_node_label(c));
+                snprintf(pl->why, sizeof pl->why, "%s '%s' has a second output in use", c->op_type,
+                         kp_node_label(c));
                 return 0;
             }
         if (passthrough(c)) {
@@ -91,8 +92,11 @@ static int walk(kp_graph *g, const char *v, int flat, int64_t C, pc_plan *pl, in
             for (size_t k = 1; k < 5; k++) {
                 kp_tensor *t = kp_pass_const_input(g, c, k);
                 if (!t || t->numel != C)
-                    return snprintf(pl->why, sizeof pl->why, "BatchNorm '%s' parameters are "
-                                    "not constant", kp_node_label(c)), 0;
+                    return snprintf(pl->why, sizeof pl->why,
+                                    "BatchNorm '%s' parameters are "
+                                    "not constant",
+                                    kp_node_label(c)),
+                           0;
             }
             if (!plan_add(pl, c, E_BN, 0)) return 0;
             if (!walk(g, c->outputs[0], flat, C, pl, depth + 1)) return 0;
@@ -100,8 +104,11 @@ static int walk(kp_graph *g, const char *v, int flat, int64_t C, pc_plan *pl, in
             kp_tensor *w = kp_pass_const_input(g, c, 1);
             int64_t grp = kp_node_attr_int(c, "group", 1);
             if (!w || !weight_private(g, c))
-                return snprintf(pl->why, sizeof pl->why, "Conv '%s' weight is not a private "
-                                "constant", kp_node_label(c)), 0;
+                return snprintf(pl->why, sizeof pl->why,
+                                "Conv '%s' weight is not a private "
+                                "constant",
+                                kp_node_label(c)),
+                       0;
             if (grp == 1 && w->dims[1] == C) {
                 if (!plan_add(pl, c, E_CONV_IN, 0)) return 0;
             } else if (grp == C && w->dims[1] == 1 && w->dims[0] == C) {
@@ -109,23 +116,30 @@ static int walk(kp_graph *g, const char *v, int flat, int64_t C, pc_plan *pl, in
                 if (!walk(g, c->outputs[0], flat, C, pl, depth + 1)) return 0;
             } else {
                 return snprintf(pl->why, sizeof pl->why, "Conv '%s' is grouped (group %lld)",
-                                kp_node_label(c), (long long)grp), 0;
+                                kp_node_label(c), (long long)grp),
+                       0;
             }
         } else if (kp_node_is(c, "Flatten") && !flat) {
             if (kp_node_attr_int(c, "axis", 1) != 1)
                 return snprintf(pl->why, sizeof pl->why, "Flatten '%s' axis is not 1",
-                                kp_node_label(c)), 0;
+                                kp_node_label(c)),
+                       0;
             if (!walk(g, c->outputs[0], 1, C, pl, depth + 1)) return 0;
         } else if (kp_node_is(c, "Gemm")) {
             kp_tensor *w = kp_pass_const_input(g, c, 1);
             if (!w || !weight_private(g, c) || kp_node_attr_int(c, "transA", 0))
-                return snprintf(pl->why, sizeof pl->why, "Gemm '%s' weight is not a private "
-                                "constant", kp_node_label(c)), 0;
+                return snprintf(pl->why, sizeof pl->why,
+                                "Gemm '%s' weight is not a private "
+                                "constant",
+                                kp_node_label(c)),
+                       0;
             int64_t K = kp_node_attr_int(c, "transB", 0) ? w->dims[1] : w->dims[0];
             if (K % C)
-                return snprintf(pl->why, sizeof pl->why, "Gemm '%s' width %lld is not a "
-                                "multiple of %lld channels", kp_node_label(c), (long long)K,
-                                (long long)C), 0;
+                return snprintf(pl->why, sizeof pl->why,
+                                "Gemm '%s' width %lld is not a "
+                                "multiple of %lld channels",
+                                kp_node_label(c), (long long)K, (long long)C),
+                       0;
             if (!plan_add(pl, c, E_GEMM_IN, K / C)) return 0;
         } else {
             snprintf(pl->why, sizeof pl->why, "%s '%s' reads its channels", c->op_type,
@@ -138,8 +152,8 @@ static int walk(kp_graph *g, const char *v, int flat, int64_t C, pc_plan *pl, in
 
 /* Slices dim `axis` of t (row-major) in blocks of `blk` consecutive indices per channel,
  * keeping channels with keep[c]. Returns owned tensor. */
-static kp_tensor *slice_dim(const kp_tensor *t, int axis, const int *keep, int64_t C,
-                            int64_t blk, kp_error *err) {
+static kp_tensor *slice_dim(const kp_tensor *t, int axis, const int *keep, int64_t C, int64_t blk,
+                            kp_error *err) {
     int64_t dims[KP_MAX_RANK];
     memcpy(dims, t->dims, sizeof dims);
     int64_t kept = 0;
@@ -250,7 +264,8 @@ static int prune_layer(kp_graph *g, kp_node *p, pc_opts *o, kp_error *err) {
         case E_CONV_IN: rc = replace_input(g, n, 1, 1, keep, C, 1, err); break;
         case E_DEPTHWISE:
             rc = replace_input(g, n, 1, 0, keep, C, 1, err);
-            if (!rc && kp_pass_const_input(g, n, 2)) rc = replace_input(g, n, 2, 0, keep, C, 1, err);
+            if (!rc && kp_pass_const_input(g, n, 2))
+                rc = replace_input(g, n, 2, 0, keep, C, 1, err);
             if (!rc) rc = kp_node_set_attr_int(n, "group", C - nrm);
             break;
         case E_GEMM_IN: {
@@ -326,13 +341,14 @@ static int pc_estimate(const kp_model *m, const kp_params *p, const kp_pass_ctx 
     out->confidence = 0.2;
     out->applicable = n > 1 && r > 0;
     snprintf(out->reason, sizeof out->reason,
-             "removing %.0f%% of the channels of %zu layers shrinks both work and weights",
-             100 * r, n);
+             "removing %.0f%% of the channels of %zu layers shrinks both work and weights", 100 * r,
+             n);
     return 0;
 }
 
 static const kp_param_def pc_params[] = {
-    {"ratio", KP_PARAM_FLOAT, "0.5", 0, 0.95, NULL, "fraction of output channels removed per layer"},
+    {"ratio", KP_PARAM_FLOAT, "0.5", 0, 0.95, NULL,
+     "fraction of output channels removed per layer"},
     {"criterion", KP_PARAM_ENUM, "l1", 0, 0, "l1|l2",
      "filter norm ranking the channels (times the BatchNorm gain)"},
     {"layers", KP_PARAM_STRING, "", 0, 0, NULL,

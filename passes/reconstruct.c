@@ -73,7 +73,8 @@ static void make_targets(const rc_layer *L, const kp_tensor *t, float *Y, int64_
     int64_t N = t->dims[0], S = t->dims[2] * t->dims[3];
     for (int64_t n = 0; n < N; n++)
         for (int64_t o = 0; o < L->cout; o++)
-            for (int64_t s = 0; s < S; s++) Y[(n * S + s) * L->cout + o] = T[(n * L->cout + o) * S + s];
+            for (int64_t s = 0; s < S; s++)
+                Y[(n * S + s) * L->cout + o] = T[(n * L->cout + o) * S + s];
 }
 
 /* Weight index of (input k, output o) in the stored tensor. */
@@ -158,8 +159,8 @@ static int accumulate(kp_model *m, const kp_model *orig, const rc_layer *L, cons
         make_targets(L, t, Y, rows);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)D, (int)D, (int)rows, 1.0f, P,
                     (int)D, P, (int)D, 0.0f, g, (int)D);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)D, (int)L->cout, (int)rows,
-                    1.0f, P, (int)D, Y, (int)L->cout, 0.0f, h, (int)L->cout);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)D, (int)L->cout, (int)rows, 1.0f,
+                    P, (int)D, Y, (int)L->cout, 0.0f, h, (int)L->cout);
         for (int64_t i = 0; i < D * D; i++) G[i] += g[i];
         for (int64_t i = 0; i < D * L->cout; i++) H[i] += h[i];
         for (size_t i = 0; i < nco; i++) kp_tensor_free(oc[i]), oc[i] = NULL;
@@ -230,8 +231,10 @@ static int solve_codebook(const rc_layer *L, const double *G, const double *H, f
             int lo = 0, hi = k - 1;
             while (lo < hi) {
                 int mid = (lo + hi) / 2;
-                if (cb[mid] < v) lo = mid + 1;
-                else hi = mid;
+                if (cb[mid] < v)
+                    lo = mid + 1;
+                else
+                    hi = mid;
             }
             code[i] = lo;
         }
@@ -252,8 +255,10 @@ static int solve_codebook(const rc_layer *L, const double *G, const double *H, f
             int lo = 0, hi = k - 1;
             while (lo < hi) {
                 int mid = (lo + hi) / 2;
-                if (cb[mid] < v) lo = mid + 1;
-                else hi = mid;
+                if (cb[mid] < v)
+                    lo = mid + 1;
+                else
+                    hi = mid;
             }
             W[i] = (float)rhs[lo] != 0.0f ? (float)rhs[lo] : cb[lo];
         }
@@ -337,8 +342,7 @@ static int rc_apply(kp_model *m, const kp_params *p, const kp_pass_ctx *ctx, kp_
         return kp_error_set(err, KP_EINVAL,
                             "reconstruct needs calibration data (give the project's test data)");
     if (!orig) return kp_error_set(err, KP_EINVAL, "reconstruct needs the original model");
-    rc_opts o = {ctx->calib, (size_t)kp_params_int(p, "batches"), kp_params_float(p, "ridge"),
-                 ctx};
+    rc_opts o = {ctx->calib, (size_t)kp_params_int(p, "batches"), kp_params_float(p, "ridge"), ctx};
     const char *only = kp_params_str(p, "layers");
     int rc = kp_wstore_decode_model(m, NULL, err);
     if (rc) return rc;
@@ -349,8 +353,7 @@ static int rc_apply(kp_model *m, const kp_params *p, const kp_pass_ctx *ctx, kp_
     size_t done_n = 0;
     for (size_t i = 0; !rc && i < g->n_nodes; i++) {
         kp_node *n = g->nodes[i];
-        if (!kp_node_is(n, "Conv") && !kp_node_is(n, "Gemm") && !kp_node_is(n, "MatMul"))
-            continue;
+        if (!kp_node_is(n, "Conv") && !kp_node_is(n, "Gemm") && !kp_node_is(n, "MatMul")) continue;
         kp_wlayer wl = {g, n, kp_node_input(n, 1), NULL, KP_LAYER_CONV};
         if (!wl.wname || !kp_pass_layer_selected(only, &wl)) continue;
         rc_layer L;
@@ -368,7 +371,8 @@ static int rc_apply(kp_model *m, const kp_params *p, const kp_pass_ctx *ctx, kp_
         rc = kp_pass_check_cancel(ctx, err);
         if (rc) break;
         int64_t D = L.K + L.has_bias;
-        double *G = calloc((size_t)(D * D), sizeof *G), *H = calloc((size_t)(D * L.cout), sizeof *H);
+        double *G = calloc((size_t)(D * D), sizeof *G),
+               *H = calloc((size_t)(D * L.cout), sizeof *H);
         if (!G || !H) {
             free(G);
             free(H);
@@ -395,7 +399,8 @@ static int rc_apply(kp_model *m, const kp_params *p, const kp_pass_ctx *ctx, kp_
         float cb[256];
         int k = w ? codebook_of(w, cb) : 257;
         int clustered = w && k <= 256 && w->numel > 4 * 256;
-        if (!w || (L.has_bias && !b)) rc = KP_ENOMEM;
+        if (!w || (L.has_bias && !b))
+            rc = KP_ENOMEM;
         else if (clustered)
             rc = solve_codebook(&L, G, H, w->data, b ? b->data : NULL, cb, k, o.ridge, &e2);
         else
@@ -410,8 +415,10 @@ static int rc_apply(kp_model *m, const kp_params *p, const kp_pass_ctx *ctx, kp_
             continue;
         }
         rc = kp_graph_replace_const(g, w, err);
-        if (!rc && b) rc = kp_graph_replace_const(g, b, err);
-        else kp_tensor_free(b);
+        if (!rc && b)
+            rc = kp_graph_replace_const(g, b, err);
+        else
+            kp_tensor_free(b);
         if (rc) break;
         kp_pass_notef(ctx, "reconstruct: %s refit (%s, %lld inputs per output)", kp_node_label(n),
                       clustered ? "codebook" : "kept weights + bias", (long long)D);

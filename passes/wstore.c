@@ -6,7 +6,7 @@
 #include "passes/common.h"
 #include "passes/wstore.h"
 
-#define NODE_OVERHEAD 64 /* rough protobuf bytes of one small node */
+#define NODE_OVERHEAD   64 /* rough protobuf bytes of one small node */
 #define TENSOR_OVERHEAD 32
 
 /* ---- analysis ----------------------------------------------------------------------------- */
@@ -36,8 +36,10 @@ static uint8_t code_of(const float *cb, size_t k, float v) {
     size_t lo = 0, hi = k;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (cb[mid] < v) lo = mid + 1;
-        else hi = mid;
+        if (cb[mid] < v)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return (uint8_t)lo;
 }
@@ -243,14 +245,18 @@ static int encode_one(kp_graph *g, size_t init_idx, int allow_sparse, kp_wstore_
                 int64_t gap = prev < 0 ? i : i - prev;
                 while (gap > 255) {
                     D[j] = 255;
-                    if (V) V[j] = 0.0f;
-                    else VI[j] = zc;
+                    if (V)
+                        V[j] = 0.0f;
+                    else
+                        VI[j] = zc;
                     j++;
                     gap -= 255;
                 }
                 D[j] = (uint8_t)gap;
-                if (V) V[j] = W[i];
-                else VI[j] = code_of(cbv, kv, W[i]);
+                if (V)
+                    V[j] = W[i];
+                else
+                    VI[j] = code_of(cbv, kv, W[i]);
                 j++;
                 prev = i;
             }
@@ -303,9 +309,12 @@ static int encode_one(kp_graph *g, size_t init_idx, int allow_sparse, kp_wstore_
     if (st) {
         st->bytes_before += dense;
         st->bytes_after += best;
-        if (form == FORM_CLUSTER) st->n_cluster++;
-        else if (form == FORM_SPARSE) st->n_sparse++;
-        else st->n_sparse_cluster++;
+        if (form == FORM_CLUSTER)
+            st->n_cluster++;
+        else if (form == FORM_SPARSE)
+            st->n_sparse++;
+        else
+            st->n_sparse_cluster++;
     }
     free(o);
     free(wname);
@@ -339,8 +348,10 @@ static int encode_graph(kp_graph *g, void *user, kp_error *err) {
         }
         int rc = encode_one(g, i, es->allow_sparse, es->st, err);
         if (rc) return rc;
-        if (g->n_inits && i < g->n_inits && g->inits[i] == t) i++;
-        else n0--;
+        if (g->n_inits && i < g->n_inits && g->inits[i] == t)
+            i++;
+        else
+            n0--;
     }
     return 0;
 }

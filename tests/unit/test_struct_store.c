@@ -63,7 +63,8 @@ static void kmeans_is_deterministic_and_keeps_zeros(void **state) {
     assert_memory_equal(a, b, N * sizeof *a);
     assert_true(sse > 0 && sse < N * 0.01);
     for (int i = 0; i < N; i++) {
-        if (i % 3 == 0) assert_true(a[i] == 0.0f);
+        if (i % 3 == 0)
+            assert_true(a[i] == 0.0f);
         else {
             int found = 0;
             for (int j = 0; j < 16; j++) found |= a[i] == cb[j];
@@ -126,7 +127,7 @@ static void store_forms_roundtrip(void **state) {
     m = gemm_model(64, 64); /* 16 values: codebook */
     float *W = kp_graph_init(m->graph, "W")->data;
     for (int i = 0; i < 64 * 64; i++) W[i] = (float)(i % 16) * 0.25f - 1.0f;
-    roundtrip(m, 3, "cluster");
+    roundtrip(m, 2, "cluster");
     kp_model_free(m);
 
     m = gemm_model(64, 64); /* 90% zeros, random values: sparse */
@@ -148,7 +149,7 @@ static void store_forms_roundtrip(void **state) {
     W[700] = 1.5f;
     W[1900] = -2.0f;
     W[9999] = 3.0f;
-    roundtrip(m, 7, "sparse_cluster");
+    roundtrip(m, 5, "sparse"); /* few entries: a codebook costs more than it saves */
     kp_model_free(m);
 }
 
