@@ -63,8 +63,8 @@ int kp_verify_random_inputs(const kp_model *m, int64_t batch, uint64_t seed, kp_
             case KP_INT64: ((int64_t *)t->data)[e] = (int64_t)(r * 10); break;
             case KP_BOOL: ((uint8_t *)t->data)[e] = r > 0.5; break;
             default:
-                kp_error_set(err, KP_EUNSUPPORTED, "input %s: cannot make random %s data",
-                             vi->name, kp_dtype_name(t->dtype));
+                kp_error_set(err, KP_EUNSUPPORTED, "input %s: cannot make random %s data", vi->name,
+                             kp_dtype_name(t->dtype));
                 goto fail;
             }
         }
@@ -172,9 +172,9 @@ int kp_verify_models(const kp_model *ref, const kp_model *cand, const kp_calib *
         for (size_t i = 0; er && i < out->n_outputs; i++) {
             const kp_tensor *a = ro[i], *c = co[i];
             if (!a || !c || a->numel != c->numel) {
-                rc = kp_error_set(err, KP_EFORMAT, "output %s: %lld values vs %lld in the reference",
-                                  out->out[i].name, c ? (long long)c->numel : -1,
-                                  a ? (long long)a->numel : -1);
+                rc = kp_error_set(
+                    err, KP_EFORMAT, "output %s: %lld values vs %lld in the reference",
+                    out->out[i].name, c ? (long long)c->numel : -1, a ? (long long)a->numel : -1);
                 goto done;
             }
             for (int64_t e = 0; e < a->numel; e++) {

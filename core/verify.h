@@ -27,7 +27,7 @@ typedef struct kp_verify {
     double max_abs, max_rel, min_cosine; /* worst over outputs */
     double agree;                        /* top-1 agreement of output 0 in [0,1]; -1 if n/a */
     int has_labels;
-    double acc_ref, acc_cand; /* top-1 % vs labels (output 0), when has_labels */
+    double acc_ref, acc_cand;   /* top-1 % vs labels (output 0), when has_labels */
     size_t peak_ref, peak_cand; /* peak live activation bytes seen by each executor */
 } kp_verify;
 

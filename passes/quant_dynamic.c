@@ -94,8 +94,8 @@ static char *fresh(kp_graph *g, const char *y, const char *suffix) {
 }
 
 /* acc (int32) -> y = float(acc) * (xs * ws) [+ bias]; emitted at *pos. */
-static int dequant_tail(kp_graph *g, size_t *pos, const char *acc, const char *xs,
-                        const char *ws, const char *bias, const char *y, kp_error *err) {
+static int dequant_tail(kp_graph *g, size_t *pos, const char *acc, const char *xs, const char *ws,
+                        const char *bias, const char *y, kp_error *err) {
     char *accf = fresh(g, y, "_f"), *sc = fresh(g, y, "_sc");
     char *t = bias ? fresh(g, y, "_nb") : NULL;
     int rc = (!accf || !sc || (bias && !t)) ? kp_error_set(err, KP_ENOMEM, "out of memory") : 0;
@@ -342,8 +342,8 @@ static int apply(kp_model *m, const kp_params *p, const kp_pass_ctx *ctx, kp_err
     return 0;
 }
 
-static int estimate(const kp_model *m, const kp_params *p, const kp_pass_ctx *ctx,
-                    kp_estimate *out, kp_error *err) {
+static int estimate(const kp_model *m, const kp_params *p, const kp_pass_ctx *ctx, kp_estimate *out,
+                    kp_error *err) {
     return kp_q_estimate_int8(m, ctx, !strcmp(kp_params_str(p, "conv"), "convinteger"), 0, out,
                               err);
 }

@@ -14,8 +14,7 @@
 #pragma GCC diagnostic pop
 
 int kp_qw_quantize(const kp_tensor *w, int axis, int per_channel, int reduce_range, int as_u8,
-                   int transpose, kp_tensor **q, kp_tensor **scale, kp_tensor **zp,
-                   kp_error *err) {
+                   int transpose, kp_tensor **q, kp_tensor **scale, kp_tensor **zp, kp_error *err) {
     *q = *scale = *zp = NULL;
     if (w->dtype != KP_FLOAT)
         return kp_error_set(err, KP_EUNSUPPORTED, "weight %s is %s, not float32",
@@ -179,7 +178,8 @@ static int fold_one(kp_graph *g, size_t bn_pos, kp_error *err) {
         if (p[i]->numel != C) return 0;
     if (b && b->numel != C) return 0;
     /* weights shared with another node cannot be rewritten in place */
-    if (kp_graph_consumers(g, wn, NULL, 0) != 1 || (bname && kp_graph_consumers(g, bname, NULL, 0) != 1))
+    if (kp_graph_consumers(g, wn, NULL, 0) != 1 ||
+        (bname && kp_graph_consumers(g, bname, NULL, 0) != 1))
         return 0;
     float eps = kp_node_attr_float(bn, "epsilon", 1e-5f);
     kp_tensor *nw = kp_tensor_clone(w, err);
@@ -318,7 +318,7 @@ int kp_q_estimate_int8(const kp_model *m, const kp_pass_ctx *ctx, int with_conv,
                 : !strcmp(path, "avx2")      ? 1.6
                                              : 0.5;
     }
-    double frac = qb / (all > 0 ? all : qb); /* compute share approximated by weight share */
+    double frac = qb / (all > 0 ? all : qb);   /* compute share approximated by weight share */
     double overhead = is_static ? 0.05 : 0.15; /* (de)quantization work around the layers */
     out->latency_ratio = frac / speed + (1 - frac) + overhead;
     if (out->latency_ratio >= 1.0)

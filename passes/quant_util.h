@@ -11,16 +11,14 @@
  * point 128 (for kernels that only take uint8 weights). channel axis `axis` of w; transpose
  * (rank 2 only) writes q as w^T. Returns owned q, scale (float [C] or scalar) and zero point. */
 int kp_qw_quantize(const kp_tensor *w, int axis, int per_channel, int reduce_range, int as_u8,
-                   int transpose, kp_tensor **q, kp_tensor **scale, kp_tensor **zp,
-                   kp_error *err);
+                   int transpose, kp_tensor **q, kp_tensor **scale, kp_tensor **zp, kp_error *err);
 
 /* Folds BatchNormalization into a preceding Conv (constant weights, Conv output read only by
  * the BN) in g; returns the number folded or a negative error. Leaves g valid either way. */
 int kp_q_fold_bn(kp_graph *g, kp_error *err);
 
 /* Adds an initializer named after base (made unique) and returns its borrowed name. */
-const char *kp_q_add_init(kp_graph *g, const char *base, kp_tensor *t /* takes */,
-                          kp_error *err);
+const char *kp_q_add_init(kp_graph *g, const char *base, kp_tensor *t /* takes */, kp_error *err);
 /* Scalar or 1-D tensors. */
 kp_tensor *kp_q_scalar_f(float v);
 kp_tensor *kp_q_scalar_zp(kp_dtype t, int32_t v);
