@@ -70,6 +70,9 @@ typedef struct kp_pass_ctx {
     void (*progress)(void *user, double fraction, const char *what);
     /* A note for the report: "conv3: left unchanged, grouped conv not supported". */
     void (*note)(void *user, const char *msg);
+    /* The user's model before the first pass of the pipeline (borrowed; NULL = use
+     * `reference`). reconstruct fits layers to this model's outputs. */
+    const kp_model *original;
 } kp_pass_ctx;
 
 typedef struct kp_pass {
@@ -104,5 +107,10 @@ const char *kp_params_str(const kp_params *p, const char *name);
 char *kp_params_format(const kp_params *p);
 
 const kp_pass *kp_pass_find(const kp_pass *const *passes, size_t n, const char *id);
+/* Parses "id" or "id:k=v,k=v" (the CLI's --pass argument): finds the pass (unknown id: error
+ * listing the valid ids) and parses its parameters. On success *pass is borrowed from passes
+ * and *params is owned by the caller (kp_params_free). */
+int kp_pass_spec_parse(const kp_pass *const *passes, size_t n, const char *spec,
+                       const kp_pass **pass, kp_params *params, kp_error *err);
 
 #endif
