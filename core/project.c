@@ -35,9 +35,12 @@ kp_goal kp_goal_from_name(const char *s) {
 char *kp_project_default_workspace(void) {
     const char *x = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
     char buf[2048];
-    if (x && *x) snprintf(buf, sizeof buf, "%s/kompress/projects", x);
-    else if (home && *home) snprintf(buf, sizeof buf, "%s/.local/share/kompress/projects", home);
-    else snprintf(buf, sizeof buf, "./kompress-projects");
+    if (x && *x)
+        snprintf(buf, sizeof buf, "%s/kompress/projects", x);
+    else if (home && *home)
+        snprintf(buf, sizeof buf, "%s/.local/share/kompress/projects", home);
+    else
+        snprintf(buf, sizeof buf, "./kompress-projects");
     return strdup(buf);
 }
 
@@ -77,7 +80,8 @@ int kp_project_create(const char *workspace, const char *name, kp_project **out,
     if (!valid_name(name))
         return kp_error_set(err, KP_EINVAL,
                             "project name \"%s\" is not usable: 1-64 characters, no '/', not "
-                            "starting with '.'", name ? name : "");
+                            "starting with '.'",
+                            name ? name : "");
     char dir[2048], file[2100];
     if (snprintf(dir, sizeof dir, "%s/%s", workspace, name) >= (int)sizeof dir)
         return kp_error_set(err, KP_ERANGE, "workspace path too long");
@@ -116,8 +120,10 @@ int kp_project_load(const char *dir_or_file, kp_project **out, kp_error *err) {
     } else {
         snprintf(dir, sizeof dir, "%s", dir_or_file);
         char *slash = strrchr(dir, '/');
-        if (slash) *slash = 0;
-        else snprintf(dir, sizeof dir, ".");
+        if (slash)
+            *slash = 0;
+        else
+            snprintf(dir, sizeof dir, ".");
     }
     snprintf(file, sizeof file, "%s/project.json", dir);
     uint8_t *buf = NULL;

@@ -24,8 +24,8 @@ typedef struct ctx {
 
 static int bad(ctx *c, const char *field, const char *want) {
     if (!c->rc)
-        c->rc = kp_error_set(c->err, KP_EFORMAT, "%s: field \"%s\" must be %s", c->path, field,
-                             want);
+        c->rc =
+            kp_error_set(c->err, KP_EFORMAT, "%s: field \"%s\" must be %s", c->path, field, want);
     return c->rc;
 }
 
@@ -153,8 +153,10 @@ int kp_project_from_json(const char *text, const char *path, kp_project *p, kp_e
     ctx c = {path, err, 0};
     cJSON *o = cJSON_Parse(text);
     if (!o)
-        return kp_error_set(err, KP_EFORMAT, "%s: not valid JSON (damaged file?); it was left "
-                                             "as it is", path);
+        return kp_error_set(err, KP_EFORMAT,
+                            "%s: not valid JSON (damaged file?); it was left "
+                            "as it is",
+                            path);
     if (!cJSON_IsObject(o)) {
         bad(&c, "(top level)", "an object");
         goto done;
@@ -186,8 +188,9 @@ int kp_project_from_json(const char *text, const char *path, kp_project *p, kp_e
         cJSON_ArrayForEach(g, goals) {
             kp_goal k = cJSON_IsString(g) ? kp_goal_from_name(g->valuestring) : KP_GOAL_NONE;
             if (k == KP_GOAL_NONE || (gi == 1 && p->goals[0] == k)) {
-                bad(&c, "goals", "a list of at most two different goals among \"latency\", "
-                                 "\"size\", \"accuracy\"");
+                bad(&c, "goals",
+                    "a list of at most two different goals among \"latency\", "
+                    "\"size\", \"accuracy\"");
                 goto done;
             }
             p->goals[gi++] = k;
@@ -257,8 +260,7 @@ int kp_project_from_json(const char *text, const char *path, kp_project *p, kp_e
             rr->report = get_str(&c, r, "report", 0);
             get_metrics(&c, item(r, "before"), &rr->before);
             get_metrics(&c, item(r, "after"), &rr->after);
-            if (get_steps(&c, item(r, "steps"), "steps", &rr->steps, &rr->n_steps,
-                          &rr->step_after))
+            if (get_steps(&c, item(r, "steps"), "steps", &rr->steps, &rr->n_steps, &rr->step_after))
                 goto done;
         }
     }

@@ -76,14 +76,15 @@ int kp_target_detect_host(kp_target *t, kp_error *err) {
     t->power_w = 15.0 * (double)cores / 4.0;
     t->precisions = KP_PREC_FP32 | KP_PREC_INT8 | (fp16 ? KP_PREC_FP16 : 0);
     snprintf(t->isa, sizeof t->isa, "%s",
-             vnni ? (avx512 ? "avx512-vnni" : "avx-vnni")
-             : avx512 ? "avx512"
-             : avx2   ? "avx2"
+             vnni      ? (avx512 ? "avx512-vnni" : "avx-vnni")
+             : avx512  ? "avx512"
+             : avx2    ? "avx2"
              : dotprod ? "neon-dotprod"
              : neon    ? "neon"
                        : "scalar");
     t->u8s8_saturates = (avx2 || avx512) && !vnni;
-    snprintf(t->name, sizeof t->name, "This machine (%.50s, %d cores)", model, (int)(cores % 10000));
+    snprintf(t->name, sizeof t->name, "This machine (%.50s, %d cores)", model,
+             (int)(cores % 10000));
     snprintf(t->source, sizeof t->source,
              "/proc/cpuinfo: %.0f MHz, %s; bandwidth and power are typical values", mhz, t->isa);
     (void)err;
@@ -120,8 +121,8 @@ static int json_str(const cJSON *o, const char *key, char *dst, size_t cap, int 
     if (!cJSON_IsString(v) || !v->valuestring)
         return kp_error_set(err, KP_EFORMAT, "%s: field \"%s\" must be a string", path, key);
     if (strlen(v->valuestring) >= cap)
-        return kp_error_set(err, KP_EFORMAT, "%s: field \"%s\" is longer than %zu characters",
-                            path, key, cap - 1);
+        return kp_error_set(err, KP_EFORMAT, "%s: field \"%s\" is longer than %zu characters", path,
+                            key, cap - 1);
     snprintf(dst, cap, "%s", v->valuestring);
     return 0;
 }
@@ -155,8 +156,8 @@ int kp_target_parse(const char *json, const char *path, kp_target *t, kp_error *
     rc = KP_EFORMAT;
     for (const char *p = t->id; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_')) {
-            kp_error_set(err, KP_EFORMAT, "%s: id \"%s\" may use only a-z, 0-9, '-' and '_'",
-                         path, t->id);
+            kp_error_set(err, KP_EFORMAT, "%s: id \"%s\" may use only a-z, 0-9, '-' and '_'", path,
+                         t->id);
             goto done;
         }
     if (!t->id[0]) {
@@ -178,17 +179,22 @@ int kp_target_parse(const char *json, const char *path, kp_target *t, kp_error *
     const cJSON *prec = cJSON_GetObjectItemCaseSensitive(o, "precisions");
     if (prec) {
         if (!cJSON_IsArray(prec)) {
-            kp_error_set(err, KP_EFORMAT, "%s: \"precisions\" must be a list like "
-                                          "[\"fp32\", \"int8\"]", path);
+            kp_error_set(err, KP_EFORMAT,
+                         "%s: \"precisions\" must be a list like "
+                         "[\"fp32\", \"int8\"]",
+                         path);
             goto done;
         }
         t->precisions = 0;
         const cJSON *e;
         cJSON_ArrayForEach(e, prec) {
             const char *s = cJSON_IsString(e) ? e->valuestring : "";
-            if (!strcmp(s, "fp32")) t->precisions |= KP_PREC_FP32;
-            else if (!strcmp(s, "fp16")) t->precisions |= KP_PREC_FP16;
-            else if (!strcmp(s, "int8")) t->precisions |= KP_PREC_INT8;
+            if (!strcmp(s, "fp32"))
+                t->precisions |= KP_PREC_FP32;
+            else if (!strcmp(s, "fp16"))
+                t->precisions |= KP_PREC_FP16;
+            else if (!strcmp(s, "int8"))
+                t->precisions |= KP_PREC_INT8;
             else {
                 kp_error_set(err, KP_EFORMAT, "%s: precision \"%s\" is not fp32, fp16 or int8",
                              path, s);
@@ -208,9 +214,12 @@ done:
 static char *user_dir(void) {
     const char *x = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
     char buf[1024];
-    if (x && *x) snprintf(buf, sizeof buf, "%s/kompress/targets", x);
-    else if (home && *home) snprintf(buf, sizeof buf, "%s/.config/kompress/targets", home);
-    else return NULL;
+    if (x && *x)
+        snprintf(buf, sizeof buf, "%s/kompress/targets", x);
+    else if (home && *home)
+        snprintf(buf, sizeof buf, "%s/.config/kompress/targets", home);
+    else
+        return NULL;
     return strdup(buf);
 }
 

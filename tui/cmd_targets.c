@@ -19,10 +19,14 @@ static void usage(FILE *f) {
 }
 
 static void human_bytes(uint64_t b, char *buf, size_t cap) {
-    if (!b) snprintf(buf, cap, "-");
-    else if (b >= 1ull << 30) snprintf(buf, cap, "%.0f GB", (double)b / (1ull << 30));
-    else if (b >= 1ull << 20) snprintf(buf, cap, "%.0f MB", (double)b / (1ull << 20));
-    else snprintf(buf, cap, "%.0f KB", (double)b / 1024);
+    if (!b)
+        snprintf(buf, cap, "-");
+    else if (b >= 1ull << 30)
+        snprintf(buf, cap, "%.0f GB", (double)b / (1ull << 30));
+    else if (b >= 1ull << 20)
+        snprintf(buf, cap, "%.0f MB", (double)b / (1ull << 20));
+    else
+        snprintf(buf, cap, "%.0f KB", (double)b / 1024);
 }
 
 static void precisions(unsigned p, char *buf, size_t cap) {
@@ -31,15 +35,18 @@ static void precisions(unsigned p, char *buf, size_t cap) {
 }
 
 static int run(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"json", no_argument, 0, 'j'}, {"dir", required_argument, 0, 'd'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"json", no_argument, 0, 'j'},
+                                         {"dir", required_argument, 0, 'd'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int json = 0, c;
     const char *dir = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "jd:h", opts, NULL)) != -1) {
-        if (c == 'j') json = 1;
-        else if (c == 'd') dir = optarg;
+        if (c == 'j')
+            json = 1;
+        else if (c == 'd')
+            dir = optarg;
         else if (c == 'h') {
             usage(stdout);
             return 0;
@@ -68,9 +75,12 @@ static int run(int argc, char **argv) {
             cJSON_AddNumberToObject(o, "storage_bytes", (double)t[i].storage_bytes);
             cJSON_AddNumberToObject(o, "power_w", t[i].power_w);
             cJSON *pr = cJSON_AddArrayToObject(o, "precisions");
-            if (t[i].precisions & KP_PREC_FP32) cJSON_AddItemToArray(pr, cJSON_CreateString("fp32"));
-            if (t[i].precisions & KP_PREC_FP16) cJSON_AddItemToArray(pr, cJSON_CreateString("fp16"));
-            if (t[i].precisions & KP_PREC_INT8) cJSON_AddItemToArray(pr, cJSON_CreateString("int8"));
+            if (t[i].precisions & KP_PREC_FP32)
+                cJSON_AddItemToArray(pr, cJSON_CreateString("fp32"));
+            if (t[i].precisions & KP_PREC_FP16)
+                cJSON_AddItemToArray(pr, cJSON_CreateString("fp16"));
+            if (t[i].precisions & KP_PREC_INT8)
+                cJSON_AddItemToArray(pr, cJSON_CreateString("int8"));
             cJSON_AddStringToObject(o, "isa", t[i].isa);
             cJSON_AddBoolToObject(o, "u8s8_saturates", t[i].u8s8_saturates);
             cJSON_AddStringToObject(o, "source", t[i].source);

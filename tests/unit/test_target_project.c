@@ -37,8 +37,8 @@ static void write_text(const char *path, const char *text) {
 
 static void builtins_are_complete(void **state) {
     (void)state;
-    const char *want[] = {"laptop-avx2", "server-vnni", "rpi4", "rpi5", "jetson-nano",
-                          "jetson-orin-nano", "rtx3060", "stm32h7", "nrf52840", "esp32s3"};
+    const char *want[] = {"laptop-avx2",      "server-vnni", "rpi4",    "rpi5",     "jetson-nano",
+                          "jetson-orin-nano", "rtx3060",     "stm32h7", "nrf52840", "esp32s3"};
     kp_target *t;
     size_t n;
     kp_error e;
