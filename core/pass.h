@@ -104,5 +104,10 @@ const char *kp_params_str(const kp_params *p, const char *name);
 char *kp_params_format(const kp_params *p);
 
 const kp_pass *kp_pass_find(const kp_pass *const *passes, size_t n, const char *id);
+/* Parses "id" or "id:k=v,k=v" (the CLI's --pass argument): finds the pass (unknown id: error
+ * listing the valid ids) and parses its parameters. On success *pass is borrowed from passes
+ * and *params is owned by the caller (kp_params_free). */
+int kp_pass_spec_parse(const kp_pass *const *passes, size_t n, const char *spec,
+                       const kp_pass **pass, kp_params *params, kp_error *err);
 
 #endif

@@ -6,7 +6,7 @@
 
 #include "tui/cli.h"
 
-#define COMMANDS(X) X(version)
+#define COMMANDS(X) X(version) X(passes)
 
 #define DECLARE(c) extern const kp_cmd kp_cmd_##c;
 COMMANDS(DECLARE)
