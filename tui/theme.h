@@ -7,6 +7,11 @@
 
 #include <stddef.h>
 
+/* Messages are formatted into fixed buffers; cutting a long message short is intended. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
+
 typedef enum kp_role {
     KP_ROLE_NORMAL = 0,
     KP_ROLE_TITLE,     /* title bar, headings */

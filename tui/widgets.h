@@ -6,6 +6,11 @@
 
 #include <stddef.h>
 
+/* Messages are formatted into fixed buffers; cutting a long message short is intended. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
+
 #include "tui/keys.h"
 #include "tui/term.h"
 #include "tui/theme.h"
