@@ -5,7 +5,10 @@
  * Ownership: a kp_model owns its graph; a graph owns its nodes, initializers and value infos; a
  * node owns its strings and attributes; an attribute owns its tensors and subgraphs. Every
  * `char *` below is owned by the struct that holds it and may be NULL unless said otherwise.
- * Arrays are (pointer, count) pairs allocated with malloc/realloc. */
+ * Arrays are (pointer, count) pairs allocated with malloc/realloc.
+ * kp_bytes held by attributes (kp_attr.s, kp_attr.strings[i]) keep one hidden NUL byte at
+ * data[len] (not counted in len), so kp_node_attr_string can hand out C strings. Whoever fills
+ * them (loader, passes) must allocate len + 1 and write that NUL. */
 #ifndef KP_GRAPH_H
 #define KP_GRAPH_H
 
@@ -115,6 +118,10 @@ typedef struct kp_node {
     char **outputs; /* "" marks an omitted optional output */
     size_t n_attrs;
     kp_attr *attrs;
+    /* private: tensor view made by kp_graph_consts for a Constant node with value_float(s)/
+     * value_int(s)/value_string(s); freed with the node and whenever its attributes change
+     * through the API. */
+    kp_tensor *const_cache;
 } kp_node;
 
 typedef struct kp_graph {
@@ -170,6 +177,9 @@ typedef struct kp_model {
     size_t n_raw_training_info;
     kp_bytes *raw_training_info; /* packed onnx.TrainingInfoProto, kept verbatim */
     char *dir;                   /* folder the model was loaded from (external data base) */
+    /* Identity (st_dev, st_ino) of the file the model was loaded from, both 0 when loaded from
+     * memory; kp_onnx_save refuses to write over that file. Plain values, nothing to free. */
+    uint64_t src_dev, src_ino;
 } kp_model;
 
 /* ---- construction and teardown ------------------------------------------------------------ */
@@ -191,7 +201,8 @@ kp_node *kp_node_clone(const kp_node *n, kp_graph *new_parent);
 int kp_node_is(const kp_node *n, const char *op_type); /* default domain and op_type equal */
 int kp_node_set_input(kp_node *n, size_t i, const char *value);  /* grows with "" as needed */
 int kp_node_set_output(kp_node *n, size_t i, const char *value); /* grows with "" as needed */
-const char *kp_node_input(const kp_node *n, size_t i); /* NULL if absent or omitted ("") */
+const char *kp_node_input(const kp_node *n, size_t i);  /* NULL if absent or omitted ("") */
+const char *kp_node_output(const kp_node *n, size_t i); /* NULL if absent or omitted ("") */
 
 /* Attributes. Lookups borrow; setters copy (tensor/graph setters take ownership). */
 const kp_attr *kp_node_attr(const kp_node *n, const char *name);
@@ -212,22 +223,42 @@ int kp_node_remove_attr(kp_node *n, const char *name); /* 0 if removed, KP_ENOTF
 void kp_attr_clear(kp_attr *a);                        /* frees contents, keeps struct */
 
 void kp_value_info_clear(kp_value_info *v);
-void kp_type_clear(kp_type *t);
+void kp_type_clear(kp_type *t); /* frees contents; leaves kind NONE, rank -1 */
 int kp_type_copy(kp_type *dst, const kp_type *src);
 void kp_sparse_tensor_free(kp_sparse_tensor *s);
 
+/* Deep copies. dst is overwritten (not freed first); on failure it is left cleared. */
+int kp_value_info_copy(kp_value_info *dst, const kp_value_info *src);
+/* Subgraphs of the copy get `parent` as their enclosing graph. */
+int kp_attr_copy(kp_attr *dst, const kp_attr *src, kp_graph *parent);
+kp_sparse_tensor *kp_sparse_tensor_clone(const kp_sparse_tensor *s, kp_error *err);
+/* Returns owned deep copy of g whose parent is `parent`. */
+kp_graph *kp_graph_clone(const kp_graph *g, kp_graph *parent, kp_error *err);
+/* Subgraph attribute (If then/else_branch, Loop/Scan body); takes g. kp_graph_add_node,
+ * insert_node and replace_node set the parent of a node's subgraphs to the graph it joins. */
+int kp_node_set_attr_graph(kp_node *n, const char *name, kp_graph *g /* takes */);
+/* Type helpers: a tensor type of elem with rank dims (values; -1 = unknown). */
+int kp_type_set_tensor(kp_type *t, kp_dtype elem, int rank, const int64_t *dims);
+
 /* ---- lookups ------------------------------------------------------------------------------ */
 
-/* Builds (or reuses) the name index of g. Any mutation through the API below invalidates it;
- * code that edits the arrays directly must call kp_graph_touch(). */
+/* Builds (or reuses) the name index of g. Any mutation through the kp_graph_* API invalidates
+ * it (and the indexes of enclosing graphs); code that edits the arrays directly, or edits a node
+ * already in g through kp_node_* (which do not know their graph), must call kp_graph_touch(g).
+ * Lookups below build the index on demand. */
 int kp_graph_index(kp_graph *g, kp_error *err);
-void kp_graph_touch(kp_graph *g);
+void kp_graph_touch(kp_graph *g); /* marks g and its enclosing graphs stale */
 
 /* Node producing `value` in g itself (not in parents), and its position; NULL if none. */
 kp_node *kp_graph_producer(kp_graph *g, const char *value, size_t *pos);
 /* Nodes of g that read `value`, counting a node once if a subgraph of it reads the value from
  * the outer scope. Fills up to cap pointers, returns the total count. */
 size_t kp_graph_consumers(kp_graph *g, const char *value, kp_node **out, size_t cap);
+/* Names a graph reads without defining them (values from enclosing scopes), its nested
+ * subgraphs included; or those the subgraphs of node n read from n's graph and beyond.
+ * Returns owned array of owned strings (free with kp_strv_free from core/exec.h or by hand). */
+int kp_graph_outer_reads(const kp_graph *g, char ***names, size_t *n, kp_error *err);
+int kp_node_outer_reads(const kp_node *n, char ***names, size_t *count, kp_error *err);
 /* 1 if `value` is a graph output of g. */
 int kp_graph_is_output(const kp_graph *g, const char *value);
 kp_tensor *kp_graph_init(kp_graph *g, const char *name); /* initializer of g only */

@@ -36,8 +36,8 @@ typedef struct kp_job kp_job;
 
 /* Starts running p's enabled plan steps (p is copied; the caller keeps ownership). passes is
  * the registry (borrowed, must outlive the job). */
-int kp_job_start(const kp_project *p, const kp_pass *const *passes, size_t n_passes,
-                 kp_job **out, kp_error *err);
+int kp_job_start(const kp_project *p, const kp_pass *const *passes, size_t n_passes, kp_job **out,
+                 kp_error *err);
 /* Non-blocking: 1 and fills *ev when an event is pending, 0 when none. */
 int kp_job_poll(kp_job *j, kp_event *ev);
 void kp_job_cancel(kp_job *j);

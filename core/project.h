@@ -56,7 +56,7 @@ typedef struct kp_run_record {
     char *started; /* ISO-8601 UTC */
     int status;    /* 0 ok, KP_ECANCELLED, other negative = failed */
     size_t n_steps;
-    kp_plan_step *steps;       /* as run, with predictions */
+    kp_plan_step *steps;        /* as run, with predictions */
     kp_metrics_row *step_after; /* measured after each step (n_steps) */
     kp_metrics_row before, after;
     char *output_model, *report; /* paths relative to the project folder */
@@ -65,13 +65,13 @@ typedef struct kp_run_record {
 } kp_run_record;
 
 typedef struct kp_project {
-    char *dir;  /* project folder (absolute) */
+    char *dir; /* project folder (absolute) */
     char *name;
     char *model; /* absolute, or relative to dir */
     kp_data_spec data;
     char *target_id;
-    kp_goal goals[2]; /* in priority order; KP_GOAL_NONE when unused */
-    double max_drop;  /* points of top-1, default 1.0 */
+    kp_goal goals[2];                            /* in priority order; KP_GOAL_NONE when unused */
+    double max_drop;                             /* points of top-1, default 1.0 */
     double size_budget_bytes, latency_budget_ms; /* 0 = none */
     size_t n_plan;
     kp_plan_step *plan;

@@ -20,8 +20,8 @@ typedef enum kp_target_class {
 enum { KP_PREC_FP32 = 1, KP_PREC_FP16 = 2, KP_PREC_INT8 = 4 };
 
 typedef struct kp_target {
-    char id[48];    /* "rpi4", "stm32h7", "host" */
-    char name[96];  /* "Raspberry Pi 4 (Cortex-A72)" */
+    char id[48];   /* "rpi4", "stm32h7", "host" */
+    char name[96]; /* "Raspberry Pi 4 (Cortex-A72)" */
     kp_target_class cls;
     double fp32_gflops, fp16_gflops, int8_gops; /* sustained, all cores; 0 = not supported */
     double mem_bw_gbs;

@@ -1,0 +1,263 @@
+/* ConvInteger and QLinearConv (1-D and 2-D, groups, strides, pads, dilations, auto_pad) on the
+ * int8 GEMM. Each image is moved to channels-last once, so a patch row is a few contiguous
+ * copies; padding takes the input zero point, so padded taps contribute exactly zero. Weights
+ * are reordered to (ky, kx, c) to match and packed once per model through the cache. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ops/int8_ops.h"
+
+typedef struct cgeom {
+    int64_t N, C, H, W, Cout, Cg, Coutg, kh, kw, sh, sw, dh, dw, pt, pl, OH, OW, group;
+} cgeom;
+
+static int geometry(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *w, cgeom *g) {
+    memset(g, 0, sizeof *g);
+    if (x->rank != 3 && x->rank != 4)
+        return kp_op_fail(ctx, KP_EUNSUPPORTED, "only 1-D and 2-D convolutions (input rank %d)",
+                          x->rank);
+    if (w->rank != x->rank) return kp_op_fail(ctx, KP_EFORMAT, "weight rank differs from input");
+    int two = x->rank == 4;
+    g->N = x->dims[0];
+    g->C = x->dims[1];
+    g->H = two ? x->dims[2] : 1;
+    g->W = x->dims[x->rank - 1];
+    g->Cout = w->dims[0];
+    g->kh = two ? w->dims[2] : 1;
+    g->kw = w->dims[w->rank - 1];
+    g->group = kp_node_attr_int(ctx->node, "group", 1);
+    if (g->group <= 0 || g->C % g->group || g->Cout % g->group || w->dims[1] != g->C / g->group)
+        return kp_op_fail(ctx, KP_EFORMAT, "channels %lld/%lld do not fit group %lld (weight %lld)",
+                          (long long)g->C, (long long)g->Cout, (long long)g->group,
+                          (long long)w->dims[1]);
+    g->Cg = g->C / g->group;
+    g->Coutg = g->Cout / g->group;
+    const int64_t *v;
+    size_t n;
+    int64_t s[2] = {1, 1}, d[2] = {1, 1}, p[4] = {0, 0, 0, 0};
+    int ns = two ? 2 : 1;
+    if ((n = kp_node_attr_ints(ctx->node, "strides", &v)) == (size_t)ns) memcpy(s, v, n * 8);
+    if ((n = kp_node_attr_ints(ctx->node, "dilations", &v)) == (size_t)ns) memcpy(d, v, n * 8);
+    if ((n = kp_node_attr_ints(ctx->node, "pads", &v)) == (size_t)(2 * ns)) memcpy(p, v, n * 8);
+    if ((n = kp_node_attr_ints(ctx->node, "kernel_shape", &v)) == (size_t)ns) {
+        if (v[0] != (two ? g->kh : g->kw) || (two && v[1] != g->kw))
+            return kp_op_fail(ctx, KP_EFORMAT, "kernel_shape disagrees with the weight");
+    }
+    int64_t in[2] = {g->H, g->W}, k[2] = {g->kh, g->kw}, pb[2], pe[2], o[2];
+    int64_t si[2] = {two ? s[0] : 1, two ? s[1] : s[0]},
+            di[2] = {two ? d[0] : 1, two ? d[1] : d[0]};
+    int64_t pbi[2] = {two ? p[0] : 0, two ? p[1] : p[0]},
+            pei[2] = {two ? p[2] : 0, two ? p[3] : p[1]};
+    const char *ap = kp_node_attr_string(ctx->node, "auto_pad", "NOTSET");
+    for (int i = 0; i < 2; i++) {
+        if (si[i] <= 0 || di[i] <= 0)
+            return kp_op_fail(ctx, KP_EFORMAT, "strides and dilations must be positive");
+        int64_t ext = (k[i] - 1) * di[i] + 1;
+        if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
+            o[i] = (in[i] + si[i] - 1) / si[i];
+            int64_t tot = (o[i] - 1) * si[i] + ext - in[i];
+            if (tot < 0) tot = 0;
+            pb[i] = !strcmp(ap, "SAME_UPPER") ? tot / 2 : tot - tot / 2;
+            pe[i] = tot - pb[i];
+        } else {
+            pb[i] = !strcmp(ap, "VALID") ? 0 : pbi[i];
+            pe[i] = !strcmp(ap, "VALID") ? 0 : pei[i];
+            if (pb[i] < 0 || pe[i] < 0) return kp_op_fail(ctx, KP_EFORMAT, "negative pads");
+            int64_t span = in[i] + pb[i] + pe[i] - ext;
+            if (span < 0) return kp_op_fail(ctx, KP_EFORMAT, "kernel larger than padded input");
+            o[i] = span / si[i] + 1;
+        }
+    }
+    g->sh = si[0], g->sw = si[1], g->dh = di[0], g->dw = di[1];
+    g->pt = pb[0], g->pl = pb[1], g->OH = o[0], g->OW = o[1];
+    return 0;
+}
+
+/* acc for image n, group gi: [OH*OW, Coutg] int32. */
+typedef struct conv_work {
+    uint8_t *nhwc;   /* H*W*Cg */
+    int8_t *wre;     /* Coutg * K reordered weights */
+    int32_t *acc;    /* OH*OW*Coutg */
+    kp_i8_rows rows; /* patches */
+} conv_work;
+
+static void work_free(conv_work *w) {
+    free(w->nhwc);
+    free(w->wre);
+    free(w->acc);
+    kp_i8_rows_free(&w->rows);
+}
+
+/* Runs the integer convolution of every image and group, handing each accumulator block to
+ * emit(). zx: raw input zero point byte; zw: weight zero points (NULL, 1 or Cout values). */
+typedef void (*emit_fn)(void *user, int64_t n, int64_t gi, const int32_t *acc, const cgeom *g);
+
+static int conv_int(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *w, const kp_tensor *xz,
+                    const kp_tensor *wz, const cgeom *g, emit_fn emit, void *user) {
+    if (!kp_q_is_8bit(x->dtype) || !kp_q_is_8bit(w->dtype))
+        return kp_op_fail(ctx, KP_EUNSUPPORTED, "operands %s x %s: only 8-bit integers",
+                          kp_dtype_name(x->dtype), kp_dtype_name(w->dtype));
+    if (xz && (xz->dtype != x->dtype || xz->numel != 1))
+        return kp_op_fail(ctx, KP_EFORMAT, "input zero point must be one %s value",
+                          kp_dtype_name(x->dtype));
+    if (wz && (wz->dtype != w->dtype || (wz->numel != 1 && wz->numel != g->Cout)))
+        return kp_op_fail(ctx, KP_EFORMAT, "weight zero point must be %s with 1 or %lld values",
+                          kp_dtype_name(w->dtype), (long long)g->Cout);
+    int64_t K = g->Cg * g->kh * g->kw, M = g->OH * g->OW, HW = g->H * g->W;
+    if (M == 0 || g->N == 0 || g->Cout == 0) return 0;
+    uint8_t zx = xz ? *(const uint8_t *)xz->data : 0;
+    int xs = x->dtype == KP_INT8, ws = w->dtype == KP_INT8;
+    conv_work wk = {0};
+    wk.nhwc = malloc((size_t)(HW * g->Cg) + 1);
+    wk.wre = malloc((size_t)(g->Coutg * K) + 1);
+    wk.acc = malloc((size_t)(M * g->Coutg) * sizeof(int32_t) + 4);
+    int rc = 0;
+    if (!wk.nhwc || !wk.wre || !wk.acc) {
+        rc = kp_op_fail(ctx, KP_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int64_t gi = 0; gi < g->group && !rc; gi++) {
+        /* weights of this group as [co][ky][kx][c] */
+        const int8_t *wsrc = (const int8_t *)w->data + gi * g->Coutg * K;
+        for (int64_t co = 0; co < g->Coutg; co++)
+            for (int64_t c = 0; c < g->Cg; c++)
+                for (int64_t t = 0; t < g->kh * g->kw; t++)
+                    wk.wre[co * K + t * g->Cg + c] = wsrc[co * K + c * g->kh * g->kw + t];
+        size_t nzw = wz ? (size_t)wz->numel : 0;
+        const uint8_t *zwp = wz ? (const uint8_t *)wz->data + (nzw > 1 ? gi * g->Coutg : 0) : NULL;
+        const kp_i8_packed *p =
+            kp_i8_cache_get(ctx->node, (int)(1000 + gi), wk.wre, (size_t)(g->Coutg * K), ws, 1, K,
+                            g->Coutg, K, zwp, nzw > 1 ? (size_t)g->Coutg : nzw, ctx->err);
+        if (!p) {
+            rc = ctx->err->code ? ctx->err->code : KP_ENOMEM;
+            break;
+        }
+        for (int64_t n = 0; n < g->N && !rc; n++) {
+            const uint8_t *src = (const uint8_t *)x->data + (n * g->C + gi * g->Cg) * HW;
+            for (int64_t c = 0; c < g->Cg; c++)
+                for (int64_t i = 0; i < HW; i++) wk.nhwc[i * g->Cg + c] = src[c * HW + i];
+            uint8_t *rowbuf;
+            rc = kp_i8_rows_reserve(&wk.rows, M, K, &rowbuf, ctx->err);
+            if (rc) break;
+            int64_t lda = wk.rows.kq * 4;
+            for (int64_t oy = 0; oy < g->OH; oy++)
+                for (int64_t ox = 0; ox < g->OW; ox++) {
+                    uint8_t *row = rowbuf + (oy * g->OW + ox) * lda;
+                    for (int64_t ky = 0; ky < g->kh; ky++) {
+                        int64_t iy = oy * g->sh - g->pt + ky * g->dh;
+                        for (int64_t kx = 0; kx < g->kw; kx++) {
+                            int64_t ix = ox * g->sw - g->pl + kx * g->dw;
+                            uint8_t *dst = row + (ky * g->kw + kx) * g->Cg;
+                            if (iy < 0 || iy >= g->H || ix < 0 || ix >= g->W)
+                                memset(dst, zx, (size_t)g->Cg);
+                            else if (g->Cg == 1)
+                                *dst = wk.nhwc[iy * g->W + ix];
+                            else
+                                memcpy(dst, wk.nhwc + (iy * g->W + ix) * g->Cg, (size_t)g->Cg);
+                        }
+                    }
+                }
+            kp_i8_rows_finish(&wk.rows, K, xs, xz ? xz->data : NULL, xz ? 1 : 0);
+            kp_i8_gemm(&wk.rows, p, wk.acc, g->Coutg, NULL);
+            emit(user, n, gi, wk.acc, g);
+        }
+    }
+done:
+    work_free(&wk);
+    return rc;
+}
+
+static void emit_int32(void *user, int64_t n, int64_t gi, const int32_t *acc, const cgeom *g) {
+    int32_t *y = user;
+    int64_t M = g->OH * g->OW;
+    for (int64_t co = 0; co < g->Coutg; co++) {
+        int32_t *dst = y + (n * g->Cout + gi * g->Coutg + co) * M;
+        for (int64_t i = 0; i < M; i++) dst[i] = acc[i * g->Coutg + co];
+    }
+}
+
+static int out_dims(const kp_tensor *x, const cgeom *g, int64_t *d) {
+    d[0] = g->N;
+    d[1] = g->Cout;
+    if (x->rank == 4) {
+        d[2] = g->OH;
+        d[3] = g->OW;
+    } else
+        d[2] = g->OW;
+    return x->rank;
+}
+
+int kp_op_ConvInteger(kp_op_ctx *ctx) {
+    const kp_tensor *x = kp_op_input(ctx, 0), *w = kp_op_input(ctx, 1);
+    if (!x || !w) return kp_op_fail(ctx, KP_EFORMAT, "needs inputs x and w");
+    cgeom g;
+    int rc = geometry(ctx, x, w, &g);
+    if (rc) return rc;
+    int64_t d[4];
+    int r = out_dims(x, &g, d);
+    kp_tensor *y = kp_op_output(ctx, 0, KP_INT32, r, d);
+    if (!y) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
+    return conv_int(ctx, x, w, kp_op_input(ctx, 2), kp_op_input(ctx, 3), &g, emit_int32, y->data);
+}
+
+typedef struct qemit {
+    void *y;
+    int is_u8;
+    const float *mult;
+    const int32_t *bias;
+    int32_t zy;
+} qemit;
+
+static void emit_q(void *user, int64_t n, int64_t gi, const int32_t *acc, const cgeom *g) {
+    qemit *q = user;
+    int64_t M = g->OH * g->OW;
+    int32_t lo = q->is_u8 ? 0 : -128, hi = q->is_u8 ? 255 : 127;
+    for (int64_t c = 0; c < g->Coutg; c++) {
+        int64_t co = gi * g->Coutg + c;
+        float mult = q->mult[co];
+        int32_t b = q->bias ? q->bias[co] : 0;
+        int64_t base = (n * g->Cout + co) * M;
+        if (q->is_u8) {
+            uint8_t *dst = (uint8_t *)q->y + base;
+            for (int64_t i = 0; i < M; i++)
+                dst[i] = (uint8_t)kp_i8_requant(acc[i * g->Coutg + c] + b, mult, q->zy, lo, hi);
+        } else {
+            int8_t *dst = (int8_t *)q->y + base;
+            for (int64_t i = 0; i < M; i++)
+                dst[i] = (int8_t)kp_i8_requant(acc[i * g->Coutg + c] + b, mult, q->zy, lo, hi);
+        }
+    }
+}
+
+int kp_op_QLinearConv(kp_op_ctx *ctx) {
+    const kp_tensor *x = kp_op_input(ctx, 0), *sx = kp_op_input(ctx, 1), *zx = kp_op_input(ctx, 2);
+    const kp_tensor *w = kp_op_input(ctx, 3), *sw = kp_op_input(ctx, 4), *zw = kp_op_input(ctx, 5);
+    const kp_tensor *sy = kp_op_input(ctx, 6), *zy = kp_op_input(ctx, 7), *b = kp_op_input(ctx, 8);
+    if (!x || !sx || !w || !sw || !sy)
+        return kp_op_fail(ctx, KP_EFORMAT, "needs x, x_scale, w, w_scale and y_scale");
+    cgeom g;
+    int rc = geometry(ctx, x, w, &g);
+    if (rc) return rc;
+    if (sx->numel != 1 || sy->numel != 1)
+        return kp_op_fail(ctx, KP_EFORMAT, "x_scale and y_scale must be scalars");
+    if (sw->numel != 1 && sw->numel != g.Cout)
+        return kp_op_fail(ctx, KP_EFORMAT, "w_scale must have 1 or %lld values", (long long)g.Cout);
+    if (b && (b->dtype != KP_INT32 || b->numel != g.Cout))
+        return kp_op_fail(ctx, KP_EFORMAT, "bias must be int32 with %lld values",
+                          (long long)g.Cout);
+    kp_dtype yt = zy ? zy->dtype : x->dtype;
+    if (!kp_q_is_8bit(yt))
+        return kp_op_fail(ctx, KP_EUNSUPPORTED, "output type %s", kp_dtype_name(yt));
+    int64_t d[4];
+    int r = out_dims(x, &g, d);
+    kp_tensor *y = kp_op_output(ctx, 0, yt, r, d);
+    if (!y) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
+    float *mult = malloc((size_t)(g.Cout ? g.Cout : 1) * sizeof *mult);
+    if (!mult) return kp_op_fail(ctx, KP_ENOMEM, "out of memory");
+    for (int64_t c = 0; c < g.Cout; c++)
+        mult[c] = kp_q_scale(sx, 0) * kp_q_scale(sw, c) / kp_q_scale(sy, 0);
+    qemit q = {y->data, yt == KP_UINT8, mult, b ? b->data : NULL, kp_q_zp(zy, 0)};
+    rc = conv_int(ctx, x, w, zx, zw, &g, emit_q, &q);
+    free(mult);
+    return rc;
+}

@@ -1,0 +1,345 @@
+/* int8 GEMM: packing, row preparation, zero-point correction and the SIMD micro-kernels.
+ * Every path produces the raw sums sum_k a'[m,k] * b'[k,n] (a' unsigned, b' signed) exactly
+ * in int32; corrections are shared, so all paths agree bit for bit. */
+#include "core/ops/int8_gemm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/cpu.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define KP_X86 1
+#endif
+
+static void *aligned64(size_t bytes) {
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes ? bytes : 64)) return NULL;
+    return p;
+}
+
+static int32_t zp_at(const void *z, size_t n, int is_signed, int64_t i) {
+    if (!z || !n) return 0;
+    size_t k = n == 1 ? 0 : (size_t)i;
+    return is_signed ? ((const int8_t *)z)[k] : ((const uint8_t *)z)[k];
+}
+
+void kp_i8_packed_free(kp_i8_packed *p) {
+    if (!p) return;
+    free(p->data);
+    free(p->col_sum);
+    free(p->zb);
+    memset(p, 0, sizeof *p);
+}
+
+int kp_i8_pack(const void *B, int b_signed, int trans_b, int64_t K, int64_t N, int64_t ldb,
+               const void *zb, size_t n_zb, kp_i8_packed *out, kp_error *err) {
+    memset(out, 0, sizeof *out);
+    if (K <= 0 || N <= 0 || K > (1 << 26) || N > (1 << 26))
+        return kp_error_set(err, KP_ERANGE, "int8 gemm: bad size K=%lld N=%lld", (long long)K,
+                            (long long)N);
+    if (n_zb > 1 && (int64_t)n_zb != N)
+        return kp_error_set(err, KP_EINVAL, "int8 gemm: %zu weight zero points for %lld columns",
+                            n_zb, (long long)N);
+    out->K = K;
+    out->N = N;
+    out->kq = (K + 3) / 4;
+    out->panels = (N + 15) / 16;
+    size_t bytes = (size_t)out->panels * (size_t)out->kq * 64;
+    out->data = aligned64(bytes);
+    out->col_sum = calloc((size_t)N, sizeof *out->col_sum);
+    out->zb = calloc((size_t)N, sizeof *out->zb);
+    if (!out->data || !out->col_sum || !out->zb) {
+        kp_i8_packed_free(out);
+        return kp_error_set(err, KP_ENOMEM, "int8 gemm: out of memory packing %lldx%lld weights",
+                            (long long)K, (long long)N);
+    }
+    memset(out->data, 0, bytes);
+    int small = 1;
+    for (int64_t n = 0; n < N; n++) {
+        int64_t p = n / 16, j = n % 16;
+        int32_t sum = 0;
+        for (int64_t k = 0; k < K; k++) {
+            int64_t idx = trans_b ? n * ldb + k : k * ldb + n;
+            int v = b_signed ? ((const int8_t *)B)[idx] : (int)((const uint8_t *)B)[idx] - 128;
+            if (v < -64 || v > 63) small = 0;
+            out->data[((size_t)p * (size_t)out->kq + (size_t)(k / 4)) * 64 + (size_t)j * 4 +
+                      (size_t)(k % 4)] = (int8_t)v;
+            sum += v;
+        }
+        out->col_sum[n] = sum;
+        out->zb[n] = zp_at(zb, n_zb, b_signed, n) - (b_signed ? 0 : 128);
+    }
+    out->small = small;
+    return 0;
+}
+
+void kp_i8_rows_free(kp_i8_rows *r) {
+    if (!r) return;
+    free(r->data);
+    free(r->row_sum);
+    free(r->za);
+    memset(r, 0, sizeof *r);
+}
+
+int kp_i8_rows_reserve(kp_i8_rows *r, int64_t M, int64_t K, uint8_t **data, kp_error *err) {
+    if (M < 0 || K <= 0 || K > (1 << 26) || M > ((int64_t)1 << 40) / (K + 4))
+        return kp_error_set(err, KP_ERANGE, "int8 gemm: bad size M=%lld K=%lld", (long long)M,
+                            (long long)K);
+    int64_t kq = (K + 3) / 4;
+    size_t need = (size_t)M * (size_t)kq * 4;
+    if (need > r->cap || !r->data) {
+        free(r->data);
+        r->data = aligned64(need);
+        r->cap = r->data ? need : 0;
+    }
+    if ((size_t)M > r->cap_m || !r->row_sum) {
+        free(r->row_sum);
+        free(r->za);
+        r->row_sum = malloc(((size_t)M + 1) * sizeof *r->row_sum);
+        r->za = malloc(((size_t)M + 1) * sizeof *r->za);
+        r->cap_m = (r->row_sum && r->za) ? (size_t)M : 0;
+    }
+    if (!r->data || !r->row_sum || !r->za)
+        return kp_error_set(err, KP_ENOMEM, "int8 gemm: out of memory for %lld rows", (long long)M);
+    r->M = M;
+    r->kq = kq;
+    *data = r->data;
+    return 0;
+}
+
+void kp_i8_rows_finish(kp_i8_rows *r, int64_t K, int a_signed, const void *za, size_t n_za) {
+    int64_t kq = r->kq;
+    for (int64_t m = 0; m < r->M; m++) {
+        uint8_t *row = r->data + (size_t)m * (size_t)kq * 4;
+        int32_t sum = 0;
+        if (a_signed)
+            for (int64_t k = 0; k < K; k++) row[k] ^= 0x80;
+        for (int64_t k = 0; k < K; k++) sum += row[k];
+        memset(row + K, 0, (size_t)(kq * 4 - K));
+        r->row_sum[m] = sum;
+        r->za[m] = zp_at(za, n_za, a_signed, m) + (a_signed ? 128 : 0);
+    }
+}
+
+int kp_i8_rows_prepare(kp_i8_rows *r, const void *A, int a_signed, int64_t M, int64_t K,
+                       int64_t lda, const void *za, size_t n_za, kp_error *err) {
+    if (n_za > 1 && (int64_t)n_za != M)
+        return kp_error_set(err, KP_EINVAL, "int8 gemm: %zu input zero points for %lld rows", n_za,
+                            (long long)M);
+    uint8_t *dst;
+    int rc = kp_i8_rows_reserve(r, M, K, &dst, err);
+    if (rc) return rc;
+    for (int64_t m = 0; m < M; m++)
+        memcpy(dst + (size_t)m * (size_t)r->kq * 4, (const uint8_t *)A + (size_t)m * (size_t)lda,
+               (size_t)K);
+    kp_i8_rows_finish(r, K, a_signed, za, n_za);
+    return 0;
+}
+
+/* ---- raw micro-kernels: rows [m0, m0+mr) x one or two panels -> raw[mr][32] -------------- */
+
+static void raw_c(const uint8_t *a, int64_t lda, int mr, const int8_t *b, int64_t kq, int np,
+                  int32_t raw[4][32]) {
+    for (int r = 0; r < mr; r++)
+        for (int pp = 0; pp < np; pp++) {
+            int32_t acc[16] = {0};
+            const int8_t *bp = b + (size_t)pp * (size_t)kq * 64;
+            const uint8_t *ar = a + (size_t)r * (size_t)lda;
+            for (int64_t q = 0; q < kq; q++)
+                for (int j = 0; j < 16; j++)
+                    for (int t = 0; t < 4; t++)
+                        acc[j] += (int32_t)ar[q * 4 + t] * (int32_t)bp[q * 64 + j * 4 + t];
+            memcpy(&raw[r][pp * 16], acc, sizeof acc);
+        }
+}
+
+#ifdef KP_X86
+static inline int32_t load4(const uint8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
+raw_512(const uint8_t *a, int64_t lda, int mr, const int8_t *b, int64_t kq, int np,
+        int32_t raw[4][32]) {
+    const int8_t *b1 = b + (size_t)kq * 64;
+    if (mr == 4 && np == 2) {
+        __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+                c30 = c00, c31 = c00;
+        const uint8_t *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda;
+        for (int64_t q = 0; q < kq; q++) {
+            __m512i v0 = _mm512_load_si512((const void *)(b + q * 64));
+            __m512i v1 = _mm512_load_si512((const void *)(b1 + q * 64));
+            __m512i x = _mm512_set1_epi32(load4(a0 + 4 * q));
+            c00 = _mm512_dpbusd_epi32(c00, x, v0);
+            c01 = _mm512_dpbusd_epi32(c01, x, v1);
+            x = _mm512_set1_epi32(load4(a1 + 4 * q));
+            c10 = _mm512_dpbusd_epi32(c10, x, v0);
+            c11 = _mm512_dpbusd_epi32(c11, x, v1);
+            x = _mm512_set1_epi32(load4(a2 + 4 * q));
+            c20 = _mm512_dpbusd_epi32(c20, x, v0);
+            c21 = _mm512_dpbusd_epi32(c21, x, v1);
+            x = _mm512_set1_epi32(load4(a3 + 4 * q));
+            c30 = _mm512_dpbusd_epi32(c30, x, v0);
+            c31 = _mm512_dpbusd_epi32(c31, x, v1);
+        }
+        _mm512_storeu_si512((void *)&raw[0][0], c00);
+        _mm512_storeu_si512((void *)&raw[0][16], c01);
+        _mm512_storeu_si512((void *)&raw[1][0], c10);
+        _mm512_storeu_si512((void *)&raw[1][16], c11);
+        _mm512_storeu_si512((void *)&raw[2][0], c20);
+        _mm512_storeu_si512((void *)&raw[2][16], c21);
+        _mm512_storeu_si512((void *)&raw[3][0], c30);
+        _mm512_storeu_si512((void *)&raw[3][16], c31);
+        return;
+    }
+    for (int r = 0; r < mr; r++) {
+        const uint8_t *ar = a + (size_t)r * (size_t)lda;
+        __m512i c0 = _mm512_setzero_si512(), c1 = c0;
+        for (int64_t q = 0; q < kq; q++) {
+            __m512i x = _mm512_set1_epi32(load4(ar + 4 * q));
+            c0 = _mm512_dpbusd_epi32(c0, x, _mm512_load_si512((const void *)(b + q * 64)));
+            if (np > 1)
+                c1 = _mm512_dpbusd_epi32(c1, x, _mm512_load_si512((const void *)(b1 + q * 64)));
+        }
+        _mm512_storeu_si512((void *)&raw[r][0], c0);
+        _mm512_storeu_si512((void *)&raw[r][16], c1);
+    }
+}
+
+/* 256-bit paths: a panel's 64 bytes are two ymm halves (columns 0-7 and 8-15). */
+#define KP_RAW256(NAME, TARGET, DOT)                                                               \
+    __attribute__((target(TARGET))) static void NAME(const uint8_t *a, int64_t lda, int mr,        \
+                                                     const int8_t *b, int64_t kq, int np,          \
+                                                     int32_t raw[4][32]) {                         \
+        for (int r = 0; r < mr; r++) {                                                             \
+            const uint8_t *ar = a + (size_t)r * (size_t)lda;                                       \
+            for (int pp = 0; pp < np; pp++) {                                                      \
+                const int8_t *bp = b + (size_t)pp * (size_t)kq * 64;                               \
+                __m256i c0 = _mm256_setzero_si256(), c1 = c0;                                      \
+                for (int64_t q = 0; q < kq; q++) {                                                 \
+                    __m256i x = _mm256_set1_epi32(load4(ar + 4 * q));                              \
+                    __m256i v0 = _mm256_load_si256((const __m256i *)(bp + q * 64));                \
+                    __m256i v1 = _mm256_load_si256((const __m256i *)(bp + q * 64 + 32));           \
+                    c0 = DOT(c0, x, v0);                                                           \
+                    c1 = DOT(c1, x, v1);                                                           \
+                }                                                                                  \
+                _mm256_storeu_si256((__m256i *)&raw[r][pp * 16], c0);                              \
+                _mm256_storeu_si256((__m256i *)&raw[r][pp * 16 + 8], c1);                          \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+/* vpmaddubsw + vpmaddwd: exact only when |b| <= 64 (checked at pack time: ->small). */
+#define KP_DOT_AVX2(c, x, v)                                                                       \
+    _mm256_add_epi32(c, _mm256_madd_epi16(_mm256_maddubs_epi16(x, v), ones))
+__attribute__((target("avx2"))) static void raw_avx2(const uint8_t *a, int64_t lda, int mr,
+                                                     const int8_t *b, int64_t kq, int np,
+                                                     int32_t raw[4][32]) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int r = 0; r < mr; r++) {
+        const uint8_t *ar = a + (size_t)r * (size_t)lda;
+        for (int pp = 0; pp < np; pp++) {
+            const int8_t *bp = b + (size_t)pp * (size_t)kq * 64;
+            __m256i c0 = _mm256_setzero_si256(), c1 = c0;
+            for (int64_t q = 0; q < kq; q++) {
+                __m256i x = _mm256_set1_epi32(load4(ar + 4 * q));
+                __m256i v0 = _mm256_load_si256((const __m256i *)(bp + q * 64));
+                __m256i v1 = _mm256_load_si256((const __m256i *)(bp + q * 64 + 32));
+                c0 = KP_DOT_AVX2(c0, x, v0);
+                c1 = KP_DOT_AVX2(c1, x, v1);
+            }
+            _mm256_storeu_si256((__m256i *)&raw[r][pp * 16], c0);
+            _mm256_storeu_si256((__m256i *)&raw[r][pp * 16 + 8], c1);
+        }
+    }
+}
+
+#define KP_DOT_VNNI(c, x, v) _mm256_dpbusd_avx_epi32(c, x, v)
+KP_RAW256(raw_avxvnni, "avx2,avxvnni", KP_DOT_VNNI)
+#endif
+
+typedef void (*raw_fn)(const uint8_t *, int64_t, int, const int8_t *, int64_t, int, int32_t[4][32]);
+
+static raw_fn pick(const kp_i8_packed *b, const char *force, const char **name) {
+    const kp_cpu_features *f = kp_cpu();
+    const char *want = force ? force : NULL;
+#ifdef KP_X86
+    int has512 = f->avx512f && f->avx512bw && f->avx512vnni;
+    int hasvnni = f->avx2 && f->avxvnni;
+    if ((!want && has512) || (want && !strcmp(want, "avx512-vnni") && has512)) {
+        *name = "avx512-vnni";
+        return raw_512;
+    }
+    if ((!want && hasvnni) || (want && !strcmp(want, "avx-vnni") && hasvnni)) {
+        *name = "avx-vnni";
+        return raw_avxvnni;
+    }
+    if (f->avx2 && b->small && (!want || !strcmp(want, "avx2"))) {
+        *name = "avx2";
+        return raw_avx2;
+    }
+#else
+    (void)f;
+    (void)want;
+    (void)b;
+#endif
+    *name = "c";
+    return raw_c;
+}
+
+const char *kp_i8_gemm_path(const kp_i8_packed *b) {
+    const char *name;
+    pick(b, NULL, &name);
+    return name;
+}
+
+void kp_i8_gemm(const kp_i8_rows *a, const kp_i8_packed *b, int32_t *C, int64_t ldc,
+                const char *force_path) {
+    const char *name;
+    raw_fn fn = pick(b, force_path, &name);
+    int64_t M = a->M, N = b->N, kq = b->kq, lda = kq * 4;
+    int32_t K = (int32_t)b->K;
+    int32_t raw[4][32];
+    for (int64_t m0 = 0; m0 < M; m0 += 4) {
+        int mr = (int)(M - m0 < 4 ? M - m0 : 4);
+        const uint8_t *ap = a->data + (size_t)m0 * (size_t)lda;
+        for (int64_t p = 0; p < b->panels; p += 2) {
+            int np = b->panels - p >= 2 ? 2 : 1;
+            fn(ap, lda, mr, b->data + (size_t)p * (size_t)kq * 64, kq, np, raw);
+            int64_t n0 = p * 16, nn = N - n0 < 16 * np ? N - n0 : 16 * np;
+            for (int r = 0; r < mr; r++) {
+                int64_t m = m0 + r;
+                uint32_t za = (uint32_t)a->za[m], rs = (uint32_t)a->row_sum[m];
+                int32_t *c = C + (size_t)m * (size_t)ldc + n0;
+                for (int64_t j = 0; j < nn; j++) {
+                    uint32_t zb = (uint32_t)b->zb[n0 + j];
+                    uint32_t v = (uint32_t)raw[r][j] - zb * rs - za * (uint32_t)b->col_sum[n0 + j] +
+                                 (uint32_t)K * za * zb;
+                    c[j] = (int32_t)v;
+                }
+            }
+        }
+    }
+}
+
+void kp_i8_gemm_ref(const void *A, int a_signed, const void *B, int b_signed, int64_t M, int64_t K,
+                    int64_t N, const void *za, size_t n_za, const void *zb, size_t n_zb,
+                    int32_t *C) {
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t n = 0; n < N; n++) {
+            int64_t acc = 0;
+            int32_t zam = zp_at(za, n_za, a_signed, m), zbn = zp_at(zb, n_zb, b_signed, n);
+            for (int64_t k = 0; k < K; k++) {
+                int32_t x =
+                    a_signed ? ((const int8_t *)A)[m * K + k] : ((const uint8_t *)A)[m * K + k];
+                int32_t y =
+                    b_signed ? ((const int8_t *)B)[k * N + n] : ((const uint8_t *)B)[k * N + n];
+                acc += (int64_t)(x - zam) * (y - zbn);
+            }
+            C[m * N + n] = (int32_t)acc;
+        }
+}

@@ -1,0 +1,187 @@
+/* MatMulInteger and QLinearMatMul on the int8 GEMM: numpy-style batch broadcasting, 1-D
+ * operands, per-row A / per-column B zero points and scales. A constant rank-2 B (the usual
+ * weight) is packed once per model through the cache. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ops/int8_ops.h"
+
+typedef struct mm {
+    int64_t M, K, N;
+    int a_rank, b_rank; /* after 1-D promotion */
+    int64_t a_dims[KP_MAX_RANK], b_dims[KP_MAX_RANK];
+    int nb; /* batch rank of the output */
+    int64_t batch[KP_MAX_RANK], n_batch;
+    int out_rank;
+    int64_t out_dims[KP_MAX_RANK];
+} mm;
+
+static int geometry(kp_op_ctx *ctx, const kp_tensor *a, const kp_tensor *b, mm *g) {
+    memset(g, 0, sizeof *g);
+    if (a->rank < 1 || b->rank < 1) return kp_op_fail(ctx, KP_EFORMAT, "operands must be >= 1-D");
+    g->a_rank = a->rank == 1 ? 2 : a->rank;
+    g->b_rank = b->rank == 1 ? 2 : b->rank;
+    if (a->rank == 1)
+        g->a_dims[0] = 1, g->a_dims[1] = a->dims[0];
+    else
+        memcpy(g->a_dims, a->dims, sizeof(int64_t) * (size_t)a->rank);
+    if (b->rank == 1)
+        g->b_dims[0] = b->dims[0], g->b_dims[1] = 1;
+    else
+        memcpy(g->b_dims, b->dims, sizeof(int64_t) * (size_t)b->rank);
+    g->M = g->a_dims[g->a_rank - 2];
+    g->K = g->a_dims[g->a_rank - 1];
+    g->N = g->b_dims[g->b_rank - 1];
+    if (g->b_dims[g->b_rank - 2] != g->K)
+        return kp_op_fail(ctx, KP_EFORMAT, "inner dims differ: %lld vs %lld", (long long)g->K,
+                          (long long)g->b_dims[g->b_rank - 2]);
+    int na = g->a_rank - 2, nbr = g->b_rank - 2;
+    g->nb = na > nbr ? na : nbr;
+    g->n_batch = 1;
+    for (int i = 0; i < g->nb; i++) {
+        int ia = i - (g->nb - na), ib = i - (g->nb - nbr);
+        int64_t da = ia >= 0 ? g->a_dims[ia] : 1, db = ib >= 0 ? g->b_dims[ib] : 1;
+        if (da != db && da != 1 && db != 1)
+            return kp_op_fail(ctx, KP_EFORMAT, "batch dims %lld and %lld do not broadcast",
+                              (long long)da, (long long)db);
+        g->batch[i] = da == 1 ? db : da;
+        g->n_batch *= g->batch[i];
+    }
+    g->out_rank = 0;
+    for (int i = 0; i < g->nb; i++) g->out_dims[g->out_rank++] = g->batch[i];
+    if (a->rank > 1) g->out_dims[g->out_rank++] = g->M;
+    if (b->rank > 1) g->out_dims[g->out_rank++] = g->N;
+    return 0;
+}
+
+/* Linear batch index of an operand (rank r with dims d) for output batch index bi. */
+static int64_t batch_of(const mm *g, int r, const int64_t *d, int64_t bi) {
+    int nr = r - 2;
+    int64_t idx = 0, stride = 1;
+    for (int i = g->nb - 1; i >= 0; i--) {
+        int64_t c = bi % g->batch[i];
+        bi /= g->batch[i];
+        int j = i - (g->nb - nr);
+        if (j < 0) continue;
+        idx += (d[j] == 1 ? 0 : c) * stride;
+        stride *= d[j];
+    }
+    return idx;
+}
+
+/* acc (n_batch * M * N int32) = (A - za)(B - zb). */
+static int int_product(kp_op_ctx *ctx, const kp_tensor *a, const kp_tensor *b, const kp_tensor *za,
+                       const kp_tensor *zb, const mm *g, int32_t *acc) {
+    if (!kp_q_is_8bit(a->dtype) || !kp_q_is_8bit(b->dtype))
+        return kp_op_fail(ctx, KP_EUNSUPPORTED, "operands %s x %s: only 8-bit integers",
+                          kp_dtype_name(a->dtype), kp_dtype_name(b->dtype));
+    if (za && (za->dtype != a->dtype || (za->numel != 1 && za->numel != g->M)))
+        return kp_op_fail(ctx, KP_EFORMAT, "A zero point must be %s with 1 or %lld values",
+                          kp_dtype_name(a->dtype), (long long)g->M);
+    if (zb && (zb->dtype != b->dtype || (zb->numel != 1 && zb->numel != g->N)))
+        return kp_op_fail(ctx, KP_EFORMAT, "B zero point must be %s with 1 or %lld values",
+                          kp_dtype_name(b->dtype), (long long)g->N);
+    if (g->M * g->N == 0 || g->n_batch == 0) return 0;
+    if (g->K == 0) {
+        memset(acc, 0, sizeof(int32_t) * (size_t)(g->n_batch * g->M * g->N));
+        return 0;
+    }
+    int as = a->dtype == KP_INT8, bs = b->dtype == KP_INT8;
+    size_t nza = za ? (size_t)za->numel : 0, nzb = zb ? (size_t)zb->numel : 0;
+    kp_i8_rows rows = {0};
+    int rc = 0;
+    int b_single = 1;
+    for (int i = 0; i < g->b_rank - 2; i++) b_single &= g->b_dims[i] == 1;
+    if (b_single && (nza <= 1 || g->a_rank == 2)) {
+        /* One weight matrix: every row of every batch in one GEMM. */
+        const kp_i8_packed *p =
+            kp_i8_cache_get(ctx->node, 1, b->data, (size_t)(g->K * g->N), bs, 0, g->K, g->N, g->N,
+                            zb ? zb->data : NULL, nzb, ctx->err);
+        if (!p) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
+        int64_t rows_total = g->n_batch * g->M;
+        int64_t a_batches = 1;
+        for (int i = 0; i < g->a_rank - 2; i++) a_batches *= g->a_dims[i];
+        if (a_batches == g->n_batch) {
+            rc = kp_i8_rows_prepare(&rows, a->data, as, rows_total, g->K, g->K,
+                                    za ? za->data : NULL, nza, ctx->err);
+            if (!rc) kp_i8_gemm(&rows, p, acc, g->N, NULL);
+        } else { /* A broadcast over B's batch: B single means A batches == n_batch */
+            rc = kp_op_fail(ctx, KP_EUNSUPPORTED, "unexpected broadcast shape");
+        }
+        kp_i8_rows_free(&rows);
+        return rc;
+    }
+    for (int64_t bi = 0; bi < g->n_batch && !rc; bi++) {
+        int64_t ia = batch_of(g, g->a_rank, g->a_dims, bi);
+        int64_t ib = batch_of(g, g->b_rank, g->b_dims, bi);
+        kp_i8_packed p;
+        rc = kp_i8_pack((const uint8_t *)b->data + ib * g->K * g->N, bs, 0, g->K, g->N, g->N,
+                        zb ? zb->data : NULL, nzb, &p, ctx->err);
+        if (rc) break;
+        rc = kp_i8_rows_prepare(&rows, (const uint8_t *)a->data + ia * g->M * g->K, as, g->M, g->K,
+                                g->K, za ? za->data : NULL, nza, ctx->err);
+        if (!rc) kp_i8_gemm(&rows, &p, acc + bi * g->M * g->N, g->N, NULL);
+        kp_i8_packed_free(&p);
+    }
+    kp_i8_rows_free(&rows);
+    return rc;
+}
+
+int kp_op_MatMulInteger(kp_op_ctx *ctx) {
+    const kp_tensor *a = kp_op_input(ctx, 0), *b = kp_op_input(ctx, 1);
+    if (!a || !b) return kp_op_fail(ctx, KP_EFORMAT, "needs inputs A and B");
+    mm g;
+    int rc = geometry(ctx, a, b, &g);
+    if (rc) return rc;
+    kp_tensor *y = kp_op_output(ctx, 0, KP_INT32, g.out_rank, g.out_dims);
+    if (!y) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
+    return int_product(ctx, a, b, kp_op_input(ctx, 2), kp_op_input(ctx, 3), &g, y->data);
+}
+
+int kp_op_QLinearMatMul(kp_op_ctx *ctx) {
+    const kp_tensor *a = kp_op_input(ctx, 0), *sa = kp_op_input(ctx, 1), *za = kp_op_input(ctx, 2);
+    const kp_tensor *b = kp_op_input(ctx, 3), *sb = kp_op_input(ctx, 4), *zb = kp_op_input(ctx, 5);
+    const kp_tensor *sy = kp_op_input(ctx, 6), *zy = kp_op_input(ctx, 7);
+    if (!a || !sa || !b || !sb || !sy)
+        return kp_op_fail(ctx, KP_EFORMAT, "needs a, a_scale, b, b_scale and y_scale");
+    mm g;
+    int rc = geometry(ctx, a, b, &g);
+    if (rc) return rc;
+    if (sa->numel != 1 && sa->numel != g.M)
+        return kp_op_fail(ctx, KP_EFORMAT, "a_scale must have 1 or %lld values", (long long)g.M);
+    if (sb->numel != 1 && sb->numel != g.N)
+        return kp_op_fail(ctx, KP_EFORMAT, "b_scale must have 1 or %lld values", (long long)g.N);
+    if (sy->numel != 1) return kp_op_fail(ctx, KP_EFORMAT, "y_scale must be a scalar");
+    kp_dtype yt = zy ? zy->dtype : KP_UINT8;
+    if (!kp_q_is_8bit(yt))
+        return kp_op_fail(ctx, KP_EUNSUPPORTED, "output type %s", kp_dtype_name(yt));
+    kp_tensor *y = kp_op_output(ctx, 0, yt, g.out_rank, g.out_dims);
+    if (!y) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
+    size_t n = (size_t)(g.n_batch * g.M * g.N);
+    int32_t *acc = malloc((n ? n : 1) * sizeof *acc);
+    float *mult = malloc((size_t)(g.M * g.N + 1) * sizeof *mult);
+    if (!acc || !mult) {
+        free(acc);
+        free(mult);
+        return kp_op_fail(ctx, KP_ENOMEM, "out of memory");
+    }
+    rc = int_product(ctx, a, b, za, zb, &g, acc);
+    if (!rc) {
+        float inv = kp_q_scale(sy, 0);
+        for (int64_t m = 0; m < g.M; m++)
+            for (int64_t j = 0; j < g.N; j++)
+                mult[m * g.N + j] = kp_q_scale(sa, m) * kp_q_scale(sb, j) / inv;
+        int32_t lo = yt == KP_UINT8 ? 0 : -128, hi = yt == KP_UINT8 ? 255 : 127;
+        int32_t z = kp_q_zp(zy, 0);
+        for (size_t i = 0; i < n; i++) {
+            int32_t v = kp_i8_requant(acc[i], mult[i % (size_t)(g.M * g.N)], z, lo, hi);
+            if (yt == KP_UINT8)
+                ((uint8_t *)y->data)[i] = (uint8_t)v;
+            else
+                ((int8_t *)y->data)[i] = (int8_t)v;
+        }
+    }
+    free(acc);
+    free(mult);
+    return rc;
+}

@@ -1,0 +1,25 @@
+/* Private helpers shared by the quantized kernels (quant.c, int8_matmul.c, int8_conv.c). */
+#ifndef KP_INT8_OPS_H
+#define KP_INT8_OPS_H
+
+#include "core/ops/int8_gemm.h"
+#include "core/ops/ops.h"
+
+/* Packed weights cached per (node, input slot), revalidated by content on every use, so a
+ * weight is packed once per model and a changed or reused buffer is never served stale.
+ * Returned pointer stays valid until the next call for the same node and slot. */
+const kp_i8_packed *kp_i8_cache_get(const kp_node *node, int slot, const void *B, size_t bytes,
+                                    int b_signed, int trans_b, int64_t K, int64_t N, int64_t ldb,
+                                    const void *zb, size_t n_zb, kp_error *err);
+
+/* Zero point / scale readers: element i of a scalar-or-vector tensor (NULL tensor = 0 / 1). */
+int32_t kp_q_zp(const kp_tensor *t, int64_t i);
+float kp_q_scale(const kp_tensor *t, int64_t i);
+int kp_q_is_8bit(kp_dtype t);
+
+int kp_op_MatMulInteger(kp_op_ctx *ctx);
+int kp_op_QLinearMatMul(kp_op_ctx *ctx);
+int kp_op_ConvInteger(kp_op_ctx *ctx);
+int kp_op_QLinearConv(kp_op_ctx *ctx);
+
+#endif
