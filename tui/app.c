@@ -16,7 +16,7 @@
 
 #define MIN_ROWS 24
 #define MIN_COLS 80
-#define SIDE_W 20
+#define SIDE_W   20
 
 extern const void *const kp_eng_link[];
 
@@ -52,7 +52,9 @@ void kp_app_confirm(kp_app *a, const char *text, kp_confirm_fn fn) {
     a->confirm_fn = fn;
 }
 
-void kp_app_form(kp_app *a, kp_form_fn fn) { a->form_fn = fn; }
+void kp_app_form(kp_app *a, kp_form_fn fn) {
+    a->form_fn = fn;
+}
 
 void kp_app_goto(kp_app *a, kp_step s) {
     if (s >= KP_STEP_COUNT || s == a->step) return;
@@ -69,6 +71,8 @@ void kp_app_notice(kp_rect r, const char *title, const char *text) {
 
 /* ---- themes ---- */
 
+/* Without colours (NO_COLOR, or a terminal without colour) every theme is drawn with the
+ * monochrome attributes, so the selection stays visible; the chosen name is kept for cycling. */
 static void use_theme(kp_app *a, const char *name, int remember) {
     char msg[512];
     kp_theme t;
@@ -81,10 +85,16 @@ static void use_theme(kp_app *a, const char *name, int remember) {
             kp_app_msg(a, KP_ROLE_WARN, "theme %s (not remembered: %s)", name, rmsg);
         else
             kp_app_msg(a, KP_ROLE_OK, "theme %s%s", name,
-                       a->term.no_color ? " (NO_COLOR is set: attributes only)" : "");
+                       a->term.colors ? "" : " (colours are off: NO_COLOR or terminal)");
     }
     a->theme = t;
-    kp_theme_apply(&a->theme, a->term.colors);
+    if (a->term.colors) {
+        kp_theme_apply(&a->theme, 1);
+    } else {
+        kp_theme mono;
+        if (kp_theme_load("monochrome", &mono, msg, sizeof msg)) kp_theme_mono(&mono);
+        kp_theme_apply(&mono, 0);
+    }
 }
 
 static void cycle_theme(kp_app *a) {
@@ -199,10 +209,12 @@ static void draw_all(kp_app *a) {
     getmaxyx(stdscr, a->rows, a->cols);
     if (a->rows < MIN_ROWS || a->cols < MIN_COLS) {
         char m[200];
-        snprintf(m, sizeof m, "Kompress needs a terminal of at least %dx%d; this one is %dx%d.",
-                 MIN_COLS, MIN_ROWS, a->cols, a->rows);
-        int y = a->rows / 2 - 1;
-        kp_wrap(y < 0 ? 0 : y, 1, a->cols - 2, 3, KP_ROLE_WARN, m);
+        snprintf(m, sizeof m, "This terminal is %dx%d.", a->cols, a->rows);
+        int y = a->rows / 2 - 2;
+        if (y < 0) y = 0;
+        kp_putf(y, 1, a->cols - 2, KP_ROLE_WARN, "Kompress needs at least %dx%d.", MIN_COLS,
+                MIN_ROWS);
+        kp_put(y + 1, 1, a->cols - 2, KP_ROLE_WARN, m);
         kp_put(y + 3, 1, a->cols - 2, KP_ROLE_MUTED, "Enlarge the window, or press q to quit.");
         refresh();
         return;
@@ -247,8 +259,10 @@ static void quit_now(kp_app *a, int yes) {
 
 static void request_quit(kp_app *a) {
     if (a->job_running)
-        kp_app_confirm(a, "A run is in progress. Quit and cancel it? Your project stays as it "
-                          "was before the run.", quit_now);
+        kp_app_confirm(a,
+                       "A run is in progress. Quit and cancel it? Your project stays as it "
+                       "was before the run.",
+                       quit_now);
     else
         a->quit = 1;
 }
@@ -353,12 +367,18 @@ int kp_app_main(int argc, char **argv) {
     const char *open_dir = NULL, *theme = NULL;
     int force_ascii = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--open") && i + 1 < argc) open_dir = argv[++i];
-        else if (!strcmp(argv[i], "--theme") && i + 1 < argc) theme = argv[++i];
-        else if (!strncmp(argv[i], "--theme=", 8)) theme = argv[i] + 8;
-        else if (!strcmp(argv[i], "--ascii")) force_ascii = 1;
-        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return usage(NULL), 0;
-        else return usage("unknown or incomplete option for the app");
+        if (!strcmp(argv[i], "--open") && i + 1 < argc)
+            open_dir = argv[++i];
+        else if (!strcmp(argv[i], "--theme") && i + 1 < argc)
+            theme = argv[++i];
+        else if (!strncmp(argv[i], "--theme=", 8))
+            theme = argv[i] + 8;
+        else if (!strcmp(argv[i], "--ascii"))
+            force_ascii = 1;
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return usage(NULL), 0;
+        else
+            return usage("unknown or incomplete option for the app");
     }
     if (!kp_eng_link[0]) return 1; /* keeps the strong references linked */
 

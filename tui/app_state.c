@@ -16,8 +16,10 @@ int kp_app_setstr(char **dst, const char *s) {
 const char *kp_app_path(const kp_app *a, const char *rel) {
     static char buf[8192];
     if (!rel) return NULL;
-    if (rel[0] == '/' || !a->proj || !a->proj->dir) snprintf(buf, sizeof buf, "%s", rel);
-    else snprintf(buf, sizeof buf, "%s/%s", a->proj->dir, rel);
+    if (rel[0] == '/' || !a->proj || !a->proj->dir)
+        snprintf(buf, sizeof buf, "%s", rel);
+    else
+        snprintf(buf, sizeof buf, "%s/%s", a->proj->dir, rel);
     return buf;
 }
 
@@ -48,8 +50,9 @@ int kp_app_open_project(kp_app *a, const char *dir) {
         return -1;
     }
     if (a->job_running) {
-        kp_app_msg(a, KP_ROLE_BAD, "a run is in progress; cancel it (step 7) before opening "
-                                   "another project");
+        kp_app_msg(a, KP_ROLE_BAD,
+                   "a run is in progress; cancel it (step 7) before opening "
+                   "another project");
         return -1;
     }
     kp_error err = {0};

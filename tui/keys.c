@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define CTRL(c) ((c) & 0x1f)
+#define CTRL(c) ((c)&0x1f)
 
 static const kp_keydef table[] = {
     {KEY_UP, KP_ACT_UP, "Up", 1},

@@ -43,7 +43,7 @@ typedef enum kp_action {
 enum { KP_UNHANDLED = -1, KP_DRAW_NONE = 0, KP_DRAW_SCREEN = 1, KP_DRAW_ALL = 2 };
 
 typedef struct kp_keydef {
-    int key;         /* curses key code or character */
+    int key; /* curses key code or character */
     kp_action action;
     const char *label; /* "↑/k" as shown in help */
     int text_safe;     /* 1: still an action while a text field captures printable keys */

@@ -16,7 +16,9 @@ static struct {
 
 enum { ROW_DATA, ROW_LABELS, ROW_PREP, ROW_COUNT };
 
-static int done(const kp_app *a) { return a->proj && a->proj->data.path && a->proj->data.path[0]; }
+static int done(const kp_app *a) {
+    return a->proj && a->proj->data.path && a->proj->data.path[0];
+}
 
 static void enter(kp_app *a) {
     S.picking = PICK_NONE;
@@ -28,7 +30,9 @@ static void leave(kp_app *a) {
     S.picking = PICK_NONE;
 }
 
-static int capture(const kp_app *a) { return S.picking != PICK_NONE; }
+static int capture(const kp_app *a) {
+    return S.picking != PICK_NONE;
+}
 
 static void start_picker(kp_app *a, int which) {
     const char *cur = which == PICK_DATA ? a->proj->data.path : a->proj->data.labels;
@@ -73,8 +77,9 @@ static void draw(kp_app *a, kp_rect r) {
     const kp_data_spec *d = &a->proj->data;
     char b[200], m[200];
     const char *rows[ROW_COUNT] = {d->path ? d->path : "(none: press Enter)",
-                                   d->labels ? d->labels : "(none: accuracy = agreement with "
-                                                           "the original model)",
+                                   d->labels ? d->labels
+                                             : "(none: accuracy = agreement with "
+                                               "the original model)",
                                    NULL};
     const char *labels[ROW_COUNT] = {"Data", "Labels", "Preprocessing"};
     char prep[300];
@@ -104,8 +109,9 @@ static int prep_submit(kp_app *a, kp_form *f) {
     char *end;
     double scale = strtod(f->val[0].buf, &end);
     if (end == f->val[0].buf || *end || !(scale > 0)) {
-        snprintf(f->err, sizeof f->err, "Scale must be a positive number, e.g. 0.00392157 "
-                                        "(1/255) for 8-bit images.");
+        snprintf(f->err, sizeof f->err,
+                 "Scale must be a positive number, e.g. 0.00392157 "
+                 "(1/255) for 8-bit images.");
         f->sel = 0;
         return 1;
     }
@@ -163,8 +169,9 @@ static void open_prep_form(kp_app *a) {
     char v[200];
     kp_form_init(&a->form, "Preprocessing", 0);
     snprintf(v, sizeof v, "%g", d->scale > 0 ? d->scale : 1.0);
-    kp_form_add(&a->form, "Scale", v, "Raw values are multiplied by this first (1/255 = "
-                                       "0.00392157 for 8-bit images).");
+    kp_form_add(&a->form, "Scale", v,
+                "Raw values are multiplied by this first (1/255 = "
+                "0.00392157 for 8-bit images).");
     kp_form_add(&a->form, "Mean", fmt_list(d->mean, d->n_mean, v, sizeof v),
                 "Subtracted per channel after scaling (comma list, empty = none).");
     kp_form_add(&a->form, "Std", fmt_list(d->std, d->n_std, v, sizeof v),
@@ -186,7 +193,8 @@ static void chose(kp_app *a, const char *path) {
     if (kp_app_setstr(dst, path)) return;
     if (which == PICK_DATA && kp_app_setstr(&a->proj->data.format, NULL)) return;
     if (!kp_app_save_project(a))
-        kp_app_msg(a, KP_ROLE_OK, "%s saved in the project", which == PICK_DATA ? "data" : "labels");
+        kp_app_msg(a, KP_ROLE_OK, "%s saved in the project",
+                   which == PICK_DATA ? "data" : "labels");
 }
 
 static int key(kp_app *a, kp_action act, int ch, int is_key) {
@@ -197,8 +205,9 @@ static int key(kp_app *a, kp_action act, int ch, int is_key) {
             if (S.picking == PICK_LABELS) {
                 kp_app_setstr(&a->proj->data.labels, NULL);
                 if (!kp_app_save_project(a))
-                    kp_app_msg(a, KP_ROLE_STATUS, "no labels: accuracy will be agreement with "
-                                                  "the original model");
+                    kp_app_msg(a, KP_ROLE_STATUS,
+                               "no labels: accuracy will be agreement with "
+                               "the original model");
             }
             S.picking = PICK_NONE;
             return KP_DRAW_ALL;
@@ -213,8 +222,10 @@ static int key(kp_app *a, kp_action act, int ch, int is_key) {
     }
     if (kp_list_key(&S.list, act, 3)) return KP_DRAW_SCREEN;
     if (act == KP_ACT_ENTER || act == KP_ACT_EDIT) {
-        if (S.list.sel == ROW_PREP) open_prep_form(a);
-        else start_picker(a, S.list.sel == ROW_DATA ? PICK_DATA : PICK_LABELS);
+        if (S.list.sel == ROW_PREP)
+            open_prep_form(a);
+        else
+            start_picker(a, S.list.sel == ROW_DATA ? PICK_DATA : PICK_LABELS);
         return KP_DRAW_ALL;
     }
     return KP_UNHANDLED;

@@ -8,11 +8,11 @@
 
 enum { ROW_G1, ROW_G2, ROW_DROP, ROW_SIZE, ROW_LAT, ROW_COUNT };
 
-static struct {
-    kp_list list;
-} S = {{0, 0, ROW_COUNT}};
+static struct { kp_list list; } S = {{0, 0, ROW_COUNT}};
 
-static int done(const kp_app *a) { return a->proj && a->proj->goals[0] != KP_GOAL_NONE; }
+static int done(const kp_app *a) {
+    return a->proj && a->proj->goals[0] != KP_GOAL_NONE;
+}
 
 static const char *goal_label(kp_goal g) {
     switch (g) {
@@ -35,14 +35,17 @@ static void draw(kp_app *a, kp_rect r) {
     snprintf(v[ROW_DROP], sizeof v[0], "%.2f points of top-1 at most", p->max_drop);
     if (p->size_budget_bytes > 0)
         snprintf(v[ROW_SIZE], sizeof v[0], "%.3f MB at most", p->size_budget_bytes / 1e6);
-    else snprintf(v[ROW_SIZE], sizeof v[0], "none");
+    else
+        snprintf(v[ROW_SIZE], sizeof v[0], "none");
     if (p->latency_budget_ms > 0)
         snprintf(v[ROW_LAT], sizeof v[0], "%.3f ms at most (on the target)", p->latency_budget_ms);
-    else snprintf(v[ROW_LAT], sizeof v[0], "none");
+    else
+        snprintf(v[ROW_LAT], sizeof v[0], "none");
     static const char *const lab[ROW_COUNT] = {"First goal", "Second goal", "Accuracy budget",
-                                                "Size budget", "Latency budget"};
-    kp_put(r.y, r.x + 1, r.w - 2, KP_ROLE_MUTED, "What matters most? The planner favours the "
-                                                 "first goal, then the second.");
+                                               "Size budget", "Latency budget"};
+    kp_put(r.y, r.x + 1, r.w - 2, KP_ROLE_MUTED,
+           "What matters most? The planner favours the "
+           "first goal, then the second.");
     for (int i = 0; i < ROW_COUNT; i++) {
         int y = r.y + 2 + i * 2, sel = i == S.list.sel;
         if (sel) kp_fill(y, r.x, r.w, KP_ROLE_SELECTED);

@@ -17,7 +17,9 @@ static struct {
     int scroll;
 } S;
 
-static int done(const kp_app *a) { return a->model != NULL; }
+static int done(const kp_app *a) {
+    return a->model != NULL;
+}
 
 static void start_picker(kp_app *a) {
     char dir[8192] = ".";
@@ -44,16 +46,20 @@ static void leave(kp_app *a) {
     S.picking = 0;
 }
 
-static int capture(const kp_app *a) { return S.picking; }
+static int capture(const kp_app *a) {
+    return S.picking;
+}
 
 static void shape_str(const kp_type *t, char *buf, size_t len) {
-    size_t o = (size_t)snprintf(buf, len, "%s[", t->kind == KP_TYPE_TENSOR ? kp_dtype_name(t->elem)
-                                                                           : "?");
+    size_t o =
+        (size_t)snprintf(buf, len, "%s[", t->kind == KP_TYPE_TENSOR ? kp_dtype_name(t->elem) : "?");
     for (int i = 0; i < t->rank && o < len; i++) {
         const kp_dim *d = &t->dims[i];
-        if (d->value >= 0) o += (size_t)snprintf(buf + o, len - o, "%s%lld", i ? "," : "",
-                                                 (long long)d->value);
-        else o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? "," : "", d->param ? d->param : "?");
+        if (d->value >= 0)
+            o += (size_t)snprintf(buf + o, len - o, "%s%lld", i ? "," : "", (long long)d->value);
+        else
+            o +=
+                (size_t)snprintf(buf + o, len - o, "%s%s", i ? "," : "", d->param ? d->param : "?");
     }
     if (o < len) snprintf(buf + o, len - o, "]");
 }
@@ -101,8 +107,8 @@ static int summary(kp_app *a, line *L, int cap) {
     n = add(L, n, cap, KP_ROLE_TITLE, "%s", a->model_path);
     n = add(L, n, cap, KP_ROLE_NORMAL, "opset %lld   IR %lld   producer %s %s   file %s",
             (long long)kp_model_opset(m, ""), (long long)m->ir_version,
-            m->producer_name ? m->producer_name : "?", m->producer_version ? m->producer_version : "",
-            kp_fmt_bytes(fsize, b1));
+            m->producer_name ? m->producer_name : "?",
+            m->producer_version ? m->producer_version : "", kp_fmt_bytes(fsize, b1));
     double params = 0, wbytes = 0;
     for (size_t i = 0; i < g->n_inits; i++) {
         params += (double)g->inits[i]->numel;
@@ -140,8 +146,7 @@ static int summary(kp_app *a, line *L, int cap) {
                 size_t l = strlen(list);
                 snprintf(list + l, sizeof list - l, "%s%s", i ? ", " : "", ops[i]);
             }
-            n = add(L, n, cap, KP_ROLE_BAD, "unsupported ops (kept, cannot be measured): %s",
-                    list);
+            n = add(L, n, cap, KP_ROLE_BAD, "unsupported ops (kept, cannot be measured): %s", list);
             kp_strv_free(ops, nm);
         }
     }
@@ -183,8 +188,9 @@ static int summary(kp_app *a, line *L, int cap) {
 
 static void draw(kp_app *a, kp_rect r) {
     if (!a->proj) {
-        kp_app_notice(r, "Open a project first", "Step 1 (Project): open or create a project; "
-                                                 "the model you choose here is saved in it.");
+        kp_app_notice(r, "Open a project first",
+                      "Step 1 (Project): open or create a project; "
+                      "the model you choose here is saved in it.");
         return;
     }
     if (S.picking) {

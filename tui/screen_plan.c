@@ -79,7 +79,8 @@ static void estimate(kp_app *a) {
     if (kp_planner_estimate(a->proj, a->model, kp_app_target(a), a->passes, a->n_passes, &a->plan,
                             &err))
         snprintf(S.err, sizeof S.err, "estimate failed: %s", err.msg);
-    else S.err[0] = 0;
+    else
+        S.err[0] = 0;
 }
 
 static void propose(kp_app *a) {
@@ -115,8 +116,10 @@ static void enter(kp_app *a) {
 }
 
 static void pct(double ratio, char *buf) {
-    if (!(ratio > 0)) snprintf(buf, 16, "  -");
-    else snprintf(buf, 16, "%+.0f%%", (ratio - 1) * 100);
+    if (!(ratio > 0))
+        snprintf(buf, 16, "  -");
+    else
+        snprintf(buf, 16, "%+.0f%%", (ratio - 1) * 100);
 }
 
 static void draw(kp_app *a, kp_rect r) {
@@ -146,9 +149,9 @@ static void draw(kp_app *a, kp_rect r) {
         char ds[16], dl[16];
         pct(s->est.size_ratio, ds);
         pct(s->est.latency_ratio, dl);
-        kp_putf(y, r.x + 1, r.w - 2, role, "%s %-15.15s %-14.14s %6s %6s %6.2f", s->enabled ? kp_g()->on : kp_g()->off,
-                s->pass_id ? s->pass_id : "?", s->params ? s->params : "", ds, dl,
-                -s->est.acc_drop);
+        kp_putf(y, r.x + 1, r.w - 2, role, "%s %-15.15s %-14.14s %6s %6s %6.2f",
+                s->enabled ? kp_g()->on : kp_g()->off, s->pass_id ? s->pass_id : "?",
+                s->params ? s->params : "", ds, dl, -s->est.acc_drop);
         if (wide) kp_put(y, r.x + 58, r.w - 59, role, s->est.reason);
         y++;
     }
@@ -245,7 +248,8 @@ static int edit(kp_app *a) {
                      d->dflt);
         else if (d->type == KP_PARAM_BOOL)
             snprintf(help, sizeof help, "%s (true/false)", d->help);
-        else snprintf(help, sizeof help, "%s", d->help);
+        else
+            snprintf(help, sizeof help, "%s", d->help);
         kp_form_add(&a->form, d->name, pp.values[i], help);
     }
     kp_params_free(&pp);

@@ -41,12 +41,14 @@ static void summarize(const kp_app *a, prow *r) {
     snprintf(r->target, sizeof r->target, "%s", p->target_id ? p->target_id : "-");
     if (p->n_runs) {
         const kp_run_record *rr = &p->runs[p->n_runs - 1];
-        if (rr->status) snprintf(r->last, sizeof r->last, "%s: %s", rr->id ? rr->id : "run",
-                                 rr->status == KP_ECANCELLED ? "cancelled" : "failed");
+        if (rr->status)
+            snprintf(r->last, sizeof r->last, "%s: %s", rr->id ? rr->id : "run",
+                     rr->status == KP_ECANCELLED ? "cancelled" : "failed");
         else if (rr->before.file_bytes > 0 && rr->after.file_bytes > 0)
             snprintf(r->last, sizeof r->last, "%.1fx smaller, top-1 %.1f%%",
                      rr->before.file_bytes / rr->after.file_bytes, rr->after.top1);
-        else snprintf(r->last, sizeof r->last, "%s ok", rr->id ? rr->id : "run");
+        else
+            snprintf(r->last, sizeof r->last, "%s ok", rr->id ? rr->id : "run");
     } else {
         snprintf(r->last, sizeof r->last, "no runs yet");
     }
@@ -83,10 +85,16 @@ static void refresh_list(kp_app *a) {
     S.list.n = (int)S.n + 1; /* last row: "+ New project" */
 }
 
-static void enter(kp_app *a) { refresh_list(a); }
-static void leave(kp_app *a) { free_rows(); }
+static void enter(kp_app *a) {
+    refresh_list(a);
+}
+static void leave(kp_app *a) {
+    free_rows();
+}
 
-static int done(const kp_app *a) { return a->proj != NULL; }
+static int done(const kp_app *a) {
+    return a->proj != NULL;
+}
 
 static void draw(kp_app *a, kp_rect r) {
     const char *miss = kp_eng_missing(KP_MOD_PROJECT);
@@ -120,10 +128,12 @@ static void draw(kp_app *a, kp_rect r) {
         kp_putf(y + i, r.x + 2 + nw, mw, role, "%s", w->model);
         kp_putf(y + i, r.x + 3 + nw + mw, tw, role, "%s", w->target);
         kp_put(y + i, r.x + 4 + nw + mw + tw, r.w - 5 - nw - mw - tw,
-               sel ? role : w->broken ? KP_ROLE_BAD : KP_ROLE_MUTED, w->last);
+               sel         ? role
+               : w->broken ? KP_ROLE_BAD
+                           : KP_ROLE_MUTED,
+               w->last);
     }
-    if (!S.n)
-        kp_put(y + 1, r.x + 1, r.w - 2, KP_ROLE_MUTED, "No projects in this workspace yet.");
+    if (!S.n) kp_put(y + 1, r.x + 1, r.w - 2, KP_ROLE_MUTED, "No projects in this workspace yet.");
     if (S.err[0]) kp_wrap(r.y + r.h - 2, r.x + 1, r.w - 2, 2, KP_ROLE_BAD, S.err);
 }
 
@@ -205,7 +215,8 @@ static int key(kp_app *a, kp_action act, int ch, int is_key) {
         if (S.list.sel >= (int)S.n) return KP_DRAW_NONE;
         snprintf(pending_delete, sizeof pending_delete, "%s", S.rows[S.list.sel].name);
         char q[600];
-        snprintf(q, sizeof q, "Delete project '%s' and every file in %s/%s? This cannot be "
+        snprintf(q, sizeof q,
+                 "Delete project '%s' and every file in %s/%s? This cannot be "
                  "undone. (Your own model and data files elsewhere are not touched.)",
                  pending_delete, a->workspace, pending_delete);
         kp_app_confirm(a, q, delete_answer);

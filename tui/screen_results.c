@@ -27,7 +27,9 @@ static const kp_run_record *last_run(const kp_app *a) {
     return NULL;
 }
 
-static int done(const kp_app *a) { return last_run(a) != NULL; }
+static int done(const kp_app *a) {
+    return last_run(a) != NULL;
+}
 
 static void leave(kp_app *a) {
     if (S.out && kp_model_free) kp_model_free(S.out);
@@ -35,7 +37,9 @@ static void leave(kp_app *a) {
     S.out_path[0] = 0;
 }
 
-static void enter(kp_app *a) { S.scroll = 0; }
+static void enter(kp_app *a) {
+    S.scroll = 0;
+}
 
 static void bars(kp_rect r, int y, const char *name, double b, double f, const char *bt,
                  const char *ft, int lower_better) {
@@ -55,10 +59,14 @@ static void bars(kp_rect r, int y, const char *name, double b, double f, const c
 static void line(kp_rect r, int y, const char *name, double b, double f, int lower_better,
                  const char *unit) {
     char bt[32], ft[32], ratio[32] = "", delta[32] = "";
-    if (!strcmp(unit, "B")) kp_fmt_bytes(b, bt), kp_fmt_bytes(f, ft);
-    else if (!strcmp(unit, "ms")) kp_fmt_ms(b, bt), kp_fmt_ms(f, ft);
-    else if (!strcmp(unit, "%")) snprintf(bt, 32, "%.2f%%", b), snprintf(ft, 32, "%.2f%%", f);
-    else snprintf(bt, 32, "%.3g %s", b, unit), snprintf(ft, 32, "%.3g %s", f, unit);
+    if (!strcmp(unit, "B"))
+        kp_fmt_bytes(b, bt), kp_fmt_bytes(f, ft);
+    else if (!strcmp(unit, "ms"))
+        kp_fmt_ms(b, bt), kp_fmt_ms(f, ft);
+    else if (!strcmp(unit, "%"))
+        snprintf(bt, 32, "%.2f%%", b), snprintf(ft, 32, "%.2f%%", f);
+    else
+        snprintf(bt, 32, "%.3g %s", b, unit), snprintf(ft, 32, "%.3g %s", f, unit);
     kp_role role = KP_ROLE_MUTED;
     if (!strcmp(unit, "%")) {
         snprintf(delta, sizeof delta, "%+.2f pts", f - b);
@@ -130,7 +138,9 @@ static void draw_history(kp_app *a, kp_rect r) {
         kp_role role = rr->status == 0 ? KP_ROLE_NORMAL : KP_ROLE_MUTED;
         kp_putf(y++, r.x + 1, r.w - 2, role, "%-9s %-10s %10s %10s %8.2f%% %7zu",
                 rr->id ? rr->id : "?",
-                rr->status == 0 ? "ok" : rr->status == KP_ECANCELLED ? "cancelled" : "failed",
+                rr->status == 0               ? "ok"
+                : rr->status == KP_ECANCELLED ? "cancelled"
+                                              : "failed",
                 kp_fmt_bytes(rr->after.file_bytes, s1), kp_fmt_ms(rr->after.host_latency_ms, s2),
                 rr->after.top1, rr->n_steps);
     }
@@ -227,10 +237,14 @@ static void draw(kp_app *a, kp_rect r) {
     int x = r.x + 1;
     for (int i = 0; i < VIEW_COUNT; i++)
         x += kp_putf(r.y, x, r.w - (x - r.x), i == S.view ? KP_ROLE_SELECTED : KP_ROLE_MUTED,
-                     " %s ", names[i]) + 1;
-    if (S.view == VIEW_SUMMARY) draw_summary(a, rr, body);
-    else if (S.view == VIEW_LAYERS) draw_layers(a, rr, body);
-    else draw_history(a, body);
+                     " %s ", names[i]) +
+             1;
+    if (S.view == VIEW_SUMMARY)
+        draw_summary(a, rr, body);
+    else if (S.view == VIEW_LAYERS)
+        draw_layers(a, rr, body);
+    else
+        draw_history(a, body);
 }
 
 static int save_report(kp_app *a) {
@@ -254,7 +268,8 @@ static int save_report(kp_app *a) {
             b->energy_mj, o->energy_mj);
     fprintf(f, "Steps:\n\n");
     for (size_t i = 0; i < rr->n_steps; i++)
-        fprintf(f, "- %s %s%s\n", rr->steps[i].pass_id, rr->steps[i].params ? rr->steps[i].params : "",
+        fprintf(f, "- %s %s%s\n", rr->steps[i].pass_id,
+                rr->steps[i].params ? rr->steps[i].params : "",
                 rr->steps[i].enabled ? "" : " (disabled)");
     fprintf(f, "\nModel: %s\n", rr->output_model ? rr->output_model : "-");
     int ok = !ferror(f) && !fflush(f) && !fsync(fileno(f));
@@ -273,7 +288,9 @@ static int key(kp_app *a, kp_action act, int ch, int is_key) {
     switch (act) {
     case KP_ACT_VIEW:
     case KP_ACT_RIGHT: S.view = (S.view + 1) % VIEW_COUNT, S.scroll = 0; return KP_DRAW_SCREEN;
-    case KP_ACT_LEFT: S.view = (S.view + VIEW_COUNT - 1) % VIEW_COUNT, S.scroll = 0; return KP_DRAW_SCREEN;
+    case KP_ACT_LEFT:
+        S.view = (S.view + VIEW_COUNT - 1) % VIEW_COUNT, S.scroll = 0;
+        return KP_DRAW_SCREEN;
     case KP_ACT_UP: S.scroll--; return KP_DRAW_SCREEN;
     case KP_ACT_DOWN: S.scroll++; return KP_DRAW_SCREEN;
     case KP_ACT_SAVE: return save_report(a);

@@ -34,8 +34,10 @@ static struct {
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logf_(const char *fmt, ...) {
     int i = (S.log_head + S.n_log) % LOG_LINES;
-    if (S.n_log == LOG_LINES) S.log_head = (S.log_head + 1) % LOG_LINES;
-    else S.n_log++;
+    if (S.n_log == LOG_LINES)
+        S.log_head = (S.log_head + 1) % LOG_LINES;
+    else
+        S.n_log++;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(S.log[i], sizeof S.log[i], fmt, ap);
@@ -48,7 +50,9 @@ static double now_s(void) {
     return (double)(t.tv_sec - S.t0.tv_sec) + (double)(t.tv_nsec - S.t0.tv_nsec) / 1e9;
 }
 
-static int done(const kp_app *a) { return S.finished == 1; }
+static int done(const kp_app *a) {
+    return S.finished == 1;
+}
 
 static const char *prereq(kp_app *a) {
     const char *m = kp_eng_missing(KP_MOD_JOB);
@@ -107,8 +111,10 @@ static void handle(kp_app *a, const kp_event *e) {
         if (s >= 0) S.frac[s] = e->fraction, S.secs[s] = e->elapsed_s;
         break;
     case KP_EV_METRICS:
-        if (e->step < 0) S.before = e->metrics, S.have_before = 1;
-        else S.after = e->metrics, S.have_after = 1;
+        if (e->step < 0)
+            S.before = e->metrics, S.have_before = 1;
+        else
+            S.after = e->metrics, S.have_after = 1;
         break;
     case KP_EV_LOG: logf_("%s", e->text); break;
     case KP_EV_STEP_DONE:
@@ -120,7 +126,10 @@ static void handle(kp_app *a, const kp_event *e) {
     case KP_EV_CANCELLED:
         S.finished = e->kind == KP_EV_DONE ? 1 : e->kind == KP_EV_FAILED ? 2 : 3;
         snprintf(S.final_text, sizeof S.final_text, "%s", e->text);
-        logf_("%s: %s", S.finished == 1 ? "done" : S.finished == 2 ? "failed" : "cancelled",
+        logf_("%s: %s",
+              S.finished == 1   ? "done"
+              : S.finished == 2 ? "failed"
+                                : "cancelled",
               e->text);
         break;
     default: break;
@@ -177,8 +186,12 @@ static void row(kp_rect r, int y, const char *name, double b, double af, int hav
     }
 }
 
-static const char *fmt_b(double v, char *b) { return kp_fmt_bytes(v, b); }
-static const char *fmt_ms(double v, char *b) { return v < 0 ? "n/a" : kp_fmt_ms(v, b); }
+static const char *fmt_b(double v, char *b) {
+    return kp_fmt_bytes(v, b);
+}
+static const char *fmt_ms(double v, char *b) {
+    return v < 0 ? "n/a" : kp_fmt_ms(v, b);
+}
 static const char *fmt_pct(double v, char *b) {
     if (v < 0) return "n/a";
     snprintf(b, 32, "%.2f%%", v);
@@ -207,15 +220,23 @@ static void draw(kp_app *a, kp_rect r) {
                 "folder. You can cancel at any time.");
         return;
     }
-    kp_role sr = S.finished == 1 ? KP_ROLE_OK : S.finished == 2 ? KP_ROLE_BAD
-                 : S.finished == 3 ? KP_ROLE_WARN : KP_ROLE_STATUS;
-    kp_putf(y++, r.x + 1, r.w - 2, sr, "%s  %.1f s", S.finished == 1 ? "done"
-            : S.finished == 2 ? "failed" : S.finished == 3 ? "cancelled" : S.stage, S.elapsed);
+    kp_role sr = S.finished == 1   ? KP_ROLE_OK
+                 : S.finished == 2 ? KP_ROLE_BAD
+                 : S.finished == 3 ? KP_ROLE_WARN
+                                   : KP_ROLE_STATUS;
+    kp_putf(y++, r.x + 1, r.w - 2, sr, "%s  %.1f s",
+            S.finished == 1   ? "done"
+            : S.finished == 2 ? "failed"
+            : S.finished == 3 ? "cancelled"
+                              : S.stage,
+            S.elapsed);
     if (S.finished > 1) kp_wrap(y++, r.x + 1, r.w - 2, 1, sr, S.final_text);
     int bar_w = r.w - 34;
     for (int i = 0; i < S.n_steps && y < r.y + 7; i++, y++) {
-        kp_role role = S.state[i] == 3 ? KP_ROLE_BAD : S.state[i] == 2 ? KP_ROLE_OK
-                       : S.state[i] == 1 ? KP_ROLE_TITLE : KP_ROLE_MUTED;
+        kp_role role = S.state[i] == 3   ? KP_ROLE_BAD
+                       : S.state[i] == 2 ? KP_ROLE_OK
+                       : S.state[i] == 1 ? KP_ROLE_TITLE
+                                         : KP_ROLE_MUTED;
         kp_put(y, r.x + 1, 16, role, S.step_name[i]);
         kp_bar(y, r.x + 18, bar_w, S.frac[i], KP_ROLE_BAR);
         kp_putf(y, r.x + 19 + bar_w, 14, role, "%3.0f%% %5.1fs", S.frac[i] * 100, S.secs[i]);
@@ -234,7 +255,9 @@ static void draw(kp_app *a, kp_rect r) {
     if (hb) {
         kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_NORMAL, "%-16s %-12s %-12s", "fits RAM/flash",
                 b->fits_ram && b->fits_flash ? "yes" : "no",
-                !ha ? "..." : f->fits_ram && f->fits_flash ? "yes" : "no");
+                !ha                            ? "..."
+                : f->fits_ram && f->fits_flash ? "yes"
+                                               : "no");
     }
     int lh = r.y + r.h - y - 1;
     if (lh > 0) {

@@ -14,7 +14,9 @@ static struct {
     int npos;
 } S;
 
-static int done(const kp_app *a) { return a->proj && a->proj->target_id && a->proj->target_id[0]; }
+static int done(const kp_app *a) {
+    return a->proj && a->proj->target_id && a->proj->target_id[0];
+}
 
 static void build(kp_app *a) {
     S.n = S.npos = 0;
@@ -61,8 +63,10 @@ static void details(kp_app *a, const kp_target *t, kp_rect r) {
     kp_putf(y++, r.x, r.w, KP_ROLE_NORMAL, "Storage   %s",
             t->storage_bytes ? kp_fmt_bytes((double)t->storage_bytes, b1) : "no limit");
     kp_putf(y++, r.x, r.w, KP_ROLE_NORMAL, "fp32      %.3g GFLOP/s", t->fp32_gflops);
-    if (t->fp16_gflops > 0) kp_putf(y++, r.x, r.w, KP_ROLE_NORMAL, "fp16      %.3g GFLOP/s", t->fp16_gflops);
-    if (t->int8_gops > 0) kp_putf(y++, r.x, r.w, KP_ROLE_NORMAL, "int8      %.3g GOP/s", t->int8_gops);
+    if (t->fp16_gflops > 0)
+        kp_putf(y++, r.x, r.w, KP_ROLE_NORMAL, "fp16      %.3g GFLOP/s", t->fp16_gflops);
+    if (t->int8_gops > 0)
+        kp_putf(y++, r.x, r.w, KP_ROLE_NORMAL, "int8      %.3g GOP/s", t->int8_gops);
     kp_putf(y++, r.x, r.w, KP_ROLE_NORMAL, "Memory    %.3g GB/s", t->mem_bw_gbs);
     kp_putf(y++, r.x, r.w, KP_ROLE_NORMAL, "Power     %.3g W", t->power_w);
     precs(t->precisions, p, sizeof p);
@@ -87,7 +91,8 @@ static void details(kp_app *a, const kp_target *t, kp_rect r) {
                     kp_fmt_ms(e.latency_s * 1000, b1), e.energy_j * 1000);
         }
     }
-    if (t->source[0] && y < r.y + r.h) kp_wrap(y + 1, r.x, r.w, r.y + r.h - y - 1, KP_ROLE_MUTED, t->source);
+    if (t->source[0] && y < r.y + r.h)
+        kp_wrap(y + 1, r.x, r.w, r.y + r.h - y - 1, KP_ROLE_MUTED, t->source);
 }
 
 static void draw(kp_app *a, kp_rect r) {
@@ -113,12 +118,16 @@ static void draw(kp_app *a, kp_rect r) {
         int sel = top + i == sel_row;
         int cur = a->proj && a->proj->target_id && !strcmp(a->proj->target_id, a->targets[o].id);
         if (sel) kp_fill(y, r.x, lw + 1, KP_ROLE_SELECTED);
-        kp_putf(y, r.x + 1, lw, sel ? KP_ROLE_SELECTED : cur ? KP_ROLE_OK : KP_ROLE_NORMAL,
+        kp_putf(y, r.x + 1, lw,
+                sel   ? KP_ROLE_SELECTED
+                : cur ? KP_ROLE_OK
+                      : KP_ROLE_NORMAL,
                 "%s %s", cur ? kp_g()->done : " ", a->targets[o].id);
     }
     const kp_target *t = selected(a);
     if (t) details(a, t, (kp_rect){r.y, r.x + lw + 3, r.h, r.w - lw - 4});
-    if (!a->proj) kp_put(r.y + r.h - 1, r.x + 1, r.w - 2, KP_ROLE_WARN, "Open a project to choose.");
+    if (!a->proj)
+        kp_put(r.y + r.h - 1, r.x + 1, r.w - 2, KP_ROLE_WARN, "Open a project to choose.");
 }
 
 static int choose(kp_app *a) {

@@ -15,21 +15,47 @@
 static const char *const utf8_eighths[8] = {"▏", "▎", "▍", "▌", "▋", "▊", "▉", "█"};
 
 static const kp_glyphs utf8_glyphs = {
-    .h = "─", .v = "│", .tl = "┌", .tr = "┐", .bl = "└", .br = "┘",
-    .full = "█", .empty = "░", .eighths = utf8_eighths,
-    .on = "[x]", .off = "[ ]",
-    .cur = "▶", .done = "✓", .todo = "·",
-    .up = "▲", .down = "▼", .ell = "…",
-    .delta_up = "▲", .delta_down = "▼",
+    .h = "─",
+    .v = "│",
+    .tl = "┌",
+    .tr = "┐",
+    .bl = "└",
+    .br = "┘",
+    .full = "█",
+    .empty = "░",
+    .eighths = utf8_eighths,
+    .on = "[x]",
+    .off = "[ ]",
+    .cur = "▶",
+    .done = "✓",
+    .todo = "·",
+    .up = "▲",
+    .down = "▼",
+    .ell = "…",
+    .delta_up = "▲",
+    .delta_down = "▼",
 };
 
 static const kp_glyphs ascii_glyphs = {
-    .h = "-", .v = "|", .tl = "+", .tr = "+", .bl = "+", .br = "+",
-    .full = "#", .empty = ".", .eighths = NULL,
-    .on = "[x]", .off = "[ ]",
-    .cur = ">", .done = "*", .todo = " ",
-    .up = "^", .down = "v", .ell = "~",
-    .delta_up = "+", .delta_down = "-",
+    .h = "-",
+    .v = "|",
+    .tl = "+",
+    .tr = "+",
+    .bl = "+",
+    .br = "+",
+    .full = "#",
+    .empty = ".",
+    .eighths = NULL,
+    .on = "[x]",
+    .off = "[ ]",
+    .cur = ">",
+    .done = "*",
+    .todo = " ",
+    .up = "^",
+    .down = "v",
+    .ell = "~",
+    .delta_up = "+",
+    .delta_down = "-",
 };
 
 static volatile sig_atomic_t curses_on, interrupted;
@@ -84,7 +110,8 @@ int kp_term_init(kp_term *t, int force_ascii, char *msg, size_t msg_len) {
 
     SCREEN *s = newterm(NULL, stdout, stdin);
     if (!s) {
-        snprintf(msg, msg_len, "cannot start the terminal UI for TERM='%s'; set TERM (e.g. "
+        snprintf(msg, msg_len,
+                 "cannot start the terminal UI for TERM='%s'; set TERM (e.g. "
                  "TERM=xterm-256color) or use a headless command (kompress --help)",
                  term_name ? term_name : "");
         return -1;

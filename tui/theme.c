@@ -26,7 +26,9 @@ static const char *const role_names[] = {
 };
 _Static_assert(sizeof role_names / sizeof *role_names == KP_ROLE_COUNT, "role names");
 
-const char *kp_role_name(kp_role r) { return r < KP_ROLE_COUNT ? role_names[r] : "?"; }
+const char *kp_role_name(kp_role r) {
+    return r < KP_ROLE_COUNT ? role_names[r] : "?";
+}
 
 void kp_theme_mono(kp_theme *t) {
     memset(t, 0, sizeof *t);
@@ -98,15 +100,21 @@ int kp_theme_parse(const char *text, const char *name, kp_theme *t, char *msg, s
         }
         kp_style st = {-1, -1, 0};
         if (parse_color(tok[1], &st.fg) || parse_color(tok[2], &st.bg)) {
-            snprintf(msg, msg_len, "theme %s line %d: unknown colour (use default, black..white, "
-                     "bright-NAME or 0..255)", name, line);
+            snprintf(msg, msg_len,
+                     "theme %s line %d: unknown colour (use default, black..white, "
+                     "bright-NAME or 0..255)",
+                     name, line);
             return -1;
         }
         for (int i = 3; i < nt; i++) {
-            if (!strcmp(tok[i], "bold")) st.attrs |= KP_A_BOLD;
-            else if (!strcmp(tok[i], "underline")) st.attrs |= KP_A_UNDERLINE;
-            else if (!strcmp(tok[i], "reverse")) st.attrs |= KP_A_REVERSE;
-            else if (!strcmp(tok[i], "dim")) st.attrs |= KP_A_DIM;
+            if (!strcmp(tok[i], "bold"))
+                st.attrs |= KP_A_BOLD;
+            else if (!strcmp(tok[i], "underline"))
+                st.attrs |= KP_A_UNDERLINE;
+            else if (!strcmp(tok[i], "reverse"))
+                st.attrs |= KP_A_REVERSE;
+            else if (!strcmp(tok[i], "dim"))
+                st.attrs |= KP_A_DIM;
             else {
                 snprintf(msg, msg_len, "theme %s line %d: unknown attribute '%s'", name, line,
                          tok[i]);
@@ -237,7 +245,9 @@ void kp_theme_apply(const kp_theme *t, int colors) {
     if (colors) bkgdset((chtype)' ' | (chtype)role_attr[KP_ROLE_NORMAL]);
 }
 
-int kp_theme_attr(kp_role r) { return r < KP_ROLE_COUNT ? role_attr[r] : 0; }
+int kp_theme_attr(kp_role r) {
+    return r < KP_ROLE_COUNT ? role_attr[r] : 0;
+}
 
 static int config_dir(char *out, size_t len) {
     const char *x = getenv("XDG_CONFIG_HOME");

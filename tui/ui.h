@@ -81,9 +81,9 @@ struct kp_app {
     /* engine state */
     char *workspace;
     kp_project *proj;
-    kp_model *model;         /* loaded from proj->model */
-    char model_path[8192];   /* absolute path of the loaded model */
-    char model_err[1024];    /* why the model could not be loaded */
+    kp_model *model;       /* loaded from proj->model */
+    char model_path[8192]; /* absolute path of the loaded model */
+    char model_err[1024];  /* why the model could not be loaded */
     kp_target *targets;
     size_t n_targets;
     char targets_err[1024];

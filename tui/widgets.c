@@ -15,8 +15,12 @@
 
 static const kp_glyphs *glyphs;
 
-void kp_widgets_init(const kp_term *t) { glyphs = t->g; }
-const kp_glyphs *kp_g(void) { return glyphs; }
+void kp_widgets_init(const kp_term *t) {
+    glyphs = t->g;
+}
+const kp_glyphs *kp_g(void) {
+    return glyphs;
+}
 
 /* Bytes of s that fit in w columns; *cols receives the columns used. */
 static size_t fit_bytes(const char *s, int w, int *cols) {
@@ -181,10 +185,14 @@ const char *kp_fmt_count(double n, char *buf) {
 }
 
 const char *kp_fmt_ms(double ms, char *buf) {
-    if (!(ms >= 0)) snprintf(buf, 32, "-");
-    else if (ms < 1) snprintf(buf, 32, "%.0f us", ms * 1000);
-    else if (ms < 1000) snprintf(buf, 32, "%.2f ms", ms);
-    else snprintf(buf, 32, "%.2f s", ms / 1000);
+    if (!(ms >= 0))
+        snprintf(buf, 32, "-");
+    else if (ms < 1)
+        snprintf(buf, 32, "%.0f us", ms * 1000);
+    else if (ms < 1000)
+        snprintf(buf, 32, "%.2f ms", ms);
+    else
+        snprintf(buf, 32, "%.2f s", ms / 1000);
     return buf;
 }
 
@@ -255,7 +263,9 @@ static void picker_clear(kp_picker *p) {
     p->n_all = p->n_shown = 0;
 }
 
-void kp_picker_free(kp_picker *p) { picker_clear(p); }
+void kp_picker_free(kp_picker *p) {
+    picker_clear(p);
+}
 
 static int ext_ok(const kp_picker *p, const char *name) {
     if (!p->exts) return 1;
@@ -411,7 +421,8 @@ void kp_picker_draw(kp_picker *p, kp_rect r) {
         char name[600];
         snprintf(name, sizeof name, "%s%s", e->name, e->is_dir ? "/" : "");
         kp_put(y, r.x + 1, r.w - 12, role, name);
-        if (!e->is_dir) kp_putf(y, r.x + r.w - 10, 10, role, "%10s", kp_fmt_bytes((double)e->size, sz));
+        if (!e->is_dir)
+            kp_putf(y, r.x + r.w - 10, 10, role, "%10s", kp_fmt_bytes((double)e->size, sz));
     }
     if (!p->list.n)
         kp_put(r.y + 2, r.x + 1, r.w - 1, KP_ROLE_MUTED,
@@ -446,9 +457,12 @@ int kp_form_add(kp_form *f, const char *label, const char *value, const char *he
 int kp_form_key(kp_form *f, kp_action a, int ch, int is_key) {
     if (a == KP_ACT_BACK) return KP_FORM_CANCEL;
     if (a == KP_ACT_ENTER) return KP_FORM_SUBMIT;
-    if (a == KP_ACT_UP || a == KP_ACT_PREV_STEP) f->sel = f->sel > 0 ? f->sel - 1 : f->n - 1;
-    else if (a == KP_ACT_DOWN || a == KP_ACT_NEXT_STEP) f->sel = f->n ? (f->sel + 1) % f->n : 0;
-    else if (f->n && kp_field_key(&f->val[f->sel], ch, is_key, a)) f->err[0] = 0;
+    if (a == KP_ACT_UP || a == KP_ACT_PREV_STEP)
+        f->sel = f->sel > 0 ? f->sel - 1 : f->n - 1;
+    else if (a == KP_ACT_DOWN || a == KP_ACT_NEXT_STEP)
+        f->sel = f->n ? (f->sel + 1) % f->n : 0;
+    else if (f->n && kp_field_key(&f->val[f->sel], ch, is_key, a))
+        f->err[0] = 0;
     return KP_FORM_OPEN;
 }
 
