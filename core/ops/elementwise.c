@@ -298,6 +298,20 @@ static int run_pow(kp_op_ctx *c) {
     return binary(c, B_POW);
 }
 static int run_prelu(kp_op_ctx *c) {
+    const kp_tensor *x = kp_op_input(c, 0), *s = kp_op_input(c, 1);
+    if (c->opset < 7 && x && s && x->rank >= 2 && s->rank == 1 && s->dims[0] != 1 &&
+        s->dims[0] == x->dims[1]) {
+        /* Before opset 7 a 1-D slope of size C applies per channel (axis 1), not numpy-style
+         * along the last axis: view it as [C, 1, ..., 1]. */
+        kp_tensor view = *s;
+        view.rank = x->rank - 1;
+        for (int d = 1; d < view.rank; d++) view.dims[d] = 1;
+        const kp_tensor *ins[2] = {x, &view};
+        kp_op_ctx c2 = *c;
+        c2.in = ins;
+        c2.n_in = 2;
+        return binary(&c2, B_PRELU);
+    }
     return binary(c, B_PRELU);
 }
 static int run_equal(kp_op_ctx *c) {
