@@ -3,7 +3,7 @@
 #include "passes/registry.h"
 
 extern const kp_pass kp_pass_prune_channels, kp_pass_low_rank, kp_pass_prune, kp_pass_cluster;
-extern const kp_pass kp_pass_quant_dynamic;
+extern const kp_pass kp_pass_quant_dynamic, kp_pass_quant_static;
 
 static const kp_pass *const all[] = {
     NULL, /* placeholder so the array is never empty; skipped below */
@@ -12,6 +12,7 @@ static const kp_pass *const all[] = {
     &kp_pass_prune,
     &kp_pass_cluster,
     &kp_pass_quant_dynamic,
+    &kp_pass_quant_static,
 };
 
 const kp_pass *const *kp_passes(size_t *n) {
