@@ -118,8 +118,8 @@ double kp_calib_kl_threshold(const double *hist, int bins, double bin_w, int nq)
     return best * bin_w;
 }
 
-void kp_calib_stats_range(const kp_calib_stats *s, kp_calib_method m, double percentile,
-                          int levels, float *lo, float *hi) {
+void kp_calib_stats_range(const kp_calib_stats *s, kp_calib_method m, double percentile, int levels,
+                          float *lo, float *hi) {
     double mn = s->count ? s->min : 0, mx = s->count ? s->max : 0;
     if (m == KP_CALIB_PERCENTILE && s->count) {
         double total = 0;

@@ -34,8 +34,8 @@ void kp_calib_stats_add_minmax(kp_calib_stats *s, const float *x, int64_t n);
 void kp_calib_stats_add_hist(kp_calib_stats *s, const float *x, int64_t n);
 /* The clipping range [lo, hi] (always containing 0). percentile in (50, 100]. levels: number of
  * quantization levels the range will be cut into (255 for uint8, 254 for symmetric int8). */
-void kp_calib_stats_range(const kp_calib_stats *s, kp_calib_method m, double percentile,
-                          int levels, float *lo, float *hi);
+void kp_calib_stats_range(const kp_calib_stats *s, kp_calib_method m, double percentile, int levels,
+                          float *lo, float *hi);
 
 /* Entropy threshold on a histogram of |x| with `bins` bins of width bin_w: the T minimizing
  * KL(P || Q) where Q is P quantized to `nq` levels (TensorRT's method). Exposed for tests. */

@@ -22,7 +22,8 @@
 static const kp_param_def params[] = {
     {"method", KP_PARAM_ENUM, "minmax", 0, 0, "minmax|percentile|entropy",
      "how each activation's range is chosen from the calibration data"},
-    {"percentile", KP_PARAM_FLOAT, "99.999", 90, 100, NULL, "percentile method: kept share of values"},
+    {"percentile", KP_PARAM_FLOAT, "99.999", 90, 100, NULL,
+     "percentile method: kept share of values"},
     {"per_channel", KP_PARAM_BOOL, "true", 0, 0, NULL, "one weight scale per output channel"},
     {"activations", KP_PARAM_ENUM, "asymmetric", 0, 0, "asymmetric|symmetric",
      "uint8 with a zero point, or int8 centred on 0"},
@@ -30,6 +31,8 @@ static const kp_param_def params[] = {
      "7-bit weights (auto: when the target's u8*s8 dot products saturate: x86 without VNNI)"},
     {"batches", KP_PARAM_INT, "0", 0, 1000000, NULL, "calibration batches to use (0 = all)"},
     {"bins", KP_PARAM_INT, "2048", 128, 65536, NULL, "histogram bins (percentile, entropy)"},
+    {"short_names", KP_PARAM_BOOL, "true", 0, 0, NULL,
+     "rename internal values and weights to short names (a smaller file)"},
     {"exclude", KP_PARAM_STRING, "", 0, 0, NULL, "layers (node or output names) kept in float"},
 };
 
@@ -40,7 +43,8 @@ typedef struct act {
     kp_calib_stats *st;
     float scale;
     int32_t zp;
-    char *dq; /* name of the dequantized value */
+    char *dq;    /* name of the dequantized value */
+    char *sname; /* name of its scale initializer (borrowed from the graph's tensor) */
 } act;
 
 typedef struct sq {
@@ -84,7 +88,8 @@ static int compute_ok(sq *s, kp_node *n, char *why, size_t cap) {
     }
     if (bn) {
         kp_tensor *b = kp_graph_find_const(s->g, bn);
-        int64_t C = conv ? w->dims[0] : (kp_node_attr_int(n, "transB", 0) ? w->dims[0] : w->dims[1]);
+        int64_t C =
+            conv ? w->dims[0] : (kp_node_attr_int(n, "transB", 0) ? w->dims[0] : w->dims[1]);
         if (!b || b->dtype != KP_FLOAT || b->numel != C) {
             snprintf(why, cap, "bias is not a constant float vector of %lld", (long long)C);
             return 0;
@@ -132,7 +137,8 @@ static int plan(sq *s, kp_error *err) {
                    kp_node_is(n, "Concat") || kp_node_is(n, "Flatten");
         for (size_t a = 0; a < n->n_attrs; a++)
             if (n->attrs[a].type == KP_ATTR_GRAPH || n->attrs[a].type == KP_ATTR_GRAPHS) {
-                snprintf(msg, sizeof msg, "%s: subgraph layers kept in float (static QDQ covers the "
+                snprintf(msg, sizeof msg,
+                         "%s: subgraph layers kept in float (static QDQ covers the "
                          "top-level graph; quant-dynamic quantizes inside If/Loop bodies)",
                          kp_q_layer_name(n));
                 note(s, msg);
@@ -169,7 +175,8 @@ static int plan(sq *s, kp_error *err) {
             if (rc) return rc;
         }
     }
-    if (!s->n_acts) return kp_error_set(err, KP_EUNSUPPORTED, "quant-static found nothing to quantize");
+    if (!s->n_acts)
+        return kp_error_set(err, KP_EUNSUPPORTED, "quant-static found nothing to quantize");
     return 0;
 }
 
@@ -247,14 +254,13 @@ static int add_node(sq *s, const char *op, size_t n_in, const char *const *in, c
 
 static int qdq_act(sq *s, act *a, kp_error *err) {
     kp_dtype zt = s->sym ? KP_INT8 : KP_UINT8;
-    const char *sn = add_init(s, a->name, "_scale", kp_q_scalar_f(a->scale), err);
-    const char *zn = sn ? add_init(s, a->name, "_zp", kp_q_scalar_zp(zt, a->zp), err) : NULL;
+    /* short names: every byte counts in a file that is mostly int8 weights */
+    const char *sn = add_init(s, "s", "", kp_q_scalar_f(a->scale), err);
+    const char *zn = sn ? add_init(s, "z", "", kp_q_scalar_zp(zt, a->zp), err) : NULL;
     if (!sn || !zn) return KP_ENOMEM;
-    char b[300];
-    snprintf(b, sizeof b, "%s_q", a->name);
-    char *qn = kp_graph_unique_name(s->g, b);
-    snprintf(b, sizeof b, "%s_dq", a->name);
-    a->dq = qn ? kp_graph_unique_name(s->g, b) : NULL;
+    a->sname = (char *)sn;
+    char *qn = kp_graph_unique_name(s->g, "q");
+    a->dq = qn ? kp_graph_unique_name(s->g, "d") : NULL;
     int rc = (!qn || !a->dq) ? kp_error_set(err, KP_ENOMEM, "out of memory") : 0;
     if (!rc) {
         const char *in[3] = {a->name, sn, zn};
@@ -280,14 +286,13 @@ static int quant_weights(sq *s, kp_node *n, kp_error *err) {
     int64_t C = w->dims[axis];
     act *x = find_act(s, kp_node_input(n, 0));
     /* bias as int32 with scale x_scale * w_scale[c] */
-    kp_tensor *bq = NULL, *bs = NULL, *bz = NULL;
+    kp_tensor *bq = NULL, *bs = NULL;
     if (bn) {
         kp_tensor *b = kp_graph_find_const(s->g, bn);
         int64_t nb = C;
         bq = kp_tensor_new(KP_INT32, 1, &nb, err);
-        bz = kp_tensor_new(KP_INT32, 1, &nb, err);
         float *bsv = malloc((size_t)C * sizeof *bsv);
-        if (bq && bz && bsv) {
+        if (bq && bsv) {
             for (int64_t c = 0; c < C; c++) {
                 float ws = s->per_channel ? ((float *)sc->data)[c] : *(float *)sc->data;
                 bsv[c] = x->scale * ws;
@@ -299,46 +304,45 @@ static int quant_weights(sq *s, kp_node *n, kp_error *err) {
             bs = kp_q_vec_f(bsv, C);
         }
         free(bsv);
-        if (!bq || !bz || !bs) {
+        if (!bq || !bs) {
             kp_tensor_free(q), kp_tensor_free(sc), kp_tensor_free(zp);
-            kp_tensor_free(bq), kp_tensor_free(bz), kp_tensor_free(bs);
+            kp_tensor_free(bq), kp_tensor_free(bs);
             return kp_error_set(err, KP_ENOMEM, "out of memory");
         }
     }
-    const char *qn = add_init(s, wn, "_q", q, err);
-    const char *sn = qn ? add_init(s, wn, "_scale", sc, err) : NULL;
-    const char *zn = sn ? add_init(s, wn, "_zp", zp, err) : NULL;
-    if (!qn || !sn || !zn) {
+    kp_tensor_free(zp); /* symmetric: the zero point input is omitted (0) */
+    int shrt = kp_params_bool(s->p, "short_names");
+    const char *qn = add_init(s, shrt ? "w" : wn, shrt ? "" : "_q", q, err);
+    const char *sn = qn ? add_init(s, "ws", "", sc, err) : NULL;
+    if (!qn || !sn) {
         if (!qn) kp_tensor_free(sc);
-        if (!sn) kp_tensor_free(zp);
-        kp_tensor_free(bq), kp_tensor_free(bz), kp_tensor_free(bs);
+        kp_tensor_free(bq), kp_tensor_free(bs);
         return KP_ENOMEM;
     }
-    char b[300];
-    snprintf(b, sizeof b, "%s_dq", wn);
-    char *wdq = kp_graph_unique_name(s->g, b);
+    char *wdq = kp_graph_unique_name(s->g, "wd");
     if (!wdq) return kp_error_set(err, KP_ENOMEM, "out of memory");
-    const char *in[3] = {qn, sn, zn};
-    rc = add_node(s, "DequantizeLinear", 3, in, wdq, s->per_channel ? axis : -1, err);
+    const char *in[2] = {qn, sn};
+    rc = add_node(s, "DequantizeLinear", 2, in, wdq, s->per_channel ? axis : -1, err);
     if (!rc && kp_node_set_input(n, 1, wdq)) rc = kp_error_set(err, KP_ENOMEM, "out of memory");
     free(wdq);
+    kp_tensor_free(bs); /* the bias scale is x_scale * w_scale, computed in the graph */
     if (rc || !bn) {
-        kp_tensor_free(bq), kp_tensor_free(bz), kp_tensor_free(bs);
+        kp_tensor_free(bq);
         return rc;
     }
-    const char *bqn = add_init(s, bn, "_q", bq, err);
-    const char *bsn = bqn ? add_init(s, bn, "_scale", bs, err) : NULL;
-    const char *bzn = bsn ? add_init(s, bn, "_zp", bz, err) : NULL;
-    if (!bqn || !bsn || !bzn) {
-        if (!bqn) kp_tensor_free(bs);
-        if (!bsn) kp_tensor_free(bz);
-        return KP_ENOMEM;
+    const char *bqn = add_init(s, shrt ? "b" : bn, shrt ? "" : "_q", bq, err);
+    if (!bqn) return KP_ENOMEM;
+    char *bsn = kp_graph_unique_name(s->g, "bs"), *bdq = kp_graph_unique_name(s->g, "bd");
+    if (!bsn || !bdq) {
+        free(bsn);
+        free(bdq);
+        return kp_error_set(err, KP_ENOMEM, "out of memory");
     }
-    snprintf(b, sizeof b, "%s_dq", bn);
-    char *bdq = kp_graph_unique_name(s->g, b);
-    if (!bdq) return kp_error_set(err, KP_ENOMEM, "out of memory");
-    const char *bin[3] = {bqn, bsn, bzn};
-    rc = add_node(s, "DequantizeLinear", 3, bin, bdq, 0, err);
+    const char *min[2] = {x->sname, sn};
+    rc = add_node(s, "Mul", 2, min, bsn, -1, err);
+    const char *bin[2] = {bqn, bsn};
+    if (!rc) rc = add_node(s, "DequantizeLinear", 2, bin, bdq, 0, err);
+    free(bsn);
     if (!rc && kp_node_set_input(n, 2, bdq)) rc = kp_error_set(err, KP_ENOMEM, "out of memory");
     free(bdq);
     return rc;
@@ -374,16 +378,13 @@ static int rewrite(sq *s, kp_error *err) {
     kp_graph *g = s->g;
     size_t n0 = g->n_nodes;
     /* consumers to rewire, captured before new nodes are added */
-    for (size_t i = 0; i < n0; i++) {
-        if (!s->kind[i]) continue;
-        kp_node *n = g->nodes[i];
-        if (s->kind[i] == K_COMPUTE) {
-            int rc = quant_weights(s, n, err);
-            if (rc) return rc;
-        }
-    }
     for (size_t k = 0; k < s->n_acts; k++) {
         int rc = qdq_act(s, &s->acts[k], err);
+        if (rc) return rc;
+    }
+    for (size_t i = 0; i < n0; i++) {
+        if (s->kind[i] != K_COMPUTE) continue;
+        int rc = quant_weights(s, g->nodes[i], err);
         if (rc) return rc;
     }
     for (size_t i = 0; i < n0; i++) {
@@ -393,7 +394,8 @@ static int rewrite(sq *s, kp_error *err) {
         for (size_t j = 0; j < lim; j++) {
             const char *in = kp_node_input(n, j);
             act *a = in ? find_act(s, in) : NULL;
-            if (a && kp_node_set_input(n, j, a->dq)) return kp_error_set(err, KP_ENOMEM, "out of memory");
+            if (a && kp_node_set_input(n, j, a->dq))
+                return kp_error_set(err, KP_ENOMEM, "out of memory");
         }
     }
     size_t fused = 0;
@@ -402,6 +404,18 @@ static int rewrite(sq *s, kp_error *err) {
     int rc = kp_graph_toposort(g, err);
     if (rc) return rc;
     kp_graph_remove_dead(g);
+    if (kp_params_bool(s->p, "short_names"))
+        for (size_t i = 0; i < g->n_nodes; i++)
+            for (size_t k = 0; k < g->nodes[i]->n_outputs; k++) {
+                const char *o = g->nodes[i]->outputs[k];
+                if (strlen(o) <= 4 || kp_graph_is_output(g, o)) continue;
+                char *nn = kp_graph_unique_name(g, "v");
+                char *old = strdup(o);
+                int bad = !nn || !old || kp_graph_rename_value(g, old, nn);
+                free(nn);
+                free(old);
+                if (bad) return kp_error_set(err, KP_ENOMEM, "out of memory renaming values");
+            }
     size_t layers = 0;
     for (size_t i = 0; i < n0; i++) layers += s->kind[i] == K_COMPUTE;
     char msg[300];
@@ -448,8 +462,8 @@ static int apply(kp_model *m, const kp_params *p, const kp_pass_ctx *ctx, kp_err
     return rc;
 }
 
-static int estimate(const kp_model *m, const kp_params *p, const kp_pass_ctx *ctx,
-                    kp_estimate *out, kp_error *err) {
+static int estimate(const kp_model *m, const kp_params *p, const kp_pass_ctx *ctx, kp_estimate *out,
+                    kp_error *err) {
     (void)p;
     return kp_q_estimate_int8(m, ctx, 1, 1, out, err);
 }

@@ -29,7 +29,8 @@ typedef struct idx_data {
 static int idx_get(kp_calib *c, size_t b, const kp_tensor *const **in, const int64_t **lab,
                    size_t *bs, kp_error *err) {
     idx_data *d = c->user;
-    size_t start = b * d->batch, n = c->n_samples - start < d->batch ? c->n_samples - start : d->batch;
+    size_t start = b * d->batch,
+           n = c->n_samples - start < d->batch ? c->n_samples - start : d->batch;
     kp_tensor_free(d->t);
     int64_t dims[4] = {(int64_t)n, 1, 28, 28};
     d->t = kp_tensor_new(KP_FLOAT, 4, dims, err);
