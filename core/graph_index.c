@@ -364,6 +364,12 @@ kp_tensor *kp_graph_init(kp_graph *g, const char *name) {
     return e ? e->init : NULL;
 }
 
+size_t kp_graph_consumer_pos(kp_graph *g, const char *value, const size_t **pos) {
+    entry *e = lookup(g, value);
+    *pos = e ? e->cons : NULL;
+    return e ? e->n_cons : 0;
+}
+
 const kp_type *kp_graph_index_init_type(kp_graph *g, const char *name) {
     entry *e = lookup(g, name);
     if (!e || !e->init) return NULL;

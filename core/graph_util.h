@@ -15,6 +15,8 @@ void kp_node_drop_cache(kp_node *n);
 /* Type of initializer `name` of g, made on demand and kept in the index (borrowed until the
  * next mutation). */
 const kp_type *kp_graph_index_init_type(kp_graph *g, const char *name);
+/* Positions (ascending) of the nodes of g consuming value, borrowed from the index. */
+size_t kp_graph_consumer_pos(kp_graph *g, const char *value, const size_t **pos);
 /* Frees the private index (graph_index.c). */
 void kp_graph_index_free(void *index);
 

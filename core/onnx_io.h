@@ -8,6 +8,12 @@
 
 #include "core/graph.h"
 
+/* Limits on untrusted nesting, refused with KP_ERANGE: protobuf messages inside one another
+ * (checked on the raw bytes before parsing, so the parser's recursion stays shallow), and
+ * subgraphs (If/Loop/Scan bodies) inside one another. One subgraph level costs 3 message levels. */
+#define KP_ONNX_MAX_NESTING     128
+#define KP_ONNX_MAX_GRAPH_DEPTH 32
+
 typedef struct kp_load_opts {
     size_t max_file_bytes; /* 0 = default (4 GiB) */
 } kp_load_opts;
@@ -29,6 +35,8 @@ int kp_onnx_save(const kp_model *m, const char *path, int overwrite, kp_error *e
 int kp_onnx_load_tensor(const char *path, kp_tensor **out, kp_error *err);
 int kp_onnx_load_tensor_buffer(const uint8_t *buf, size_t len, kp_tensor **out, kp_error *err);
 int kp_onnx_save_tensor(const kp_tensor *t, const char *path, kp_error *err);
+/* Serializes t as an onnx.TensorProto into a malloc'd buffer (returns owned *buf). */
+int kp_onnx_save_tensor_buffer(const kp_tensor *t, uint8_t **buf, size_t *len, kp_error *err);
 
 /* Reads a whole file with a size limit (returns owned *buf). Shared by loaders. */
 int kp_read_file(const char *path, size_t max_bytes, uint8_t **buf, size_t *len, kp_error *err);
