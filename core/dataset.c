@@ -10,11 +10,11 @@
 struct kp_dataset {
     kp_data_format format;
     char *path;
-    kp_src *x;     /* stacked formats */
-    kp_src *y;     /* labels, or NULL */
-    kp_pbset *pb;  /* ONNX test folders */
-    size_t n;      /* samples used (after limit) */
-    size_t batch;  /* samples per batch */
+    kp_src *x;    /* stacked formats */
+    kp_src *y;    /* labels, or NULL */
+    kp_pbset *pb; /* ONNX test folders */
+    size_t n;     /* samples used (after limit) */
+    size_t batch; /* samples per batch */
     kp_preproc pre;
     /* after bind */
     int bound;
@@ -40,8 +40,7 @@ static const char *const format_names[KP_DATA_FORMAT_COUNT] = {
     [KP_DATA_AUTO] = "auto", [KP_DATA_NPY] = "npy", [KP_DATA_NPZ] = "npz",
     [KP_DATA_IDX] = "idx",   [KP_DATA_CSV] = "csv", [KP_DATA_ONNX_TEST] = "onnx-test",
 };
-_Static_assert(sizeof format_names / sizeof *format_names == KP_DATA_FORMAT_COUNT,
-               "format names");
+_Static_assert(sizeof format_names / sizeof *format_names == KP_DATA_FORMAT_COUNT, "format names");
 
 const char *kp_data_format_name(kp_data_format f) {
     return f < KP_DATA_FORMAT_COUNT ? format_names[f] : "?";
@@ -78,7 +77,8 @@ int kp_preproc_parse_list(const char *s, float *vals, size_t *n, kp_error *err) 
                                 KP_DATA_MAX_CHANNELS);
         vals[(*n)++] = (float)v;
         p = end;
-        if (*p == ',') p++;
+        if (*p == ',')
+            p++;
         else if (*p)
             return kp_error_set(err, KP_EINVAL, "'%s': expected numbers separated by commas", s);
     }
@@ -219,10 +219,18 @@ int kp_dataset_open(const char *path, const kp_dataset_opts *opts, kp_dataset **
     return 0;
 }
 
-size_t kp_dataset_n_samples(const kp_dataset *ds) { return ds->n; }
-int kp_dataset_has_labels(const kp_dataset *ds) { return ds->y != NULL; }
-int kp_dataset_has_reference(const kp_dataset *ds) { return ds->pb != NULL; }
-kp_data_format kp_dataset_format(const kp_dataset *ds) { return ds->format; }
+size_t kp_dataset_n_samples(const kp_dataset *ds) {
+    return ds->n;
+}
+int kp_dataset_has_labels(const kp_dataset *ds) {
+    return ds->y != NULL;
+}
+int kp_dataset_has_reference(const kp_dataset *ds) {
+    return ds->pb != NULL;
+}
+kp_data_format kp_dataset_format(const kp_dataset *ds) {
+    return ds->format;
+}
 
 char *kp_dataset_sample_shape(const kp_dataset *ds, char *buf, size_t cap) {
     if (ds->x) return kp_shape_str(ds->x->rank, ds->x->dims, buf, cap);
@@ -246,7 +254,9 @@ static int dtype_ok_for_input(kp_dtype t) {
            t == KP_INT64;
 }
 
-static int is_float(kp_dtype t) { return t == KP_FLOAT || t == KP_DOUBLE; }
+static int is_float(kp_dtype t) {
+    return t == KP_FLOAT || t == KP_DOUBLE;
+}
 
 static int pre_identity(const kp_preproc *p) {
     return p->scale == 1.0 && !p->n_mean && !p->n_std;
@@ -281,7 +291,8 @@ int kp_dataset_bind(kp_dataset *ds, const kp_model *m, kp_error *err) {
                             in->name);
     kp_dtype mt = in->type.elem;
     if (!dtype_ok_for_input(mt))
-        return kp_error_set(err, KP_EUNSUPPORTED, "model input '%s' is %s: data loaders feed "
+        return kp_error_set(err, KP_EUNSUPPORTED,
+                            "model input '%s' is %s: data loaders feed "
                             "float32, float64, uint8, int8, int32 or int64 inputs",
                             in->name, kp_dtype_name(mt));
     kp_src *x = ds->x;
@@ -309,7 +320,8 @@ int kp_dataset_bind(kp_dataset *ds, const kp_model *m, kp_error *err) {
                                 "rank %d with unknown dimensions",
                                 ds_shape, in->name, r + 1);
         for (int i = 0; i < r; i++)
-            if (ds->s_dims[i] < 0) ds->s_dims[i] = x->dims[i];
+            if (ds->s_dims[i] < 0)
+                ds->s_dims[i] = x->dims[i];
             else if (ds->s_dims[i] != x->dims[i])
                 return kp_error_set(err, KP_EINVAL,
                                     "wrong shape: data samples are %s but model input '%s' "
@@ -332,8 +344,7 @@ int kp_dataset_bind(kp_dataset *ds, const kp_model *m, kp_error *err) {
                             "layout nhwc needs a model input of rank 4 (N,C,H,W); '%s' is N x %s",
                             in->name, m_shape);
     if (ds->nhwc && x->rank == 3 &&
-        (x->dims[0] != ds->s_dims[1] || x->dims[1] != ds->s_dims[2] ||
-         x->dims[2] != ds->s_dims[0]))
+        (x->dims[0] != ds->s_dims[1] || x->dims[1] != ds->s_dims[2] || x->dims[2] != ds->s_dims[0]))
         return kp_error_set(err, KP_EINVAL,
                             "wrong shape: NHWC samples %s do not match model input '%s' N x %s "
                             "(expected %lldx%lldx%lld)",
@@ -358,8 +369,7 @@ int kp_dataset_bind(kp_dataset *ds, const kp_model *m, kp_error *err) {
     kp_tensor_free(ds->cur);
     ds->cur = kp_tensor_new(mt, r + 1, bd, err);
     if (!ds->cur) return err ? err->code : KP_ENOMEM;
-    if (kp_tensor_set_name(ds->cur, in->name))
-        return kp_error_set(err, KP_ENOMEM, "out of memory");
+    if (kp_tensor_set_name(ds->cur, in->name)) return kp_error_set(err, KP_ENOMEM, "out of memory");
     free(ds->raw);
     free(ds->lab_raw);
     free(ds->labels);
@@ -451,8 +461,8 @@ static int read_indices(kp_dataset *ds, const size_t *idx, size_t count, kp_batc
     ds->cur->numel = (int64_t)rows * ds->s_numel;
     ds->cur->nbytes = (size_t)ds->cur->numel * kp_dtype_size(ds->in_dtype);
     if (rows > count)
-        memset((char *)ds->cur->data + count * (size_t)ds->s_numel * kp_dtype_size(ds->in_dtype),
-               0, (rows - count) * (size_t)ds->s_numel * kp_dtype_size(ds->in_dtype));
+        memset((char *)ds->cur->data + count * (size_t)ds->s_numel * kp_dtype_size(ds->in_dtype), 0,
+               (rows - count) * (size_t)ds->s_numel * kp_dtype_size(ds->in_dtype));
     for (size_t s = 0; s < count; s++) convert_sample(ds, s, ds->raw + s * (size_t)ds->s_numel);
     if (ds->y) {
         size_t k = (size_t)ds->y->numel;
@@ -542,8 +552,8 @@ typedef struct calib_state {
     kp_batch cur;
 } calib_state;
 
-static int calib_get(kp_calib *c, size_t b, const kp_tensor *const **inputs,
-                     const int64_t **labels, size_t *batch_size, kp_error *err) {
+static int calib_get(kp_calib *c, size_t b, const kp_tensor *const **inputs, const int64_t **labels,
+                     size_t *batch_size, kp_error *err) {
     calib_state *s = (calib_state *)c->user;
     if (b >= c->n_batches)
         return kp_error_set(err, KP_ERANGE, "calibration batch %zu of %zu", b, c->n_batches);

@@ -73,8 +73,7 @@ typedef struct kp_dataset kp_dataset;
 /* Opens path (a file, or a folder of test_data_set_N/ or one such folder). Headers, sizes and
  * label counts are checked here, so a truncated file or a label count mismatch fails at once.
  * Returns owned *out. */
-int kp_dataset_open(const char *path, const kp_dataset_opts *opts, kp_dataset **out,
-                    kp_error *err);
+int kp_dataset_open(const char *path, const kp_dataset_opts *opts, kp_dataset **out, kp_error *err);
 void kp_dataset_free(kp_dataset *ds);
 
 size_t kp_dataset_n_samples(const kp_dataset *ds);
@@ -92,11 +91,11 @@ int kp_dataset_bind(kp_dataset *ds, const kp_model *m, kp_error *err);
 size_t kp_dataset_n_batches(const kp_dataset *ds);
 
 typedef struct kp_batch {
-    size_t n;                   /* samples in this batch */
-    size_t n_inputs;            /* = model inputs */
+    size_t n;        /* samples in this batch */
+    size_t n_inputs; /* = model inputs */
     const kp_tensor *const *inputs;
-    const int64_t *labels;      /* n entries, or NULL */
-    size_t n_refs;              /* reference outputs (ONNX test folders), else 0 */
+    const int64_t *labels; /* n entries, or NULL */
+    size_t n_refs;         /* reference outputs (ONNX test folders), else 0 */
     const kp_tensor *const *refs;
 } kp_batch;
 

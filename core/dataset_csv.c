@@ -16,8 +16,8 @@ typedef struct csv_file {
     size_t ncols;
     long label_col; /* -1 none */
     size_t nrows;
-    uint64_t *offs;  /* byte offset of each data row */
-    size_t *lineno;  /* 1-based line number of each data row (for messages) */
+    uint64_t *offs; /* byte offset of each data row */
+    size_t *lineno; /* 1-based line number of each data row (for messages) */
     char *line;
     size_t cap;
 } csv_file;
@@ -162,8 +162,7 @@ static int csv_scan(csv_file *cf, int header, const char *label_name, kp_error *
                     }
                 }
             } else if (is_header) {
-                static const char *const auto_names[] = {"label", "labels", "class", "target",
-                                                         "y"};
+                static const char *const auto_names[] = {"label", "labels", "class", "target", "y"};
                 for (size_t c = 0; c < n && cf->label_col < 0; c++)
                     for (size_t k = 0; k < sizeof auto_names / sizeof *auto_names; k++)
                         if (names[c] && !strcasecmp(names[c], auto_names[k])) {
@@ -210,8 +209,10 @@ static int csv_scan(csv_file *cf, int header, const char *label_name, kp_error *
         cf->lineno[cf->nrows] = lineno;
         cf->nrows++;
     }
-    if (ferror(cf->f)) rc = kp_error_set(err, KP_EIO, "%s: read error", cf->path);
-    else if (!cf->nrows) rc = kp_error_set(err, KP_EFORMAT, "%s: no data rows", cf->path);
+    if (ferror(cf->f))
+        rc = kp_error_set(err, KP_EIO, "%s: read error", cf->path);
+    else if (!cf->nrows)
+        rc = kp_error_set(err, KP_EFORMAT, "%s: no data rows", cf->path);
 done:
     if (names)
         for (size_t c = 0; c < cf->ncols; c++) free(names[c]);
@@ -224,21 +225,21 @@ static int csv_read(kp_src *s, size_t start, size_t count, double *dst, kp_error
     csv_src *cs = (csv_src *)s;
     csv_file *cf = cs->cf;
     if (start > s->n || count > s->n - start)
-        return kp_error_set(err, KP_ERANGE, "%s: rows %zu..%zu past the end (%zu)", s->what,
-                            start, start + count, s->n);
+        return kp_error_set(err, KP_ERANGE, "%s: rows %zu..%zu past the end (%zu)", s->what, start,
+                            start + count, s->n);
     char **cells = malloc(cf->ncols * sizeof *cells);
     if (!cells) return kp_error_set(err, KP_ENOMEM, "out of memory");
     int rc = 0;
     for (size_t r = 0; r < count && !rc; r++) {
         size_t row = start + r;
         if (fseeko(cf->f, (off_t)cf->offs[row], SEEK_SET) || read_line(cf) < 0) {
-            rc = kp_error_set(err, KP_EIO, "%s: cannot re-read row %zu (file changed?)",
-                              cf->path, cf->lineno[row]);
+            rc = kp_error_set(err, KP_EIO, "%s: cannot re-read row %zu (file changed?)", cf->path,
+                              cf->lineno[row]);
             break;
         }
         if (split(cf->line, cells, cf->ncols) != cf->ncols) {
-            rc = kp_error_set(err, KP_EFORMAT, "%s: row %zu changed since it was checked",
-                              cf->path, cf->lineno[row]);
+            rc = kp_error_set(err, KP_EFORMAT, "%s: row %zu changed since it was checked", cf->path,
+                              cf->lineno[row]);
             break;
         }
         double *o = dst + r * (size_t)s->numel;

@@ -113,7 +113,8 @@ int kp_src_idx_open(const char *path, kp_src **out, kp_error *err) {
     int64_t dims[KP_MAX_RANK + 1];
     for (int i = 0; i < nd; i++) {
         const uint8_t *p = h + 4 + 4 * i;
-        dims[i] = (int64_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
+        dims[i] =
+            (int64_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
     }
     x->data_off = 4 + 4 * (uint64_t)nd;
     x->base.n = (size_t)dims[0];

@@ -72,8 +72,8 @@ static int npy_read(kp_src *s, size_t start, size_t count, double *dst, kp_error
             n->buf = nb;
             n->cap = bytes;
         }
-        int rc = n->bs->read_at(n->bs, n->data_off + (uint64_t)(start + done) * per, n->buf,
-                                bytes, err);
+        int rc =
+            n->bs->read_at(n->bs, n->data_off + (uint64_t)(start + done) * per, n->buf, bytes, err);
         if (rc) return kp_error_wrap(err, "%s: ", s->what);
         size_t vals = k * (size_t)s->numel;
         double *o = dst + done * (size_t)s->numel;
@@ -107,11 +107,10 @@ static int parse_header(npy_src *n, const char *h, kp_error *err) {
     const char *fo = dict_value(h, "fortran_order");
     const char *sh = dict_value(h, "shape");
     if (!d || !fo || !sh)
-        return kp_error_set(err, KP_EFORMAT,
-                            "%s: .npy header lacks descr, fortran_order or shape", what);
-    if (*d != '\'' && *d != '"')
-        return kp_error_set(err, KP_EUNSUPPORTED, "%s: structured dtypes are not supported",
+        return kp_error_set(err, KP_EFORMAT, "%s: .npy header lacks descr, fortran_order or shape",
                             what);
+    if (*d != '\'' && *d != '"')
+        return kp_error_set(err, KP_EUNSUPPORTED, "%s: structured dtypes are not supported", what);
     char descr[16] = {0};
     size_t i = 0;
     for (d++; *d && *d != '\'' && *d != '"' && i < sizeof descr - 1; d++) descr[i++] = *d;
@@ -170,8 +169,7 @@ static int parse_header(npy_src *n, const char *h, kp_error *err) {
     n->base.rank = rank - 1;
     memcpy(n->base.dims, dims + 1, sizeof(int64_t) * (size_t)(rank - 1));
     int64_t numel;
-    if (kp_shape_numel(rank - 1, dims + 1, &numel, err))
-        return kp_error_wrap(err, "%s: ", what);
+    if (kp_shape_numel(rank - 1, dims + 1, &numel, err)) return kp_error_wrap(err, "%s: ", what);
     n->base.numel = numel;
     int64_t total;
     if (kp_shape_numel(rank, dims, &total, err)) return kp_error_wrap(err, "%s: ", what);
@@ -221,8 +219,8 @@ int kp_src_npy(kp_bstream *bs, const char *what, kp_src **out, kp_error *err) {
                (uint64_t)pre[11] << 24;
         n->data_off = 12 + hlen;
     } else {
-        rc = kp_error_set(err, KP_EUNSUPPORTED, "%s: .npy format version %d.%d not supported",
-                          what, pre[6], pre[7]);
+        rc = kp_error_set(err, KP_EUNSUPPORTED, "%s: .npy format version %d.%d not supported", what,
+                          pre[6], pre[7]);
         goto fail;
     }
     if (hlen > (1u << 20) || n->data_off > bs->size) {

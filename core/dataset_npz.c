@@ -18,11 +18,15 @@ struct kp_npz {
     npz_entry *e;
 };
 
-static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint16_t le16(const uint8_t *p) {
+    return (uint16_t)(p[0] | p[1] << 8);
+}
 static uint32_t le32(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
-static uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
+static uint64_t le64(const uint8_t *p) {
+    return le32(p) | (uint64_t)le32(p + 4) << 32;
+}
 
 void kp_npz_free(kp_npz *z) {
     if (!z) return;
@@ -32,8 +36,12 @@ void kp_npz_free(kp_npz *z) {
     free(z);
 }
 
-size_t kp_npz_count(const kp_npz *z) { return z->n; }
-const char *kp_npz_name(const kp_npz *z, size_t i) { return i < z->n ? z->e[i].name : NULL; }
+size_t kp_npz_count(const kp_npz *z) {
+    return z->n;
+}
+const char *kp_npz_name(const kp_npz *z, size_t i) {
+    return i < z->n ? z->e[i].name : NULL;
+}
 
 static int bad(const char *path, kp_error *err, const char *why) {
     return kp_error_set(err, KP_EFORMAT, "%s: not a valid .npz (zip) file: %s", path, why);
@@ -120,8 +128,7 @@ int kp_npz_open(const char *path, kp_npz **out, kp_error *err) {
         cdsize = le64(z64 + 40);
         cdoff = le64(z64 + 48);
     }
-    if (cdoff > bs->size || cdsize > bs->size - cdoff || cdsize > (64u << 20) ||
-        n > cdsize / 46) {
+    if (cdoff > bs->size || cdsize > bs->size - cdoff || cdsize > (64u << 20) || n > cdsize / 46) {
         rc = bad(path, err, "central directory out of range");
         goto done;
     }
@@ -149,14 +156,14 @@ int kp_npz_open(const char *path, kp_npz **out, kp_error *err) {
             rc = bad(path, err, "central directory entry runs past its end");
             goto done;
         }
-        if (zip64_extra(cd + p + 46 + nl, xl, e, e->usize == 0xFFFFFFFF,
-                        e->csize == 0xFFFFFFFF, e->local == 0xFFFFFFFF)) {
+        if (zip64_extra(cd + p + 46 + nl, xl, e, e->usize == 0xFFFFFFFF, e->csize == 0xFFFFFFFF,
+                        e->local == 0xFFFFFFFF)) {
             rc = bad(path, err, "bad zip64 extra field");
             goto done;
         }
         if (flags & 1) {
-            rc = kp_error_set(err, KP_EUNSUPPORTED, "%s: encrypted entries are not supported",
-                              path);
+            rc =
+                kp_error_set(err, KP_EUNSUPPORTED, "%s: encrypted entries are not supported", path);
             goto done;
         }
         e->name = malloc(nl + 1);
@@ -213,8 +220,8 @@ int kp_npz_src(const kp_npz *z, size_t i, kp_src **out, kp_error *err) {
         rc = kp_bstream_deflate(z->path, data, e->csize, e->usize, &bs, err);
     } else {
         return kp_error_set(err, KP_EUNSUPPORTED,
-                            "%s: zip compression method %d not supported (stored or deflate)",
-                            what, e->method);
+                            "%s: zip compression method %d not supported (stored or deflate)", what,
+                            e->method);
     }
     if (rc) return rc;
     return kp_src_npy(bs, what, out, err);

@@ -27,7 +27,9 @@ void kp_pbset_free(kp_pbset *p) {
     free(p);
 }
 
-size_t kp_pbset_count(const kp_pbset *p) { return p->n; }
+size_t kp_pbset_count(const kp_pbset *p) {
+    return p->n;
+}
 
 static int is_file(const char *path) {
     struct stat st;

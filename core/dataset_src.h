@@ -21,8 +21,7 @@ struct kp_bstream {
 };
 
 /* A plain file or the byte range [base, base+len) of it. Returns owned *out. */
-int kp_bstream_file(const char *path, uint64_t base, uint64_t len, kp_bstream **out,
-                    kp_error *err);
+int kp_bstream_file(const char *path, uint64_t base, uint64_t len, kp_bstream **out, kp_error *err);
 /* A gzip file (or a plain one: zlib reads it through); size found by one pass at open. */
 int kp_bstream_gzip(const char *path, kp_bstream **out, kp_error *err);
 /* A raw-deflate range of a file (zip entry) inflating to `size` bytes. */
@@ -32,11 +31,11 @@ void kp_bstream_close(kp_bstream *s);
 
 typedef struct kp_src kp_src;
 struct kp_src {
-    char *what;   /* "images.npy" or "data.npz:x" for messages (owned) */
-    size_t n;     /* samples */
-    int rank;     /* of one sample */
+    char *what; /* "images.npy" or "data.npz:x" for messages (owned) */
+    size_t n;   /* samples */
+    int rank;   /* of one sample */
     int64_t dims[KP_MAX_RANK];
-    int64_t numel; /* values per sample */
+    int64_t numel;  /* values per sample */
     kp_dtype dtype; /* stored element type */
     /* Reads samples [start, start+count) as doubles into dst (count * numel). */
     int (*read)(kp_src *s, size_t start, size_t count, double *dst, kp_error *err);

@@ -36,9 +36,8 @@ typedef struct file_stream {
 static int file_read_at(kp_bstream *s, uint64_t pos, void *buf, size_t len, kp_error *err) {
     file_stream *fs = (file_stream *)s;
     if (pos > s->size || len > s->size - pos)
-        return kp_error_set(err, KP_EFORMAT, "%s: truncated: needs %llu bytes, has %llu",
-                            fs->path, (unsigned long long)(pos + len),
-                            (unsigned long long)s->size);
+        return kp_error_set(err, KP_EFORMAT, "%s: truncated: needs %llu bytes, has %llu", fs->path,
+                            (unsigned long long)(pos + len), (unsigned long long)s->size);
     if (fseeko(fs->f, (off_t)(fs->off + pos), SEEK_SET) != 0 || fread(buf, 1, len, fs->f) != len)
         return kp_error_set(err, KP_EIO, "%s: read failed at byte %llu", fs->path,
                             (unsigned long long)(fs->off + pos));
@@ -56,15 +55,13 @@ int kp_bstream_file(const char *path, uint64_t base, uint64_t len, kp_bstream **
                     kp_error *err) {
     *out = NULL;
     struct stat st;
-    if (stat(path, &st) != 0)
-        return kp_error_set(err, KP_EIO, "%s: %s", path, strerror(errno));
+    if (stat(path, &st) != 0) return kp_error_set(err, KP_EIO, "%s: %s", path, strerror(errno));
     if (!S_ISREG(st.st_mode)) return kp_error_set(err, KP_EIO, "%s: not a regular file", path);
     uint64_t fsize = (uint64_t)st.st_size;
     if (base > fsize) return kp_error_set(err, KP_EFORMAT, "%s: offset past the end", path);
     if (len == UINT64_MAX) len = fsize - base;
     if (len > fsize - base)
-        return kp_error_set(err, KP_EFORMAT, "%s: truncated: range ends past the file's end",
-                            path);
+        return kp_error_set(err, KP_EFORMAT, "%s: truncated: range ends past the file's end", path);
     file_stream *fs = calloc(1, sizeof *fs);
     if (!fs) return kp_error_set(err, KP_ENOMEM, "out of memory");
     fs->path = kp_strdup_or_null(path);
@@ -94,9 +91,8 @@ typedef struct gz_stream {
 static int gz_read_at(kp_bstream *s, uint64_t pos, void *buf, size_t len, kp_error *err) {
     gz_stream *gs = (gz_stream *)s;
     if (pos > s->size || len > s->size - pos)
-        return kp_error_set(err, KP_EFORMAT, "%s: truncated: needs %llu bytes, has %llu",
-                            gs->path, (unsigned long long)(pos + len),
-                            (unsigned long long)s->size);
+        return kp_error_set(err, KP_EFORMAT, "%s: truncated: needs %llu bytes, has %llu", gs->path,
+                            (unsigned long long)(pos + len), (unsigned long long)s->size);
     /* gzseek goes forward by decompressing, backward by restarting: fine for batches. */
     if (gzseek(gs->g, (z_off_t)pos, SEEK_SET) < 0)
         return kp_error_set(err, KP_EIO, "%s: cannot seek to %llu", gs->path,
@@ -127,8 +123,7 @@ static void gz_close(kp_bstream *s) {
 int kp_bstream_gzip(const char *path, kp_bstream **out, kp_error *err) {
     *out = NULL;
     struct stat st;
-    if (stat(path, &st) != 0)
-        return kp_error_set(err, KP_EIO, "%s: %s", path, strerror(errno));
+    if (stat(path, &st) != 0) return kp_error_set(err, KP_EIO, "%s: %s", path, strerror(errno));
     if (!S_ISREG(st.st_mode)) return kp_error_set(err, KP_EIO, "%s: not a regular file", path);
     gz_stream *gs = calloc(1, sizeof *gs);
     if (!gs) return kp_error_set(err, KP_ENOMEM, "out of memory");
@@ -225,7 +220,8 @@ static int deflate_pull(deflate_stream *d, uint8_t *buf, size_t len, kp_error *e
             }
             uInt before = d->z.avail_out;
             int r = inflate(&d->z, Z_NO_FLUSH);
-            if (r == Z_STREAM_END) d->ended = 1;
+            if (r == Z_STREAM_END)
+                d->ended = 1;
             else if (r == Z_BUF_ERROR && !d->z.avail_in && d->cpos >= d->clen)
                 return kp_error_set(err, KP_EFORMAT, "%s: truncated compressed data", d->path);
             else if (r != Z_OK && r != Z_BUF_ERROR)
@@ -242,9 +238,8 @@ static int deflate_pull(deflate_stream *d, uint8_t *buf, size_t len, kp_error *e
 static int deflate_read_at(kp_bstream *s, uint64_t pos, void *buf, size_t len, kp_error *err) {
     deflate_stream *d = (deflate_stream *)s;
     if (pos > s->size || len > s->size - pos)
-        return kp_error_set(err, KP_EFORMAT, "%s: truncated: needs %llu bytes, has %llu",
-                            d->path, (unsigned long long)(pos + len),
-                            (unsigned long long)s->size);
+        return kp_error_set(err, KP_EFORMAT, "%s: truncated: needs %llu bytes, has %llu", d->path,
+                            (unsigned long long)(pos + len), (unsigned long long)s->size);
     int rc;
     if (pos < d->upos && (rc = deflate_restart(d, err)) != 0) return rc;
     while (d->upos < pos) {
