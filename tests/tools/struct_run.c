@@ -14,7 +14,7 @@
 #include "core/pass.h"
 #include "passes/registry.h"
 
-#define DS "/usr/share/datasets/fashion-mnist/"
+#define DS    "/usr/share/datasets/fashion-mnist/"
 #define BATCH 64
 
 typedef struct idx_data {
@@ -60,8 +60,8 @@ static int load_idx(const char *img, const char *lab, int64_t limit, idx_data *d
     return 0;
 }
 
-static int calib_get(kp_calib *c, size_t b, const kp_tensor *const **inputs,
-                     const int64_t **labels, size_t *bs, kp_error *err) {
+static int calib_get(kp_calib *c, size_t b, const kp_tensor *const **inputs, const int64_t **labels,
+                     size_t *bs, kp_error *err) {
     idx_data *d = c->user;
     int64_t s = (int64_t)b * BATCH, n = d->n - s < BATCH ? d->n - s : BATCH;
     if (n <= 0) return kp_error_set(err, KP_ERANGE, "batch %zu out of range", b);
@@ -131,12 +131,15 @@ int main(int argc, char **argv) {
     int a = 3;
     for (; a < argc && argv[a][0] == '-'; a += 2) {
         if (a + 1 >= argc) return 2;
-        if (!strcmp(argv[a], "--calib")) ncal = atoll(argv[a + 1]);
-        else if (!strcmp(argv[a], "--eval")) neval = atoll(argv[a + 1]);
-        else return 2;
+        if (!strcmp(argv[a], "--calib"))
+            ncal = atoll(argv[a + 1]);
+        else if (!strcmp(argv[a], "--eval"))
+            neval = atoll(argv[a + 1]);
+        else
+            return 2;
     }
-    if (ncal > 0 && load_idx(DS "train-images-idx3-ubyte.gz", DS "train-labels-idx1-ubyte.gz",
-                             ncal, &cal)) {
+    if (ncal > 0 &&
+        load_idx(DS "train-images-idx3-ubyte.gz", DS "train-labels-idx1-ubyte.gz", ncal, &cal)) {
         printf("calibration data not found under " DS "\n");
         return 77;
     }
@@ -160,10 +163,8 @@ int main(int argc, char **argv) {
             return 2;
         }
         kp_model *before = kp_model_clone(m, &err);
-        kp_pass_ctx ctx = {.note = note,
-                           .reference = before,
-                           .original = orig,
-                           .calib = cal.n ? &calib : NULL};
+        kp_pass_ctx ctx = {
+            .note = note, .reference = before, .original = orig, .calib = cal.n ? &calib : NULL};
         printf("%s:\n", p->id);
         int rc = p->apply(m, &prm, &ctx, &err);
         kp_params_free(&prm);
@@ -179,16 +180,14 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (neval > 0) {
-        if (load_idx(DS "t10k-images-idx3-ubyte.gz", DS "t10k-labels-idx1-ubyte.gz", neval,
-                     &test))
+        if (load_idx(DS "t10k-images-idx3-ubyte.gz", DS "t10k-labels-idx1-ubyte.gz", neval, &test))
             return 77;
         double t0 = top1(orig, &test, &err), t1 = t0 >= 0 ? top1(m, &test, &err) : -1;
         if (t0 < 0 || t1 < 0) {
             fprintf(stderr, "eval: %s\n", err.msg);
             return 1;
         }
-        printf("RESULT top1_before=%.2f top1_after=%.2f samples=%lld\n", t0, t1,
-               (long long)test.n);
+        printf("RESULT top1_before=%.2f top1_after=%.2f samples=%lld\n", t0, t1, (long long)test.n);
     }
     kp_model_free(m);
     kp_model_free(orig);
