@@ -82,18 +82,21 @@ static void draw(kp_app *a, kp_rect r) {
                                                "the original model)",
                                    NULL};
     const char *labels[ROW_COUNT] = {"Data", "Labels", "Preprocessing"};
-    char prep[300];
-    snprintf(prep, sizeof prep, "scale %g  mean [%s]  std [%s]  layout %s  calib %lld  eval %s",
-             d->scale, fmt_list(d->mean, d->n_mean, b, sizeof b),
-             fmt_list(d->std, d->n_std, m, sizeof m), d->layout[0] ? d->layout : "nchw",
-             (long long)d->calib_samples, d->eval_limit > 0 ? "limited" : "all");
+    char prep[300], prep2[200];
+    snprintf(prep, sizeof prep, "scale %g  mean [%s]  std [%s]", d->scale,
+             fmt_list(d->mean, d->n_mean, b, sizeof b), fmt_list(d->std, d->n_std, m, sizeof m));
+    snprintf(prep2, sizeof prep2, "layout %s  calibrate on %lld  evaluate %s",
+             d->layout[0] ? d->layout : "nchw", (long long)d->calib_samples,
+             d->eval_limit > 0 ? "a subset" : "all");
     rows[ROW_PREP] = prep;
     for (int i = 0; i < ROW_COUNT; i++) {
         int y = r.y + i * 2, sel = i == S.list.sel;
         if (sel) kp_fill(y, r.x, r.w, KP_ROLE_SELECTED);
         kp_put(y, r.x + 1, 14, sel ? KP_ROLE_SELECTED : KP_ROLE_TITLE, labels[i]);
-        kp_put(y, r.x + 16, r.w - 17, sel ? KP_ROLE_SELECTED : KP_ROLE_NORMAL, rows[i]);
+        (i == ROW_PREP ? kp_put : kp_put_tail)(y, r.x + 16, r.w - 17,
+                                               sel ? KP_ROLE_SELECTED : KP_ROLE_NORMAL, rows[i]);
     }
+    kp_put(r.y + ROW_PREP * 2 + 1, r.x + 16, r.w - 17, KP_ROLE_NORMAL, prep2);
     int y = r.y + ROW_COUNT * 2 + 1;
     kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_NORMAL, "Format: %s",
             d->format ? d->format : "detected by the loader from the file");

@@ -72,6 +72,18 @@ int kp_put(int y, int x, int w, kp_role role, const char *s) {
     return c;
 }
 
+int kp_put_tail(int y, int x, int w, kp_role role, const char *s) {
+    if (!s || w <= 0) return 0;
+    if (kp_text_width(s) <= w) return kp_put(y, x, w, role, s);
+    int ew = kp_text_width(glyphs->ell);
+    while (*s && kp_text_width(s) > w - ew) {
+        s++;
+        while (((unsigned char)*s & 0xC0) == 0x80) s++; /* whole UTF-8 characters */
+    }
+    int c = kp_put(y, x, ew, role, glyphs->ell);
+    return c + kp_put(y, x + c, w - c, role, s);
+}
+
 int kp_putf(int y, int x, int w, kp_role role, const char *fmt, ...) {
     char buf[1024];
     va_list ap;

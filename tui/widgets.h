@@ -27,6 +27,8 @@ const kp_glyphs *kp_g(void);
 int kp_put(int y, int x, int w, kp_role role, const char *s);
 int kp_putf(int y, int x, int w, kp_role role, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* Like kp_put, but a string too long keeps its end ("...end/of/path"): for paths. */
+int kp_put_tail(int y, int x, int w, kp_role role, const char *s);
 /* Text width in columns of a UTF-8 string. */
 int kp_text_width(const char *s);
 void kp_fill(int y, int x, int w, kp_role role);
