@@ -48,6 +48,7 @@ static void start_picker(kp_app *a, int which) {
     } else {
         snprintf(dir, sizeof dir, "%s", a->proj->dir ? a->proj->dir : ".");
     }
+    S.pk.dirs_ok = which == PICK_DATA;
     kp_picker_open(&S.pk, dir, NULL);
     S.picking = which;
 }
@@ -69,7 +70,7 @@ static void draw(kp_app *a, kp_rect r) {
     if (S.picking) {
         kp_put(r.y, r.x + 1, r.w - 2, KP_ROLE_TITLE,
                S.picking == PICK_DATA ? "Choose the test data (.npy .npz IDX .gz .csv, or a folder "
-                                        "of input_K.pb; Enter opens a folder, / takes it)"
+                                        "of input_K.pb: its ./ row)"
                                       : "Choose the labels file (Esc: none)");
         kp_picker_draw(&S.pk, (kp_rect){r.y + 1, r.x + 1, r.h - 1, r.w - 2});
         return;
@@ -213,10 +214,6 @@ static int key(kp_app *a, kp_action act, int ch, int is_key) {
                                "the original model");
             }
             S.picking = PICK_NONE;
-            return KP_DRAW_ALL;
-        }
-        if (S.picking == PICK_DATA && act == KP_ACT_NONE && ch == '/' && !is_key) {
-            chose(a, S.pk.dir); /* take the folder itself (ONNX test_data_set_N) */
             return KP_DRAW_ALL;
         }
         int r = kp_picker_key(&S.pk, act, ch, is_key, out, sizeof out);

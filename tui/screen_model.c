@@ -219,14 +219,23 @@ static void draw(kp_app *a, kp_rect r) {
                                                    L[S.scroll + i].text);
 }
 
+/* Loads the chosen file; only a model that loads is written into the project (a failed one
+ * leaves the project pointing at its previous model, and the error on screen). */
 static void choose(kp_app *a, const char *path) {
     S.picking = 0;
-    if (kp_app_setstr(&a->proj->model, path)) return;
+    char *old = a->proj->model ? strdup(a->proj->model) : NULL;
+    if (kp_app_setstr(&a->proj->model, path)) {
+        free(old);
+        return;
+    }
     kp_app_load_model(a);
     if (a->model) {
+        free(old);
         if (!kp_app_save_project(a))
             kp_app_msg(a, KP_ROLE_OK, "model saved in the project; Tab: next step (test data)");
     } else {
+        free(a->proj->model);
+        a->proj->model = old;
         kp_app_msg(a, KP_ROLE_BAD, "model not usable (see the message); choose another");
     }
 }
