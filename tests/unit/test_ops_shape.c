@@ -342,12 +342,60 @@ static void misc_ops(void **state) {
     kp_tensor_free(shape);
 }
 
+static void more_index_ops(void **state) {
+    (void)state;
+    kp_tensor *x = tramp(2, D(3, 3), 1, 1); /* 1..9 */
+    const kp_tensor *in1[1] = {x};
+    kp_node *n = mknode("Trilu", 1, in1, 1);
+    expect1(n, 14, 1, in1, 2, D(3, 3), V(1, 2, 3, 0, 5, 6, 0, 0, 9));
+    kp_node_set_attr_int(n, "upper", 0);
+    kp_tensor *k = ints(1, V(-1));
+    const kp_tensor *in2[2] = {x, k};
+    expect1(n, 14, 2, in2, 2, D(3, 3), V(0, 0, 0, 4, 0, 0, 7, 8, 0));
+    kp_node_free(n);
+    kp_tensor *ind = tt(KP_INT64, 2, D(2, 2), V(2, 0, 0, -1));
+    const kp_tensor *gin[2] = {x, ind};
+    n = mknode("GatherND", 2, gin, 1);
+    expect1(n, 13, 2, gin, 1, D(2), V(7, 3));
+    kp_node_free(n);
+    kp_tensor *upd = tt(KP_FLOAT, 1, D(2), V(10, 20));
+    const kp_tensor *sin_[3] = {x, ind, upd};
+    n = mknode("ScatterND", 3, sin_, 1);
+    expect1(n, 13, 3, sin_, 2, D(3, 3), V(1, 2, 20, 4, 5, 6, 10, 8, 9));
+    kp_node_set_attr_string(n, "reduction", "add");
+    expect1(n, 16, 3, sin_, 2, D(3, 3), V(1, 2, 23, 4, 5, 6, 17, 8, 9));
+    kp_node_free(n);
+    kp_tensor *oh = tt(KP_INT64, 1, D(3), V(0, -1, 5)), *depth = tt(KP_FLOAT, 0, NULL, V(3)),
+              *vals = tt(KP_FLOAT, 1, D(2), V(-1, 1));
+    const kp_tensor *oin[3] = {oh, depth, vals};
+    n = mknode("OneHot", 3, oin, 1);
+    expect1(n, 11, 3, oin, 2, D(3, 3), V(1, -1, -1, -1, -1, 1, -1, -1, -1)); /* 5: all off */
+    kp_node_free(n);
+    kp_tensor *a = tt(KP_UINT8, 1, D(2), V(1, 128)), *b = tt(KP_UINT8, 1, D(2), V(3, 1));
+    const kp_tensor *bin[2] = {a, b};
+    n = mknode("BitShift", 2, bin, 1);
+    kp_node_set_attr_string(n, "direction", "LEFT");
+    expect1(n, 11, 2, bin, 1, D(2), V(8, 0)); /* wraps in uint8 */
+    kp_node_set_attr_string(n, "direction", "RIGHT");
+    expect1(n, 11, 2, bin, 1, D(2), V(0, 64));
+    kp_node_free(n);
+    kp_tensor_free(x);
+    kp_tensor_free(k);
+    kp_tensor_free(ind);
+    kp_tensor_free(upd);
+    kp_tensor_free(oh);
+    kp_tensor_free(depth);
+    kp_tensor_free(vals);
+    kp_tensor_free(a);
+    kp_tensor_free(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reshape_squeeze), cmocka_unit_test(slice_forms),
         cmocka_unit_test(pad_forms),       cmocka_unit_test(split_forms),
         cmocka_unit_test(layout_ops),      cmocka_unit_test(index_ops),
-        cmocka_unit_test(misc_ops),
+        cmocka_unit_test(misc_ops),        cmocka_unit_test(more_index_ops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
