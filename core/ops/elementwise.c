@@ -22,6 +22,8 @@ typedef enum bop {
     B_MAX,
     B_MIN,
     B_PRELU,
+    B_SHL, /* BitShift, unsigned only */
+    B_SHR,
     B_EQ,
     B_GT,
     B_GE,
@@ -179,6 +181,8 @@ static uint64_t op_u(bop op, uint64_t x, uint64_t y, int *bad) {
     case B_MAX: return x > y ? x : y;
     case B_MIN: return x < y ? x : y;
     case B_PRELU: return x;
+    case B_SHL: return y >= 64 ? 0 : x << y;
+    case B_SHR: return y >= 64 ? 0 : x >> y;
     case B_EQ: return x == y;
     case B_GT: return x > y;
     case B_GE: return x >= y;
@@ -335,6 +339,16 @@ static int run_and(kp_op_ctx *c) {
 static int run_or(kp_op_ctx *c) {
     return binary(c, B_OR);
 }
+static int run_bitshift(kp_op_ctx *c) {
+    const char *dir = kp_node_attr_string(c->node, "direction", "");
+    const kp_tensor *a = kp_op_input(c, 0);
+    if (a && kp_elem_kind_of(a->dtype) != KP_EK_UINT)
+        return kp_op_fail(c, KP_EINVAL, "inputs must be unsigned integers, not %s",
+                          kp_dtype_name(a->dtype));
+    if (!strcmp(dir, "LEFT")) return binary(c, B_SHL);
+    if (!strcmp(dir, "RIGHT")) return binary(c, B_SHR);
+    return kp_op_fail(c, KP_EINVAL, "direction must be \"LEFT\" or \"RIGHT\", not \"%s\"", dir);
+}
 static int run_xor(kp_op_ctx *c) {
     return binary(c, B_XOR);
 }
@@ -461,6 +475,7 @@ static int run_where(kp_op_ctx *ctx) {
 const kp_op_def kp_ops_elementwise[] = {
     {"", "Add", run_add},
     {"", "And", run_and},
+    {"", "BitShift", run_bitshift},
     {"", "Div", run_div},
     {"", "Equal", run_equal},
     {"", "Greater", run_greater},

@@ -653,14 +653,94 @@ static int run_s2d(kp_op_ctx *ctx) {
     return depth_space(ctx, 0);
 }
 
+/* Trilu: keeps the upper (j - i >= k) or lower (j - i <= k) triangle of the last two dims. */
+static int run_trilu(kp_op_ctx *ctx) {
+    const kp_tensor *x;
+    int rc = need_input(ctx, &x);
+    if (rc) return rc;
+    if (x->rank < 2) return kp_op_fail(ctx, KP_EINVAL, "input must have rank >= 2");
+    int64_t k = 0;
+    if (kp_op_input(ctx, 1) && (rc = kp_args_scalar_i(ctx, kp_op_input(ctx, 1), "k", &k)))
+        return rc;
+    int upper = (int)kp_node_attr_int(ctx->node, "upper", 1);
+    OUT_OR_FAIL(o, ctx, 0, x->dtype, x->rank, x->dims);
+    if ((rc = kp_args_copy(ctx, o, x))) return rc;
+    int64_t rows = x->dims[x->rank - 2], cols = x->dims[x->rank - 1];
+    int64_t mats = (rows && cols) ? x->numel / (rows * cols) : 0;
+    size_t es = kp_dtype_size(x->dtype);
+    uint8_t *p = o->data;
+    for (int64_t m = 0; m < mats; m++)
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = 0; j < cols; j++) {
+                int keep = upper ? j - i >= k : j - i <= k;
+                if (!keep) memset(p + ((m * rows + i) * cols + j) * (int64_t)es, 0, es);
+            }
+    return 0;
+}
+
+static int run_eyelike(kp_op_ctx *ctx) {
+    const kp_tensor *x = kp_op_input(ctx, 0);
+    if (!x || x->rank != 2) return kp_op_fail(ctx, KP_EINVAL, "input must be 2-D");
+    kp_dtype dt = (kp_dtype)kp_node_attr_int(ctx->node, "dtype", x->dtype);
+    if (!kp_dtype_valid((int)dt) || kp_elem_kind_of(dt) == KP_EK_NONE)
+        return kp_op_fail(ctx, KP_EUNSUPPORTED, "dtype %d", (int)dt);
+    int64_t k = kp_node_attr_int(ctx->node, "k", 0);
+    OUT_OR_FAIL(o, ctx, 0, dt, 2, x->dims);
+    if (o->nbytes) memset(o->data, 0, o->nbytes);
+    for (int64_t i = 0; i < x->dims[0]; i++) {
+        int64_t j = i + k;
+        if (j >= 0 && j < x->dims[1]) kp_elem_seti(o->data, dt, i * x->dims[1] + j, 1);
+    }
+    return 0;
+}
+
+static int run_reverse_sequence(kp_op_ctx *ctx) {
+    const kp_tensor *x, *lens = kp_op_input(ctx, 1);
+    int rc = need_input(ctx, &x);
+    if (rc) return rc;
+    int64_t ba = kp_node_attr_int(ctx->node, "batch_axis", 1),
+            ta = kp_node_attr_int(ctx->node, "time_axis", 0);
+    if (x->rank < 2 || !((ba == 0 && ta == 1) || (ba == 1 && ta == 0)))
+        return kp_op_fail(ctx, KP_EINVAL, "needs rank >= 2 and batch/time axes 0 and 1");
+    int64_t batch = x->dims[ba], time = x->dims[ta];
+    int64_t lv[4096];
+    size_t nl;
+    if (batch > 4096)
+        return kp_op_fail(ctx, KP_ERANGE, "batch of %lld is too large", (long long)batch);
+    if ((rc = kp_args_ints(ctx, lens, "sequence_lens", lv, (size_t)batch, &nl))) return rc;
+    if ((int64_t)nl != batch)
+        return kp_op_fail(ctx, KP_EINVAL, "sequence_lens has %zu entries for a batch of %lld", nl,
+                          (long long)batch);
+    OUT_OR_FAIL(o, ctx, 0, x->dtype, x->rank, x->dims);
+    if ((rc = kp_args_copy(ctx, o, x))) return rc;
+    int64_t inner = 1;
+    for (int i = 2; i < x->rank; i++) inner *= x->dims[i];
+    size_t es = kp_dtype_size(x->dtype), blk = (size_t)inner * es;
+    for (int64_t b = 0; b < batch; b++) {
+        if (lv[b] < 0 || lv[b] > time)
+            return kp_op_fail(ctx, KP_EINVAL, "sequence length %lld out of range",
+                              (long long)lv[b]);
+        for (int64_t t = 0; t < lv[b]; t++) {
+            int64_t src = ta == 0 ? (t * batch + b) : (b * time + t);
+            int64_t dt = lv[b] - 1 - t;
+            int64_t dst = ta == 0 ? (dt * batch + b) : (b * time + dt);
+            memcpy((uint8_t *)o->data + (size_t)dst * blk,
+                   (const uint8_t *)x->data + (size_t)src * blk, blk);
+        }
+    }
+    return 0;
+}
+
 const kp_op_def kp_ops_shape[] = {
     {"", "Concat", run_concat},
     {"", "DepthToSpace", run_d2s},
     {"", "Expand", run_expand},
+    {"", "EyeLike", run_eyelike},
     {"", "Flatten", run_flatten},
     {"", "Identity", run_identity},
     {"", "Pad", run_pad},
     {"", "Reshape", run_reshape},
+    {"", "ReverseSequence", run_reverse_sequence},
     {"", "Shape", run_shape},
     {"", "Size", run_size},
     {"", "Slice", run_slice},
@@ -669,6 +749,7 @@ const kp_op_def kp_ops_shape[] = {
     {"", "Squeeze", run_squeeze},
     {"", "Tile", run_tile},
     {"", "Transpose", run_transpose},
+    {"", "Trilu", run_trilu},
     {"", "Unsqueeze", run_unsqueeze},
     {0},
 };
