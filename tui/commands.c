@@ -12,6 +12,7 @@
     X(version)      \
     X(passes)       \
     X(targets)      \
+    X(eval)         \
     /* end */
 // clang-format on
 
