@@ -11,6 +11,7 @@
 #define COMMANDS(X) \
     X(version)      \
     X(passes)       \
+    X(compress)     \
     X(targets)      \
     /* end */
 // clang-format on
