@@ -11,6 +11,7 @@
 #define COMMANDS(X) \
     X(version)      \
     X(passes)       \
+    X(compress)     \
     X(targets)      \
     X(eval)         \
     /* end */
