@@ -8,7 +8,9 @@
 
 #include "core/metrics.h"
 
-void kp_accuracy_init(kp_accuracy *a) { memset(a, 0, sizeof *a); }
+void kp_accuracy_init(kp_accuracy *a) {
+    memset(a, 0, sizeof *a);
+}
 
 static double val(const kp_tensor *t, int64_t i) {
     return t->dtype == KP_FLOAT ? (double)((const float *)t->data)[i]
@@ -28,8 +30,8 @@ static int score_shape(const kp_tensor *t, int64_t *rows, int64_t *classes, kp_e
     return 0;
 }
 
-int kp_accuracy_add_labels(kp_accuracy *a, const kp_tensor *scores, size_t n,
-                           const int64_t *labels, kp_error *err) {
+int kp_accuracy_add_labels(kp_accuracy *a, const kp_tensor *scores, size_t n, const int64_t *labels,
+                           kp_error *err) {
     int64_t rows, k;
     int rc = score_shape(scores, &rows, &k, err);
     if (rc) return rc;
@@ -49,8 +51,10 @@ int kp_accuracy_add_labels(kp_accuracy *a, const kp_tensor *scores, size_t n,
         int tie_before = 0;
         for (int64_t c = 0; c < k; c++) {
             double v = val(scores, (int64_t)r * k + c);
-            if (v > ys || (isnan(ys) && !isnan(v))) higher++;
-            else if (v == ys && c < y) tie_before = 1;
+            if (v > ys || (isnan(ys) && !isnan(v)))
+                higher++;
+            else if (v == ys && c < y)
+                tie_before = 1;
         }
         if (higher == 0 && !tie_before) a->top1++;
         if (higher < 5) a->top5++;
@@ -92,8 +96,12 @@ int kp_accuracy_add_reference(kp_accuracy *a, const kp_tensor *out, const kp_ten
     return 0;
 }
 
-double kp_accuracy_top1(const kp_accuracy *a) { return a->n ? 100.0 * a->top1 / a->n : -1; }
-double kp_accuracy_top5(const kp_accuracy *a) { return a->n ? 100.0 * a->top5 / a->n : -1; }
+double kp_accuracy_top1(const kp_accuracy *a) {
+    return a->n ? 100.0 * a->top1 / a->n : -1;
+}
+double kp_accuracy_top5(const kp_accuracy *a) {
+    return a->n ? 100.0 * a->top5 / a->n : -1;
+}
 double kp_accuracy_agreement(const kp_accuracy *a) {
     return a->n_ref ? 100.0 * a->agree / a->n_ref : -1;
 }
@@ -145,8 +153,10 @@ int kp_measure_latency(kp_exec *e, const kp_tensor *const *inputs, int warmup, i
     if (!t) return kp_error_set(err, KP_ENOMEM, "out of memory");
     int rc = 0;
     for (int i = 0; i < warmup && !rc; i++) {
-        if (cancel && *cancel) rc = kp_error_set(err, KP_ECANCELLED, "cancelled");
-        else rc = run_once(e, inputs, err);
+        if (cancel && *cancel)
+            rc = kp_error_set(err, KP_ECANCELLED, "cancelled");
+        else
+            rc = run_once(e, inputs, err);
     }
     double sum = 0;
     for (int i = 0; i < runs && !rc; i++) {

@@ -17,17 +17,17 @@ typedef struct kp_accuracy {
     /* against labels */
     size_t n, top1, top5;
     /* against reference outputs (another model's, or output_K.pb) */
-    size_t n_ref, agree; /* rows compared, rows whose arg max matches */
-    size_t n_values;     /* values compared */
-    double max_abs;      /* largest |out - ref| */
+    size_t n_ref, agree;        /* rows compared, rows whose arg max matches */
+    size_t n_values;            /* values compared */
+    double max_abs;             /* largest |out - ref| */
     double dot, nn_out, nn_ref; /* for the cosine similarity over all values */
 } kp_accuracy;
 
 void kp_accuracy_init(kp_accuracy *a);
 /* Scores the first n rows of `scores` ([rows, ..., classes], classes = last dim, float32 or
  * float64) against labels. A label outside [0, classes) is an error naming the sample. */
-int kp_accuracy_add_labels(kp_accuracy *a, const kp_tensor *scores, size_t n,
-                           const int64_t *labels, kp_error *err);
+int kp_accuracy_add_labels(kp_accuracy *a, const kp_tensor *scores, size_t n, const int64_t *labels,
+                           kp_error *err);
 /* Compares out with ref (same shape, float32/float64): arg max agreement per row of the last
  * axis, max abs error, cosine. Shapes that differ are an error. */
 int kp_accuracy_add_reference(kp_accuracy *a, const kp_tensor *out, const kp_tensor *ref,

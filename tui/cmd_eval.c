@@ -18,30 +18,29 @@
 
 static void usage(FILE *f) {
     fprintf(
-        f,
-        "usage: kompress eval MODEL --data D [options] [--json]\n"
-        "       kompress eval --project DIR|project.json [MODEL] [options] [--json]\n\n"
-        "Runs MODEL on test data and prints accuracy, latency, size, memory and MACs.\n\n"
-        "data:\n"
-        "  --data D           .npy, .npz, IDX (.gz too), .csv, or a folder of test_data_set_N/\n"
-        "  --format F         npy|npz|idx|csv|onnx-pb (default: from the name)\n"
-        "  --labels L         labels file (.npy, IDX, or text/CSV with one integer per line)\n"
-        "  --label-column C   CSV: label column name or 0-based index (default: a header\n"
-        "                     column named label/class/target/y)\n"
-        "  --npz-key K        npz: entry holding the inputs\n"
-        "  --reference R.onnx without labels: compare with this model's outputs (agreement)\n"
-        "  --limit N          use the first N samples\n"
-        "preprocessing (x = (raw * scale - mean[c]) / std[c]):\n"
-        "  --scale S  --mean a,b,c  --std a,b,c  --layout nchw|nhwc (layout of the data)\n"
-        "measurement:\n"
-        "  --batch B          batch size for accuracy and for the batch latency (default 64)\n"
-        "  --threads T        OpenBLAS threads (default 1)\n"
-        "  --runs R           timed runs per latency figure (default 20), --warmup W (3)\n"
-        "  --no-latency       skip latency\n"
-        "  --project P        take model, data and preprocessing from project.json; flags\n"
-        "                     given here override it\n"
-        "  --json             machine-readable output\n"
-        "Exit status: 0 ok, 1 error (bad model or data), 2 usage error.\n");
+        f, "usage: kompress eval MODEL --data D [options] [--json]\n"
+           "       kompress eval --project DIR|project.json [MODEL] [options] [--json]\n\n"
+           "Runs MODEL on test data and prints accuracy, latency, size, memory and MACs.\n\n"
+           "data:\n"
+           "  --data D           .npy, .npz, IDX (.gz too), .csv, or a folder of test_data_set_N/\n"
+           "  --format F         npy|npz|idx|csv|onnx-pb (default: from the name)\n"
+           "  --labels L         labels file (.npy, IDX, or text/CSV with one integer per line)\n"
+           "  --label-column C   CSV: label column name or 0-based index (default: a header\n"
+           "                     column named label/class/target/y)\n"
+           "  --npz-key K        npz: entry holding the inputs\n"
+           "  --reference R.onnx without labels: compare with this model's outputs (agreement)\n"
+           "  --limit N          use the first N samples\n"
+           "preprocessing (x = (raw * scale - mean[c]) / std[c]):\n"
+           "  --scale S  --mean a,b,c  --std a,b,c  --layout nchw|nhwc (layout of the data)\n"
+           "measurement:\n"
+           "  --batch B          batch size for accuracy and for the batch latency (default 64)\n"
+           "  --threads T        OpenBLAS threads (default 1)\n"
+           "  --runs R           timed runs per latency figure (default 20), --warmup W (3)\n"
+           "  --no-latency       skip latency\n"
+           "  --project P        take model, data and preprocessing from project.json; flags\n"
+           "                     given here override it\n"
+           "  --json             machine-readable output\n"
+           "Exit status: 0 ok, 1 error (bad model or data), 2 usage error.\n");
 }
 
 typedef struct eval_args {
@@ -179,16 +178,14 @@ static int eval_accuracy(kp_exec *e, kp_exec *ref, kp_dataset *ds, results *r, k
     return rc;
 }
 
-static int eval_latency(kp_exec *e, kp_dataset *ds, const eval_args *a, results *r,
-                        kp_error *err) {
+static int eval_latency(kp_exec *e, kp_dataset *ds, const eval_args *a, results *r, kp_error *err) {
     kp_batch batch;
     int rc = kp_dataset_batch(ds, 0, &batch, err);
     if (rc) return rc;
     const kp_tensor *in0 = batch.inputs[0];
     int64_t rows = in0->rank ? in0->dims[0] : 1;
     if (batch.n_refs || batch.n_inputs != 1) { /* ONNX test folders: as given */
-        rc = kp_measure_latency(e, batch.inputs, (int)a->warmup, (int)a->runs, NULL, &r->latb,
-                                err);
+        rc = kp_measure_latency(e, batch.inputs, (int)a->warmup, (int)a->runs, NULL, &r->latb, err);
         r->have_latb = !rc;
         r->peakb = kp_exec_peak_bytes(e);
         return rc;
@@ -206,8 +203,7 @@ static int eval_latency(kp_exec *e, kp_dataset *ds, const eval_args *a, results 
         }
     }
     if (rows > 1) {
-        rc = kp_measure_latency(e, batch.inputs, (int)a->warmup, (int)a->runs, NULL, &r->latb,
-                                err);
+        rc = kp_measure_latency(e, batch.inputs, (int)a->warmup, (int)a->runs, NULL, &r->latb, err);
         if (rc) return rc;
         r->have_latb = 1;
         r->peakb = kp_exec_peak_bytes(e);
@@ -243,8 +239,8 @@ static void print_human(const char *model, const char *data, kp_dataset *ds, con
                                           : "");
     const kp_accuracy *acc = &r->acc;
     if (acc->n)
-        printf("accuracy  top-1 %.2f%% (%zu/%zu)  top-5 %.2f%%\n", kp_accuracy_top1(acc),
-               acc->top1, acc->n, kp_accuracy_top5(acc));
+        printf("accuracy  top-1 %.2f%% (%zu/%zu)  top-5 %.2f%%\n", kp_accuracy_top1(acc), acc->top1,
+               acc->n, kp_accuracy_top5(acc));
     if (acc->n_ref)
         printf("agreement top-1 %.2f%% (%zu/%zu rows)  max abs error %.3g  cosine %.6f\n",
                kp_accuracy_agreement(acc), acc->agree, acc->n_ref, acc->max_abs,
@@ -265,8 +261,9 @@ static void print_human(const char *model, const char *data, kp_dataset *ds, con
            (unsigned long long)r->gzip_bytes);
     printf("memory    weights %llu bytes", (unsigned long long)r->weight_bytes);
     if (r->have_lat1) printf(", peak activations %zu bytes at batch 1", r->peak1);
-    if (r->peakb) printf(", %zu bytes at batch %lld", r->peakb,
-                         (long long)(r->have_latb ? r->latb.batch : 0));
+    if (r->peakb)
+        printf(", %zu bytes at batch %lld", r->peakb,
+               (long long)(r->have_latb ? r->latb.batch : 0));
     printf("\n");
     double per = (double)r->macs / (double)(r->macs_batch > 0 ? r->macs_batch : 1);
     printf("compute   %.0f MACs per sample (%.2f M), %llu parameters\n", per, per / 1e6,
@@ -316,8 +313,7 @@ static void print_json(const char *model, const char *data, kp_dataset *ds, cons
     cJSON *m = cJSON_AddObjectToObject(o, "memory");
     cJSON_AddNumberToObject(m, "weight_bytes", (double)r->weight_bytes);
     if (r->have_lat1) cJSON_AddNumberToObject(m, "peak_activation_bytes_batch1", (double)r->peak1);
-    if (r->peakb)
-        cJSON_AddNumberToObject(m, "peak_activation_bytes_batchB", (double)r->peakb);
+    if (r->peakb) cJSON_AddNumberToObject(m, "peak_activation_bytes_batchB", (double)r->peakb);
     cJSON_AddNumberToObject(o, "macs_per_sample",
                             (double)r->macs / (double)(r->macs_batch > 0 ? r->macs_batch : 1));
     cJSON_AddNumberToObject(o, "parameters", (double)r->params);
@@ -331,17 +327,26 @@ static void print_json(const char *model, const char *data, kp_dataset *ds, cons
 
 static int parse_args(int argc, char **argv, eval_args *a) {
     enum { O_LABELCOL = 256, O_NPZKEY, O_REF, O_NOLAT, O_WARMUP };
-    static const struct option opts[] = {
-        {"data", required_argument, 0, 'd'},     {"labels", required_argument, 0, 'l'},
-        {"format", required_argument, 0, 'f'},   {"label-column", required_argument, 0, O_LABELCOL},
-        {"npz-key", required_argument, 0, O_NPZKEY}, {"reference", required_argument, 0, O_REF},
-        {"batch", required_argument, 0, 'b'},    {"limit", required_argument, 0, 'n'},
-        {"threads", required_argument, 0, 't'},  {"runs", required_argument, 0, 'r'},
-        {"warmup", required_argument, 0, O_WARMUP}, {"scale", required_argument, 0, 's'},
-        {"mean", required_argument, 0, 'm'},     {"std", required_argument, 0, 'S'},
-        {"layout", required_argument, 0, 'L'},   {"project", required_argument, 0, 'p'},
-        {"no-latency", no_argument, 0, O_NOLAT}, {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+    static const struct option opts[] = {{"data", required_argument, 0, 'd'},
+                                         {"labels", required_argument, 0, 'l'},
+                                         {"format", required_argument, 0, 'f'},
+                                         {"label-column", required_argument, 0, O_LABELCOL},
+                                         {"npz-key", required_argument, 0, O_NPZKEY},
+                                         {"reference", required_argument, 0, O_REF},
+                                         {"batch", required_argument, 0, 'b'},
+                                         {"limit", required_argument, 0, 'n'},
+                                         {"threads", required_argument, 0, 't'},
+                                         {"runs", required_argument, 0, 'r'},
+                                         {"warmup", required_argument, 0, O_WARMUP},
+                                         {"scale", required_argument, 0, 's'},
+                                         {"mean", required_argument, 0, 'm'},
+                                         {"std", required_argument, 0, 'S'},
+                                         {"layout", required_argument, 0, 'L'},
+                                         {"project", required_argument, 0, 'p'},
+                                         {"no-latency", no_argument, 0, O_NOLAT},
+                                         {"json", no_argument, 0, 'j'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->batch = 64;
     a->threads = 1;
@@ -422,9 +427,12 @@ static int apply_overrides(const eval_args *a, kp_dataset_opts *o, kp_error *err
     if (a->std && (rc = kp_preproc_parse_list(a->std, o->pre.std, &o->pre.n_std, err)))
         return kp_error_wrap(err, "--std: ");
     if (a->layout) {
-        if (!strcmp(a->layout, "nchw")) o->pre.layout = KP_LAYOUT_NCHW;
-        else if (!strcmp(a->layout, "nhwc")) o->pre.layout = KP_LAYOUT_NHWC;
-        else return kp_error_set(err, KP_EINVAL, "--layout %s: nchw or nhwc", a->layout);
+        if (!strcmp(a->layout, "nchw"))
+            o->pre.layout = KP_LAYOUT_NCHW;
+        else if (!strcmp(a->layout, "nhwc"))
+            o->pre.layout = KP_LAYOUT_NHWC;
+        else
+            return kp_error_set(err, KP_EINVAL, "--layout %s: nchw or nhwc", a->layout);
     }
     return 0;
 }
@@ -446,17 +454,17 @@ static int run(int argc, char **argv) {
     if (a.project) {
         if ((rc = kp_project_load(a.project, &proj, &err))) goto fail;
         if (!a.model && proj->model) model_path = kp_project_path(proj, proj->model);
-        if (!a.data &&
-            (rc = kp_dataset_opts_from_spec(&proj->data, proj->dir, &o, &data_path, &labels_path,
-                                            &err)))
+        if (!a.data && (rc = kp_dataset_opts_from_spec(&proj->data, proj->dir, &o, &data_path,
+                                                       &labels_path, &err)))
             goto fail;
     }
     if (a.model) model_path = strdup(a.model);
     if (a.data) data_path = strdup(a.data);
     if (!model_path || !data_path) {
         usage(stderr);
-        status = kp_cli_failf(CMD, 2, "%s", !model_path ? "give a MODEL (or --project)"
-                                                         : "give --data (or --project)");
+        status = kp_cli_failf(CMD, 2, "%s",
+                              !model_path ? "give a MODEL (or --project)"
+                                          : "give --data (or --project)");
         goto done;
     }
     if ((rc = apply_overrides(&a, &o, &err))) goto fail;
@@ -487,8 +495,10 @@ static int run(int argc, char **argv) {
         rc = measure_static(model_path, m, b0.inputs, (int)a.threads, &r, &err);
     }
     if (rc) goto fail;
-    if (a.json) print_json(model_path, data_path, ds, &r, (int)a.threads);
-    else print_human(model_path, data_path, ds, &r, (int)a.threads, (int)a.warmup);
+    if (a.json)
+        print_json(model_path, data_path, ds, &r, (int)a.threads);
+    else
+        print_human(model_path, data_path, ds, &r, (int)a.threads, (int)a.warmup);
     status = 0;
     goto done;
 fail:
