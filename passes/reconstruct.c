@@ -450,7 +450,7 @@ static int rc_estimate(const kp_model *m, const kp_params *p, const kp_pass_ctx 
 }
 
 static const kp_param_def rc_params[] = {
-    {"batches", KP_PARAM_INT, "8", 1, 100000, NULL, "calibration batches used per layer"},
+    {"batches", KP_PARAM_INT, "64", 1, 100000, NULL, "calibration batches used per layer"},
     {"ridge", KP_PARAM_FLOAT, "1e-4", 0, 1, NULL,
      "ridge regularisation, relative to the mean input energy"},
     {"layers", KP_PARAM_STRING, "", 0, 0, NULL,
