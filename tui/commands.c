@@ -11,7 +11,9 @@
 #define COMMANDS(X) \
     X(version)      \
     X(passes)       \
+    X(compress)     \
     X(targets)      \
+    X(eval)         \
     /* end */
 // clang-format on
 
