@@ -421,7 +421,9 @@ static int rc_apply(kp_model *m, const kp_params *p, const kp_pass_ctx *ctx, kp_
             kp_tensor_free(b);
         if (rc) break;
         kp_pass_notef(ctx, "reconstruct: %s refit (%s, %lld inputs per output)", kp_node_label(n),
-                      clustered ? "codebook" : "kept weights + bias", (long long)D);
+                      clustered ? "codebook"
+                                : (L.has_bias ? "kept weights + bias" : "kept weights"),
+                      (long long)D);
         done_n++;
         kp_pass_progress(ctx, (double)(i + 1) / (double)g->n_nodes, "refitting layers");
     }
