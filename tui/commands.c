@@ -13,6 +13,7 @@
     X(passes)       \
     X(compress)     \
     X(targets)      \
+    X(eval)         \
     /* end */
 // clang-format on
 
