@@ -20,6 +20,7 @@
 typedef struct ld {
     const char *dir; /* external data base folder, NULL = refuse external data */
     kp_error *err;
+    int too_deep; /* the nesting limit was hit: outer levels add no more context */
 } ld;
 
 /* ---- wire pre-scan: bounds message nesting so protobuf-c's recursive unpack stays shallow -- */
@@ -618,7 +619,7 @@ static int ld_attr(ld *c, const Onnx__AttributeProto *ap, const char *node, kp_g
         return kp_error_set(c->err, KP_EFORMAT, "node '%s': attribute '%s' has unknown type %d",
                             node, an, type);
     }
-    if (rc) kp_error_wrap(c->err, "node '%s', attribute '%s': ", node, an);
+    if (rc && !c->too_deep) kp_error_wrap(c->err, "node '%s', attribute '%s': ", node, an);
     return rc;
 }
 
@@ -722,14 +723,19 @@ static int ld_graph_body(ld *c, const Onnx__GraphProto *gp, kp_graph *g, int dep
 static int ld_graph(ld *c, const Onnx__GraphProto *gp, kp_graph *parent, int depth,
                     kp_graph **out) {
     *out = NULL;
-    if (depth > KP_ONNX_MAX_GRAPH_DEPTH)
-        return kp_error_set(c->err, KP_ERANGE, "subgraphs are nested more than %d levels deep",
+    if (depth > KP_ONNX_MAX_GRAPH_DEPTH) {
+        c->too_deep = 1;
+        return kp_error_set(c->err, KP_ERANGE,
+                            "subgraphs (If/Loop/Scan bodies) are nested more than %d levels "
+                            "deep; refusing a model this deep",
                             KP_ONNX_MAX_GRAPH_DEPTH);
+    }
     kp_graph *g = kp_graph_new(parent);
     if (!g) return oom(c);
     int rc = ld_graph_body(c, gp, g, depth);
     if (rc) {
-        if (depth > 0 && gp->name) kp_error_wrap(c->err, "subgraph '%s': ", gp->name);
+        if (depth > 0 && gp->name && !c->too_deep)
+            kp_error_wrap(c->err, "subgraph '%s': ", gp->name);
         kp_graph_free(g);
         return rc;
     }
