@@ -70,6 +70,9 @@ typedef struct kp_pass_ctx {
     void (*progress)(void *user, double fraction, const char *what);
     /* A note for the report: "conv3: left unchanged, grouped conv not supported". */
     void (*note)(void *user, const char *msg);
+    /* The user's model before the first pass of the pipeline (borrowed; NULL = use
+     * `reference`). reconstruct fits layers to this model's outputs. */
+    const kp_model *original;
 } kp_pass_ctx;
 
 typedef struct kp_pass {

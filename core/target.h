@@ -1,5 +1,5 @@
 /* Hardware targets: built-in profiles (spec-sheet sources in core/target_builtin.c) plus user
- * JSON profiles from $XDG_CONFIG_HOME/kompress/targets/*.json, and per-layer roofline
+ * JSON profiles from $XDG_CONFIG_HOME/kompress/targets/ (one .json each), and per-layer roofline
  * estimates of latency, RAM, flash and energy for a model on a target. */
 #ifndef KP_TARGET_H
 #define KP_TARGET_H

@@ -2,8 +2,16 @@
  * line here. Order is the canonical pipeline order (lossless clean-up first, quantization last). */
 #include "passes/registry.h"
 
+extern const kp_pass kp_pass_prune_channels, kp_pass_low_rank, kp_pass_prune, kp_pass_cluster;
+extern const kp_pass kp_pass_quant_dynamic;
+
 static const kp_pass *const all[] = {
     NULL, /* placeholder so the array is never empty; skipped below */
+    &kp_pass_prune_channels,
+    &kp_pass_low_rank,
+    &kp_pass_prune,
+    &kp_pass_cluster,
+    &kp_pass_quant_dynamic,
 };
 
 const kp_pass *const *kp_passes(size_t *n) {

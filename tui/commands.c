@@ -6,7 +6,14 @@
 
 #include "tui/cli.h"
 
-#define COMMANDS(X) X(version) X(passes)
+// clang-format off
+/* One command per line, so parallel additions merge cleanly. */
+#define COMMANDS(X) \
+    X(version)      \
+    X(passes)       \
+    X(targets)      \
+    /* end */
+// clang-format on
 
 #define DECLARE(c) extern const kp_cmd kp_cmd_##c;
 COMMANDS(DECLARE)

@@ -14,6 +14,7 @@ static void usage(FILE *f) {
             "Kompress %s - compress ONNX models for the hardware that runs them\n\n"
             "usage: kompress                 open the terminal app\n"
             "       kompress --open DIR      open the app on a project folder\n"
+            "                [--theme NAME] [--ascii]  colour theme; ASCII-only drawing\n"
             "       kompress COMMAND [ARGS]  run headless (COMMAND --help for details)\n\n"
             "commands:\n",
             KP_VERSION);
@@ -22,7 +23,8 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "--open") || !strncmp(argv[1], "--theme", 7)) {
+    if (argc < 2 || !strcmp(argv[1], "--open") || !strncmp(argv[1], "--theme", 7) ||
+        !strcmp(argv[1], "--ascii")) {
         if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
             fprintf(stderr, "kompress: the app needs a terminal; for scripts use a command:\n\n");
             usage(stderr);

@@ -1,6 +1,353 @@
-/* conv kernels. */
-#include "core/ops/ops.h"
+/* Conv and ConvTranspose (float32), 1-D/2-D/3-D and beyond.
+ * Conv: per image and group, Y[Mg, OS] = W[Mg, Cg*K] x col[Cg*K, OS] through OpenBLAS, where col
+ * is the im2col expansion of the input; 1x1 stride-1 unpadded convolutions use the input as
+ * col directly, depthwise 2-D convolutions run a direct loop. ConvTranspose: col = W^T x X,
+ * then col2im scatters col into Y. Bias is added in one pass over the output. */
+#include <cblas.h>
+#include <string.h>
+
+#include "core/ops/spatial.h"
+
+/* ---- shared checks ------------------------------------------------------------------------- */
+
+static int need_float(kp_op_ctx *ctx, const kp_tensor *t, const char *what) {
+    if (!t) return kp_op_fail(ctx, KP_EINVAL, "input %s is missing", what);
+    if (t->dtype != KP_FLOAT)
+        return kp_op_fail(ctx, KP_EUNSUPPORTED, "input %s is %s; only float32 is supported", what,
+                          kp_dtype_name(t->dtype));
+    return 0;
+}
+
+/* Kernel spatial shape: from W, checked against the kernel_shape attribute when given. */
+static int kernel_shape(kp_op_ctx *ctx, const kp_tensor *w, int nd, int64_t *k) {
+    const int64_t *v;
+    size_t n = kp_node_attr_ints(ctx->node, "kernel_shape", &v);
+    if (n && (int)n != nd)
+        return kp_op_fail(ctx, KP_EINVAL, "kernel_shape has %zu values, expected %d", n, nd);
+    for (int i = 0; i < nd; i++) {
+        k[i] = w->dims[2 + i];
+        if (n && v[i] != k[i])
+            return kp_op_fail(ctx, KP_EINVAL, "kernel_shape[%d] = %lld but W has %lld", i,
+                              (long long)v[i], (long long)k[i]);
+    }
+    return 0;
+}
+
+static void add_bias(float *y, const float *b, int64_t n, int64_t m, int64_t os) {
+    if (!b) return;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t c = 0; c < m; c++) {
+            float bv = b[c], *p = y + (i * m + c) * os;
+            for (int64_t j = 0; j < os; j++) p[j] += bv;
+        }
+}
+
+/* ---- im2col -------------------------------------------------------------------------------- */
+
+static void im2col_2d(const float *x, int64_t cg, const kp_spatial *s, float *col) {
+    int64_t ih = s->in[0], iw = s->in[1], oh = s->out[0], ow = s->out[1];
+    int64_t kh = s->k[0], kw = s->k[1], sh = s->stride[0], sw = s->stride[1];
+    int64_t dh = s->dil[0], dw = s->dil[1], ph = s->pad_b[0], pw = s->pad_b[1];
+    for (int64_t c = 0; c < cg; c++) {
+        const float *xc = x + c * ih * iw;
+        for (int64_t a = 0; a < kh; a++)
+            for (int64_t b = 0; b < kw; b++) {
+                float *row = col + ((c * kh + a) * kw + b) * oh * ow;
+                /* Output columns whose input column is inside [0, iw). */
+                int64_t off = b * dw - pw;
+                int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+                int64_t hi = iw - off > 0 ? (iw - off + sw - 1) / sw : 0;
+                if (hi > ow) hi = ow;
+                if (lo > hi) lo = hi;
+                for (int64_t y = 0; y < oh; y++) {
+                    float *r = row + y * ow;
+                    int64_t yy = y * sh - ph + a * dh;
+                    if (yy < 0 || yy >= ih) {
+                        memset(r, 0, (size_t)ow * sizeof *r);
+                        continue;
+                    }
+                    const float *xr = xc + yy * iw + off;
+                    for (int64_t j = 0; j < lo; j++) r[j] = 0;
+                    if (sw == 1)
+                        memcpy(r + lo, xr + lo, (size_t)(hi - lo) * sizeof *r);
+                    else
+                        for (int64_t j = lo; j < hi; j++) r[j] = xr[j * sw];
+                    for (int64_t j = hi; j < ow; j++) r[j] = 0;
+                }
+            }
+    }
+}
+
+static void im2col_nd(const float *x, int64_t cg, const kp_spatial *s, float *col) {
+    int nd = s->nd;
+    int64_t kidx[KP_SPATIAL_MAX], oidx[KP_SPATIAL_MAX];
+    for (int64_t c = 0; c < cg; c++)
+        for (int64_t kk = 0; kk < s->k_size; kk++) {
+            int64_t rem = kk;
+            for (int d = nd - 1; d >= 0; d--) {
+                kidx[d] = rem % s->k[d];
+                rem /= s->k[d];
+            }
+            float *row = col + (c * s->k_size + kk) * s->out_size;
+            const float *xc = x + c * s->in_size;
+            for (int d = 0; d < nd; d++) oidx[d] = 0;
+            for (int64_t o = 0; o < s->out_size; o++) {
+                int64_t lin = 0;
+                int inside = 1;
+                for (int d = 0; d < nd; d++) {
+                    int64_t ii = oidx[d] * s->stride[d] - s->pad_b[d] + kidx[d] * s->dil[d];
+                    if (ii < 0 || ii >= s->in[d]) {
+                        inside = 0;
+                        break;
+                    }
+                    lin = lin * s->in[d] + ii;
+                }
+                row[o] = inside ? xc[lin] : 0.0f;
+                for (int d = nd - 1; d >= 0; d--) {
+                    if (++oidx[d] < s->out[d]) break;
+                    oidx[d] = 0;
+                }
+            }
+        }
+}
+
+/* ---- depthwise 2-D ------------------------------------------------------------------------- */
+
+static void depthwise_2d(const float *x, const float *w, float *y, const kp_spatial *s) {
+    int64_t ih = s->in[0], iw = s->in[1], oh = s->out[0], ow = s->out[1];
+    int64_t kh = s->k[0], kw = s->k[1], sh = s->stride[0], sw = s->stride[1];
+    int64_t dh = s->dil[0], dw = s->dil[1], ph = s->pad_b[0], pw = s->pad_b[1];
+    for (int64_t oy = 0; oy < oh; oy++)
+        for (int64_t ox = 0; ox < ow; ox++) {
+            float acc = 0;
+            for (int64_t a = 0; a < kh; a++) {
+                int64_t yy = oy * sh - ph + a * dh;
+                if (yy < 0 || yy >= ih) continue;
+                const float *xr = x + yy * iw;
+                const float *wr = w + a * kw;
+                for (int64_t b = 0; b < kw; b++) {
+                    int64_t xx = ox * sw - pw + b * dw;
+                    if (xx >= 0 && xx < iw) acc += xr[xx] * wr[b];
+                }
+            }
+            y[oy * ow + ox] = acc;
+        }
+}
+
+/* ---- Conv ---------------------------------------------------------------------------------- */
+
+static int conv_run(kp_op_ctx *ctx) {
+    const kp_tensor *x = kp_op_input(ctx, 0), *w = kp_op_input(ctx, 1), *b = kp_op_input(ctx, 2);
+    int rc;
+    if ((rc = need_float(ctx, x, "X")) < 0 || (rc = need_float(ctx, w, "W")) < 0) return rc;
+    if (b && (rc = need_float(ctx, b, "B")) < 0) return rc;
+    if (x->rank < 3 || w->rank != x->rank)
+        return kp_op_fail(ctx, KP_EINVAL, "X (rank %d) and W (rank %d) must both be N x C x ...",
+                          x->rank, w->rank);
+    int nd = x->rank - 2;
+    int64_t group = kp_node_attr_int(ctx->node, "group", 1);
+    int64_t n = x->dims[0], c = x->dims[1], m = w->dims[0];
+    if (group < 1 || c % group || m % group || w->dims[1] * group != c)
+        return kp_op_fail(ctx, KP_EINVAL,
+                          "X has %lld channels, W is %lld x %lld, group %lld: they do not match",
+                          (long long)c, (long long)m, (long long)w->dims[1], (long long)group);
+    if (b && (b->rank != 1 || b->dims[0] != m))
+        return kp_op_fail(ctx, KP_EINVAL, "B must have %lld entries", (long long)m);
+    int64_t k[KP_SPATIAL_MAX];
+    kp_spatial s;
+    if ((rc = kernel_shape(ctx, w, nd, k)) < 0) return rc;
+    if ((rc = kp_spatial_init(ctx, x, k, 0, &s)) < 0) return rc;
+    int64_t dims[KP_MAX_RANK] = {n, m};
+    for (int i = 0; i < nd; i++) dims[2 + i] = s.out[i];
+    kp_tensor *yt = kp_op_output(ctx, 0, KP_FLOAT, x->rank, dims);
+    if (!yt) return ctx->err->code;
+    if (!yt->numel) return 0;
+    float *y = yt->data;
+    const float *xd = x->data, *wd = w->data;
+    int64_t cg = c / group, mg = m / group, kk = cg * s.k_size, os = s.out_size, is = s.in_size;
+    int pointwise = 1;
+    for (int i = 0; i < nd; i++)
+        if (s.k[i] != 1 || s.stride[i] != 1 || s.pad_b[i] || s.pad_e[i]) pointwise = 0;
+    int depthwise = nd == 2 && cg == 1 && mg == 1;
+    float *col = NULL;
+    if (!pointwise && !depthwise && kk && os) {
+        col = ctx->scratch(ctx, (size_t)(kk * os) * sizeof *col);
+        if (!col) return ctx->err->code;
+    }
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t g = 0; g < group; g++) {
+            const float *xg = xd + (i * c + g * cg) * is, *wg = wd + g * mg * kk;
+            float *yg = y + (i * m + g * mg) * os;
+            if (depthwise) {
+                depthwise_2d(xg, wg, yg, &s);
+                continue;
+            }
+            if (!kk) {
+                memset(yg, 0, (size_t)(mg * os) * sizeof *yg);
+                continue;
+            }
+            const float *src = xg;
+            if (!pointwise) {
+                if (nd == 2)
+                    im2col_2d(xg, cg, &s, col);
+                else
+                    im2col_nd(xg, cg, &s, col);
+                src = col;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)os, (int)kk, 1.0f,
+                        wg, (int)kk, src, (int)os, 0.0f, yg, (int)os);
+        }
+    add_bias(y, b ? b->data : NULL, n, m, os);
+    return 0;
+}
+
+/* ---- ConvTranspose ------------------------------------------------------------------------- */
+
+static int int_list(kp_op_ctx *ctx, const char *name, int nd, int64_t dflt, int64_t *out) {
+    const int64_t *v;
+    size_t cnt = kp_node_attr_ints(ctx->node, name, &v);
+    for (int i = 0; i < nd; i++) out[i] = dflt;
+    if (!cnt) return 0;
+    if ((int)cnt < nd)
+        return kp_op_fail(ctx, KP_EINVAL, "%s has %zu values, expected %d", name, cnt, nd);
+    /* output_shape may list N and C too: take the spatial tail. */
+    for (int i = 0; i < nd; i++) out[i] = v[cnt - (size_t)nd + (size_t)i];
+    return 1;
+}
+
+static void col2im(const float *col, int64_t mg, const kp_spatial *s, float *y) {
+    /* Here s->in is the input (X) spatial size, s->out the output (Y) size. */
+    int nd = s->nd;
+    int64_t kidx[KP_SPATIAL_MAX], iidx[KP_SPATIAL_MAX];
+    for (int64_t c = 0; c < mg; c++)
+        for (int64_t kk = 0; kk < s->k_size; kk++) {
+            int64_t rem = kk;
+            for (int d = nd - 1; d >= 0; d--) {
+                kidx[d] = rem % s->k[d];
+                rem /= s->k[d];
+            }
+            const float *row = col + (c * s->k_size + kk) * s->in_size;
+            float *yc = y + c * s->out_size;
+            for (int d = 0; d < nd; d++) iidx[d] = 0;
+            for (int64_t p = 0; p < s->in_size; p++) {
+                int64_t lin = 0;
+                int inside = 1;
+                for (int d = 0; d < nd; d++) {
+                    int64_t o = iidx[d] * s->stride[d] - s->pad_b[d] + kidx[d] * s->dil[d];
+                    if (o < 0 || o >= s->out[d]) {
+                        inside = 0;
+                        break;
+                    }
+                    lin = lin * s->out[d] + o;
+                }
+                if (inside) yc[lin] += row[p];
+                for (int d = nd - 1; d >= 0; d--) {
+                    if (++iidx[d] < s->in[d]) break;
+                    iidx[d] = 0;
+                }
+            }
+        }
+}
+
+static int convt_run(kp_op_ctx *ctx) {
+    const kp_tensor *x = kp_op_input(ctx, 0), *w = kp_op_input(ctx, 1), *b = kp_op_input(ctx, 2);
+    int rc;
+    if ((rc = need_float(ctx, x, "X")) < 0 || (rc = need_float(ctx, w, "W")) < 0) return rc;
+    if (b && (rc = need_float(ctx, b, "B")) < 0) return rc;
+    if (x->rank < 3 || w->rank != x->rank)
+        return kp_op_fail(ctx, KP_EINVAL, "X (rank %d) and W (rank %d) must both be N x C x ...",
+                          x->rank, w->rank);
+    int nd = x->rank - 2;
+    int64_t group = kp_node_attr_int(ctx->node, "group", 1);
+    int64_t n = x->dims[0], c = x->dims[1];
+    if (group < 1 || c % group || w->dims[0] != c)
+        return kp_op_fail(ctx, KP_EINVAL, "X has %lld channels, W has %lld, group %lld",
+                          (long long)c, (long long)w->dims[0], (long long)group);
+    int64_t mg = w->dims[1], m = mg * group, cg = c / group;
+    if (b && (b->rank != 1 || b->dims[0] != m))
+        return kp_op_fail(ctx, KP_EINVAL, "B must have %lld entries", (long long)m);
+    kp_spatial s;
+    memset(&s, 0, sizeof s);
+    s.nd = nd;
+    if ((rc = kernel_shape(ctx, w, nd, s.k)) < 0) return rc;
+    int64_t outpad[KP_SPATIAL_MAX], oshape[KP_SPATIAL_MAX], pads[2 * KP_SPATIAL_MAX];
+    if ((rc = int_list(ctx, "strides", nd, 1, s.stride)) < 0) return rc;
+    if ((rc = int_list(ctx, "dilations", nd, 1, s.dil)) < 0) return rc;
+    if ((rc = int_list(ctx, "output_padding", nd, 0, outpad)) < 0) return rc;
+    int has_oshape = int_list(ctx, "output_shape", nd, 0, oshape);
+    if (has_oshape < 0) return has_oshape;
+    const int64_t *pv;
+    size_t np = kp_node_attr_ints(ctx->node, "pads", &pv);
+    if (np && (int)np != 2 * nd)
+        return kp_op_fail(ctx, KP_EINVAL, "pads has %zu values, expected %d", np, 2 * nd);
+    for (int i = 0; i < 2 * nd; i++) pads[i] = np ? pv[i] : 0;
+    const char *ap = kp_node_attr_string(ctx->node, "auto_pad", "NOTSET");
+    int same = !strcmp(ap, "SAME_UPPER") ? 1 : !strcmp(ap, "SAME_LOWER") ? 2 : 0;
+    int valid = !strcmp(ap, "VALID");
+    if (!same && !valid && strcmp(ap, "NOTSET") && ap[0])
+        return kp_op_fail(ctx, KP_EINVAL, "unknown auto_pad '%s'", ap);
+    s.in_size = s.out_size = s.k_size = 1;
+    for (int i = 0; i < nd; i++) {
+        int64_t in = x->dims[2 + i], ek = (s.k[i] - 1) * s.dil[i] + 1;
+        int64_t full = s.stride[i] * (in - 1) + outpad[i] + ek;
+        if (s.stride[i] < 1 || s.dil[i] < 1 || outpad[i] < 0)
+            return kp_op_fail(ctx, KP_EINVAL, "bad strides/dilations/output_padding");
+        s.in[i] = in;
+        if (has_oshape || same) {
+            int64_t target = has_oshape ? oshape[i] : in * s.stride[i];
+            int64_t total = full - target;
+            /* Floor division: a negative total (output_shape past the natural size) pads the
+             * end, like output_padding. */
+            int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);
+            if (same == 1) {
+                s.pad_b[i] = half;
+                s.pad_e[i] = total - half;
+            } else {
+                s.pad_b[i] = total - half;
+                s.pad_e[i] = half;
+            }
+            s.out[i] = target;
+        } else {
+            if (!valid) {
+                s.pad_b[i] = pads[i];
+                s.pad_e[i] = pads[nd + i];
+            }
+            s.out[i] = full - s.pad_b[i] - s.pad_e[i];
+        }
+        if (s.out[i] < 0 || s.out[i] > ((int64_t)1 << 31))
+            return kp_op_fail(ctx, KP_EINVAL, "output spatial dim %d would be %lld", i,
+                              (long long)s.out[i]);
+        s.in_size *= in;
+        s.out_size *= s.out[i];
+        s.k_size *= s.k[i];
+    }
+    int64_t dims[KP_MAX_RANK] = {n, m};
+    for (int i = 0; i < nd; i++) dims[2 + i] = s.out[i];
+    kp_tensor *yt = kp_op_output(ctx, 0, KP_FLOAT, x->rank, dims);
+    if (!yt) return ctx->err->code;
+    if (!yt->numel) return 0;
+    float *y = yt->data;
+    memset(y, 0, yt->nbytes);
+    int64_t rows = mg * s.k_size;
+    float *col = NULL;
+    if (rows && s.in_size) {
+        col = ctx->scratch(ctx, (size_t)(rows * s.in_size) * sizeof *col);
+        if (!col) return ctx->err->code;
+    }
+    const float *xd = x->data, *wd = w->data;
+    for (int64_t i = 0; i < n && col && cg; i++)
+        for (int64_t g = 0; g < group; g++) {
+            const float *xg = xd + (i * c + g * cg) * s.in_size, *wg = wd + g * cg * rows;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)s.in_size, (int)cg,
+                        1.0f, wg, (int)rows, xg, (int)s.in_size, 0.0f, col, (int)s.in_size);
+            col2im(col, mg, &s, y + (i * m + g * mg) * s.out_size);
+        }
+    add_bias(y, b ? b->data : NULL, n, m, s.out_size);
+    return 0;
+}
 
 const kp_op_def kp_ops_conv[] = {
+    {"", "Conv", conv_run},
+    {"", "ConvTranspose", convt_run},
     {0},
 };

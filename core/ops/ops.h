@@ -49,6 +49,16 @@ const kp_tensor *kp_op_input(const kp_op_ctx *ctx, size_t i);
 int kp_op_fail(kp_op_ctx *ctx, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* 1 when output i is named by the node (someone may read it); kernels may skip computing
+ * optional outputs nobody wants. kp_op_output() works for unwanted outputs too. */
+int kp_op_wants(const kp_op_ctx *ctx, size_t i);
+
+/* Runs node's kernel outside an executor: inputs borrowed (NULL = omitted), outputs returned
+ * owned in out[0..n_out) (NULL where the kernel produced none). No subgraph support. For unit
+ * tests and constant folding. On failure nothing is returned and err names the node. */
+int kp_op_call(const kp_node *node, int64_t opset, size_t n_in, const kp_tensor *const *in,
+               size_t n_out, kp_tensor **out, kp_error *err);
+
 /* Looks up a kernel; NULL if none. domain NULL or "ai.onnx" = "". */
 const kp_op_def *kp_ops_find(const char *domain, const char *op_type);
 /* All registered ops, sorted by (domain, op_type); *n receives the count. */

@@ -1,6 +1,288 @@
-/* pool kernels. */
-#include "core/ops/ops.h"
+/* Pools: MaxPool (with Indices), AveragePool, LpPool and their Global forms.
+ * Windowed pools treat 1-D and 2-D inputs as 3-D with unit dims, so one loop nest serves all;
+ * for every output position the valid part of the window is computed once per dim. */
+#include <math.h>
+#include <string.h>
+
+#include "core/ops/spatial.h"
+
+typedef struct win3 {
+    int64_t in[3], out[3], k[3], s[3], d[3], pb[3], pe[3];
+} win3;
+
+static int to_win3(kp_op_ctx *ctx, const kp_spatial *sp, win3 *w) {
+    if (sp->nd > 3)
+        return kp_op_fail(ctx, KP_EUNSUPPORTED, "%d spatial dims; at most 3 are supported", sp->nd);
+    int off = 3 - sp->nd;
+    for (int i = 0; i < 3; i++) {
+        w->in[i] = w->out[i] = w->k[i] = w->s[i] = w->d[i] = 1;
+        w->pb[i] = w->pe[i] = 0;
+    }
+    for (int i = 0; i < sp->nd; i++) {
+        w->in[off + i] = sp->in[i];
+        w->out[off + i] = sp->out[i];
+        w->k[off + i] = sp->k[i];
+        w->s[off + i] = sp->stride[i];
+        w->d[off + i] = sp->dil[i];
+        w->pb[off + i] = sp->pad_b[i];
+        w->pe[off + i] = sp->pad_e[i];
+    }
+    return 0;
+}
+
+/* Kernel taps along one dim for output o: taps j in [lo, hi) land inside the input; `padded`
+ * counts taps inside the padded extent [-pb, in + pe). */
+static void taps(const win3 *w, int dim, int64_t o, int64_t *lo, int64_t *hi, int64_t *padded) {
+    int64_t start = o * w->s[dim] - w->pb[dim], d = w->d[dim], k = w->k[dim];
+    int64_t l = 0, h = k, p = 0;
+    while (l < k && start + l * d < 0) l++;
+    while (h > l && start + (h - 1) * d >= w->in[dim]) h--;
+    for (int64_t j = 0; j < k; j++) {
+        int64_t x = start + j * d;
+        if (x >= -w->pb[dim] && x < w->in[dim] + w->pe[dim]) p++;
+    }
+    *lo = l;
+    *hi = h;
+    *padded = p;
+}
+
+static int pool_setup(kp_op_ctx *ctx, const kp_tensor *x, kp_spatial *sp, win3 *w, kp_tensor **y,
+                      kp_dtype out_dt) {
+    int64_t k[KP_SPATIAL_MAX];
+    int rc;
+    if (!x) return kp_op_fail(ctx, KP_EINVAL, "input X is missing");
+    if (x->rank < 3)
+        return kp_op_fail(ctx, KP_EINVAL, "input must be N x C x spatial..., got rank %d", x->rank);
+    if ((rc = kp_spatial_kernel_attr(ctx, x->rank - 2, k)) < 0) return rc;
+    int ceil_mode = kp_node_attr_int(ctx->node, "ceil_mode", 0) != 0;
+    if ((rc = kp_spatial_init(ctx, x, k, ceil_mode, sp)) < 0) return rc;
+    if ((rc = to_win3(ctx, sp, w)) < 0) return rc;
+    int64_t dims[KP_MAX_RANK] = {x->dims[0], x->dims[1]};
+    for (int i = 0; i < sp->nd; i++) dims[2 + i] = sp->out[i];
+    *y = kp_op_output(ctx, 0, out_dt, x->rank, dims);
+    return *y ? 0 : ctx->err->code;
+}
+
+/* ---- MaxPool ------------------------------------------------------------------------------- */
+
+#define MAXPOOL_BODY(T)                                                                            \
+    static void maxpool_##T(const T *x, T *y, int64_t *ind, int64_t planes, const win3 *w,         \
+                            int col_major, int nd) {                                               \
+        int64_t is = w->in[0] * w->in[1] * w->in[2], os = w->out[0] * w->out[1] * w->out[2];       \
+        for (int64_t pl = 0; pl < planes; pl++) {                                                  \
+            const T *xp = x + pl * is;                                                             \
+            for (int64_t o0 = 0; o0 < w->out[0]; o0++) {                                           \
+                int64_t l0, h0, p0;                                                                \
+                taps(w, 0, o0, &l0, &h0, &p0);                                                     \
+                for (int64_t o1 = 0; o1 < w->out[1]; o1++) {                                       \
+                    int64_t l1, h1, p1;                                                            \
+                    taps(w, 1, o1, &l1, &h1, &p1);                                                 \
+                    for (int64_t o2 = 0; o2 < w->out[2]; o2++) {                                   \
+                        int64_t l2, h2, p2;                                                        \
+                        taps(w, 2, o2, &l2, &h2, &p2);                                             \
+                        int found = 0;                                                             \
+                        T best = 0;                                                                \
+                        int64_t bi[3] = {0, 0, 0};                                                 \
+                        for (int64_t j0 = l0; j0 < h0; j0++) {                                     \
+                            int64_t i0 = o0 * w->s[0] - w->pb[0] + j0 * w->d[0];                   \
+                            for (int64_t j1 = l1; j1 < h1; j1++) {                                 \
+                                int64_t i1 = o1 * w->s[1] - w->pb[1] + j1 * w->d[1];               \
+                                const T *row = xp + (i0 * w->in[1] + i1) * w->in[2];               \
+                                for (int64_t j2 = l2; j2 < h2; j2++) {                             \
+                                    int64_t i2 = o2 * w->s[2] - w->pb[2] + j2 * w->d[2];           \
+                                    T v = row[i2];                                                 \
+                                    if (!found || v > best) {                                      \
+                                        best = v;                                                  \
+                                        bi[0] = i0;                                                \
+                                        bi[1] = i1;                                                \
+                                        bi[2] = i2;                                                \
+                                        found = 1;                                                 \
+                                    }                                                              \
+                                }                                                                  \
+                            }                                                                      \
+                        }                                                                          \
+                        int64_t oi = (o0 * w->out[1] + o1) * w->out[2] + o2;                       \
+                        y[pl * os + oi] = best;                                                    \
+                        if (ind) {                                                                 \
+                            int64_t lin;                                                           \
+                            if (!col_major)                                                        \
+                                lin = (bi[0] * w->in[1] + bi[1]) * w->in[2] + bi[2];               \
+                            else if (nd == 1)                                                      \
+                                lin = bi[2];                                                       \
+                            else if (nd == 2)                                                      \
+                                lin = bi[1] + bi[2] * w->in[1];                                    \
+                            else                                                                   \
+                                lin = bi[0] + w->in[0] * (bi[1] + w->in[1] * bi[2]);               \
+                            ind[pl * os + oi] = pl * is + lin;                                     \
+                        }                                                                          \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+MAXPOOL_BODY(float)
+MAXPOOL_BODY(double)
+MAXPOOL_BODY(int8_t)
+MAXPOOL_BODY(uint8_t)
+
+static int maxpool_run(kp_op_ctx *ctx) {
+    const kp_tensor *x = kp_op_input(ctx, 0);
+    if (x && x->dtype != KP_FLOAT && x->dtype != KP_DOUBLE && x->dtype != KP_INT8 &&
+        x->dtype != KP_UINT8)
+        return kp_op_fail(ctx, KP_EUNSUPPORTED, "element type %s is not supported",
+                          kp_dtype_name(x->dtype));
+    kp_spatial sp;
+    win3 w;
+    kp_tensor *y, *ind = NULL;
+    int rc = pool_setup(ctx, x, &sp, &w, &y, x ? x->dtype : KP_FLOAT);
+    if (rc < 0) return rc;
+    if (kp_op_wants(ctx, 1)) {
+        ind = kp_op_output(ctx, 1, KP_INT64, y->rank, y->dims);
+        if (!ind) return ctx->err->code;
+    }
+    int col_major = kp_node_attr_int(ctx->node, "storage_order", 0) != 0;
+    int64_t planes = x->dims[0] * x->dims[1];
+    int64_t *id = ind ? ind->data : NULL;
+    if (!y->numel) return 0;
+    switch (x->dtype) {
+    case KP_FLOAT: maxpool_float(x->data, y->data, id, planes, &w, col_major, sp.nd); break;
+    case KP_DOUBLE: maxpool_double(x->data, y->data, id, planes, &w, col_major, sp.nd); break;
+    case KP_INT8: maxpool_int8_t(x->data, y->data, id, planes, &w, col_major, sp.nd); break;
+    default: maxpool_uint8_t(x->data, y->data, id, planes, &w, col_major, sp.nd); break;
+    }
+    return 0;
+}
+
+/* ---- AveragePool and LpPool ---------------------------------------------------------------- */
+
+/* kind 0: average (count_include_pad per flag), kind 1: Lp norm with exponent p. */
+static void avg_lp_pool(const float *x, float *y, int64_t planes, const win3 *w, int kind,
+                        int include_pad, double p) {
+    int64_t is = w->in[0] * w->in[1] * w->in[2], os = w->out[0] * w->out[1] * w->out[2];
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * is;
+        float *yp = y + pl * os;
+        for (int64_t o0 = 0; o0 < w->out[0]; o0++) {
+            int64_t l0, h0, p0;
+            taps(w, 0, o0, &l0, &h0, &p0);
+            for (int64_t o1 = 0; o1 < w->out[1]; o1++) {
+                int64_t l1, h1, p1;
+                taps(w, 1, o1, &l1, &h1, &p1);
+                for (int64_t o2 = 0; o2 < w->out[2]; o2++) {
+                    int64_t l2, h2, p2;
+                    taps(w, 2, o2, &l2, &h2, &p2);
+                    double acc = 0;
+                    for (int64_t j0 = l0; j0 < h0; j0++) {
+                        int64_t i0 = o0 * w->s[0] - w->pb[0] + j0 * w->d[0];
+                        for (int64_t j1 = l1; j1 < h1; j1++) {
+                            int64_t i1 = o1 * w->s[1] - w->pb[1] + j1 * w->d[1];
+                            const float *row = xp + (i0 * w->in[1] + i1) * w->in[2];
+                            for (int64_t j2 = l2; j2 < h2; j2++) {
+                                double v = row[o2 * w->s[2] - w->pb[2] + j2 * w->d[2]];
+                                if (kind == 0)
+                                    acc += v;
+                                else if (p == 2)
+                                    acc += v * v;
+                                else if (p == 1)
+                                    acc += fabs(v);
+                                else
+                                    acc += pow(fabs(v), p);
+                            }
+                        }
+                    }
+                    double r;
+                    if (kind == 0) {
+                        int64_t cnt =
+                            include_pad ? p0 * p1 * p2 : (h0 - l0) * (h1 - l1) * (h2 - l2);
+                        r = cnt > 0 ? acc / (double)cnt : 0.0;
+                    } else {
+                        r = p == 2 ? sqrt(acc) : p == 1 ? acc : pow(acc, 1.0 / p);
+                    }
+                    yp[(o0 * w->out[1] + o1) * w->out[2] + o2] = (float)r;
+                }
+            }
+        }
+    }
+}
+
+static int avg_lp_run(kp_op_ctx *ctx, int kind) {
+    const kp_tensor *x = kp_op_input(ctx, 0);
+    if (x && x->dtype != KP_FLOAT)
+        return kp_op_fail(ctx, KP_EUNSUPPORTED, "element type %s is not supported",
+                          kp_dtype_name(x->dtype));
+    kp_spatial sp;
+    win3 w;
+    kp_tensor *y;
+    int rc = pool_setup(ctx, x, &sp, &w, &y, KP_FLOAT);
+    if (rc < 0) return rc;
+    int include_pad = kp_node_attr_int(ctx->node, "count_include_pad", 0) != 0;
+    double p = (double)kp_node_attr_int(ctx->node, "p", 2);
+    if (kind == 1 && p < 1) return kp_op_fail(ctx, KP_EINVAL, "p must be >= 1");
+    if (y->numel) avg_lp_pool(x->data, y->data, x->dims[0] * x->dims[1], &w, kind, include_pad, p);
+    return 0;
+}
+
+static int avgpool_run(kp_op_ctx *ctx) {
+    return avg_lp_run(ctx, 0);
+}
+static int lppool_run(kp_op_ctx *ctx) {
+    return avg_lp_run(ctx, 1);
+}
+
+/* ---- Global pools -------------------------------------------------------------------------- */
+
+static int global_run(kp_op_ctx *ctx, int kind) {
+    const kp_tensor *x = kp_op_input(ctx, 0);
+    if (!x) return kp_op_fail(ctx, KP_EINVAL, "input X is missing");
+    if (x->rank < 2)
+        return kp_op_fail(ctx, KP_EINVAL, "input must be N x C x ..., got rank %d", x->rank);
+    if (x->dtype != KP_FLOAT && x->dtype != KP_DOUBLE)
+        return kp_op_fail(ctx, KP_EUNSUPPORTED, "element type %s is not supported",
+                          kp_dtype_name(x->dtype));
+    int64_t dims[KP_MAX_RANK];
+    for (int i = 0; i < x->rank; i++) dims[i] = i < 2 ? x->dims[i] : 1;
+    kp_tensor *y = kp_op_output(ctx, 0, x->dtype, x->rank, dims);
+    if (!y) return ctx->err->code;
+    int64_t planes = x->dims[0] * x->dims[1], sz = planes ? x->numel / planes : 0;
+    double p = kind == 2 ? (double)kp_node_attr_int(ctx->node, "p", 2) : 0;
+    for (int64_t pl = 0; pl < planes; pl++) {
+        double acc = kind == 1 ? -INFINITY : 0;
+        for (int64_t i = 0; i < sz; i++) {
+            double v = x->dtype == KP_FLOAT ? ((const float *)x->data)[pl * sz + i]
+                                            : ((const double *)x->data)[pl * sz + i];
+            if (kind == 0)
+                acc += v;
+            else if (kind == 1)
+                acc = v > acc || isnan(v) ? v : acc;
+            else
+                acc += pow(fabs(v), p);
+        }
+        double r = kind == 0 ? (sz ? acc / (double)sz : 0) : kind == 1 ? acc : pow(acc, 1.0 / p);
+        if (x->dtype == KP_FLOAT)
+            ((float *)y->data)[pl] = (float)r;
+        else
+            ((double *)y->data)[pl] = r;
+    }
+    return 0;
+}
+
+static int gavg_run(kp_op_ctx *ctx) {
+    return global_run(ctx, 0);
+}
+static int gmax_run(kp_op_ctx *ctx) {
+    return global_run(ctx, 1);
+}
+static int glp_run(kp_op_ctx *ctx) {
+    return global_run(ctx, 2);
+}
 
 const kp_op_def kp_ops_pool[] = {
+    {"", "AveragePool", avgpool_run},
+    {"", "GlobalAveragePool", gavg_run},
+    {"", "GlobalLpPool", glp_run},
+    {"", "GlobalMaxPool", gmax_run},
+    {"", "LpPool", lppool_run},
+    {"", "MaxPool", maxpool_run},
     {0},
 };

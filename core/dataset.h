@@ -1,0 +1,115 @@
+/* Test data sets: .npy, .npz, IDX (gzipped or not), CSV, and ONNX test_data_set_N/ folders.
+ *
+ * A data set streams in batches: only the current batch is in memory, whatever the file's size
+ * (gzip and deflate streams are re-read from the start when a batch before the current position
+ * is asked for). Samples are stacked along the first dimension of the stored array (npy, npz,
+ * IDX), or are CSV rows; an ONNX test folder is one "sample" per test_data_set_N holding whole
+ * input tensors (its own batch dimension) and reference outputs.
+ *
+ * Preprocessing is declared, never hard-coded: x = (raw * scale - mean[c]) / std[c], computed in
+ * float32, with c the channel of the model's NCHW input; `layout` says how the stored sample is
+ * laid out (NHWC data is transposed to the model's NCHW).
+ *
+ * Labels come from a second file (npy/IDX/CSV or text, one integer per sample), from a CSV
+ * column, from an npz entry named labels/label/y/targets, or are absent.
+ *
+ * Usage: kp_dataset_open() -> kp_dataset_bind(model) -> kp_dataset_batch(i) for i < n_batches. */
+#ifndef KP_DATASET_H
+#define KP_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/graph.h"
+#include "core/pass.h"
+
+#define KP_DATA_MAX_CHANNELS 64
+
+typedef enum kp_data_format {
+    KP_DATA_AUTO = 0, /* from the file name / folder contents */
+    KP_DATA_NPY,
+    KP_DATA_NPZ,
+    KP_DATA_IDX,
+    KP_DATA_CSV,
+    KP_DATA_ONNX_TEST, /* test_data_set_N/ folders (input_K.pb, output_K.pb) */
+    KP_DATA_FORMAT_COUNT
+} kp_data_format;
+
+typedef enum kp_layout { KP_LAYOUT_NCHW = 0, KP_LAYOUT_NHWC = 1 } kp_layout;
+
+typedef struct kp_preproc {
+    double scale;  /* raw values are multiplied by this first (1.0 = none) */
+    size_t n_mean; /* 0 = none, 1 = every channel, else one per channel */
+    float mean[KP_DATA_MAX_CHANNELS];
+    size_t n_std; /* same rules as n_mean */
+    float std[KP_DATA_MAX_CHANNELS];
+    kp_layout layout; /* layout of the stored samples (rank-3 samples only) */
+} kp_preproc;
+
+typedef struct kp_dataset_opts {
+    kp_data_format format;
+    const char *labels;       /* labels file, or NULL */
+    const char *label_column; /* CSV: column name or 0-based index; NULL = a header column named
+                                 label/labels/class/target/y if any, else no label column */
+    int csv_header;           /* CSV: -1 = detect (a first row of text cells), 0 = no, 1 = yes */
+    const char *npz_key;      /* npz: entry holding the inputs; NULL = first non-label entry */
+    size_t batch;             /* samples per batch; 0 = 64 */
+    size_t limit;             /* use at most this many samples; 0 = all */
+    kp_preproc pre;
+} kp_dataset_opts;
+
+/* Fills opts with defaults: auto format, batch 64, scale 1, no mean/std, NCHW, CSV header
+ * detection. */
+void kp_dataset_opts_init(kp_dataset_opts *opts);
+const char *kp_data_format_name(kp_data_format f);          /* "npy", ...; "auto" */
+int kp_data_format_parse(const char *s, kp_data_format *f); /* 0 or KP_EINVAL */
+
+/* Parses "0.5,0.4,0.3" into vals (at most KP_DATA_MAX_CHANNELS); sets *n. */
+int kp_preproc_parse_list(const char *s, float *vals, size_t *n, kp_error *err);
+
+typedef struct kp_dataset kp_dataset;
+
+/* Opens path (a file, or a folder of test_data_set_N/ or one such folder). Headers, sizes and
+ * label counts are checked here, so a truncated file or a label count mismatch fails at once.
+ * Returns owned *out. */
+int kp_dataset_open(const char *path, const kp_dataset_opts *opts, kp_dataset **out, kp_error *err);
+void kp_dataset_free(kp_dataset *ds);
+
+size_t kp_dataset_n_samples(const kp_dataset *ds);
+int kp_dataset_has_labels(const kp_dataset *ds);
+int kp_dataset_has_reference(const kp_dataset *ds); /* ONNX test folders with output_K.pb */
+kp_data_format kp_dataset_format(const kp_dataset *ds);
+/* Stored shape of one sample ("28x28") into buf; returns buf. */
+char *kp_dataset_sample_shape(const kp_dataset *ds, char *buf, size_t cap);
+
+/* Checks the data against the model's graph inputs (count, element count, dtype, layout,
+ * channel count of mean/std) and fixes the batch shape. Must be called before batches are read.
+ * m is borrowed for the call only. */
+int kp_dataset_bind(kp_dataset *ds, const kp_model *m, kp_error *err);
+
+size_t kp_dataset_n_batches(const kp_dataset *ds);
+
+typedef struct kp_batch {
+    size_t n;        /* samples in this batch */
+    size_t n_inputs; /* = model inputs */
+    const kp_tensor *const *inputs;
+    const int64_t *labels; /* n entries, or NULL */
+    size_t n_refs;         /* reference outputs (ONNX test folders), else 0 */
+    const kp_tensor *const *refs;
+} kp_batch;
+
+/* Reads batch i (0-based). The batch and its tensors are owned by ds and valid until the next
+ * kp_dataset_batch() or kp_dataset_free(). */
+int kp_dataset_batch(kp_dataset *ds, size_t i, kp_batch *out, kp_error *err);
+
+/* Calibration adapter for passes (core/pass.h): a subset of `n` samples (0 = all), the first n
+ * or a seeded sample when `seed` != 0, served in batches of the data set's batch size. The
+ * returned kp_calib borrows ds (which must stay bound and alive); free with
+ * kp_dataset_calib_free. */
+int kp_dataset_calib_new(kp_dataset *ds, size_t n, uint64_t seed, kp_calib **out, kp_error *err);
+void kp_dataset_calib_free(kp_calib *c);
+/* A stable hash of the calibration subset's sample indices (for run records). */
+uint64_t kp_dataset_calib_hash(const kp_calib *c);
+
+#endif

@@ -1,0 +1,233 @@
+/* The executor on a model built in code: order independence, liveness, symbolic batch, input
+ * checks, cancel, missing ops, keep_values, repeated runs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/exec.h"
+#include "core/graph.h"
+#include "core/ops/ops.h"
+
+static void set_vi(kp_value_info *v, const char *name, int rank, const int64_t *dims) {
+    memset(v, 0, sizeof *v);
+    v->name = strdup(name);
+    assert_int_equal(kp_type_set_tensor(&v->type, KP_FLOAT, rank, dims), 0);
+}
+
+static kp_tensor *named(kp_tensor *t, const char *name) {
+    assert_int_equal(kp_tensor_set_name(t, name), 0);
+    return t;
+}
+
+/* x[N,1,4,4] -> Conv(w, pad 1) -> c -> MaxPool 2x2 -> p -> GlobalAveragePool -> y; c also feeds
+ * an AveragePool whose output nobody reads. Nodes are added out of order on purpose. */
+static kp_model *build(const char *extra_op) {
+    kp_model *m = kp_model_new();
+    kp_graph *g = m->graph;
+    int64_t xd[4] = {-1, 1, 4, 4}, yd[4] = {-1, 2, 1, 1}, wd[4] = {2, 1, 3, 3};
+    g->inputs = calloc(1, sizeof *g->inputs);
+    g->n_inputs = 1;
+    set_vi(&g->inputs[0], "x", 4, xd);
+    g->outputs = calloc(1, sizeof *g->outputs);
+    g->n_outputs = 1;
+    set_vi(&g->outputs[0], "y", 4, yd);
+    kp_tensor *w = named(kp_tensor_new(KP_FLOAT, 4, wd, NULL), "w");
+    for (int i = 0; i < 18; i++) ((float *)w->data)[i] = (float)((i * 7) % 5) - 2.0f;
+    assert_int_equal(kp_graph_add_init(g, w), 0);
+    const char *gin[1] = {"p"}, *gout[1] = {"y"};
+    kp_node *ga = kp_node_new("GlobalAveragePool", "gap", 1, gin, 1, gout);
+    const char *min[1] = {"c"}, *mout[1] = {"p"};
+    kp_node *mp = kp_node_new("MaxPool", "mp", 1, min, 1, mout);
+    int64_t k2[2] = {2, 2}, pads[4] = {1, 1, 1, 1};
+    kp_node_set_attr_ints(mp, "kernel_shape", 2, k2);
+    kp_node_set_attr_ints(mp, "strides", 2, k2);
+    const char *cin[2] = {"x", "w"}, *cout[1] = {"c"};
+    kp_node *cv = kp_node_new("Conv", "conv", 2, cin, 1, cout);
+    kp_node_set_attr_ints(cv, "pads", 4, pads);
+    const char *ain[1] = {"c"}, *aout[1] = {"unused"};
+    kp_node *ap = kp_node_new("AveragePool", "ap", 1, ain, 1, aout);
+    kp_node_set_attr_ints(ap, "kernel_shape", 2, k2);
+    assert_int_equal(kp_graph_add_node(g, ga), 0);
+    assert_int_equal(kp_graph_add_node(g, mp), 0);
+    assert_int_equal(kp_graph_add_node(g, ap), 0);
+    assert_int_equal(kp_graph_add_node(g, cv), 0);
+    if (extra_op) {
+        const char *ein[1] = {"x"}, *eout[1] = {"e"};
+        assert_int_equal(kp_graph_add_node(g, kp_node_new(extra_op, "extra", 1, ein, 1, eout)), 0);
+    }
+    return m;
+}
+
+static kp_tensor *input(int64_t n, int64_t c) {
+    int64_t d[4] = {n, c, 4, 4};
+    kp_tensor *t = kp_tensor_new(KP_FLOAT, 4, d, NULL);
+    for (int64_t i = 0; i < t->numel; i++) ((float *)t->data)[i] = (float)(i % 11) * 0.25f - 1;
+    return t;
+}
+
+/* Same computation node by node through kp_op_call. */
+static kp_tensor *reference(const kp_model *m, const kp_tensor *x) {
+    kp_graph *g = m->graph;
+    kp_error err = {0};
+    kp_tensor *c, *p, *y;
+    const kp_tensor *in1[2] = {x, g->inits[0]};
+    assert_int_equal(kp_op_call(g->nodes[3], 21, 2, in1, 1, &c, &err), 0);
+    const kp_tensor *in2[1] = {c};
+    assert_int_equal(kp_op_call(g->nodes[1], 21, 1, in2, 1, &p, &err), 0);
+    const kp_tensor *in3[1] = {p};
+    assert_int_equal(kp_op_call(g->nodes[0], 21, 1, in3, 1, &y, &err), 0);
+    kp_tensor_free(c);
+    kp_tensor_free(p);
+    return y;
+}
+
+static void runs_any_order_and_batch(void **state) {
+    (void)state;
+    kp_model *m = build(NULL);
+    kp_exec *e;
+    kp_error err = {0};
+    assert_int_equal(kp_exec_new(m, NULL, &e, &err), 0);
+    assert_int_equal(kp_exec_n_inputs(e), 1);
+    assert_int_equal(kp_exec_n_outputs(e), 1);
+    for (int64_t n = 1; n <= 3; n += 2)
+        for (int rep = 0; rep < 2; rep++) {
+            kp_tensor *x = input(n, 1), *y = NULL;
+            const kp_tensor *in[1] = {x};
+            assert_int_equal(kp_exec_run(e, in, &y, &err), 0);
+            kp_tensor *ref = reference(m, x);
+            assert_int_equal(y->rank, 4);
+            assert_int_equal(y->dims[0], n);
+            assert_string_equal(y->name, "y");
+            assert_true(kp_tensor_equal(y, ref));
+            /* x + c + p (+ unused) live at once at most; weights are not counted. */
+            size_t peak = kp_exec_peak_bytes(e);
+            assert_true(peak >= x->nbytes + (size_t)(n * 2 * 16 * 4));
+            assert_true(peak <= x->nbytes + (size_t)(n * 2 * 16 * 4) * 3);
+            size_t nn;
+            const double *secs = kp_exec_node_seconds(e, &nn);
+            assert_int_equal(nn, 4);
+            for (size_t i = 0; i < nn; i++) assert_true(secs[i] >= 0);
+            kp_tensor_free(x);
+            kp_tensor_free(y);
+            kp_tensor_free(ref);
+        }
+    kp_exec_free(e);
+    kp_model_free(m);
+}
+
+static void refuses_bad_inputs(void **state) {
+    (void)state;
+    kp_model *m = build(NULL);
+    kp_exec *e;
+    kp_error err = {0};
+    assert_int_equal(kp_exec_new(m, NULL, &e, &err), 0);
+    kp_tensor *x = input(1, 2), *y = NULL;
+    const kp_tensor *in[1] = {x};
+    assert_int_equal(kp_exec_run(e, in, &y, &err), KP_EINVAL);
+    assert_non_null(strstr(err.msg, "'x'"));
+    assert_null(y);
+    kp_tensor_free(x);
+    int64_t d[4] = {1, 1, 4, 4};
+    kp_tensor *xi = kp_tensor_new(KP_INT64, 4, d, NULL);
+    in[0] = xi;
+    assert_int_equal(kp_exec_run(e, in, &y, &err), KP_EINVAL);
+    assert_non_null(strstr(err.msg, "float32"));
+    kp_tensor_free(xi);
+    int64_t d3[3] = {1, 4, 4};
+    kp_tensor *x3 = kp_tensor_new(KP_FLOAT, 3, d3, NULL);
+    in[0] = x3;
+    assert_int_equal(kp_exec_run(e, in, &y, &err), KP_EINVAL);
+    assert_non_null(strstr(err.msg, "rank"));
+    kp_tensor_free(x3);
+    kp_exec_free(e);
+    kp_model_free(m);
+}
+
+static void cancel_flag(void **state) {
+    (void)state;
+    kp_model *m = build(NULL);
+    volatile int cancel = 1;
+    kp_exec_opts o = {.threads = 1, .cancel = &cancel};
+    kp_exec *e;
+    kp_error err = {0};
+    assert_int_equal(kp_exec_new(m, &o, &e, &err), 0);
+    kp_tensor *x = input(1, 1), *y = NULL;
+    const kp_tensor *in[1] = {x};
+    assert_int_equal(kp_exec_run(e, in, &y, &err), KP_ECANCELLED);
+    assert_null(y);
+    cancel = 0;
+    assert_int_equal(kp_exec_run(e, in, &y, &err), 0);
+    kp_tensor_free(y);
+    kp_tensor_free(x);
+    kp_exec_free(e);
+    kp_model_free(m);
+}
+
+static void missing_ops_listed(void **state) {
+    (void)state;
+    kp_model *m = build("Frobnicate");
+    char **ops;
+    size_t n;
+    kp_error err = {0};
+    assert_int_equal(kp_exec_missing_ops(m, &ops, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(ops[0], "Frobnicate");
+    kp_strv_free(ops, n);
+    kp_exec *e = NULL;
+    assert_int_equal(kp_exec_new(m, NULL, &e, &err), KP_EUNSUPPORTED);
+    assert_null(e);
+    assert_non_null(strstr(err.msg, "Frobnicate"));
+    kp_model_free(m);
+}
+
+static void keep_values(void **state) {
+    (void)state;
+    kp_model *m = build(NULL);
+    kp_exec_opts o = {.keep_values = 1};
+    kp_exec *e;
+    kp_error err = {0};
+    assert_int_equal(kp_exec_new(m, &o, &e, &err), 0);
+    kp_tensor *x = input(2, 1), *y = NULL;
+    const kp_tensor *in[1] = {x};
+    assert_int_equal(kp_exec_run(e, in, &y, &err), 0);
+    const kp_tensor *c = kp_exec_value(e, "c");
+    assert_non_null(c);
+    assert_int_equal(c->dims[0], 2);
+    assert_int_equal(c->dims[1], 2);
+    assert_non_null(kp_exec_value(e, "y"));
+    assert_null(kp_exec_value(e, "nope"));
+    kp_tensor_free(y);
+    kp_tensor_free(x);
+    kp_exec_free(e);
+    kp_model_free(m);
+}
+
+static void cycle_refused(void **state) {
+    (void)state;
+    kp_model *m = build(NULL);
+    /* Make conv read p (produced downstream of conv): a cycle. */
+    kp_node_set_input(m->graph->nodes[3], 0, "p");
+    kp_graph_touch(m->graph);
+    kp_exec *e = NULL;
+    kp_error err = {0};
+    assert_int_equal(kp_exec_new(m, NULL, &e, &err), KP_EFORMAT);
+    assert_non_null(strstr(err.msg, "cycle"));
+    kp_model_free(m);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(runs_any_order_and_batch),
+        cmocka_unit_test(refuses_bad_inputs),
+        cmocka_unit_test(cancel_flag),
+        cmocka_unit_test(missing_ops_listed),
+        cmocka_unit_test(keep_values),
+        cmocka_unit_test(cycle_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

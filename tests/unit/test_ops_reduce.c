@@ -1,0 +1,149 @@
+/* Reductions, ArgMax/ArgMin, Softmax family and CumSum, including the axes-attribute vs
+ * axes-input forms (ReduceSum at 13, the others at 18), noop_with_empty_axes, and Softmax's
+ * 2-D coercion before opset 13. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "ophelp.h"
+
+static void expect1(kp_node *n, int64_t opset, size_t n_in, const kp_tensor *const *in, int rank,
+                    const int64_t *dims, const double *want) {
+    kp_tensor *out[1];
+    kp_error e;
+    int rc = run(n, opset, n_in, in, 1, out, &e);
+    if (rc) fail_msg("%s opset %lld: %s", n->op_type, (long long)opset, e.msg);
+    if (!close_to(out[0], rank, dims, want))
+        fail_msg("%s opset %lld", n->op_type, (long long)opset);
+    free_all(1, out);
+}
+
+static void reduce_axes_forms(void **state) {
+    (void)state;
+    /* x = [[[0,1],[2,3],[4,5]], [[6,7],[8,9],[10,11]]] */
+    kp_tensor *x = tramp(3, D(2, 3, 2), 1, 0);
+    const kp_tensor *in1[1] = {x};
+    kp_node *n = mknode("ReduceSum", 1, in1, 1);
+    kp_node_set_attr_ints(n, "axes", 1, D(1));
+    expect1(n, 11, 1, in1, 3, D(2, 1, 2), V(6, 9, 24, 27)); /* attribute before 13 */
+    kp_node_set_attr_int(n, "keepdims", 0);
+    expect1(n, 11, 1, in1, 2, D(2, 2), V(6, 9, 24, 27));
+    kp_node_free(n);
+    kp_tensor *ax = tt(KP_INT64, 1, D(2), V(0, -1));
+    const kp_tensor *in2[2] = {x, ax};
+    n = mknode("ReduceSum", 2, in2, 1);
+    expect1(n, 13, 2, in2, 3, D(1, 3, 1), V(14, 22, 30)); /* input from 13 */
+    kp_node_free(n);
+    kp_tensor *none = tt(KP_INT64, 1, D(0), NULL);
+    const kp_tensor *in3[2] = {x, none};
+    n = mknode("ReduceSum", 2, in3, 1);
+    expect1(n, 13, 2, in3, 3, D(1, 1, 1), V(66)); /* empty axes: everything */
+    kp_node_set_attr_int(n, "noop_with_empty_axes", 1);
+    double id[12];
+    for (int i = 0; i < 12; i++) id[i] = i;
+    expect1(n, 13, 2, in3, 3, D(2, 3, 2), id); /* ... or nothing */
+    kp_node_free(n);
+    /* ReduceMean keeps the attribute until 17 and takes the input from 18 */
+    n = mknode("ReduceMean", 1, in1, 1);
+    kp_node_set_attr_ints(n, "axes", 1, D(2));
+    expect1(n, 13, 1, in1, 3, D(2, 3, 1), V(0.5, 2.5, 4.5, 6.5, 8.5, 10.5));
+    kp_node_free(n);
+    n = mknode("ReduceMean", 2, in2, 1);
+    expect1(n, 18, 2, in2, 3, D(1, 3, 1), V(3.5, 5.5, 7.5));
+    kp_node_free(n);
+    const char *ops[] = {"ReduceMax", "ReduceMin",       "ReduceProd",     "ReduceL1",
+                         "ReduceL2",  "ReduceSumSquare", "ReduceLogSumExp"};
+    const double want[][3] = {{7, 9, 11},
+                              {0, 2, 4},
+                              {0, 2 * 3 * 8 * 9, 4 * 5 * 10 * 11},
+                              {14, 22, 30},
+                              {sqrt(86), sqrt(158), sqrt(262)},
+                              {86, 158, 262},
+                              {7.31573737, 9.31573737, 11.31573737}};
+    for (size_t k = 0; k < sizeof ops / sizeof *ops; k++) {
+        n = mknode(ops[k], 2, in2, 1);
+        expect1(n, 18, 2, in2, 3, D(1, 3, 1), want[k]);
+        kp_node_free(n);
+    }
+    kp_tensor *dup = tt(KP_INT64, 1, D(2), V(1, -2));
+    const kp_tensor *in4[2] = {x, dup};
+    n = mknode("ReduceSum", 2, in4, 1);
+    kp_tensor *out[1];
+    kp_error e;
+    assert_int_equal(run(n, 13, 2, in4, 1, out, &e), KP_EINVAL); /* axis listed twice */
+    kp_node_free(n);
+    kp_tensor_free(x);
+    kp_tensor_free(ax);
+    kp_tensor_free(none);
+    kp_tensor_free(dup);
+}
+
+static void argmax_forms(void **state) {
+    (void)state;
+    kp_tensor *x = tt(KP_FLOAT, 2, D(2, 3), V(1, 5, 5, 7, 2, 7));
+    const kp_tensor *in[1] = {x};
+    kp_node *n = mknode("ArgMax", 1, in, 1);
+    kp_node_set_attr_int(n, "axis", 1);
+    expect1(n, 13, 1, in, 2, D(2, 1), V(1, 0));
+    kp_node_set_attr_int(n, "select_last_index", 1);
+    kp_node_set_attr_int(n, "keepdims", 0);
+    expect1(n, 13, 1, in, 1, D(2), V(2, 2));
+    kp_node_free(n);
+    n = mknode("ArgMin", 1, in, 1);
+    expect1(n, 13, 1, in, 2, D(1, 3), V(0, 1, 0));
+    kp_node_free(n);
+    kp_tensor_free(x);
+}
+
+static void softmax_forms(void **state) {
+    (void)state;
+    kp_tensor *x = tt(KP_FLOAT, 3, D(1, 2, 2), V(0, 1, 2, 3));
+    const kp_tensor *in[1] = {x};
+    kp_node *n = mknode("Softmax", 1, in, 1);
+    /* opset 11, axis 1: coerced to [1, 4], one softmax over all four values */
+    double s = 1 + exp(1) + exp(2) + exp(3);
+    expect1(n, 11, 1, in, 3, D(1, 2, 2), V(1 / s, exp(1) / s, exp(2) / s, exp(3) / s));
+    /* opset 13, axis 1: softmax over the two rows separately for each column */
+    double a = 1 / (1 + exp(2)), b = exp(2) / (1 + exp(2));
+    kp_node_set_attr_int(n, "axis", 1);
+    expect1(n, 13, 1, in, 3, D(1, 2, 2), V(a, a, b, b));
+    kp_node_free(n);
+    n = mknode("LogSoftmax", 1, in, 1); /* default axis -1 from 13 */
+    double l = log(1 + exp(1));
+    expect1(n, 13, 1, in, 3, D(1, 2, 2), V(-l, 1 - l, -l, 1 - l));
+    kp_node_free(n);
+    /* large inputs do not overflow */
+    kp_tensor *big = tt(KP_FLOAT, 1, D(2), V(10000, 10000));
+    const kp_tensor *bin[1] = {big};
+    n = mknode("Softmax", 1, bin, 1);
+    expect1(n, 13, 1, bin, 1, D(2), V(0.5, 0.5));
+    kp_node_free(n);
+    kp_tensor_free(x);
+    kp_tensor_free(big);
+}
+
+static void cumsum_forms(void **state) {
+    (void)state;
+    kp_tensor *x = tt(KP_FLOAT, 2, D(2, 3), V(1, 2, 3, 4, 5, 6)), *ax = tt(KP_INT32, 0, NULL, V(1));
+    const kp_tensor *in[2] = {x, ax};
+    kp_node *n = mknode("CumSum", 2, in, 1);
+    expect1(n, 14, 2, in, 2, D(2, 3), V(1, 3, 6, 4, 9, 15));
+    kp_node_set_attr_int(n, "exclusive", 1);
+    kp_node_set_attr_int(n, "reverse", 1);
+    expect1(n, 14, 2, in, 2, D(2, 3), V(5, 3, 0, 11, 6, 0));
+    kp_node_free(n);
+    kp_tensor_free(x);
+    kp_tensor_free(ax);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(reduce_axes_forms),
+        cmocka_unit_test(argmax_forms),
+        cmocka_unit_test(softmax_forms),
+        cmocka_unit_test(cumsum_forms),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,317 @@
+/* Step 8: the final before/after table with ratios and coloured deltas, bar charts, a
+ * per-layer view of the weights (size, precision, sparsity before/after), the run history of
+ * the project side by side, the output paths, and s to save a summary report. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tui/ui.h"
+
+enum { VIEW_SUMMARY, VIEW_LAYERS, VIEW_HISTORY, VIEW_COUNT };
+
+static struct {
+    int view;
+    int scroll;
+    kp_model *out; /* the compressed model, for the per-layer view */
+    char out_path[8192];
+    char out_err[512];
+} S;
+
+static const kp_run_record *last_run(const kp_app *a) {
+    if (!a->proj) return NULL;
+    for (size_t i = a->proj->n_runs; i > 0; i--)
+        if (a->proj->runs[i - 1].status == 0) return &a->proj->runs[i - 1];
+    return NULL;
+}
+
+static int done(const kp_app *a) {
+    return last_run(a) != NULL;
+}
+
+static void leave(kp_app *a) {
+    if (S.out && kp_model_free) kp_model_free(S.out);
+    S.out = NULL;
+    S.out_path[0] = 0;
+}
+
+static void enter(kp_app *a) {
+    S.scroll = 0;
+}
+
+static void bars(kp_rect r, int y, const char *name, double b, double f, const char *bt,
+                 const char *ft, int lower_better) {
+    double mx = b > f ? b : f;
+    if (!(mx > 0)) return;
+    int w = r.w - 32;
+    kp_put(y, r.x + 1, 12, KP_ROLE_TITLE, name);
+    kp_put(y, r.x + 14, 7, KP_ROLE_MUTED, "before");
+    kp_bar(y, r.x + 21, w, b / mx, KP_ROLE_MUTED);
+    kp_put(y, r.x + 22 + w, 10, KP_ROLE_NORMAL, bt);
+    kp_put(y + 1, r.x + 14, 7, KP_ROLE_MUTED, "after");
+    int better = lower_better ? f <= b : f >= b;
+    kp_bar(y + 1, r.x + 21, w, f / mx, better ? KP_ROLE_OK : KP_ROLE_BAD);
+    kp_put(y + 1, r.x + 22 + w, 10, KP_ROLE_NORMAL, ft);
+}
+
+static void line(kp_rect r, int y, const char *name, double b, double f, int lower_better,
+                 const char *unit) {
+    char bt[32], ft[32], ratio[32] = "", delta[32] = "";
+    if (!strcmp(unit, "B"))
+        kp_fmt_bytes(b, bt), kp_fmt_bytes(f, ft);
+    else if (!strcmp(unit, "ms"))
+        kp_fmt_ms(b, bt), kp_fmt_ms(f, ft);
+    else if (!strcmp(unit, "%"))
+        snprintf(bt, 32, "%.2f%%", b), snprintf(ft, 32, "%.2f%%", f);
+    else
+        snprintf(bt, 32, "%.3g %s", b, unit), snprintf(ft, 32, "%.3g %s", f, unit);
+    kp_role role = KP_ROLE_MUTED;
+    if (!strcmp(unit, "%")) {
+        snprintf(delta, sizeof delta, "%+.2f pts", f - b);
+        role = f - b < -0.005 ? KP_ROLE_BAD : f - b > 0.005 ? KP_ROLE_OK : KP_ROLE_MUTED;
+    } else if (b > 0 && f > 0) {
+        snprintf(ratio, sizeof ratio, "x%.2f", f / b);
+        snprintf(delta, sizeof delta, "%+.1f%%", (f - b) / b * 100);
+        int better = lower_better ? f < b * 0.995 : f > b * 1.005;
+        int worse = lower_better ? f > b * 1.005 : f < b * 0.995;
+        role = better ? KP_ROLE_OK : worse ? KP_ROLE_BAD : KP_ROLE_MUTED;
+    }
+    if (b < 0) snprintf(bt, 32, "n/a");
+    if (f < 0) snprintf(ft, 32, "n/a");
+    kp_putf(y, r.x + 1, r.w - 2, KP_ROLE_NORMAL, "%-15s %11s %11s %7s", name, bt, ft, ratio);
+    kp_put(y, r.x + 49, r.w - 50, role, delta);
+}
+
+static void draw_summary(kp_app *a, const kp_run_record *rr, kp_rect r) {
+    const kp_metrics_row *b = &rr->before, *f = &rr->after;
+    int y = r.y;
+    kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-15s %11s %11s %7s %s", rr->id ? rr->id : "run",
+            "before", "after", "ratio", " change");
+    line(r, y++, "file size", b->file_bytes, f->file_bytes, 1, "B");
+    line(r, y++, "gzip size", b->gzip_bytes, f->gzip_bytes, 1, "B");
+    line(r, y++, "latency here", b->host_latency_ms, f->host_latency_ms, 1, "ms");
+    line(r, y++, "latency target", b->target_latency_ms, f->target_latency_ms, 1, "ms");
+    line(r, y++, "top-1", b->top1, f->top1, 0, "%");
+    line(r, y++, "RAM", b->ram_bytes, f->ram_bytes, 1, "B");
+    line(r, y++, "energy/inf.", b->energy_mj, f->energy_mj, 1, "mJ");
+    kp_putf(y++, r.x + 1, r.w - 2, f->fits_ram && f->fits_flash ? KP_ROLE_OK : KP_ROLE_BAD,
+            "fits the target: RAM %s, flash %s", f->fits_ram ? "yes" : "no",
+            f->fits_flash ? "yes" : "no");
+    y++;
+    char x1[32], x2[32];
+    if (y + 1 < r.y + r.h - 3) {
+        bars(r, y, "size", b->file_bytes, f->file_bytes, kp_fmt_bytes(b->file_bytes, x1),
+             kp_fmt_bytes(f->file_bytes, x2), 1);
+        y += 2;
+    }
+    if (y + 1 < r.y + r.h - 3 && b->host_latency_ms > 0) {
+        bars(r, y, "latency", b->host_latency_ms, f->host_latency_ms,
+             kp_fmt_ms(b->host_latency_ms, x1), kp_fmt_ms(f->host_latency_ms, x2), 1);
+        y += 2;
+    }
+    if (y + 1 < r.y + r.h - 3 && b->top1 >= 0) {
+        snprintf(x1, 32, "%.2f%%", b->top1);
+        snprintf(x2, 32, "%.2f%%", f->top1);
+        bars(r, y, "accuracy", b->top1, f->top1, x1, x2, 0);
+        y += 2;
+    }
+    y = r.y + r.h - 2;
+    kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_MUTED, "model:  %s",
+            rr->output_model ? kp_app_path(a, rr->output_model) : "-");
+    kp_putf(y, r.x + 1, r.w - 2, KP_ROLE_MUTED, "report: %s",
+            rr->report ? kp_app_path(a, rr->report) : "-");
+}
+
+static void draw_history(kp_app *a, kp_rect r) {
+    int y = r.y;
+    kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-9s %-10s %10s %10s %9s %7s", "run", "status",
+            "size", "latency", "top-1", "steps");
+    size_t n = a->proj->n_runs;
+    int h = r.h - 1;
+    if (S.scroll > (int)n - h) S.scroll = (int)n - h;
+    if (S.scroll < 0) S.scroll = 0;
+    for (int i = 0; i < h && (size_t)(S.scroll + i) < n; i++) {
+        const kp_run_record *rr = &a->proj->runs[n - 1 - (size_t)(S.scroll + i)];
+        char s1[32], s2[32];
+        kp_role role = rr->status == 0 ? KP_ROLE_NORMAL : KP_ROLE_MUTED;
+        kp_putf(y++, r.x + 1, r.w - 2, role, "%-9s %-10s %10s %10s %8.2f%% %7zu",
+                rr->id ? rr->id : "?",
+                rr->status == 0               ? "ok"
+                : rr->status == KP_ECANCELLED ? "cancelled"
+                                              : "failed",
+                kp_fmt_bytes(rr->after.file_bytes, s1), kp_fmt_ms(rr->after.host_latency_ms, s2),
+                rr->after.top1, rr->n_steps);
+    }
+}
+
+static const kp_tensor *find_init(const kp_graph *g, const char *name) {
+    for (size_t i = 0; i < g->n_inits; i++)
+        if (g->inits[i]->name && !strcmp(g->inits[i]->name, name)) return g->inits[i];
+    return NULL;
+}
+
+static double zero_frac(const kp_tensor *t) {
+    size_t es = kp_dtype_size(t->dtype);
+    if (!es || !t->data || !t->numel) return 0;
+    int64_t z = 0;
+    const unsigned char *p = t->data;
+    for (int64_t i = 0; i < t->numel; i++) {
+        int nz = 0;
+        for (size_t k = 0; k < es; k++) nz |= p[(size_t)i * es + k] & (k == es - 1 ? 0x7f : 0xff);
+        z += !nz;
+    }
+    return (double)z / (double)t->numel;
+}
+
+static void draw_layers(kp_app *a, const kp_run_record *rr, kp_rect r) {
+    if (!a->model) {
+        kp_put(r.y, r.x + 1, r.w - 2, KP_ROLE_WARN, "the original model is not loaded (step 2)");
+        return;
+    }
+    const char *path = rr->output_model ? kp_app_path(a, rr->output_model) : NULL;
+    if (path && strcmp(path, S.out_path)) {
+        if (S.out) kp_model_free(S.out);
+        S.out = NULL;
+        snprintf(S.out_path, sizeof S.out_path, "%s", path);
+        kp_error err = {0};
+        if (kp_onnx_load(path, NULL, &S.out, &err)) {
+            S.out = NULL;
+            snprintf(S.out_err, sizeof S.out_err, "%s", err.msg);
+        }
+    }
+    if (!S.out) {
+        kp_wrap(r.y, r.x + 1, r.w - 2, 3, KP_ROLE_BAD, path ? S.out_err : "no output model");
+        return;
+    }
+    const kp_graph *g0 = a->model->graph, *g1 = S.out->graph;
+    int y = r.y;
+    kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-20s %9s %9s %-8s %6s", "weight", "before",
+            "after", "precis.", "zeros");
+    int h = r.h - 2;
+    if (S.scroll > (int)g0->n_inits - h) S.scroll = (int)g0->n_inits - h;
+    if (S.scroll < 0) S.scroll = 0;
+    for (int i = 0; i < h && (size_t)(S.scroll + i) < g0->n_inits; i++) {
+        const kp_tensor *t0 = g0->inits[S.scroll + i];
+        if (!t0->name) continue;
+        /* Passes may rename a weight (name_quantized, name_scale...): sum the tensors that
+         * start with the same name. */
+        double after = 0;
+        const kp_tensor *t1 = find_init(g1, t0->name), *main = t1;
+        size_t l = strlen(t0->name);
+        for (size_t k = 0; k < g1->n_inits; k++) {
+            const kp_tensor *t = g1->inits[k];
+            if (t->name && !strncmp(t->name, t0->name, l)) {
+                after += (double)t->nbytes;
+                if (!main || t->nbytes > main->nbytes) main = t;
+            }
+        }
+        char s0[32], s1[32];
+        kp_putf(y++, r.x + 1, r.w - 2, after < (double)t0->nbytes ? KP_ROLE_OK : KP_ROLE_NORMAL,
+                "%-20.20s %9s %9s %-8s %5.1f%%", t0->name, kp_fmt_bytes((double)t0->nbytes, s0),
+                main ? kp_fmt_bytes(after, s1) : "removed", main ? kp_dtype_name(main->dtype) : "-",
+                main ? zero_frac(main) * 100 : 0.0);
+    }
+    kp_put(r.y + r.h - 1, r.x + 1, r.w - 2, KP_ROLE_MUTED,
+           "Per-layer error and MACs: see the run's report.");
+}
+
+static void draw(kp_app *a, kp_rect r) {
+    if (!a->proj) {
+        kp_app_notice(r, "Open a project first", "Step 1 (Project): open or create a project.");
+        return;
+    }
+    const kp_run_record *rr = last_run(a);
+    if (!rr) {
+        kp_app_notice(r, "No results yet",
+                      a->proj->n_runs ? "The runs of this project did not finish (cancelled or "
+                                        "failed); press v for the history, or run again (step 7)."
+                                      : "Run the plan first (step 7).");
+        if (a->proj->n_runs && S.view == VIEW_HISTORY)
+            draw_history(a, (kp_rect){r.y + 6, r.x, r.h - 6, r.w});
+        return;
+    }
+    static const char *const names[VIEW_COUNT] = {"summary", "per layer", "history"};
+    kp_rect body = {r.y + 1, r.x, r.h - 1, r.w};
+    int x = r.x + 1;
+    for (int i = 0; i < VIEW_COUNT; i++)
+        x += kp_putf(r.y, x, r.w - (x - r.x), i == S.view ? KP_ROLE_SELECTED : KP_ROLE_MUTED,
+                     " %s ", names[i]) +
+             1;
+    if (S.view == VIEW_SUMMARY)
+        draw_summary(a, rr, body);
+    else if (S.view == VIEW_LAYERS)
+        draw_layers(a, rr, body);
+    else
+        draw_history(a, body);
+}
+
+static int save_report(kp_app *a) {
+    const kp_run_record *rr = last_run(a);
+    if (!rr) return KP_DRAW_NONE;
+    char path[8192], tmp[8300];
+    snprintf(path, sizeof path, "%s/runs/%s/summary.md", a->proj->dir, rr->id ? rr->id : "last");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        kp_app_msg(a, KP_ROLE_BAD, "cannot write %s: %s", tmp, strerror(errno));
+        return KP_DRAW_ALL;
+    }
+    const kp_metrics_row *b = &rr->before, *o = &rr->after;
+    fprintf(f, "# %s: %s\n\n| | before | after |\n|---|---|---|\n", a->proj->name, rr->id);
+    fprintf(f, "| file bytes | %.0f | %.0f |\n| gzip bytes | %.0f | %.0f |\n", b->file_bytes,
+            o->file_bytes, b->gzip_bytes, o->gzip_bytes);
+    fprintf(f, "| host latency ms | %.3f | %.3f |\n| target latency ms | %.3f | %.3f |\n",
+            b->host_latency_ms, o->host_latency_ms, b->target_latency_ms, o->target_latency_ms);
+    fprintf(f, "| top-1 %% | %.2f | %.2f |\n| energy mJ | %.4g | %.4g |\n\n", b->top1, o->top1,
+            b->energy_mj, o->energy_mj);
+    fprintf(f, "Steps:\n\n");
+    for (size_t i = 0; i < rr->n_steps; i++)
+        fprintf(f, "- %s %s%s\n", rr->steps[i].pass_id,
+                rr->steps[i].params ? rr->steps[i].params : "",
+                rr->steps[i].enabled ? "" : " (disabled)");
+    fprintf(f, "\nModel: %s\n", rr->output_model ? rr->output_model : "-");
+    int ok = !ferror(f) && !fflush(f) && !fsync(fileno(f));
+    ok = !fclose(f) && ok;
+    if (!ok || rename(tmp, path)) {
+        kp_app_msg(a, KP_ROLE_BAD, "cannot save %s: %s", path, strerror(errno));
+        unlink(tmp);
+    } else {
+        kp_app_msg(a, KP_ROLE_OK, "report saved: %s", path);
+    }
+    return KP_DRAW_ALL;
+}
+
+static int key(kp_app *a, kp_action act, int ch, int is_key) {
+    if (!a->proj) return KP_UNHANDLED;
+    switch (act) {
+    case KP_ACT_VIEW:
+    case KP_ACT_RIGHT: S.view = (S.view + 1) % VIEW_COUNT, S.scroll = 0; return KP_DRAW_SCREEN;
+    case KP_ACT_LEFT:
+        S.view = (S.view + VIEW_COUNT - 1) % VIEW_COUNT, S.scroll = 0;
+        return KP_DRAW_SCREEN;
+    case KP_ACT_UP: S.scroll--; return KP_DRAW_SCREEN;
+    case KP_ACT_DOWN: S.scroll++; return KP_DRAW_SCREEN;
+    case KP_ACT_SAVE: return save_report(a);
+    default: return KP_UNHANDLED;
+    }
+}
+
+static const kp_help help[] = {
+    {KP_ACT_VIEW, "next view: summary, per layer, history", 1},
+    {KP_ACT_SAVE, "save the report", 1},
+    {KP_ACT_DOWN, "scroll", 0},
+    {KP_ACT_LEFT, "previous view", 0},
+};
+
+const kp_screen kp_screen_results = {
+    .name = "Results",
+    .help = help,
+    .n_help = sizeof help / sizeof *help,
+    .enter = enter,
+    .leave = leave,
+    .draw = draw,
+    .key = key,
+    .done = done,
+};

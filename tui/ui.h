@@ -1,0 +1,122 @@
+/* App state shared by the screens, and the screen descriptor (htop's Panel/ScreenManager
+ * idea): each screen is one const kp_screen in tui/screen_<name>.c; the app owns the event
+ * loop, layout, overlays (help, confirm, form) and the engine objects. */
+#ifndef KP_UI_H
+#define KP_UI_H
+
+#include <stddef.h>
+
+/* Screens format messages into fixed buffers; cutting a long message short is intended. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
+
+#include "tui/eng.h"
+#include "tui/keys.h"
+#include "tui/term.h"
+#include "tui/theme.h"
+#include "tui/widgets.h"
+
+typedef enum kp_step {
+    KP_STEP_PROJECT = 0,
+    KP_STEP_MODEL,
+    KP_STEP_DATA,
+    KP_STEP_TARGET,
+    KP_STEP_GOALS,
+    KP_STEP_PLAN,
+    KP_STEP_RUN,
+    KP_STEP_RESULTS,
+    KP_STEP_COUNT
+} kp_step;
+
+typedef struct kp_app kp_app;
+
+/* One line of help: the action and what it does on this screen. hint=1: also in the bar. */
+typedef struct kp_help {
+    kp_action act;
+    const char *what;
+    int hint;
+} kp_help;
+
+typedef struct kp_screen {
+    const char *name; /* "Project" */
+    const kp_help *help;
+    size_t n_help;
+    void (*enter)(kp_app *a);
+    void (*leave)(kp_app *a);
+    void (*draw)(kp_app *a, kp_rect r);
+    /* act = KP_ACT_NONE for a printable key while capture() is on; ch/is_key are raw. */
+    int (*key)(kp_app *a, kp_action act, int ch, int is_key);
+    int (*click)(kp_app *a, kp_rect r, int row, int col); /* optional */
+    int (*tick)(kp_app *a);                               /* optional, every loop turn */
+    int (*capture)(const kp_app *a); /* optional: 1 while printable keys are text */
+    int (*done)(const kp_app *a);    /* step completed (step list mark) */
+} kp_screen;
+
+extern const kp_screen kp_screen_project, kp_screen_model, kp_screen_data, kp_screen_target,
+    kp_screen_goals, kp_screen_plan, kp_screen_run, kp_screen_results;
+
+typedef void (*kp_confirm_fn)(kp_app *a, int yes);
+typedef int (*kp_form_fn)(kp_app *a, kp_form *f); /* 0 closes the form, else keep it open */
+
+struct kp_app {
+    kp_term term;
+    kp_theme theme;
+    char **themes;
+    size_t n_themes;
+    int rows, cols;
+    kp_step step;
+    int quit;
+    kp_rect body; /* the current screen's area */
+
+    char status[600];
+    kp_role status_role;
+
+    int help_open;
+    char confirm_text[600];
+    kp_confirm_fn confirm_fn; /* non-NULL while a yes/no question is open */
+    kp_form form;
+    kp_form_fn form_fn; /* non-NULL while the form is open */
+
+    /* engine state */
+    char *workspace;
+    kp_project *proj;
+    kp_model *model;       /* loaded from proj->model */
+    char model_path[8192]; /* absolute path of the loaded model */
+    char model_err[1024];  /* why the model could not be loaded */
+    kp_target *targets;
+    size_t n_targets;
+    char targets_err[1024];
+    int targets_loaded;
+    kp_plan plan;
+    int have_plan;
+    kp_job *job;
+    int job_running;
+    const kp_pass *const *passes;
+    size_t n_passes;
+};
+
+/* Status line message (printf). role: KP_ROLE_OK/WARN/BAD/STATUS. */
+void kp_app_msg(kp_app *a, kp_role role, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void kp_app_confirm(kp_app *a, const char *text, kp_confirm_fn fn);
+/* Opens a.form (filled by the caller) with fn called on Enter. */
+void kp_app_form(kp_app *a, kp_form_fn fn);
+void kp_app_goto(kp_app *a, kp_step s);
+
+/* Engine helpers used by several screens (tui/app_state.c). */
+int kp_app_open_project(kp_app *a, const char *dir); /* 0 or -1 with a status message */
+void kp_app_close_project(kp_app *a);
+int kp_app_save_project(kp_app *a); /* 0 or -1 with a status message */
+/* (Re)loads proj->model into a->model when the path changed; errors in a->model_err. */
+void kp_app_load_model(kp_app *a);
+void kp_app_load_targets(kp_app *a);
+const kp_target *kp_app_target(kp_app *a); /* the project's target or NULL */
+/* Absolute path of a project-relative path (static buffer). */
+const char *kp_app_path(const kp_app *a, const char *rel);
+/* Replaces *dst (owned string) with a copy of s. */
+int kp_app_setstr(char **dst, const char *s);
+/* Draws the "this is not available" notice used by screens when something is missing. */
+void kp_app_notice(kp_rect r, const char *title, const char *text);
+
+#endif
