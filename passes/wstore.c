@@ -44,23 +44,6 @@ static uint8_t code_of(const float *cb, size_t k, float v) {
     return (uint8_t)lo;
 }
 
-/* Entries of the sparse stream (kept nonzeros plus zero fillers for gaps > 255). */
-static int64_t sparse_len(const float *w, int64_t n) {
-    int64_t len = 0, prev = -1;
-    for (int64_t i = 0; i < n; i++) {
-        if (w[i] == 0.0f) continue;
-        int64_t gap = i - prev;
-        if (prev < 0) gap = i; /* first position is an offset from 0 */
-        while (gap > 255) {
-            len++;
-            gap -= 255;
-        }
-        len++;
-        prev = i;
-    }
-    return len;
-}
-
 /* ---- building nodes ----------------------------------------------------------------------- */
 
 typedef struct builder {
@@ -154,6 +137,101 @@ static char *add_lookup(builder *b, const float *cb, size_t k, kp_tensor *idx, c
     return o;
 }
 
+static kp_tensor *i64s(int n, const int64_t *v, kp_error *err) {
+    kp_tensor *t = tensor1(KP_INT64, n, err);
+    if (t) memcpy(t->data, v, (size_t)n * sizeof *v);
+    return t;
+}
+
+/* Sparse forms: a bitmask of kept positions expands to gather indices in-graph,
+ *   bits = Reshape(Mod(Div(Cast<int32>(mask uint8[B,1]), [1,2,4..128]), 2), [-1]) (Slice to n)
+ *   idx  = CumSum(bits) * bits          (0 for zeros, rank of the kept weight otherwise)
+ *   W    = Reshape(Gather(values[nnz+1], idx), shape)   values[0] = 0
+ *   or, clustered, W = Reshape(Gather(cb, Gather(Cast<int32>(codes[nnz+1]), idx)), shape).
+ * Returns owned output name (== wname) or NULL with b->rc set. */
+static char *add_sparse(builder *b, const kp_tensor *w, int64_t nnz, int clustered, float *cbnz,
+                        size_t knz, const char *wname) {
+    const float *W = w->data;
+    int64_t n = w->numel, B = (n + 7) / 8;
+    int64_t md[2] = {B, 1}, pd[2] = {1, 8};
+    kp_tensor *mask = kp_tensor_new(KP_UINT8, 2, md, b->err);
+    kp_tensor *pw = kp_tensor_new(KP_INT32, 2, pd, b->err);
+    kp_tensor *two = kp_tensor_new(KP_INT32, 0, NULL, b->err);
+    if (mask)
+        for (int64_t i = 0; i < n; i++)
+            if (W[i] != 0.0f) ((uint8_t *)mask->data)[i / 8] |= (uint8_t)(1u << (i % 8));
+    if (pw)
+        for (int j = 0; j < 8; j++) ((int32_t *)pw->data)[j] = 1 << j;
+    if (two) *(int32_t *)two->data = 2;
+    int64_t minus1 = -1, zero = 0;
+    char *mn = add_init(b, mask, "mask"), *pn = add_init(b, pw, "bitval");
+    char *tn = add_init(b, two, "two"), *fn = add_init(b, i64s(1, &minus1, b->err), "flat");
+    char *m1 = mn ? add_cast(b, mn, KP_INT32, "mask32") : NULL;
+    const char *din[2] = {m1, pn};
+    char *m2 = add_node(b, "Div", 2, din, NULL, "shift", NULL);
+    const char *modin[2] = {m2, tn};
+    char *m3 = add_node(b, "Mod", 2, modin, NULL, "bit", NULL);
+    const char *rin[2] = {m3, fn};
+    char *m4 = add_node(b, "Reshape", 2, rin, NULL, "bits", NULL);
+    char *m5 = m4, *sn = NULL, *en = NULL, *an = NULL;
+    if (B * 8 != n) {
+        sn = add_init(b, i64s(1, &zero, b->err), "start");
+        en = add_init(b, i64s(1, &n, b->err), "end");
+        an = add_init(b, i64s(1, &zero, b->err), "axes");
+        const char *slin[4] = {m4, sn, en, an};
+        m5 = add_node(b, "Slice", 4, slin, NULL, "kept", NULL);
+    }
+    char *axn = add_init(b, kp_tensor_new(KP_INT64, 0, NULL, b->err), "axis");
+    const char *cin[2] = {m5, axn};
+    char *cs = add_node(b, "CumSum", 2, cin, NULL, "rank", NULL);
+    const char *muin[2] = {cs, m5};
+    char *idx = add_node(b, "Mul", 2, muin, NULL, "idx", NULL);
+    char *wf = NULL, *vn = NULL, *cn = NULL, *c32 = NULL, *code = NULL, *cbn = NULL;
+    if (!clustered) {
+        kp_tensor *vals = tensor1(KP_FLOAT, nnz + 1, b->err);
+        if (vals) {
+            float *V = vals->data;
+            int64_t j = 1;
+            for (int64_t i = 0; i < n; i++)
+                if (W[i] != 0.0f) V[j++] = W[i];
+        }
+        vn = add_init(b, vals, "values");
+        const char *gin[2] = {vn, idx};
+        wf = add_node(b, "Gather", 2, gin, NULL, "flatw", NULL);
+    } else {
+        size_t z = code_of(cbnz, knz, 0.0f); /* codebook of nonzeros plus 0.0, sorted */
+        memmove(cbnz + z + 1, cbnz + z, (knz - z) * sizeof *cbnz);
+        cbnz[z] = 0.0f;
+        size_t kv = knz + 1;
+        kp_tensor *codes = tensor1(KP_UINT8, nnz + 1, b->err);
+        if (codes) {
+            uint8_t *C = codes->data;
+            int64_t j = 1;
+            C[0] = (uint8_t)z;
+            for (int64_t i = 0; i < n; i++)
+                if (W[i] != 0.0f) C[j++] = code_of(cbnz, kv, W[i]);
+        }
+        kp_tensor *cbt = tensor1(KP_FLOAT, (int64_t)kv, b->err);
+        if (cbt) memcpy(cbt->data, cbnz, kv * sizeof *cbnz);
+        cn = add_init(b, codes, "codes");
+        cbn = add_init(b, cbt, "cb");
+        c32 = cn ? add_cast(b, cn, KP_INT32, "codes32") : NULL;
+        const char *g1[2] = {c32, idx};
+        code = add_node(b, "Gather", 2, g1, NULL, "code", NULL);
+        const char *g2[2] = {cbn, code};
+        wf = add_node(b, "Gather", 2, g2, NULL, "flatw", NULL);
+    }
+    char *shn = add_init(b, i64s(w->rank, w->dims, b->err), "shape");
+    const char *rin2[2] = {wf, shn};
+    char *o = add_node(b, "Reshape", 2, rin2, wname, "dense", NULL);
+    char *all[] = {mn,  pn, tn,  fn, m1, m2, m3,  m4,   sn,  en, an,
+                   axn, cs, idx, wf, vn, cn, c32, code, cbn, shn};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) free(all[i]);
+    if (m5 != m4) free(m5);
+    if (!o && !b->rc) b->rc = kp_error_set(b->err, KP_ENOMEM, "out of memory");
+    return o;
+}
+
 /* ---- encoding ----------------------------------------------------------------------------- */
 
 enum { FORM_DENSE, FORM_CLUSTER, FORM_SPARSE, FORM_SPARSE_CLUSTER };
@@ -174,7 +252,9 @@ static int encode_one(kp_graph *g, size_t init_idx, int allow_sparse, kp_wstore_
     size_t k = distinct(W, n, 0, cb, tmp);
     size_t knz = distinct(W, n, 1, cbnz, tmp);
     free(tmp);
-    int64_t len = sparse_len(W, n);
+    int64_t nnz = 0;
+    for (int64_t i = 0; i < n; i++) nnz += W[i] != 0.0f;
+    size_t mbytes = (size_t)(n + 7) / 8;
     size_t dense = (size_t)n * 4;
     size_t best = dense;
     int form = FORM_DENSE;
@@ -183,11 +263,11 @@ static int encode_one(kp_graph *g, size_t init_idx, int allow_sparse, kp_wstore_
         if (c < best) best = c, form = FORM_CLUSTER;
     }
     if (allow_sparse) {
-        size_t s = (size_t)len * 5 + 4 * TENSOR_OVERHEAD + 5 * NODE_OVERHEAD + 8 * w->rank;
+        size_t s = mbytes + 4 * (size_t)(nnz + 1) + 8 * TENSOR_OVERHEAD + 11 * NODE_OVERHEAD;
         if (s < best) best = s, form = FORM_SPARSE;
-        if (knz <= 255) { /* fillers need the zero entry too */
-            size_t sc = (size_t)len * 2 + 4 * (knz + 1) + 6 * TENSOR_OVERHEAD + 7 * NODE_OVERHEAD +
-                        8 * w->rank;
+        if (knz <= 255) { /* the zero entry takes one code */
+            size_t sc = mbytes + (size_t)(nnz + 1) + 4 * (knz + 1) + 9 * TENSOR_OVERHEAD +
+                        13 * NODE_OVERHEAD;
             if (sc < best) best = sc, form = FORM_SPARSE_CLUSTER;
         }
     }
@@ -219,84 +299,7 @@ static int encode_one(kp_graph *g, size_t init_idx, int allow_sparse, kp_wstore_
         }
         o = add_lookup(&b, cb, k, idx, wname, "");
     } else {
-        /* sparse stream */
-        kp_tensor *delta = tensor1(KP_UINT8, len, err);
-        kp_tensor *vals = NULL, *vidx = NULL;
-        float *cbv = cbnz;
-        size_t kv = knz;
-        if (form == FORM_SPARSE) {
-            vals = tensor1(KP_FLOAT, len, err);
-        } else {
-            /* codebook of nonzeros plus 0.0 for fillers, kept sorted */
-            size_t z = code_of(cbnz, knz, 0.0f);
-            memmove(cbnz + z + 1, cbnz + z, (knz - z) * sizeof *cbnz);
-            cbnz[z] = 0.0f;
-            kv = knz + 1;
-            vidx = tensor1(KP_UINT8, len, err);
-        }
-        if (delta && (vals || vidx)) {
-            uint8_t *D = delta->data;
-            float *V = vals ? vals->data : NULL;
-            uint8_t *VI = vidx ? vidx->data : NULL;
-            uint8_t zc = code_of(cbv, kv, 0.0f);
-            int64_t j = 0, prev = -1;
-            for (int64_t i = 0; i < n; i++) {
-                if (W[i] == 0.0f) continue;
-                int64_t gap = prev < 0 ? i : i - prev;
-                while (gap > 255) {
-                    D[j] = 255;
-                    if (V)
-                        V[j] = 0.0f;
-                    else
-                        VI[j] = zc;
-                    j++;
-                    gap -= 255;
-                }
-                D[j] = (uint8_t)gap;
-                if (V)
-                    V[j] = W[i];
-                else
-                    VI[j] = code_of(cbv, kv, W[i]);
-                j++;
-                prev = i;
-            }
-        }
-        char *dn = add_init(&b, delta, "delta");
-        char *vn = vals ? add_init(&b, vals, "values") : add_lookup(&b, cbv, kv, vidx, NULL, "v");
-        if (!vals) vidx = NULL;
-        char *d64 = dn ? add_cast(&b, dn, KP_INT64, "delta64") : NULL;
-        kp_tensor *ax = kp_tensor_new(KP_INT64, 0, NULL, err);
-        char *axn = add_init(&b, ax, "axis");
-        const char *cin[2] = {d64, axn};
-        char *pos = add_node(&b, "CumSum", 2, cin, NULL, "pos", NULL);
-        kp_tensor *nt = tensor1(KP_INT64, 1, err);
-        if (nt) ((int64_t *)nt->data)[0] = n;
-        char *ntn = add_init(&b, nt, "numel");
-        kp_node *cos = NULL;
-        const char *zin[1] = {ntn};
-        char *zeros = add_node(&b, "ConstantOfShape", 1, zin, NULL, "zeros", &cos);
-        if (cos) {
-            kp_tensor *zv = tensor1(KP_FLOAT, 1, err);
-            if (!zv || kp_node_set_attr_tensor(cos, "value", zv)) b.rc = KP_ENOMEM;
-        }
-        kp_node *sc = NULL;
-        const char *sin[3] = {zeros, pos, vn};
-        char *flat = add_node(&b, "ScatterElements", 3, sin, NULL, "flat", &sc);
-        if (sc && kp_node_set_attr_int(sc, "axis", 0)) b.rc = KP_ENOMEM;
-        kp_tensor *sh = tensor1(KP_INT64, w->rank, err);
-        if (sh) memcpy(sh->data, w->dims, (size_t)w->rank * sizeof(int64_t));
-        char *shn = add_init(&b, sh, "shape");
-        const char *rin[2] = {flat, shn};
-        o = add_node(&b, "Reshape", 2, rin, wname, "dense", NULL);
-        free(dn);
-        free(vn);
-        free(d64);
-        free(axn);
-        free(pos);
-        free(ntn);
-        free(zeros);
-        free(flat);
-        free(shn);
+        o = add_sparse(&b, w, nnz, form == FORM_SPARSE_CLUSTER, cbnz, knz, wname);
     }
     free(cb);
     free(cbnz);
@@ -410,52 +413,49 @@ static kp_tensor *decode_root(kp_graph *g, kp_node *root) {
         free(v);
         return t;
     }
-    /* Reshape(ScatterElements(ConstantOfShape(numel), CumSum(Cast(delta)), values), shape) */
+    /* Reshape(Gather(values | cb, idx | Gather(Cast(codes), idx)), shape) */
     kp_tensor *sh = kp_graph_find_const(g, kp_node_input(root, 1) ? kp_node_input(root, 1) : "");
-    kp_node *sc = producer_of(g, kp_node_input(root, 0), "ScatterElements");
-    if (!sh || sh->dtype != KP_INT64 || sh->rank != 1 || sh->numel > KP_MAX_RANK || !sc)
+    kp_node *ga = producer_of(g, kp_node_input(root, 0), "Gather");
+    if (!sh || sh->dtype != KP_INT64 || sh->rank != 1 || sh->numel > KP_MAX_RANK || !ga)
         return NULL;
-    kp_node *cos = producer_of(g, kp_node_input(sc, 0), "ConstantOfShape");
-    kp_node *cs = producer_of(g, kp_node_input(sc, 1), "CumSum");
-    kp_node *cast = cs ? producer_of(g, kp_node_input(cs, 0), "Cast") : NULL;
-    kp_tensor *delta = cast ? kp_graph_find_const(g, kp_node_input(cast, 0)) : NULL;
-    if (!cos || !delta || delta->dtype != KP_UINT8) return NULL;
-    const char *vn = kp_node_input(sc, 2);
-    int64_t nv = 0;
-    float *vals = NULL;
-    kp_tensor *vt = vn ? kp_pass_const_input(g, sc, 2) : NULL;
-    if (vt) {
-        nv = vt->numel;
-        vals = malloc((size_t)(nv ? nv : 1) * sizeof *vals);
-        if (vals) memcpy(vals, vt->data, (size_t)nv * sizeof *vals);
-    } else {
-        kp_node *ga = producer_of(g, vn, "Gather");
-        if (ga) vals = decode_lookup(g, ga, &nv, NULL, NULL);
-    }
-    if (!vals || nv != delta->numel) {
-        free(vals);
+    kp_tensor *vals = kp_pass_const_input(g, ga, 0);
+    kp_node *inner = producer_of(g, kp_node_input(ga, 1), "Gather");
+    kp_node *mul = producer_of(g, kp_node_input(inner ? inner : ga, 1), "Mul");
+    kp_node *cc = inner ? producer_of(g, kp_node_input(inner, 0), "Cast") : NULL;
+    kp_tensor *codes = cc ? kp_graph_find_const(g, kp_node_input(cc, 0)) : NULL;
+    if (!vals || vals->rank != 1 || !mul || (inner && (!codes || codes->dtype != KP_UINT8)))
         return NULL;
-    }
+    /* bits: Mul's second input <- [Slice <-] Reshape <- Mod <- Div <- Cast <- mask */
+    kp_node *x = producer_of(g, kp_node_input(mul, 1), "Slice");
+    x = x ? producer_of(g, kp_node_input(x, 0), "Reshape")
+          : producer_of(g, kp_node_input(mul, 1), "Reshape");
+    x = x ? producer_of(g, kp_node_input(x, 0), "Mod") : NULL;
+    x = x ? producer_of(g, kp_node_input(x, 0), "Div") : NULL;
+    x = x ? producer_of(g, kp_node_input(x, 0), "Cast") : NULL;
+    kp_tensor *mask = x ? kp_graph_find_const(g, kp_node_input(x, 0)) : NULL;
+    if (!mask || mask->dtype != KP_UINT8) return NULL;
     rank = (int)sh->numel;
     for (int i = 0; i < rank; i++) dims[i] = ((const int64_t *)sh->data)[i];
     kp_tensor *t = kp_tensor_new(KP_FLOAT, rank, dims, NULL);
-    if (!t) {
-        free(vals);
+    if (!t || t->numel > mask->numel * 8) {
+        kp_tensor_free(t);
         return NULL;
     }
-    const uint8_t *D = delta->data;
+    const uint8_t *M = mask->data;
+    const float *V = vals->data;
     float *W = t->data;
-    int64_t pos = 0;
-    for (int64_t j = 0; j < nv; j++) {
-        pos += D[j];
-        if (pos >= t->numel) {
-            free(vals);
+    int64_t r = 0;
+    for (int64_t i = 0; i < t->numel; i++) {
+        if (!((M[i / 8] >> (i % 8)) & 1)) continue;
+        r++;
+        int64_t vi = r;
+        if (inner) vi = r < codes->numel ? ((const uint8_t *)codes->data)[r] : -1;
+        if (vi < 0 || vi >= vals->numel || (!inner && r >= vals->numel)) {
             kp_tensor_free(t);
             return NULL;
         }
-        W[pos] = vals[j];
+        W[i] = V[vi];
     }
-    free(vals);
     return t;
 }
 

@@ -11,8 +11,11 @@ const char *kp_eng_missing(kp_module m) {
             return NULL;
         return "Projects are not in this build yet (core/project.c is missing).";
     case KP_MOD_TARGET:
-        if (kp_targets_load && kp_target_class_name && kp_target_estimate_model) return NULL;
+        if (kp_targets_load && kp_target_class_name) return NULL;
         return "Target profiles are not in this build yet (core/target.c is missing).";
+    case KP_MOD_ESTIMATE:
+        if (kp_target_estimate_model) return NULL;
+        return "Target estimates are not in this build yet (core/target_estimate.c is missing).";
     case KP_MOD_ONNX:
         if (kp_onnx_load) return NULL;
         return "Loading ONNX models is not in this build yet (core/onnx_io.c is missing).";

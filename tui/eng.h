@@ -56,6 +56,7 @@
 typedef enum kp_module {
     KP_MOD_PROJECT = 0,
     KP_MOD_TARGET,
+    KP_MOD_ESTIMATE,
     KP_MOD_ONNX,
     KP_MOD_GRAPH,
     KP_MOD_EXEC,

@@ -5,13 +5,23 @@
 #include "core/graph.h"
 #include "core/onnx_io.h"
 #include "core/pass.h"
+#include "core/project.h"
+#include "core/target.h"
 #include "core/tensor.h"
 
 #include <stddef.h>
 
 /* Referenced from kp_app_main so the table is not dropped. */
 const void *const kp_eng_link[] = {
-    (const void *)kp_params_parse,     (const void *)kp_onnx_load,  (const void *)kp_model_free,
-    (const void *)kp_model_opset,      (const void *)kp_dtype_name, (const void *)kp_dtype_size,
-    (const void *)kp_exec_missing_ops, (const void *)kp_strv_free,  NULL,
+    (const void *)kp_params_parse,
+    (const void *)kp_onnx_load,
+    (const void *)kp_model_free,
+    (const void *)kp_model_opset,
+    (const void *)kp_dtype_name,
+    (const void *)kp_dtype_size,
+    (const void *)kp_exec_missing_ops,
+    (const void *)kp_strv_free,
+    (const void *)kp_project_load,
+    (const void *)kp_targets_load,
+    NULL,
 };

@@ -48,6 +48,7 @@ static void start_picker(kp_app *a, int which) {
     } else {
         snprintf(dir, sizeof dir, "%s", a->proj->dir ? a->proj->dir : ".");
     }
+    S.pk.dirs_ok = which == PICK_DATA;
     kp_picker_open(&S.pk, dir, NULL);
     S.picking = which;
 }
@@ -69,7 +70,7 @@ static void draw(kp_app *a, kp_rect r) {
     if (S.picking) {
         kp_put(r.y, r.x + 1, r.w - 2, KP_ROLE_TITLE,
                S.picking == PICK_DATA ? "Choose the test data (.npy .npz IDX .gz .csv, or a folder "
-                                        "of input_K.pb; Enter opens a folder, / takes it)"
+                                        "of input_K.pb: its ./ row)"
                                       : "Choose the labels file (Esc: none)");
         kp_picker_draw(&S.pk, (kp_rect){r.y + 1, r.x + 1, r.h - 1, r.w - 2});
         return;
@@ -82,18 +83,21 @@ static void draw(kp_app *a, kp_rect r) {
                                                "the original model)",
                                    NULL};
     const char *labels[ROW_COUNT] = {"Data", "Labels", "Preprocessing"};
-    char prep[300];
-    snprintf(prep, sizeof prep, "scale %g  mean [%s]  std [%s]  layout %s  calib %lld  eval %s",
-             d->scale, fmt_list(d->mean, d->n_mean, b, sizeof b),
-             fmt_list(d->std, d->n_std, m, sizeof m), d->layout[0] ? d->layout : "nchw",
-             (long long)d->calib_samples, d->eval_limit > 0 ? "limited" : "all");
+    char prep[300], prep2[200];
+    snprintf(prep, sizeof prep, "scale %g  mean [%s]  std [%s]", d->scale,
+             fmt_list(d->mean, d->n_mean, b, sizeof b), fmt_list(d->std, d->n_std, m, sizeof m));
+    snprintf(prep2, sizeof prep2, "layout %s  calibrate on %lld  evaluate %s",
+             d->layout[0] ? d->layout : "nchw", (long long)d->calib_samples,
+             d->eval_limit > 0 ? "a subset" : "all");
     rows[ROW_PREP] = prep;
     for (int i = 0; i < ROW_COUNT; i++) {
         int y = r.y + i * 2, sel = i == S.list.sel;
         if (sel) kp_fill(y, r.x, r.w, KP_ROLE_SELECTED);
         kp_put(y, r.x + 1, 14, sel ? KP_ROLE_SELECTED : KP_ROLE_TITLE, labels[i]);
-        kp_put(y, r.x + 16, r.w - 17, sel ? KP_ROLE_SELECTED : KP_ROLE_NORMAL, rows[i]);
+        (i == ROW_PREP ? kp_put : kp_put_tail)(y, r.x + 16, r.w - 17,
+                                               sel ? KP_ROLE_SELECTED : KP_ROLE_NORMAL, rows[i]);
     }
+    kp_put(r.y + ROW_PREP * 2 + 1, r.x + 16, r.w - 17, KP_ROLE_NORMAL, prep2);
     int y = r.y + ROW_COUNT * 2 + 1;
     kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_NORMAL, "Format: %s",
             d->format ? d->format : "detected by the loader from the file");
@@ -210,10 +214,6 @@ static int key(kp_app *a, kp_action act, int ch, int is_key) {
                                "the original model");
             }
             S.picking = PICK_NONE;
-            return KP_DRAW_ALL;
-        }
-        if (S.picking == PICK_DATA && act == KP_ACT_NONE && ch == '/' && !is_key) {
-            chose(a, S.pk.dir); /* take the folder itself (ONNX test_data_set_N) */
             return KP_DRAW_ALL;
         }
         int r = kp_picker_key(&S.pk, act, ch, is_key, out, sizeof out);

@@ -16,9 +16,9 @@ static int done(const kp_app *a) {
 
 static const char *goal_label(kp_goal g) {
     switch (g) {
-    case KP_GOAL_LATENCY: return "latency (faster on the target)";
-    case KP_GOAL_SIZE: return "size (smaller file)";
-    case KP_GOAL_ACCURACY: return "accuracy (keep it as high as possible)";
+    case KP_GOAL_LATENCY: return "latency (faster)";
+    case KP_GOAL_SIZE: return "size (smaller)";
+    case KP_GOAL_ACCURACY: return "accuracy (keep it)";
     default: return "none";
     }
 }

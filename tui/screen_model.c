@@ -105,10 +105,10 @@ static int summary(kp_app *a, line *L, int cap) {
     struct stat st;
     double fsize = stat(a->model_path, &st) ? -1 : (double)st.st_size;
     n = add(L, n, cap, KP_ROLE_TITLE, "%s", a->model_path);
-    n = add(L, n, cap, KP_ROLE_NORMAL, "opset %lld   IR %lld   producer %s %s   file %s",
-            (long long)kp_model_opset(m, ""), (long long)m->ir_version,
+    n = add(L, n, cap, KP_ROLE_NORMAL, "file %s   opset %lld   IR %lld   from %s %s",
+            kp_fmt_bytes(fsize, b1), (long long)kp_model_opset(m, ""), (long long)m->ir_version,
             m->producer_name ? m->producer_name : "?",
-            m->producer_version ? m->producer_version : "", kp_fmt_bytes(fsize, b1));
+            m->producer_version ? m->producer_version : "");
     double params = 0, wbytes = 0;
     for (size_t i = 0; i < g->n_inits; i++) {
         params += (double)g->inits[i]->numel;
@@ -215,17 +215,27 @@ static void draw(kp_app *a, kp_rect r) {
     if (S.scroll > n - r.h) S.scroll = n - r.h;
     if (S.scroll < 0) S.scroll = 0;
     for (int i = 0; i < r.h && S.scroll + i < n; i++)
-        kp_put(r.y + i, r.x + 1, r.w - 2, L[S.scroll + i].role, L[S.scroll + i].text);
+        (S.scroll + i == 0 ? kp_put_tail : kp_put)(r.y + i, r.x + 1, r.w - 2, L[S.scroll + i].role,
+                                                   L[S.scroll + i].text);
 }
 
+/* Loads the chosen file; only a model that loads is written into the project (a failed one
+ * leaves the project pointing at its previous model, and the error on screen). */
 static void choose(kp_app *a, const char *path) {
     S.picking = 0;
-    if (kp_app_setstr(&a->proj->model, path)) return;
+    char *old = a->proj->model ? strdup(a->proj->model) : NULL;
+    if (kp_app_setstr(&a->proj->model, path)) {
+        free(old);
+        return;
+    }
     kp_app_load_model(a);
     if (a->model) {
+        free(old);
         if (!kp_app_save_project(a))
             kp_app_msg(a, KP_ROLE_OK, "model saved in the project; Tab: next step (test data)");
     } else {
+        free(a->proj->model);
+        a->proj->model = old;
         kp_app_msg(a, KP_ROLE_BAD, "model not usable (see the message); choose another");
     }
 }

@@ -110,7 +110,7 @@ static void draw(kp_app *a, kp_rect r) {
     else
         kp_put(r.y + 1, r.x + 1, r.w - 2, KP_ROLE_WARN, "No project open: pick one or create one.");
     int y = r.y + 3;
-    int nw = 18, mw = 16, tw = 10;
+    int nw = 14, mw = 12, tw = 8;
     kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-*s %-*s %-*s %s", nw, "Project", mw, "Model",
             tw, "Target", "Last result");
     int h = r.h - 4 - (S.err[0] ? 2 : 0);

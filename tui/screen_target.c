@@ -55,25 +55,27 @@ static void precs(unsigned m, char *buf, size_t len) {
 static void details(kp_app *a, const kp_target *t, kp_rect r) {
     char b1[32], b2[32], p[64];
     int y = r.y;
-    kp_put(y++, r.x, r.w, KP_ROLE_TITLE, t->name);
+    y += kp_wrap(y, r.x, r.w, 2, KP_ROLE_TITLE, t->name);
     kp_putf(y++, r.x, r.w, KP_ROLE_MUTED, "%s  (%s)", t->id, kp_target_class_name(t->cls));
-    y++;
     kp_putf(y++, r.x, r.w, KP_ROLE_NORMAL, "RAM       %s",
             t->ram_bytes ? kp_fmt_bytes((double)t->ram_bytes, b1) : "no limit");
     kp_putf(y++, r.x, r.w, KP_ROLE_NORMAL, "Storage   %s",
             t->storage_bytes ? kp_fmt_bytes((double)t->storage_bytes, b1) : "no limit");
     kp_putf(y++, r.x, r.w, KP_ROLE_NORMAL, "fp32      %.3g GFLOP/s", t->fp32_gflops);
     if (t->fp16_gflops > 0)
-        kp_putf(y++, r.x, r.w, KP_ROLE_NORMAL, "fp16      %.3g GFLOP/s", t->fp16_gflops);
+        kp_putf(y++, r.x, r.w, KP_ROLE_NORMAL, "fp16      %.4g GFLOP/s", t->fp16_gflops);
     if (t->int8_gops > 0)
-        kp_putf(y++, r.x, r.w, KP_ROLE_NORMAL, "int8      %.3g GOP/s", t->int8_gops);
+        kp_putf(y++, r.x, r.w, KP_ROLE_NORMAL, "int8      %.4g GOP/s", t->int8_gops);
     kp_putf(y++, r.x, r.w, KP_ROLE_NORMAL, "Memory    %.3g GB/s", t->mem_bw_gbs);
     kp_putf(y++, r.x, r.w, KP_ROLE_NORMAL, "Power     %.3g W", t->power_w);
     precs(t->precisions, p, sizeof p);
     kp_putf(y++, r.x, r.w, KP_ROLE_NORMAL, "Precision %s", p);
     if (t->isa[0]) kp_putf(y++, r.x, r.w, KP_ROLE_NORMAL, "ISA       %s", t->isa);
     y++;
-    if (!a->model) {
+    if (kp_eng_missing(KP_MOD_ESTIMATE)) {
+        kp_wrap(y, r.x, r.w, 2, KP_ROLE_WARN, kp_eng_missing(KP_MOD_ESTIMATE));
+        y += 2;
+    } else if (!a->model) {
         kp_put(y++, r.x, r.w, KP_ROLE_MUTED, "Fits? choose a model first (step 2)");
     } else {
         kp_target_estimate e;

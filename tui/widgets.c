@@ -72,6 +72,18 @@ int kp_put(int y, int x, int w, kp_role role, const char *s) {
     return c;
 }
 
+int kp_put_tail(int y, int x, int w, kp_role role, const char *s) {
+    if (!s || w <= 0) return 0;
+    if (kp_text_width(s) <= w) return kp_put(y, x, w, role, s);
+    int ew = kp_text_width(glyphs->ell);
+    while (*s && kp_text_width(s) > w - ew) {
+        s++;
+        while (((unsigned char)*s & 0xC0) == 0x80) s++; /* whole UTF-8 characters */
+    }
+    int c = kp_put(y, x, ew, role, glyphs->ell);
+    return c + kp_put(y, x + c, w - c, role, s);
+}
+
 int kp_putf(int y, int x, int w, kp_role role, const char *fmt, ...) {
     char buf[1024];
     va_list ap;
@@ -279,17 +291,25 @@ static int ext_ok(const kp_picker *p, const char *name) {
 
 static int entry_cmp(const void *a, const void *b) {
     const kp_pick_entry *x = a, *y = b;
+    if (!strcmp(x->name, ".")) return -1;
+    if (!strcmp(y->name, ".")) return 1;
     if (!strcmp(x->name, "..")) return -1;
     if (!strcmp(y->name, "..")) return 1;
     if (x->is_dir != y->is_dir) return y->is_dir - x->is_dir;
     return strcmp(x->name, y->name);
 }
 
+/* A filter starting with '/' or '~' is a path typed by hand, not a name filter. */
+static int typed_path(const kp_picker *p) {
+    return p->filter.buf[0] == '/' || p->filter.buf[0] == '~';
+}
+
 static void picker_refilter(kp_picker *p) {
     p->n_shown = 0;
     for (size_t i = 0; i < p->n_all; i++) {
-        const char *f = p->filter.buf;
-        if (f[0] && strcmp(p->all[i].name, "..") && !strcasestr(p->all[i].name, f)) continue;
+        const char *f = typed_path(p) ? "" : p->filter.buf;
+        const char *nm = p->all[i].name;
+        if (f[0] && strcmp(nm, "..") && strcmp(nm, ".") && !strcasestr(nm, f)) continue;
         p->shown[p->n_shown++] = i;
     }
     p->list.n = (int)p->n_shown;
@@ -319,7 +339,7 @@ void kp_picker_open(kp_picker *p, const char *dir, const char *const *exts) {
     p->all = malloc(cap * sizeof *p->all);
     struct dirent *de;
     while (p->all && (de = readdir(d))) {
-        if (!strcmp(de->d_name, ".")) continue;
+        if (!strcmp(de->d_name, ".") && !p->dirs_ok) continue;
         if (!strcmp(de->d_name, "..") && !strcmp(path, "/")) continue;
         if (de->d_name[0] == '.' && strcmp(de->d_name, "..")) continue; /* hidden */
         char full[8192];
@@ -352,6 +372,10 @@ void kp_picker_open(kp_picker *p, const char *dir, const char *const *exts) {
 static int picker_activate(kp_picker *p, char *out, size_t out_len) {
     if (!p->n_shown) return 0;
     const kp_pick_entry *e = &p->all[p->shown[p->list.sel]];
+    if (!strcmp(e->name, ".")) {
+        snprintf(out, out_len, "%s", p->dir);
+        return 1;
+    }
     char full[8192];
     snprintf(full, sizeof full, "%s/%s", strcmp(p->dir, "/") ? p->dir : "", e->name);
     if (e->is_dir) {
@@ -370,7 +394,33 @@ static int picker_activate(kp_picker *p, char *out, size_t out_len) {
     return 1;
 }
 
+static int open_typed(kp_picker *p, char *out, size_t out_len) {
+    char path[8192];
+    const char *home = getenv("HOME");
+    if (p->filter.buf[0] == '~')
+        snprintf(path, sizeof path, "%s%s", home ? home : "", p->filter.buf + 1);
+    else
+        snprintf(path, sizeof path, "%s", p->filter.buf);
+    struct stat st;
+    if (stat(path, &st)) {
+        snprintf(p->err, sizeof p->err, "%s: %s", path, strerror(errno));
+        return 0;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        kp_picker_open(p, path, p->exts);
+        return 0;
+    }
+    if (!ext_ok(p, path)) {
+        snprintf(p->err, sizeof p->err, "%s: not a %s file", path, p->exts[0]);
+        return 0;
+    }
+    snprintf(out, out_len, "%s", path);
+    kp_field_set(&p->filter, "");
+    return 1;
+}
+
 int kp_picker_key(kp_picker *p, kp_action a, int ch, int is_key, char *out, size_t out_len) {
+    if (a == KP_ACT_ENTER && typed_path(p)) return open_typed(p, out, out_len);
     if (kp_list_key(&p->list, a, 10)) return 0;
     if (a == KP_ACT_ENTER || a == KP_ACT_RIGHT) return picker_activate(p, out, out_len);
     if (a == KP_ACT_LEFT || (a == KP_ACT_BACKSPACE && !p->filter.len)) {
@@ -392,10 +442,16 @@ int kp_picker_key(kp_picker *p, kp_action a, int ch, int is_key, char *out, size
     }
     if (a == KP_ACT_NONE || a == KP_ACT_BACKSPACE) {
         if (kp_field_key(&p->filter, ch, is_key, a)) {
+            p->err[0] = 0;
             picker_refilter(p);
             p->list.sel = 0;
             /* With exactly one match beyond "..", select it so Enter takes it. */
-            if (p->n_shown == 2 && !strcmp(p->all[p->shown[0]].name, "..")) p->list.sel = 1;
+            size_t skip = 0;
+            while (skip < p->n_shown && p->all[p->shown[skip]].name[0] == '.' &&
+                   (!strcmp(p->all[p->shown[skip]].name, ".") ||
+                    !strcmp(p->all[p->shown[skip]].name, "..")))
+                skip++;
+            if (p->n_shown == skip + 1) p->list.sel = (int)skip;
             return 0;
         }
     }
@@ -405,10 +461,14 @@ int kp_picker_key(kp_picker *p, kp_action a, int ch, int is_key, char *out, size
 void kp_picker_draw(kp_picker *p, kp_rect r) {
     char sz[32];
     kp_putf(r.y, r.x, r.w, KP_ROLE_MUTED, "%s", p->dir);
-    if (p->filter.len)
+    if (typed_path(p))
+        kp_putf(r.y + 1, r.x, r.w, KP_ROLE_WARN, "path: %s_  (Enter opens, Esc clears)",
+                p->filter.buf);
+    else if (p->filter.len)
         kp_putf(r.y + 1, r.x, r.w, KP_ROLE_WARN, "filter: %s_  (Esc clears)", p->filter.buf);
     else
-        kp_put(r.y + 1, r.x, r.w, KP_ROLE_MUTED, "type to filter; Enter opens; Left goes up");
+        kp_put(r.y + 1, r.x, r.w, KP_ROLE_MUTED,
+               "type to filter, / or ~ for a path; Enter opens; Left: up");
     int h = r.h - 2 - (p->err[0] ? 1 : 0);
     if (h < 1) return;
     kp_list_fit(&p->list, h);
@@ -419,7 +479,10 @@ void kp_picker_draw(kp_picker *p, kp_rect r) {
         int y = r.y + 2 + i;
         if (sel) kp_fill(y, r.x, r.w, role);
         char name[600];
-        snprintf(name, sizeof name, "%s%s", e->name, e->is_dir ? "/" : "");
+        snprintf(name, sizeof name, "%s%s", e->name,
+                 !strcmp(e->name, ".") ? "/  (use this folder)"
+                 : e->is_dir           ? "/"
+                                       : "");
         kp_put(y, r.x + 1, r.w - 12, role, name);
         if (!e->is_dir)
             kp_putf(y, r.x + r.w - 10, 10, role, "%10s", kp_fmt_bytes((double)e->size, sz));

@@ -27,6 +27,8 @@ const kp_glyphs *kp_g(void);
 int kp_put(int y, int x, int w, kp_role role, const char *s);
 int kp_putf(int y, int x, int w, kp_role role, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* Like kp_put, but a string too long keeps its end ("...end/of/path"): for paths. */
+int kp_put_tail(int y, int x, int w, kp_role role, const char *s);
 /* Text width in columns of a UTF-8 string. */
 int kp_text_width(const char *s);
 void kp_fill(int y, int x, int w, kp_role role);
@@ -76,13 +78,14 @@ typedef struct kp_picker {
     kp_field filter;
     kp_list list;
     char err[512];
+    int dirs_ok; /* set before kp_picker_open: a "." row chooses the folder itself */
 } kp_picker;
 
 /* Opens dir (falls back to its nearest existing parent). Errors land in p->err. */
 void kp_picker_open(kp_picker *p, const char *dir, const char *const *exts);
 void kp_picker_free(kp_picker *p);
 /* Returns 1 when a file was chosen (full path in out), 0 when handled, KP_UNHANDLED otherwise.
- * choose_dir: Enter on "." chooses the folder itself (data sets that are folders). */
+ * With dirs_ok, Enter on the "." row chooses the folder itself (data sets that are folders). */
 int kp_picker_key(kp_picker *p, kp_action a, int ch, int is_key, char *out, size_t out_len);
 void kp_picker_draw(kp_picker *p, kp_rect r);
 /* Row click inside the drawn rect: selects (and on a second click on the same row, opens). */

@@ -36,8 +36,8 @@ static void write_bytes(const char *path, const void *p, size_t n) {
 static size_t npy_bytes(uint8_t *buf, const char *descr, const char *shape, const void *data,
                         size_t nbytes) {
     char h[256];
-    int len = snprintf(h, sizeof h, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }",
-                       descr, shape);
+    int len = snprintf(h, sizeof h, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr,
+                       shape);
     int total = 10 + len + 1;
     int pad = (64 - total % 64) % 64;
     memcpy(buf, "\x93NUMPY\x01\x00", 8);
