@@ -399,6 +399,31 @@ static void subgraph_parent_and_attrs(void **state) {
     kp_model_free(m2);
 }
 
+/* Fields of a newer ONNX (here NodeProto field 8, "overload" in IR 10, and an unknown
+ * ModelProto field) are counted so tools can say they are dropped. */
+static void unknown_fields_counted(void **state) {
+    (void)state;
+    wb init = {0}, model = {0};
+    float w[4] = {1, 2, 3, 4};
+    f_varint(&init, 1, 1);
+    f_varint(&init, 1, 4);
+    f_varint(&init, 2, KP_FLOAT);
+    f_str(&init, 8, "w");
+    f_bytes(&init, 9, w, sizeof w);
+    model_with_init(&model, &init);
+    kp_error err = {0};
+    kp_model *m = NULL;
+    assert_int_equal(kp_onnx_load_buffer(model.p, model.n, NULL, &m, &err), 0);
+    assert_int_equal(m->n_unknown_fields, 0);
+    kp_model_free(m);
+    m = NULL;
+    f_str(&model, 99, "from the future");
+    assert_int_equal(kp_onnx_load_buffer(model.p, model.n, NULL, &m, &err), 0);
+    assert_int_equal(m->n_unknown_fields, 1);
+    kp_model_free(m);
+    free(model.p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_dtype_roundtrips),
@@ -407,6 +432,7 @@ int main(void) {
         cmocka_unit_test(read_file_limits),
         cmocka_unit_test(external_data_inside_folder),
         cmocka_unit_test(subgraph_parent_and_attrs),
+        cmocka_unit_test(unknown_fields_counted),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
