@@ -279,6 +279,10 @@ static void save_refusals(void **state) {
     assert_non_null(strstr(err.msg, "input model"));
     assert_int_equal(symlink(a, link), 0);
     assert_int_equal(kp_onnx_save(m, link, 1, &err), KP_EEXIST);
+    kp_model *copy = kp_model_clone(m, &err); /* a copy of the input is still the input */
+    assert_non_null(copy);
+    assert_int_equal(kp_onnx_save(copy, a, 1, &err), KP_EEXIST);
+    kp_model_free(copy);
     assert_int_equal(kp_onnx_save(m, b, 0, &err), 0);
     /* a folder is not a file */
     assert_int_not_equal(kp_onnx_save(m, tmpdir, 1, &err), 0);
