@@ -89,7 +89,9 @@ void si_unknown(si_shape *s) {
     for (int i = 0; i < KP_MAX_RANK; i++) s->d[i].v = -1;
 }
 
-int si_dim_known(si_dim d) { return d.v >= 0; }
+int si_dim_known(si_dim d) {
+    return d.v >= 0;
+}
 
 int si_dim_merge(si_dim a, si_dim b, si_dim *out) {
     if (a.v >= 0 && b.v >= 0) {
@@ -302,8 +304,8 @@ static si_val *val_of_const(si_ctx *c, const kp_tensor *t) {
     v->n = (int)t->numel;
     for (int i = 0; i < v->n; i++) {
         v->e[i].known = 1;
-        v->e[i].v = t->dtype == KP_INT64 ? ((const int64_t *)t->data)[i]
-                                         : (int64_t)kp_tensor_get(t, i);
+        v->e[i].v =
+            t->dtype == KP_INT64 ? ((const int64_t *)t->data)[i] : (int64_t)kp_tensor_get(t, i);
     }
     return v;
 }
@@ -374,12 +376,60 @@ static int seed_loop_body(si_run *r, kp_graph *g, kp_node *n) {
     return 0;
 }
 
+/* Sets a body input's type from s when the body does not declare one. */
+static int seed_input(kp_value_info *vi, const si_shape *s) {
+    if (vi->type.kind == KP_TYPE_TENSOR && vi->type.elem != KP_UNDEFINED && vi->type.rank >= 0)
+        return 0;
+    kp_type t;
+    int rc = merged_type(s, &vi->type, &t);
+    if (rc < 0) return rc;
+    if (rc > 0) {
+        kp_type_clear(&vi->type);
+        vi->type = t;
+    } else {
+        kp_type_clear(&t);
+    }
+    return 0;
+}
+
+/* A Scan body (opset 9+) sees the states as they are and one slice of each scan input. */
+static int seed_scan_body(si_run *r, kp_graph *g, kp_node *n) {
+    const kp_attr *a = kp_node_attr(n, "body");
+    int64_t m = kp_node_attr_int(n, "num_scan_inputs", -1);
+    if (!a || !a->g || r->opset < 9 || m < 0 || (size_t)m > n->n_inputs) return 0;
+    kp_graph *b = a->g;
+    size_t nstate = n->n_inputs - (size_t)m;
+    const int64_t *ax;
+    size_t na = kp_node_attr_ints(n, "scan_input_axes", &ax);
+    for (size_t i = 0; i < b->n_inputs && i < n->n_inputs; i++) {
+        if (!n->inputs[i][0]) continue;
+        si_shape s;
+        const si_val *v;
+        lookup(r, g, n->inputs[i], &s, &v);
+        if (i >= nstate && s.rank > 0) {
+            size_t k = i - nstate;
+            int64_t axis = k < na ? ax[k] : 0;
+            if (axis < 0) axis += s.rank;
+            if (axis < 0 || axis >= s.rank) continue;
+            memmove(&s.d[axis], &s.d[axis + 1], (size_t)(s.rank - axis - 1) * sizeof s.d[0]);
+            s.rank--;
+        } else if (i >= nstate) {
+            s.rank = -1;
+        }
+        int rc = seed_input(&b->inputs[i], &s);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 static int infer_node(si_run *r, kp_graph *g, kp_node *n, int depth) {
     int rc = 0;
     if (kp_node_is(n, "Loop") && (rc = seed_loop_body(r, g, n))) return rc;
+    if (kp_node_is(n, "Scan") && (rc = seed_scan_body(r, g, n))) return rc;
     if ((rc = infer_subgraphs(r, n, depth))) return rc;
     si_rule rule = NULL;
-    if (!n->domain || !n->domain[0] || !strcmp(n->domain, "ai.onnx")) rule = si_find_rule(n->op_type);
+    if (!n->domain || !n->domain[0] || !strcmp(n->domain, "ai.onnx"))
+        rule = si_find_rule(n->op_type);
     if (!rule) return 0; /* unknown op: declared value_info stays as it is */
     size_t ni = n->n_inputs, no = n->n_outputs;
     si_shape *in = calloc(ni ? ni : 1, sizeof *in);
@@ -433,8 +483,7 @@ done:
 
 static int infer_graph(si_run *r, kp_graph *g, int depth) {
     if (depth > MAX_DEPTH)
-        return kp_error_set(r->err, KP_ERANGE, "subgraphs are nested more than %d deep",
-                            MAX_DEPTH);
+        return kp_error_set(r->err, KP_ERANGE, "subgraphs are nested more than %d deep", MAX_DEPTH);
     for (size_t i = 0; i < g->n_nodes; i++) {
         int rc = infer_node(r, g, g->nodes[i], depth);
         if (rc) return rc;

@@ -6,10 +6,12 @@
 
 #include "core/shape_infer_priv.h"
 
-#define IN(i) (&c->in[i])
+#define IN(i)  (&c->in[i])
 #define HAS(i) ((i) < c->n_in && c->n->inputs[i][0])
 
-static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
+    return v < lo ? lo : v > hi ? hi : v;
+}
 
 /* ---- Shape, Size, Constant, ConstantOfShape, Expand, Tile ------------------------------ */
 
@@ -247,8 +249,8 @@ int si_rule_range(si_ctx *c) {
     o->d[0] = (si_dim){-1, NULL};
     double s, l, d;
     int n1, n2, n3;
-    if (si_floats(c, 0, &s, 1, &n1) || si_floats(c, 1, &l, 1, &n2) ||
-        si_floats(c, 2, &d, 1, &n3) || n1 != 1 || n2 != 1 || n3 != 1)
+    if (si_floats(c, 0, &s, 1, &n1) || si_floats(c, 1, &l, 1, &n2) || si_floats(c, 2, &d, 1, &n3) ||
+        n1 != 1 || n2 != 1 || n3 != 1)
         return 0;
     if (d == 0) return si_fail(c, "delta is 0");
     double len = ceil((l - s) / d);
@@ -302,7 +304,8 @@ int si_rule_arith(si_ctx *c) {
                 r.v = x.v / y.v;
             else
                 r.known = 0;
-        } else if (!x.known && y.known && (((add || sub) && y.v == 0) || ((mul || dv) && y.v == 1))) {
+        } else if (!x.known && y.known &&
+                   (((add || sub) && y.v == 0) || ((mul || dv) && y.v == 1))) {
             r = x;
         }
         v->e[i] = r;
@@ -352,6 +355,13 @@ int si_rule_random(si_ctx *c) {
         if (s[i] < 0) return si_fail(c, "shape entry %zu is negative", i);
         o->d[i] = (si_dim){s[i], NULL};
     }
+    return 0;
+}
+
+int si_rule_seq_length(si_ctx *c) {
+    if (!c->n_out) return 0;
+    c->out[0].elem = KP_INT64;
+    c->out[0].rank = 0;
     return 0;
 }
 

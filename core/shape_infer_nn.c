@@ -6,7 +6,7 @@
 
 #include "core/shape_infer_priv.h"
 
-#define IN(i) (&c->in[i])
+#define IN(i)  (&c->in[i])
 #define HAS(i) ((i) < c->n_in && c->n->inputs[i][0])
 
 static char *shape_text(const si_shape *s, char *buf, size_t cap) {
@@ -62,7 +62,8 @@ static int bcast_all(si_ctx *c, size_t from, kp_dtype force) {
         si_shape o;
         o.elem = acc.elem;
         int bad;
-        if (si_broadcast(&acc, IN(i), &o, &bad)) return si_fail_shapes(c, "cannot broadcast shapes", &acc, IN(i));
+        if (si_broadcast(&acc, IN(i), &o, &bad))
+            return si_fail_shapes(c, "cannot broadcast shapes", &acc, IN(i));
         acc = o;
     }
     if (first) return 0;
@@ -71,10 +72,16 @@ static int bcast_all(si_ctx *c, size_t from, kp_dtype force) {
     return 0;
 }
 
-int si_rule_bcast(si_ctx *c) { return bcast_all(c, 0, KP_UNDEFINED); }
-int si_rule_compare(si_ctx *c) { return bcast_all(c, 0, KP_BOOL); }
+int si_rule_bcast(si_ctx *c) {
+    return bcast_all(c, 0, KP_UNDEFINED);
+}
+int si_rule_compare(si_ctx *c) {
+    return bcast_all(c, 0, KP_BOOL);
+}
 
-int si_rule_where(si_ctx *c) { return bcast_all(c, 1, KP_UNDEFINED); }
+int si_rule_where(si_ctx *c) {
+    return bcast_all(c, 1, KP_UNDEFINED);
+}
 
 int si_rule_cast(si_ctx *c) {
     if (!c->n_out || !c->n_in) return 0;
@@ -172,8 +179,12 @@ static int64_t attr_at(const kp_node *n, const char *name, int i, int64_t dflt) 
     return (size_t)i < k ? v[i] : dflt;
 }
 
-static int64_t div_floor(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-static int64_t div_ceil(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -(-a / b); }
+static int64_t div_floor(int64_t a, int64_t b) {
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+static int64_t div_ceil(int64_t a, int64_t b) {
+    return a >= 0 ? (a + b - 1) / b : -(-a / b);
+}
 
 /* Spatial output sizes of x (N, C, spatial...) for a sliding window of `kernel`. */
 static int window_out(si_ctx *c, const si_shape *x, const int64_t *kernel, int transposed,
@@ -211,8 +222,9 @@ static int window_out(si_ctx *c, const si_shape *x, const int64_t *kernel, int t
         }
         int64_t span = in.v + pb + pe - ek;
         if (span < 0)
-            return si_fail(c, "kernel %lld (dilated) is larger than the padded input %lld on "
-                              "spatial axis %d",
+            return si_fail(c,
+                           "kernel %lld (dilated) is larger than the padded input %lld on "
+                           "spatial axis %d",
                            (long long)ek, (long long)(in.v + pb + pe), i);
         int64_t o = (ceil_mode ? div_ceil(span, s) : div_floor(span, s)) + 1;
         /* ceil_mode: a last window that would start inside the end padding is dropped */
@@ -268,9 +280,15 @@ static int conv_like(si_ctx *c, size_t xi, size_t wi, kp_dtype elem, int transpo
     return 0;
 }
 
-int si_rule_conv(si_ctx *c) { return conv_like(c, 0, 1, KP_UNDEFINED, 0); }
-int si_rule_conv_transpose(si_ctx *c) { return conv_like(c, 0, 1, KP_UNDEFINED, 1); }
-int si_rule_conv_integer(si_ctx *c) { return conv_like(c, 0, 1, KP_INT32, 0); }
+int si_rule_conv(si_ctx *c) {
+    return conv_like(c, 0, 1, KP_UNDEFINED, 0);
+}
+int si_rule_conv_transpose(si_ctx *c) {
+    return conv_like(c, 0, 1, KP_UNDEFINED, 1);
+}
+int si_rule_conv_integer(si_ctx *c) {
+    return conv_like(c, 0, 1, KP_INT32, 0);
+}
 
 int si_rule_qlinear_conv(si_ctx *c) {
     kp_dtype e = HAS(7) && IN(7)->elem ? IN(7)->elem : KP_UINT8;
@@ -350,8 +368,12 @@ static int matmul_like(si_ctx *c, size_t ai, size_t bi, kp_dtype elem) {
     return 0;
 }
 
-int si_rule_matmul(si_ctx *c) { return matmul_like(c, 0, 1, KP_UNDEFINED); }
-int si_rule_matmul_integer(si_ctx *c) { return matmul_like(c, 0, 1, KP_INT32); }
+int si_rule_matmul(si_ctx *c) {
+    return matmul_like(c, 0, 1, KP_UNDEFINED);
+}
+int si_rule_matmul_integer(si_ctx *c) {
+    return matmul_like(c, 0, 1, KP_INT32);
+}
 
 int si_rule_qlinear_matmul(si_ctx *c) {
     kp_dtype e = HAS(7) && IN(7)->elem ? IN(7)->elem : KP_UINT8;
@@ -365,7 +387,8 @@ int si_rule_gemm(si_ctx *c) {
     o->elem = a->elem;
     if (a->rank < 0 || b->rank < 0) return 0;
     if (a->rank != 2 || b->rank != 2) return si_fail_shapes(c, "Gemm needs 2-D inputs", a, b);
-    int ta = kp_node_attr_int(c->n, "transA", 0) != 0, tb = kp_node_attr_int(c->n, "transB", 0) != 0;
+    int ta = kp_node_attr_int(c->n, "transA", 0) != 0,
+        tb = kp_node_attr_int(c->n, "transB", 0) != 0;
     si_dim m = a->d[ta ? 1 : 0], ka = a->d[ta ? 0 : 1];
     si_dim kb = b->d[tb ? 1 : 0], n = b->d[tb ? 0 : 1], k;
     if (si_dim_merge(ka, kb, &k)) return si_fail_shapes(c, "inner dimensions do not match", a, b);
@@ -481,7 +504,8 @@ int si_rule_reduce(si_ctx *c) {
     }
     for (int i = 0; i < na; i++) {
         int a = si_axis(axes[i], x->rank);
-        if (a < 0) return si_fail(c, "axis %lld out of range for rank %d", (long long)axes[i], x->rank);
+        if (a < 0)
+            return si_fail(c, "axis %lld out of range for rank %d", (long long)axes[i], x->rank);
         mark[a] = 1;
     }
     int r = 0;

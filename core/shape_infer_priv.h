@@ -42,12 +42,12 @@ typedef struct si_ctx {
     kp_node *n;
     int64_t opset;
     size_t n_in;
-    const si_shape *in;      /* n_in entries; rank -1/elem 0 when unknown or omitted */
-    const kp_tensor **cval;  /* constant value of input i, or NULL (borrowed) */
-    const si_val **val;      /* small integer value of input i, or NULL */
+    const si_shape *in;     /* n_in entries; rank -1/elem 0 when unknown or omitted */
+    const kp_tensor **cval; /* constant value of input i, or NULL (borrowed) */
+    const si_val **val;     /* small integer value of input i, or NULL */
     size_t n_out;
-    si_shape *out;           /* n_out entries, start unknown */
-    si_val **out_val;        /* rules may fill: si_val owned by the run (si_new_val) */
+    si_shape *out;    /* n_out entries, start unknown */
+    si_val **out_val; /* rules may fill: si_val owned by the run (si_new_val) */
     kp_error *err;
 } si_ctx;
 
@@ -138,5 +138,15 @@ int si_rule_if(si_ctx *c);
 int si_rule_loop(si_ctx *c);
 int si_rule_eyelike(si_ctx *c);
 int si_rule_random(si_ctx *c);
+int si_rule_seq_length(si_ctx *c);
+/* Rules (shape_infer_more.c) */
+int si_rule_einsum(si_ctx *c);
+int si_rule_det(si_ctx *c);
+int si_rule_roialign(si_ctx *c);
+int si_rule_nms(si_ctx *c);
+int si_rule_gridsample(si_ctx *c);
+int si_rule_maxunpool(si_ctx *c);
+int si_rule_loss(si_ctx *c);
+int si_rule_scan(si_ctx *c);
 
 #endif

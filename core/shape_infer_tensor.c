@@ -5,7 +5,7 @@
 
 #include "core/shape_infer_priv.h"
 
-#define IN(i) (&c->in[i])
+#define IN(i)  (&c->in[i])
 #define HAS(i) ((i) < c->n_in && c->n->inputs[i][0])
 
 si_dim si_dim_of_vel(si_vel e) {
@@ -118,8 +118,7 @@ int si_rule_reshape(si_ctx *c) {
             return si_fail(c, "cannot reshape %lld elements into %lld", (long long)total,
                            (long long)b);
     }
-    if (c->val[0] && o->rank == 1 && o->d[0].v == c->val[0]->n)
-        c->out_val[0] = (si_val *)c->val[0];
+    if (c->val[0] && o->rank == 1 && o->d[0].v == c->val[0]->n) c->out_val[0] = (si_val *)c->val[0];
     return 0;
 }
 
@@ -233,8 +232,7 @@ int si_rule_split(si_ctx *c) {
             return si_fail(c, "split has %d sizes for %zu outputs", ns, c->n_out);
         int64_t sum = 0;
         for (int i = 0; i < ns; i++) {
-            if (sizes[i] < 0)
-                return si_fail(c, "split size %lld is negative", (long long)sizes[i]);
+            if (sizes[i] < 0) return si_fail(c, "split size %lld is negative", (long long)sizes[i]);
             sum += sizes[i];
             c->out[i].d[ax] = (si_dim){sizes[i], NULL};
         }
@@ -354,7 +352,9 @@ int si_rule_unsqueeze(si_ctx *c) {
 
 /* ---- Slice ---------------------------------------------------------------------------- */
 
-static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
+    return v < lo ? lo : v > hi ? hi : v;
+}
 
 /* Length of [start:end:step] over dim with ONNX clamping; *first = first index taken. */
 static int64_t slice_len(int64_t dim, int64_t start, int64_t end, int64_t step, int64_t *first) {
