@@ -38,7 +38,7 @@ struct kp_dataset {
 
 static const char *const format_names[KP_DATA_FORMAT_COUNT] = {
     [KP_DATA_AUTO] = "auto", [KP_DATA_NPY] = "npy", [KP_DATA_NPZ] = "npz",
-    [KP_DATA_IDX] = "idx",   [KP_DATA_CSV] = "csv", [KP_DATA_ONNX_TEST] = "onnx-test",
+    [KP_DATA_IDX] = "idx",   [KP_DATA_CSV] = "csv", [KP_DATA_ONNX_TEST] = "onnx-pb",
 };
 _Static_assert(sizeof format_names / sizeof *format_names == KP_DATA_FORMAT_COUNT, "format names");
 
@@ -47,6 +47,7 @@ const char *kp_data_format_name(kp_data_format f) {
 }
 
 int kp_data_format_parse(const char *s, kp_data_format *f) {
+    if (!strcmp(s, "onnx-test") || !strcmp(s, "onnx")) s = "onnx-pb";
     for (int i = 0; i < KP_DATA_FORMAT_COUNT; i++)
         if (!strcmp(s, format_names[i])) {
             *f = (kp_data_format)i;
@@ -197,7 +198,7 @@ int kp_dataset_open(const char *path, const kp_dataset_opts *opts, kp_dataset **
     default:
         rc = kp_error_set(err, KP_EINVAL,
                           "%s: cannot tell the data format from the name; give it (npy, npz, "
-                          "idx, csv, onnx-test)",
+                          "idx, csv, onnx-pb)",
                           path);
     }
     if (!rc && opts->labels) rc = kp_src_labels_open(opts->labels, &ds->y, err);
@@ -637,4 +638,58 @@ uint64_t kp_dataset_calib_hash(const kp_calib *c) {
         }
     }
     return h;
+}
+
+/* ---- projects ---------------------------------------------------------------------------- */
+
+static char *resolve(const char *dir, const char *p) {
+    if (!p) return NULL;
+    if (p[0] == '/' || !dir) return kp_strdup_or_null(p);
+    size_t n = strlen(dir) + strlen(p) + 2;
+    char *r = malloc(n);
+    if (r) snprintf(r, n, "%s/%s", dir, p);
+    return r;
+}
+
+int kp_dataset_opts_from_spec(const kp_data_spec *spec, const char *dir, kp_dataset_opts *o,
+                              char **path, char **labels, kp_error *err) {
+    *path = *labels = NULL;
+    if (!spec->path || !*spec->path)
+        return kp_error_set(err, KP_EINVAL, "the project names no test data (data.path)");
+    if (spec->format && *spec->format && kp_data_format_parse(spec->format, &o->format))
+        return kp_error_set(err, KP_EINVAL,
+                            "project data.format '%s' is not one of npy, npz, idx, csv, onnx-pb",
+                            spec->format);
+    if (spec->n_mean > KP_DATA_MAX_CHANNELS || spec->n_std > KP_DATA_MAX_CHANNELS)
+        return kp_error_set(err, KP_ERANGE, "too many mean/std values");
+    o->pre.scale = spec->scale;
+    o->pre.n_mean = spec->n_mean;
+    o->pre.n_std = spec->n_std;
+    for (size_t i = 0; i < spec->n_mean; i++) o->pre.mean[i] = (float)spec->mean[i];
+    for (size_t i = 0; i < spec->n_std; i++) o->pre.std[i] = (float)spec->std[i];
+    o->pre.layout = !strcmp(spec->layout, "nhwc") ? KP_LAYOUT_NHWC : KP_LAYOUT_NCHW;
+    if (spec->eval_limit > 0) o->limit = (size_t)spec->eval_limit;
+    *path = resolve(dir, spec->path);
+    if (spec->labels && *spec->labels) *labels = resolve(dir, spec->labels);
+    if (!*path || (spec->labels && *spec->labels && !*labels)) {
+        free(*path);
+        free(*labels);
+        *path = *labels = NULL;
+        return kp_error_set(err, KP_ENOMEM, "out of memory");
+    }
+    o->labels = *labels;
+    return 0;
+}
+
+int kp_dataset_open_project(const kp_project *p, size_t batch, kp_dataset **out, kp_error *err) {
+    *out = NULL;
+    kp_dataset_opts o;
+    kp_dataset_opts_init(&o);
+    if (batch) o.batch = batch;
+    char *path = NULL, *labels = NULL;
+    int rc = kp_dataset_opts_from_spec(&p->data, p->dir, &o, &path, &labels, err);
+    if (!rc) rc = kp_dataset_open(path, &o, out, err);
+    free(path);
+    free(labels);
+    return rc;
 }

@@ -23,6 +23,7 @@
 #include "core/error.h"
 #include "core/graph.h"
 #include "core/pass.h"
+#include "core/project.h"
 
 #define KP_DATA_MAX_CHANNELS 64
 
@@ -32,7 +33,7 @@ typedef enum kp_data_format {
     KP_DATA_NPZ,
     KP_DATA_IDX,
     KP_DATA_CSV,
-    KP_DATA_ONNX_TEST, /* test_data_set_N/ folders (input_K.pb, output_K.pb) */
+    KP_DATA_ONNX_TEST, /* "onnx-pb": test_data_set_N/ folders (input_K.pb, output_K.pb) */
     KP_DATA_FORMAT_COUNT
 } kp_data_format;
 
@@ -62,7 +63,8 @@ typedef struct kp_dataset_opts {
 /* Fills opts with defaults: auto format, batch 64, scale 1, no mean/std, NCHW, CSV header
  * detection. */
 void kp_dataset_opts_init(kp_dataset_opts *opts);
-const char *kp_data_format_name(kp_data_format f);          /* "npy", ...; "auto" */
+/* Names: auto npy npz idx csv onnx-pb (parse also takes "onnx-test"). */
+const char *kp_data_format_name(kp_data_format f);
 int kp_data_format_parse(const char *s, kp_data_format *f); /* 0 or KP_EINVAL */
 
 /* Parses "0.5,0.4,0.3" into vals (at most KP_DATA_MAX_CHANNELS); sets *n. */
@@ -111,5 +113,19 @@ int kp_dataset_calib_new(kp_dataset *ds, size_t n, uint64_t seed, kp_calib **out
 void kp_dataset_calib_free(kp_calib *c);
 /* A stable hash of the calibration subset's sample indices (for run records). */
 uint64_t kp_dataset_calib_hash(const kp_calib *c);
+
+/* A whole .npy array as one tensor of its own dtype (float32, float64, uint8, int8, int32,
+ * int64, bool; C order). Returns owned *out. For arrays too big for memory use a data set. */
+int kp_npy_load(const char *path, kp_tensor **out, kp_error *err);
+/* Writes t as .npy v1 (numeric dtypes above; atomically). */
+int kp_npy_save(const kp_tensor *t, const char *path, kp_error *err);
+
+/* The data section of a project (core/project.h) as options: relative paths resolved against
+ * dir; returns owned *path and *labels (NULL when none), which o->labels borrows. Other fields
+ * of o are left as they were (callers may override them afterwards). */
+int kp_dataset_opts_from_spec(const kp_data_spec *spec, const char *dir, kp_dataset_opts *o,
+                              char **path, char **labels, kp_error *err);
+/* Opens the project's test data (eval_limit applied); batch 0 = 64. */
+int kp_dataset_open_project(const kp_project *p, size_t batch, kp_dataset **out, kp_error *err);
 
 #endif

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "core/exec_internal.h"
+#include "core/exec_qdq.h"
 
 enum { SLOT_ACT = 0, SLOT_CONST, SLOT_INPUT, SLOT_OUTER };
 
@@ -73,6 +74,7 @@ struct xgraph {
 
 struct kp_exec {
     const kp_model *m;
+    kp_model *fused; /* QDQ-fused copy of the caller's model that m points to (exec_qdq.h) */
     kp_exec_opts opts;
     kp_pool pool;
     xgraph *top;
@@ -745,9 +747,17 @@ int kp_exec_new(const kp_model *m, const kp_exec_opts *opts, kp_exec **out, kp_e
         kp_strv_free(missing, n_missing);
         return kp_error_set(err, KP_EUNSUPPORTED, "the model uses ops without a kernel: %s", buf);
     }
+    /* int8 patterns run as int8 kernels on a fused copy (not when every value is wanted) */
+    kp_model *fused = NULL;
+    if (!(opts && opts->keep_values) && (rc = kp_exec_qdq_fuse(m, &fused, err)) < 0) return rc;
+    if (fused) m = fused;
     kp_exec *e = calloc(1, sizeof *e);
-    if (!e) return kp_error_set(err, KP_ENOMEM, "out of memory");
+    if (!e) {
+        kp_model_free(fused);
+        return kp_error_set(err, KP_ENOMEM, "out of memory");
+    }
     e->m = m;
+    e->fused = fused;
     if (opts) e->opts = *opts;
     e->seconds = calloc(m->graph->n_nodes + 1, sizeof *e->seconds);
     if (!e->seconds) {
@@ -769,6 +779,7 @@ void kp_exec_free(kp_exec *e) {
     kp_pool_clear(&e->pool);
     free(e->pool.free);
     free(e->seconds);
+    kp_model_free(e->fused);
     free(e);
 }
 

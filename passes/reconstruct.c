@@ -421,7 +421,9 @@ static int rc_apply(kp_model *m, const kp_params *p, const kp_pass_ctx *ctx, kp_
             kp_tensor_free(b);
         if (rc) break;
         kp_pass_notef(ctx, "reconstruct: %s refit (%s, %lld inputs per output)", kp_node_label(n),
-                      clustered ? "codebook" : "kept weights + bias", (long long)D);
+                      clustered ? "codebook"
+                                : (L.has_bias ? "kept weights + bias" : "kept weights"),
+                      (long long)D);
         done_n++;
         kp_pass_progress(ctx, (double)(i + 1) / (double)g->n_nodes, "refitting layers");
     }
@@ -450,7 +452,7 @@ static int rc_estimate(const kp_model *m, const kp_params *p, const kp_pass_ctx 
 }
 
 static const kp_param_def rc_params[] = {
-    {"batches", KP_PARAM_INT, "8", 1, 100000, NULL, "calibration batches used per layer"},
+    {"batches", KP_PARAM_INT, "64", 1, 100000, NULL, "calibration batches used per layer"},
     {"ridge", KP_PARAM_FLOAT, "1e-4", 0, 1, NULL,
      "ridge regularisation, relative to the mean input energy"},
     {"layers", KP_PARAM_STRING, "", 0, 0, NULL,

@@ -5,6 +5,7 @@
 extern const kp_pass kp_pass_fold, kp_pass_prune_channels, kp_pass_low_rank, kp_pass_prune,
     kp_pass_cluster, kp_pass_reconstruct;
 extern const kp_pass kp_pass_quant_dynamic;
+extern const kp_pass kp_pass_quant_static;
 
 // clang-format off
 static const kp_pass *const all[] = {
@@ -16,6 +17,7 @@ static const kp_pass *const all[] = {
     &kp_pass_cluster,
     &kp_pass_reconstruct,
     &kp_pass_quant_dynamic,
+    &kp_pass_quant_static,
 };
 // clang-format on
 

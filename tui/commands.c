@@ -12,7 +12,9 @@
     X(version)      \
     X(info)         \
     X(passes)       \
+    X(compress)     \
     X(targets)      \
+    X(eval)         \
     /* end */
 // clang-format on
 

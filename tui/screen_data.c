@@ -4,15 +4,173 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dataset.h"
 #include "tui/ui.h"
 
 enum { PICK_NONE = 0, PICK_DATA, PICK_LABELS };
+
+#define HIST_MAX 16
+#define IMG_MAX  4096
+
+/* What the loader says about the chosen data, computed when the choice changes. */
+typedef struct preview {
+    int valid;          /* computed for the current spec */
+    char err[1024];     /* the data could not be opened */
+    char fit_err[1024]; /* opened, but does not fit the model's input */
+    char fmt[16], shape[64];
+    size_t n, n_hist;
+    int has_labels, n_classes;
+    size_t hist[HIST_MAX];
+    int img_w, img_h; /* first sample after preprocessing (one channel), 0 = none */
+    float img[IMG_MAX];
+} preview;
 
 static struct {
     int picking;
     kp_picker pk;
     kp_list list; /* rows below */
+    preview pv;
 } S;
+
+static void to_opts(const kp_data_spec *d, kp_dataset_opts *o) {
+    kp_dataset_opts_init(o);
+    if (d->format) kp_data_format_parse(d->format, &o->format);
+    o->labels = d->labels;
+    if (d->scale > 0) o->pre.scale = d->scale;
+    o->pre.n_mean = d->n_mean < 8 ? d->n_mean : 8;
+    o->pre.n_std = d->n_std < 8 ? d->n_std : 8;
+    for (size_t i = 0; i < o->pre.n_mean; i++) o->pre.mean[i] = (float)d->mean[i];
+    for (size_t i = 0; i < o->pre.n_std; i++) o->pre.std[i] = (float)d->std[i];
+    o->pre.layout = !strcmp(d->layout, "nhwc") ? KP_LAYOUT_NHWC : KP_LAYOUT_NCHW;
+    o->batch = 256;
+}
+
+/* Opens the data, binds it to the model, reads up to 2048 labels for the histogram and keeps
+ * the first sample for the picture. Bounded: a few batches at most. */
+static void compute_preview(kp_app *a) {
+    preview *v = &S.pv;
+    memset(v, 0, sizeof *v);
+    v->valid = 1;
+    const kp_data_spec *d = &a->proj->data;
+    if (!d->path || !d->path[0]) return;
+    kp_dataset_opts o;
+    to_opts(d, &o);
+    char labels[8192];
+    if (d->labels) {
+        snprintf(labels, sizeof labels, "%s", kp_app_path(a, d->labels));
+        o.labels = labels;
+    }
+    kp_dataset *ds = NULL;
+    kp_error err = {0};
+    if (kp_dataset_open(kp_app_path(a, d->path), &o, &ds, &err)) {
+        snprintf(v->err, sizeof v->err, "%s", err.msg);
+        return;
+    }
+    snprintf(v->fmt, sizeof v->fmt, "%s", kp_data_format_name(kp_dataset_format(ds)));
+    kp_dataset_sample_shape(ds, v->shape, sizeof v->shape);
+    v->n = kp_dataset_n_samples(ds);
+    v->has_labels = kp_dataset_has_labels(ds);
+    kp_app_load_model(a);
+    if (!a->model) {
+        snprintf(v->fit_err, sizeof v->fit_err, "choose a model (step 2) to check the data fits");
+    } else if (kp_dataset_bind(ds, a->model, &err)) {
+        snprintf(v->fit_err, sizeof v->fit_err, "%s", err.msg);
+    } else {
+        for (size_t b = 0; b < kp_dataset_n_batches(ds) && v->n_hist < 2048; b++) {
+            kp_batch bt;
+            if (kp_dataset_batch(ds, b, &bt, &err)) {
+                snprintf(v->fit_err, sizeof v->fit_err, "reading batch %zu: %s", b, err.msg);
+                break;
+            }
+            if (b == 0 && bt.n_inputs && bt.inputs[0]->dtype == KP_FLOAT &&
+                bt.inputs[0]->rank == 4) {
+                const kp_tensor *t = bt.inputs[0];
+                int h = (int)t->dims[2], w = (int)t->dims[3];
+                if (h > 0 && w > 0 && (int64_t)h * w <= IMG_MAX) {
+                    v->img_h = h, v->img_w = w;
+                    memcpy(v->img, t->data, (size_t)h * (size_t)w * sizeof(float));
+                }
+            }
+            for (size_t i = 0; bt.labels && i < bt.n; i++, v->n_hist++) {
+                int64_t l = bt.labels[i];
+                if (l >= 0 && l < HIST_MAX) v->hist[l]++;
+                if (l + 1 > v->n_classes) v->n_classes = (int)(l + 1 < 1 << 20 ? l + 1 : 1 << 20);
+            }
+        }
+    }
+    kp_dataset_free(ds);
+}
+
+/* The first sample as shading, 2 pixel rows per text row, scaled down to fit h x w cells. */
+static void draw_image(const preview *v, int y, int x, int h, int w) {
+    static const char *const utf[] = {" ", "░", "▒", "▓", "█"};
+    static const char *const asc[] = {" ", ".", ":", "+", "#", "@"};
+    int utf8 = kp_g()->eighths != NULL;
+    int levels = utf8 ? 5 : 6;
+    int f = 1;
+    while (v->img_w / f > w || v->img_h / (2 * f) > h) f++;
+    float lo = v->img[0], hi = v->img[0];
+    for (int i = 0; i < v->img_w * v->img_h; i++) {
+        if (v->img[i] < lo) lo = v->img[i];
+        if (v->img[i] > hi) hi = v->img[i];
+    }
+    if (!(hi > lo)) hi = lo + 1;
+    for (int r = 0; r < v->img_h / (2 * f); r++) {
+        for (int c = 0; c < v->img_w / f; c++) {
+            double sum = 0;
+            int cnt = 0;
+            for (int dy = 0; dy < 2 * f; dy++)
+                for (int dx = 0; dx < f; dx++) {
+                    int py = r * 2 * f + dy, px = c * f + dx;
+                    if (py < v->img_h && px < v->img_w) sum += v->img[py * v->img_w + px], cnt++;
+                }
+            double g = cnt ? (sum / cnt - lo) / (hi - lo) : 0;
+            int k = (int)(g * (levels - 1) + 0.5);
+            if (k < 0) k = 0;
+            if (k >= levels) k = levels - 1;
+            kp_put(y + r, x + c, 1, KP_ROLE_NORMAL, utf8 ? utf[k] : asc[k]);
+        }
+    }
+}
+
+static void draw_preview(kp_app *a, kp_rect r, int y) {
+    preview *v = &S.pv;
+    if (!v->valid) compute_preview(a);
+    int x = r.x + 1, w = r.w - 2, end = r.y + r.h;
+    if (!a->proj->data.path) return;
+    if (v->err[0]) {
+        kp_put(y++, x, w, KP_ROLE_BAD, "This data could not be read:");
+        kp_wrap(y, x, w, end - y, KP_ROLE_BAD, v->err);
+        return;
+    }
+    kp_putf(y++, x, w, KP_ROLE_NORMAL, "Format %s   %zu samples of %s   %s", v->fmt, v->n, v->shape,
+            v->has_labels ? "labelled" : "no labels: accuracy = agreement");
+    if (v->fit_err[0]) {
+        kp_put(y++, x, w, KP_ROLE_BAD, "The data does not fit the model's input:");
+        kp_wrap(y, x, w, end - y, KP_ROLE_BAD, v->fit_err);
+        return;
+    }
+    kp_put(y++, x, w, KP_ROLE_OK, "fits the model's input");
+    int img_w = 0;
+    if (v->img_w) {
+        int f = 1;
+        while (v->img_w / f > 28 || v->img_h / (2 * f) > end - y) f++;
+        img_w = v->img_w / f;
+    }
+    int hx = x + (img_w ? img_w + 2 : 0), hw = w - (hx - x);
+    if (v->img_w) draw_image(v, y, x, end - y, img_w);
+    if (v->n_hist && hw > 20) {
+        size_t mx = 1;
+        for (int i = 0; i < HIST_MAX; i++)
+            if (v->hist[i] > mx) mx = v->hist[i];
+        kp_putf(y, hx, hw, KP_ROLE_MUTED, "labels (first %zu)", v->n_hist);
+        for (int i = 0; i < v->n_classes && i < HIST_MAX && y + 1 + i < end; i++) {
+            kp_putf(y + 1 + i, hx, 4, KP_ROLE_NORMAL, "%3d", i);
+            kp_bar(y + 1 + i, hx + 4, hw - 10, (double)v->hist[i] / (double)mx, KP_ROLE_BAR);
+            kp_putf(y + 1 + i, hx + hw - 5, 5, KP_ROLE_MUTED, "%5zu", v->hist[i]);
+        }
+    }
+}
 
 enum { ROW_DATA, ROW_LABELS, ROW_PREP, ROW_COUNT };
 
@@ -22,6 +180,7 @@ static int done(const kp_app *a) {
 
 static void enter(kp_app *a) {
     S.picking = PICK_NONE;
+    S.pv.valid = 0;
     S.list.n = ROW_COUNT;
 }
 
@@ -84,7 +243,7 @@ static void draw(kp_app *a, kp_rect r) {
                                    NULL};
     const char *labels[ROW_COUNT] = {"Data", "Labels", "Preprocessing"};
     char prep[300], prep2[200];
-    snprintf(prep, sizeof prep, "scale %g  mean [%s]  std [%s]", d->scale,
+    snprintf(prep, sizeof prep, "scale %g mean [%s] std [%s]", d->scale,
              fmt_list(d->mean, d->n_mean, b, sizeof b), fmt_list(d->std, d->n_std, m, sizeof m));
     snprintf(prep2, sizeof prep2, "layout %s  calibrate on %lld  evaluate %s",
              d->layout[0] ? d->layout : "nchw", (long long)d->calib_samples,
@@ -98,14 +257,7 @@ static void draw(kp_app *a, kp_rect r) {
                                                sel ? KP_ROLE_SELECTED : KP_ROLE_NORMAL, rows[i]);
     }
     kp_put(r.y + ROW_PREP * 2 + 1, r.x + 16, r.w - 17, KP_ROLE_NORMAL, prep2);
-    int y = r.y + ROW_COUNT * 2 + 1;
-    kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_NORMAL, "Format: %s",
-            d->format ? d->format : "detected by the loader from the file");
-    kp_put(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "Preview");
-    kp_wrap(y, r.x + 1, r.w - 2, r.y + r.h - y, KP_ROLE_WARN,
-            "The data preview (sample count, shape, label histogram, one sample drawn here) "
-            "needs core/dataset.c, which is not in this build yet. The choices above are saved "
-            "in the project and used by the run.");
+    draw_preview(a, r, r.y + ROW_COUNT * 2);
 }
 
 static int prep_submit(kp_app *a, kp_form *f) {
@@ -164,6 +316,7 @@ static int prep_submit(kp_app *a, kp_form *f) {
     memcpy(d->layout, lay, 5); /* "nchw"/"nhwc" + NUL, checked above */
     d->calib_samples = calib;
     d->eval_limit = lim;
+    S.pv.valid = 0;
     if (!kp_app_save_project(a)) kp_app_msg(a, KP_ROLE_OK, "preprocessing saved");
     return 0;
 }
@@ -193,6 +346,7 @@ static void open_prep_form(kp_app *a) {
 static void chose(kp_app *a, const char *path) {
     int which = S.picking;
     S.picking = PICK_NONE;
+    S.pv.valid = 0;
     char **dst = which == PICK_DATA ? &a->proj->data.path : &a->proj->data.labels;
     if (kp_app_setstr(dst, path)) return;
     if (which == PICK_DATA && kp_app_setstr(&a->proj->data.format, NULL)) return;
@@ -208,6 +362,7 @@ static int key(kp_app *a, kp_action act, int ch, int is_key) {
         if (act == KP_ACT_BACK && !S.pk.filter.len) {
             if (S.picking == PICK_LABELS) {
                 kp_app_setstr(&a->proj->data.labels, NULL);
+                S.pv.valid = 0;
                 if (!kp_app_save_project(a))
                     kp_app_msg(a, KP_ROLE_STATUS,
                                "no labels: accuracy will be agreement with "
@@ -246,11 +401,11 @@ static int click(kp_app *a, kp_rect r, int row, int col) {
 }
 
 static const kp_help help[] = {
-    {KP_ACT_ENTER, "choose the file / edit preprocessing", 1},
-    {KP_ACT_UP, "previous row", 0},
-    {KP_ACT_DOWN, "next row", 0},
-    {KP_ACT_BACK, "picker: clear the filter or close (labels: none)", 0},
-    {KP_ACT_LEFT, "picker: parent folder", 0},
+    {KP_ACT_ENTER, "choose the file / edit preprocessing", "choose"},
+    {KP_ACT_UP, "previous row", NULL},
+    {KP_ACT_DOWN, "next row", NULL},
+    {KP_ACT_BACK, "picker: clear the filter or close (labels: none)", NULL},
+    {KP_ACT_LEFT, "picker: parent folder", NULL},
 };
 
 const kp_screen kp_screen_data = {

@@ -3,6 +3,8 @@
  * output), logic (And Or Xor) and Where. float32 runs in tight loops specialised for
  * same-shape, scalar and channel-broadcast operands; other dtypes take a generic path that
  * computes in double (float kinds), int64 (signed) or uint64 (unsigned). */
+#include "core/ops/vectorize.h"
+
 #include <math.h>
 #include <string.h>
 

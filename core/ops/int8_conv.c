@@ -202,51 +202,61 @@ int kp_op_ConvInteger(kp_op_ctx *ctx) {
 
 typedef struct qemit {
     void *y;
-    int is_u8;
+    int mode; /* 0 uint8, 1 int8, 2 float (dequantized output) */
     const float *mult;
     const int32_t *bias;
     int32_t zy;
+    int relu;
 } qemit;
 
 static void emit_q(void *user, int64_t n, int64_t gi, const int32_t *acc, const cgeom *g) {
     qemit *q = user;
     int64_t M = g->OH * g->OW;
-    int32_t lo = q->is_u8 ? 0 : -128, hi = q->is_u8 ? 255 : 127;
+    int32_t lo = q->mode == 0 ? 0 : -128, hi = q->mode == 0 ? 255 : 127;
+    if (q->relu && q->zy > lo) lo = q->zy; /* Relu before quantizing = clamp at the zero point */
     for (int64_t c = 0; c < g->Coutg; c++) {
         int64_t co = gi * g->Coutg + c;
         float mult = q->mult[co];
         int32_t b = q->bias ? q->bias[co] : 0;
         int64_t base = (n * g->Cout + co) * M;
-        if (q->is_u8) {
+        if (q->mode == 0) {
             uint8_t *dst = (uint8_t *)q->y + base;
             for (int64_t i = 0; i < M; i++)
                 dst[i] = (uint8_t)kp_i8_requant(acc[i * g->Coutg + c] + b, mult, q->zy, lo, hi);
-        } else {
+        } else if (q->mode == 1) {
             int8_t *dst = (int8_t *)q->y + base;
             for (int64_t i = 0; i < M; i++)
                 dst[i] = (int8_t)kp_i8_requant(acc[i * g->Coutg + c] + b, mult, q->zy, lo, hi);
+        } else {
+            float *dst = (float *)q->y + base;
+            for (int64_t i = 0; i < M; i++) {
+                float v = (float)(acc[i * g->Coutg + c] + b) * mult;
+                dst[i] = q->relu && v < 0.f ? 0.f : v;
+            }
         }
     }
 }
 
-int kp_op_QLinearConv(kp_op_ctx *ctx) {
+/* QLinearConv and the executor's fused ai.kompress:QConv (same inputs; y_scale absent = float
+ * output; attribute relu = 1 clamps at zero). */
+static int qconv(kp_op_ctx *ctx, int fused) {
     const kp_tensor *x = kp_op_input(ctx, 0), *sx = kp_op_input(ctx, 1), *zx = kp_op_input(ctx, 2);
     const kp_tensor *w = kp_op_input(ctx, 3), *sw = kp_op_input(ctx, 4), *zw = kp_op_input(ctx, 5);
     const kp_tensor *sy = kp_op_input(ctx, 6), *zy = kp_op_input(ctx, 7), *b = kp_op_input(ctx, 8);
-    if (!x || !sx || !w || !sw || !sy)
+    if (!x || !sx || !w || !sw || (!sy && !fused))
         return kp_op_fail(ctx, KP_EFORMAT, "needs x, x_scale, w, w_scale and y_scale");
     cgeom g;
     int rc = geometry(ctx, x, w, &g);
     if (rc) return rc;
-    if (sx->numel != 1 || sy->numel != 1)
+    if (sx->numel != 1 || (sy && sy->numel != 1))
         return kp_op_fail(ctx, KP_EFORMAT, "x_scale and y_scale must be scalars");
     if (sw->numel != 1 && sw->numel != g.Cout)
         return kp_op_fail(ctx, KP_EFORMAT, "w_scale must have 1 or %lld values", (long long)g.Cout);
     if (b && (b->dtype != KP_INT32 || b->numel != g.Cout))
         return kp_op_fail(ctx, KP_EFORMAT, "bias must be int32 with %lld values",
                           (long long)g.Cout);
-    kp_dtype yt = zy ? zy->dtype : x->dtype;
-    if (!kp_q_is_8bit(yt))
+    kp_dtype yt = !sy ? KP_FLOAT : zy ? zy->dtype : x->dtype;
+    if (yt != KP_FLOAT && !kp_q_is_8bit(yt))
         return kp_op_fail(ctx, KP_EUNSUPPORTED, "output type %s", kp_dtype_name(yt));
     int64_t d[4];
     int r = out_dims(x, &g, d);
@@ -254,10 +264,20 @@ int kp_op_QLinearConv(kp_op_ctx *ctx) {
     if (!y) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
     float *mult = malloc((size_t)(g.Cout ? g.Cout : 1) * sizeof *mult);
     if (!mult) return kp_op_fail(ctx, KP_ENOMEM, "out of memory");
-    for (int64_t c = 0; c < g.Cout; c++)
-        mult[c] = kp_q_scale(sx, 0) * kp_q_scale(sw, c) / kp_q_scale(sy, 0);
-    qemit q = {y->data, yt == KP_UINT8, mult, b ? b->data : NULL, kp_q_zp(zy, 0)};
+    float ys = sy ? kp_q_scale(sy, 0) : 1.f;
+    for (int64_t c = 0; c < g.Cout; c++) mult[c] = kp_q_scale(sx, 0) * kp_q_scale(sw, c) / ys;
+    qemit q = {y->data,        yt == KP_UINT8 ? 0 : yt == KP_INT8 ? 1 : 2,
+               mult,           b ? b->data : NULL,
+               kp_q_zp(zy, 0), fused ? (int)kp_node_attr_int(ctx->node, "relu", 0) : 0};
     rc = conv_int(ctx, x, w, zx, zw, &g, emit_q, &q);
     free(mult);
     return rc;
+}
+
+int kp_op_KQConv(kp_op_ctx *ctx) {
+    return qconv(ctx, 1);
+}
+
+int kp_op_QLinearConv(kp_op_ctx *ctx) {
+    return qconv(ctx, 0);
 }

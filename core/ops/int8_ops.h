@@ -21,5 +21,9 @@ int kp_op_MatMulInteger(kp_op_ctx *ctx);
 int kp_op_QLinearMatMul(kp_op_ctx *ctx);
 int kp_op_ConvInteger(kp_op_ctx *ctx);
 int kp_op_QLinearConv(kp_op_ctx *ctx);
+/* Executor-internal fused ops (domain "ai.kompress", made by core/exec_qdq.c only). */
+int kp_op_KQConv(kp_op_ctx *ctx);
+int kp_op_KQGemm(kp_op_ctx *ctx);
+int kp_op_KMaxPool8(kp_op_ctx *ctx);
 
 #endif

@@ -247,5 +247,8 @@ const kp_op_def kp_ops_quant[] = {
     {"", "QLinearConv", kp_op_QLinearConv},
     {"", "QLinearMatMul", kp_op_QLinearMatMul},
     {"", "QuantizeLinear", quantize_linear},
+    {"ai.kompress", "MaxPool8", kp_op_KMaxPool8},
+    {"ai.kompress", "QConv", kp_op_KQConv},
+    {"ai.kompress", "QGemm", kp_op_KQGemm},
     {0},
 };

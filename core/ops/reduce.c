@@ -3,6 +3,8 @@
  * noop_with_empty_axes), ArgMax/ArgMin (keepdims, select_last_index), Softmax, LogSoftmax and
  * Hardmax (2-D coercion before opset 13, single axis from 13), CumSum.
  * Reductions accumulate in double; the input is walked once in memory order. */
+#include "core/ops/vectorize.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 #include "core/ops/args.h"
 #include "core/ops/broadcast.h"
 #include "core/ops/elem.h"
+#include "core/ops/fastmath.h"
 #include "core/ops/ops.h"
 
 typedef enum rop { R_SUM, R_MEAN, R_MAX, R_MIN, R_PROD, R_L1, R_L2, R_SSQ, R_LOGSUM, R_LSE } rop;
@@ -230,7 +233,58 @@ static int run_argmin(kp_op_ctx *c) {
 
 typedef enum smop { SM_SOFTMAX, SM_LOG, SM_HARD } smop;
 
+/* Max and sum of a contiguous row with 8 independent lanes, so the loops vectorize without
+ * -ffast-math (a sequential float reduction cannot be reordered by the compiler). */
+static float row_max(const float *x, int64_t n) {
+    float l[8];
+    int64_t i = 0;
+    if (n < 8) {
+        float m = x[0];
+        for (i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
+        return m;
+    }
+    for (int k = 0; k < 8; k++) l[k] = x[k];
+    for (i = 8; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) l[k] = x[i + k] > l[k] ? x[i + k] : l[k];
+    float m = l[0];
+    for (int k = 1; k < 8; k++) m = l[k] > m ? l[k] : m;
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+/* o[i] = exp(x[i] - m) (o may be NULL: sum only); returns the sum. */
+static double row_exp_sum(float *o, const float *x, int64_t n, float m) {
+    float l[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) {
+            float e = kp_fast_expf(x[i + k] - m);
+            if (o) o[i + k] = e;
+            l[k] += e;
+        }
+    double s = 0;
+    for (int k = 0; k < 8; k++) s += l[k];
+    for (; i < n; i++) {
+        float e = kp_fast_expf(x[i] - m);
+        if (o) o[i] = e;
+        s += e;
+    }
+    return s;
+}
+
+/* One softmax over a[i * inner], i < a (any stride; Hardmax and the generic path). */
 static void softmax_f32(smop op, float *o, const float *x, int64_t a, int64_t inner) {
+    if (inner == 1 && op != SM_HARD && a > 0) {
+        float m = row_max(x, a);
+        if (op == SM_SOFTMAX) {
+            float inv = (float)(1.0 / row_exp_sum(o, x, a, m));
+            for (int64_t i = 0; i < a; i++) o[i] *= inv;
+        } else {
+            float sh = m + (float)log(row_exp_sum(NULL, x, a, m));
+            for (int64_t i = 0; i < a; i++) o[i] = x[i] - sh;
+        }
+        return;
+    }
     float m = -INFINITY;
     int64_t arg = 0;
     for (int64_t i = 0; i < a; i++)
@@ -244,17 +298,51 @@ static void softmax_f32(smop op, float *o, const float *x, int64_t a, int64_t in
     }
     double sum = 0;
     if (op == SM_SOFTMAX) {
-        for (int64_t i = 0; i < a; i++) {
-            float e = expf(x[i * inner] - m);
-            o[i * inner] = e;
-            sum += e;
-        }
+        for (int64_t i = 0; i < a; i++) o[i * inner] = kp_fast_expf(x[i * inner] - m);
+        for (int64_t i = 0; i < a; i++) sum += o[i * inner];
         float inv = (float)(1.0 / sum);
         for (int64_t i = 0; i < a; i++) o[i * inner] *= inv;
     } else {
-        for (int64_t i = 0; i < a; i++) sum += expf(x[i * inner] - m);
+        for (int64_t i = 0; i < a; i++) sum += kp_fast_expf(x[i * inner] - m);
         float ls = (float)log(sum);
         for (int64_t i = 0; i < a; i++) o[i * inner] = x[i * inner] - m - ls;
+    }
+}
+
+/* Softmax/LogSoftmax over the middle axis of a contiguous [a, inner] block, vectorized across
+ * inner; mx and sum are scratch arrays of inner floats. */
+static void softmax_block(smop op, float *restrict o, const float *restrict x, int64_t a,
+                          int64_t inner, float *restrict mx, float *restrict sum) {
+    for (int64_t q = 0; q < inner; q++) {
+        mx[q] = x[q];
+        sum[q] = 0;
+    }
+    for (int64_t i = 1; i < a; i++) {
+        const float *xi = x + i * inner;
+        for (int64_t q = 0; q < inner; q++) mx[q] = xi[q] > mx[q] ? xi[q] : mx[q];
+    }
+    for (int64_t i = 0; i < a; i++) {
+        const float *xi = x + i * inner;
+        float *oi = o + i * inner;
+        for (int64_t q = 0; q < inner; q++) {
+            float e = kp_fast_expf(xi[q] - mx[q]);
+            sum[q] += e;
+            if (op == SM_SOFTMAX) oi[q] = e;
+        }
+    }
+    if (op == SM_SOFTMAX) {
+        for (int64_t q = 0; q < inner; q++) sum[q] = 1.0f / sum[q];
+        for (int64_t i = 0; i < a; i++) {
+            float *oi = o + i * inner;
+            for (int64_t q = 0; q < inner; q++) oi[q] *= sum[q];
+        }
+    } else {
+        for (int64_t q = 0; q < inner; q++) sum[q] = mx[q] + logf(sum[q]);
+        for (int64_t i = 0; i < a; i++) {
+            float *oi = o + i * inner;
+            const float *xi = x + i * inner;
+            for (int64_t q = 0; q < inner; q++) oi[q] = xi[q] - sum[q];
+        }
     }
 }
 
@@ -284,6 +372,15 @@ static int softmax(kp_op_ctx *ctx, smop op) {
     if (x->dtype == KP_FLOAT) {
         const float *in = x->data;
         float *out = o->data;
+        if (inner > 1 && op != SM_HARD) {
+            float *tmp = malloc((size_t)inner * 2 * sizeof *tmp);
+            if (!tmp) return kp_op_fail(ctx, KP_ENOMEM, "out of memory");
+            for (int64_t p = 0; p < outer; p++)
+                softmax_block(op, out + p * a * inner, in + p * a * inner, a, inner, tmp,
+                              tmp + inner);
+            free(tmp);
+            return 0;
+        }
         for (int64_t p = 0; p < outer; p++)
             for (int64_t q = 0; q < inner; q++)
                 softmax_f32(op, out + p * a * inner + q, in + p * a * inner + q, a, inner);

@@ -4,6 +4,8 @@
  * inputs from 10), Pad (attributes before 11, inputs from 11, axes from 18; constant, reflect,
  * edge and wrap modes), DepthToSpace (DCR/CRD), SpaceToDepth, Identity. Data moves as raw
  * elements, so every fixed-size dtype works. */
+#include "core/ops/vectorize.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -318,6 +320,55 @@ static void strided_copy(uint8_t *o, const uint8_t *x, size_t es, int rank, cons
     }
 }
 
+/* Copy for permutations that move the input's contiguous dim away from the output's last dim:
+ * dims[p] has input stride 1 and the output's last dim a large input stride, so the (p, last)
+ * plane is copied in TILE x TILE blocks to keep both reads and writes in cache. */
+#define TILE 32
+static void tiled_transpose(uint8_t *o, const uint8_t *x, size_t es, int rank, const int64_t *od,
+                            const int64_t *ss) {
+    int p = -1;
+    for (int d = 0; d < rank - 1; d++)
+        if (ss[d] == 1) p = d;
+    if (p < 0) { /* no contiguous input dim (cannot happen for a permutation) */
+        strided_copy(o, x, es, rank, od, ss, 0);
+        return;
+    }
+    int64_t ost[KP_MAX_RANK], idx[KP_MAX_RANK] = {0};
+    kp_args_strides(rank, od, ost);
+    int64_t P = od[p], L = od[rank - 1], sL = ss[rank - 1], oP = ost[p];
+    int64_t outer = 1;
+    for (int d = 0; d < rank - 1; d++)
+        if (d != p) outer *= od[d];
+    for (int64_t q = 0; q < outer; q++) {
+        int64_t bi = 0, bo = 0;
+        for (int d = 0; d < rank - 1; d++)
+            if (d != p) {
+                bi += idx[d] * ss[d];
+                bo += idx[d] * ost[d];
+            }
+        for (int64_t i0 = 0; i0 < P; i0 += TILE)
+            for (int64_t j0 = 0; j0 < L; j0 += TILE) {
+                int64_t ie = i0 + TILE < P ? i0 + TILE : P, je = j0 + TILE < L ? j0 + TILE : L;
+                if (es == 4) {
+                    const uint32_t *xi = (const uint32_t *)(const void *)x + bi;
+                    uint32_t *oo = (uint32_t *)(void *)o + bo;
+                    for (int64_t i = i0; i < ie; i++)
+                        for (int64_t j = j0; j < je; j++) oo[i * oP + j] = xi[i + j * sL];
+                } else {
+                    for (int64_t i = i0; i < ie; i++)
+                        for (int64_t j = j0; j < je; j++)
+                            memcpy(o + (size_t)(bo + i * oP + j) * es,
+                                   x + (size_t)(bi + i + j * sL) * es, es);
+                }
+            }
+        for (int d = rank - 2; d >= 0; d--) {
+            if (d == p) continue;
+            if (++idx[d] < od[d]) break;
+            idx[d] = 0;
+        }
+    }
+}
+
 static int run_transpose(kp_op_ctx *ctx) {
     const kp_tensor *x;
     int rc = need_input(ctx, &x);
@@ -346,7 +397,27 @@ static int run_transpose(kp_op_ctx *ctx) {
         ss[i] = st[perm[i]];
     }
     OUT_OR_FAIL(o, ctx, 0, x->dtype, x->rank, od);
-    strided_copy(o->data, x->data, kp_dtype_size(x->dtype), x->rank, od, ss, 0);
+    /* drop size-1 dims (their stride is irrelevant) and merge output dims that stay
+     * contiguous in the input, then pick the copy strategy */
+    int64_t cd[KP_MAX_RANK], cs[KP_MAX_RANK];
+    int r = 0;
+    for (int i = 0; i < x->rank; i++) {
+        if (od[i] == 1) continue;
+        if (r > 0 && cs[r - 1] == ss[i] * od[i]) {
+            cd[r - 1] *= od[i];
+            cs[r - 1] = ss[i];
+            continue;
+        }
+        cd[r] = od[i];
+        cs[r] = ss[i];
+        r++;
+    }
+    size_t es = kp_dtype_size(x->dtype);
+    if (o->numel == 0) return 0;
+    if (r <= 1 || cs[r - 1] == 1)
+        strided_copy(o->data, x->data, es, r, cd, cs, 0);
+    else
+        tiled_transpose(o->data, x->data, es, r, cd, cs);
     return 0;
 }
 

@@ -45,7 +45,7 @@ async function main() {
   const base = path.dirname(projFile);
   const resolve = (p) => (path.isAbsolute(p) ? p : path.join(base, p));
   if (d.format !== 'idx') throw new Error(`${projFile}: data.format ${d.format}: only idx is supported here`);
-  const imgs = readIdx(resolve(d.inputs));
+  const imgs = readIdx(resolve(d.path || d.inputs));
   const labs = readIdx(resolve(d.labels));
   const pp = d.preprocessing || {};
   const scale = pp.scale ?? 1, mean = (pp.mean || [0])[0], std = (pp.std || [1])[0];

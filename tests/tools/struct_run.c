@@ -1,12 +1,14 @@
 /* Runs registered passes on a model with Fashion-MNIST calibration data and saves the result:
- *   struct_run IN.onnx OUT.onnx [--calib N] [--eval N] PASS[:k=v,...] ...
+ *   struct_run IN.onnx OUT.onnx [--calib N] [--eval N] [--bench N] PASS[:k=v,...] ...
  * Calibration: the first N (default 512) training images (never the test set), scaled as in
  * examples/fashion-mnist/project.json. --eval N: top-1 of the input and output models on the
- * first N test images with our executor. Prints the pass notes and one "RESULT" line.
- * Test/bench driver for tests/e2e/struct_*.sh and tests/bench/structural.sh. */
+ * first N test images with our executor. --bench N: median batch-1 latency over N runs. Prints the
+ * pass notes and one "RESULT" line. Test/bench driver for tests/e2e/struct_*.sh and
+ * tests/bench/structural.sh. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zlib.h>
 
 #include "core/exec.h"
@@ -106,6 +108,40 @@ static double top1(const kp_model *m, idx_data *d, kp_error *err) {
     return 100.0 * (double)ok / (double)d->n;
 }
 
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median milliseconds of `runs` single-image inferences (after 3 warm-up runs), 1 thread. */
+static double latency_ms(const kp_model *m, int runs, kp_error *err) {
+    kp_exec_opts o = {.threads = 1};
+    kp_exec *e = NULL;
+    if (kp_exec_new(m, &o, &e, err)) return -1;
+    int64_t dims[4] = {1, 1, 28, 28};
+    kp_tensor *x = kp_tensor_new(KP_FLOAT, 4, dims, err);
+    double *t = calloc((size_t)runs, sizeof *t);
+    if (!x || !t) return -1;
+    for (int i = 0; i < 784; i++) ((float *)x->data)[i] = (float)(i % 17) / 17.0f;
+    const kp_tensor *in[1] = {x};
+    for (int r = -3; r < runs; r++) {
+        kp_tensor *out[1] = {NULL};
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        if (kp_exec_run(e, in, out, err)) return -1;
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        kp_tensor_free(out[0]);
+        if (r >= 0)
+            t[r] = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+    }
+    qsort(t, (size_t)runs, sizeof *t, cmp_d);
+    double med = t[runs / 2];
+    free(t);
+    kp_tensor_free(x);
+    kp_exec_free(e);
+    return med;
+}
+
 static void note(void *user, const char *msg) {
     (void)user;
     printf("  %s\n", msg);
@@ -117,7 +153,7 @@ int main(int argc, char **argv) {
                 argv[0]);
         return 2;
     }
-    int64_t ncal = 512, neval = 0;
+    int64_t ncal = 512, neval = 0, nbench = 0;
     kp_error err;
     kp_error_clear(&err);
     kp_model *orig = NULL, *m = NULL;
@@ -135,8 +171,12 @@ int main(int argc, char **argv) {
             ncal = atoll(argv[a + 1]);
         else if (!strcmp(argv[a], "--eval"))
             neval = atoll(argv[a + 1]);
-        else
+        else if (!strcmp(argv[a], "--bench"))
+            nbench = atoll(argv[a + 1]);
+        else {
+            fprintf(stderr, "unknown option %s\n", argv[a]);
             return 2;
+        }
     }
     if (ncal > 0 &&
         load_idx(DS "train-images-idx3-ubyte.gz", DS "train-labels-idx1-ubyte.gz", ncal, &cal)) {
@@ -188,6 +228,14 @@ int main(int argc, char **argv) {
             return 1;
         }
         printf("RESULT top1_before=%.2f top1_after=%.2f samples=%lld\n", t0, t1, (long long)test.n);
+    }
+    if (nbench > 0) {
+        double l0 = latency_ms(orig, (int)nbench, &err), l1 = latency_ms(m, (int)nbench, &err);
+        if (l0 < 0 || l1 < 0) {
+            fprintf(stderr, "bench: %s\n", err.msg);
+            return 1;
+        }
+        printf("LATENCY ms_before=%.4f ms_after=%.4f ratio=%.3f\n", l0, l1, l1 / l0);
     }
     kp_model_free(m);
     kp_model_free(orig);

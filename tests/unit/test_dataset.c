@@ -652,6 +652,8 @@ static void options_parsing(void **state) {
     kp_data_format f;
     assert_int_equal(kp_data_format_parse("onnx-test", &f), 0);
     assert_int_equal(f, KP_DATA_ONNX_TEST);
+    assert_int_equal(kp_data_format_parse("onnx-pb", &f), 0);
+    assert_int_equal(f, KP_DATA_ONNX_TEST);
     assert_int_equal(kp_data_format_parse("parquet", &f), KP_EINVAL);
     assert_string_equal(kp_data_format_name(KP_DATA_CSV), "csv");
     kp_dataset_opts o;

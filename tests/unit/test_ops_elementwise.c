@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "core/ops/broadcast.h"
+#include "core/ops/fastmath.h"
 #include "ophelp.h"
 
 /* Naive numpy broadcast reference: value of operand t at output multi-index idx. */
@@ -366,12 +367,26 @@ static void cast_types(void **state) {
     kp_tensor_free(x);
 }
 
+static void fast_exp_accuracy(void **state) {
+    (void)state;
+    double worst = 0;
+    for (double x = -80; x <= 80; x += 0.0137) {
+        double want = exp((float)x), got = kp_fast_expf((float)x);
+        double rel = fabs(got - want) / want;
+        if (rel > worst) worst = rel;
+    }
+    assert_true(worst < 1e-6);
+    assert_true(kp_fast_expf(-1000.0f) < 1e-37f); /* clamped, tiny */
+    assert_true(isnan(kp_fast_expf(NAN)));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(broadcasting), cmocka_unit_test(plan_coalesces),
-        cmocka_unit_test(int_paths),    cmocka_unit_test(variadic_where_logic),
-        cmocka_unit_test(prelu_opsets), cmocka_unit_test(clip_opsets),
-        cmocka_unit_test(activations),  cmocka_unit_test(cast_types),
+        cmocka_unit_test(broadcasting),      cmocka_unit_test(plan_coalesces),
+        cmocka_unit_test(int_paths),         cmocka_unit_test(variadic_where_logic),
+        cmocka_unit_test(prelu_opsets),      cmocka_unit_test(clip_opsets),
+        cmocka_unit_test(activations),       cmocka_unit_test(cast_types),
+        cmocka_unit_test(fast_exp_accuracy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

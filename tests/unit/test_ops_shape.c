@@ -390,12 +390,61 @@ static void more_index_ops(void **state) {
     kp_tensor_free(b);
 }
 
+/* Every permutation of a 4-D tensor large enough to take the tiled path, against index math. */
+static void transpose_all_perms(void **state) {
+    (void)state;
+    const int64_t dims[4] = {3, 40, 2, 37};
+    kp_tensor *x = tramp(4, dims, 1, 0);
+    const kp_tensor *in[1] = {x};
+    int perm[4];
+    int count = 0;
+    for (perm[0] = 0; perm[0] < 4; perm[0]++)
+        for (perm[1] = 0; perm[1] < 4; perm[1]++)
+            for (perm[2] = 0; perm[2] < 4; perm[2]++) {
+                perm[3] = 6 - perm[0] - perm[1] - perm[2];
+                if (perm[0] == perm[1] || perm[0] == perm[2] || perm[1] == perm[2]) continue;
+                kp_node *n = mknode("Transpose", 1, in, 1);
+                int64_t p64[4] = {perm[0], perm[1], perm[2], perm[3]};
+                kp_node_set_attr_ints(n, "perm", 4, p64);
+                kp_tensor *out[1];
+                kp_error e;
+                assert_int_equal(run(n, 13, 1, in, 1, out, &e), 0);
+                const float *y = out[0]->data;
+                int64_t od[4], i[4];
+                for (int d = 0; d < 4; d++) od[d] = dims[perm[d]];
+                int64_t k = 0;
+                for (i[0] = 0; i[0] < od[0]; i[0]++)
+                    for (i[1] = 0; i[1] < od[1]; i[1]++)
+                        for (i[2] = 0; i[2] < od[2]; i[2]++)
+                            for (i[3] = 0; i[3] < od[3]; i[3]++, k++) {
+                                int64_t src[4];
+                                for (int d = 0; d < 4; d++) src[perm[d]] = i[d];
+                                int64_t off =
+                                    ((src[0] * dims[1] + src[1]) * dims[2] + src[2]) * dims[3] +
+                                    src[3];
+                                if (y[k] != (float)off)
+                                    fail_msg("perm %d%d%d%d at %lld", perm[0], perm[1], perm[2],
+                                             perm[3], (long long)k);
+                            }
+                free_all(1, out);
+                kp_node_free(n);
+                count++;
+            }
+    assert_int_equal(count, 24);
+    kp_tensor_free(x);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(reshape_squeeze), cmocka_unit_test(slice_forms),
-        cmocka_unit_test(pad_forms),       cmocka_unit_test(split_forms),
-        cmocka_unit_test(layout_ops),      cmocka_unit_test(index_ops),
-        cmocka_unit_test(misc_ops),        cmocka_unit_test(more_index_ops),
+        cmocka_unit_test(reshape_squeeze),
+        cmocka_unit_test(slice_forms),
+        cmocka_unit_test(pad_forms),
+        cmocka_unit_test(split_forms),
+        cmocka_unit_test(layout_ops),
+        cmocka_unit_test(index_ops),
+        cmocka_unit_test(misc_ops),
+        cmocka_unit_test(more_index_ops),
+        cmocka_unit_test(transpose_all_perms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,460 @@
+/* `kompress compress MODEL -o OUT --pass ID[:k=v,...] ...`: applies passes in order to a copy
+ * of the model, checks each result numerically against the model before it, prints a
+ * before/after table and writes OUT atomically. The input file is never written. */
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "core/dataset.h"
+#include "core/exec.h"
+#include "core/onnx_io.h"
+#include "core/verify.h"
+#include "passes/registry.h"
+#include "tui/cli.h"
+
+#define CMD        "compress"
+#define MAX_PASSES 32
+
+static volatile int cancel_flag;
+static void on_sigint(int sig) {
+    (void)sig;
+    cancel_flag = 1;
+}
+
+typedef struct stage {
+    const char *label;  /* "original" or pass id */
+    char *params;       /* formatted, owned */
+    const char *status; /* "ok", "failed", "discarded", "input" */
+    char error[1200];
+    char **notes;
+    size_t n_notes;
+    size_t size, gz;
+    double lat1_ms, latb_ms;
+    int has_acc;
+    double top1, agree, max_abs, max_rel, cosine;
+    int verified;
+} stage;
+
+static void add_note(void *user, const char *msg) {
+    stage *s = user;
+    char **v = realloc(s->notes, (s->n_notes + 1) * sizeof *v);
+    if (!v) return;
+    s->notes = v;
+    s->notes[s->n_notes] = strdup(msg);
+    if (s->notes[s->n_notes]) s->n_notes++;
+}
+
+static void on_progress(void *user, double f, const char *what) {
+    (void)user;
+    if (!isatty(2)) return;
+    fprintf(stderr, "\r  %3.0f%% %-60.60s", 100 * f, what ? what : "");
+    if (f >= 1) fputc('\n', stderr);
+}
+
+static int sizes(const kp_model *m, size_t *size, size_t *gz, kp_error *err) {
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = kp_onnx_save_buffer(m, &buf, &len, err);
+    if (rc) return rc;
+    *size = len;
+    uLongf cap = compressBound((uLong)len);
+    Bytef *z = malloc(cap);
+    if (z && compress2(z, &cap, buf, (uLong)len, 9) == Z_OK)
+        *gz = (size_t)cap + 8; /* gzip framing: zlib's 6 bytes header/trailer -> 18 */
+    else
+        *gz = 0;
+    free(z);
+    free(buf);
+    return 0;
+}
+
+static int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    if (!strcmp(a, b)) return 1;
+    if (stat(a, &sa) || stat(b, &sb)) return 0;
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: kompress compress MODEL -o OUT --pass ID[:name=value,...] [--pass ...]\n"
+            "         [--data D [--labels L] [--format F] [--batch B] [--limit N] [--scale S]\n"
+            "          [--mean a,b,c] [--std a,b,c] [--layout nchw|nhwc]] [--calib N] [--seed S]\n"
+            "         [--threads T] [--runs R] [--tol X] [--json]\n"
+            "Applies the passes in order to a copy of MODEL, checks each result against the model\n"
+            "before it (on the data, or on random inputs without --data), prints a before/after\n"
+            "table and writes OUT atomically. MODEL is never modified. `kompress passes` lists\n"
+            "the passes and their parameters. --calib: samples used for calibration (default 512;\n"
+            "0 = all). --tol: largest relative output change a lossless pass may make (1e-4).\n");
+}
+
+static void free_stage(stage *s) {
+    free(s->params);
+    for (size_t i = 0; i < s->n_notes; i++) free(s->notes[i]);
+    free(s->notes);
+}
+
+static void measure(const kp_model *m, stage *s, int threads, int runs, kp_error *err) {
+    kp_error e2 = {0};
+    if (sizes(m, &s->size, &s->gz, &e2)) snprintf(s->error, sizeof s->error, "%s", e2.msg);
+    double t = 0;
+    if (!kp_verify_latency(m, 1, runs, threads, &t, &e2))
+        s->lat1_ms = 1e3 * t;
+    else
+        s->lat1_ms = -1;
+    if (!kp_verify_latency(m, 64, runs > 5 ? runs / 4 : 2, threads, &t, &e2))
+        s->latb_ms = 1e3 * t;
+    else
+        s->latb_ms = -1;
+    (void)err;
+}
+
+static void print_table(stage *st, size_t n, const char *in, const char *out) {
+    printf("%s -> %s\n", in, out);
+    printf("%-16s %-10s %10s %10s %7s %10s %11s %8s %8s %10s\n", "stage", "status", "bytes", "gzip",
+           "ratio", "ms b=1", "ms b=64", "top-1 %", "agree %", "max rel");
+    for (size_t i = 0; i < n; i++) {
+        stage *s = &st[i];
+        char acc[16] = "-", agree[16] = "-", rel[16] = "-", l1[16] = "-", lb[16] = "-";
+        if (s->has_acc) snprintf(acc, sizeof acc, "%.2f", s->top1);
+        if (s->verified && s->agree >= 0) snprintf(agree, sizeof agree, "%.2f", 100 * s->agree);
+        if (s->verified) snprintf(rel, sizeof rel, "%.2e", s->max_rel);
+        if (s->lat1_ms >= 0) snprintf(l1, sizeof l1, "%.3f", s->lat1_ms);
+        if (s->latb_ms >= 0) snprintf(lb, sizeof lb, "%.2f", s->latb_ms);
+        double ratio = s->size ? (double)st[0].size / (double)s->size : 0;
+        printf("%-16s %-10s %10zu %10zu %6.2fx %10s %11s %8s %8s %10s\n", s->label, s->status,
+               s->size, s->gz, ratio, l1, lb, acc, agree, rel);
+        if (s->params && *s->params) printf("  params: %s\n", s->params);
+        for (size_t k = 0; k < s->n_notes; k++) printf("  note: %s\n", s->notes[k]);
+        if (s->error[0]) printf("  error: %s\n", s->error);
+    }
+}
+
+static void print_json(stage *st, size_t n, const char *in, const char *out, int ok) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "input", in);
+    cJSON_AddStringToObject(root, "output", out);
+    cJSON_AddBoolToObject(root, "ok", ok);
+    cJSON *arr = cJSON_AddArrayToObject(root, "stages");
+    for (size_t i = 0; i < n; i++) {
+        stage *s = &st[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddItemToArray(arr, o);
+        cJSON_AddStringToObject(o, "stage", s->label);
+        cJSON_AddStringToObject(o, "status", s->status);
+        cJSON_AddStringToObject(o, "params", s->params ? s->params : "");
+        cJSON_AddNumberToObject(o, "bytes", (double)s->size);
+        cJSON_AddNumberToObject(o, "gzip_bytes", (double)s->gz);
+        cJSON_AddNumberToObject(o, "ratio", s->size ? (double)st[0].size / (double)s->size : 0);
+        if (s->lat1_ms >= 0) cJSON_AddNumberToObject(o, "latency_ms_b1", s->lat1_ms);
+        if (s->latb_ms >= 0) cJSON_AddNumberToObject(o, "latency_ms_b64", s->latb_ms);
+        if (s->has_acc) cJSON_AddNumberToObject(o, "top1", s->top1);
+        if (s->verified) {
+            if (s->agree >= 0) cJSON_AddNumberToObject(o, "agreement", s->agree);
+            cJSON_AddNumberToObject(o, "max_abs_err", s->max_abs);
+            cJSON_AddNumberToObject(o, "max_rel_err", s->max_rel);
+            cJSON_AddNumberToObject(o, "cosine", s->cosine);
+        }
+        cJSON *notes = cJSON_AddArrayToObject(o, "notes");
+        for (size_t k = 0; k < s->n_notes; k++)
+            cJSON_AddItemToArray(notes, cJSON_CreateString(s->notes[k]));
+        if (s->error[0]) cJSON_AddStringToObject(o, "error", s->error);
+    }
+    char *t = cJSON_Print(root);
+    if (t) printf("%s\n", t);
+    free(t);
+    cJSON_Delete(root);
+}
+
+enum {
+    O_DATA = 256,
+    O_LABELS,
+    O_FORMAT,
+    O_BATCH,
+    O_LIMIT,
+    O_SCALE,
+    O_MEAN,
+    O_STD,
+    O_LAYOUT,
+    O_CALIB,
+    O_SEED,
+    O_THREADS,
+    O_RUNS,
+    O_TOL,
+    O_JSON,
+    O_PASS
+};
+
+static const char *opt_name(const struct option *o, int val) {
+    for (; o->name; o++)
+        if (o->val == val) return o->name;
+    return "?";
+}
+
+static int run(int argc, char **argv) {
+    static const struct option longopts[] = {{"output", required_argument, 0, 'o'},
+                                             {"pass", required_argument, 0, O_PASS},
+                                             {"data", required_argument, 0, O_DATA},
+                                             {"labels", required_argument, 0, O_LABELS},
+                                             {"format", required_argument, 0, O_FORMAT},
+                                             {"batch", required_argument, 0, O_BATCH},
+                                             {"limit", required_argument, 0, O_LIMIT},
+                                             {"scale", required_argument, 0, O_SCALE},
+                                             {"mean", required_argument, 0, O_MEAN},
+                                             {"std", required_argument, 0, O_STD},
+                                             {"layout", required_argument, 0, O_LAYOUT},
+                                             {"calib", required_argument, 0, O_CALIB},
+                                             {"seed", required_argument, 0, O_SEED},
+                                             {"threads", required_argument, 0, O_THREADS},
+                                             {"runs", required_argument, 0, O_RUNS},
+                                             {"tol", required_argument, 0, O_TOL},
+                                             {"json", no_argument, 0, O_JSON},
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
+    const char *out_path = NULL, *data = NULL, *specs[MAX_PASSES];
+    size_t n_specs = 0, calib_n = 512;
+    uint64_t seed = 1;
+    int threads = 1, runs = 20, json = 0;
+    double tol = 1e-4;
+    kp_dataset_opts dopts;
+    kp_dataset_opts_init(&dopts);
+    kp_error err = {0};
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+        char *end = NULL;
+        switch (c) {
+        case 'o': out_path = optarg; break;
+        case O_PASS:
+            if (n_specs == MAX_PASSES) return kp_cli_failf(CMD, 2, "at most %d passes", MAX_PASSES);
+            specs[n_specs++] = optarg;
+            break;
+        case O_DATA: data = optarg; break;
+        case O_LABELS: dopts.labels = optarg; break;
+        case O_FORMAT:
+            if (kp_data_format_parse(optarg, &dopts.format))
+                return kp_cli_failf(CMD, 2, "unknown data format '%s'", optarg);
+            break;
+        case O_BATCH:
+        case O_LIMIT:
+        case O_CALIB:
+        case O_SEED:
+        case O_THREADS:
+        case O_RUNS: {
+            long long v = strtoll(optarg, &end, 10);
+            if (!*optarg || *end || v < 0 || (c == O_BATCH && (v < 1 || v > 65536)) ||
+                (c == O_THREADS && v > 256) || (c == O_RUNS && (v < 1 || v > 1000)))
+                return kp_cli_failf(CMD, 2, "bad value '%s' for --%s", optarg,
+                                    opt_name(longopts, c));
+            if (c == O_BATCH) dopts.batch = (size_t)v;
+            if (c == O_LIMIT) dopts.limit = (size_t)v;
+            if (c == O_CALIB) calib_n = (size_t)v;
+            if (c == O_SEED) seed = (uint64_t)v;
+            if (c == O_THREADS) threads = (int)v;
+            if (c == O_RUNS) runs = (int)v;
+            break;
+        }
+        case O_SCALE:
+        case O_TOL: {
+            double v = strtod(optarg, &end);
+            if (!*optarg || *end || !(v > 0))
+                return kp_cli_failf(CMD, 2, "bad value '%s' for --%s", optarg,
+                                    c == O_SCALE ? "scale" : "tol");
+            if (c == O_SCALE)
+                dopts.pre.scale = v;
+            else
+                tol = v;
+            break;
+        }
+        case O_MEAN:
+            if (kp_preproc_parse_list(optarg, dopts.pre.mean, &dopts.pre.n_mean, &err))
+                return kp_cli_fail(CMD, &err);
+            break;
+        case O_STD:
+            if (kp_preproc_parse_list(optarg, dopts.pre.std, &dopts.pre.n_std, &err))
+                return kp_cli_fail(CMD, &err);
+            break;
+        case O_LAYOUT:
+            if (!strcmp(optarg, "nchw"))
+                dopts.pre.layout = KP_LAYOUT_NCHW;
+            else if (!strcmp(optarg, "nhwc"))
+                dopts.pre.layout = KP_LAYOUT_NHWC;
+            else
+                return kp_cli_failf(CMD, 2, "--layout must be nchw or nhwc, not '%s'", optarg);
+            break;
+        case O_JSON: json = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        usage(stderr);
+        return kp_cli_failf(CMD, 2, optind >= argc ? "no MODEL given" : "one MODEL only");
+    }
+    const char *in_path = argv[optind];
+    if (!out_path) return kp_cli_failf(CMD, 2, "no output given (-o OUT)");
+    if (!n_specs) return kp_cli_failf(CMD, 2, "no --pass given (see `kompress passes`)");
+    if (same_file(in_path, out_path))
+        return kp_cli_failf(CMD, 2, "output %s is the input model; the input is never overwritten",
+                            out_path);
+
+    /* Every pass spec is checked before any work. */
+    size_t n_reg;
+    const kp_pass *const *reg = kp_passes(&n_reg);
+    const kp_pass *passes[MAX_PASSES];
+    kp_params params[MAX_PASSES];
+    memset(params, 0, sizeof params);
+    int status = 0;
+    for (size_t i = 0; i < n_specs; i++) {
+        if (kp_pass_spec_parse(reg, n_reg, specs[i], &passes[i], &params[i], &err)) {
+            for (size_t k = 0; k < i; k++) kp_params_free(&params[k]);
+            return kp_cli_fail(CMD, &err), 2;
+        }
+        if (passes[i]->needs_data && !data) {
+            for (size_t k = 0; k <= i; k++) kp_params_free(&params[k]);
+            return kp_cli_failf(CMD, 2,
+                                "pass %s needs calibration data: give --data (and --labels for "
+                                "accuracy)",
+                                passes[i]->id);
+        }
+    }
+
+    kp_model *model = NULL, *cur = NULL;
+    kp_dataset *ds = NULL;
+    kp_calib *calib = NULL, *evalset = NULL;
+    stage st[MAX_PASSES + 1];
+    memset(st, 0, sizeof st);
+    size_t n_st = 0;
+    if (kp_onnx_load(in_path, NULL, &model, &err)) {
+        status = kp_cli_fail(CMD, &err);
+        goto done;
+    }
+    if (data) {
+        if (kp_dataset_open(data, &dopts, &ds, &err) || kp_dataset_bind(ds, model, &err) ||
+            kp_dataset_calib_new(ds, calib_n, seed, &calib, &err) ||
+            kp_dataset_calib_new(ds, 0, 0, &evalset, &err)) {
+            kp_error_wrap(&err, "data %s: ", data);
+            status = kp_cli_fail(CMD, &err);
+            goto done;
+        }
+    }
+    signal(SIGINT, on_sigint);
+
+    /* the original */
+    stage *s0 = &st[n_st++];
+    s0->label = "original";
+    s0->status = "input";
+    measure(model, s0, threads, runs, &err);
+    kp_verify_opts vo = {0, seed, 8, &cancel_flag, threads};
+    if (evalset) {
+        kp_verify v;
+        if (kp_verify_models(NULL, model, evalset, &vo, &v, &err)) {
+            status = kp_cli_fail(CMD, &err);
+            goto done;
+        }
+        s0->has_acc = v.has_labels;
+        s0->top1 = v.acc_cand;
+    }
+    cur = kp_model_clone(model, &err);
+    if (!cur) {
+        status = kp_cli_fail(CMD, &err);
+        goto done;
+    }
+    for (size_t i = 0; i < n_specs; i++) {
+        stage *s = &st[n_st++];
+        s->label = passes[i]->id;
+        s->params = kp_params_format(&params[i]);
+        kp_error pe = {0};
+        kp_model *next = kp_model_clone(cur, &pe);
+        kp_pass_ctx ctx = {0};
+        ctx.calib = calib;
+        ctx.reference = cur;
+        ctx.cancel = &cancel_flag;
+        ctx.seed = seed;
+        ctx.threads = threads;
+        ctx.acc_budget = 1.0;
+        ctx.user = s;
+        ctx.progress = on_progress;
+        ctx.note = add_note;
+        if (!json) fprintf(stderr, "kompress compress: running %s...\n", s->label);
+        int rc = next ? passes[i]->apply(next, &params[i], &ctx, &pe) : pe.code;
+        if (!rc) rc = kp_graph_validate(next->graph, &pe);
+        if (!rc) {
+            char **miss = NULL;
+            size_t nm = 0;
+            rc = kp_exec_missing_ops(next, &miss, &nm, &pe);
+            if (!rc && nm) {
+                rc =
+                    kp_error_set(&pe, KP_EUNSUPPORTED, "the result uses ops our engine lacks: %s%s",
+                                 miss[0], nm > 1 ? ", ..." : "");
+            }
+            kp_strv_free(miss, nm);
+        }
+        kp_verify v = {0};
+        if (!rc) rc = kp_verify_models(cur, next, evalset, &vo, &v, &pe);
+        if (rc) {
+            s->status = rc == KP_ECANCELLED ? "cancelled" : "failed";
+            snprintf(s->error, sizeof s->error,
+                     "%.1100s; the model is left as it was before this pass",
+                     pe.msg[0] ? pe.msg : kp_strerror(rc));
+            kp_model_free(next);
+            status = 1;
+            s->size = st[n_st - 2].size;
+            s->gz = st[n_st - 2].gz;
+            s->lat1_ms = s->latb_ms = -1;
+            if (rc == KP_ECANCELLED) break;
+            continue;
+        }
+        s->verified = 1;
+        s->agree = v.agree;
+        s->max_abs = v.max_abs;
+        s->max_rel = v.max_rel;
+        s->cosine = v.min_cosine;
+        s->has_acc = v.has_labels;
+        s->top1 = v.acc_cand;
+        if (passes[i]->lossless && v.max_rel > tol) {
+            s->status = "discarded";
+            snprintf(s->error, sizeof s->error,
+                     "BUG: lossless pass %s changed the outputs (max relative error %.3g > %.3g); "
+                     "its result is discarded",
+                     s->label, v.max_rel, tol);
+            kp_model_free(next);
+            status = 1;
+            s->size = st[n_st - 2].size;
+            s->gz = st[n_st - 2].gz;
+            s->lat1_ms = s->latb_ms = -1;
+            continue;
+        }
+        s->status = "ok";
+        measure(next, s, threads, runs, &err);
+        kp_model_free(cur);
+        cur = next;
+    }
+    if (kp_onnx_save(cur, out_path, 1, &err)) {
+        status = kp_cli_fail(CMD, &err);
+        goto done;
+    }
+    if (json)
+        print_json(st, n_st, in_path, out_path, status == 0);
+    else
+        print_table(st, n_st, in_path, out_path);
+done:
+    for (size_t i = 0; i < n_st; i++) free_stage(&st[i]);
+    for (size_t i = 0; i < n_specs; i++) kp_params_free(&params[i]);
+    kp_dataset_calib_free(calib);
+    kp_dataset_calib_free(evalset);
+    kp_dataset_free(ds);
+    kp_model_free(cur);
+    kp_model_free(model);
+    return status;
+}
+
+const kp_cmd kp_cmd_compress = {
+    "compress", "MODEL -o OUT --pass ID[:k=v,...] ... [--data D --labels L] [--json]",
+    "apply compression passes, check each numerically, write the result", run};
