@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/ops/args.h"
+#include "core/ops/einsum.h"
 #include "core/ops/elem.h"
 #include "core/ops/ops.h"
 
@@ -307,11 +308,8 @@ static int run_dropout(kp_op_ctx *ctx) {
 }
 
 const kp_op_def kp_ops_misc[] = {
-    {"", "Cast", run_cast},
-    {"", "CastLike", run_castlike},
-    {"", "Constant", run_constant},
-    {"", "ConstantOfShape", run_constant_of_shape},
-    {"", "Dropout", run_dropout},
-    {"", "Range", run_range},
-    {0},
+    {"", "Cast", run_cast},         {"", "CastLike", run_castlike},
+    {"", "Constant", run_constant}, {"", "ConstantOfShape", run_constant_of_shape},
+    {"", "Dropout", run_dropout},   {"", "Einsum", kp_op_einsum},
+    {"", "Range", run_range},       {0},
 };
