@@ -34,7 +34,12 @@ struct kp_op_ctx {
      * kernel applies it to its output. KP_ACT_NONE otherwise. */
     int fused_act;
     float act_alpha, act_beta; /* CLIP: min, max; LEAKY: alpha */
+    /* KP_OPF_* hints from the executor's preparation. */
+    unsigned flags;
 };
+
+/* Gemm: input B was transposed ahead of time, so transB is to be read inverted. */
+#define KP_OPF_B_PRETRANSPOSED 1u
 
 enum { KP_ACT_NONE = 0, KP_ACT_RELU = 1, KP_ACT_CLIP = 2, KP_ACT_LEAKY = 3 };
 
