@@ -261,11 +261,12 @@ static int conv_run(kp_op_ctx *ctx) {
             for (int64_t j = 0; j < cn; j++)
                 for (int64_t mm = 0; mm < m; mm++) {
                     float *dst = y + ((i0 + j) * m + mm) * os;
-                    copy_floats(dst, ytmp + mm * ld + j * os, os);
+                    const float *src = ytmp + mm * ld + j * os;
                     float bv = bias ? bias[mm] : 0;
                     if (ctx->fused_act == KP_ACT_RELU) {
-                        kp_op_bias_relu(dst, os, bv);
+                        kp_op_bias_relu_copy(dst, src, os, bv);
                     } else {
+                        copy_floats(dst, src, os);
                         if (bv != 0)
                             for (int64_t q = 0; q < os; q++) dst[q] += bv;
                         kp_op_apply_act(ctx, dst, os);

@@ -47,6 +47,8 @@ enum { KP_ACT_NONE = 0, KP_ACT_RELU = 1, KP_ACT_CLIP = 2, KP_ACT_LEAKY = 3 };
 void kp_op_apply_act(const kp_op_ctx *ctx, float *y, int64_t n);
 /* y[i] = max(y[i] + b, 0) (NaN gives 0), 4 lanes at a time; branch-free. */
 void kp_op_bias_relu(float *y, int64_t n, float b);
+/* dst[i] = max(src[i] + b, 0), the same from another buffer. */
+void kp_op_bias_relu_copy(float *dst, const float *src, int64_t n, float b);
 
 typedef int (*kp_op_fn)(kp_op_ctx *ctx);
 
