@@ -272,12 +272,12 @@ static int click(kp_app *a, kp_rect r, int row, int col) {
 }
 
 static const kp_help help[] = {
-    {KP_ACT_ENTER, "choose a model file / open a folder", 1},
-    {KP_ACT_LEFT, "picker: parent folder", 0},
-    {KP_ACT_BACKSPACE, "picker: edit the filter (empty: parent folder)", 0},
-    {KP_ACT_BACK, "picker: clear the filter, or back to the summary", 0},
-    {KP_ACT_EDIT, "summary: choose another file", 0},
-    {KP_ACT_DOWN, "scroll the summary", 0},
+    {KP_ACT_ENTER, "choose a model file / open a folder", "choose file"},
+    {KP_ACT_LEFT, "picker: parent folder", NULL},
+    {KP_ACT_BACKSPACE, "picker: edit the filter (empty: parent folder)", NULL},
+    {KP_ACT_BACK, "picker: clear the filter, or back to the summary", NULL},
+    {KP_ACT_EDIT, "summary: choose another file", NULL},
+    {KP_ACT_DOWN, "scroll the summary", NULL},
 };
 
 const kp_screen kp_screen_model = {

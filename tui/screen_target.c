@@ -164,9 +164,9 @@ static int click(kp_app *a, kp_rect r, int row, int col) {
 }
 
 static const kp_help help[] = {
-    {KP_ACT_ENTER, "use this target", 1},
-    {KP_ACT_UP, "previous target", 0},
-    {KP_ACT_DOWN, "next target", 0},
+    {KP_ACT_ENTER, "use this target", "use target"},
+    {KP_ACT_UP, "previous target", NULL},
+    {KP_ACT_DOWN, "next target", NULL},
 };
 
 const kp_screen kp_screen_target = {
