@@ -58,9 +58,9 @@ static void measure(const kp_model *m) {
     S.peak = (double)kp_exec_peak_bytes(e);
 done:
     if (err.msg[0]) snprintf(S.measure_err, sizeof S.measure_err, "%s", err.msg);
+    kp_exec_free(e); /* first: with keep_values it still refers to the inputs */
     for (size_t i = 0; i < ni && i < 16; i++) kp_tensor_free(in[i]);
     for (size_t i = 0; i < no && i < 64; i++) kp_tensor_free(out[i]);
-    kp_exec_free(e);
 }
 
 static int done(const kp_app *a) {
