@@ -33,12 +33,20 @@ static int kernel_shape(kp_op_ctx *ctx, const kp_tensor *w, int nd, int64_t *k) 
     return 0;
 }
 
-static void add_bias(float *y, const float *b, int64_t n, int64_t m, int64_t os) {
-    if (!b) return;
+/* Bias and the fused activation in one pass over the output. */
+static void add_bias(const kp_op_ctx *ctx, float *y, const float *b, int64_t n, int64_t m,
+                     int64_t os) {
+    int act = ctx->fused_act;
+    if (!b && !act) return;
     for (int64_t i = 0; i < n; i++)
         for (int64_t c = 0; c < m; c++) {
-            float bv = b[c], *p = y + (i * m + c) * os;
-            for (int64_t j = 0; j < os; j++) p[j] += bv;
+            float bv = b ? b[c] : 0, *p = y + (i * m + c) * os;
+            if (act == KP_ACT_RELU) {
+                kp_op_bias_relu(p, os, bv);
+            } else {
+                for (int64_t j = 0; j < os; j++) p[j] += bv;
+                if (act) kp_op_apply_act(ctx, p, os);
+            }
         }
 }
 
@@ -197,7 +205,7 @@ static int conv_run(kp_op_ctx *ctx) {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)os, (int)kk, 1.0f,
                         wg, (int)kk, src, (int)os, 0.0f, yg, (int)os);
         }
-    add_bias(y, b ? b->data : NULL, n, m, os);
+    add_bias(ctx, y, b ? b->data : NULL, n, m, os);
     return 0;
 }
 
@@ -342,7 +350,7 @@ static int convt_run(kp_op_ctx *ctx) {
                         1.0f, wg, (int)rows, xg, (int)s.in_size, 0.0f, col, (int)s.in_size);
             col2im(col, mg, &s, y + (i * m + g * mg) * s.out_size);
         }
-    add_bias(y, b ? b->data : NULL, n, m, s.out_size);
+    add_bias(ctx, y, b ? b->data : NULL, n, m, s.out_size);
     return 0;
 }
 

@@ -471,7 +471,9 @@ static int run_onehot(kp_op_ctx *ctx) {
     for (int64_t i = 0; i < o->numel; i++) memcpy(dst + i * (int64_t)es, off, es);
     for (int64_t p = 0; p < outer; p++)
         for (int64_t q = 0; q < inner; q++) {
-            int64_t v = (int64_t)kp_elem_getd(ind->data, ind->dtype, p * inner + q);
+            double dv = kp_elem_getd(ind->data, ind->dtype, p * inner + q);
+            if (!(dv > -(double)depth - 1 && dv < (double)depth)) continue; /* NaN too */
+            int64_t v = (int64_t)dv;
             if (v < 0) v += depth;
             if (v < 0 || v >= depth) continue;
             memcpy(dst + ((p * depth + v) * inner + q) * (int64_t)es, on, es);

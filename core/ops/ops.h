@@ -30,7 +30,18 @@ struct kp_op_ctx {
                         size_t n_out, kp_tensor **out);
     /* Scratch memory valid until the kernel returns; NULL + err on failure. */
     void *(*scratch)(kp_op_ctx *ctx, size_t bytes);
+    /* An activation the executor fused into this node (only Conv and Gemm get one): the
+     * kernel applies it to its output. KP_ACT_NONE otherwise. */
+    int fused_act;
+    float act_alpha, act_beta; /* CLIP: min, max; LEAKY: alpha */
 };
+
+enum { KP_ACT_NONE = 0, KP_ACT_RELU = 1, KP_ACT_CLIP = 2, KP_ACT_LEAKY = 3 };
+
+/* Applies a fused activation in place to n floats. */
+void kp_op_apply_act(const kp_op_ctx *ctx, float *y, int64_t n);
+/* y[i] = max(y[i] + b, 0) (NaN gives 0), 4 lanes at a time; branch-free. */
+void kp_op_bias_relu(float *y, int64_t n, float b);
 
 typedef int (*kp_op_fn)(kp_op_ctx *ctx);
 

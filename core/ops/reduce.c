@@ -13,6 +13,7 @@
 #include "core/ops/broadcast.h"
 #include "core/ops/elem.h"
 #include "core/ops/fastmath.h"
+#include "core/ops/loss.h"
 #include "core/ops/ops.h"
 
 typedef enum rop { R_SUM, R_MEAN, R_MAX, R_MIN, R_PROD, R_L1, R_L2, R_SSQ, R_LOGSUM, R_LSE } rop;
@@ -461,6 +462,7 @@ const kp_op_def kp_ops_reduce[] = {
     {"", "CumSum", run_cumsum},
     {"", "Hardmax", run_hardmax},
     {"", "LogSoftmax", run_logsoftmax},
+    {"", "NegativeLogLikelihoodLoss", kp_op_nll_loss},
     {"", "ReduceL1", run_rl1},
     {"", "ReduceL2", run_rl2},
     {"", "ReduceLogSum", run_rlogsum},
@@ -472,5 +474,6 @@ const kp_op_def kp_ops_reduce[] = {
     {"", "ReduceSum", run_rsum},
     {"", "ReduceSumSquare", run_rssq},
     {"", "Softmax", run_softmax},
+    {"", "SoftmaxCrossEntropyLoss", kp_op_sce_loss},
     {0},
 };
