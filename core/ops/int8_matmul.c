@@ -69,6 +69,19 @@ static int64_t batch_of(const mm *g, int r, const int64_t *d, int64_t bi) {
     return idx;
 }
 
+typedef struct mm_pack {
+    const void *b;
+    int bs;
+    int64_t K, N;
+    const void *zb;
+    size_t nzb;
+} mm_pack;
+
+static int pack_b(void *user, kp_i8_packed *out, kp_error *err) {
+    mm_pack *p = user;
+    return kp_i8_pack(p->b, p->bs, 0, p->K, p->N, p->N, p->zb, p->nzb, out, err);
+}
+
 /* acc (n_batch * M * N int32) = (A - za)(B - zb). */
 static int int_product(kp_op_ctx *ctx, const kp_tensor *a, const kp_tensor *b, const kp_tensor *za,
                        const kp_tensor *zb, const mm *g, int32_t *acc) {
@@ -94,9 +107,9 @@ static int int_product(kp_op_ctx *ctx, const kp_tensor *a, const kp_tensor *b, c
     for (int i = 0; i < g->b_rank - 2; i++) b_single &= g->b_dims[i] == 1;
     if (b_single && (nza <= 1 || g->a_rank == 2)) {
         /* One weight matrix: every row of every batch in one GEMM. */
-        const kp_i8_packed *p =
-            kp_i8_cache_get(ctx->node, 1, b->data, (size_t)(g->K * g->N), bs, 0, g->K, g->N, g->N,
-                            zb ? zb->data : NULL, nzb, ctx->err);
+        mm_pack pk = {b->data, bs, g->K, g->N, zb ? zb->data : NULL, nzb};
+        const kp_i8_packed *p = kp_i8_cache_get(ctx->node, 1, b->data, (size_t)(g->K * g->N),
+                                                zb ? zb->data : NULL, nzb, pack_b, &pk, ctx->err);
         if (!p) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
         int64_t rows_total = g->n_batch * g->M;
         int64_t a_batches = 1;

@@ -39,6 +39,23 @@ int kp_op_KMaxPool8(kp_op_ctx *ctx) {
     kp_tensor *y = kp_op_output(ctx, 0, x->dtype, 4, dims);
     if (!y) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
     int sgn = x->dtype == KP_INT8;
+    if (!sgn && k[0] == 2 && k[1] == 2 && s[0] == 2 && s[1] == 2 && d[0] == 1 && d[1] == 1 &&
+        !p[0] && !p[1] && 2 * o[0] <= H && 2 * o[1] <= W) {
+        /* the common 2x2 / stride 2 window, every tap inside */
+        for (int64_t nc = 0; nc < N * C; nc++) {
+            const uint8_t *src = (const uint8_t *)x->data + nc * H * W;
+            uint8_t *dst = (uint8_t *)y->data + nc * o[0] * o[1];
+            for (int64_t oy = 0; oy < o[0]; oy++) {
+                const uint8_t *r0 = src + 2 * oy * W, *r1 = r0 + W;
+                for (int64_t ox = 0; ox < o[1]; ox++) {
+                    uint8_t a = r0[2 * ox] > r0[2 * ox + 1] ? r0[2 * ox] : r0[2 * ox + 1];
+                    uint8_t b = r1[2 * ox] > r1[2 * ox + 1] ? r1[2 * ox] : r1[2 * ox + 1];
+                    dst[oy * o[1] + ox] = a > b ? a : b;
+                }
+            }
+        }
+        return 0;
+    }
     for (int64_t nc = 0; nc < N * C; nc++) {
         const uint8_t *src = (const uint8_t *)x->data + nc * H * W;
         uint8_t *dst = (uint8_t *)y->data + nc * o[0] * o[1];

@@ -8,6 +8,7 @@
 #include "core/ops/args.h"
 #include "core/ops/einsum.h"
 #include "core/ops/elem.h"
+#include "core/ops/extra.h"
 #include "core/ops/ops.h"
 
 #define OUT_OR_FAIL(o, ...)                                                                        \
@@ -308,8 +309,19 @@ static int run_dropout(kp_op_ctx *ctx) {
 }
 
 const kp_op_def kp_ops_misc[] = {
-    {"", "Cast", run_cast},         {"", "CastLike", run_castlike},
-    {"", "Constant", run_constant}, {"", "ConstantOfShape", run_constant_of_shape},
-    {"", "Dropout", run_dropout},   {"", "Einsum", kp_op_einsum},
-    {"", "Range", run_range},       {0},
+    {"", "Cast", run_cast},
+    {"", "CastLike", run_castlike},
+    {"", "Constant", run_constant},
+    {"", "ConstantOfShape", run_constant_of_shape},
+    {"", "BlackmanWindow", kp_op_blackman_window},
+    {"", "DFT", kp_op_dft},
+    {"", "Det", kp_op_det},
+    {"", "Dropout", run_dropout},
+    {"", "Einsum", kp_op_einsum},
+    {"", "HammingWindow", kp_op_hamming_window},
+    {"", "HannWindow", kp_op_hann_window},
+    {"", "NonMaxSuppression", kp_op_nms},
+    {"", "Range", run_range},
+    {"", "STFT", kp_op_stft},
+    {0},
 };

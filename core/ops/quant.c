@@ -142,7 +142,7 @@ static int quantize_linear(kp_op_ctx *ctx) {
         if (yt == KP_UINT8) {
             uint8_t *yo = y->data;
             for (int64_t i = 0; i < x->numel; i++) {
-                float v = nearbyintf(xf[i] / sc) + zp;
+                float v = kp_rne(xf[i] / sc) + zp;
                 yo[i] = (uint8_t)(v < 0.f ? 0.f : v > 255.f ? 255.f : v);
             }
             return 0;
@@ -150,7 +150,7 @@ static int quantize_linear(kp_op_ctx *ctx) {
         if (yt == KP_INT8) {
             int8_t *yo = y->data;
             for (int64_t i = 0; i < x->numel; i++) {
-                float v = nearbyintf(xf[i] / sc) + zp;
+                float v = kp_rne(xf[i] / sc) + zp;
                 yo[i] = (int8_t)(v < -128.f ? -128.f : v > 127.f ? 127.f : v);
             }
             return 0;
@@ -158,7 +158,7 @@ static int quantize_linear(kp_op_ctx *ctx) {
     }
     for (int64_t i = 0; i < x->numel; i++) {
         int64_t k = map_idx(&m, i);
-        float v = nearbyintf(in_f(x, i) / kp_q_scale(s, k)) + (float)kp_q_zp(z, k);
+        float v = kp_rne(in_f(x, i) / kp_q_scale(s, k)) + (float)kp_q_zp(z, k);
         if (isnan(v)) v = 0.f;
         if (v < (float)lo) v = (float)lo;
         if (v > (float)hi) v = (float)hi;
@@ -219,7 +219,7 @@ static int dynamic_quantize_linear(kp_op_ctx *ctx) {
     }
     float scale = (mx - mn) / 255.f;
     if (scale == 0.f || !isfinite(scale)) scale = 1.f;
-    float zpf = nearbyintf(0.f - mn / scale);
+    float zpf = kp_rne(0.f - mn / scale);
     if (zpf < 0.f) zpf = 0.f;
     if (zpf > 255.f) zpf = 255.f;
     int64_t one = 1;
@@ -231,7 +231,7 @@ static int dynamic_quantize_linear(kp_op_ctx *ctx) {
     if (ctx->n_out > 2 && !yz) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
     uint8_t *yo = y->data;
     for (int64_t i = 0; i < x->numel; i++) {
-        float v = nearbyintf(xf[i] / scale) + zpf;
+        float v = kp_rne(xf[i] / scale) + zpf;
         yo[i] = (uint8_t)(v < 0.f ? 0.f : v > 255.f ? 255.f : v);
     }
     if (ys) *(float *)ys->data = scale;

@@ -199,11 +199,38 @@ static void loss_forms(void **state) {
     kp_tensor_free(bad);
 }
 
+static void nms_det(void **state) {
+    (void)state;
+    /* three boxes: 0 and 1 overlap heavily (IoU 0.9), 2 is apart */
+    kp_tensor *boxes = tt(KP_FLOAT, 3, D(1, 3, 4), V(0, 0, 1, 1, 0, 0.1, 1, 1.0, 5, 5, 6, 6)),
+              *scores = tt(KP_FLOAT, 3, D(1, 1, 3), V(0.8, 0.9, 0.3)),
+              *maxo = tt(KP_INT64, 1, D(1), V(10)), *iou = tt(KP_FLOAT, 1, D(1), V(0.5)),
+              *st = tt(KP_FLOAT, 1, D(1), V(0.25));
+    const kp_tensor *in[5] = {boxes, scores, maxo, iou, st};
+    kp_node *n = mknode("NonMaxSuppression", 5, in, 1);
+    expect1(n, 11, 5, in, 2, D(2, 3), V(0, 0, 1, 0, 0, 2));
+    ((float *)st->data)[0] = 0.5f; /* box 2 scores below */
+    expect1(n, 11, 5, in, 2, D(1, 3), V(0, 0, 1));
+    kp_node_free(n);
+    kp_tensor *m = tt(KP_FLOAT, 3, D(2, 2, 2), V(1, 2, 3, 4, 0, 1, 1, 0));
+    const kp_tensor *min[1] = {m};
+    n = mknode("Det", 1, min, 1);
+    expect1(n, 11, 1, min, 1, D(2), V(-2, -1));
+    kp_node_free(n);
+    kp_tensor_free(boxes);
+    kp_tensor_free(scores);
+    kp_tensor_free(maxo);
+    kp_tensor_free(iou);
+    kp_tensor_free(st);
+    kp_tensor_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reduce_axes_forms), cmocka_unit_test(argmax_forms),
         cmocka_unit_test(softmax_forms),     cmocka_unit_test(cumsum_forms),
         cmocka_unit_test(einsum_forms),      cmocka_unit_test(loss_forms),
+        cmocka_unit_test(nms_det),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
