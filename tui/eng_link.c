@@ -4,6 +4,7 @@
 #include "core/dataset.h"
 #include "core/exec.h"
 #include "core/graph.h"
+#include "core/metrics.h"
 #include "core/onnx_io.h"
 #include "core/pass.h"
 #include "core/project.h"
