@@ -12,6 +12,10 @@
  * (rank 2 only) writes q as w^T. Returns owned q, scale (float [C] or scalar) and zero point. */
 int kp_qw_quantize(const kp_tensor *w, int axis, int per_channel, int reduce_range, int as_u8,
                    int transpose, kp_tensor **q, kp_tensor **scale, kp_tensor **zp, kp_error *err);
+/* Same with `bits` (2..8) of weight levels: qmax = 2^(bits-1) - 1 (reduce_range caps at 63). */
+int kp_qw_quantize_bits(const kp_tensor *w, int axis, int per_channel, int bits, int reduce_range,
+                        int as_u8, int transpose, kp_tensor **q, kp_tensor **scale, kp_tensor **zp,
+                        kp_error *err);
 
 /* Folds BatchNormalization into a preceding Conv (constant weights, Conv output read only by
  * the BN) in g; returns the number folded or a negative error. Leaves g valid either way. */

@@ -52,7 +52,7 @@ static void add_bias(const kp_op_ctx *ctx, float *y, const float *b, int64_t n, 
 
 /* ---- im2col -------------------------------------------------------------------------------- */
 
-static void im2col_2d(const float *x, int64_t cg, const kp_spatial *s, float *col) {
+static void im2col_2d(const float *x, int64_t cg, const kp_spatial *s, float *col, int64_t ld) {
     int64_t ih = s->in[0], iw = s->in[1], oh = s->out[0], ow = s->out[1];
     int64_t kh = s->k[0], kw = s->k[1], sh = s->stride[0], sw = s->stride[1];
     int64_t dh = s->dil[0], dw = s->dil[1], ph = s->pad_b[0], pw = s->pad_b[1];
@@ -60,7 +60,7 @@ static void im2col_2d(const float *x, int64_t cg, const kp_spatial *s, float *co
         const float *xc = x + c * ih * iw;
         for (int64_t a = 0; a < kh; a++)
             for (int64_t b = 0; b < kw; b++) {
-                float *row = col + ((c * kh + a) * kw + b) * oh * ow;
+                float *row = col + ((c * kh + a) * kw + b) * ld;
                 /* Output columns whose input column is inside [0, iw). */
                 int64_t off = b * dw - pw;
                 int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
@@ -86,7 +86,52 @@ static void im2col_2d(const float *x, int64_t cg, const kp_spatial *s, float *co
     }
 }
 
-static void im2col_nd(const float *x, int64_t cg, const kp_spatial *s, float *col) {
+typedef float v4f __attribute__((vector_size(16)));
+
+static inline void copy_floats(float *d, const float *src, int64_t n) {
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        v4f v;
+        memcpy(&v, src + j, sizeof v);
+        memcpy(d + j, &v, sizeof v);
+    }
+    for (; j < n; j++) d[j] = src[j];
+}
+
+/* Stride-1 2-D: the group's input is first copied into a zero-bordered plane (pad) large
+ * enough for every tap, so each col row is a run of plain copies without bounds checks. */
+static void im2col_2d_s1(const float *x, int64_t cg, const kp_spatial *s, float *pad, float *col,
+                         int64_t ld) {
+    int64_t ih = s->in[0], iw = s->in[1], oh = s->out[0], ow = s->out[1];
+    int64_t kh = s->k[0], kw = s->k[1], dh = s->dil[0], dw = s->dil[1];
+    int64_t ph = s->pad_b[0], pw = s->pad_b[1];
+    int64_t hp = oh + (kh - 1) * dh, wp = ow + (kw - 1) * dw;
+    for (int64_t c = 0; c < cg; c++) {
+        float *pc = pad + c * hp * wp;
+        const float *xc = x + c * ih * iw;
+        for (int64_t r = 0; r < hp; r++) {
+            float *pr = pc + r * wp;
+            int64_t yy = r - ph;
+            if (yy < 0 || yy >= ih) {
+                memset(pr, 0, (size_t)wp * sizeof *pr);
+                continue;
+            }
+            int64_t lo = pw, hi = pw + iw; /* columns of pr holding input */
+            if (hi > wp) hi = wp;
+            for (int64_t j = 0; j < lo && j < wp; j++) pr[j] = 0;
+            if (hi > lo) copy_floats(pr + lo, xc + yy * iw, hi - lo);
+            for (int64_t j = hi > lo ? hi : lo; j < wp; j++) pr[j] = 0;
+        }
+        for (int64_t a = 0; a < kh; a++)
+            for (int64_t b = 0; b < kw; b++) {
+                float *row = col + ((c * kh + a) * kw + b) * ld;
+                const float *src = pc + a * dh * wp + b * dw;
+                for (int64_t y = 0; y < oh; y++) copy_floats(row + y * ow, src + y * wp, ow);
+            }
+    }
+}
+
+static void im2col_nd(const float *x, int64_t cg, const kp_spatial *s, float *col, int64_t ld) {
     int nd = s->nd;
     int64_t kidx[KP_SPATIAL_MAX], oidx[KP_SPATIAL_MAX];
     for (int64_t c = 0; c < cg; c++)
@@ -96,7 +141,7 @@ static void im2col_nd(const float *x, int64_t cg, const kp_spatial *s, float *co
                 kidx[d] = rem % s->k[d];
                 rem /= s->k[d];
             }
-            float *row = col + (c * s->k_size + kk) * s->out_size;
+            float *row = col + (c * s->k_size + kk) * ld;
             const float *xc = x + c * s->in_size;
             for (int d = 0; d < nd; d++) oidx[d] = 0;
             for (int64_t o = 0; o < s->out_size; o++) {
@@ -177,10 +222,58 @@ static int conv_run(kp_op_ctx *ctx) {
     for (int i = 0; i < nd; i++)
         if (s.k[i] != 1 || s.stride[i] != 1 || s.pad_b[i] || s.pad_e[i]) pointwise = 0;
     int depthwise = nd == 2 && cg == 1 && mg == 1;
-    float *col = NULL;
+    float *col = NULL, *pad = NULL;
+    int s1 = nd == 2 && s.stride[0] == 1 && s.stride[1] == 1;
     if (!pointwise && !depthwise && kk && os) {
         col = ctx->scratch(ctx, (size_t)(kk * os) * sizeof *col);
         if (!col) return ctx->err->code;
+        if (s1) {
+            int64_t hp = s.out[0] + (s.k[0] - 1) * s.dil[0];
+            int64_t wp = s.out[1] + (s.k[1] - 1) * s.dil[1];
+            pad = ctx->scratch(ctx, (size_t)(cg * hp * wp) * sizeof *pad);
+            if (!pad) return ctx->err->code;
+        }
+    }
+    /* Several images per GEMM when one image is small: wider N runs OpenBLAS closer to peak
+     * and packs W once per chunk. The output pass then scatters to NCHW with bias and the
+     * fused activation. */
+    int64_t chunk = os >= 512 ? 1 : (512 + os - 1) / os;
+    if (chunk > n) chunk = n;
+    if (group == 1 && !pointwise && !depthwise && chunk > 1 && kk &&
+        (kk * chunk * os) < (1 << 22)) {
+        float *colc = ctx->scratch(ctx, (size_t)(kk * chunk * os) * sizeof *colc);
+        float *ytmp = ctx->scratch(ctx, (size_t)(m * chunk * os) * sizeof *ytmp);
+        if (!colc || !ytmp) return ctx->err->code;
+        const float *bias = b ? b->data : NULL;
+        for (int64_t i0 = 0; i0 < n; i0 += chunk) {
+            int64_t cn = n - i0 < chunk ? n - i0 : chunk, ld = cn * os;
+            for (int64_t j = 0; j < cn; j++) {
+                const float *xi = xd + (i0 + j) * c * is;
+                if (s1)
+                    im2col_2d_s1(xi, c, &s, pad, colc + j * os, ld);
+                else if (nd == 2)
+                    im2col_2d(xi, c, &s, colc + j * os, ld);
+                else
+                    im2col_nd(xi, c, &s, colc + j * os, ld);
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)ld, (int)kk, 1.0f,
+                        wd, (int)kk, colc, (int)ld, 0.0f, ytmp, (int)ld);
+            for (int64_t j = 0; j < cn; j++)
+                for (int64_t mm = 0; mm < m; mm++) {
+                    float *dst = y + ((i0 + j) * m + mm) * os;
+                    const float *src = ytmp + mm * ld + j * os;
+                    float bv = bias ? bias[mm] : 0;
+                    if (ctx->fused_act == KP_ACT_RELU) {
+                        kp_op_bias_relu_copy(dst, src, os, bv);
+                    } else {
+                        copy_floats(dst, src, os);
+                        if (bv != 0)
+                            for (int64_t q = 0; q < os; q++) dst[q] += bv;
+                        kp_op_apply_act(ctx, dst, os);
+                    }
+                }
+        }
+        return 0;
     }
     for (int64_t i = 0; i < n; i++)
         for (int64_t g = 0; g < group; g++) {
@@ -196,10 +289,12 @@ static int conv_run(kp_op_ctx *ctx) {
             }
             const float *src = xg;
             if (!pointwise) {
-                if (nd == 2)
-                    im2col_2d(xg, cg, &s, col);
+                if (s1)
+                    im2col_2d_s1(xg, cg, &s, pad, col, os);
+                else if (nd == 2)
+                    im2col_2d(xg, cg, &s, col, os);
                 else
-                    im2col_nd(xg, cg, &s, col);
+                    im2col_nd(xg, cg, &s, col, os);
                 src = col;
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)os, (int)kk, 1.0f,

@@ -22,6 +22,7 @@ static int gemm_run(kp_op_ctx *ctx) {
                           b->rank);
     int ta = kp_node_attr_int(ctx->node, "transA", 0) != 0;
     int tb = kp_node_attr_int(ctx->node, "transB", 0) != 0;
+    if (ctx->flags & KP_OPF_B_PRETRANSPOSED) tb = !tb;
     double alpha = kp_node_attr_float(ctx->node, "alpha", 1.0f);
     double beta = kp_node_attr_float(ctx->node, "beta", 1.0f);
     int64_t m = ta ? a->dims[1] : a->dims[0], k = ta ? a->dims[0] : a->dims[1];

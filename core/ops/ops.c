@@ -94,6 +94,23 @@ void kp_op_bias_relu(float *y, int64_t n, float b) {
     }
 }
 
+void kp_op_bias_relu_copy(float *dst, const float *src, int64_t n, float b) {
+    int64_t j = 0;
+    v4f bb = {b, b, b, b}, z = {0, 0, 0, 0};
+    for (; j + 4 <= n; j += 4) {
+        v4f v;
+        memcpy(&v, src + j, sizeof v);
+        v += bb;
+        v4i m = v > z;
+        v = (v4f)((v4i)v & m);
+        memcpy(dst + j, &v, sizeof v);
+    }
+    for (; j < n; j++) {
+        float v = src[j] + b;
+        dst[j] = v > 0.0f ? v : 0.0f;
+    }
+}
+
 void kp_op_apply_act(const kp_op_ctx *ctx, float *y, int64_t n) {
     switch (ctx->fused_act) {
     case KP_ACT_RELU: kp_op_bias_relu(y, n, 0.0f); break;
