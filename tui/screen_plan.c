@@ -219,8 +219,8 @@ static void draw(kp_app *a, kp_rect r) {
     int wide = spare >= 60;
     if (pw < 8) pw = 8;
     int y = r.y;
-    kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-3s %-15s %-*s %6s %6s %6s%s", "on", "pass",
-            pw, "parameters", "size", "lat.", "acc.", wide ? "  reason" : "");
+    kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-3s %-15s %-*s %6s %6s %6s%s", "on", "pass", pw,
+            "parameters", "size", "lat.", "acc.", wide ? "  reason" : "");
     int h = r.h - 8;
     S.list.n = (int)p->n;
     kp_list_fit(&S.list, h);
