@@ -119,6 +119,9 @@ uint64_t kp_dataset_calib_hash(const kp_calib *c);
 int kp_npy_load(const char *path, kp_tensor **out, kp_error *err);
 /* Writes t as .npy v1 (numeric dtypes above; atomically). */
 int kp_npy_save(const kp_tensor *t, const char *path, kp_error *err);
+/* A .npy v1 header for an array of dt and dims, into buf (cap >= 512); returns its length, 0
+ * for a dtype .npy cannot hold. For writers that stream the data after it. */
+size_t kp_npy_header(kp_dtype dt, int rank, const int64_t *dims, uint8_t *buf, size_t cap);
 
 /* The data section of a project (core/project.h) as options: relative paths resolved against
  * dir; returns owned *path and *labels (NULL when none), which o->labels borrows. Other fields

@@ -267,10 +267,83 @@ static int fuse_move(kp_graph *g, size_t pos, kp_error *err) {
     return 1;
 }
 
+static int has_fp16(const kp_graph *g) {
+    for (size_t i = 0; i < g->n_inits; i++)
+        if (g->inits[i]->dtype == KP_FLOAT16) return 1;
+    for (size_t i = 0; i < g->n_nodes; i++)
+        if (kp_node_is(g->nodes[i], "Cast") && kp_node_attr_int(g->nodes[i], "to", 0) == KP_FLOAT16)
+            return 1;
+    return 0;
+}
+
 static int worth_it(const kp_graph *g) {
     for (size_t i = 0; i < g->n_nodes; i++)
         if (kp_node_is(g->nodes[i], "DequantizeLinear")) return 1;
-    return 0;
+    return has_fp16(g);
+}
+
+/* fp16 emulation: float16 constants widened to float32 (exact), Cast-to-float16 and every
+ * other node's outputs rounded through float16 (ai.kompress:RoundF16), so values are what an
+ * fp16 device stores while the arithmetic runs in fp32 (as fp16 hardware accumulates). */
+static int lower_fp16(kp_graph *g, kp_error *err) {
+    for (size_t i = 0; i < g->n_inits; i++) {
+        kp_tensor *t = g->inits[i];
+        if (t->dtype != KP_FLOAT16) continue;
+        kp_tensor *f = kp_tensor_new(KP_FLOAT, t->rank, t->dims, err);
+        if (!f || kp_tensor_set_name(f, t->name)) {
+            kp_tensor_free(f);
+            return kp_error_set(err, KP_ENOMEM, "out of memory");
+        }
+        for (int64_t k = 0; k < t->numel; k++)
+            ((float *)f->data)[k] = kp_f16_to_f32(((const uint16_t *)t->data)[k]);
+        kp_tensor_free(t);
+        g->inits[i] = f;
+    }
+    kp_graph_touch(g);
+    size_t n0 = g->n_nodes;
+    for (size_t i = 0; i < n0; i++) {
+        kp_node *n = g->nodes[i];
+        if (kp_node_is(n, "Cast")) {
+            int64_t to = kp_node_attr_int(n, "to", 0);
+            if (to == KP_FLOAT16) {
+                free(n->op_type);
+                free(n->domain);
+                n->op_type = strdup("RoundF16");
+                n->domain = strdup("ai.kompress");
+                kp_node_remove_attr(n, "to");
+                if (!n->op_type || !n->domain) return kp_error_set(err, KP_ENOMEM, "out of memory");
+            }
+            continue;
+        }
+        if (n->n_attrs) { /* subgraph bodies are not lowered: leave such nodes alone */
+            int sub = 0;
+            for (size_t a = 0; a < n->n_attrs; a++)
+                sub |= n->attrs[a].type == KP_ATTR_GRAPH || n->attrs[a].type == KP_ATTR_GRAPHS;
+            if (sub) continue;
+        }
+        for (size_t k = 0; k < n->n_outputs; k++) {
+            if (!n->outputs[k][0]) continue;
+            char *orig = strdup(n->outputs[k]), base[300];
+            snprintf(base, sizeof base, "%s_f32", orig ? orig : "v");
+            char *tmp = orig ? kp_graph_unique_name(g, base) : NULL;
+            const char *in[1] = {tmp};
+            kp_node *r =
+                tmp ? kp_node_new("RoundF16", NULL, 1, in, 1, (const char *const *)&orig) : NULL;
+            int bad = !r || kp_node_set_output(n, k, tmp);
+            if (!bad) {
+                free(r->domain);
+                r->domain = strdup("ai.kompress");
+                bad = !r->domain || kp_graph_add_node(g, r);
+            }
+            if (bad) kp_node_free(r);
+            free(orig);
+            free(tmp);
+            if (bad) return kp_error_set(err, KP_ENOMEM, "out of memory");
+        }
+    }
+    for (size_t i = 0; i < g->n_value_info; i++)
+        if (g->value_info[i].type.elem == KP_FLOAT16) g->value_info[i].type.elem = KP_FLOAT;
+    return kp_graph_toposort(g, err);
 }
 
 int kp_exec_qdq_fuse(const kp_model *m, kp_model **out, kp_error *err) {
@@ -280,6 +353,14 @@ int kp_exec_qdq_fuse(const kp_model *m, kp_model **out, kp_error *err) {
     if (!c) return err && err->code ? err->code : KP_ENOMEM;
     kp_graph *g = c->graph;
     int fused = 0, rc = 0;
+    if (has_fp16(g)) {
+        rc = lower_fp16(g, err);
+        if (rc) {
+            kp_model_free(c);
+            return rc;
+        }
+        fused = 1;
+    }
     for (int phase = 0; phase < 2 && rc >= 0; phase++)
         for (size_t i = 0; i < g->n_nodes; i++) {
             kp_node *n = g->nodes[i];

@@ -343,3 +343,8 @@ int kp_q_estimate_int8(const kp_model *m, const kp_pass_ctx *ctx, int with_conv,
     (void)err;
     return 0;
 }
+
+double kp_q_target_fp16_speedup(const struct kp_target *t) {
+    if (!t || !(t->precisions & KP_PREC_FP16) || t->fp16_gflops <= 0) return 0;
+    return t->fp32_gflops > 0 ? t->fp16_gflops / t->fp32_gflops : 1;
+}

@@ -49,4 +49,7 @@ int kp_q_copy_conv_attrs(kp_node *dst, const kp_node *src);
 int kp_q_estimate_int8(const kp_model *m, const kp_pass_ctx *ctx, int with_conv, int is_static,
                        kp_estimate *out, kp_error *err);
 
+/* fp16 over fp32 throughput of target t (0 when it has no fp16). */
+double kp_q_target_fp16_speedup(const struct kp_target *t);
+
 #endif

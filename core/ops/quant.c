@@ -239,6 +239,25 @@ static int dynamic_quantize_linear(kp_op_ctx *ctx) {
     return 0;
 }
 
+/* ai.kompress:RoundF16 (executor-internal, see core/exec_qdq.c): float32 rounded through
+ * float16 (nearest even), other types copied. */
+static int round_f16(kp_op_ctx *ctx) {
+    const kp_tensor *x = kp_op_input(ctx, 0);
+    if (!x) return kp_op_fail(ctx, KP_EFORMAT, "needs an input");
+    kp_tensor *y = kp_op_output(ctx, 0, x->dtype, x->rank, x->dims);
+    if (!y) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
+    if (x->dtype == KP_FLOAT) {
+        const float *a = x->data;
+        float *b = y->data;
+        for (int64_t i = 0; i < x->numel; i++) b[i] = kp_f16_to_f32(kp_f32_to_f16(a[i]));
+    } else if (x->dtype == KP_STRING) {
+        return kp_op_fail(ctx, KP_EUNSUPPORTED, "string values");
+    } else if (x->nbytes) {
+        memcpy(y->data, x->data, x->nbytes);
+    }
+    return 0;
+}
+
 const kp_op_def kp_ops_quant[] = {
     {"", "ConvInteger", kp_op_ConvInteger},
     {"", "DequantizeLinear", dequantize_linear},
@@ -250,5 +269,6 @@ const kp_op_def kp_ops_quant[] = {
     {"ai.kompress", "MaxPool8", kp_op_KMaxPool8},
     {"ai.kompress", "QConv", kp_op_KQConv},
     {"ai.kompress", "QGemm", kp_op_KQGemm},
+    {"ai.kompress", "RoundF16", round_f16},
     {0},
 };

@@ -4,8 +4,10 @@
     /usr/bin/python3 tests/bench/engine.py [--runs 50] [--suite 6] [--out tests/bench/RESULTS.md]
 
 Runs, in one go and on the same inputs: the demo CNN and MLP at batch 1 and 64 (first test
-images of Fashion-MNIST, preprocessed as project.json says), and the largest conv nets (by MACs)
-of the ONNX backend test data at their test_data_set_0 shapes. For each: median latency of our
+images of Fashion-MNIST, preprocessed as project.json says), the largest conv nets (by MACs)
+of the ONNX backend test data at their test_data_set_0 shapes, and - since the test data ships
+only tiny conv nets - a ResNet-18 and a MobileNetV2 at 112x112 with random weights built by
+make_models.py (batch 1 and 8). For each: median latency of our
 executor (build/tools/kp_run) and of onnxruntime-node (tests/bench/ort_run.js), the ratio
 ours/ORT, the max abs difference between the two engines' outputs, and for the demo models
 PyTorch's latency (torch.set_num_threads(1)). Writes the table with the machine (lscpu) and the
@@ -26,6 +28,7 @@ import onnx
 from onnx import numpy_helper, shape_inference
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 EXAMPLES = os.path.join(ROOT, "examples", "fashion-mnist")
 SUITE = "/usr/share/libonnx-testdata/data"
@@ -143,6 +146,7 @@ def main():
     ap.add_argument("--build", default=os.environ.get("BUILD", "build"))
     ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--no-synthetic", action="store_true", help="skip ResNet-18/MobileNetV2")
     a = ap.parse_args()
     kp_run = os.path.join(ROOT, a.build, "tools", "kp_run")
     if not os.access(kp_run, os.X_OK):
@@ -172,6 +176,17 @@ def main():
         b = np.load(ins[0]).shape[0] if np.load(ins[0]).ndim else 1
         label = f"{os.path.basename(os.path.dirname(d))}/{os.path.basename(d)}"
         cases.append((label, p, ins, b, None))
+
+    if not a.no_synthetic:
+        import make_models
+
+        rng = np.random.default_rng(0)
+        for p in make_models.build(os.path.join(HERE, "scratch", "models")):
+            for b in (1, 8):
+                f = os.path.join(tmp, f"img_{b}.npy")
+                if not os.path.exists(f):
+                    np.save(f, rng.standard_normal((b, 3, 112, 112)).astype(np.float32))
+                cases.append((f"synthetic {os.path.basename(p)[:-5]}", p, [f], b, None))
 
     rows = []
     for label, model, ins, b, tname in cases:

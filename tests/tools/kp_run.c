@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/dataset.h"
 #include "core/exec.h"
@@ -56,6 +57,7 @@ int main(int argc, char **argv) {
                                                          : kp_npy_load(ins[i], &in[i], &e);
         if (rc) return fail(&e);
     }
+    if (outdir) mkdir(outdir, 0755); /* an existing folder is fine; errors show at save */
     kp_exec_opts o = {.threads = threads};
     kp_exec *x = NULL;
     if (kp_exec_new(m, &o, &x, &e)) return fail(&e);
