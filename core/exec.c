@@ -670,8 +670,10 @@ out:
 static void release_slot(xgraph *x, slot *s) {
     kp_pool *pool = &x->root->pool;
     if (s->kind == SLOT_INPUT) {
-        if (s->cur) pool->live -= s->cur->nbytes;
+        /* The caller's tensor may be gone already (keep_values): use the recorded size. */
+        if (s->cur) pool->live -= s->cap;
         s->cur = NULL;
+        s->cap = 0;
         return;
     }
     if (s->kind != SLOT_ACT || !s->cur) return;
@@ -864,6 +866,7 @@ static int run_plan(xgraph *x, const kp_tensor *const *in, kp_tensor **out, int 
     for (size_t i = 0; i < x->n_inputs; i++) {
         slot *s = &x->slots[x->inputs[i]];
         s->cur = in[i];
+        s->cap = in[i]->nbytes; /* for SLOT_INPUT: bytes counted as live */
         e->pool.live += in[i]->nbytes;
     }
     if (e->pool.live > e->pool.peak) e->pool.peak = e->pool.live;

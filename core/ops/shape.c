@@ -796,6 +796,7 @@ static int run_reverse_sequence(kp_op_ctx *ctx) {
     if ((rc = kp_args_copy(ctx, o, x))) return rc;
     int64_t inner = 1;
     for (int i = 2; i < x->rank; i++) inner *= x->dims[i];
+    if (o->numel == 0) return 0;
     size_t es = kp_dtype_size(x->dtype), blk = (size_t)inner * es;
     for (int64_t b = 0; b < batch; b++) {
         if (lv[b] < 0 || lv[b] > time)

@@ -17,4 +17,9 @@ rc=$?
 grep -v '^SKIP' "$out/log" | tail -n 60
 [ $rc -eq 0 ] || { echo "conformance: failures above"; exit 1; }
 tail -n 1 "$out/log" | grep -q ' passed, 0 failed' || { echo "conformance: no summary line"; exit 1; }
+# Our own extra cases (tests/conformance/gen_extra.py): bidirectional/batch-major/sequence_lens
+# recurrent layers checked against PyTorch.
+EXTRA=$(cd "$(dirname "$0")/../conformance/extra" && pwd)
+"$TOOL" --root "$EXTRA" >"$out/log2" 2>&1 || { cat "$out/log2"; echo "conformance (extra): failures above"; exit 1; }
+tail -n 1 "$out/log2"
 exit 0
