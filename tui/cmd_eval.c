@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/dataset.h"
@@ -64,13 +65,20 @@ static int parse_long(const char *s, long lo, long hi, long *out) {
 
 /* ---- progress ------------------------------------------------------------------------------ */
 
+/* "evaluating [#####.....] 3200/10000 samples", redrawn at most every 100 ms. */
 static void progress(int on, size_t done, size_t total) {
+    static double last;
     if (!on) return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    if (done < total && done > 0 && now - last < 0.1) return;
+    last = now;
     int width = 30, fill = total ? (int)((double)done / (double)total * width) : width;
     fprintf(stderr, "\r  evaluating [");
     for (int i = 0; i < width; i++) fputc(i < fill ? '#' : '.', stderr);
-    fprintf(stderr, "] %zu/%zu", done, total);
-    if (done == total) fprintf(stderr, "\r%*s\r", width + 40, "");
+    fprintf(stderr, "] %zu/%zu samples", done, total);
+    if (done == total) fprintf(stderr, "\r%*s\r", width + 50, "");
     fflush(stderr);
 }
 
@@ -205,6 +213,7 @@ static int eval_accuracy(kp_exec *e, kp_exec *ref, kp_dataset *ds, FILE *preds, 
     if (!outs) return kp_error_set(err, KP_ENOMEM, "out of memory");
     int tty = isatty(2), rc = 0;
     kp_accuracy_init(&r->acc);
+    progress(tty, 0, kp_dataset_has_reference(ds) ? nb : kp_dataset_n_samples(ds));
     for (size_t b = 0; b < nb && !rc; b++) {
         kp_batch batch;
         if ((rc = kp_dataset_batch(ds, b, &batch, err))) break;
@@ -230,7 +239,7 @@ static int eval_accuracy(kp_exec *e, kp_exec *ref, kp_dataset *ds, FILE *preds, 
         }
         r->samples += batch.n;
         free_outputs(outs, no);
-        progress(tty, b + 1, nb);
+        progress(tty, r->samples, kp_dataset_has_reference(ds) ? nb : kp_dataset_n_samples(ds));
     }
     if (rc && tty) fputc('\n', stderr);
     free_outputs(outs, no + nr);
