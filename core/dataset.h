@@ -114,6 +114,15 @@ void kp_dataset_calib_free(kp_calib *c);
 /* A stable hash of the calibration subset's sample indices (for run records). */
 uint64_t kp_dataset_calib_hash(const kp_calib *c);
 
+/* A whole .npy array as one tensor of its own dtype (float32, float64, uint8, int8, int32,
+ * int64, bool; C order). Returns owned *out. For arrays too big for memory use a data set. */
+int kp_npy_load(const char *path, kp_tensor **out, kp_error *err);
+/* Writes t as .npy v1 (numeric dtypes above; atomically). */
+int kp_npy_save(const kp_tensor *t, const char *path, kp_error *err);
+/* A .npy v1 header for an array of dt and dims, into buf (cap >= 512); returns its length, 0
+ * for a dtype .npy cannot hold. For writers that stream the data after it. */
+size_t kp_npy_header(kp_dtype dt, int rank, const int64_t *dims, uint8_t *buf, size_t cap);
+
 /* The data section of a project (core/project.h) as options: relative paths resolved against
  * dir; returns owned *path and *labels (NULL when none), which o->labels borrows. Other fields
  * of o are left as they were (callers may override them afterwards). */

@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dataset.h"
 #include "core/dataset_src.h"
+#include "core/onnx_io.h"
 
 typedef struct npy_src {
     kp_src base;
@@ -253,4 +255,87 @@ int kp_src_npy_open(const char *path, kp_src **out, kp_error *err) {
     int rc = kp_bstream_file(path, 0, UINT64_MAX, &bs, err);
     if (rc) return rc;
     return kp_src_npy(bs, path, out, err);
+}
+
+static int host_little_endian(void) {
+    const uint16_t one = 1;
+    return *(const uint8_t *)&one == 1;
+}
+
+int kp_npy_load(const char *path, kp_tensor **out, kp_error *err) {
+    *out = NULL;
+    if (!host_little_endian())
+        return kp_error_set(err, KP_EUNSUPPORTED, "kp_npy_load needs a little-endian host");
+    kp_src *s = NULL;
+    int rc = kp_src_npy_open(path, &s, err);
+    if (rc) return rc;
+    npy_src *n = (npy_src *)s;
+    int64_t dims[KP_MAX_RANK];
+    if (s->rank + 1 > KP_MAX_RANK) {
+        kp_src_free(s);
+        return kp_error_set(err, KP_EUNSUPPORTED, "%s: rank above %d", path, KP_MAX_RANK);
+    }
+    dims[0] = (int64_t)s->n;
+    memcpy(dims + 1, s->dims, sizeof(int64_t) * (size_t)s->rank);
+    kp_tensor *t = kp_tensor_new(s->dtype, s->rank + 1, dims, err);
+    if (!t) {
+        kp_src_free(s);
+        return err ? err->code : KP_ENOMEM;
+    }
+    if (t->nbytes) rc = n->bs->read_at(n->bs, n->data_off, t->data, t->nbytes, err);
+    kp_src_free(s);
+    if (rc) {
+        kp_tensor_free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+static const char *npy_descr(kp_dtype t) {
+    switch (t) {
+    case KP_FLOAT: return "<f4";
+    case KP_DOUBLE: return "<f8";
+    case KP_UINT8: return "|u1";
+    case KP_INT8: return "|i1";
+    case KP_INT32: return "<i4";
+    case KP_INT64: return "<i8";
+    case KP_BOOL: return "|b1";
+    default: return NULL;
+    }
+}
+
+size_t kp_npy_header(kp_dtype dt, int rank, const int64_t *dims, uint8_t *buf, size_t cap) {
+    const char *descr = npy_descr(dt);
+    if (!descr || rank < 0 || rank > KP_MAX_RANK || cap < 512) return 0;
+    char h[400];
+    int len = snprintf(h, sizeof h, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
+    for (int i = 0; i < rank; i++)
+        len += snprintf(h + len, sizeof h - (size_t)len, "%lld,%s", (long long)dims[i],
+                        i + 1 < rank ? " " : "");
+    len += snprintf(h + len, sizeof h - (size_t)len, "), }");
+    size_t pad = (64 - (10 + (size_t)len + 1) % 64) % 64;
+    size_t hl = (size_t)len + pad + 1;
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    buf[8] = (uint8_t)(hl & 0xff);
+    buf[9] = (uint8_t)(hl >> 8);
+    memcpy(buf + 10, h, (size_t)len);
+    memset(buf + 10 + len, ' ', pad);
+    buf[10 + hl - 1] = '\n';
+    return 10 + hl;
+}
+
+int kp_npy_save(const kp_tensor *t, const char *path, kp_error *err) {
+    if (!npy_descr(t->dtype))
+        return kp_error_set(err, KP_EUNSUPPORTED, "%s: cannot save %s as .npy", path,
+                            kp_dtype_name(t->dtype));
+    if (!host_little_endian())
+        return kp_error_set(err, KP_EUNSUPPORTED, "kp_npy_save needs a little-endian host");
+    uint8_t *buf = malloc(512 + t->nbytes);
+    if (!buf) return kp_error_set(err, KP_ENOMEM, "out of memory");
+    size_t hl = kp_npy_header(t->dtype, t->rank, t->dims, buf, 512);
+    if (t->nbytes) memcpy(buf + hl, t->data, t->nbytes);
+    int rc = kp_write_file_atomic(path, buf, hl + t->nbytes, err);
+    free(buf);
+    return rc;
 }

@@ -4,12 +4,14 @@
  * free names resolve to the enclosing plan's slots at run time. */
 #include <cblas.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/exec_internal.h"
+#include "core/exec_qdq.h"
 
 enum { SLOT_ACT = 0, SLOT_CONST, SLOT_INPUT, SLOT_OUTER };
 
@@ -38,6 +40,13 @@ typedef struct xnode {
     int *in, *out; /* slot index, -1 for omitted */
     size_t n_release;
     int *release;
+    /* Fusion (see fuse_nodes): replacement inputs owned here, a fused activation, and nodes
+     * folded into another one (not run). */
+    kp_tensor *ovr[3];
+    int act;
+    float act_a, act_b;
+    int dead;
+    unsigned flags; /* KP_OPF_* */
 } xnode;
 
 typedef struct subplan {
@@ -73,6 +82,7 @@ struct xgraph {
 
 struct kp_exec {
     const kp_model *m;
+    kp_model *fused; /* QDQ-fused copy of the caller's model that m points to (exec_qdq.h) */
     kp_exec_opts opts;
     kp_pool pool;
     xgraph *top;
@@ -153,6 +163,209 @@ static int build_constant(xgraph *x, const kp_node *n, kp_error *err) {
 
 static int is_constant_node(const kp_node *n) {
     return kp_node_is(n, "Constant") && n->n_inputs == 0;
+}
+
+/* ---- fusion -------------------------------------------------------------------------------- */
+
+static const kp_tensor *const_f32(const xgraph *x, int s, int rank_min, int64_t numel) {
+    if (s < 0 || x->slots[s].kind != SLOT_CONST) return NULL;
+    const kp_tensor *t = x->slots[s].cur;
+    if (!t || t->dtype != KP_FLOAT || t->rank < rank_min) return NULL;
+    if (numel >= 0 && (t->numel != numel || t->rank > 1)) return NULL;
+    return t;
+}
+
+static int is_op(const xnode *xn, const char *op) {
+    return !xn->dead && kp_node_is(xn->node, op);
+}
+
+/* Conv followed by an inference BatchNormalization with constant parameters: scales W and
+ * shifts B into owned replacement inputs; the Conv then writes the BN's output. */
+static int fold_bn(xgraph *x, xnode *cv, xnode *bn, kp_error *err) {
+    const kp_tensor *w = const_f32(x, cv->in[1], 3, -1);
+    if (!w || !w->dims[0] || bn->n_in < 5 || bn->out[0] < 0) return 0;
+    int64_t m = w->dims[0], per = w->numel / m;
+    const kp_tensor *b = cv->n_in > 2 && cv->in[2] >= 0 ? const_f32(x, cv->in[2], 1, m) : NULL;
+    if (cv->n_in > 2 && cv->in[2] >= 0 && !b) return 0;
+    const kp_tensor *p[4];
+    for (int i = 0; i < 4; i++)
+        if (!(p[i] = const_f32(x, bn->in[1 + i], 1, m))) return 0;
+    if (bn->opset >= 14
+            ? kp_node_attr_int(bn->node, "training_mode", 0) != 0
+            : (bn->n_out > 1 && (bn->out[1] >= 0 || (bn->n_out > 2 && bn->out[2] >= 0))))
+        return 0;
+    if (bn->opset < 9 && kp_node_attr_int(bn->node, "spatial", 1) == 0) return 0;
+    for (size_t o = 1; o < bn->n_out; o++)
+        if (bn->out[o] >= 0) return 0;
+    double eps = kp_node_attr_float(bn->node, "epsilon", 1e-5f);
+    kp_tensor *nw = kp_tensor_clone(w, err), *nb = kp_tensor_new(KP_FLOAT, 1, &m, err);
+    if (!nw || !nb) {
+        kp_tensor_free(nw);
+        kp_tensor_free(nb);
+        return kp_error_set(err, KP_ENOMEM, "out of memory folding BatchNormalization");
+    }
+    const float *sc = p[0]->data, *bi = p[1]->data, *mu = p[2]->data, *va = p[3]->data;
+    for (int64_t c = 0; c < m; c++) {
+        double k = sc[c] / sqrt((double)va[c] + eps);
+        float *wc = (float *)nw->data + c * per;
+        for (int64_t j = 0; j < per; j++) wc[j] = (float)(wc[j] * k);
+        double b0 = b ? ((const float *)b->data)[c] : 0;
+        ((float *)nb->data)[c] = (float)((b0 - mu[c]) * k + bi[c]);
+    }
+    if (cv->n_in < 3) {
+        int *ni = realloc(cv->in, 3 * sizeof *ni);
+        if (!ni) {
+            kp_tensor_free(nw);
+            kp_tensor_free(nb);
+            return kp_error_set(err, KP_ENOMEM, "out of memory folding BatchNormalization");
+        }
+        cv->in = ni;
+        for (size_t i = cv->n_in; i < 3; i++) cv->in[i] = -1;
+        cv->n_in = 3;
+        if (x->max_in < 3) x->max_in = 3;
+    }
+    kp_tensor_free(cv->ovr[1]);
+    kp_tensor_free(cv->ovr[2]);
+    cv->ovr[1] = nw;
+    cv->ovr[2] = nb;
+    cv->in[1] = -1;
+    cv->in[2] = -1;
+    cv->out[0] = bn->out[0];
+    bn->dead = 1;
+    return 1;
+}
+
+/* A scalar float from a constant input, for Clip's min/max. */
+static int const_scalar(const xgraph *x, const xnode *xn, size_t i, float *v) {
+    if (i >= xn->n_in || xn->in[i] < 0) return 1; /* omitted: keep default */
+    const kp_tensor *t = const_f32(x, xn->in[i], 0, -1);
+    if (!t || t->numel != 1) return 0;
+    *v = ((const float *)t->data)[0];
+    return 1;
+}
+
+/* Conv/Gemm followed by Relu, LeakyRelu or Clip: the producer applies it. */
+static int fuse_act(xgraph *x, xnode *pr, xnode *ac) {
+    if (ac->n_in < 1 || ac->out[0] < 0 || ac->in[0] != pr->out[0]) return 0;
+    int act;
+    float a = 0, b = 0;
+    if (kp_node_is(ac->node, "Relu")) {
+        act = KP_ACT_RELU;
+    } else if (kp_node_is(ac->node, "LeakyRelu")) {
+        act = KP_ACT_LEAKY;
+        a = kp_node_attr_float(ac->node, "alpha", 0.01f);
+    } else if (kp_node_is(ac->node, "Clip")) {
+        act = KP_ACT_CLIP;
+        a = -INFINITY;
+        b = INFINITY;
+        if (ac->opset < 11) {
+            a = kp_node_attr_float(ac->node, "min", -INFINITY);
+            b = kp_node_attr_float(ac->node, "max", INFINITY);
+        } else if (!const_scalar(x, ac, 1, &a) || !const_scalar(x, ac, 2, &b)) {
+            return 0;
+        }
+    } else {
+        return 0;
+    }
+    pr->act = act;
+    pr->act_a = a;
+    pr->act_b = b;
+    pr->out[0] = ac->out[0];
+    ac->dead = 1;
+    return 1;
+}
+
+/* Folds BatchNormalization into the Conv before it and activations into Conv/Gemm, when the
+ * intermediate value has no other reader (nor is a graph output or read by a subgraph). Folded
+ * nodes are not run; their time shows under the node they were folded into. */
+static int fuse_nodes(xgraph *x, kp_error *err) {
+    int *readers = calloc(x->n_slots + 1, sizeof *readers);
+    int *reader = calloc(x->n_slots + 1, sizeof *reader);
+    kp_smap fn = {0};
+    int rc = 0;
+    if (!readers || !reader) {
+        rc = kp_error_set(err, KP_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t k = 0; k < x->n_nodes; k++) {
+        const xnode *xn = &x->nodes[k];
+        for (size_t i = 0; i < xn->n_in; i++)
+            if (xn->in[i] >= 0) {
+                readers[xn->in[i]]++;
+                reader[xn->in[i]] = (int)k;
+            }
+        for (size_t a = 0; a < xn->node->n_attrs; a++) {
+            const kp_attr *at = &xn->node->attrs[a];
+            kp_smap_clear(&fn);
+            if (at->type == KP_ATTR_GRAPH && at->g && kp_graph_free_names(at->g, &fn) < 0) goto oom;
+            for (size_t j = 0; at->type == KP_ATTR_GRAPHS && j < at->n; j++)
+                if (kp_graph_free_names(at->graphs[j], &fn) < 0) goto oom;
+            for (size_t j = 0; j < fn.cap; j++) {
+                int s = fn.keys[j] ? kp_smap_get(&x->names, fn.keys[j]) : -1;
+                if (s >= 0) readers[s] += 2;
+            }
+        }
+    }
+    for (size_t i = 0; i < x->g->n_outputs; i++) {
+        int s = x->g->outputs[i].name ? kp_smap_get(&x->names, x->g->outputs[i].name) : -1;
+        if (s >= 0) readers[s] += 2;
+    }
+    for (size_t k = 0; k < x->n_nodes; k++) {
+        xnode *xn = &x->nodes[k];
+        int conv = is_op(xn, "Conv"), gemm = is_op(xn, "Gemm");
+        if ((!conv && !gemm) || xn->n_out != 1 || xn->out[0] < 0) continue;
+        int s = xn->out[0];
+        if (conv && readers[s] == 1 && is_op(&x->nodes[reader[s]], "BatchNormalization") &&
+            x->nodes[reader[s]].in[0] == s) {
+            rc = fold_bn(x, xn, &x->nodes[reader[s]], err);
+            if (rc < 0) goto out;
+            s = xn->out[0];
+        }
+        if (readers[s] == 1 && !x->nodes[reader[s]].dead) fuse_act(x, xn, &x->nodes[reader[s]]);
+    }
+    /* Gemm with a constant transposed B: OpenBLAS runs NoTrans B faster, so transpose once
+     * here (up to 64 MiB of weights; the copy is owned by the plan). */
+    for (size_t k = 0; k < x->n_nodes; k++) {
+        xnode *xn = &x->nodes[k];
+        if (!is_op(xn, "Gemm") || xn->n_in < 2 || xn->ovr[1] ||
+            !kp_node_attr_int(xn->node, "transB", 0))
+            continue;
+        const kp_tensor *b = const_f32(x, xn->in[1], 2, -1);
+        if (!b || b->rank != 2 || b->nbytes > ((size_t)64 << 20)) continue;
+        int64_t d[2] = {b->dims[1], b->dims[0]};
+        kp_tensor *t = kp_tensor_new(KP_FLOAT, 2, d, err);
+        if (!t) {
+            rc = err->code ? err->code : KP_ENOMEM;
+            goto out;
+        }
+        const float *src = b->data;
+        float *dst = t->data;
+        for (int64_t i = 0; i < d[1]; i++)
+            for (int64_t j = 0; j < d[0]; j++) dst[j * d[1] + i] = src[i * d[0] + j];
+        xn->ovr[1] = t;
+        xn->in[1] = -1;
+        xn->flags |= KP_OPF_B_PRETRANSPOSED;
+    }
+    /* Drop folded nodes. */
+    size_t w = 0;
+    for (size_t k = 0; k < x->n_nodes; k++) {
+        if (x->nodes[k].dead) {
+            free(x->nodes[k].in);
+            free(x->nodes[k].out);
+            continue;
+        }
+        x->nodes[w++] = x->nodes[k];
+    }
+    x->n_nodes = w;
+    rc = 0;
+    goto out;
+oom:
+    rc = kp_error_set(err, KP_ENOMEM, "out of memory");
+out:
+    kp_smap_clear(&fn);
+    free(readers);
+    free(reader);
+    return rc;
 }
 
 static int xgraph_build(kp_exec *root, xgraph *parent, const kp_graph *g, xgraph **out,
@@ -257,6 +470,7 @@ static int xgraph_build(kp_exec *root, xgraph *parent, const kp_graph *g, xgraph
         if (xn->n_in > x->max_in) x->max_in = xn->n_in;
         if (xn->n_out > x->max_out) x->max_out = xn->n_out;
     }
+    if (!root->opts.keep_values && (rc = fuse_nodes(x, err)) < 0) goto fail;
     /* Run order, then liveness in run-order positions. */
     if ((rc = node_order(x, &order, err)) < 0) goto fail;
     {
@@ -379,6 +593,10 @@ static int node_order(xgraph *x, size_t **order_out, kp_error *err) {
     size_t *cons = NULL;
     int rc = 0;
     if (!order || !indeg || !cstart) goto oom;
+    for (size_t i = 0; i < x->n_slots; i++) x->slots[i].producer = -1;
+    for (size_t k = 0; k < n; k++)
+        for (size_t o = 0; o < x->nodes[k].n_out; o++)
+            if (x->nodes[k].out[o] >= 0) x->slots[x->nodes[k].out[o]].producer = (int)k;
     int sorted = 1;
     for (size_t k = 0; k < n && sorted; k++)
         for (size_t i = 0; i < x->nodes[k].n_in; i++) {
@@ -452,8 +670,10 @@ out:
 static void release_slot(xgraph *x, slot *s) {
     kp_pool *pool = &x->root->pool;
     if (s->kind == SLOT_INPUT) {
-        if (s->cur) pool->live -= s->cur->nbytes;
+        /* The caller's tensor may be gone already (keep_values): use the recorded size. */
+        if (s->cur) pool->live -= s->cap;
         s->cur = NULL;
+        s->cap = 0;
         return;
     }
     if (s->kind != SLOT_ACT || !s->cur) return;
@@ -480,6 +700,7 @@ static void xgraph_free(xgraph *x) {
     free(x->subs);
     for (size_t i = 0; i < x->n_slots; i++) kp_tensor_free(x->slots[i].owned);
     for (size_t i = 0; i < x->n_nodes; i++) {
+        for (int k = 0; k < 3; k++) kp_tensor_free(x->nodes[i].ovr[k]);
         free(x->nodes[i].in);
         free(x->nodes[i].out);
         free(x->nodes[i].release);
@@ -605,7 +826,7 @@ static int take_output(xgraph *x, int si, size_t oi, kp_tensor **outs, kp_error 
             r = kp_tensor_clone(outs[j], err);
             goto named;
         }
-    if (s->kind == SLOT_ACT && !s->heap && !keep) {
+    if (s->kind == SLOT_ACT && !s->heap && !keep && s->cap <= 2 * s->t.nbytes + 4096) {
         r = malloc(sizeof *r);
         if (!r) return kp_error_set(err, KP_ENOMEM, "out of memory");
         *r = s->t;
@@ -645,6 +866,7 @@ static int run_plan(xgraph *x, const kp_tensor *const *in, kp_tensor **out, int 
     for (size_t i = 0; i < x->n_inputs; i++) {
         slot *s = &x->slots[x->inputs[i]];
         s->cur = in[i];
+        s->cap = in[i]->nbytes; /* for SLOT_INPUT: bytes counted as live */
         e->pool.live += in[i]->nbytes;
     }
     if (e->pool.live > e->pool.peak) e->pool.peak = e->pool.live;
@@ -656,7 +878,7 @@ static int run_plan(xgraph *x, const kp_tensor *const *in, kp_tensor **out, int 
             goto fail;
         }
         for (size_t i = 0; i < xn->n_in; i++) {
-            x->in_buf[i] = NULL;
+            x->in_buf[i] = i < 3 ? xn->ovr[i] : NULL;
             if (xn->in[i] < 0) continue;
             slot *s = &x->slots[xn->in[i]];
             if (s->kind == SLOT_OUTER) s->cur = s->outer_g->slots[s->outer_slot].cur;
@@ -684,7 +906,11 @@ static int run_plan(xgraph *x, const kp_tensor *const *in, kp_tensor **out, int 
                          .priv = &rcx,
                          .alloc = exec_alloc,
                          .run_subgraph = exec_subgraph,
-                         .scratch = exec_scratch};
+                         .scratch = exec_scratch,
+                         .fused_act = xn->act,
+                         .act_alpha = xn->act_a,
+                         .act_beta = xn->act_b,
+                         .flags = xn->flags};
         double t0 = top ? now_s() : 0;
         rc = xn->def->run(&ctx);
         if (top) e->seconds[xn->gidx] = now_s() - t0;
@@ -745,9 +971,17 @@ int kp_exec_new(const kp_model *m, const kp_exec_opts *opts, kp_exec **out, kp_e
         kp_strv_free(missing, n_missing);
         return kp_error_set(err, KP_EUNSUPPORTED, "the model uses ops without a kernel: %s", buf);
     }
+    /* int8 patterns run as int8 kernels on a fused copy (not when every value is wanted) */
+    kp_model *fused = NULL;
+    if (!(opts && opts->keep_values) && (rc = kp_exec_qdq_fuse(m, &fused, err)) < 0) return rc;
+    if (fused) m = fused;
     kp_exec *e = calloc(1, sizeof *e);
-    if (!e) return kp_error_set(err, KP_ENOMEM, "out of memory");
+    if (!e) {
+        kp_model_free(fused);
+        return kp_error_set(err, KP_ENOMEM, "out of memory");
+    }
     e->m = m;
+    e->fused = fused;
     if (opts) e->opts = *opts;
     e->seconds = calloc(m->graph->n_nodes + 1, sizeof *e->seconds);
     if (!e->seconds) {
@@ -769,6 +1003,7 @@ void kp_exec_free(kp_exec *e) {
     kp_pool_clear(&e->pool);
     free(e->pool.free);
     free(e->seconds);
+    kp_model_free(e->fused);
     free(e);
 }
 

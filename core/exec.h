@@ -36,7 +36,8 @@ const kp_value_info *kp_exec_output(const kp_exec *e, size_t i); /* borrowed */
  * last run (n = number of top-level nodes, in graph order). */
 size_t kp_exec_peak_bytes(const kp_exec *e);
 const double *kp_exec_node_seconds(const kp_exec *e, size_t *n);
-/* With keep_values: the value named `name` from the last run, borrowed; NULL if none. */
+/* With keep_values: the value named `name` from the last run, borrowed until the next run or
+ * kp_exec_free (a graph input's value is the caller's tensor); NULL if none. */
 const kp_tensor *kp_exec_value(const kp_exec *e, const char *name);
 
 /* Ops of m (subgraphs included) that have no kernel: returns owned array of owned strings

@@ -79,8 +79,12 @@ static size_t round_up(size_t n) {
 void *kp_pool_get(kp_pool *p, size_t bytes, size_t *cap) {
     size_t need = round_up(bytes ? bytes : 1);
     size_t best = (size_t)-1;
+    /* Best fit, but never a block more than twice too large: a small value holding a big
+     * block would force the next big value to allocate fresh (cold) memory. */
+    size_t limit = need > SIZE_MAX / 2 ? SIZE_MAX : 2 * need + 4096;
     for (size_t i = 0; i < p->n_free; i++)
-        if (p->free[i].cap >= need && (best == (size_t)-1 || p->free[i].cap < p->free[best].cap))
+        if (p->free[i].cap >= need && p->free[i].cap <= limit &&
+            (best == (size_t)-1 || p->free[i].cap < p->free[best].cap))
             best = i;
     if (best != (size_t)-1) {
         void *b = p->free[best].p;

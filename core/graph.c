@@ -121,6 +121,9 @@ kp_model *kp_model_clone(const kp_model *m, kp_error *err) {
     if (!c) goto nomem;
     c->ir_version = m->ir_version;
     c->model_version = m->model_version;
+    c->src_dev = m->src_dev; /* a copy still must not be saved over the input file */
+    c->src_ino = m->src_ino;
+    c->n_unknown_fields = m->n_unknown_fields;
     if (kp_strdup_into(&c->producer_name, m->producer_name) ||
         kp_strdup_into(&c->producer_version, m->producer_version) ||
         kp_strdup_into(&c->domain, m->domain) || kp_strdup_into(&c->doc_string, m->doc_string) ||

@@ -180,6 +180,9 @@ typedef struct kp_model {
     /* Identity (st_dev, st_ino) of the file the model was loaded from, both 0 when loaded from
      * memory; kp_onnx_save refuses to write over that file. Plain values, nothing to free. */
     uint64_t src_dev, src_ino;
+    /* Fields found in the file that this build's onnx.proto does not know (a newer ONNX): they
+     * are dropped on load, so a saved copy lacks them. 0 for models of onnx.proto's version. */
+    size_t n_unknown_fields;
 } kp_model;
 
 /* ---- construction and teardown ------------------------------------------------------------ */

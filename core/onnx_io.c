@@ -270,8 +270,7 @@ int kp_onnx_load(const char *path, const kp_load_opts *opts, kp_model **out, kp_
         free(buf);
         return kp_error_set(err, KP_ENOMEM, "out of memory");
     }
-    rc = kp_onnx_load_buffer(buf, len, dir, out, err);
-    free(buf);
+    rc = kp_onnx_load_owned(buf, len, buf, dir, out, err);
     free(dir);
     if (rc) return kp_error_wrap(err, "%s: ", path);
     if (stat(path, &st) == 0) {

@@ -20,6 +20,7 @@
 typedef struct ld {
     const char *dir; /* external data base folder, NULL = refuse external data */
     kp_error *err;
+    int too_deep; /* the nesting limit was hit: outer levels add no more context */
 } ld;
 
 /* ---- wire pre-scan: bounds message nesting so protobuf-c's recursive unpack stays shallow -- */
@@ -331,7 +332,17 @@ static int ld_tensor(ld *c, const Onnx__TensorProto *tp, kp_tensor **out) {
                                 name, kp_dtype_name((kp_dtype)dt), shape, nbytes, tp->raw_data.len);
         kp_tensor *t = kp_tensor_new((kp_dtype)dt, rank, tp->dims, c->err);
         if (!t) return c->err ? c->err->code : KP_ENOMEM;
-        if (nbytes) memcpy(t->data, tp->raw_data.data, nbytes);
+        if (nbytes) {
+            /* The unpacked tree is ours and its bytes come from malloc (protobuf-c's default
+             * allocator): take the buffer instead of copying it, so a model's weights are held
+             * once, not twice, while loading. */
+            Onnx__TensorProto *own = (Onnx__TensorProto *)tp;
+            free(t->data);
+            t->data = own->raw_data.data;
+            own->raw_data.data = NULL;
+            own->raw_data.len = 0;
+            own->has_raw_data = 0;
+        }
         *out = t;
         goto named;
     }
@@ -552,6 +563,19 @@ static int ld_attr(ld *c, const Onnx__AttributeProto *ap, const char *node, kp_g
         return kp_error_set(c->err, KP_EFORMAT,
                             "node '%s': attribute '%s' has no type and no value", node, an);
     a->type = (kp_attr_type)type;
+    /* Singular tensor/graph values are pointers that every consumer dereferences: require them
+     * unless the attribute only refers to a function's attribute. */
+    int missing = (type == KP_ATTR_TENSOR && !ap->t) || (type == KP_ATTR_GRAPH && !ap->g) ||
+                  (type == KP_ATTR_SPARSE_TENSOR && !ap->sparse_tensor) ||
+                  (type == KP_ATTR_TYPE_PROTO && !ap->tp);
+    if (missing && !ap->ref_attr_name)
+        return kp_error_set(c->err, KP_EFORMAT,
+                            "node '%s': attribute '%s' is declared as a %s but holds none", node,
+                            an,
+                            type == KP_ATTR_TENSOR       ? "tensor"
+                            : type == KP_ATTR_GRAPH      ? "graph"
+                            : type == KP_ATTR_TYPE_PROTO ? "type"
+                                                         : "sparse tensor");
     int rc = 0;
     size_t n = 0;
     switch (type) {
@@ -618,7 +642,7 @@ static int ld_attr(ld *c, const Onnx__AttributeProto *ap, const char *node, kp_g
         return kp_error_set(c->err, KP_EFORMAT, "node '%s': attribute '%s' has unknown type %d",
                             node, an, type);
     }
-    if (rc) kp_error_wrap(c->err, "node '%s', attribute '%s': ", node, an);
+    if (rc && !c->too_deep) kp_error_wrap(c->err, "node '%s', attribute '%s': ", node, an);
     return rc;
 }
 
@@ -722,14 +746,19 @@ static int ld_graph_body(ld *c, const Onnx__GraphProto *gp, kp_graph *g, int dep
 static int ld_graph(ld *c, const Onnx__GraphProto *gp, kp_graph *parent, int depth,
                     kp_graph **out) {
     *out = NULL;
-    if (depth > KP_ONNX_MAX_GRAPH_DEPTH)
-        return kp_error_set(c->err, KP_ERANGE, "subgraphs are nested more than %d levels deep",
+    if (depth > KP_ONNX_MAX_GRAPH_DEPTH) {
+        c->too_deep = 1;
+        return kp_error_set(c->err, KP_ERANGE,
+                            "subgraphs (If/Loop/Scan bodies) are nested more than %d levels "
+                            "deep; refusing a model this deep",
                             KP_ONNX_MAX_GRAPH_DEPTH);
+    }
     kp_graph *g = kp_graph_new(parent);
     if (!g) return oom(c);
     int rc = ld_graph_body(c, gp, g, depth);
     if (rc) {
-        if (depth > 0 && gp->name) kp_error_wrap(c->err, "subgraph '%s': ", gp->name);
+        if (depth > 0 && gp->name && !c->too_deep)
+            kp_error_wrap(c->err, "subgraph '%s': ", gp->name);
         kp_graph_free(g);
         return rc;
     }
@@ -829,15 +858,69 @@ static int ld_model(ld *c, const Onnx__ModelProto *mp, kp_model *m) {
     return 0;
 }
 
+/* Fields of a newer ONNX than our onnx.proto, which protobuf-c keeps as unknown fields and the
+ * IR drops. Parts kept verbatim as bytes (training info, annotations, non-tensor types) keep
+ * theirs and are not counted. Depth is bounded by the pre-scan. */
+static size_t count_unknown(const ProtobufCMessage *m) {
+    if (!m) return 0;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    if (d == &onnx__training_info_proto__descriptor || d == &onnx__tensor_annotation__descriptor)
+        return 0;
+    if (d == &onnx__type_proto__descriptor &&
+        ((const Onnx__TypeProto *)m)->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE)
+        return 0;
+    size_t n = m->n_unknown_fields;
+    const char *base = (const char *)m;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE) continue;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t cnt;
+            ProtobufCMessage *const *arr;
+            memcpy(&cnt, base + f->quantifier_offset, sizeof cnt);
+            memcpy(&arr, base + f->offset, sizeof arr);
+            for (size_t j = 0; j < cnt; j++) n += count_unknown(arr[j]);
+            continue;
+        }
+        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+            uint32_t which;
+            memcpy(&which, base + f->quantifier_offset, sizeof which);
+            if (which != f->id) continue;
+        }
+        const ProtobufCMessage *sub;
+        memcpy(&sub, base + f->offset, sizeof sub);
+        n += count_unknown(sub);
+    }
+    return n;
+}
+
 int kp_onnx_load_buffer(const uint8_t *buf, size_t len, const char *dir, kp_model **out,
                         kp_error *err) {
-    if (!out) return kp_error_set(err, KP_EINVAL, "kp_onnx_load_buffer: out is NULL");
+    return kp_onnx_load_owned(buf, len, NULL, dir, out, err);
+}
+
+int kp_onnx_load_owned(const uint8_t *buf, size_t len, uint8_t *owned, const char *dir,
+                       kp_model **out, kp_error *err) {
+    if (!out) {
+        free(owned);
+        return kp_error_set(err, KP_EINVAL, "kp_onnx_load_buffer: out is NULL");
+    }
     *out = NULL;
-    if (!buf && len) return kp_error_set(err, KP_EINVAL, "kp_onnx_load_buffer: buffer is NULL");
-    if (len == 0) return kp_error_set(err, KP_EFORMAT, "the file is empty, not an ONNX model");
+    if (!buf && len) {
+        free(owned);
+        return kp_error_set(err, KP_EINVAL, "kp_onnx_load_buffer: buffer is NULL");
+    }
+    if (len == 0) {
+        free(owned);
+        return kp_error_set(err, KP_EFORMAT, "the file is empty, not an ONNX model");
+    }
     int rc = scan_depth(buf, len, &onnx__model_proto__descriptor, 0, 0, err);
-    if (rc) return rc;
+    if (rc) {
+        free(owned);
+        return rc;
+    }
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, buf);
+    free(owned); /* everything needed is in the unpacked tree now */
     if (!mp)
         return kp_error_set(err, KP_EFORMAT,
                             "not an ONNX model: the protobuf data is damaged or of another kind");
@@ -852,6 +935,7 @@ int kp_onnx_load_buffer(const uint8_t *buf, size_t len, const char *dir, kp_mode
         onnx__model_proto__free_unpacked(mp, NULL);
         return kp_error_set(err, KP_ENOMEM, "out of memory while loading");
     }
+    m->n_unknown_fields = count_unknown(&mp->base);
     rc = ld_model(&c, mp, m);
     onnx__model_proto__free_unpacked(mp, NULL);
     if (!rc && dir && !(m->dir = strdup(dir))) rc = kp_error_set(err, KP_ENOMEM, "out of memory");

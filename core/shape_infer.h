@@ -4,10 +4,16 @@
 #ifndef KP_SHAPE_INFER_H
 #define KP_SHAPE_INFER_H
 
+#include <stddef.h>
+
 #include "core/graph.h"
 
 /* Infers for the whole model (subgraphs included). Returns 0, or KP_EFORMAT when the model is
  * inconsistent (e.g. Add of 3 and 4 wide dims), naming the node. */
 int kp_infer_shapes(kp_model *m, kp_error *err);
+
+/* Names of the ops with a shape rule, in strictly ascending order: i-th name or NULL past the
+ * end (for tests and `kompress info`). */
+const char *kp_infer_op_name(size_t i);
 
 #endif

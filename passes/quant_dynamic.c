@@ -14,6 +14,8 @@
 #include "passes/quant_util.h"
 
 static const kp_param_def params[] = {
+    {"bits", KP_PARAM_INT, "8", 2, 8, NULL,
+     "weight bits (levels 2^(bits-1)-1 each side; stored as int8)"},
     {"per_channel", KP_PARAM_BOOL, "true", 0, 0, NULL, "one scale per output channel"},
     {"reduce_range", KP_PARAM_ENUM, "auto", 0, 0, "auto|on|off",
      "7-bit weights (auto: when the target's u8*s8 dot products saturate: x86 without VNNI)"},
@@ -153,8 +155,9 @@ static int rewrite_matmul(kp_graph *g, size_t *pos, dq_state *s, kp_error *err) 
         return 0;
     }
     kp_tensor *q, *sc, *zp;
-    int rc = kp_qw_quantize(w, transB ? 0 : 1, kp_params_bool(s->p, "per_channel"), s->reduce, 0,
-                            transB, &q, &sc, &zp, err);
+    int rc = kp_qw_quantize_bits(w, transB ? 0 : 1, kp_params_bool(s->p, "per_channel"),
+                                 (int)kp_params_int(s->p, "bits"), s->reduce, 0, transB, &q, &sc,
+                                 &zp, err);
     if (rc) return rc;
     kp_tensor_free(zp); /* symmetric int8: zero point 0, input omitted */
     char base[300];
@@ -206,7 +209,8 @@ static int rewrite_conv(kp_graph *g, size_t *pos, dq_state *s, kp_error *err) {
     }
     int per_channel = kp_params_bool(s->p, "per_channel");
     kp_tensor *q, *sc, *zp;
-    int rc = kp_qw_quantize(w, 0, per_channel, s->reduce, 0, 0, &q, &sc, &zp, err);
+    int rc = kp_qw_quantize_bits(w, 0, per_channel, (int)kp_params_int(s->p, "bits"), s->reduce, 0,
+                                 0, &q, &sc, &zp, err);
     if (rc) return rc;
     kp_tensor_free(zp); /* ORT's ConvInteger takes only a scalar zero point */
     zp = kp_q_scalar_zp(KP_INT8, 0);

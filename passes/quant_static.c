@@ -20,6 +20,8 @@
 #include "passes/quant_util.h"
 
 static const kp_param_def params[] = {
+    {"bits", KP_PARAM_INT, "8", 2, 8, NULL,
+     "weight bits (levels 2^(bits-1)-1 each side; stored as int8)"},
     {"method", KP_PARAM_ENUM, "minmax", 0, 0, "minmax|percentile|entropy",
      "how each activation's range is chosen from the calibration data"},
     {"percentile", KP_PARAM_FLOAT, "99.999", 90, 100, NULL,
@@ -281,7 +283,8 @@ static int quant_weights(sq *s, kp_node *n, kp_error *err) {
     kp_tensor *w = kp_graph_find_const(s->g, wn);
     int axis = conv ? 0 : (gemm && kp_node_attr_int(n, "transB", 0)) ? 0 : 1;
     kp_tensor *q, *sc, *zp;
-    int rc = kp_qw_quantize(w, axis, s->per_channel, s->reduce, 0, 0, &q, &sc, &zp, err);
+    int rc = kp_qw_quantize_bits(w, axis, s->per_channel, (int)kp_params_int(s->p, "bits"),
+                                 s->reduce, 0, 0, &q, &sc, &zp, err);
     if (rc) return rc;
     int64_t C = w->dims[axis];
     act *x = find_act(s, kp_node_input(n, 0));

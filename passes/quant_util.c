@@ -15,6 +15,13 @@
 
 int kp_qw_quantize(const kp_tensor *w, int axis, int per_channel, int reduce_range, int as_u8,
                    int transpose, kp_tensor **q, kp_tensor **scale, kp_tensor **zp, kp_error *err) {
+    return kp_qw_quantize_bits(w, axis, per_channel, 8, reduce_range, as_u8, transpose, q, scale,
+                               zp, err);
+}
+
+int kp_qw_quantize_bits(const kp_tensor *w, int axis, int per_channel, int bits, int reduce_range,
+                        int as_u8, int transpose, kp_tensor **q, kp_tensor **scale, kp_tensor **zp,
+                        kp_error *err) {
     *q = *scale = *zp = NULL;
     if (w->dtype != KP_FLOAT)
         return kp_error_set(err, KP_EUNSUPPORTED, "weight %s is %s, not float32",
@@ -25,7 +32,10 @@ int kp_qw_quantize(const kp_tensor *w, int axis, int per_channel, int reduce_ran
     int64_t C = per_channel ? w->dims[axis] : 1, inner = 1;
     for (int d = axis + 1; d < w->rank; d++) inner *= w->dims[d];
     int64_t D = w->dims[axis];
-    float qmax = reduce_range ? 63.f : 127.f;
+    if (bits < 2 || bits > 8)
+        return kp_error_set(err, KP_ERANGE, "weight bits %d out of range (2..8)", bits);
+    float qmax = (float)((1 << (bits - 1)) - 1);
+    if (reduce_range && qmax > 63.f) qmax = 63.f;
     float *s = calloc((size_t)(C ? C : 1), sizeof *s);
     if (!s) return kp_error_set(err, KP_ENOMEM, "out of memory");
     const float *wf = w->data;
@@ -332,4 +342,9 @@ int kp_q_estimate_int8(const kp_model *m, const kp_pass_ctx *ctx, int with_conv,
                  1 / out->latency_ratio, where);
     (void)err;
     return 0;
+}
+
+double kp_q_target_fp16_speedup(const struct kp_target *t) {
+    if (!t || !(t->precisions & KP_PREC_FP16) || t->fp16_gflops <= 0) return 0;
+    return t->fp32_gflops > 0 ? t->fp16_gflops / t->fp32_gflops : 1;
 }

@@ -12,6 +12,10 @@
  * (rank 2 only) writes q as w^T. Returns owned q, scale (float [C] or scalar) and zero point. */
 int kp_qw_quantize(const kp_tensor *w, int axis, int per_channel, int reduce_range, int as_u8,
                    int transpose, kp_tensor **q, kp_tensor **scale, kp_tensor **zp, kp_error *err);
+/* Same with `bits` (2..8) of weight levels: qmax = 2^(bits-1) - 1 (reduce_range caps at 63). */
+int kp_qw_quantize_bits(const kp_tensor *w, int axis, int per_channel, int bits, int reduce_range,
+                        int as_u8, int transpose, kp_tensor **q, kp_tensor **scale, kp_tensor **zp,
+                        kp_error *err);
 
 /* Folds BatchNormalization into a preceding Conv (constant weights, Conv output read only by
  * the BN) in g; returns the number folded or a negative error. Leaves g valid either way. */
@@ -44,5 +48,8 @@ int kp_q_copy_conv_attrs(kp_node *dst, const kp_node *src);
  * layers count; is_static: activations stay int8 between layers (no run-time quantization). */
 int kp_q_estimate_int8(const kp_model *m, const kp_pass_ctx *ctx, int with_conv, int is_static,
                        kp_estimate *out, kp_error *err);
+
+/* fp16 over fp32 throughput of target t (0 when it has no fp16). */
+double kp_q_target_fp16_speedup(const struct kp_target *t);
 
 #endif

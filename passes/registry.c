@@ -6,6 +6,8 @@ extern const kp_pass kp_pass_fold, kp_pass_prune_channels, kp_pass_low_rank, kp_
     kp_pass_cluster, kp_pass_reconstruct;
 extern const kp_pass kp_pass_quant_dynamic;
 extern const kp_pass kp_pass_quant_static;
+extern const kp_pass kp_pass_fp16;
+extern const kp_pass kp_pass_mixed_precision;
 
 // clang-format off
 static const kp_pass *const all[] = {
@@ -18,6 +20,8 @@ static const kp_pass *const all[] = {
     &kp_pass_reconstruct,
     &kp_pass_quant_dynamic,
     &kp_pass_quant_static,
+    &kp_pass_fp16,
+    &kp_pass_mixed_precision,
 };
 // clang-format on
 

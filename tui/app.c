@@ -29,14 +29,14 @@ static const kp_screen *const screens[KP_STEP_COUNT] = {
 _Static_assert(sizeof screens / sizeof *screens == KP_STEP_COUNT, "one screen per step");
 
 static const kp_help global_help[] = {
-    {KP_ACT_NEXT_STEP, "next step", 1},
-    {KP_ACT_PREV_STEP, "previous step", 0},
-    {KP_ACT_STEP1, "jump to a step", 0},
-    {KP_ACT_BACK, "back (previous step, or close)", 0},
-    {KP_ACT_HELP, "help: every key of this screen", 1},
-    {KP_ACT_THEME, "next colour theme (remembered)", 0},
-    {KP_ACT_REDRAW, "redraw the screen", 0},
-    {KP_ACT_QUIT, "quit", 1},
+    {KP_ACT_NEXT_STEP, "next step", "next step"},
+    {KP_ACT_PREV_STEP, "previous step", NULL},
+    {KP_ACT_STEP1, "jump to a step", NULL},
+    {KP_ACT_BACK, "back (previous step, or close)", NULL},
+    {KP_ACT_HELP, "help: every key of this screen", "help"},
+    {KP_ACT_THEME, "next colour theme (remembered)", NULL},
+    {KP_ACT_REDRAW, "redraw the screen", NULL},
+    {KP_ACT_QUIT, "quit", "quit"},
 };
 
 void kp_app_msg(kp_app *a, kp_role role, const char *fmt, ...) {
@@ -110,22 +110,12 @@ static void cycle_theme(kp_app *a) {
 
 /* ---- drawing ---- */
 
-/* Short form of a help line for the bar: up to " (", " / " or ":". */
-static void short_what(const char *what, char *out, size_t len) {
-    snprintf(out, len, "%s", what);
-    const char *cuts[] = {" (", " / ", ":"};
-    for (size_t i = 0; i < 3; i++) {
-        char *c = strstr(out, cuts[i]);
-        if (c) *c = 0;
-    }
-}
-
 static int hint_width(const kp_help *h) {
     char key[64], what[128];
     snprintf(key, sizeof key, "%s", kp_key_label(h->act));
     char *sp = strchr(key, ' ');
     if (sp) *sp = 0;
-    short_what(h->what, what, sizeof what);
+    snprintf(what, sizeof what, "%s", h->hint);
     return kp_text_width(key) + 1 + kp_text_width(what) + 2;
 }
 
@@ -134,7 +124,7 @@ static int draw_hint(int y, int x, int maxw, const kp_help *h) {
     snprintf(key, sizeof key, "%s", kp_key_label(h->act));
     char *sp = strchr(key, ' ');
     if (sp) *sp = 0;
-    short_what(h->what, what, sizeof what);
+    snprintf(what, sizeof what, "%s", h->hint);
     int x0 = x;
     x += kp_put(y, x, maxw, KP_ROLE_KEY, key);
     x += kp_put(y, x, maxw - (x - x0), KP_ROLE_HINT, " ");

@@ -23,10 +23,20 @@ const char *kp_app_path(const kp_app *a, const char *rel) {
     return buf;
 }
 
-static void drop_plan(kp_app *a) {
-    if (a->have_plan && kp_plan_free) kp_plan_free(&a->plan);
+/* The working plan's steps are malloc'd by the planner or by the Plan screen alike (kp_plan
+ * owns only its steps array and their strings), so one free works for both. */
+void kp_app_plan_clear(kp_app *a) {
+    for (size_t i = 0; i < a->plan.n; i++) {
+        free(a->plan.steps[i].pass_id);
+        free(a->plan.steps[i].params);
+    }
+    free(a->plan.steps);
     memset(&a->plan, 0, sizeof a->plan);
     a->have_plan = 0;
+}
+
+static void drop_plan(kp_app *a) {
+    kp_app_plan_clear(a);
 }
 
 static void drop_model(kp_app *a) {

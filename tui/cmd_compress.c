@@ -14,6 +14,7 @@
 #include "core/dataset.h"
 #include "core/exec.h"
 #include "core/onnx_io.h"
+#include "core/project.h"
 #include "core/verify.h"
 #include "passes/registry.h"
 #include "tui/cli.h"
@@ -86,12 +87,13 @@ static void usage(FILE *f) {
             "usage: kompress compress MODEL -o OUT --pass ID[:name=value,...] [--pass ...]\n"
             "         [--data D [--labels L] [--format F] [--batch B] [--limit N] [--scale S]\n"
             "          [--mean a,b,c] [--std a,b,c] [--layout nchw|nhwc]] [--calib N] [--seed S]\n"
-            "         [--threads T] [--runs R] [--tol X] [--json]\n"
+            "         [--project P.json] [--threads T] [--runs R] [--tol X] [--json]\n"
             "Applies the passes in order to a copy of MODEL, checks each result against the model\n"
             "before it (on the data, or on random inputs without --data), prints a before/after\n"
             "table and writes OUT atomically. MODEL is never modified. `kompress passes` lists\n"
             "the passes and their parameters. --calib: samples used for calibration (default 512;\n"
-            "0 = all). --tol: largest relative output change a lossless pass may make (1e-4).\n");
+            "0 = all). --project: data and preprocessing from a project.json. --tol: largest "
+            "relative output change a lossless pass may make (1e-4).\n");
 }
 
 static void free_stage(stage *s) {
@@ -188,8 +190,37 @@ enum {
     O_RUNS,
     O_TOL,
     O_JSON,
-    O_PASS
+    O_PASS,
+    O_PROJECT
 };
+
+static int apply_flags(kp_dataset_opts *o, const char *labels, const char *format, long long batch,
+                       long long limit, const char *scale, const char *mean, const char *std,
+                       const char *layout, kp_error *err) {
+    if (labels) o->labels = labels;
+    if (format && kp_data_format_parse(format, &o->format))
+        return kp_error_set(err, KP_EINVAL, "unknown data format '%s'", format);
+    if (batch > 0) o->batch = (size_t)batch;
+    if (limit >= 0) o->limit = (size_t)limit;
+    if (scale) {
+        char *end;
+        double v = strtod(scale, &end);
+        if (!*scale || *end || !(v > 0))
+            return kp_error_set(err, KP_EINVAL, "bad value '%s' for --scale", scale);
+        o->pre.scale = v;
+    }
+    if (mean && kp_preproc_parse_list(mean, o->pre.mean, &o->pre.n_mean, err)) return KP_EINVAL;
+    if (std && kp_preproc_parse_list(std, o->pre.std, &o->pre.n_std, err)) return KP_EINVAL;
+    if (layout) {
+        if (!strcmp(layout, "nchw"))
+            o->pre.layout = KP_LAYOUT_NCHW;
+        else if (!strcmp(layout, "nhwc"))
+            o->pre.layout = KP_LAYOUT_NHWC;
+        else
+            return kp_error_set(err, KP_EINVAL, "--layout must be nchw or nhwc, not '%s'", layout);
+    }
+    return 0;
+}
 
 static const char *opt_name(const struct option *o, int val) {
     for (; o->name; o++)
@@ -215,9 +246,13 @@ static int run(int argc, char **argv) {
                                              {"runs", required_argument, 0, O_RUNS},
                                              {"tol", required_argument, 0, O_TOL},
                                              {"json", no_argument, 0, O_JSON},
+                                             {"project", required_argument, 0, O_PROJECT},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
-    const char *out_path = NULL, *data = NULL, *specs[MAX_PASSES];
+    const char *out_path = NULL, *data = NULL, *specs[MAX_PASSES], *project = NULL;
+    const char *f_labels = NULL, *f_format = NULL, *f_scale = NULL, *f_mean = NULL, *f_std = NULL,
+               *f_layout = NULL;
+    long long f_batch = -1, f_limit = -1;
     size_t n_specs = 0, calib_n = 512;
     uint64_t seed = 1;
     int threads = 1, runs = 20, json = 0;
@@ -236,11 +271,9 @@ static int run(int argc, char **argv) {
             specs[n_specs++] = optarg;
             break;
         case O_DATA: data = optarg; break;
-        case O_LABELS: dopts.labels = optarg; break;
-        case O_FORMAT:
-            if (kp_data_format_parse(optarg, &dopts.format))
-                return kp_cli_failf(CMD, 2, "unknown data format '%s'", optarg);
-            break;
+        case O_LABELS: f_labels = optarg; break;
+        case O_FORMAT: f_format = optarg; break;
+        case O_PROJECT: project = optarg; break;
         case O_BATCH:
         case O_LIMIT:
         case O_CALIB:
@@ -252,42 +285,25 @@ static int run(int argc, char **argv) {
                 (c == O_THREADS && v > 256) || (c == O_RUNS && (v < 1 || v > 1000)))
                 return kp_cli_failf(CMD, 2, "bad value '%s' for --%s", optarg,
                                     opt_name(longopts, c));
-            if (c == O_BATCH) dopts.batch = (size_t)v;
-            if (c == O_LIMIT) dopts.limit = (size_t)v;
+            if (c == O_BATCH) f_batch = v;
+            if (c == O_LIMIT) f_limit = v;
             if (c == O_CALIB) calib_n = (size_t)v;
             if (c == O_SEED) seed = (uint64_t)v;
             if (c == O_THREADS) threads = (int)v;
             if (c == O_RUNS) runs = (int)v;
             break;
         }
-        case O_SCALE:
         case O_TOL: {
             double v = strtod(optarg, &end);
             if (!*optarg || *end || !(v > 0))
-                return kp_cli_failf(CMD, 2, "bad value '%s' for --%s", optarg,
-                                    c == O_SCALE ? "scale" : "tol");
-            if (c == O_SCALE)
-                dopts.pre.scale = v;
-            else
-                tol = v;
+                return kp_cli_failf(CMD, 2, "bad value '%s' for --tol", optarg);
+            tol = v;
             break;
         }
-        case O_MEAN:
-            if (kp_preproc_parse_list(optarg, dopts.pre.mean, &dopts.pre.n_mean, &err))
-                return kp_cli_fail(CMD, &err);
-            break;
-        case O_STD:
-            if (kp_preproc_parse_list(optarg, dopts.pre.std, &dopts.pre.n_std, &err))
-                return kp_cli_fail(CMD, &err);
-            break;
-        case O_LAYOUT:
-            if (!strcmp(optarg, "nchw"))
-                dopts.pre.layout = KP_LAYOUT_NCHW;
-            else if (!strcmp(optarg, "nhwc"))
-                dopts.pre.layout = KP_LAYOUT_NHWC;
-            else
-                return kp_cli_failf(CMD, 2, "--layout must be nchw or nhwc, not '%s'", optarg);
-            break;
+        case O_SCALE: f_scale = optarg; break;
+        case O_MEAN: f_mean = optarg; break;
+        case O_STD: f_std = optarg; break;
+        case O_LAYOUT: f_layout = optarg; break;
         case O_JSON: json = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -316,14 +332,39 @@ static int run(int argc, char **argv) {
             for (size_t k = 0; k < i; k++) kp_params_free(&params[k]);
             return kp_cli_fail(CMD, &err), 2;
         }
+    }
+
+    kp_project *proj = NULL;
+    char *pdata = NULL, *plabels = NULL;
+    if (project && !data) {
+        if (kp_project_load(project, &proj, &err) ||
+            kp_dataset_opts_from_spec(&proj->data, proj->dir, &dopts, &pdata, &plabels, &err)) {
+            for (size_t k = 0; k < n_specs; k++) kp_params_free(&params[k]);
+            kp_project_free(proj);
+            return kp_cli_fail(CMD, &err);
+        }
+        data = pdata;
+        if (plabels) dopts.labels = plabels;
+    }
+    if (data && !status)
+        status = apply_flags(&dopts, f_labels, f_format, f_batch, f_limit, f_scale, f_mean, f_std,
+                             f_layout, &err);
+    if (status) {
+        for (size_t k = 0; k < n_specs; k++) kp_params_free(&params[k]);
+        kp_project_free(proj);
+        free(pdata);
+        free(plabels);
+        return kp_cli_fail(CMD, &err), 2;
+    }
+    for (size_t i = 0; i < n_specs; i++)
         if (passes[i]->needs_data && !data) {
-            for (size_t k = 0; k <= i; k++) kp_params_free(&params[k]);
+            for (size_t k = 0; k < n_specs; k++) kp_params_free(&params[k]);
+            kp_project_free(proj);
             return kp_cli_failf(CMD, 2,
                                 "pass %s needs calibration data: give --data (and --labels for "
-                                "accuracy)",
+                                "accuracy) or --project",
                                 passes[i]->id);
         }
-    }
 
     kp_model *model = NULL, *cur = NULL;
     kp_dataset *ds = NULL;
@@ -451,6 +492,9 @@ done:
     kp_dataset_calib_free(calib);
     kp_dataset_calib_free(evalset);
     kp_dataset_free(ds);
+    kp_project_free(proj);
+    free(pdata);
+    free(plabels);
     kp_model_free(cur);
     kp_model_free(model);
     return status;

@@ -10,6 +10,7 @@
 /* One command per line, so parallel additions merge cleanly. */
 #define COMMANDS(X) \
     X(version)      \
+    X(info)         \
     X(passes)       \
     X(compress)     \
     X(targets)      \

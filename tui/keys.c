@@ -36,6 +36,7 @@ static const kp_keydef table[] = {
     {'T', KP_ACT_THEME, "T", 0},
     {KEY_F(2), KP_ACT_THEME, "F2", 1},
     {'n', KP_ACT_NEW, "n", 0},
+    {'a', KP_ACT_NEW, "a", 0},
     {'d', KP_ACT_DELETE, "d", 0},
     {KEY_DC, KP_ACT_DELETE, "Del", 0},
     {'e', KP_ACT_EDIT, "e", 0},

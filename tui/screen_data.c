@@ -401,11 +401,11 @@ static int click(kp_app *a, kp_rect r, int row, int col) {
 }
 
 static const kp_help help[] = {
-    {KP_ACT_ENTER, "choose the file / edit preprocessing", 1},
-    {KP_ACT_UP, "previous row", 0},
-    {KP_ACT_DOWN, "next row", 0},
-    {KP_ACT_BACK, "picker: clear the filter or close (labels: none)", 0},
-    {KP_ACT_LEFT, "picker: parent folder", 0},
+    {KP_ACT_ENTER, "choose the file / edit preprocessing", "choose"},
+    {KP_ACT_UP, "previous row", NULL},
+    {KP_ACT_DOWN, "next row", NULL},
+    {KP_ACT_BACK, "picker: clear the filter or close (labels: none)", NULL},
+    {KP_ACT_LEFT, "picker: parent folder", NULL},
 };
 
 const kp_screen kp_screen_data = {

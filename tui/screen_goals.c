@@ -151,11 +151,11 @@ static int click(kp_app *a, kp_rect r, int row, int col) {
 }
 
 static const kp_help help[] = {
-    {KP_ACT_RIGHT, "next goal choice", 1},
-    {KP_ACT_ENTER, "change / edit a budget", 1},
-    {KP_ACT_LEFT, "previous goal choice", 0},
-    {KP_ACT_UP, "previous row", 0},
-    {KP_ACT_DOWN, "next row", 0},
+    {KP_ACT_RIGHT, "next goal choice", "change goal"},
+    {KP_ACT_ENTER, "change / edit a budget", "edit"},
+    {KP_ACT_LEFT, "previous goal choice", NULL},
+    {KP_ACT_UP, "previous row", NULL},
+    {KP_ACT_DOWN, "next row", NULL},
 };
 
 const kp_screen kp_screen_goals = {

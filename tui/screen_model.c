@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/metrics.h"
 #include "tui/ui.h"
 
 static const char *const onnx_exts[] = {".onnx", NULL};
@@ -15,7 +16,53 @@ static struct {
     int picking;
     kp_picker pk;
     int scroll;
+    const kp_model *measured; /* the model the figures below belong to */
+    double macs, peak;        /* per sample; -1 = could not measure */
+    char measure_err[256];
 } S;
+
+/* MACs and peak activation memory need one run: zero inputs, symbolic dims set to 1.
+ * Small models take milliseconds; the result is kept until the model changes. */
+static void measure(const kp_model *m) {
+    if (S.measured == m) return;
+    S.measured = m;
+    S.macs = S.peak = -1;
+    S.measure_err[0] = 0;
+    kp_exec_opts o = {0};
+    o.keep_values = 1;
+    kp_exec *e = NULL;
+    kp_error err = {0};
+    kp_tensor *in[16] = {0}, *out[64] = {0};
+    size_t ni = 0, no = 0;
+    if (kp_exec_new(m, &o, &e, &err)) goto done;
+    ni = kp_exec_n_inputs(e);
+    no = kp_exec_n_outputs(e);
+    if (ni > 16 || no > 64) {
+        kp_error_set(&err, KP_ERANGE, "too many inputs/outputs to measure here");
+        goto done;
+    }
+    for (size_t i = 0; i < ni; i++) {
+        const kp_value_info *vi = kp_exec_input(e, i);
+        int64_t dims[KP_MAX_RANK];
+        int rank = vi->type.rank;
+        if (vi->type.kind != KP_TYPE_TENSOR || rank < 0 || rank > KP_MAX_RANK) {
+            kp_error_set(&err, KP_EUNSUPPORTED, "input %s has no tensor shape", vi->name);
+            goto done;
+        }
+        for (int d = 0; d < rank; d++)
+            dims[d] = vi->type.dims[d].value > 0 ? vi->type.dims[d].value : 1;
+        if (!(in[i] = kp_tensor_new(vi->type.elem, rank, dims, &err))) goto done;
+    }
+    if (kp_exec_run(e, (const kp_tensor *const *)in, out, &err)) goto done;
+    uint64_t macs = 0;
+    if (!kp_exec_macs(e, m, &macs, &err)) S.macs = (double)macs;
+    S.peak = (double)kp_exec_peak_bytes(e);
+done:
+    if (err.msg[0]) snprintf(S.measure_err, sizeof S.measure_err, "%s", err.msg);
+    kp_exec_free(e); /* first: with keep_values it still refers to the inputs */
+    for (size_t i = 0; i < ni && i < 16; i++) kp_tensor_free(in[i]);
+    for (size_t i = 0; i < no && i < 64; i++) kp_tensor_free(out[i]);
+}
 
 static int done(const kp_app *a) {
     return a->model != NULL;
@@ -36,6 +83,7 @@ static void start_picker(kp_app *a) {
 
 static void enter(kp_app *a) {
     S.scroll = 0;
+    S.measured = NULL;
     kp_app_load_model(a);
     S.picking = 0;
     if (a->proj && !a->model && !a->model_err[0]) start_picker(a);
@@ -116,6 +164,12 @@ static int summary(kp_app *a, line *L, int cap) {
     }
     n = add(L, n, cap, KP_ROLE_NORMAL, "parameters %s (%s of weights)   nodes %zu",
             kp_fmt_count(params, b1), kp_fmt_bytes(wbytes, b2), g->n_nodes);
+    measure(m);
+    if (S.macs >= 0)
+        n = add(L, n, cap, KP_ROLE_NORMAL, "MACs %s per inference   peak activations %s",
+                kp_fmt_count(S.macs, b1), kp_fmt_bytes(S.peak, b2));
+    else
+        n = add(L, n, cap, KP_ROLE_WARN, "MACs: not measured (%s)", S.measure_err);
     for (size_t i = 0; i < g->n_inputs; i++) {
         int is_init = 0;
         for (size_t k = 0; k < g->n_inits; k++)
@@ -223,6 +277,7 @@ static void draw(kp_app *a, kp_rect r) {
  * leaves the project pointing at its previous model, and the error on screen). */
 static void choose(kp_app *a, const char *path) {
     S.picking = 0;
+    S.measured = NULL;
     char *old = a->proj->model ? strdup(a->proj->model) : NULL;
     if (kp_app_setstr(&a->proj->model, path)) {
         free(old);
@@ -272,12 +327,12 @@ static int click(kp_app *a, kp_rect r, int row, int col) {
 }
 
 static const kp_help help[] = {
-    {KP_ACT_ENTER, "choose a model file / open a folder", 1},
-    {KP_ACT_LEFT, "picker: parent folder", 0},
-    {KP_ACT_BACKSPACE, "picker: edit the filter (empty: parent folder)", 0},
-    {KP_ACT_BACK, "picker: clear the filter, or back to the summary", 0},
-    {KP_ACT_EDIT, "summary: choose another file", 0},
-    {KP_ACT_DOWN, "scroll the summary", 0},
+    {KP_ACT_ENTER, "choose a model file / open a folder", "choose file"},
+    {KP_ACT_LEFT, "picker: parent folder", NULL},
+    {KP_ACT_BACKSPACE, "picker: edit the filter (empty: parent folder)", NULL},
+    {KP_ACT_BACK, "picker: clear the filter, or back to the summary", NULL},
+    {KP_ACT_EDIT, "summary: choose another file", NULL},
+    {KP_ACT_DOWN, "scroll the summary", NULL},
 };
 
 const kp_screen kp_screen_model = {

@@ -1,8 +1,10 @@
-/* Step 6: the planner's proposed passes as a table (enabled, pass, parameters, estimated
- * size/latency/accuracy change); Space toggles, Enter edits the parameters in a form made from
- * the pass's parameter table, totals re-estimate at once, r asks the planner again. The plan
- * is saved in the project after every change. */
-#include <math.h>
+/* Step 6: the plan as a table (enabled, pass, parameters, estimated size/latency/accuracy
+ * change, reason). Space toggles, Enter edits the parameters in a form made from the pass's
+ * parameter table, a adds a pass, d removes one; totals re-estimate at once; r asks the
+ * planner again. The plan is saved in the project after every change.
+ * Estimates come from the planner (kp_planner_estimate). When the planner is not in the build,
+ * each pass's own estimate() is shown and the totals are their plain product, and the screen
+ * says so. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,8 @@
 static struct {
     kp_list list;
     char err[1024];
+    int adding; /* choosing a pass to add */
+    kp_list add;
 } S;
 
 static int done(const kp_app *a) {
@@ -59,40 +63,92 @@ static void sync(kp_app *a) {
     kp_app_save_project(a);
 }
 
-static const char *prereq(kp_app *a) {
-    static char buf[256];
-    const char *m = kp_eng_missing(KP_MOD_PLANNER);
-    if (m) return m;
-    if (!a->proj) return "Open a project first (step 1).";
+static int have_planner(void) {
+    return !kp_eng_missing(KP_MOD_PLANNER);
+}
+
+/* What the planner needs; NULL when everything is there. */
+static const char *planner_needs(kp_app *a) {
     kp_app_load_model(a);
     if (!a->model) return "Choose a model that loads (step 2).";
-    if (!kp_app_target(a)) {
-        snprintf(buf, sizeof buf, "Choose a target (step 4)%s.",
-                 a->targets_err[0] ? "; the target list could not be loaded" : "");
-        return buf;
-    }
+    if (!kp_app_target(a)) return "Choose a target (step 4).";
     return NULL;
 }
 
+/* Per-pass estimates and their plain combination (planner missing). */
+static void pass_estimates(kp_app *a) {
+    kp_estimate *t = &a->plan.total;
+    memset(t, 0, sizeof *t);
+    t->size_ratio = t->latency_ratio = t->confidence = 1;
+    t->applicable = 1;
+    kp_pass_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.target = kp_app_target(a);
+    ctx.reference = a->model;
+    ctx.acc_budget = a->proj->max_drop;
+    ctx.seed = a->proj->seed;
+    ctx.threads = 1;
+    for (size_t i = 0; i < a->plan.n; i++) {
+        kp_plan_step *s = &a->plan.steps[i];
+        const kp_pass *pass = kp_pass_find(a->passes, a->n_passes, s->pass_id);
+        memset(&s->est, 0, sizeof s->est);
+        if (!pass || !a->model || !pass->estimate) {
+            snprintf(s->est.reason, sizeof s->est.reason, "%s",
+                     !pass ? "this pass is not in this build" : "choose a model to estimate");
+            continue;
+        }
+        kp_params pp;
+        kp_error err = {0};
+        if (kp_params_parse(pass, s->params ? s->params : "", &pp, &err)) {
+            snprintf(s->est.reason, sizeof s->est.reason, "%s", err.msg);
+            continue;
+        }
+        if (pass->estimate(a->model, &pp, &ctx, &s->est, &err))
+            snprintf(s->est.reason, sizeof s->est.reason, "estimate failed: %s", err.msg);
+        kp_params_free(&pp);
+        if (!s->enabled || !s->est.applicable) continue;
+        if (s->est.size_ratio > 0) t->size_ratio *= s->est.size_ratio;
+        if (s->est.latency_ratio > 0) t->latency_ratio *= s->est.latency_ratio;
+        t->acc_drop += s->est.acc_drop;
+        if (s->est.confidence < t->confidence) t->confidence = s->est.confidence;
+    }
+    snprintf(a->plan.note, sizeof a->plan.note,
+             "each pass's own estimate, multiplied (the planner is not in this build yet)");
+}
+
 static void estimate(kp_app *a) {
+    S.err[0] = 0;
+    if (!have_planner() || planner_needs(a)) {
+        pass_estimates(a);
+        return;
+    }
     kp_error err = {0};
     if (kp_planner_estimate(a->proj, a->model, kp_app_target(a), a->passes, a->n_passes, &a->plan,
                             &err))
         snprintf(S.err, sizeof S.err, "estimate failed: %s", err.msg);
-    else
-        S.err[0] = 0;
 }
 
 static void propose(kp_app *a) {
+    if (!have_planner()) {
+        kp_app_msg(a, KP_ROLE_WARN, "%s Add passes by hand with a.",
+                   kp_eng_missing(KP_MOD_PLANNER));
+        return;
+    }
+    const char *need = planner_needs(a);
+    if (need) {
+        kp_app_msg(a, KP_ROLE_WARN, "the planner needs: %s", need);
+        return;
+    }
     kp_plan np;
     memset(&np, 0, sizeof np);
     kp_error err = {0};
     if (kp_planner_propose(a->proj, a->model, kp_app_target(a), a->passes, a->n_passes, NULL, &np,
                            &err)) {
         snprintf(S.err, sizeof S.err, "the planner failed: %s", err.msg);
+        kp_app_msg(a, KP_ROLE_BAD, "%s", S.err);
         return;
     }
-    if (a->have_plan) kp_plan_free(&a->plan);
+    kp_app_plan_clear(a);
     a->plan = np;
     a->have_plan = 1;
     S.err[0] = 0;
@@ -102,9 +158,14 @@ static void propose(kp_app *a) {
 }
 
 static void enter(kp_app *a) {
-    if (prereq(a)) return;
-    if (a->have_plan) return;
-    if (a->proj->n_plan) { /* the project's saved plan, re-estimated */
+    S.adding = 0;
+    if (!a->proj) return;
+    kp_app_load_model(a);
+    if (a->have_plan) {
+        estimate(a);
+        return;
+    }
+    if (a->proj->n_plan || !have_planner() || planner_needs(a)) {
         memset(&a->plan, 0, sizeof a->plan);
         if (copy_steps(a->proj->plan, a->proj->n_plan, &a->plan.steps)) return;
         a->plan.n = a->proj->n_plan;
@@ -122,21 +183,43 @@ static void pct(double ratio, char *buf) {
         snprintf(buf, 16, "%+.0f%%", (ratio - 1) * 100);
 }
 
+static void draw_add(kp_app *a, kp_rect r) {
+    kp_put(r.y, r.x + 1, r.w - 2, KP_ROLE_TITLE, "Add a pass (Enter adds it, Esc cancels)");
+    S.add.n = (int)a->n_passes;
+    int h = r.h - 4;
+    kp_list_fit(&S.add, h);
+    for (int i = 0; i < h && S.add.top + i < S.add.n; i++) {
+        int k = S.add.top + i, sel = k == S.add.sel;
+        const kp_pass *p = a->passes[k];
+        kp_role role = sel ? KP_ROLE_SELECTED : KP_ROLE_NORMAL;
+        if (sel) kp_fill(r.y + 1 + i, r.x, r.w, role);
+        kp_putf(r.y + 1 + i, r.x + 1, r.w - 2, role, "%-16s %s%s", p->id, p->title,
+                p->lossless ? " [lossless]" : "");
+    }
+    if (S.add.n)
+        kp_wrap(r.y + r.h - 3, r.x + 1, r.w - 2, 3, KP_ROLE_MUTED, a->passes[S.add.sel]->summary);
+    else
+        kp_put(r.y + 2, r.x + 1, r.w - 2, KP_ROLE_WARN, "No passes are registered in this build.");
+}
+
 static void draw(kp_app *a, kp_rect r) {
-    const char *m = prereq(a);
-    if (m) {
-        kp_app_notice(r, "The plan needs a few choices first", m);
+    if (!a->proj) {
+        kp_app_notice(r, "Open a project first", "Step 1 (Project): open or create a project.");
         return;
     }
-    if (!a->have_plan) {
-        kp_wrap(r.y + 1, r.x + 1, r.w - 2, r.h - 2, KP_ROLE_BAD,
-                S.err[0] ? S.err : "No plan yet: press r to ask the planner.");
+    if (S.adding) {
+        draw_add(a, r);
         return;
     }
     kp_plan *p = &a->plan;
-    int wide = r.w >= 100;
+    /* Columns: box, pass, parameters, three deltas; the reason gets a column when there is
+     * room for it, else it is shown under the table for the highlighted step. */
+    int spare = r.w - 2 - 4 - 16 - 21;
+    int pw = spare >= 60 ? 30 : spare - 1;
+    int wide = spare >= 60;
+    if (pw < 8) pw = 8;
     int y = r.y;
-    kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-3s %-15s %-14s %6s %6s %6s%s", "on", "pass",
+    kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-3s %-15s %-*s %6s %6s %6s%s", "on", "pass", pw,
             "parameters", "size", "lat.", "acc.", wide ? "  reason" : "");
     int h = r.h - 8;
     S.list.n = (int)p->n;
@@ -146,16 +229,24 @@ static void draw(kp_app *a, kp_rect r) {
         const kp_plan_step *s = &p->steps[k];
         kp_role role = sel ? KP_ROLE_SELECTED : s->enabled ? KP_ROLE_NORMAL : KP_ROLE_MUTED;
         if (sel) kp_fill(y, r.x, r.w, role);
-        char ds[16], dl[16];
+        char ds[16], dl[16], da[16];
         pct(s->est.size_ratio, ds);
         pct(s->est.latency_ratio, dl);
-        kp_putf(y, r.x + 1, r.w - 2, role, "%s %-15.15s %-14.14s %6s %6s %6.2f",
-                s->enabled ? kp_g()->on : kp_g()->off, s->pass_id ? s->pass_id : "?",
-                s->params ? s->params : "", ds, dl, -s->est.acc_drop);
-        if (wide) kp_put(y, r.x + 58, r.w - 59, role, s->est.reason);
+        if (s->est.size_ratio > 0)
+            snprintf(da, sizeof da, "%6.2f", -s->est.acc_drop);
+        else
+            snprintf(da, sizeof da, "%6s", "-");
+        kp_putf(y, r.x + 1, r.w - 2, role, "%s %-15.15s %-*.*s %6s %6s %s",
+                s->enabled ? kp_g()->on : kp_g()->off, s->pass_id ? s->pass_id : "?", pw, pw,
+                s->params ? s->params : "", ds, dl, da);
+        if (wide) kp_put(y, r.x + 44 + pw, r.w - 45 - pw, role, s->est.reason);
         y++;
     }
-    if (!p->n) kp_put(y++, r.x + 1, r.w - 2, KP_ROLE_WARN, "The planner found nothing to do.");
+    if (!p->n)
+        kp_wrap(y, r.x + 1, r.w - 2, 3, KP_ROLE_WARN,
+                have_planner() ? "The plan is empty: r asks the planner, a adds a pass."
+                               : "The plan is empty: press a to add a pass (the planner is not "
+                                 "in this build yet).");
     y = r.y + r.h - 7;
     if (p->n && !wide) {
         const kp_plan_step *s = &p->steps[S.list.sel];
@@ -163,7 +254,7 @@ static void draw(kp_app *a, kp_rect r) {
     }
     y += 2;
     struct stat st;
-    double before = stat(a->model_path, &st) ? -1 : (double)st.st_size;
+    double before = a->model_path[0] && !stat(a->model_path, &st) ? (double)st.st_size : -1;
     char b1[32], b2[32], dl[16];
     pct(p->total.latency_ratio, dl);
     kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "Estimated total of the enabled steps");
@@ -171,7 +262,8 @@ static void draw(kp_app *a, kp_rect r) {
             "size     %s -> %s  (x%.2f)", kp_fmt_bytes(before, b1),
             kp_fmt_bytes(before * p->total.size_ratio, b2), p->total.size_ratio);
     kp_putf(y++, r.x + 1, r.w - 2, p->total.latency_ratio < 1 ? KP_ROLE_OK : KP_ROLE_NORMAL,
-            "latency  %s on %s  (x%.2f)", dl, a->proj->target_id, p->total.latency_ratio);
+            "latency  %s on %s  (x%.2f)", dl,
+            a->proj->target_id ? a->proj->target_id : "this machine", p->total.latency_ratio);
     kp_putf(y++, r.x + 1, r.w - 2, p->total.acc_drop > a->proj->max_drop ? KP_ROLE_BAD : KP_ROLE_OK,
             "accuracy -%.2f points (budget %.2f)   confidence %.0f%%", p->total.acc_drop,
             a->proj->max_drop, p->total.confidence * 100);
@@ -191,6 +283,7 @@ static int toggle(kp_app *a) {
 }
 
 static int params_submit(kp_app *a, kp_form *f) {
+    if (f->tag < 0 || (size_t)f->tag >= a->plan.n) return 0;
     kp_plan_step *s = &a->plan.steps[f->tag];
     const kp_pass *pass = kp_pass_find(a->passes, a->n_passes, s->pass_id);
     if (!pass) return 0;
@@ -257,25 +350,88 @@ static int edit(kp_app *a) {
     return KP_DRAW_ALL;
 }
 
-static int key(kp_app *a, kp_action act, int ch, int is_key) {
-    if (prereq(a)) return KP_UNHANDLED;
-    if (act == KP_ACT_REPLAN) {
-        propose(a);
+static int add_pass(kp_app *a) {
+    S.adding = 0;
+    if (S.add.sel < 0 || (size_t)S.add.sel >= a->n_passes) return KP_DRAW_ALL;
+    const kp_pass *pass = a->passes[S.add.sel];
+    kp_params pp;
+    kp_error err = {0};
+    if (kp_params_defaults(pass, &pp, &err)) {
+        kp_app_msg(a, KP_ROLE_BAD, "%s", err.msg);
         return KP_DRAW_ALL;
     }
-    if (!a->have_plan) return KP_UNHANDLED;
+    char *params = kp_params_format(&pp);
+    kp_params_free(&pp);
+    kp_plan_step *n = realloc(a->plan.steps, (a->plan.n + 1) * sizeof *n);
+    char *id = strdup(pass->id);
+    if (!n || !params || !id) {
+        if (n) a->plan.steps = n;
+        free(params);
+        free(id);
+        kp_app_msg(a, KP_ROLE_BAD, "out of memory");
+        return KP_DRAW_ALL;
+    }
+    a->plan.steps = n;
+    memset(&n[a->plan.n], 0, sizeof *n);
+    n[a->plan.n].pass_id = id;
+    n[a->plan.n].params = params;
+    n[a->plan.n].enabled = 1;
+    S.list.sel = (int)a->plan.n;
+    a->plan.n++;
+    a->have_plan = 1;
+    estimate(a);
+    sync(a);
+    kp_app_msg(a, KP_ROLE_OK, "added %s; Enter edits its parameters", pass->id);
+    return KP_DRAW_ALL;
+}
+
+static int remove_step(kp_app *a) {
+    if (!a->plan.n) return KP_DRAW_NONE;
+    size_t k = (size_t)S.list.sel;
+    kp_plan_step *s = &a->plan.steps[k];
+    kp_app_msg(a, KP_ROLE_STATUS, "removed %s (a adds it back)", s->pass_id);
+    free(s->pass_id);
+    free(s->params);
+    memmove(s, s + 1, (a->plan.n - k - 1) * sizeof *s);
+    a->plan.n--;
+    estimate(a);
+    sync(a);
+    return KP_DRAW_ALL;
+}
+
+static int key(kp_app *a, kp_action act, int ch, int is_key) {
+    if (!a->proj) return KP_UNHANDLED;
+    if (S.adding) {
+        if (kp_list_key(&S.add, act, 5)) return KP_DRAW_SCREEN;
+        if (act == KP_ACT_ENTER || act == KP_ACT_TOGGLE) return add_pass(a);
+        if (act == KP_ACT_BACK) {
+            S.adding = 0;
+            return KP_DRAW_SCREEN;
+        }
+        return KP_UNHANDLED;
+    }
     if (kp_list_key(&S.list, act, 5)) return KP_DRAW_SCREEN;
     switch (act) {
+    case KP_ACT_REPLAN: propose(a); return KP_DRAW_ALL;
     case KP_ACT_TOGGLE: return toggle(a);
     case KP_ACT_ENTER:
     case KP_ACT_EDIT: return edit(a);
+    case KP_ACT_NEW: S.adding = 1; return KP_DRAW_SCREEN;
+    case KP_ACT_DELETE: return remove_step(a);
     case KP_ACT_RUN: kp_app_goto(a, KP_STEP_RUN); return KP_DRAW_ALL;
     default: return KP_UNHANDLED;
     }
 }
 
 static int click(kp_app *a, kp_rect r, int row, int col) {
-    if (prereq(a) || !a->have_plan) return KP_DRAW_NONE;
+    if (!a->proj) return KP_DRAW_NONE;
+    if (S.adding) {
+        int k = S.add.top + row - 1;
+        if (row < 1 || k >= S.add.n) return KP_DRAW_NONE;
+        if (k == S.add.sel) return add_pass(a);
+        S.add.sel = k;
+        return KP_DRAW_SCREEN;
+    }
     int k = S.list.top + row - 1;
     if (row < 1 || k >= (int)a->plan.n) return KP_DRAW_NONE;
     S.list.sel = k;
@@ -284,12 +440,14 @@ static int click(kp_app *a, kp_rect r, int row, int col) {
 }
 
 static const kp_help help[] = {
-    {KP_ACT_TOGGLE, "enable/disable the step", 1},
-    {KP_ACT_ENTER, "edit its parameters", 1},
-    {KP_ACT_REPLAN, "ask the planner again", 1},
-    {KP_ACT_RUN, "run the plan (step 7)", 1},
-    {KP_ACT_UP, "previous step", 0},
-    {KP_ACT_DOWN, "next step", 0},
+    {KP_ACT_TOGGLE, "toggle the step on/off", "toggle"},
+    {KP_ACT_ENTER, "edit its parameters", "edit"},
+    {KP_ACT_NEW, "add a pass", "add"},
+    {KP_ACT_RUN, "run (step 7)", "run"},
+    {KP_ACT_REPLAN, "ask the planner again", NULL},
+    {KP_ACT_DELETE, "remove the step", NULL},
+    {KP_ACT_UP, "previous step", NULL},
+    {KP_ACT_DOWN, "next step", NULL},
 };
 
 const kp_screen kp_screen_plan = {

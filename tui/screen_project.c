@@ -234,11 +234,11 @@ static int click(kp_app *a, kp_rect r, int row, int col) {
 }
 
 static const kp_help help[] = {
-    {KP_ACT_ENTER, "open the project (or create on the last row)", 1},
-    {KP_ACT_NEW, "new project", 1},
-    {KP_ACT_DELETE, "delete the project (asks first)", 1},
-    {KP_ACT_UP, "previous project", 0},
-    {KP_ACT_DOWN, "next project", 0},
+    {KP_ACT_ENTER, "open the project (or create on the last row)", "open"},
+    {KP_ACT_NEW, "new project", "new"},
+    {KP_ACT_DELETE, "delete the project (asks first)", "delete"},
+    {KP_ACT_UP, "previous project", NULL},
+    {KP_ACT_DOWN, "next project", NULL},
 };
 
 const kp_screen kp_screen_project = {

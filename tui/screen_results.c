@@ -299,10 +299,10 @@ static int key(kp_app *a, kp_action act, int ch, int is_key) {
 }
 
 static const kp_help help[] = {
-    {KP_ACT_VIEW, "next view: summary, per layer, history", 1},
-    {KP_ACT_SAVE, "save the report", 1},
-    {KP_ACT_DOWN, "scroll", 0},
-    {KP_ACT_LEFT, "previous view", 0},
+    {KP_ACT_VIEW, "next view: summary, per layer, history", "view"},
+    {KP_ACT_SAVE, "save the report", "save report"},
+    {KP_ACT_DOWN, "scroll", NULL},
+    {KP_ACT_LEFT, "previous view", NULL},
 };
 
 const kp_screen kp_screen_results = {

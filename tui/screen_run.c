@@ -292,10 +292,10 @@ static int key(kp_app *a, kp_action act, int ch, int is_key) {
 }
 
 static const kp_help help[] = {
-    {KP_ACT_RUN, "start the run", 1},
-    {KP_ACT_CANCEL, "cancel the run (nothing is lost)", 1},
-    {KP_ACT_ENTER, "start the run", 0},
-    {KP_ACT_BACK, "cancel while running, else previous step", 0},
+    {KP_ACT_RUN, "start the run", "run"},
+    {KP_ACT_CANCEL, "cancel the run (nothing is lost)", "cancel"},
+    {KP_ACT_ENTER, "start the run", NULL},
+    {KP_ACT_BACK, "cancel while running, else previous step", NULL},
 };
 
 const kp_screen kp_screen_run = {

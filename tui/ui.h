@@ -31,11 +31,12 @@ typedef enum kp_step {
 
 typedef struct kp_app kp_app;
 
-/* One line of help: the action and what it does on this screen. hint=1: also in the bar. */
+/* One line of help: the action and what it does on this screen; hint: the short form shown in
+ * the key-hint bar, or NULL to show it in the help overlay only. */
 typedef struct kp_help {
     kp_action act;
     const char *what;
-    int hint;
+    const char *hint;
 } kp_help;
 
 typedef struct kp_screen {
@@ -107,6 +108,7 @@ void kp_app_goto(kp_app *a, kp_step s);
 /* Engine helpers used by several screens (tui/app_state.c). */
 int kp_app_open_project(kp_app *a, const char *dir); /* 0 or -1 with a status message */
 void kp_app_close_project(kp_app *a);
+void kp_app_plan_clear(kp_app *a);  /* frees the working plan (a->plan) */
 int kp_app_save_project(kp_app *a); /* 0 or -1 with a status message */
 /* (Re)loads proj->model into a->model when the path changed; errors in a->model_err. */
 void kp_app_load_model(kp_app *a);

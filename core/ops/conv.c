@@ -33,18 +33,26 @@ static int kernel_shape(kp_op_ctx *ctx, const kp_tensor *w, int nd, int64_t *k) 
     return 0;
 }
 
-static void add_bias(float *y, const float *b, int64_t n, int64_t m, int64_t os) {
-    if (!b) return;
+/* Bias and the fused activation in one pass over the output. */
+static void add_bias(const kp_op_ctx *ctx, float *y, const float *b, int64_t n, int64_t m,
+                     int64_t os) {
+    int act = ctx->fused_act;
+    if (!b && !act) return;
     for (int64_t i = 0; i < n; i++)
         for (int64_t c = 0; c < m; c++) {
-            float bv = b[c], *p = y + (i * m + c) * os;
-            for (int64_t j = 0; j < os; j++) p[j] += bv;
+            float bv = b ? b[c] : 0, *p = y + (i * m + c) * os;
+            if (act == KP_ACT_RELU) {
+                kp_op_bias_relu(p, os, bv);
+            } else {
+                for (int64_t j = 0; j < os; j++) p[j] += bv;
+                if (act) kp_op_apply_act(ctx, p, os);
+            }
         }
 }
 
 /* ---- im2col -------------------------------------------------------------------------------- */
 
-static void im2col_2d(const float *x, int64_t cg, const kp_spatial *s, float *col) {
+static void im2col_2d(const float *x, int64_t cg, const kp_spatial *s, float *col, int64_t ld) {
     int64_t ih = s->in[0], iw = s->in[1], oh = s->out[0], ow = s->out[1];
     int64_t kh = s->k[0], kw = s->k[1], sh = s->stride[0], sw = s->stride[1];
     int64_t dh = s->dil[0], dw = s->dil[1], ph = s->pad_b[0], pw = s->pad_b[1];
@@ -52,7 +60,7 @@ static void im2col_2d(const float *x, int64_t cg, const kp_spatial *s, float *co
         const float *xc = x + c * ih * iw;
         for (int64_t a = 0; a < kh; a++)
             for (int64_t b = 0; b < kw; b++) {
-                float *row = col + ((c * kh + a) * kw + b) * oh * ow;
+                float *row = col + ((c * kh + a) * kw + b) * ld;
                 /* Output columns whose input column is inside [0, iw). */
                 int64_t off = b * dw - pw;
                 int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
@@ -78,9 +86,61 @@ static void im2col_2d(const float *x, int64_t cg, const kp_spatial *s, float *co
     }
 }
 
-static void im2col_nd(const float *x, int64_t cg, const kp_spatial *s, float *col) {
+typedef float v4f __attribute__((vector_size(16)));
+
+static inline void copy_floats(float *d, const float *src, int64_t n) {
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        v4f v;
+        memcpy(&v, src + j, sizeof v);
+        memcpy(d + j, &v, sizeof v);
+    }
+    for (; j < n; j++) d[j] = src[j];
+}
+
+/* Stride-1 2-D: the group's input is first copied into a zero-bordered plane (pad) large
+ * enough for every tap, so each col row is a run of plain copies without bounds checks. */
+static void im2col_2d_s1(const float *x, int64_t cg, const kp_spatial *s, float *pad, float *col,
+                         int64_t ld) {
+    int64_t ih = s->in[0], iw = s->in[1], oh = s->out[0], ow = s->out[1];
+    int64_t kh = s->k[0], kw = s->k[1], dh = s->dil[0], dw = s->dil[1];
+    int64_t ph = s->pad_b[0], pw = s->pad_b[1];
+    int64_t hp = oh + (kh - 1) * dh, wp = ow + (kw - 1) * dw;
+    for (int64_t c = 0; c < cg; c++) {
+        float *pc = pad + c * hp * wp;
+        const float *xc = x + c * ih * iw;
+        for (int64_t r = 0; r < hp; r++) {
+            float *pr = pc + r * wp;
+            int64_t yy = r - ph;
+            if (yy < 0 || yy >= ih) {
+                memset(pr, 0, (size_t)wp * sizeof *pr);
+                continue;
+            }
+            int64_t lo = pw, hi = pw + iw; /* columns of pr holding input */
+            if (hi > wp) hi = wp;
+            for (int64_t j = 0; j < lo && j < wp; j++) pr[j] = 0;
+            if (hi > lo) copy_floats(pr + lo, xc + yy * iw, hi - lo);
+            for (int64_t j = hi > lo ? hi : lo; j < wp; j++) pr[j] = 0;
+        }
+        for (int64_t a = 0; a < kh; a++)
+            for (int64_t b = 0; b < kw; b++) {
+                float *row = col + ((c * kh + a) * kw + b) * ld;
+                const float *src = pc + a * dh * wp + b * dw;
+                for (int64_t y = 0; y < oh; y++) copy_floats(row + y * ow, src + y * wp, ow);
+            }
+    }
+}
+
+/* Output positions [p0, p0 + np) only (np <= ld): lets large convolutions run in tiles. */
+static void im2col_nd(const float *x, int64_t cg, const kp_spatial *s, float *col, int64_t ld,
+                      int64_t p0, int64_t np) {
     int nd = s->nd;
-    int64_t kidx[KP_SPATIAL_MAX], oidx[KP_SPATIAL_MAX];
+    int64_t kidx[KP_SPATIAL_MAX], oidx[KP_SPATIAL_MAX], start[KP_SPATIAL_MAX];
+    int64_t rem0 = p0;
+    for (int d = nd - 1; d >= 0; d--) {
+        start[d] = rem0 % s->out[d];
+        rem0 /= s->out[d];
+    }
     for (int64_t c = 0; c < cg; c++)
         for (int64_t kk = 0; kk < s->k_size; kk++) {
             int64_t rem = kk;
@@ -88,10 +148,10 @@ static void im2col_nd(const float *x, int64_t cg, const kp_spatial *s, float *co
                 kidx[d] = rem % s->k[d];
                 rem /= s->k[d];
             }
-            float *row = col + (c * s->k_size + kk) * s->out_size;
+            float *row = col + (c * s->k_size + kk) * ld;
             const float *xc = x + c * s->in_size;
-            for (int d = 0; d < nd; d++) oidx[d] = 0;
-            for (int64_t o = 0; o < s->out_size; o++) {
+            for (int d = 0; d < nd; d++) oidx[d] = start[d];
+            for (int64_t o = 0; o < np; o++) {
                 int64_t lin = 0;
                 int inside = 1;
                 for (int d = 0; d < nd; d++) {
@@ -169,10 +229,80 @@ static int conv_run(kp_op_ctx *ctx) {
     for (int i = 0; i < nd; i++)
         if (s.k[i] != 1 || s.stride[i] != 1 || s.pad_b[i] || s.pad_e[i]) pointwise = 0;
     int depthwise = nd == 2 && cg == 1 && mg == 1;
-    float *col = NULL;
+    float *col = NULL, *pad = NULL;
+    int s1 = nd == 2 && s.stride[0] == 1 && s.stride[1] == 1;
+    if (mg > INT32_MAX || os > INT32_MAX || kk > INT32_MAX)
+        return kp_op_fail(ctx, KP_ERANGE, "convolution too large for one GEMM");
+    /* A col buffer over 64 MiB: run each image in tiles of output positions instead. */
+    int64_t tile = kk ? ((int64_t)16 << 20) / kk : os;
+    if (!pointwise && !depthwise && kk && os && tile < os) {
+        if (tile < 1) tile = 1;
+        col = ctx->scratch(ctx, (size_t)(kk * tile) * sizeof *col);
+        if (!col) return ctx->err->code;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t g = 0; g < group; g++) {
+                const float *xg = xd + (i * c + g * cg) * is, *wg = wd + g * mg * kk;
+                float *yg = y + (i * m + g * mg) * os;
+                for (int64_t p0 = 0; p0 < os; p0 += tile) {
+                    int64_t np = os - p0 < tile ? os - p0 : tile;
+                    im2col_nd(xg, cg, &s, col, np, p0, np);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)np,
+                                (int)kk, 1.0f, wg, (int)kk, col, (int)np, 0.0f, yg + p0, (int)os);
+                }
+            }
+        add_bias(ctx, y, b ? b->data : NULL, n, m, os);
+        return 0;
+    }
     if (!pointwise && !depthwise && kk && os) {
         col = ctx->scratch(ctx, (size_t)(kk * os) * sizeof *col);
         if (!col) return ctx->err->code;
+        if (s1) {
+            int64_t hp = s.out[0] + (s.k[0] - 1) * s.dil[0];
+            int64_t wp = s.out[1] + (s.k[1] - 1) * s.dil[1];
+            pad = ctx->scratch(ctx, (size_t)(cg * hp * wp) * sizeof *pad);
+            if (!pad) return ctx->err->code;
+        }
+    }
+    /* Several images per GEMM when one image is small: wider N runs OpenBLAS closer to peak
+     * and packs W once per chunk. The output pass then scatters to NCHW with bias and the
+     * fused activation. */
+    int64_t chunk = os >= 512 ? 1 : (512 + os - 1) / os;
+    if (chunk > n) chunk = n;
+    if (group == 1 && !pointwise && !depthwise && chunk > 1 && kk &&
+        (kk * chunk * os) < (1 << 22)) {
+        float *colc = ctx->scratch(ctx, (size_t)(kk * chunk * os) * sizeof *colc);
+        float *ytmp = ctx->scratch(ctx, (size_t)(m * chunk * os) * sizeof *ytmp);
+        if (!colc || !ytmp) return ctx->err->code;
+        const float *bias = b ? b->data : NULL;
+        for (int64_t i0 = 0; i0 < n; i0 += chunk) {
+            int64_t cn = n - i0 < chunk ? n - i0 : chunk, ld = cn * os;
+            for (int64_t j = 0; j < cn; j++) {
+                const float *xi = xd + (i0 + j) * c * is;
+                if (s1)
+                    im2col_2d_s1(xi, c, &s, pad, colc + j * os, ld);
+                else if (nd == 2)
+                    im2col_2d(xi, c, &s, colc + j * os, ld);
+                else
+                    im2col_nd(xi, c, &s, colc + j * os, ld, 0, os);
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)ld, (int)kk, 1.0f,
+                        wd, (int)kk, colc, (int)ld, 0.0f, ytmp, (int)ld);
+            for (int64_t j = 0; j < cn; j++)
+                for (int64_t mm = 0; mm < m; mm++) {
+                    float *dst = y + ((i0 + j) * m + mm) * os;
+                    const float *src = ytmp + mm * ld + j * os;
+                    float bv = bias ? bias[mm] : 0;
+                    if (ctx->fused_act == KP_ACT_RELU) {
+                        kp_op_bias_relu_copy(dst, src, os, bv);
+                    } else {
+                        copy_floats(dst, src, os);
+                        if (bv != 0)
+                            for (int64_t q = 0; q < os; q++) dst[q] += bv;
+                        kp_op_apply_act(ctx, dst, os);
+                    }
+                }
+        }
+        return 0;
     }
     for (int64_t i = 0; i < n; i++)
         for (int64_t g = 0; g < group; g++) {
@@ -188,16 +318,18 @@ static int conv_run(kp_op_ctx *ctx) {
             }
             const float *src = xg;
             if (!pointwise) {
-                if (nd == 2)
-                    im2col_2d(xg, cg, &s, col);
+                if (s1)
+                    im2col_2d_s1(xg, cg, &s, pad, col, os);
+                else if (nd == 2)
+                    im2col_2d(xg, cg, &s, col, os);
                 else
-                    im2col_nd(xg, cg, &s, col);
+                    im2col_nd(xg, cg, &s, col, os, 0, os);
                 src = col;
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)os, (int)kk, 1.0f,
                         wg, (int)kk, src, (int)os, 0.0f, yg, (int)os);
         }
-    add_bias(y, b ? b->data : NULL, n, m, os);
+    add_bias(ctx, y, b ? b->data : NULL, n, m, os);
     return 0;
 }
 
@@ -342,7 +474,7 @@ static int convt_run(kp_op_ctx *ctx) {
                         1.0f, wg, (int)rows, xg, (int)s.in_size, 0.0f, col, (int)s.in_size);
             col2im(col, mg, &s, y + (i * m + g * mg) * s.out_size);
         }
-    add_bias(y, b ? b->data : NULL, n, m, s.out_size);
+    add_bias(ctx, y, b ? b->data : NULL, n, m, s.out_size);
     return 0;
 }
 

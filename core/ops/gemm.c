@@ -22,6 +22,7 @@ static int gemm_run(kp_op_ctx *ctx) {
                           b->rank);
     int ta = kp_node_attr_int(ctx->node, "transA", 0) != 0;
     int tb = kp_node_attr_int(ctx->node, "transB", 0) != 0;
+    if (ctx->flags & KP_OPF_B_PRETRANSPOSED) tb = !tb;
     double alpha = kp_node_attr_float(ctx->node, "alpha", 1.0f);
     double beta = kp_node_attr_float(ctx->node, "beta", 1.0f);
     int64_t m = ta ? a->dims[1] : a->dims[0], k = ta ? a->dims[0] : a->dims[1];
@@ -61,6 +62,7 @@ static int gemm_run(kp_op_ctx *ctx) {
                         (int)n);
         else if (!has_c)
             memset(yd, 0, y->nbytes);
+        kp_op_apply_act(ctx, yd, y->numel);
     } else {
         double *yd = y->data;
         if (has_c) {
@@ -74,6 +76,14 @@ static int gemm_run(kp_op_ctx *ctx) {
                         (int)a->dims[1], b->data, (int)b->dims[1], has_c ? 1.0 : 0.0, yd, (int)n);
         else if (!has_c)
             memset(yd, 0, y->nbytes);
+        for (int64_t i = 0; ctx->fused_act && i < y->numel; i++) {
+            double v = yd[i];
+            if (ctx->fused_act == KP_ACT_RELU) v = v > 0 ? v : 0;
+            if (ctx->fused_act == KP_ACT_LEAKY) v = v >= 0 ? v : ctx->act_alpha * v;
+            if (ctx->fused_act == KP_ACT_CLIP)
+                v = v < ctx->act_alpha ? ctx->act_alpha : v > ctx->act_beta ? ctx->act_beta : v;
+            yd[i] = v;
+        }
     }
     return 0;
 }

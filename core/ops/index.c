@@ -244,9 +244,10 @@ static int run_gather_nd(kp_op_ctx *ctx) {
                                       (long long)v, (long long)dim);
                 off += (v < 0 ? v + dim : v) * st[b + j];
             }
-            if (slice)
+            if (slice) {
                 memcpy(dst, (const uint8_t *)x->data + off * (int64_t)es, (size_t)slice * es);
-            dst += slice * (int64_t)es;
+                dst += slice * (int64_t)es;
+            }
         }
     return 0;
 }
@@ -412,6 +413,7 @@ static int run_compress(kp_op_ctx *ctx) {
     } else
         od[0] = kept;
     OUT_OR_FAIL(o, ctx, 0, x->dtype, orank, od);
+    if (o->numel == 0) return 0;
     uint8_t *dst = o->data;
     size_t blk = (size_t)inner * es;
     for (int64_t p = 0; p < outer; p++)
@@ -471,7 +473,9 @@ static int run_onehot(kp_op_ctx *ctx) {
     for (int64_t i = 0; i < o->numel; i++) memcpy(dst + i * (int64_t)es, off, es);
     for (int64_t p = 0; p < outer; p++)
         for (int64_t q = 0; q < inner; q++) {
-            int64_t v = (int64_t)kp_elem_getd(ind->data, ind->dtype, p * inner + q);
+            double dv = kp_elem_getd(ind->data, ind->dtype, p * inner + q);
+            if (!(dv > -(double)depth - 1 && dv < (double)depth)) continue; /* NaN too */
+            int64_t v = (int64_t)dv;
             if (v < 0) v += depth;
             if (v < 0 || v >= depth) continue;
             memcpy(dst + ((p * depth + v) * inner + q) * (int64_t)es, on, es);

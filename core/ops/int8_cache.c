@@ -9,11 +9,9 @@
 
 typedef struct entry {
     const kp_node *node;
-    int slot, b_signed, trans_b;
-    int64_t K, N, ldb;
-    size_t bytes, n_zb;
-    void *copy;  /* the weight bytes the packing was made from */
-    uint8_t *zb; /* n_zb zero-point bytes */
+    int slot;
+    size_t bytes, bytes2;
+    uint8_t *key; /* bytes + bytes2: what the packing was made from */
     kp_i8_packed packed;
 } entry;
 
@@ -24,59 +22,48 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static void drop(entry *e) {
     if (!e) return;
     kp_i8_packed_free(&e->packed);
-    free(e->copy);
-    free(e->zb);
+    free(e->key);
     free(e);
 }
 
-static int same(const entry *e, const void *B, size_t bytes, int b_signed, int trans_b, int64_t K,
-                int64_t N, int64_t ldb, const void *zb, size_t n_zb) {
-    return e->bytes == bytes && e->b_signed == b_signed && e->trans_b == trans_b && e->K == K &&
-           e->N == N && e->ldb == ldb && e->n_zb == n_zb && (!n_zb || !memcmp(e->zb, zb, n_zb)) &&
-           !memcmp(e->copy, B, bytes);
+static int same(const entry *e, const void *key, size_t bytes, const void *key2, size_t bytes2) {
+    return e->bytes == bytes && e->bytes2 == bytes2 && !memcmp(e->key, key, bytes) &&
+           (!bytes2 || !memcmp(e->key + bytes, key2, bytes2));
 }
 
-const kp_i8_packed *kp_i8_cache_get(const kp_node *node, int slot, const void *B, size_t bytes,
-                                    int b_signed, int trans_b, int64_t K, int64_t N, int64_t ldb,
-                                    const void *zb, size_t n_zb, kp_error *err) {
+const kp_i8_packed *kp_i8_cache_get(const kp_node *node, int slot, const void *key, size_t bytes,
+                                    const void *key2, size_t bytes2, kp_i8_pack_fn pack, void *user,
+                                    kp_error *err) {
     pthread_mutex_lock(&lock);
-    entry *hit = NULL;
     size_t at = n_entries;
     for (size_t i = 0; i < n_entries; i++)
         if (entries[i]->node == node && entries[i]->slot == slot) {
             at = i;
-            if (same(entries[i], B, bytes, b_signed, trans_b, K, N, ldb, zb, n_zb))
-                hit = entries[i];
+            if (same(entries[i], key, bytes, key2, bytes2)) {
+                pthread_mutex_unlock(&lock);
+                return &entries[i]->packed;
+            }
             break;
         }
-    if (hit) {
-        pthread_mutex_unlock(&lock);
-        return &hit->packed;
-    }
     entry *e = calloc(1, sizeof *e);
-    if (!e || !(e->copy = malloc(bytes ? bytes : 1)) || !(e->zb = malloc(n_zb ? n_zb : 1))) {
+    if (!e || !(e->key = malloc(bytes + bytes2 + 1))) {
         drop(e);
         pthread_mutex_unlock(&lock);
         kp_error_set(err, KP_ENOMEM, "out of memory caching int8 weights");
         return NULL;
     }
-    int rc = kp_i8_pack(B, b_signed, trans_b, K, N, ldb, zb, n_zb, &e->packed, err);
+    int rc = pack(user, &e->packed, err);
     if (rc) {
         drop(e);
         pthread_mutex_unlock(&lock);
         return NULL;
     }
-    memcpy(e->copy, B, bytes);
-    if (n_zb) memcpy(e->zb, zb, n_zb);
+    memcpy(e->key, key, bytes);
+    if (bytes2) memcpy(e->key + bytes, key2, bytes2);
     e->node = node;
     e->slot = slot;
-    e->b_signed = b_signed;
-    e->trans_b = trans_b;
-    e->K = K;
-    e->N = N;
-    e->ldb = ldb;
     e->bytes = bytes;
-    e->n_zb = n_zb;
+    e->bytes2 = bytes2;
     if (at < n_entries) {
         drop(entries[at]);
         entries[at] = e;

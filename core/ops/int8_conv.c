@@ -88,6 +88,28 @@ static void work_free(conv_work *w) {
     kp_i8_rows_free(&w->rows);
 }
 
+typedef struct conv_pack {
+    const int8_t *w; /* this group's weights as stored: [co][c][ky][kx] */
+    int8_t *wre;     /* scratch: Coutg * K */
+    const cgeom *g;
+    int64_t K;
+    int ws;
+    const uint8_t *zw;
+    size_t nzw;
+} conv_pack;
+
+/* Weights reordered to [co][ky][kx][c] (the patch order), then packed. */
+static int pack_conv(void *user, kp_i8_packed *out, kp_error *err) {
+    conv_pack *p = user;
+    const cgeom *g = p->g;
+    int64_t K = p->K, T = g->kh * g->kw;
+    for (int64_t co = 0; co < g->Coutg; co++)
+        for (int64_t c = 0; c < g->Cg; c++)
+            for (int64_t t = 0; t < T; t++)
+                p->wre[co * K + t * g->Cg + c] = p->w[co * K + c * T + t];
+    return kp_i8_pack(p->wre, p->ws, 1, K, g->Coutg, K, p->zw, p->nzw, out, err);
+}
+
 /* Runs the integer convolution of every image and group, handing each accumulator block to
  * emit(). zx: raw input zero point byte; zw: weight zero points (NULL, 1 or Cout values). */
 typedef void (*emit_fn)(void *user, int64_t n, int64_t gi, const int32_t *acc, const cgeom *g);
@@ -117,17 +139,18 @@ static int conv_int(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *w, cons
         goto done;
     }
     for (int64_t gi = 0; gi < g->group && !rc; gi++) {
-        /* weights of this group as [co][ky][kx][c] */
-        const int8_t *wsrc = (const int8_t *)w->data + gi * g->Coutg * K;
-        for (int64_t co = 0; co < g->Coutg; co++)
-            for (int64_t c = 0; c < g->Cg; c++)
-                for (int64_t t = 0; t < g->kh * g->kw; t++)
-                    wk.wre[co * K + t * g->Cg + c] = wsrc[co * K + c * g->kh * g->kw + t];
         size_t nzw = wz ? (size_t)wz->numel : 0;
         const uint8_t *zwp = wz ? (const uint8_t *)wz->data + (nzw > 1 ? gi * g->Coutg : 0) : NULL;
+        conv_pack pk = {(const int8_t *)w->data + gi * g->Coutg * K,
+                        wk.wre,
+                        g,
+                        K,
+                        ws,
+                        zwp,
+                        nzw > 1 ? (size_t)g->Coutg : nzw};
         const kp_i8_packed *p =
-            kp_i8_cache_get(ctx->node, (int)(1000 + gi), wk.wre, (size_t)(g->Coutg * K), ws, 1, K,
-                            g->Coutg, K, zwp, nzw > 1 ? (size_t)g->Coutg : nzw, ctx->err);
+            kp_i8_cache_get(ctx->node, (int)(1000 + gi), pk.w, (size_t)(g->Coutg * K), zwp, pk.nzw,
+                            pack_conv, &pk, ctx->err);
         if (!p) {
             rc = ctx->err->code ? ctx->err->code : KP_ENOMEM;
             break;
@@ -139,24 +162,35 @@ static int conv_int(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *w, cons
             uint8_t *rowbuf;
             rc = kp_i8_rows_reserve(&wk.rows, M, K, &rowbuf, ctx->err);
             if (rc) break;
-            int64_t lda = wk.rows.kq * 4;
+            int64_t lda = wk.rows.kq * 4, run = g->kw * g->Cg;
             for (int64_t oy = 0; oy < g->OH; oy++)
                 for (int64_t ox = 0; ox < g->OW; ox++) {
                     uint8_t *row = rowbuf + (oy * g->OW + ox) * lda;
+                    int64_t ix0 = ox * g->sw - g->pl;
+                    int inside_x = ix0 >= 0 && ix0 + (g->kw - 1) * g->dw < g->W && g->dw == 1;
                     for (int64_t ky = 0; ky < g->kh; ky++) {
                         int64_t iy = oy * g->sh - g->pt + ky * g->dh;
+                        uint8_t *dst = row + ky * run;
+                        if (iy < 0 || iy >= g->H) {
+                            memset(dst, zx, (size_t)run);
+                            continue;
+                        }
+                        const uint8_t *srow = wk.nhwc + iy * g->W * g->Cg;
+                        if (inside_x) { /* the whole kernel row is contiguous in NHWC */
+                            memcpy(dst, srow + ix0 * g->Cg, (size_t)run);
+                            continue;
+                        }
                         for (int64_t kx = 0; kx < g->kw; kx++) {
-                            int64_t ix = ox * g->sw - g->pl + kx * g->dw;
-                            uint8_t *dst = row + (ky * g->kw + kx) * g->Cg;
-                            if (iy < 0 || iy >= g->H || ix < 0 || ix >= g->W)
-                                memset(dst, zx, (size_t)g->Cg);
-                            else if (g->Cg == 1)
-                                *dst = wk.nhwc[iy * g->W + ix];
+                            int64_t ix = ix0 + kx * g->dw;
+                            uint8_t *d = dst + kx * g->Cg;
+                            if (ix < 0 || ix >= g->W)
+                                memset(d, zx, (size_t)g->Cg);
                             else
-                                memcpy(dst, wk.nhwc + (iy * g->W + ix) * g->Cg, (size_t)g->Cg);
+                                memcpy(d, srow + ix * g->Cg, (size_t)g->Cg);
                         }
                     }
                 }
+            wk.rows.no_row_sum = !p->any_zb;
             kp_i8_rows_finish(&wk.rows, K, xs, xz ? xz->data : NULL, xz ? 1 : 0);
             kp_i8_gemm(&wk.rows, p, wk.acc, g->Coutg, NULL);
             emit(user, n, gi, wk.acc, g);
@@ -202,51 +236,64 @@ int kp_op_ConvInteger(kp_op_ctx *ctx) {
 
 typedef struct qemit {
     void *y;
-    int is_u8;
+    int mode; /* 0 uint8, 1 int8, 2 float (dequantized output) */
     const float *mult;
     const int32_t *bias;
     int32_t zy;
+    int relu;
+    uint8_t *tmp; /* OH*OW*Coutg bytes */
 } qemit;
 
 static void emit_q(void *user, int64_t n, int64_t gi, const int32_t *acc, const cgeom *g) {
     qemit *q = user;
-    int64_t M = g->OH * g->OW;
-    int32_t lo = q->is_u8 ? 0 : -128, hi = q->is_u8 ? 255 : 127;
-    for (int64_t c = 0; c < g->Coutg; c++) {
-        int64_t co = gi * g->Coutg + c;
+    int64_t M = g->OH * g->OW, C = g->Coutg, c0 = gi * g->Coutg;
+    int32_t lo = q->mode == 0 ? 0 : -128, hi = q->mode == 0 ? 255 : 127;
+    if (q->relu && q->zy > lo) lo = q->zy; /* Relu before quantizing = clamp at the zero point */
+    if (q->mode != 2) {
+        /* requantize pixel rows (contiguous, vectorized), then transpose bytes to NCHW */
+        for (int64_t i = 0; i < M; i++)
+            kp_i8_requant_row(acc + i * C, q->bias ? q->bias + c0 : NULL, q->mult + c0, C, q->zy,
+                              lo, hi, q->mode == 0, q->tmp + i * C);
+        uint8_t *y = (uint8_t *)q->y + (n * g->Cout + c0) * M;
+        for (int64_t i0 = 0; i0 < M; i0 += 64) {
+            int64_t i1 = i0 + 64 < M ? i0 + 64 : M;
+            for (int64_t c = 0; c < C; c++)
+                for (int64_t i = i0; i < i1; i++) y[c * M + i] = q->tmp[i * C + c];
+        }
+        return;
+    }
+    for (int64_t c = 0; c < C; c++) {
+        int64_t co = c0 + c;
         float mult = q->mult[co];
         int32_t b = q->bias ? q->bias[co] : 0;
-        int64_t base = (n * g->Cout + co) * M;
-        if (q->is_u8) {
-            uint8_t *dst = (uint8_t *)q->y + base;
-            for (int64_t i = 0; i < M; i++)
-                dst[i] = (uint8_t)kp_i8_requant(acc[i * g->Coutg + c] + b, mult, q->zy, lo, hi);
-        } else {
-            int8_t *dst = (int8_t *)q->y + base;
-            for (int64_t i = 0; i < M; i++)
-                dst[i] = (int8_t)kp_i8_requant(acc[i * g->Coutg + c] + b, mult, q->zy, lo, hi);
+        float *dst = (float *)q->y + (n * g->Cout + co) * M;
+        for (int64_t i = 0; i < M; i++) {
+            float v = (float)(acc[i * C + c] + b) * mult;
+            dst[i] = q->relu && v < 0.f ? 0.f : v;
         }
     }
 }
 
-int kp_op_QLinearConv(kp_op_ctx *ctx) {
+/* QLinearConv and the executor's fused ai.kompress:QConv (same inputs; y_scale absent = float
+ * output; attribute relu = 1 clamps at zero). */
+static int qconv(kp_op_ctx *ctx, int fused) {
     const kp_tensor *x = kp_op_input(ctx, 0), *sx = kp_op_input(ctx, 1), *zx = kp_op_input(ctx, 2);
     const kp_tensor *w = kp_op_input(ctx, 3), *sw = kp_op_input(ctx, 4), *zw = kp_op_input(ctx, 5);
     const kp_tensor *sy = kp_op_input(ctx, 6), *zy = kp_op_input(ctx, 7), *b = kp_op_input(ctx, 8);
-    if (!x || !sx || !w || !sw || !sy)
+    if (!x || !sx || !w || !sw || (!sy && !fused))
         return kp_op_fail(ctx, KP_EFORMAT, "needs x, x_scale, w, w_scale and y_scale");
     cgeom g;
     int rc = geometry(ctx, x, w, &g);
     if (rc) return rc;
-    if (sx->numel != 1 || sy->numel != 1)
+    if (sx->numel != 1 || (sy && sy->numel != 1))
         return kp_op_fail(ctx, KP_EFORMAT, "x_scale and y_scale must be scalars");
     if (sw->numel != 1 && sw->numel != g.Cout)
         return kp_op_fail(ctx, KP_EFORMAT, "w_scale must have 1 or %lld values", (long long)g.Cout);
     if (b && (b->dtype != KP_INT32 || b->numel != g.Cout))
         return kp_op_fail(ctx, KP_EFORMAT, "bias must be int32 with %lld values",
                           (long long)g.Cout);
-    kp_dtype yt = zy ? zy->dtype : x->dtype;
-    if (!kp_q_is_8bit(yt))
+    kp_dtype yt = !sy ? KP_FLOAT : zy ? zy->dtype : x->dtype;
+    if (yt != KP_FLOAT && !kp_q_is_8bit(yt))
         return kp_op_fail(ctx, KP_EUNSUPPORTED, "output type %s", kp_dtype_name(yt));
     int64_t d[4];
     int r = out_dims(x, &g, d);
@@ -254,10 +301,28 @@ int kp_op_QLinearConv(kp_op_ctx *ctx) {
     if (!y) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
     float *mult = malloc((size_t)(g.Cout ? g.Cout : 1) * sizeof *mult);
     if (!mult) return kp_op_fail(ctx, KP_ENOMEM, "out of memory");
-    for (int64_t c = 0; c < g.Cout; c++)
-        mult[c] = kp_q_scale(sx, 0) * kp_q_scale(sw, c) / kp_q_scale(sy, 0);
-    qemit q = {y->data, yt == KP_UINT8, mult, b ? b->data : NULL, kp_q_zp(zy, 0)};
-    rc = conv_int(ctx, x, w, zx, zw, &g, emit_q, &q);
+    float ys = sy ? kp_q_scale(sy, 0) : 1.f;
+    for (int64_t c = 0; c < g.Cout; c++) mult[c] = kp_q_scale(sx, 0) * kp_q_scale(sw, c) / ys;
+    qemit q = {y->data,
+               yt == KP_UINT8  ? 0
+               : yt == KP_INT8 ? 1
+                               : 2,
+               mult,
+               b ? b->data : NULL,
+               kp_q_zp(zy, 0),
+               fused ? (int)kp_node_attr_int(ctx->node, "relu", 0) : 0,
+               malloc((size_t)(g.OH * g.OW * g.Coutg) + 1)};
+    rc = q.tmp ? conv_int(ctx, x, w, zx, zw, &g, emit_q, &q)
+               : kp_op_fail(ctx, KP_ENOMEM, "out of memory");
+    free(q.tmp);
     free(mult);
     return rc;
+}
+
+int kp_op_KQConv(kp_op_ctx *ctx) {
+    return qconv(ctx, 1);
+}
+
+int kp_op_QLinearConv(kp_op_ctx *ctx) {
+    return qconv(ctx, 0);
 }

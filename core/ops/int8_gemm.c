@@ -70,6 +70,7 @@ int kp_i8_pack(const void *B, int b_signed, int trans_b, int64_t K, int64_t N, i
         }
         out->col_sum[n] = sum;
         out->zb[n] = zp_at(zb, n_zb, b_signed, n) - (b_signed ? 0 : 128);
+        if (out->zb[n]) out->any_zb = 1;
     }
     out->small = small;
     return 0;
@@ -116,7 +117,8 @@ void kp_i8_rows_finish(kp_i8_rows *r, int64_t K, int a_signed, const void *za, s
         int32_t sum = 0;
         if (a_signed)
             for (int64_t k = 0; k < K; k++) row[k] ^= 0x80;
-        for (int64_t k = 0; k < K; k++) sum += row[k];
+        if (!r->no_row_sum)
+            for (int64_t k = 0; k < K; k++) sum += row[k];
         memset(row + K, 0, (size_t)(kq * 4 - K));
         r->row_sum[m] = sum;
         r->za[m] = zp_at(za, n_za, a_signed, m) + (a_signed ? 128 : 0);
@@ -311,6 +313,16 @@ void kp_i8_gemm(const kp_i8_rows *a, const kp_i8_packed *b, int32_t *C, int64_t 
             int np = b->panels - p >= 2 ? 2 : 1;
             fn(ap, lda, mr, b->data + (size_t)p * (size_t)kq * 64, kq, np, raw);
             int64_t n0 = p * 16, nn = N - n0 < 16 * np ? N - n0 : 16 * np;
+            if (!b->any_zb) { /* symmetric weights: c = raw - za * colsum */
+                for (int r = 0; r < mr; r++) {
+                    int32_t za = a->za[m0 + r];
+                    int32_t *c = C + (size_t)(m0 + r) * (size_t)ldc + n0;
+                    const int32_t *cs = b->col_sum + n0, *rw = raw[r];
+                    for (int64_t j = 0; j < nn; j++)
+                        c[j] = (int32_t)((uint32_t)rw[j] - (uint32_t)za * (uint32_t)cs[j]);
+                }
+                continue;
+            }
             for (int r = 0; r < mr; r++) {
                 int64_t m = m0 + r;
                 uint32_t za = (uint32_t)a->za[m], rs = (uint32_t)a->row_sum[m];
@@ -323,6 +335,45 @@ void kp_i8_gemm(const kp_i8_rows *a, const kp_i8_packed *b, int32_t *C, int64_t 
                 }
             }
         }
+    }
+}
+
+#ifdef KP_X86
+__attribute__((target("avx512f,avx512bw"))) static void
+requant_512(const int32_t *acc, const int32_t *bias, const float *mult, int64_t n, int32_t zp,
+            int32_t lo, int32_t hi, int is_u8, void *out) {
+    const __m512 vzp = _mm512_set1_ps((float)zp), vlo = _mm512_set1_ps((float)lo),
+                 vhi = _mm512_set1_ps((float)hi);
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512i a = _mm512_loadu_si512((const void *)(acc + j));
+        if (bias) a = _mm512_add_epi32(a, _mm512_loadu_si512((const void *)(bias + j)));
+        __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(a), _mm512_loadu_ps(mult + j));
+        v = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        v = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(v, vzp), vlo), vhi);
+        __m512i q = _mm512_cvtps_epi32(v);
+        __m128i b = is_u8 ? _mm512_cvtusepi32_epi8(q) : _mm512_cvtsepi32_epi8(q);
+        _mm_storeu_si128((__m128i *)((uint8_t *)out + j), b);
+    }
+    for (; j < n; j++) {
+        int32_t v = kp_i8_requant(acc[j] + (bias ? bias[j] : 0), mult[j], zp, lo, hi);
+        ((uint8_t *)out)[j] = (uint8_t)v;
+    }
+}
+#endif
+
+void kp_i8_requant_row(const int32_t *acc, const int32_t *bias, const float *mult, int64_t n,
+                       int32_t zp, int32_t lo, int32_t hi, int is_u8, void *out) {
+#ifdef KP_X86
+    const kp_cpu_features *f = kp_cpu();
+    if (f->avx512f && f->avx512bw) {
+        requant_512(acc, bias, mult, n, zp, lo, hi, is_u8, out);
+        return;
+    }
+#endif
+    for (int64_t j = 0; j < n; j++) {
+        int32_t v = kp_i8_requant(acc[j] + (bias ? bias[j] : 0), mult[j], zp, lo, hi);
+        ((uint8_t *)out)[j] = (uint8_t)v;
     }
 }
 

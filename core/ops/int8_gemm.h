@@ -26,6 +26,7 @@ typedef struct kp_i8_packed {
     int32_t *col_sum; /* N entries: sum over k of the signed packed value */
     int32_t *zb;      /* N entries: zero point of B after the shift to signed */
     int small;        /* every packed value in [-64, 63] */
+    int any_zb;       /* some zero point (after the shift) is not 0: row sums needed */
 } kp_i8_packed;
 
 /* Packs B (K x N, row stride ldb elements; or transposed when trans_b: B[k,n] at n*ldb + k).
@@ -42,6 +43,7 @@ typedef struct kp_i8_rows {
     int32_t *za; /* M entries after the shift to unsigned */
     size_t cap;  /* bytes allocated in data (reused across calls) */
     size_t cap_m;
+    int no_row_sum; /* set by callers whose weights have zero points 0: sums are skipped */
 } kp_i8_rows;
 
 /* Prepares M rows of K values of A (row stride lda elements), a_signed: 1 for int8. za: NULL,
@@ -61,6 +63,12 @@ void kp_i8_rows_finish(kp_i8_rows *r, int64_t K, int a_signed, const void *za, s
 void kp_i8_gemm(const kp_i8_rows *a, const kp_i8_packed *b, int32_t *C, int64_t ldc,
                 const char *force_path);
 
+/* Requantizes n accumulators: out[j] = saturate(rne((acc[j] + bias[j]) * mult[j]) + zp) into
+ * uint8 (is_u8) or int8, with [lo, hi] the clamp; bias may be NULL. mult and bias are indexed
+ * by j (per output channel). Vectorized where the CPU allows; identical results either way. */
+void kp_i8_requant_row(const int32_t *acc, const int32_t *bias, const float *mult, int64_t n,
+                       int32_t zp, int32_t lo, int32_t hi, int is_u8, void *out);
+
 /* The path kp_i8_gemm would take for b ("avx512-vnni", ..., "c"). */
 const char *kp_i8_gemm_path(const kp_i8_packed *b);
 
@@ -69,11 +77,18 @@ void kp_i8_gemm_ref(const void *A, int a_signed, const void *B, int b_signed, in
                     int64_t N, const void *za, size_t n_za, const void *zb, size_t n_zb,
                     int32_t *C);
 
+/* Round half to even without a libm call: adding 1.5 * 2^23 leaves no fraction bits, so the
+ * FPU's default rounding (to nearest, ties to even) does the work. Exact for |v| < 2^22;
+ * larger floats are integers already. */
+static inline float kp_rne(float v) {
+    if (!(v > -4194304.f && v < 4194304.f)) return v;
+    return (v + 12582912.f) - 12582912.f;
+}
+
 /* Requantization shared by QLinear kernels: y = saturate(round_half_even(acc * mult) + zp),
  * computed in float as ONNX Runtime does. */
 static inline int32_t kp_i8_requant(int32_t acc, float mult, int32_t zp, int32_t lo, int32_t hi) {
-    float v = (float)acc * mult;
-    v = __builtin_nearbyintf(v) + (float)zp;
+    float v = kp_rne((float)acc * mult) + (float)zp;
     if (v < (float)lo) v = (float)lo;
     if (v > (float)hi) v = (float)hi;
     return (int32_t)v;

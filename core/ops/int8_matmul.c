@@ -69,6 +69,19 @@ static int64_t batch_of(const mm *g, int r, const int64_t *d, int64_t bi) {
     return idx;
 }
 
+typedef struct mm_pack {
+    const void *b;
+    int bs;
+    int64_t K, N;
+    const void *zb;
+    size_t nzb;
+} mm_pack;
+
+static int pack_b(void *user, kp_i8_packed *out, kp_error *err) {
+    mm_pack *p = user;
+    return kp_i8_pack(p->b, p->bs, 0, p->K, p->N, p->N, p->zb, p->nzb, out, err);
+}
+
 /* acc (n_batch * M * N int32) = (A - za)(B - zb). */
 static int int_product(kp_op_ctx *ctx, const kp_tensor *a, const kp_tensor *b, const kp_tensor *za,
                        const kp_tensor *zb, const mm *g, int32_t *acc) {
@@ -94,9 +107,9 @@ static int int_product(kp_op_ctx *ctx, const kp_tensor *a, const kp_tensor *b, c
     for (int i = 0; i < g->b_rank - 2; i++) b_single &= g->b_dims[i] == 1;
     if (b_single && (nza <= 1 || g->a_rank == 2)) {
         /* One weight matrix: every row of every batch in one GEMM. */
-        const kp_i8_packed *p =
-            kp_i8_cache_get(ctx->node, 1, b->data, (size_t)(g->K * g->N), bs, 0, g->K, g->N, g->N,
-                            zb ? zb->data : NULL, nzb, ctx->err);
+        mm_pack pk = {b->data, bs, g->K, g->N, zb ? zb->data : NULL, nzb};
+        const kp_i8_packed *p = kp_i8_cache_get(ctx->node, 1, b->data, (size_t)(g->K * g->N),
+                                                zb ? zb->data : NULL, nzb, pack_b, &pk, ctx->err);
         if (!p) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
         int64_t rows_total = g->n_batch * g->M;
         int64_t a_batches = 1;
@@ -138,11 +151,14 @@ int kp_op_MatMulInteger(kp_op_ctx *ctx) {
     return int_product(ctx, a, b, kp_op_input(ctx, 2), kp_op_input(ctx, 3), &g, y->data);
 }
 
-int kp_op_QLinearMatMul(kp_op_ctx *ctx) {
+/* QLinearMatMul, and the executor's fused ai.kompress:QGemm: the same inputs plus an int32
+ * bias (input 8) added to the accumulator; y_scale absent = float output; relu = 1 clamps. */
+static int qmatmul(kp_op_ctx *ctx, int fused) {
     const kp_tensor *a = kp_op_input(ctx, 0), *sa = kp_op_input(ctx, 1), *za = kp_op_input(ctx, 2);
     const kp_tensor *b = kp_op_input(ctx, 3), *sb = kp_op_input(ctx, 4), *zb = kp_op_input(ctx, 5);
     const kp_tensor *sy = kp_op_input(ctx, 6), *zy = kp_op_input(ctx, 7);
-    if (!a || !sa || !b || !sb || !sy)
+    const kp_tensor *bias = fused ? kp_op_input(ctx, 8) : NULL;
+    if (!a || !sa || !b || !sb || (!sy && !fused))
         return kp_op_fail(ctx, KP_EFORMAT, "needs a, a_scale, b, b_scale and y_scale");
     mm g;
     int rc = geometry(ctx, a, b, &g);
@@ -151,9 +167,11 @@ int kp_op_QLinearMatMul(kp_op_ctx *ctx) {
         return kp_op_fail(ctx, KP_EFORMAT, "a_scale must have 1 or %lld values", (long long)g.M);
     if (sb->numel != 1 && sb->numel != g.N)
         return kp_op_fail(ctx, KP_EFORMAT, "b_scale must have 1 or %lld values", (long long)g.N);
-    if (sy->numel != 1) return kp_op_fail(ctx, KP_EFORMAT, "y_scale must be a scalar");
-    kp_dtype yt = zy ? zy->dtype : KP_UINT8;
-    if (!kp_q_is_8bit(yt))
+    if (sy && sy->numel != 1) return kp_op_fail(ctx, KP_EFORMAT, "y_scale must be a scalar");
+    if (bias && (bias->dtype != KP_INT32 || bias->numel != g.N))
+        return kp_op_fail(ctx, KP_EFORMAT, "bias must be int32 with %lld values", (long long)g.N);
+    kp_dtype yt = !sy ? KP_FLOAT : zy ? zy->dtype : KP_UINT8;
+    if (yt != KP_FLOAT && !kp_q_is_8bit(yt))
         return kp_op_fail(ctx, KP_EUNSUPPORTED, "output type %s", kp_dtype_name(yt));
     kp_tensor *y = kp_op_output(ctx, 0, yt, g.out_rank, g.out_dims);
     if (!y) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
@@ -167,21 +185,46 @@ int kp_op_QLinearMatMul(kp_op_ctx *ctx) {
     }
     rc = int_product(ctx, a, b, za, zb, &g, acc);
     if (!rc) {
-        float inv = kp_q_scale(sy, 0);
-        for (int64_t m = 0; m < g.M; m++)
+        float inv = sy ? kp_q_scale(sy, 0) : 1.f;
+        int per_row = sa->numel > 1;
+        for (int64_t m = 0; m < (per_row ? g.M : 1); m++)
             for (int64_t j = 0; j < g.N; j++)
                 mult[m * g.N + j] = kp_q_scale(sa, m) * kp_q_scale(sb, j) / inv;
+        int relu = fused ? (int)kp_node_attr_int(ctx->node, "relu", 0) : 0;
         int32_t lo = yt == KP_UINT8 ? 0 : -128, hi = yt == KP_UINT8 ? 255 : 127;
         int32_t z = kp_q_zp(zy, 0);
-        for (size_t i = 0; i < n; i++) {
-            int32_t v = kp_i8_requant(acc[i], mult[i % (size_t)(g.M * g.N)], z, lo, hi);
-            if (yt == KP_UINT8)
-                ((uint8_t *)y->data)[i] = (uint8_t)v;
-            else
-                ((int8_t *)y->data)[i] = (int8_t)v;
+        if (relu && z > lo) lo = z;
+        const int32_t *bv = bias ? bias->data : NULL;
+        size_t rows = n / (size_t)g.N;
+        for (size_t r = 0; r < rows; r++) {
+            const float *mr = mult + (per_row ? (int64_t)(r % (size_t)g.M) * g.N : 0);
+            const int32_t *ar = acc + r * (size_t)g.N;
+            if (yt == KP_FLOAT) {
+                float *yo = (float *)y->data + r * (size_t)g.N;
+                for (int64_t j = 0; j < g.N; j++) {
+                    float v = (float)(ar[j] + (bv ? bv[j] : 0)) * mr[j];
+                    yo[j] = relu && v < 0.f ? 0.f : v;
+                }
+            } else if (yt == KP_UINT8) {
+                uint8_t *yo = (uint8_t *)y->data + r * (size_t)g.N;
+                for (int64_t j = 0; j < g.N; j++)
+                    yo[j] = (uint8_t)kp_i8_requant(ar[j] + (bv ? bv[j] : 0), mr[j], z, lo, hi);
+            } else {
+                int8_t *yo = (int8_t *)y->data + r * (size_t)g.N;
+                for (int64_t j = 0; j < g.N; j++)
+                    yo[j] = (int8_t)kp_i8_requant(ar[j] + (bv ? bv[j] : 0), mr[j], z, lo, hi);
+            }
         }
     }
     free(acc);
     free(mult);
     return rc;
+}
+
+int kp_op_QLinearMatMul(kp_op_ctx *ctx) {
+    return qmatmul(ctx, 0);
+}
+
+int kp_op_KQGemm(kp_op_ctx *ctx) {
+    return qmatmul(ctx, 1);
 }

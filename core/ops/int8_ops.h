@@ -5,12 +5,14 @@
 #include "core/ops/int8_gemm.h"
 #include "core/ops/ops.h"
 
-/* Packed weights cached per (node, input slot), revalidated by content on every use, so a
+/* Packed weights cached per (node, input slot), revalidated on every use against the bytes they
+ * were made from (key: the weights as stored in the model, then their zero points), so a
  * weight is packed once per model and a changed or reused buffer is never served stale.
- * Returned pointer stays valid until the next call for the same node and slot. */
-const kp_i8_packed *kp_i8_cache_get(const kp_node *node, int slot, const void *B, size_t bytes,
-                                    int b_signed, int trans_b, int64_t K, int64_t N, int64_t ldb,
-                                    const void *zb, size_t n_zb, kp_error *err);
+ * pack() runs on a miss. The pointer stays valid until the next call for that node and slot. */
+typedef int (*kp_i8_pack_fn)(void *user, kp_i8_packed *out, kp_error *err);
+const kp_i8_packed *kp_i8_cache_get(const kp_node *node, int slot, const void *key, size_t bytes,
+                                    const void *key2, size_t bytes2, kp_i8_pack_fn pack, void *user,
+                                    kp_error *err);
 
 /* Zero point / scale readers: element i of a scalar-or-vector tensor (NULL tensor = 0 / 1). */
 int32_t kp_q_zp(const kp_tensor *t, int64_t i);
@@ -21,5 +23,9 @@ int kp_op_MatMulInteger(kp_op_ctx *ctx);
 int kp_op_QLinearMatMul(kp_op_ctx *ctx);
 int kp_op_ConvInteger(kp_op_ctx *ctx);
 int kp_op_QLinearConv(kp_op_ctx *ctx);
+/* Executor-internal fused ops (domain "ai.kompress", made by core/exec_qdq.c only). */
+int kp_op_KQConv(kp_op_ctx *ctx);
+int kp_op_KQGemm(kp_op_ctx *ctx);
+int kp_op_KMaxPool8(kp_op_ctx *ctx);
 
 #endif

@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "core/ops/args.h"
+#include "core/ops/einsum.h"
 #include "core/ops/elem.h"
+#include "core/ops/extra.h"
 #include "core/ops/ops.h"
 
 #define OUT_OR_FAIL(o, ...)                                                                        \
@@ -311,7 +313,15 @@ const kp_op_def kp_ops_misc[] = {
     {"", "CastLike", run_castlike},
     {"", "Constant", run_constant},
     {"", "ConstantOfShape", run_constant_of_shape},
+    {"", "BlackmanWindow", kp_op_blackman_window},
+    {"", "DFT", kp_op_dft},
+    {"", "Det", kp_op_det},
     {"", "Dropout", run_dropout},
+    {"", "Einsum", kp_op_einsum},
+    {"", "HammingWindow", kp_op_hamming_window},
+    {"", "HannWindow", kp_op_hann_window},
+    {"", "NonMaxSuppression", kp_op_nms},
     {"", "Range", run_range},
+    {"", "STFT", kp_op_stft},
     {0},
 };

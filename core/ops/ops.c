@@ -74,6 +74,60 @@ kp_tensor *kp_op_output(kp_op_ctx *ctx, size_t i, kp_dtype dt, int rank, const i
     return t;
 }
 
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+
+void kp_op_bias_relu(float *y, int64_t n, float b) {
+    int64_t j = 0;
+    v4f bb = {b, b, b, b}, z = {0, 0, 0, 0};
+    for (; j + 4 <= n; j += 4) {
+        v4f v;
+        memcpy(&v, y + j, sizeof v);
+        v += bb;
+        v4i m = v > z;
+        v = (v4f)((v4i)v & m);
+        memcpy(y + j, &v, sizeof v);
+    }
+    for (; j < n; j++) {
+        float v = y[j] + b;
+        y[j] = v > 0.0f ? v : 0.0f;
+    }
+}
+
+void kp_op_bias_relu_copy(float *dst, const float *src, int64_t n, float b) {
+    int64_t j = 0;
+    v4f bb = {b, b, b, b}, z = {0, 0, 0, 0};
+    for (; j + 4 <= n; j += 4) {
+        v4f v;
+        memcpy(&v, src + j, sizeof v);
+        v += bb;
+        v4i m = v > z;
+        v = (v4f)((v4i)v & m);
+        memcpy(dst + j, &v, sizeof v);
+    }
+    for (; j < n; j++) {
+        float v = src[j] + b;
+        dst[j] = v > 0.0f ? v : 0.0f;
+    }
+}
+
+void kp_op_apply_act(const kp_op_ctx *ctx, float *y, int64_t n) {
+    switch (ctx->fused_act) {
+    case KP_ACT_RELU: kp_op_bias_relu(y, n, 0.0f); break;
+    case KP_ACT_CLIP: {
+        float lo = ctx->act_alpha, hi = ctx->act_beta;
+        for (int64_t i = 0; i < n; i++) y[i] = y[i] < lo ? lo : y[i] > hi ? hi : y[i];
+        break;
+    }
+    case KP_ACT_LEAKY: {
+        float a = ctx->act_alpha;
+        for (int64_t i = 0; i < n; i++) y[i] = y[i] >= 0 ? y[i] : a * y[i];
+        break;
+    }
+    default: break;
+    }
+}
+
 /* ---- kp_op_call: a minimal host ---------------------------------------------------------- */
 
 typedef struct call_host {

@@ -30,7 +30,25 @@ struct kp_op_ctx {
                         size_t n_out, kp_tensor **out);
     /* Scratch memory valid until the kernel returns; NULL + err on failure. */
     void *(*scratch)(kp_op_ctx *ctx, size_t bytes);
+    /* An activation the executor fused into this node (only Conv and Gemm get one): the
+     * kernel applies it to its output. KP_ACT_NONE otherwise. */
+    int fused_act;
+    float act_alpha, act_beta; /* CLIP: min, max; LEAKY: alpha */
+    /* KP_OPF_* hints from the executor's preparation. */
+    unsigned flags;
 };
+
+/* Gemm: input B was transposed ahead of time, so transB is to be read inverted. */
+#define KP_OPF_B_PRETRANSPOSED 1u
+
+enum { KP_ACT_NONE = 0, KP_ACT_RELU = 1, KP_ACT_CLIP = 2, KP_ACT_LEAKY = 3 };
+
+/* Applies a fused activation in place to n floats. */
+void kp_op_apply_act(const kp_op_ctx *ctx, float *y, int64_t n);
+/* y[i] = max(y[i] + b, 0) (NaN gives 0), 4 lanes at a time; branch-free. */
+void kp_op_bias_relu(float *y, int64_t n, float b);
+/* dst[i] = max(src[i] + b, 0), the same from another buffer. */
+void kp_op_bias_relu_copy(float *dst, const float *src, int64_t n, float b);
 
 typedef int (*kp_op_fn)(kp_op_ctx *ctx);
 

@@ -46,6 +46,49 @@ static void taps(const win3 *w, int dim, int64_t o, int64_t *lo, int64_t *hi, in
     *padded = p;
 }
 
+/* Tap ranges of every output index along each axis, computed once per call. */
+typedef struct taps3 {
+    int64_t *lo[3], *hi[3], *pad[3];
+} taps3;
+
+static int make_taps(kp_op_ctx *ctx, const win3 *w, taps3 *t) {
+    size_t n = (size_t)(w->out[0] + w->out[1] + w->out[2]);
+    int64_t *buf = ctx->scratch(ctx, 3 * (n ? n : 1) * sizeof *buf);
+    if (!buf) return ctx->err->code;
+    for (int d = 0; d < 3; d++) {
+        t->lo[d] = buf;
+        t->hi[d] = buf + w->out[d];
+        t->pad[d] = buf + 2 * w->out[d];
+        buf += 3 * w->out[d];
+        for (int64_t o = 0; o < w->out[d]; o++)
+            taps(w, d, o, &t->lo[d][o], &t->hi[d][o], &t->pad[d][o]);
+    }
+    return 0;
+}
+
+/* 2x2 stride-2 windows without padding or dilation: the common CNN downsampling. */
+static int is_2x2s2(const win3 *w) {
+    return w->in[0] == 1 && w->k[1] == 2 && w->k[2] == 2 && w->s[1] == 2 && w->s[2] == 2 &&
+           w->d[1] == 1 && w->d[2] == 1 && !w->pb[1] && !w->pb[2] && 2 * w->out[1] <= w->in[1] &&
+           2 * w->out[2] <= w->in[2];
+}
+
+static void maxpool_2x2s2(const float *x, float *y, int64_t planes, const win3 *w) {
+    int64_t ih = w->in[1], iw = w->in[2], oh = w->out[1], ow = w->out[2];
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * ih * iw;
+        float *yp = y + pl * oh * ow;
+        for (int64_t i = 0; i < oh; i++) {
+            const float *r0 = xp + 2 * i * iw, *r1 = r0 + iw;
+            for (int64_t j = 0; j < ow; j++) {
+                float a = r0[2 * j] > r0[2 * j + 1] ? r0[2 * j] : r0[2 * j + 1];
+                float b = r1[2 * j] > r1[2 * j + 1] ? r1[2 * j] : r1[2 * j + 1];
+                yp[i * ow + j] = a > b ? a : b;
+            }
+        }
+    }
+}
+
 static int pool_setup(kp_op_ctx *ctx, const kp_tensor *x, kp_spatial *sp, win3 *w, kp_tensor **y,
                       kp_dtype out_dt) {
     int64_t k[KP_SPATIAL_MAX];
@@ -67,19 +110,19 @@ static int pool_setup(kp_op_ctx *ctx, const kp_tensor *x, kp_spatial *sp, win3 *
 
 #define MAXPOOL_BODY(T)                                                                            \
     static void maxpool_##T(const T *x, T *y, int64_t *ind, int64_t planes, const win3 *w,         \
-                            int col_major, int nd) {                                               \
+                            const taps3 *tp, int col_major, int nd) {                              \
         int64_t is = w->in[0] * w->in[1] * w->in[2], os = w->out[0] * w->out[1] * w->out[2];       \
         for (int64_t pl = 0; pl < planes; pl++) {                                                  \
             const T *xp = x + pl * is;                                                             \
             for (int64_t o0 = 0; o0 < w->out[0]; o0++) {                                           \
-                int64_t l0, h0, p0;                                                                \
-                taps(w, 0, o0, &l0, &h0, &p0);                                                     \
+                int64_t l0 = tp->lo[0][o0], h0 = tp->hi[0][o0], p0 = tp->pad[0][o0];               \
+                (void)p0;                                                                          \
                 for (int64_t o1 = 0; o1 < w->out[1]; o1++) {                                       \
-                    int64_t l1, h1, p1;                                                            \
-                    taps(w, 1, o1, &l1, &h1, &p1);                                                 \
+                    int64_t l1 = tp->lo[1][o1], h1 = tp->hi[1][o1], p1 = tp->pad[1][o1];           \
+                    (void)p1;                                                                      \
                     for (int64_t o2 = 0; o2 < w->out[2]; o2++) {                                   \
-                        int64_t l2, h2, p2;                                                        \
-                        taps(w, 2, o2, &l2, &h2, &p2);                                             \
+                        int64_t l2 = tp->lo[2][o2], h2 = tp->hi[2][o2], p2 = tp->pad[2][o2];       \
+                        (void)p2;                                                                  \
                         int found = 0;                                                             \
                         T best = 0;                                                                \
                         int64_t bi[3] = {0, 0, 0};                                                 \
@@ -145,11 +188,17 @@ static int maxpool_run(kp_op_ctx *ctx) {
     int64_t planes = x->dims[0] * x->dims[1];
     int64_t *id = ind ? ind->data : NULL;
     if (!y->numel) return 0;
+    if (!id && x->dtype == KP_FLOAT && is_2x2s2(&w)) {
+        maxpool_2x2s2(x->data, y->data, planes, &w);
+        return 0;
+    }
+    taps3 tp;
+    if ((rc = make_taps(ctx, &w, &tp)) < 0) return rc;
     switch (x->dtype) {
-    case KP_FLOAT: maxpool_float(x->data, y->data, id, planes, &w, col_major, sp.nd); break;
-    case KP_DOUBLE: maxpool_double(x->data, y->data, id, planes, &w, col_major, sp.nd); break;
-    case KP_INT8: maxpool_int8_t(x->data, y->data, id, planes, &w, col_major, sp.nd); break;
-    default: maxpool_uint8_t(x->data, y->data, id, planes, &w, col_major, sp.nd); break;
+    case KP_FLOAT: maxpool_float(x->data, y->data, id, planes, &w, &tp, col_major, sp.nd); break;
+    case KP_DOUBLE: maxpool_double(x->data, y->data, id, planes, &w, &tp, col_major, sp.nd); break;
+    case KP_INT8: maxpool_int8_t(x->data, y->data, id, planes, &w, &tp, col_major, sp.nd); break;
+    default: maxpool_uint8_t(x->data, y->data, id, planes, &w, &tp, col_major, sp.nd); break;
     }
     return 0;
 }
@@ -157,21 +206,21 @@ static int maxpool_run(kp_op_ctx *ctx) {
 /* ---- AveragePool and LpPool ---------------------------------------------------------------- */
 
 /* kind 0: average (count_include_pad per flag), kind 1: Lp norm with exponent p. */
-static void avg_lp_pool(const float *x, float *y, int64_t planes, const win3 *w, int kind,
-                        int include_pad, double p) {
+static void avg_lp_pool(const float *x, float *y, int64_t planes, const win3 *w, const taps3 *tp,
+                        int kind, int include_pad, double p) {
     int64_t is = w->in[0] * w->in[1] * w->in[2], os = w->out[0] * w->out[1] * w->out[2];
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * is;
         float *yp = y + pl * os;
         for (int64_t o0 = 0; o0 < w->out[0]; o0++) {
-            int64_t l0, h0, p0;
-            taps(w, 0, o0, &l0, &h0, &p0);
+            int64_t l0 = tp->lo[0][o0], h0 = tp->hi[0][o0], p0 = tp->pad[0][o0];
+            (void)p0;
             for (int64_t o1 = 0; o1 < w->out[1]; o1++) {
-                int64_t l1, h1, p1;
-                taps(w, 1, o1, &l1, &h1, &p1);
+                int64_t l1 = tp->lo[1][o1], h1 = tp->hi[1][o1], p1 = tp->pad[1][o1];
+                (void)p1;
                 for (int64_t o2 = 0; o2 < w->out[2]; o2++) {
-                    int64_t l2, h2, p2;
-                    taps(w, 2, o2, &l2, &h2, &p2);
+                    int64_t l2 = tp->lo[2][o2], h2 = tp->hi[2][o2], p2 = tp->pad[2][o2];
+                    (void)p2;
                     double acc = 0;
                     for (int64_t j0 = l0; j0 < h0; j0++) {
                         int64_t i0 = o0 * w->s[0] - w->pb[0] + j0 * w->d[0];
@@ -219,7 +268,10 @@ static int avg_lp_run(kp_op_ctx *ctx, int kind) {
     int include_pad = kp_node_attr_int(ctx->node, "count_include_pad", 0) != 0;
     double p = (double)kp_node_attr_int(ctx->node, "p", 2);
     if (kind == 1 && p < 1) return kp_op_fail(ctx, KP_EINVAL, "p must be >= 1");
-    if (y->numel) avg_lp_pool(x->data, y->data, x->dims[0] * x->dims[1], &w, kind, include_pad, p);
+    if (!y->numel) return 0;
+    taps3 tp;
+    if ((rc = make_taps(ctx, &w, &tp)) < 0) return rc;
+    avg_lp_pool(x->data, y->data, x->dims[0] * x->dims[1], &w, &tp, kind, include_pad, p);
     return 0;
 }
 

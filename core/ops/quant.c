@@ -142,7 +142,7 @@ static int quantize_linear(kp_op_ctx *ctx) {
         if (yt == KP_UINT8) {
             uint8_t *yo = y->data;
             for (int64_t i = 0; i < x->numel; i++) {
-                float v = nearbyintf(xf[i] / sc) + zp;
+                float v = kp_rne(xf[i] / sc) + zp;
                 yo[i] = (uint8_t)(v < 0.f ? 0.f : v > 255.f ? 255.f : v);
             }
             return 0;
@@ -150,7 +150,7 @@ static int quantize_linear(kp_op_ctx *ctx) {
         if (yt == KP_INT8) {
             int8_t *yo = y->data;
             for (int64_t i = 0; i < x->numel; i++) {
-                float v = nearbyintf(xf[i] / sc) + zp;
+                float v = kp_rne(xf[i] / sc) + zp;
                 yo[i] = (int8_t)(v < -128.f ? -128.f : v > 127.f ? 127.f : v);
             }
             return 0;
@@ -158,7 +158,7 @@ static int quantize_linear(kp_op_ctx *ctx) {
     }
     for (int64_t i = 0; i < x->numel; i++) {
         int64_t k = map_idx(&m, i);
-        float v = nearbyintf(in_f(x, i) / kp_q_scale(s, k)) + (float)kp_q_zp(z, k);
+        float v = kp_rne(in_f(x, i) / kp_q_scale(s, k)) + (float)kp_q_zp(z, k);
         if (isnan(v)) v = 0.f;
         if (v < (float)lo) v = (float)lo;
         if (v > (float)hi) v = (float)hi;
@@ -219,7 +219,7 @@ static int dynamic_quantize_linear(kp_op_ctx *ctx) {
     }
     float scale = (mx - mn) / 255.f;
     if (scale == 0.f || !isfinite(scale)) scale = 1.f;
-    float zpf = nearbyintf(0.f - mn / scale);
+    float zpf = kp_rne(0.f - mn / scale);
     if (zpf < 0.f) zpf = 0.f;
     if (zpf > 255.f) zpf = 255.f;
     int64_t one = 1;
@@ -231,11 +231,30 @@ static int dynamic_quantize_linear(kp_op_ctx *ctx) {
     if (ctx->n_out > 2 && !yz) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
     uint8_t *yo = y->data;
     for (int64_t i = 0; i < x->numel; i++) {
-        float v = nearbyintf(xf[i] / scale) + zpf;
+        float v = kp_rne(xf[i] / scale) + zpf;
         yo[i] = (uint8_t)(v < 0.f ? 0.f : v > 255.f ? 255.f : v);
     }
     if (ys) *(float *)ys->data = scale;
     if (yz) *(uint8_t *)yz->data = (uint8_t)zpf;
+    return 0;
+}
+
+/* ai.kompress:RoundF16 (executor-internal, see core/exec_qdq.c): float32 rounded through
+ * float16 (nearest even), other types copied. */
+static int round_f16(kp_op_ctx *ctx) {
+    const kp_tensor *x = kp_op_input(ctx, 0);
+    if (!x) return kp_op_fail(ctx, KP_EFORMAT, "needs an input");
+    kp_tensor *y = kp_op_output(ctx, 0, x->dtype, x->rank, x->dims);
+    if (!y) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
+    if (x->dtype == KP_FLOAT) {
+        const float *a = x->data;
+        float *b = y->data;
+        for (int64_t i = 0; i < x->numel; i++) b[i] = kp_f16_to_f32(kp_f32_to_f16(a[i]));
+    } else if (x->dtype == KP_STRING) {
+        return kp_op_fail(ctx, KP_EUNSUPPORTED, "string values");
+    } else if (x->nbytes) {
+        memcpy(y->data, x->data, x->nbytes);
+    }
     return 0;
 }
 
@@ -247,5 +266,9 @@ const kp_op_def kp_ops_quant[] = {
     {"", "QLinearConv", kp_op_QLinearConv},
     {"", "QLinearMatMul", kp_op_QLinearMatMul},
     {"", "QuantizeLinear", quantize_linear},
+    {"ai.kompress", "MaxPool8", kp_op_KMaxPool8},
+    {"ai.kompress", "QConv", kp_op_KQConv},
+    {"ai.kompress", "QGemm", kp_op_KQGemm},
+    {"ai.kompress", "RoundF16", round_f16},
     {0},
 };

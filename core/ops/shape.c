@@ -76,7 +76,8 @@ static int run_reshape(kp_op_ctx *ctx) {
         if (shape[i] < 0)
             return kp_op_fail(ctx, KP_EINVAL, "shape[%zu] = %lld is invalid", i,
                               (long long)shape[i]);
-        known *= shape[i];
+        if (__builtin_mul_overflow(known, shape[i], &known) || known > KP_MAX_NUMEL)
+            return kp_op_fail(ctx, KP_ERANGE, "shape has too many elements");
     }
     if (infer >= 0) {
         if (known == 0 || x->numel % known)
@@ -260,7 +261,10 @@ static int run_split(kp_op_ctx *ctx) {
     int64_t total = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         if (sz[i] < 0) rc = kp_op_fail(ctx, KP_EINVAL, "split size %lld", (long long)sz[i]);
-        total += sz[i];
+        if (!rc && sz[i] > dim)
+            rc = kp_op_fail(ctx, KP_EINVAL, "split size %lld exceeds the axis (%lld)",
+                            (long long)sz[i], (long long)dim);
+        if (!rc) total += sz[i];
     }
     if (!rc && total != dim)
         rc = kp_op_fail(ctx, KP_EINVAL, "split sizes add up to %lld, the axis has %lld",
@@ -448,7 +452,8 @@ static int run_tile(kp_op_ctx *ctx) {
         return kp_op_fail(ctx, KP_EINVAL, "repeats has %zu entries for rank %d", n, x->rank);
     for (int i = 0; i < x->rank; i++) {
         if (rep[i] < 0) return kp_op_fail(ctx, KP_EINVAL, "repeats[%d] is negative", i);
-        d[i] = x->dims[i] * rep[i];
+        if (__builtin_mul_overflow(x->dims[i], rep[i], &d[i]) || d[i] > KP_MAX_NUMEL)
+            return kp_op_fail(ctx, KP_ERANGE, "repeats[%d] makes the output too large", i);
     }
     OUT_OR_FAIL(o, ctx, 0, x->dtype, x->rank, d);
     if (o->numel == 0) return 0;
@@ -530,17 +535,18 @@ static int run_slice(kp_op_ctx *ctx) {
         seen |= 1u << ax;
         int64_t dim = x->dims[ax], s = starts[i], e = ends[i], k = steps[i];
         if (k == 0) return kp_op_fail(ctx, KP_EINVAL, "step for axis %d is 0", ax);
+        if (k == INT64_MIN) k = -INT64_MAX; /* same result, and -k stays representable */
         if (s < 0) s = s < -dim ? 0 - (k < 0) : s + dim;
         if (e < 0) e = e < -dim ? -1 : e + dim;
         int64_t cnt;
         if (k > 0) {
             s = s < 0 ? 0 : s > dim ? dim : s;
             e = e < 0 ? 0 : e > dim ? dim : e;
-            cnt = e > s ? (e - s + k - 1) / k : 0;
+            cnt = e > s ? (e - s - 1) / k + 1 : 0;
         } else {
             s = s < 0 ? -1 : s > dim - 1 ? dim - 1 : s;
             e = e < -1 ? -1 : e > dim - 1 ? dim - 1 : e;
-            cnt = s > e ? (s - e + (-k) - 1) / (-k) : 0;
+            cnt = s > e ? (s - e - 1) / (-k) + 1 : 0;
         }
         first[ax] = s;
         step[ax] = k;
@@ -624,6 +630,9 @@ static int run_pad(kp_op_ctx *ctx) {
     }
     int64_t od[KP_MAX_RANK];
     for (int i = 0; i < r; i++) {
+        if (pads[i] < -KP_MAX_NUMEL || pads[i] > KP_MAX_NUMEL || pads[r + i] < -KP_MAX_NUMEL ||
+            pads[r + i] > KP_MAX_NUMEL)
+            return kp_op_fail(ctx, KP_ERANGE, "pads for dim %d are out of range", i);
         od[i] = x->dims[i] + pads[i] + pads[r + i];
         if (od[i] < 0) return kp_op_fail(ctx, KP_EINVAL, "pads make dim %d negative", i);
         if (mode != PAD_CONSTANT && x->dims[i] == 0 && od[i] > 0)
@@ -674,7 +683,8 @@ static int depth_space(kp_op_ctx *ctx, int to_space) {
     if (rc) return rc;
     if (x->rank != 4) return kp_op_fail(ctx, KP_EINVAL, "input must be 4-D, has rank %d", x->rank);
     int64_t b = kp_node_attr_int(ctx->node, "blocksize", 0);
-    if (b <= 0) return kp_op_fail(ctx, KP_EINVAL, "blocksize must be positive");
+    if (b <= 0 || b > 4096)
+        return kp_op_fail(ctx, KP_EINVAL, "blocksize %lld is out of range", (long long)b);
     const char *mode = kp_node_attr_string(ctx->node, "mode", "DCR");
     int crd = to_space && !strcmp(mode, "CRD");
     if (to_space && !crd && strcmp(mode, "DCR"))
@@ -786,6 +796,7 @@ static int run_reverse_sequence(kp_op_ctx *ctx) {
     if ((rc = kp_args_copy(ctx, o, x))) return rc;
     int64_t inner = 1;
     for (int i = 2; i < x->rank; i++) inner *= x->dims[i];
+    if (o->numel == 0) return 0;
     size_t es = kp_dtype_size(x->dtype), blk = (size_t)inner * es;
     for (int64_t b = 0; b < batch; b++) {
         if (lv[b] < 0 || lv[b] > time)

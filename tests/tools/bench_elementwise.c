@@ -50,11 +50,13 @@ static kp_tensor *bench_alloc(kp_op_ctx *ctx, size_t i, kp_dtype dt, int rank,
     return &reuse;
 }
 
-static void bench(const char *label, const char *op, size_t n_in, kp_tensor **in, int reps,
-                  const char *attr, int64_t attr_v) {
+/* axes: optional "axes" attribute (n_axes entries) for reductions at opset 17. */
+static void bench_axes(const char *label, const char *op, size_t n_in, kp_tensor **in, int reps,
+                       const char *attr, int64_t attr_v, size_t n_axes, const int64_t *axes) {
     const char *names[4] = {"a", "b", "c", "d"}, *outs[1] = {"y"};
     kp_node *n = kp_node_new(op, "bench", n_in, names, 1, outs);
     if (attr) kp_node_set_attr_int(n, attr, attr_v);
+    if (n_axes) kp_node_set_attr_ints(n, "axes", n_axes, axes);
     const kp_op_def *def = kp_ops_find("", op);
     kp_error e;
     kp_tensor *out[1];
@@ -83,6 +85,11 @@ static void bench(const char *label, const char *op, size_t n_in, kp_tensor **in
     bytes += (double)reuse.nbytes;
     printf("%-34s %8.3f ms  %6.2f GB/s\n", label, best * 1e3, bytes / best / 1e9);
     kp_node_free(n);
+}
+
+static void bench(const char *label, const char *op, size_t n_in, kp_tensor **in, int reps,
+                  const char *attr, int64_t attr_v) {
+    bench_axes(label, op, n_in, in, reps, attr, attr_v, 0, NULL);
 }
 
 int main(int argc, char **argv) {
@@ -114,6 +121,10 @@ int main(int argc, char **argv) {
     bench("Softmax axis -1", "Softmax", 1, &a, reps, NULL, 0);
     bench("Softmax axis 1", "Softmax", 1, &a, reps, "axis", 1);
     bench("ReduceMean all (keepdims)", "ReduceMean", 1, &a, reps, NULL, 0);
+    bench_axes("ReduceMean axes [2,3]", "ReduceMean", 1, &a, reps, NULL, 0, 2,
+               (const int64_t[]){2, 3});
+    bench_axes("ReduceMean axis -1", "ReduceMean", 1, &a, reps, NULL, 0, 1, (const int64_t[]){-1});
+    bench_axes("ReduceSum axis 1", "ReduceSum", 1, &a, reps, NULL, 0, 1, (const int64_t[]){1});
     bench("Transpose (reverse)", "Transpose", 1, &a, reps, NULL, 0);
     kp_tensor_free(a);
     kp_tensor_free(b);

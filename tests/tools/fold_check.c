@@ -80,8 +80,7 @@ typedef struct stats {
 } stats;
 
 /* Returns 1 pass, 0 fail, -1 skip. */
-static int check_set(const kp_model *orig, const kp_model *folded, const char *dir,
-                     double *worst) {
+static int check_set(const kp_model *orig, const kp_model *folded, const char *dir, double *worst) {
     char path[4400];
     kp_tensor *in[16] = {0}, *want[16] = {0}, *a[16] = {0}, *b[16] = {0};
     size_t nin = 0, nwant = 0, na = 0, nb = 0;
@@ -186,9 +185,12 @@ int main(int argc, char **argv) {
     int sample = 1;
     stats st = {0};
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--root") && i + 1 < argc) root = argv[++i];
-        else if (!strcmp(argv[i], "--sample") && i + 1 < argc) sample = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "-v")) st.verbose = 1;
+        if (!strcmp(argv[i], "--root") && i + 1 < argc)
+            root = argv[++i];
+        else if (!strcmp(argv[i], "--sample") && i + 1 < argc)
+            sample = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "-v"))
+            st.verbose = 1;
         else {
             fprintf(stderr, "usage: fold_check [--root DIR] [--sample N] [-v]\n");
             return 2;
@@ -220,8 +222,8 @@ int main(int argc, char **argv) {
         }
         free(names);
     }
-    printf("fold touched %d models: %d passed, %d failed, %d skipped\n", st.pass + st.fail,
-           st.pass, st.fail, st.skip);
+    printf("fold touched %d models: %d passed, %d failed, %d skipped\n", st.pass + st.fail, st.pass,
+           st.fail, st.skip);
     printf("%d passed, %d failed\n", st.pass, st.fail);
     return st.fail ? 1 : 0;
 }

@@ -665,9 +665,159 @@ static void options_parsing(void **state) {
     expect_open_error(tpath("what.bin"), &o, "cannot tell the data format");
 }
 
+static void npy_tensor_roundtrip(void **state) {
+    (void)state;
+    kp_error e;
+    const int64_t d[3] = {2, 3, 1};
+    kp_tensor *t = kp_tensor_new(KP_INT64, 3, d, &e);
+    for (int i = 0; i < 6; i++) ((int64_t *)t->data)[i] = (int64_t)i * -1000000007LL;
+    assert_int_equal(kp_npy_save(t, tpath("rt.npy"), &e), 0);
+    kp_tensor *u = NULL;
+    assert_int_equal(kp_npy_load(tpath("rt.npy"), &u, &e), 0);
+    assert_true(kp_tensor_equal(t, u));
+    kp_tensor_free(u);
+    kp_tensor *f16 = kp_tensor_new(KP_FLOAT16, 1, d, &e);
+    assert_int_equal(kp_npy_save(f16, tpath("f16.npy"), &e), KP_EUNSUPPORTED);
+    kp_tensor_free(f16);
+    kp_tensor_free(t);
+    assert_int_equal(kp_npy_load(tpath("nothere.npy"), &u, &e), KP_EIO);
+}
+
+static void from_project(void **state) {
+    (void)state;
+    float x[3 * 4] = {0};
+    write_npy(tpath("p_x.npy"), "<f4", "(3, 1, 2, 2)", x, sizeof x);
+    int64_t y[3] = {0, 1, 0};
+    write_npy(tpath("p_y.npy"), "<i8", "(3,)", y, sizeof y);
+    kp_project p;
+    memset(&p, 0, sizeof p);
+    p.dir = tmpdir;
+    p.data.path = "p_x.npy"; /* relative: resolved against the project folder */
+    p.data.labels = "p_y.npy";
+    p.data.scale = 0.5;
+    p.data.n_mean = 1;
+    p.data.mean[0] = 0.25;
+    p.data.eval_limit = 2;
+    snprintf(p.data.layout, sizeof p.data.layout, "nchw");
+    kp_dataset *ds = NULL;
+    kp_error e;
+    if (kp_dataset_open_project(&p, 0, &ds, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(kp_dataset_n_samples(ds), 2);
+    assert_true(kp_dataset_has_labels(ds));
+    kp_model *m = model_with_input(KP_FLOAT, 4, nchw_1x2x2);
+    assert_int_equal(kp_dataset_bind(ds, m, &e), 0);
+    kp_batch b;
+    assert_int_equal(kp_dataset_batch(ds, 0, &b, &e), 0);
+    assert_true(((const float *)b.inputs[0]->data)[0] == -0.25f);
+    kp_dataset_free(ds);
+    p.data.format = "parquet";
+    assert_int_equal(kp_dataset_open_project(&p, 0, &ds, &e), KP_EINVAL);
+    assert_non_null(strstr(e.msg, "parquet"));
+    p.data.format = NULL;
+    p.data.path = NULL;
+    assert_int_equal(kp_dataset_open_project(&p, 0, &ds, &e), KP_EINVAL);
+    kp_model_free(m);
+}
+
+/* Opens, binds and reads every batch; any outcome but a crash is fine, errors need a message. */
+static void try_all(const char *path, const char *labels, kp_model *m) {
+    kp_dataset_opts o;
+    kp_dataset_opts_init(&o);
+    o.labels = labels;
+    o.batch = 3;
+    kp_dataset *ds = NULL;
+    kp_error e;
+    kp_error_clear(&e);
+    int rc = kp_dataset_open(path, &o, &ds, &e);
+    if (rc) {
+        assert_true(rc < 0 && e.msg[0]);
+        return;
+    }
+    if (kp_dataset_bind(ds, m, &e) == 0) {
+        kp_batch b;
+        for (size_t i = 0; i < kp_dataset_n_batches(ds); i++)
+            if (kp_dataset_batch(ds, i, &b, &e)) assert_true(e.msg[0] != 0);
+        kp_calib *c = NULL;
+        if (kp_dataset_calib_new(ds, 4, 7, &c, &e) == 0) {
+            const kp_tensor *const *in;
+            for (size_t i = 0; i < c->n_batches; i++) c->get(c, i, &in, NULL, NULL, &e);
+            kp_dataset_calib_free(c);
+        }
+    }
+    kp_dataset_free(ds);
+}
+
+static uint64_t rng_state = 0x1234;
+static uint32_t rnd(void) {
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(rng_state >> 33);
+}
+
+/* Every truncation and a few hundred random byte changes of valid files of each format. */
+static void mutations(void **state) {
+    (void)state;
+    float x[6 * 4];
+    for (int i = 0; i < 24; i++) x[i] = (float)i;
+    int64_t y[6] = {0, 1, 2, 3, 4, 5};
+    uint8_t xb[1024], yb[512];
+    size_t xl = npy_bytes(xb, "<f4", "(6, 1, 2, 2)", x, sizeof x);
+    size_t yl = npy_bytes(yb, "<i8", "(6,)", y, sizeof y);
+    const char *names[] = {"x.npy", "labels.npy"};
+    const uint8_t *data[] = {xb, yb};
+    const size_t lens[] = {xl, yl};
+    write_zip(tpath("m_s.npz"), 2, names, data, lens, 0);
+    write_zip(tpath("m_d.npz"), 2, names, data, lens, 1);
+    write_bytes(tpath("m.npy"), xb, xl);
+    uint8_t img[6 * 4];
+    for (int i = 0; i < 24; i++) img[i] = (uint8_t)(i * 10);
+    const uint32_t di[] = {6, 2, 2};
+    write_idx_gz(tpath("m.gz"), 3, di, img, sizeof img, 0);
+    const char *csv = "a,b,c,d,label\n0,1,2,3,1\n4,5,6,7,0\n8,9,10,11,2\n1,1,1,1,1\n";
+    write_bytes(tpath("m.csv"), csv, strlen(csv));
+    kp_model *m = model_with_input(KP_FLOAT, 4, nchw_1x2x2);
+    const char *files[] = {"m.npy", "m_s.npz", "m_d.npz", "m.gz", "m.csv"};
+    const char *exts[] = {".npy", ".npz", ".npz", ".gz", ".csv"};
+    for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
+        FILE *fp = fopen(tpath(files[f]), "rb");
+        assert_non_null(fp);
+        uint8_t orig[4096];
+        size_t n = fread(orig, 1, sizeof orig, fp);
+        fclose(fp);
+        char mut[64];
+        snprintf(mut, sizeof mut, "mut%s", exts[f]);
+        for (size_t cut = 0; cut < n; cut++) {
+            write_bytes(tpath(mut), orig, cut);
+            try_all(tpath(mut), NULL, m);
+        }
+        uint8_t buf[4096];
+        for (int k = 0; k < 300; k++) {
+            memcpy(buf, orig, n);
+            int flips = 1 + (int)(rnd() % 4);
+            for (int j = 0; j < flips; j++) {
+                uint32_t r = rnd();
+                buf[r % n] = (uint8_t)(rnd() & 1 ? rnd() : buf[r % n] ^ (1u << (r % 8)));
+            }
+            write_bytes(tpath(mut), buf, n);
+            try_all(tpath(mut), NULL, m);
+        }
+    }
+    /* A mutated labels file next to a good data file. */
+    for (size_t cut = 0; cut < yl; cut++) {
+        write_bytes(tpath("mlab.npy"), yb, cut);
+        try_all(tpath("m.npy"), tpath("mlab.npy"), m);
+    }
+    kp_model_free(m);
+}
+
 static int setup(void **state) {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/kp_test_dataset_XXXXXX");
+    /* tmpfs when there is one: the ONNX tensor saves fsync, slow on a busy disk. */
+    struct stat st;
+    const char *base =
+        stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) && access("/dev/shm", W_OK) == 0
+            ? "/dev/shm"
+            : "/tmp";
+    snprintf(tmpdir, sizeof tmpdir, "%s/kp_test_dataset_XXXXXX", base);
     return mkdtemp(tmpdir) ? 0 : -1;
 }
 
@@ -691,6 +841,9 @@ int main(void) {
         cmocka_unit_test(onnx_test_folders),
         cmocka_unit_test(calibration_subset),
         cmocka_unit_test(options_parsing),
+        cmocka_unit_test(mutations),
+        cmocka_unit_test(npy_tensor_roundtrip),
+        cmocka_unit_test(from_project),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -220,6 +220,68 @@ static void cycle_refused(void **state) {
     kp_model_free(m);
 }
 
+/* x -> Conv(+bias) -> BatchNormalization -> Relu -> y, and x also -> Gemm path is not needed:
+ * the fused run (BN folded, Relu fused) must match the unfused one (keep_values disables
+ * fusion) within float rounding. */
+static void fusion_matches_unfused(void **state) {
+    (void)state;
+    kp_model *m = kp_model_new();
+    kp_graph *g = m->graph;
+    int64_t xd[4] = {2, 3, 5, 5}, yd[4] = {2, 4, 5, 5}, wd[4] = {4, 3, 3, 3}, cd[1] = {4};
+    g->inputs = calloc(1, sizeof *g->inputs);
+    g->n_inputs = 1;
+    set_vi(&g->inputs[0], "x", 4, xd);
+    g->outputs = calloc(1, sizeof *g->outputs);
+    g->n_outputs = 1;
+    set_vi(&g->outputs[0], "y", 4, yd);
+    const char *names[6] = {"w", "b", "s", "beta", "mean", "var"};
+    for (int k = 0; k < 6; k++) {
+        kp_tensor *t = named(kp_tensor_new(KP_FLOAT, k ? 1 : 4, k ? cd : wd, NULL), names[k]);
+        for (int64_t i = 0; i < t->numel; i++)
+            ((float *)t->data)[i] = k == 5 ? 0.5f + (float)i : (float)((i * 7 + k) % 9) / 4 - 1;
+        assert_int_equal(kp_graph_add_init(g, t), 0);
+    }
+    const char *cin[3] = {"x", "w", "b"}, *cout[1] = {"c"};
+    kp_node *cv = kp_node_new("Conv", "conv", 3, cin, 1, cout);
+    int64_t pads[4] = {1, 1, 1, 1};
+    kp_node_set_attr_ints(cv, "pads", 4, pads);
+    const char *bin[5] = {"c", "s", "beta", "mean", "var"}, *bout[1] = {"n"};
+    const char *rin[1] = {"n"}, *rout[1] = {"y"};
+    assert_int_equal(kp_graph_add_node(g, cv), 0);
+    assert_int_equal(kp_graph_add_node(g, kp_node_new("BatchNormalization", "bn", 5, bin, 1, bout)),
+                     0);
+    assert_int_equal(kp_graph_add_node(g, kp_node_new("Relu", "relu", 1, rin, 1, rout)), 0);
+    kp_tensor *x = input(2, 3);
+    int64_t d5[4] = {2, 3, 5, 5};
+    kp_tensor *x5 = kp_tensor_new(KP_FLOAT, 4, d5, NULL);
+    for (int64_t i = 0; i < x5->numel; i++) ((float *)x5->data)[i] = (float)(i % 13) / 6 - 1;
+    kp_tensor_free(x);
+    const kp_tensor *in[1] = {x5};
+    kp_tensor *y1 = NULL, *y2 = NULL;
+    kp_error err = {0};
+    kp_exec *fused, *plain;
+    kp_exec_opts keep = {.keep_values = 1};
+    assert_int_equal(kp_exec_new(m, NULL, &fused, &err), 0);
+    assert_int_equal(kp_exec_new(m, &keep, &plain, &err), 0);
+    assert_int_equal(kp_exec_run(fused, in, &y1, &err), 0);
+    assert_int_equal(kp_exec_run(plain, in, &y2, &err), 0);
+    assert_non_null(kp_exec_value(plain, "c"));
+    int negatives = 0;
+    for (int64_t i = 0; i < y1->numel; i++) {
+        float a = ((float *)y1->data)[i], b = ((float *)y2->data)[i];
+        assert_true(fabsf(a - b) <= 1e-5f * (1 + fabsf(b)));
+        assert_true(a >= 0);
+        negatives += ((float *)kp_exec_value(plain, "n")->data)[i] < 0;
+    }
+    assert_true(negatives > 0); /* the Relu mattered */
+    kp_tensor_free(y1);
+    kp_tensor_free(y2);
+    kp_tensor_free(x5);
+    kp_exec_free(fused);
+    kp_exec_free(plain);
+    kp_model_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(runs_any_order_and_batch),
@@ -228,6 +290,7 @@ int main(void) {
         cmocka_unit_test(missing_ops_listed),
         cmocka_unit_test(keep_values),
         cmocka_unit_test(cycle_refused),
+        cmocka_unit_test(fusion_matches_unfused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -138,12 +138,99 @@ static void cumsum_forms(void **state) {
     kp_tensor_free(ax);
 }
 
+static void einsum_forms(void **state) {
+    (void)state;
+    kp_tensor *a = tramp(2, D(2, 3), 1, 0), *b = tramp(2, D(3, 2), 1, 1);
+    const kp_tensor *in[2] = {a, b};
+    kp_node *n = mknode("Einsum", 2, in, 1);
+    kp_node_set_attr_string(n, "equation", "ij,jk->ik");
+    /* [[0,1,2],[3,4,5]] x [[1,2],[3,4],[5,6]] */
+    expect1(n, 12, 2, in, 2, D(2, 2), V(13, 16, 40, 52));
+    kp_node_set_attr_string(n, "equation", "ij, jk"); /* implicit output: ik */
+    expect1(n, 12, 2, in, 2, D(2, 2), V(13, 16, 40, 52));
+    kp_node_set_attr_string(n, "equation", "ij,jk->");
+    expect1(n, 12, 2, in, 0, NULL, V(121));
+    kp_node_set_attr_string(n, "equation", "ij,jk->x");
+    kp_tensor *out[1];
+    kp_error e;
+    assert_int_equal(run(n, 12, 2, in, 1, out, &e), KP_EINVAL);
+    kp_node_free(n);
+    kp_tensor *sq = tramp(3, D(2, 2, 2), 1, 0);
+    const kp_tensor *in1[1] = {sq};
+    n = mknode("Einsum", 1, in1, 1);
+    kp_node_set_attr_string(n, "equation", "...ii->...i"); /* batch diagonal */
+    expect1(n, 12, 1, in1, 2, D(2, 2), V(0, 3, 4, 7));
+    kp_node_free(n);
+    kp_tensor_free(a);
+    kp_tensor_free(b);
+    kp_tensor_free(sq);
+}
+
+static void loss_forms(void **state) {
+    (void)state;
+    kp_tensor *x = tt(KP_FLOAT, 2, D(2, 3), V(-1, -2, -3, -4, -5, -6)),
+              *t = tt(KP_INT64, 1, D(2), V(2, 0)), *w = tt(KP_FLOAT, 1, D(3), V(1, 2, 3));
+    const kp_tensor *in[3] = {x, t, w};
+    kp_node *n = mknode("NegativeLogLikelihoodLoss", 3, in, 1);
+    expect1(n, 13, 3, in, 0, NULL, V((9.0 + 4.0) / 4.0)); /* mean weighs by w[target] */
+    kp_node_set_attr_string(n, "reduction", "none");
+    expect1(n, 13, 3, in, 1, D(2), V(9, 4));
+    kp_node_set_attr_int(n, "ignore_index", 0);
+    kp_node_set_attr_string(n, "reduction", "sum");
+    expect1(n, 13, 3, in, 0, NULL, V(9));
+    kp_node_free(n);
+    kp_tensor *bad = tt(KP_INT64, 1, D(2), V(3, 0));
+    const kp_tensor *bin[2] = {x, bad};
+    n = mknode("NegativeLogLikelihoodLoss", 2, bin, 1);
+    kp_tensor *out[1];
+    kp_error e;
+    assert_int_equal(run(n, 13, 2, bin, 1, out, &e), KP_EINVAL); /* class 3 of 3 */
+    kp_node_free(n);
+    const kp_tensor *sin_[2] = {x, t};
+    n = mknode("SoftmaxCrossEntropyLoss", 2, sin_, 1);
+    double l0 = 3 - 1 + log(1 + exp(-1) + exp(-2)) - 0; /* -log_softmax(x0)[2] */
+    double lse1 = -4 + log(1 + exp(-1) + exp(-2));
+    double l1 = -(-4 - lse1);
+    expect1(n, 13, 2, sin_, 0, NULL, V((l0 + l1) / 2));
+    kp_node_free(n);
+    kp_tensor_free(x);
+    kp_tensor_free(t);
+    kp_tensor_free(w);
+    kp_tensor_free(bad);
+}
+
+static void nms_det(void **state) {
+    (void)state;
+    /* three boxes: 0 and 1 overlap heavily (IoU 0.9), 2 is apart */
+    kp_tensor *boxes = tt(KP_FLOAT, 3, D(1, 3, 4), V(0, 0, 1, 1, 0, 0.1, 1, 1.0, 5, 5, 6, 6)),
+              *scores = tt(KP_FLOAT, 3, D(1, 1, 3), V(0.8, 0.9, 0.3)),
+              *maxo = tt(KP_INT64, 1, D(1), V(10)), *iou = tt(KP_FLOAT, 1, D(1), V(0.5)),
+              *st = tt(KP_FLOAT, 1, D(1), V(0.25));
+    const kp_tensor *in[5] = {boxes, scores, maxo, iou, st};
+    kp_node *n = mknode("NonMaxSuppression", 5, in, 1);
+    expect1(n, 11, 5, in, 2, D(2, 3), V(0, 0, 1, 0, 0, 2));
+    ((float *)st->data)[0] = 0.5f; /* box 2 scores below */
+    expect1(n, 11, 5, in, 2, D(1, 3), V(0, 0, 1));
+    kp_node_free(n);
+    kp_tensor *m = tt(KP_FLOAT, 3, D(2, 2, 2), V(1, 2, 3, 4, 0, 1, 1, 0));
+    const kp_tensor *min[1] = {m};
+    n = mknode("Det", 1, min, 1);
+    expect1(n, 11, 1, min, 1, D(2), V(-2, -1));
+    kp_node_free(n);
+    kp_tensor_free(boxes);
+    kp_tensor_free(scores);
+    kp_tensor_free(maxo);
+    kp_tensor_free(iou);
+    kp_tensor_free(st);
+    kp_tensor_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(reduce_axes_forms),
-        cmocka_unit_test(argmax_forms),
-        cmocka_unit_test(softmax_forms),
-        cmocka_unit_test(cumsum_forms),
+        cmocka_unit_test(reduce_axes_forms), cmocka_unit_test(argmax_forms),
+        cmocka_unit_test(softmax_forms),     cmocka_unit_test(cumsum_forms),
+        cmocka_unit_test(einsum_forms),      cmocka_unit_test(loss_forms),
+        cmocka_unit_test(nms_det),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

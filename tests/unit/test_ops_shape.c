@@ -434,6 +434,63 @@ static void transpose_all_perms(void **state) {
     kp_tensor_free(x);
 }
 
+/* Hostile sizes give errors (or correct tiny results), never overflow or huge allocations. */
+static void hostile_values(void **state) {
+    (void)state;
+    kp_tensor *x = tramp(2, D(3, 4), 1, 0);
+    kp_tensor *out[1];
+    kp_error e;
+    kp_tensor *st = ints(1, V(0)), *en = ints(1, V(10)), *ax = ints(1, V(1)),
+              *sp = tt(KP_INT64, 1, D(1), NULL);
+    ((int64_t *)sp->data)[0] = INT64_MAX;
+    const kp_tensor *sin_[5] = {x, st, en, ax, sp};
+    kp_node *n = mknode("Slice", 5, sin_, 1);
+    expect1(n, 13, 5, sin_, 2, D(3, 1), V(0, 4, 8)); /* huge step: first element only */
+    ((int64_t *)sp->data)[0] = INT64_MIN;
+    ((int64_t *)st->data)[0] = -1;
+    ((int64_t *)en->data)[0] = INT64_MIN;
+    expect1(n, 13, 5, sin_, 2, D(3, 1), V(3, 7, 11));
+    kp_node_free(n);
+    kp_tensor *rep = tt(KP_INT64, 1, D(2), NULL);
+    ((int64_t *)rep->data)[0] = INT64_MAX / 2;
+    ((int64_t *)rep->data)[1] = 3;
+    const kp_tensor *tin[2] = {x, rep};
+    n = mknode("Tile", 2, tin, 1);
+    assert_int_equal(run(n, 13, 2, tin, 1, out, &e), KP_ERANGE);
+    kp_node_free(n);
+    kp_tensor *sh = tt(KP_INT64, 1, D(3), NULL);
+    ((int64_t *)sh->data)[0] = INT64_MAX / 4;
+    ((int64_t *)sh->data)[1] = 1 << 20;
+    ((int64_t *)sh->data)[2] = -1;
+    const kp_tensor *rin[2] = {x, sh};
+    n = mknode("Reshape", 2, rin, 1);
+    assert_true(run(n, 13, 2, rin, 1, out, &e) < 0);
+    kp_node_free(n);
+    kp_tensor *pads = tt(KP_INT64, 1, D(4), NULL);
+    ((int64_t *)pads->data)[1] = INT64_MAX;
+    const kp_tensor *pin[2] = {x, pads};
+    n = mknode("Pad", 2, pin, 1);
+    assert_true(run(n, 13, 2, pin, 1, out, &e) < 0);
+    kp_node_free(n);
+    kp_tensor *idx = tt(KP_FLOAT, 1, D(2), V(NAN, 1e30)), *depth = tt(KP_INT64, 0, NULL, V(3)),
+              *vals = tt(KP_FLOAT, 1, D(2), V(0, 1));
+    const kp_tensor *oin[3] = {idx, depth, vals};
+    n = mknode("OneHot", 3, oin, 1);
+    expect1(n, 11, 3, oin, 2, D(2, 3), V(0, 0, 0, 0, 0, 0));
+    kp_node_free(n);
+    kp_tensor_free(x);
+    kp_tensor_free(st);
+    kp_tensor_free(en);
+    kp_tensor_free(ax);
+    kp_tensor_free(sp);
+    kp_tensor_free(rep);
+    kp_tensor_free(sh);
+    kp_tensor_free(pads);
+    kp_tensor_free(idx);
+    kp_tensor_free(depth);
+    kp_tensor_free(vals);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reshape_squeeze),
@@ -445,6 +502,7 @@ int main(void) {
         cmocka_unit_test(misc_ops),
         cmocka_unit_test(more_index_ops),
         cmocka_unit_test(transpose_all_perms),
+        cmocka_unit_test(hostile_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@ async function openSession(ort, model, threads) {
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
   });
 }
 

@@ -9,6 +9,10 @@ RUNS=0
 export HOME="$TMP/home" XDG_CONFIG_HOME="$TMP/config" XDG_DATA_HOME="$TMP/data"
 mkdir -p "$HOME" "$XDG_CONFIG_HOME" "$XDG_DATA_HOME"
 export KOMPRESS_THEMES="$ROOT/themes"
+# Sanitizer reports go to files (the terminal belongs to curses); failures print them.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$TMP/asan"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$TMP/ubsan"
+show_sanitizer() { for f in "$TMP"/asan* "$TMP"/ubsan*; do [ -f "$f" ] && head -n 30 "$f"; done; }
 # Slower under sanitizers.
 case "$BUILD" in *asan*) SLOW=3 ;; *) SLOW=1 ;; esac
 
@@ -49,6 +53,7 @@ wait_for() {
     echo "---- screen ----"
     screen
     echo "----------------"
+    show_sanitizer
     exit 1
 }
 
@@ -66,7 +71,7 @@ wait_gone() {
     exit 1
 }
 
-fail() { echo "FAIL: $*"; echo "---- screen ----"; screen; exit 1; }
+fail() { echo "FAIL: $*"; echo "---- screen ----"; screen; show_sanitizer; exit 1; }
 
 # The terminal is restored: not in the alternate screen, cursor visible, no mouse tracking.
 assert_restored() {

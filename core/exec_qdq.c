@@ -1,0 +1,388 @@
+/* QDQ pattern fusion for the executor (see exec_qdq.h). */
+#include "core/exec_qdq.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static kp_node *producer(kp_graph *g, const char *name) {
+    if (!name || !*name) return NULL;
+    return kp_graph_producer(g, name, NULL);
+}
+
+static int is_dq(const kp_node *n) {
+    return n && kp_node_is(n, "DequantizeLinear");
+}
+
+static const kp_tensor *cst(kp_graph *g, const char *name) {
+    return name && *name ? kp_graph_find_const(g, name) : NULL;
+}
+
+static float f_at(const kp_tensor *t, int64_t i) {
+    return (float)kp_tensor_get(t, t->numel == 1 ? 0 : i);
+}
+
+/* The single consumer of value v, or NULL (several, none, or v is a graph output). */
+static kp_node *only_consumer(kp_graph *g, const char *v) {
+    kp_node *u[2];
+    if (kp_graph_is_output(g, v)) return NULL;
+    return kp_graph_consumers(g, v, u, 2) == 1 ? u[0] : NULL;
+}
+
+/* A Q node with constant scalar scale (and zero point, if any). */
+static int q_ok(kp_graph *g, const kp_node *q) {
+    if (!q || !kp_node_is(q, "QuantizeLinear") || q->n_outputs != 1) return 0;
+    const kp_tensor *s = cst(g, kp_node_input(q, 1)), *z = cst(g, kp_node_input(q, 2));
+    if (!s || s->numel != 1 || s->dtype != KP_FLOAT) return 0;
+    if (kp_node_input(q, 2) && (!z || z->numel != 1)) return 0;
+    if (z && z->dtype != KP_UINT8 && z->dtype != KP_INT8) return 0;
+    if (!z && kp_node_attr_int(q, "output_dtype", 0)) return 0;
+    return 1;
+}
+
+/* An activation DQ: non-constant 8-bit input, constant scalar scale and zero point. */
+static int dq_act_ok(kp_graph *g, const kp_node *d) {
+    if (!is_dq(d) || cst(g, kp_node_input(d, 0))) return 0;
+    const kp_tensor *s = cst(g, kp_node_input(d, 1)), *z = cst(g, kp_node_input(d, 2));
+    if (!s || s->numel != 1 || s->dtype != KP_FLOAT) return 0;
+    if (kp_node_input(d, 2) && (!z || z->numel != 1)) return 0;
+    if (z && z->dtype != KP_UINT8 && z->dtype != KP_INT8) return 0;
+    return 1;
+}
+
+static int same_params(kp_graph *g, const kp_node *dq, const kp_node *q) {
+    const kp_tensor *s1 = cst(g, kp_node_input(dq, 1)), *s2 = cst(g, kp_node_input(q, 1));
+    const kp_tensor *z1 = cst(g, kp_node_input(dq, 2)), *z2 = cst(g, kp_node_input(q, 2));
+    if (!s1 || !s2 || f_at(s1, 0) != f_at(s2, 0)) return 0;
+    if (!z1 != !z2) return 0;
+    return !z1 || (z1->dtype == z2->dtype && kp_tensor_get(z1, 0) == kp_tensor_get(z2, 0));
+}
+
+static const char *add_const(kp_graph *g, const char *base, kp_tensor *t, kp_error *err) {
+    char *name = t ? kp_graph_unique_name(g, base) : NULL;
+    if (!name || kp_tensor_set_name(t, name) || kp_graph_add_init(g, t)) {
+        free(name);
+        kp_tensor_free(t);
+        kp_error_set(err, KP_ENOMEM, "out of memory");
+        return NULL;
+    }
+    free(name);
+    return t->name;
+}
+
+/* int32 bias for scale sx * sw[c] from input 2 of n (a DQ of int32, or a float constant), or
+ * "" when absent. Returns NULL (no error) when the bias cannot be expressed exactly enough. */
+static const char *bias_int32(kp_graph *g, const kp_node *n, const kp_node *wdq, float sx,
+                              const kp_tensor *sw, int64_t C, int *fail, kp_error *err) {
+    const char *bn = kp_node_input(n, 2);
+    if (!bn) return "";
+    const kp_tensor *bf = cst(g, bn);
+    kp_node *bd = producer(g, bn);
+    const kp_tensor *bq = NULL, *bs = NULL;
+    if (!bf) {
+        if (!is_dq(bd) || kp_node_input(bd, 2)) goto no;
+        bq = cst(g, kp_node_input(bd, 0));
+        if (!bq || bq->dtype != KP_INT32 || bq->numel != C) goto no;
+        bs = cst(g, kp_node_input(bd, 1));
+        if (!bs) {
+            /* bias scale computed in the graph as Mul(x_scale, w_scale): exact by construction */
+            kp_node *mul = producer(g, kp_node_input(bd, 1));
+            const kp_node *xdq = producer(g, kp_node_input(n, 0));
+            if (!mul || !kp_node_is(mul, "Mul") || !kp_node_input(mul, 0) ||
+                !kp_node_input(mul, 1) || strcmp(kp_node_input(mul, 0), kp_node_input(xdq, 1)) ||
+                strcmp(kp_node_input(mul, 1), kp_node_input(wdq, 1)))
+                goto no;
+            return bq->name;
+        }
+    } else if (bf->dtype != KP_FLOAT || bf->numel != C)
+        goto no;
+    int64_t one = C;
+    kp_tensor *t = kp_tensor_new(KP_INT32, 1, &one, err);
+    if (!t) {
+        *fail = 1;
+        return NULL;
+    }
+    for (int64_t c = 0; c < C; c++) {
+        double real =
+            bf ? kp_tensor_get(bf, c) : (double)((const int32_t *)bq->data)[c] * f_at(bs, c);
+        double v = nearbyint(real / ((double)sx * f_at(sw, c)));
+        if (!(fabs(v) < 2147483647.0)) {
+            kp_tensor_free(t);
+            goto no;
+        }
+        ((int32_t *)t->data)[c] = (int32_t)v;
+    }
+    const char *name = add_const(g, "kq_bias", t, err);
+    if (!name) *fail = 1;
+    return name;
+no:
+    return NULL;
+}
+
+static int set_inputs(kp_node *n, const char *const *in, size_t k) {
+    for (size_t i = 0; i < k; i++)
+        if (kp_node_set_input(n, i, in[i] ? in[i] : "")) return KP_ENOMEM;
+    return 0;
+}
+
+static int copy_conv_attrs(kp_node *dst, const kp_node *src) {
+    static const char *const ints[] = {"dilations", "kernel_shape", "pads", "strides"};
+    for (size_t i = 0; i < 4; i++) {
+        const int64_t *v;
+        size_t c = kp_node_attr_ints(src, ints[i], &v);
+        if (c && kp_node_set_attr_ints(dst, ints[i], c, v)) return KP_ENOMEM;
+    }
+    if (kp_node_set_attr_int(dst, "group", kp_node_attr_int(src, "group", 1))) return KP_ENOMEM;
+    const char *ap = kp_node_attr_string(src, "auto_pad", NULL);
+    if (ap && kp_node_set_attr_string(dst, "auto_pad", ap)) return KP_ENOMEM;
+    return 0;
+}
+
+static void remove_node_ptr(kp_graph *g, const kp_node *n) {
+    for (size_t i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i] == n) {
+            kp_graph_remove_node(g, i);
+            return;
+        }
+}
+
+/* Tries to fuse compute node at pos. 1 fused, 0 not, <0 error. */
+static int fuse_compute(kp_graph *g, size_t pos, kp_error *err) {
+    kp_node *n = g->nodes[pos];
+    int conv = kp_node_is(n, "Conv"), gemm = kp_node_is(n, "Gemm");
+    if (!conv && !gemm && !kp_node_is(n, "MatMul")) return 0;
+    if (n->n_outputs != 1) return 0;
+    kp_node *xdq = producer(g, kp_node_input(n, 0)), *wdq = producer(g, kp_node_input(n, 1));
+    if (!dq_act_ok(g, xdq) || !is_dq(wdq)) return 0;
+    const kp_tensor *wq = cst(g, kp_node_input(wdq, 0)), *ws = cst(g, kp_node_input(wdq, 1));
+    const kp_tensor *wz = cst(g, kp_node_input(wdq, 2));
+    if (!wq || !ws || ws->dtype != KP_FLOAT || (kp_node_input(wdq, 2) && !wz)) return 0;
+    if (wq->dtype != KP_INT8 && wq->dtype != KP_UINT8) return 0;
+    if (wz && (wz->dtype != wq->dtype || wz->numel != ws->numel)) return 0;
+    int transB = gemm ? (int)kp_node_attr_int(n, "transB", 0) : 0;
+    int64_t C, want_axis;
+    if (conv) {
+        if (wq->rank != 3 && wq->rank != 4) return 0;
+        C = wq->dims[0];
+        want_axis = 0;
+    } else {
+        if (wq->rank != 2) return 0;
+        if (gemm &&
+            (kp_node_attr_int(n, "transA", 0) || kp_node_attr_float(n, "alpha", 1.f) != 1.f ||
+             kp_node_attr_float(n, "beta", 1.f) != 1.f))
+            return 0;
+        C = transB ? wq->dims[0] : wq->dims[1];
+        want_axis = transB ? 0 : 1;
+    }
+    if (ws->numel != 1) {
+        int64_t axis = kp_node_attr_int(wdq, "axis", 1);
+        if (axis < 0) axis += wq->rank;
+        if (axis != want_axis || ws->numel != C) return 0;
+    }
+    const kp_tensor *sx = cst(g, kp_node_input(xdq, 1));
+    int fail = 0;
+    const char *bias = (conv || gemm) ? bias_int32(g, n, wdq, f_at(sx, 0), ws, C, &fail, err) : "";
+    if (fail) return err->code ? err->code : KP_ENOMEM;
+    if (!bias) return 0;
+    /* output side: [Relu ->] Q, or a float output */
+    kp_node *after = only_consumer(g, n->outputs[0]), *relu = NULL, *q = NULL;
+    if (after && kp_node_is(after, "Relu") && after->n_outputs == 1) {
+        kp_node *aq = only_consumer(g, after->outputs[0]);
+        if (q_ok(g, aq)) relu = after, q = aq;
+    } else if (q_ok(g, after))
+        q = after;
+    /* weights as [K, N] for QGemm */
+    const char *wname = kp_node_input(wdq, 0);
+    if (gemm && transB) {
+        int64_t d[2] = {wq->dims[1], wq->dims[0]};
+        kp_tensor *t = kp_tensor_new(wq->dtype, 2, d, err);
+        if (!t) return err->code;
+        const uint8_t *src = wq->data;
+        for (int64_t i = 0; i < d[1]; i++)
+            for (int64_t k = 0; k < d[0]; k++)
+                ((uint8_t *)t->data)[k * d[1] + i] = src[i * d[0] + k];
+        wname = add_const(g, "kq_wt", t, err);
+        if (!wname) return err->code;
+    }
+    const char *out = q ? q->outputs[0] : n->outputs[0];
+    kp_node *f = kp_node_new(conv ? "QConv" : "QGemm", n->name, 0, NULL, 1, &out);
+    if (!f) return kp_error_set(err, KP_ENOMEM, "out of memory");
+    const char *in[9] = {kp_node_input(xdq, 0),
+                         kp_node_input(xdq, 1),
+                         kp_node_input(xdq, 2),
+                         wname,
+                         kp_node_input(wdq, 1),
+                         kp_node_input(wdq, 2),
+                         q ? kp_node_input(q, 1) : NULL,
+                         q ? kp_node_input(q, 2) : NULL,
+                         *bias ? bias : NULL};
+    free(f->domain);
+    f->domain = strdup("ai.kompress");
+    if (!f->domain || set_inputs(f, in, 9) || (conv && copy_conv_attrs(f, n)) ||
+        (relu && kp_node_set_attr_int(f, "relu", 1))) {
+        kp_node_free(f);
+        return kp_error_set(err, KP_ENOMEM, "out of memory");
+    }
+    kp_graph_replace_node(g, pos, f);
+    if (relu) remove_node_ptr(g, relu);
+    if (q) remove_node_ptr(g, q);
+    return 1;
+}
+
+/* DQ -> MaxPool|Flatten -> Q with equal parameters. */
+static int fuse_move(kp_graph *g, size_t pos, kp_error *err) {
+    kp_node *n = g->nodes[pos];
+    int pool = kp_node_is(n, "MaxPool"), flat = kp_node_is(n, "Flatten");
+    if (!pool && !flat) return 0;
+    if (n->n_outputs < 1 || (n->n_outputs > 1 && n->outputs[1][0])) return 0;
+    kp_node *dq = producer(g, kp_node_input(n, 0));
+    kp_node *q = only_consumer(g, n->outputs[0]);
+    if (!dq_act_ok(g, dq) || !q_ok(g, q) || !same_params(g, dq, q)) return 0;
+    if (pool) {
+        const char *ap = kp_node_attr_string(n, "auto_pad", "NOTSET");
+        const int64_t *v;
+        if ((strcmp(ap, "NOTSET") && strcmp(ap, "VALID")) ||
+            kp_node_attr_ints(n, "kernel_shape", &v) != 2)
+            return 0;
+    }
+    kp_node *f = kp_node_clone(n, g);
+    if (!f) return kp_error_set(err, KP_ENOMEM, "out of memory");
+    if (pool) {
+        free(f->op_type);
+        free(f->domain);
+        f->op_type = strdup("MaxPool8");
+        f->domain = strdup("ai.kompress");
+        kp_node_remove_attr(f, "storage_order");
+    }
+    if (!f->op_type || (pool && !f->domain) || kp_node_set_input(f, 0, kp_node_input(dq, 0)) ||
+        kp_node_set_output(f, 0, q->outputs[0])) {
+        kp_node_free(f);
+        return kp_error_set(err, KP_ENOMEM, "out of memory");
+    }
+    for (size_t k = 1; k < f->n_outputs; k++) free(f->outputs[k]); /* unused indices output */
+    if (f->n_outputs > 1) f->n_outputs = 1;
+    kp_graph_replace_node(g, pos, f);
+    remove_node_ptr(g, q);
+    return 1;
+}
+
+static int has_fp16(const kp_graph *g) {
+    for (size_t i = 0; i < g->n_inits; i++)
+        if (g->inits[i]->dtype == KP_FLOAT16) return 1;
+    for (size_t i = 0; i < g->n_nodes; i++)
+        if (kp_node_is(g->nodes[i], "Cast") && kp_node_attr_int(g->nodes[i], "to", 0) == KP_FLOAT16)
+            return 1;
+    return 0;
+}
+
+static int worth_it(const kp_graph *g) {
+    for (size_t i = 0; i < g->n_nodes; i++)
+        if (kp_node_is(g->nodes[i], "DequantizeLinear")) return 1;
+    return has_fp16(g);
+}
+
+/* fp16 emulation: float16 constants widened to float32 (exact), Cast-to-float16 and every
+ * other node's outputs rounded through float16 (ai.kompress:RoundF16), so values are what an
+ * fp16 device stores while the arithmetic runs in fp32 (as fp16 hardware accumulates). */
+static int lower_fp16(kp_graph *g, kp_error *err) {
+    for (size_t i = 0; i < g->n_inits; i++) {
+        kp_tensor *t = g->inits[i];
+        if (t->dtype != KP_FLOAT16) continue;
+        kp_tensor *f = kp_tensor_new(KP_FLOAT, t->rank, t->dims, err);
+        if (!f || kp_tensor_set_name(f, t->name)) {
+            kp_tensor_free(f);
+            return kp_error_set(err, KP_ENOMEM, "out of memory");
+        }
+        for (int64_t k = 0; k < t->numel; k++)
+            ((float *)f->data)[k] = kp_f16_to_f32(((const uint16_t *)t->data)[k]);
+        kp_tensor_free(t);
+        g->inits[i] = f;
+    }
+    kp_graph_touch(g);
+    size_t n0 = g->n_nodes;
+    for (size_t i = 0; i < n0; i++) {
+        kp_node *n = g->nodes[i];
+        if (kp_node_is(n, "Cast")) {
+            int64_t to = kp_node_attr_int(n, "to", 0);
+            if (to == KP_FLOAT16) {
+                free(n->op_type);
+                free(n->domain);
+                n->op_type = strdup("RoundF16");
+                n->domain = strdup("ai.kompress");
+                kp_node_remove_attr(n, "to");
+                if (!n->op_type || !n->domain) return kp_error_set(err, KP_ENOMEM, "out of memory");
+            }
+            continue;
+        }
+        if (n->n_attrs) { /* subgraph bodies are not lowered: leave such nodes alone */
+            int sub = 0;
+            for (size_t a = 0; a < n->n_attrs; a++)
+                sub |= n->attrs[a].type == KP_ATTR_GRAPH || n->attrs[a].type == KP_ATTR_GRAPHS;
+            if (sub) continue;
+        }
+        for (size_t k = 0; k < n->n_outputs; k++) {
+            if (!n->outputs[k][0]) continue;
+            char *orig = strdup(n->outputs[k]), base[300];
+            snprintf(base, sizeof base, "%s_f32", orig ? orig : "v");
+            char *tmp = orig ? kp_graph_unique_name(g, base) : NULL;
+            const char *in[1] = {tmp};
+            kp_node *r =
+                tmp ? kp_node_new("RoundF16", NULL, 1, in, 1, (const char *const *)&orig) : NULL;
+            int bad = !r || kp_node_set_output(n, k, tmp);
+            if (!bad) {
+                free(r->domain);
+                r->domain = strdup("ai.kompress");
+                bad = !r->domain || kp_graph_add_node(g, r);
+            }
+            if (bad) kp_node_free(r);
+            free(orig);
+            free(tmp);
+            if (bad) return kp_error_set(err, KP_ENOMEM, "out of memory");
+        }
+    }
+    for (size_t i = 0; i < g->n_value_info; i++)
+        if (g->value_info[i].type.elem == KP_FLOAT16) g->value_info[i].type.elem = KP_FLOAT;
+    return kp_graph_toposort(g, err);
+}
+
+int kp_exec_qdq_fuse(const kp_model *m, kp_model **out, kp_error *err) {
+    *out = NULL;
+    if (!m || !m->graph || !worth_it(m->graph)) return 0;
+    kp_model *c = kp_model_clone(m, err);
+    if (!c) return err && err->code ? err->code : KP_ENOMEM;
+    kp_graph *g = c->graph;
+    int fused = 0, rc = 0;
+    if (has_fp16(g)) {
+        rc = lower_fp16(g, err);
+        if (rc) {
+            kp_model_free(c);
+            return rc;
+        }
+        fused = 1;
+    }
+    for (int phase = 0; phase < 2 && rc >= 0; phase++)
+        for (size_t i = 0; i < g->n_nodes; i++) {
+            kp_node *n = g->nodes[i];
+            if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx")) continue;
+            rc = phase == 0 ? fuse_compute(g, i, err) : fuse_move(g, i, err);
+            if (rc < 0) break;
+            if (rc > 0) {
+                fused++;
+                i = 0; /* positions moved: rescan (graphs are small next to the work saved) */
+                i--;
+            }
+        }
+    if (rc < 0 || !fused) {
+        kp_model_free(c);
+        return rc < 0 ? rc : 0;
+    }
+    kp_graph_remove_dead(g);
+    rc = kp_graph_toposort(g, err);
+    if (rc) {
+        kp_model_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}

@@ -1,0 +1,16 @@
+/* Kernels kept in files of their own for size and registered in misc.c's table:
+ * NonMaxSuppression (nms.c), window functions, DFT and STFT (signal.c), Det (det.c). */
+#ifndef KP_OPS_EXTRA_H
+#define KP_OPS_EXTRA_H
+
+#include "core/ops/ops.h"
+
+int kp_op_nms(kp_op_ctx *ctx);
+int kp_op_hann_window(kp_op_ctx *ctx);
+int kp_op_hamming_window(kp_op_ctx *ctx);
+int kp_op_blackman_window(kp_op_ctx *ctx);
+int kp_op_dft(kp_op_ctx *ctx);
+int kp_op_stft(kp_op_ctx *ctx);
+int kp_op_det(kp_op_ctx *ctx);
+
+#endif

@@ -1,0 +1,79 @@
+/* ai.kompress:MaxPool8: 2-D max pooling on uint8/int8 tensors, so a quantized value stays
+ * quantized through a pool (max commutes with a monotonic quantizer: the executor's QDQ fusion
+ * replaces DequantizeLinear -> MaxPool -> QuantizeLinear with the same scale and zero point by
+ * this). Attributes as MaxPool: kernel_shape, strides, pads, dilations, ceil_mode, auto_pad
+ * NOTSET or VALID. */
+#include <string.h>
+
+#include "core/ops/int8_ops.h"
+
+int kp_op_KMaxPool8(kp_op_ctx *ctx) {
+    const kp_tensor *x = kp_op_input(ctx, 0);
+    if (!x || x->rank != 4 || !kp_q_is_8bit(x->dtype))
+        return kp_op_fail(ctx, KP_EUNSUPPORTED, "needs a 4-D uint8/int8 input");
+    const int64_t *v;
+    int64_t k[2], s[2] = {1, 1}, d[2] = {1, 1}, p[4] = {0, 0, 0, 0};
+    if (kp_node_attr_ints(ctx->node, "kernel_shape", &v) != 2)
+        return kp_op_fail(ctx, KP_EFORMAT, "kernel_shape must have 2 values");
+    memcpy(k, v, sizeof k);
+    if (kp_node_attr_ints(ctx->node, "strides", &v) == 2) memcpy(s, v, sizeof s);
+    if (kp_node_attr_ints(ctx->node, "dilations", &v) == 2) memcpy(d, v, sizeof d);
+    const char *ap = kp_node_attr_string(ctx->node, "auto_pad", "NOTSET");
+    if (strcmp(ap, "VALID") && kp_node_attr_ints(ctx->node, "pads", &v) == 4)
+        memcpy(p, v, sizeof p);
+    if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID"))
+        return kp_op_fail(ctx, KP_EUNSUPPORTED, "auto_pad %s", ap);
+    int ceil_mode = (int)kp_node_attr_int(ctx->node, "ceil_mode", 0);
+    int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3], o[2];
+    int64_t in[2] = {H, W};
+    for (int i = 0; i < 2; i++) {
+        if (k[i] <= 0 || s[i] <= 0 || d[i] <= 0 || p[i] < 0 || p[i + 2] < 0)
+            return kp_op_fail(ctx, KP_EFORMAT, "bad pooling geometry");
+        int64_t span = in[i] + p[i] + p[i + 2] - ((k[i] - 1) * d[i] + 1);
+        if (span < 0) return kp_op_fail(ctx, KP_EFORMAT, "kernel larger than the input");
+        o[i] = (ceil_mode ? (span + s[i] - 1) / s[i] : span / s[i]) + 1;
+        /* ceil mode: the last window must start inside the input or left padding */
+        if (ceil_mode && (o[i] - 1) * s[i] >= in[i] + p[i]) o[i]--;
+    }
+    int64_t dims[4] = {N, C, o[0], o[1]};
+    kp_tensor *y = kp_op_output(ctx, 0, x->dtype, 4, dims);
+    if (!y) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
+    int sgn = x->dtype == KP_INT8;
+    if (!sgn && k[0] == 2 && k[1] == 2 && s[0] == 2 && s[1] == 2 && d[0] == 1 && d[1] == 1 &&
+        !p[0] && !p[1] && 2 * o[0] <= H && 2 * o[1] <= W) {
+        /* the common 2x2 / stride 2 window, every tap inside */
+        for (int64_t nc = 0; nc < N * C; nc++) {
+            const uint8_t *src = (const uint8_t *)x->data + nc * H * W;
+            uint8_t *dst = (uint8_t *)y->data + nc * o[0] * o[1];
+            for (int64_t oy = 0; oy < o[0]; oy++) {
+                const uint8_t *r0 = src + 2 * oy * W, *r1 = r0 + W;
+                for (int64_t ox = 0; ox < o[1]; ox++) {
+                    uint8_t a = r0[2 * ox] > r0[2 * ox + 1] ? r0[2 * ox] : r0[2 * ox + 1];
+                    uint8_t b = r1[2 * ox] > r1[2 * ox + 1] ? r1[2 * ox] : r1[2 * ox + 1];
+                    dst[oy * o[1] + ox] = a > b ? a : b;
+                }
+            }
+        }
+        return 0;
+    }
+    for (int64_t nc = 0; nc < N * C; nc++) {
+        const uint8_t *src = (const uint8_t *)x->data + nc * H * W;
+        uint8_t *dst = (uint8_t *)y->data + nc * o[0] * o[1];
+        for (int64_t oy = 0; oy < o[0]; oy++)
+            for (int64_t ox = 0; ox < o[1]; ox++) {
+                int best = -1000;
+                for (int64_t ky = 0; ky < k[0]; ky++) {
+                    int64_t iy = oy * s[0] - p[0] + ky * d[0];
+                    if (iy < 0 || iy >= H) continue;
+                    for (int64_t kx = 0; kx < k[1]; kx++) {
+                        int64_t ix = ox * s[1] - p[1] + kx * d[1];
+                        if (ix < 0 || ix >= W) continue;
+                        int val = sgn ? (int)(int8_t)src[iy * W + ix] : (int)src[iy * W + ix];
+                        if (val > best) best = val;
+                    }
+                }
+                dst[oy * o[1] + ox] = (uint8_t)(best == -1000 ? 0 : best);
+            }
+    }
+    return 0;
+}

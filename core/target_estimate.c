@@ -1,0 +1,139 @@
+/* Roofline estimate of a model on a target, at batch 1.
+ * Per top-level layer: time = max(2*MACs / throughput at the layer's precision,
+ * bytes moved / memory bandwidth) + a fixed per-layer dispatch cost of the target class.
+ * Precision of a layer: int8 for QLinear and *Integer ops and for float ops fed by
+ * DequantizeLinear (QDQ form); fp16 when its first input is float16; fp32 otherwise. A precision
+ * the target lacks runs at its fp32 rate (what a runtime falls back to).
+ * RAM: peak of live activations over the node order (liveness, batch 1), plus the weights for
+ * targets that execute from RAM (MCUs read weights from flash in place).
+ * Flash/storage: bytes of constant tensors plus 2% for the graph itself. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/model_stats.h"
+#include "core/target.h"
+
+static double dispatch_s(kp_target_class c) {
+    switch (c) {
+    case KP_TARGET_GPU: return 5e-6; /* kernel launch */
+    case KP_TARGET_EDGE: return 3e-6;
+    case KP_TARGET_MCU: return 2e-6; /* layer loop of a microcontroller runtime */
+    default: return 0.5e-6;
+    }
+}
+
+/* Bytes of a value at batch 1 (symbolic dims count as 1); 0 when unknown. */
+static double value_bytes(kp_graph *g, const char *name) {
+    if (!name || !*name) return 0;
+    const kp_tensor *c = kp_graph_find_const(g, name);
+    if (c) return (double)c->nbytes;
+    const kp_type *t = kp_graph_value_type(g, name);
+    if (!t || t->kind != KP_TYPE_TENSOR || t->rank < 0) return 0;
+    double n = 1;
+    for (int i = 0; i < t->rank; i++) n *= t->dims[i].value > 0 ? (double)t->dims[i].value : 1;
+    size_t es = kp_dtype_size(t->elem);
+    return n * (double)(es ? es : 1);
+}
+
+static int is_int8_op(const kp_node *n) {
+    static const char *const ops[] = {"QLinearConv",   "QLinearMatMul", "ConvInteger",
+                                      "MatMulInteger", "QLinearAdd",    "QLinearMul"};
+    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+        if (!strcmp(n->op_type, ops[i])) return 1;
+    return 0;
+}
+
+typedef enum { PREC_FP32, PREC_FP16, PREC_INT8 } prec;
+
+static prec layer_precision(kp_graph *g, const kp_node *n) {
+    if (is_int8_op(n)) return PREC_INT8;
+    const char *in0 = kp_node_input(n, 0);
+    if (!in0) return PREC_FP32;
+    kp_node *p = kp_graph_producer(g, in0, NULL);
+    if (p && kp_node_is(p, "DequantizeLinear")) return PREC_INT8;
+    const kp_type *t = kp_graph_value_type(g, in0);
+    if (t && t->kind == KP_TYPE_TENSOR && t->elem == KP_FLOAT16) return PREC_FP16;
+    return PREC_FP32;
+}
+
+static double throughput(const kp_target *t, prec p) {
+    double fp32 = t->fp32_gflops * 1e9;
+    if (p == PREC_INT8 && (t->precisions & KP_PREC_INT8) && t->int8_gops > 0)
+        return t->int8_gops * 1e9;
+    if (p == PREC_FP16 && (t->precisions & KP_PREC_FP16) && t->fp16_gflops > 0)
+        return t->fp16_gflops * 1e9;
+    return fp32;
+}
+
+int kp_target_estimate_model(const kp_target *t, const kp_model *m, double host_factor,
+                             kp_target_estimate *out, kp_error *err) {
+    memset(out, 0, sizeof *out);
+    if (!t || !m || !m->graph) return kp_error_set(err, KP_EINVAL, "no target or model");
+    if (t->fp32_gflops <= 0 || t->mem_bw_gbs <= 0)
+        return kp_error_set(err, KP_EINVAL, "target %s has no compute or bandwidth figures", t->id);
+    kp_graph *g = m->graph;
+    int rc = kp_graph_index(g, err);
+    if (rc) return rc;
+    kp_model_stats *st = NULL;
+    if ((rc = kp_model_stats_compute(m, &st, err))) return rc;
+
+    /* Liveness of activations over the node order: a value dies after its last reader. */
+    size_t nn = g->n_nodes;
+    double *born = calloc(nn + 1, sizeof *born), *freed = calloc(nn + 1, sizeof *freed);
+    if (!born || !freed) {
+        free(born);
+        free(freed);
+        kp_model_stats_free(st);
+        return kp_error_set(err, KP_ENOMEM, "out of memory");
+    }
+    double lat = 0, bw = t->mem_bw_gbs * 1e9;
+    for (size_t i = 0; i < nn; i++) {
+        const kp_node *n = g->nodes[i];
+        int b1 = 0;
+        int64_t macs = kp_node_macs(g, n, &b1);
+        double bytes = 0;
+        for (size_t k = 0; k < n->n_inputs; k++) bytes += value_bytes(g, n->inputs[k]);
+        for (size_t k = 0; k < n->n_outputs; k++) {
+            double ob = value_bytes(g, n->outputs[k]);
+            bytes += ob;
+            if (!n->outputs[k][0] || kp_graph_is_output(g, n->outputs[k])) {
+                born[i] += ob; /* graph outputs live to the end */
+                continue;
+            }
+            size_t last = i;
+            for (size_t j = i + 1; j < nn; j++)
+                for (size_t q = 0; q < g->nodes[j]->n_inputs; q++)
+                    if (!strcmp(g->nodes[j]->inputs[q], n->outputs[k])) last = j;
+            born[i] += ob;
+            freed[last + 1 <= nn ? last + 1 : nn] += ob;
+        }
+        double compute = macs > 0 ? 2.0 * (double)macs / throughput(t, layer_precision(g, n)) : 0;
+        double memory = bytes / bw;
+        lat += (compute > memory ? compute : memory) + dispatch_s(t->cls);
+    }
+    double live = 0, peak = 0;
+    for (size_t k = 0; k < g->n_inputs; k++)
+        if (!kp_graph_init(g, g->inputs[k].name)) live += value_bytes(g, g->inputs[k].name);
+    peak = live;
+    for (size_t i = 0; i < nn; i++) {
+        live += born[i] - freed[i];
+        if (live > peak) peak = live;
+    }
+    free(born);
+    free(freed);
+    double weights = (double)st->param_bytes;
+    kp_model_stats_free(st);
+
+    out->host_calibration = 1;
+    if (!strcmp(t->id, "host") && host_factor > 0) {
+        out->host_calibration = host_factor;
+        lat *= host_factor;
+    }
+    out->latency_s = lat;
+    out->energy_j = lat * t->power_w;
+    out->flash_bytes = (uint64_t)(weights * 1.02);
+    out->ram_bytes = (uint64_t)(peak + (t->cls == KP_TARGET_MCU ? 0 : weights));
+    out->fits_ram = !t->ram_bytes || out->ram_bytes <= t->ram_bytes;
+    out->fits_flash = !t->storage_bytes || out->flash_bytes <= t->storage_bytes;
+    return 0;
+}

@@ -1,0 +1,86 @@
+#!/bin/sh
+# kompress compress with the quantization passes on the demo models:
+#  - bad parameters (unknown pass/param, out-of-range values, data missing, output == input)
+#    exit 2 with a message naming the problem, and write nothing;
+#  - the input model is never modified (checksum before/after);
+#  - quant-dynamic on the MLP and quant-static on the CNN: >= 3.9x smaller, <= 0.3 point top-1
+#    drop on the first 2000 test images, outputs pass onnx.checker, and (when the ONNX Runtime
+#    harness is installed: sh tests/bench/setup.sh) ORT runs them with the same top-1 (+-0.5).
+set -u
+K=${KOMPRESS:?}
+PY=/usr/bin/python3
+EX=examples/fashion-mnist
+D=/usr/share/datasets/fashion-mnist
+[ -f $D/t10k-images-idx3-ubyte.gz ] || { echo "no Fashion-MNIST (dataset-fashion-mnist)"; exit 77; }
+$PY -c "import onnx" 2>/dev/null || { echo "needs python3-onnx"; exit 77; }
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail=0
+bad() { echo "FAIL: $*"; fail=1; }
+sum() { md5sum "$1" | cut -d' ' -f1; }
+LIMIT=2000
+[ "${BUILD:-build}" = build-asan ] && LIMIT=256
+
+before_mlp=$(sum $EX/mlp.onnx); before_cnn=$(sum $EX/cnn.onnx)
+
+# expect_usage NAME PATTERN ARGS...: exit 2, message matches, no output file
+expect_usage() {
+  name=$1; pat=$2; shift 2
+  rm -f "$T/x.onnx"
+  "$K" compress "$@" > "$T/out" 2> "$T/err"; rc=$?
+  [ $rc -eq 2 ] || bad "$name: exit $rc, want 2 ($(cat "$T/err"))"
+  grep -q "$pat" "$T/err" || bad "$name: message '$(cat "$T/err")' lacks '$pat'"
+  [ ! -e "$T/x.onnx" ] || bad "$name: wrote an output"
+}
+expect_usage unknown-pass "valid passes:.*quant-static" $EX/mlp.onnx -o "$T/x.onnx" --pass quant-statik
+expect_usage unknown-param "valid: bits, " $EX/mlp.onnx -o "$T/x.onnx" --pass quant-dynamic:colour=red
+expect_usage bits-range "bits=9 is out of range (allowed 2..8)" $EX/mlp.onnx -o "$T/x.onnx" --pass quant-static:bits=9
+expect_usage percentile-range "percentile=101 is out of range" $EX/mlp.onnx -o "$T/x.onnx" \
+  --project $EX/project.json --pass quant-static:method=percentile,percentile=101
+expect_usage bad-enum "method=kl is not one of minmax|percentile|entropy" $EX/mlp.onnx -o "$T/x.onnx" \
+  --project $EX/project.json --pass quant-static:method=kl
+expect_usage no-data "needs calibration data" $EX/cnn.onnx -o "$T/x.onnx" --pass quant-static
+expect_usage same-file "is the input model" $EX/mlp.onnx -o $EX/mlp.onnx --pass quant-dynamic
+expect_usage no-pass "no --pass" $EX/mlp.onnx -o "$T/x.onnx"
+
+# run NAME MODEL PASS: compress on the first LIMIT test images, check the JSON figures
+run() {
+  name=$1; model=$2; pass=$3
+  if ! "$K" compress "$model" -o "$T/$name.onnx" --pass "$pass" --project $EX/project.json \
+       --limit $LIMIT --calib 256 --runs 3 --json > "$T/$name.json" 2> "$T/$name.err"; then
+    bad "$name: compress failed: $(cat "$T/$name.err")"; return
+  fi
+  $PY - "$T/$name.json" "$T/$name.onnx" "$name" <<'PYEOF' || fail=1
+import json, sys, onnx
+r = json.load(open(sys.argv[1])); name = sys.argv[3]
+a, b = r["stages"][0], r["stages"][1]
+print(f"{name}: {a['bytes']} -> {b['bytes']} bytes ({b['ratio']:.2f}x), top-1 {a['top1']:.2f}% -> "
+      f"{b['top1']:.2f}%, agreement {100*b['agreement']:.2f}%, b=1 {a['latency_ms_b1']:.3f} -> "
+      f"{b['latency_ms_b1']:.3f} ms")
+assert r["ok"] and b["status"] == "ok", b
+assert b["ratio"] >= 3.9, f"only {b['ratio']:.3f}x smaller"
+assert a["top1"] - b["top1"] <= 0.3, "top-1 dropped more than 0.3 point"
+assert b["agreement"] >= 0.99
+m = onnx.load(sys.argv[2]); onnx.checker.check_model(m, full_check=True)
+PYEOF
+  if [ -f tests/bench/scratch/node_modules/onnxruntime-node/package.json ]; then
+    if node tests/bench/ort_eval.js "$T/$name.onnx" --limit $LIMIT > "$T/$name.ort" 2>&1; then
+      $PY - "$T/$name.json" "$T/$name.ort" "$name" <<'PYEOF' || fail=1
+import json, re, sys
+ours = json.load(open(sys.argv[1]))["stages"][1]["top1"]
+ort = float(re.search(r"top-1 ([0-9.]+)%", open(sys.argv[2]).read()).group(1))
+print(f"{sys.argv[3]}: ONNX Runtime top-1 {ort:.2f}% (ours {ours:.2f}%)")
+assert abs(ort - ours) <= 0.5, "ONNX Runtime and our engine disagree"
+PYEOF
+    else
+      bad "$name: ONNX Runtime could not run it: $(tail -2 "$T/$name.ort")"
+    fi
+  fi
+}
+run mlp-dynamic $EX/mlp.onnx quant-dynamic
+run cnn-static $EX/cnn.onnx quant-static
+
+[ "$(sum $EX/mlp.onnx)" = "$before_mlp" ] || bad "the input MLP changed"
+[ "$(sum $EX/cnn.onnx)" = "$before_cnn" ] || bad "the input CNN changed"
+[ $fail -eq 0 ] && echo "compress_quant: all checks passed"
+exit $fail

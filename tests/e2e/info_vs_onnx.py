@@ -1,0 +1,343 @@
+#!/usr/bin/python3
+"""Cross-checks `kompress info --json` against Debian's python3-onnx.
+
+For every model: parameter count per dtype (initializers, sparse initializers and Constant
+nodes, inside subgraphs too), the op histogram, the shape and dtype of every value that
+onnx.shape_inference infers (a dim onnx knows must be the same in ours; ours may know more),
+and total MACs recomputed here from onnx's shapes with the same rules (Conv, ConvTranspose,
+Gemm, MatMul; symbolic batch = 1).
+
+usage: info_vs_onnx.py KOMPRESS MODEL... | KOMPRESS --all DIR...   (prints one summary line)
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper, shape_inference
+
+DT = {TensorProto.FLOAT: "float32", TensorProto.UINT8: "uint8", TensorProto.INT8: "int8",
+      TensorProto.UINT16: "uint16", TensorProto.INT16: "int16", TensorProto.INT32: "int32",
+      TensorProto.INT64: "int64", TensorProto.STRING: "string", TensorProto.BOOL: "bool",
+      TensorProto.FLOAT16: "float16", TensorProto.DOUBLE: "float64",
+      TensorProto.UINT32: "uint32", TensorProto.UINT64: "uint64",
+      TensorProto.COMPLEX64: "complex64", TensorProto.COMPLEX128: "complex128",
+      TensorProto.BFLOAT16: "bfloat16"}
+
+
+# Ops whose outputs kompress does not infer (sequences, optionals, strings, training, DFT,
+# Unique): values they produce are not compared, and are counted as skipped.
+SKIP_OPS = {"SequenceAt", "SequenceConstruct", "SequenceEmpty", "SequenceErase", "SequenceInsert",
+            "SplitToSequence", "ConcatFromSequence", "SequenceMap", "Optional", "OptionalGetElement",
+            "OptionalHasElement", "StringNormalizer", "TfIdfVectorizer", "Unique", "DFT", "STFT",
+            "Adagrad", "Adam", "Momentum", "Gradient"}
+
+
+def subgraphs(node):
+    for a in node.attribute:
+        if a.type == onnx.AttributeProto.GRAPH:
+            yield a.g
+        elif a.type == onnx.AttributeProto.GRAPHS:
+            yield from a.graphs
+
+
+def numel(dims):
+    n = 1
+    for d in dims:
+        n *= d
+    return n
+
+
+def const_tensors(g):
+    """(dtype name, element count) of every constant tensor in g and its subgraphs."""
+    for t in g.initializer:
+        yield DT.get(t.data_type, "?"), numel(t.dims)
+    for s in g.sparse_initializer:
+        yield DT.get(s.values.data_type, "?"), numel(s.values.dims)
+    for n in g.node:
+        if n.op_type == "Constant" and n.domain in ("", "ai.onnx"):
+            for a in n.attribute:
+                if a.name == "value":
+                    yield DT.get(a.t.data_type, "?"), numel(a.t.dims)
+                elif a.name == "value_float":
+                    yield "float32", 1
+                elif a.name == "value_int":
+                    yield "int64", 1
+                elif a.name == "value_floats":
+                    yield "float32", len(a.floats)
+                elif a.name == "value_ints":
+                    yield "int64", len(a.ints)
+                elif a.name == "value_string":
+                    yield "string", 1
+                elif a.name == "value_strings":
+                    yield "string", len(a.strings)
+                elif a.name == "sparse_value":
+                    yield DT.get(a.sparse_tensor.values.data_type, "?"), numel(a.sparse_tensor.dims)
+        for sg in subgraphs(n):
+            yield from const_tensors(sg)
+
+
+def op_hist(g, h):
+    for n in g.node:
+        key = n.op_type if n.domain in ("", "ai.onnx") else n.domain + ":" + n.op_type
+        h[key] = h.get(key, 0) + 1
+        for sg in subgraphs(n):
+            op_hist(sg, h)
+    return h
+
+
+def vi_shape(vi):
+    tt = vi.type.tensor_type if vi.type.HasField("tensor_type") else None
+    if tt is None:
+        return None, None
+    dtype = DT.get(tt.elem_type) if tt.elem_type else None
+    if not tt.HasField("shape"):
+        return dtype, None
+    dims = []
+    for d in tt.shape.dim:
+        if d.HasField("dim_value"):
+            dims.append(d.dim_value)
+        elif d.HasField("dim_param") and d.dim_param and not d.dim_param.startswith("unk__"):
+            dims.append(d.dim_param)  # onnx names dims it cannot infer "unk__N": unknown
+        else:
+            dims.append(None)
+    return dtype, dims
+
+
+def macs(model):
+    """Total MACs of the top-level graph by kompress's rules, from onnx's inferred shapes."""
+    g = model.graph
+    shapes = {}
+    for vi in list(g.input) + list(g.value_info) + list(g.output):
+        shapes[vi.name] = vi_shape(vi)[1]
+    for t in g.initializer:
+        shapes[t.name] = list(t.dims)
+    for n in g.node:
+        if n.op_type == "Constant":
+            for a in n.attribute:
+                if a.name == "value":
+                    shapes[n.output[0]] = list(a.t.dims)
+
+    def dim(s, i, batch=False):
+        v = s[i]
+        if isinstance(v, int):
+            return v
+        if batch:
+            return 1
+        raise KeyError
+
+    total, complete = 0, True
+    for n in g.node:
+        if n.domain not in ("", "ai.onnx"):
+            continue
+        try:
+            ins = [shapes.get(x) if x else None for x in n.input]
+            y = shapes.get(n.output[0]) if n.output else None
+            a = {x.name: helper.get_attribute_value(x) for x in n.attribute}
+            if n.op_type in ("Conv", "ConvInteger", "QLinearConv", "ConvTranspose"):
+                x, w = ins[0], ins[3 if n.op_type == "QLinearConv" else 1]
+                m = dim(x, 0, True)
+                if n.op_type == "ConvTranspose":
+                    m *= dim(x, 1) * numel(dim(x, i) for i in range(2, len(x)))
+                else:
+                    m *= dim(w, 0) * numel(dim(y, i) for i in range(2, len(y)))
+                m *= dim(w, 1) * numel(dim(w, i) for i in range(2, len(w)))
+            elif n.op_type == "Gemm":
+                A, B = ins[0], ins[1]
+                ta, tb = a.get("transA", 0), a.get("transB", 0)
+                m = dim(A, 1 if ta else 0, not ta) * dim(A, 0 if ta else 1) * dim(B, 0 if tb else 1)
+            elif n.op_type in ("MatMul", "MatMulInteger", "QLinearMatMul"):
+                A, B = ins[0], ins[3 if n.op_type == "QLinearMatMul" else 1]
+                k = dim(A, len(A) - 1)
+                mm = dim(A, len(A) - 2, len(A) == 2) if len(A) >= 2 else 1
+                nn = dim(B, len(B) - 1) if len(B) >= 2 else 1
+                tail = (len(A) >= 2) + (len(B) >= 2)
+                batch = numel(dim(y, i, i == 0) for i in range(len(y) - tail))
+                m = batch * mm * nn * k
+            else:
+                continue
+            total += m
+        except (KeyError, TypeError, IndexError):
+            complete = False
+    return total, complete
+
+
+def stripped(model):
+    """The model without value_info and without output shapes (dtypes kept), so both sides
+    must infer every shape themselves."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    del m.graph.value_info[:]
+    for o in m.graph.output:
+        if o.type.HasField("tensor_type"):
+            o.type.tensor_type.ClearField("shape")
+    return m
+
+
+def run_info(kompress, path):
+    out = subprocess.run([kompress, "info", "--json", path], capture_output=True, text=True)
+    if out.returncode != 0:
+        return None, "kompress info failed: " + out.stderr.strip()
+    return json.loads(out.stdout), None
+
+
+def check(kompress, path, tmp):
+    """Returns (problems, counts) for one model."""
+    info, err = run_info(kompress, path)
+    if err:
+        return [err], {}
+    model = onnx.load(path)
+    probs, counts = [], {"values": 0, "dims": 0}
+
+    want = {}
+    for dt, n in const_tensors(model.graph):
+        c = want.setdefault(dt, [0, 0])
+        c[0] += n
+        c[1] += 1
+    got = {k: [v["count"], v["tensors"]] for k, v in info["params"]["by_dtype"].items()}
+    if want != got:
+        probs.append("params per dtype: onnx %s, kompress %s" % (want, got))
+    hist = op_hist(model.graph, {})
+    if hist != info["ops"]:
+        probs.append("op histogram: onnx %s, kompress %s" % (hist, info["ops"]))
+
+    bare = stripped(model)
+    bare_path = os.path.join(tmp, "stripped.onnx")
+    onnx.save(bare, bare_path)
+    info, err = run_info(kompress, bare_path)
+    if err:
+        return probs + [err + " (value_info stripped)"], counts
+    try:
+        inferred = shape_inference.infer_shapes(bare)
+    except Exception as e:  # onnx itself cannot infer: nothing to compare against
+        counts["skipped_shapes"] = str(e)[:80]
+        return probs, counts
+    ours = {v["name"]: v for v in info["values"]}
+    g = inferred.graph
+    skipped = {o for n in g.node if n.op_type in SKIP_OPS for o in n.output}
+    for vi in list(g.value_info) + list(g.output):
+        dtype, dims = vi_shape(vi)
+        if dtype is None and dims is None:
+            continue
+        if vi.name in skipped:
+            counts["skipped"] = counts.get("skipped", 0) + 1
+            continue
+        counts["values"] += 1
+        o = ours.get(vi.name)
+        if o is None:
+            probs.append("value %s: onnx infers %s %s, kompress has nothing" % (vi.name, dtype, dims))
+            continue
+        if dtype and o["dtype"] != dtype:
+            probs.append("value %s: dtype onnx %s, kompress %s" % (vi.name, dtype, o["dtype"]))
+        if dims is None:
+            continue
+        if o["shape"] is None or len(o["shape"]) != len(dims):
+            probs.append("value %s: shape onnx %s, kompress %s" % (vi.name, dims, o["shape"]))
+            continue
+        for a, b in zip(dims, o["shape"]):
+            if a is None:
+                continue
+            counts["dims"] += 1
+            if a != b:
+                probs.append("value %s: shape onnx %s, kompress %s" % (vi.name, dims, o["shape"]))
+                break
+    total, complete = macs(inferred)
+    if complete and info["macs"]["complete"] and total != info["macs"]["total"]:
+        probs.append("MACs: onnx shapes give %d, kompress %d" % (total, info["macs"]["total"]))
+    counts["macs"] = total if complete else None
+    counts["params"] = info["params"]["total"]
+    return probs, counts
+
+
+def cnn_with_batchnorm(path):
+    """A small CNN with BatchNorm (kept, not folded), a symbolic batch, a Constant-node weight
+    and an If whose branches hold their own weights: the cases info must count."""
+    rng = np.random.default_rng(0)
+
+    def init(name, *shape):
+        return numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), name)
+
+    inits = [init("w1", 16, 3, 3, 3), init("b1", 16), init("w2", 32, 16, 3, 3),
+             init("fc_w", 10, 32), init("fc_b", 10)]
+    for i, c in ((1, 16), (2, 32)):
+        inits += [init("bn%d_s" % i, c), init("bn%d_b" % i, c), init("bn%d_m" % i, c)]
+        inits.append(numpy_helper.from_array(np.abs(rng.standard_normal(c)).astype(np.float32) + 0.5, "bn%d_v" % i))
+    bias2 = numpy_helper.from_array(rng.standard_normal(32).astype(np.float32), "b2val")
+    then_w = numpy_helper.from_array(np.full((1, 10), 2.0, np.float32), "then_w")
+    then_g = helper.make_graph([helper.make_node("Mul", ["logits", "then_w"], ["t_out"])], "then",
+                               [], [helper.make_tensor_value_info("t_out", TensorProto.FLOAT, ["batch", 10])],
+                               [then_w])
+    else_g = helper.make_graph([helper.make_node("Constant", [], ["e_c"], value_floats=[1.0] * 10),
+                                helper.make_node("Add", ["logits", "e_c"], ["e_out"])], "else",
+                               [], [helper.make_tensor_value_info("e_out", TensorProto.FLOAT, ["batch", 10])])
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("BatchNormalization", ["c1", "bn1_s", "bn1_b", "bn1_m", "bn1_v"], ["n1"]),
+        helper.make_node("Relu", ["n1"], ["r1"]),
+        helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Constant", [], ["b2"], value=bias2),
+        helper.make_node("Conv", ["p1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1], strides=[2, 2]),
+        helper.make_node("BatchNormalization", ["c2", "bn2_s", "bn2_b", "bn2_m", "bn2_v"], ["n2"]),
+        helper.make_node("Relu", ["n2"], ["r2"]),
+        helper.make_node("GlobalAveragePool", ["r2"], ["gp"]),
+        helper.make_node("Flatten", ["gp"], ["fl"]),
+        helper.make_node("Gemm", ["fl", "fc_w", "fc_b"], ["logits"], transB=1),
+        helper.make_node("If", ["flag"], ["y"], then_branch=then_g, else_branch=else_g),
+    ]
+    g = helper.make_graph(nodes, "cnn_bn",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3, 32, 32]),
+                           helper.make_tensor_value_info("flag", TensorProto.BOOL, [])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 10])], inits)
+    m = helper.make_model(g, producer_name="info_vs_onnx", opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 7
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+
+
+def main():
+    args = sys.argv[1:]
+    if len(args) < 2:
+        print(__doc__)
+        return 2
+    kompress = args[0]
+    paths = []
+    if args[1] == "--all":
+        for d in args[2:]:
+            for root, _, files in os.walk(d):
+                paths += [os.path.join(root, f) for f in files if f.endswith(".onnx")]
+        paths.sort()
+    else:
+        paths = args[1:]
+    tmp = tempfile.mkdtemp()
+    cnn = os.path.join(tmp, "cnn_bn.onnx")
+    cnn_with_batchnorm(cnn)
+    paths.insert(0, cnn)
+    bad, values, dims, params, macs_checked, skipped = 0, 0, 0, 0, 0, 0
+    for p in paths:
+        probs, counts = check(kompress, p, tmp)
+        values += counts.get("values", 0)
+        skipped += counts.get("skipped", 0)
+        dims += counts.get("dims", 0)
+        params += counts.get("params", 0) or 0
+        macs_checked += counts.get("macs") is not None
+        if p == cnn and not probs:
+            print("cnn_bn: params %d, MACs %s (onnx shapes)" % (counts["params"], counts["macs"]))
+        if probs:
+            bad += 1
+            print("MISMATCH %s" % p)
+            for x in probs[:6]:
+                print("   " + x)
+    for f in os.listdir(tmp):
+        os.remove(os.path.join(tmp, f))
+    os.rmdir(tmp)
+    print("info_vs_onnx: %d models compared, %d differ; %d values (%d dims) and %d parameters "
+          "checked, MACs recomputed for %d; %d values of uninferred ops (sequence, string, "
+          "training, ...) skipped" % (len(paths), bad, values, dims, params, macs_checked, skipped))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+#!/bin/sh
+# `kompress info --json` against Debian's python3-onnx (tests/e2e/info_vs_onnx.py): parameter
+# counts per dtype, op histograms, every shape onnx.shape_inference infers (on a copy without
+# value_info, so both sides infer), and MACs recomputed from onnx's shapes. Models: a generated
+# CNN with BatchNorm, a Constant-node weight and If-branch weights, plus every model of
+# libonnx-testdata (node, pytorch-converted, pytorch-operator, simple). Under ASan
+# (BUILD=build-asan) the node suite is sampled (every 6th model).
+set -u
+BUILD=${BUILD:-build}
+KOMPRESS=${KOMPRESS:-$(pwd)/$BUILD/kompress}
+DATA=/usr/share/libonnx-testdata/data
+here=$(dirname "$0")
+[ -d "$DATA/node" ] || { echo "libonnx-testdata is not installed ($DATA)"; exit 77; }
+/usr/bin/python3 -c 'import onnx, numpy' 2>/dev/null ||
+  { echo "skip: /usr/bin/python3 with onnx and numpy is needed"; exit 77; }
+[ -x "$KOMPRESS" ] || { echo "missing $KOMPRESS"; exit 1; }
+list=$(mktemp)
+trap 'rm -f "$list"' EXIT INT TERM
+find "$DATA/pytorch-converted" "$DATA/pytorch-operator" "$DATA/simple" -name model.onnx | sort >"$list"
+step=1
+case "$BUILD" in *asan*) step=6 ;; esac
+find "$DATA/node" -name model.onnx | sort | awk -v s=$step 'NR % s == 0' >>"$list"
+# shellcheck disable=SC2046
+/usr/bin/python3 "$here/info_vs_onnx.py" "$KOMPRESS" $(cat "$list")
