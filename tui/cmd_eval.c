@@ -5,13 +5,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/dataset.h"
 #include "core/exec.h"
 #include "core/metrics.h"
+#include "core/model_stats.h"
 #include "core/onnx_io.h"
 #include "core/project.h"
+#include "core/shape_infer.h"
 #include "tui/cli.h"
 
 #define CMD "eval"
@@ -62,13 +65,20 @@ static int parse_long(const char *s, long lo, long hi, long *out) {
 
 /* ---- progress ------------------------------------------------------------------------------ */
 
+/* "evaluating [#####.....] 3200/10000 samples", redrawn at most every 100 ms. */
 static void progress(int on, size_t done, size_t total) {
+    static double last;
     if (!on) return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    if (done < total && done > 0 && now - last < 0.1) return;
+    last = now;
     int width = 30, fill = total ? (int)((double)done / (double)total * width) : width;
     fprintf(stderr, "\r  evaluating [");
     for (int i = 0; i < width; i++) fputc(i < fill ? '#' : '.', stderr);
-    fprintf(stderr, "] %zu/%zu", done, total);
-    if (done == total) fprintf(stderr, "\r%*s\r", width + 40, "");
+    fprintf(stderr, "] %zu/%zu samples", done, total);
+    if (done == total) fprintf(stderr, "\r%*s\r", width + 50, "");
     fflush(stderr);
 }
 
@@ -120,16 +130,50 @@ typedef struct results {
     size_t peak1, peakb;
     int64_t peakb_batch; /* batch size of the run peakb was measured on */
     int64_t macs_batch;
+    int macs_measured; /* 1: counted from a run's shapes; 0: from model statistics */
     size_t samples;
 } results;
+
+/* The first graph input's batch dimension when it is a fixed number, else 1. */
+static int64_t fixed_batch(const kp_model *m) {
+    const kp_graph *g = m->graph;
+    for (size_t i = 0; i < g->n_inputs; i++) {
+        const kp_value_info *v = &g->inputs[i];
+        int init = 0;
+        for (size_t k = 0; k < g->n_inits && !init; k++)
+            init = g->inits[k]->name && !strcmp(g->inits[k]->name, v->name);
+        if (init) continue;
+        return v->type.rank >= 1 && v->type.dims[0].value > 1 ? v->type.dims[0].value : 1;
+    }
+    return 1;
+}
+
+/* Parameters, weight bytes and MACs from the shared model statistics (core/model_stats.h, as
+ * `kompress info` shows them). Returns 1 when the MAC count is complete. Mutates m's value_info
+ * (shape inference), so it runs before an executor borrows m. */
+static int static_stats(kp_model *m, results *r) {
+    kp_error err;
+    kp_model_stats *st = NULL;
+    if (kp_infer_shapes(m, &err) || kp_model_stats_compute(m, &st, &err)) return 0;
+    r->params = (uint64_t)st->params;
+    r->weight_bytes = (uint64_t)st->param_bytes;
+    int complete = st->macs_complete;
+    if (complete) {
+        r->macs = (uint64_t)st->macs;
+        r->macs_batch = fixed_batch(m); /* statistics count a symbolic batch as 1 */
+    }
+    kp_model_stats_free(st);
+    return complete;
+}
 
 static int measure_static(const char *model_path, const kp_model *m, const kp_tensor *const *in1,
                           int threads, results *r, kp_error *err) {
     int rc = kp_file_sizes(model_path, &r->file_bytes, &r->gzip_bytes, err);
-    if (rc) return rc;
-    r->weight_bytes = kp_weight_bytes(m);
-    r->params = kp_param_count(m);
-    /* MACs from one run that keeps every value (shapes of this batch). */
+    if (rc || !r->macs_measured) return rc;
+    if (!r->weight_bytes) r->weight_bytes = kp_weight_bytes(m);
+    if (!r->params) r->params = kp_param_count(m);
+    /* The statistics could not count every layer: count from one run that keeps every value
+     * (exact shapes of this batch). */
     kp_exec_opts o = {.threads = threads, .keep_values = 1};
     kp_exec *e = NULL;
     if ((rc = kp_exec_new(m, &o, &e, err))) return rc;
@@ -169,6 +213,7 @@ static int eval_accuracy(kp_exec *e, kp_exec *ref, kp_dataset *ds, FILE *preds, 
     if (!outs) return kp_error_set(err, KP_ENOMEM, "out of memory");
     int tty = isatty(2), rc = 0;
     kp_accuracy_init(&r->acc);
+    progress(tty, 0, kp_dataset_has_reference(ds) ? nb : kp_dataset_n_samples(ds));
     for (size_t b = 0; b < nb && !rc; b++) {
         kp_batch batch;
         if ((rc = kp_dataset_batch(ds, b, &batch, err))) break;
@@ -194,7 +239,7 @@ static int eval_accuracy(kp_exec *e, kp_exec *ref, kp_dataset *ds, FILE *preds, 
         }
         r->samples += batch.n;
         free_outputs(outs, no);
-        progress(tty, b + 1, nb);
+        progress(tty, r->samples, kp_dataset_has_reference(ds) ? nb : kp_dataset_n_samples(ds));
     }
     if (rc && tty) fputc('\n', stderr);
     free_outputs(outs, no + nr);
@@ -239,16 +284,7 @@ static int eval_latency(kp_exec *e, kp_dataset *ds, const eval_args *a, results 
 
 /* 1 when the first graph input's batch dimension is not a fixed number above 1. */
 static int batch_is_free(const kp_model *m) {
-    const kp_graph *g = m->graph;
-    for (size_t i = 0; i < g->n_inputs; i++) {
-        const kp_value_info *v = &g->inputs[i];
-        int init = 0;
-        for (size_t k = 0; k < g->n_inits && !init; k++)
-            init = g->inits[k]->name && !strcmp(g->inits[k]->name, v->name);
-        if (init) continue;
-        return v->type.rank < 1 || v->type.dims[0].value <= 1;
-    }
-    return 1;
+    return fixed_batch(m) == 1;
 }
 
 /* ---- output ------------------------------------------------------------------------------- */
@@ -347,6 +383,7 @@ static void print_json(const char *model, const char *data, kp_dataset *ds, cons
     if (r->peakb) cJSON_AddNumberToObject(m, "peak_activation_bytes_batchB", (double)r->peakb);
     cJSON_AddNumberToObject(o, "macs_per_sample",
                             (double)r->macs / (double)(r->macs_batch > 0 ? r->macs_batch : 1));
+    cJSON_AddStringToObject(o, "macs_source", r->macs_measured ? "measured run" : "model_stats");
     cJSON_AddNumberToObject(o, "parameters", (double)r->params);
     char *txt = cJSON_Print(o);
     if (txt) puts(txt);
@@ -510,6 +547,9 @@ static int run(int argc, char **argv) {
     }
     if ((rc = kp_dataset_open(data_path, &o, &ds, &err))) goto fail;
     if ((rc = kp_dataset_bind(ds, m, &err))) goto fail;
+    results r;
+    memset(&r, 0, sizeof r);
+    r.macs_measured = !static_stats(m, &r);
     kp_exec_opts eo = {.threads = (int)a.threads};
     if ((rc = kp_exec_new(m, &eo, &e, &err))) goto fail;
     if (refm && (rc = kp_exec_new(refm, &eo, &refe, &err))) goto fail;
@@ -528,8 +568,6 @@ static int run(int argc, char **argv) {
             goto fail;
         }
     }
-    results r;
-    memset(&r, 0, sizeof r);
     if ((rc = eval_accuracy(e, refe, ds, preds, &r, &err))) goto fail;
     if (preds) {
         int bad = fclose(preds) != 0;
