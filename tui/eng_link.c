@@ -15,8 +15,17 @@
 
 /* Referenced from kp_app_main so the table is not dropped. */
 const void *const kp_eng_link[] = {
-    (const void *)kp_params_parse,     (const void *)kp_onnx_load,    (const void *)kp_model_free,
-    (const void *)kp_model_opset,      (const void *)kp_dtype_name,   (const void *)kp_dtype_size,
-    (const void *)kp_exec_missing_ops, (const void *)kp_strv_free,    (const void *)kp_project_load,
-    (const void *)kp_targets_load,     (const void *)kp_dataset_open, NULL,
+    (const void *)kp_params_parse,
+    (const void *)kp_onnx_load,
+    (const void *)kp_model_free,
+    (const void *)kp_model_opset,
+    (const void *)kp_dtype_name,
+    (const void *)kp_dtype_size,
+    (const void *)kp_exec_missing_ops,
+    (const void *)kp_strv_free,
+    (const void *)kp_project_load,
+    (const void *)kp_targets_load,
+    (const void *)kp_target_estimate_model,
+    (const void *)kp_dataset_open,
+    NULL,
 };

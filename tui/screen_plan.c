@@ -212,9 +212,14 @@ static void draw(kp_app *a, kp_rect r) {
         return;
     }
     kp_plan *p = &a->plan;
-    int wide = r.w >= 100;
+    /* Columns: box, pass, parameters, three deltas; the reason gets a column when there is
+     * room for it, else it is shown under the table for the highlighted step. */
+    int spare = r.w - 2 - 4 - 16 - 21;
+    int pw = spare >= 60 ? 30 : spare - 1;
+    int wide = spare >= 60;
+    if (pw < 8) pw = 8;
     int y = r.y;
-    kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-3s %-15s %-14s %6s %6s %6s%s", "on", "pass",
+    kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-3s %-15s %-*s %6s %6s %6s%s", "on", "pass", pw,
             "parameters", "size", "lat.", "acc.", wide ? "  reason" : "");
     int h = r.h - 8;
     S.list.n = (int)p->n;
@@ -231,10 +236,10 @@ static void draw(kp_app *a, kp_rect r) {
             snprintf(da, sizeof da, "%6.2f", -s->est.acc_drop);
         else
             snprintf(da, sizeof da, "%6s", "-");
-        kp_putf(y, r.x + 1, r.w - 2, role, "%s %-15.15s %-14.14s %6s %6s %s",
-                s->enabled ? kp_g()->on : kp_g()->off, s->pass_id ? s->pass_id : "?",
+        kp_putf(y, r.x + 1, r.w - 2, role, "%s %-15.15s %-*.*s %6s %6s %s",
+                s->enabled ? kp_g()->on : kp_g()->off, s->pass_id ? s->pass_id : "?", pw, pw,
                 s->params ? s->params : "", ds, dl, da);
-        if (wide) kp_put(y, r.x + 58, r.w - 59, role, s->est.reason);
+        if (wide) kp_put(y, r.x + 44 + pw, r.w - 45 - pw, role, s->est.reason);
         y++;
     }
     if (!p->n)

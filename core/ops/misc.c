@@ -320,8 +320,11 @@ const kp_op_def kp_ops_misc[] = {
     {"", "Einsum", kp_op_einsum},
     {"", "HammingWindow", kp_op_hamming_window},
     {"", "HannWindow", kp_op_hann_window},
+    {"", "MelWeightMatrix", kp_op_mel_weight_matrix},
     {"", "NonMaxSuppression", kp_op_nms},
     {"", "Range", run_range},
     {"", "STFT", kp_op_stft},
+    {"", "StringNormalizer", kp_op_string_normalizer},
+    {"", "Unique", kp_op_unique},
     {0},
 };
