@@ -563,6 +563,19 @@ static int ld_attr(ld *c, const Onnx__AttributeProto *ap, const char *node, kp_g
         return kp_error_set(c->err, KP_EFORMAT,
                             "node '%s': attribute '%s' has no type and no value", node, an);
     a->type = (kp_attr_type)type;
+    /* Singular tensor/graph values are pointers that every consumer dereferences: require them
+     * unless the attribute only refers to a function's attribute. */
+    int missing = (type == KP_ATTR_TENSOR && !ap->t) || (type == KP_ATTR_GRAPH && !ap->g) ||
+                  (type == KP_ATTR_SPARSE_TENSOR && !ap->sparse_tensor) ||
+                  (type == KP_ATTR_TYPE_PROTO && !ap->tp);
+    if (missing && !ap->ref_attr_name)
+        return kp_error_set(c->err, KP_EFORMAT,
+                            "node '%s': attribute '%s' is declared as a %s but holds none", node,
+                            an,
+                            type == KP_ATTR_TENSOR       ? "tensor"
+                            : type == KP_ATTR_GRAPH      ? "graph"
+                            : type == KP_ATTR_TYPE_PROTO ? "type"
+                                                         : "sparse tensor");
     int rc = 0;
     size_t n = 0;
     switch (type) {

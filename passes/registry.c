@@ -7,6 +7,7 @@ extern const kp_pass kp_pass_fold, kp_pass_prune_channels, kp_pass_low_rank, kp_
 extern const kp_pass kp_pass_quant_dynamic;
 extern const kp_pass kp_pass_quant_static;
 extern const kp_pass kp_pass_fp16;
+extern const kp_pass kp_pass_mixed_precision;
 
 // clang-format off
 static const kp_pass *const all[] = {
@@ -20,6 +21,7 @@ static const kp_pass *const all[] = {
     &kp_pass_quant_dynamic,
     &kp_pass_quant_static,
     &kp_pass_fp16,
+    &kp_pass_mixed_precision,
 };
 // clang-format on
 

@@ -131,9 +131,16 @@ static void im2col_2d_s1(const float *x, int64_t cg, const kp_spatial *s, float 
     }
 }
 
-static void im2col_nd(const float *x, int64_t cg, const kp_spatial *s, float *col, int64_t ld) {
+/* Output positions [p0, p0 + np) only (np <= ld): lets large convolutions run in tiles. */
+static void im2col_nd(const float *x, int64_t cg, const kp_spatial *s, float *col, int64_t ld,
+                      int64_t p0, int64_t np) {
     int nd = s->nd;
-    int64_t kidx[KP_SPATIAL_MAX], oidx[KP_SPATIAL_MAX];
+    int64_t kidx[KP_SPATIAL_MAX], oidx[KP_SPATIAL_MAX], start[KP_SPATIAL_MAX];
+    int64_t rem0 = p0;
+    for (int d = nd - 1; d >= 0; d--) {
+        start[d] = rem0 % s->out[d];
+        rem0 /= s->out[d];
+    }
     for (int64_t c = 0; c < cg; c++)
         for (int64_t kk = 0; kk < s->k_size; kk++) {
             int64_t rem = kk;
@@ -143,8 +150,8 @@ static void im2col_nd(const float *x, int64_t cg, const kp_spatial *s, float *co
             }
             float *row = col + (c * s->k_size + kk) * ld;
             const float *xc = x + c * s->in_size;
-            for (int d = 0; d < nd; d++) oidx[d] = 0;
-            for (int64_t o = 0; o < s->out_size; o++) {
+            for (int d = 0; d < nd; d++) oidx[d] = start[d];
+            for (int64_t o = 0; o < np; o++) {
                 int64_t lin = 0;
                 int inside = 1;
                 for (int d = 0; d < nd; d++) {
@@ -224,6 +231,28 @@ static int conv_run(kp_op_ctx *ctx) {
     int depthwise = nd == 2 && cg == 1 && mg == 1;
     float *col = NULL, *pad = NULL;
     int s1 = nd == 2 && s.stride[0] == 1 && s.stride[1] == 1;
+    if (mg > INT32_MAX || os > INT32_MAX || kk > INT32_MAX)
+        return kp_op_fail(ctx, KP_ERANGE, "convolution too large for one GEMM");
+    /* A col buffer over 64 MiB: run each image in tiles of output positions instead. */
+    int64_t tile = kk ? ((int64_t)16 << 20) / kk : os;
+    if (!pointwise && !depthwise && kk && os && tile < os) {
+        if (tile < 1) tile = 1;
+        col = ctx->scratch(ctx, (size_t)(kk * tile) * sizeof *col);
+        if (!col) return ctx->err->code;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t g = 0; g < group; g++) {
+                const float *xg = xd + (i * c + g * cg) * is, *wg = wd + g * mg * kk;
+                float *yg = y + (i * m + g * mg) * os;
+                for (int64_t p0 = 0; p0 < os; p0 += tile) {
+                    int64_t np = os - p0 < tile ? os - p0 : tile;
+                    im2col_nd(xg, cg, &s, col, np, p0, np);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)np,
+                                (int)kk, 1.0f, wg, (int)kk, col, (int)np, 0.0f, yg + p0, (int)os);
+                }
+            }
+        add_bias(ctx, y, b ? b->data : NULL, n, m, os);
+        return 0;
+    }
     if (!pointwise && !depthwise && kk && os) {
         col = ctx->scratch(ctx, (size_t)(kk * os) * sizeof *col);
         if (!col) return ctx->err->code;
@@ -254,7 +283,7 @@ static int conv_run(kp_op_ctx *ctx) {
                 else if (nd == 2)
                     im2col_2d(xi, c, &s, colc + j * os, ld);
                 else
-                    im2col_nd(xi, c, &s, colc + j * os, ld);
+                    im2col_nd(xi, c, &s, colc + j * os, ld, 0, os);
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)ld, (int)kk, 1.0f,
                         wd, (int)kk, colc, (int)ld, 0.0f, ytmp, (int)ld);
@@ -294,7 +323,7 @@ static int conv_run(kp_op_ctx *ctx) {
                 else if (nd == 2)
                     im2col_2d(xg, cg, &s, col, os);
                 else
-                    im2col_nd(xg, cg, &s, col, os);
+                    im2col_nd(xg, cg, &s, col, os, 0, os);
                 src = col;
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)os, (int)kk, 1.0f,

@@ -8,6 +8,7 @@ SAMPLE_EVERY-th pair, default 1 = all), and the saved model must equal the origi
 are normalized (every tensor's values moved into raw_data, which is how Kompress saves them).
 Prints "N saved models match their originals, N differ" and exits 1 on any difference.
 """
+import os
 import sys
 
 import numpy as np
@@ -105,6 +106,10 @@ def main():
     same = differ = checked = 0
     for i, orig_path in enumerate(paths):
         saved_path = "%s/%d.onnx" % (saved_dir, i)
+        if not os.path.exists(saved_path):
+            print("FAIL %s: Kompress saved nothing" % orig_path)
+            differ += 1
+            continue
         orig = onnx.load(orig_path)
         saved = onnx.load(saved_path)
         if i % every == 0:

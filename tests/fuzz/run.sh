@@ -17,6 +17,8 @@ mkdir -p "$FUZZ_BUILD/artifacts" "$FUZZ_BUILD/seeds-model" "$FUZZ_BUILD/seeds-te
 
 # The loader and what it calls: I/O, tensors, the graph IR (validation), errors.
 SRC="core/error.c core/tensor.c core/onnx_io.c core/onnx_load.c core/onnx_save.c $(ls core/graph*.c)"
+# fuzz_model_info also needs shape inference and model statistics.
+INFO_SRC="$(ls core/shape_infer*.c) core/model_stats.c"
 FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c11 -D_GNU_SOURCE -I. -I$BUILD/gen"
 PKG_CFLAGS=$(pkg-config --cflags libprotobuf-c)
 PKG_LIBS=$(pkg-config --libs libprotobuf-c)
@@ -43,7 +45,9 @@ for f in tests/fuzz/fuzz_*.c; do
   bin=$FUZZ_BUILD/$name
   echo "fuzz: building $bin"
   # shellcheck disable=SC2086
-  $FUZZ_CC $FLAGS $PKG_CFLAGS -o "$bin" "$f" $SRC "$GEN" $PKG_LIBS -lm
+  extra=""; case $name in *info*) extra=$INFO_SRC ;; esac
+  # shellcheck disable=SC2086
+  $FUZZ_CC $FLAGS $PKG_CFLAGS -o "$bin" "$f" $SRC $extra "$GEN" $PKG_LIBS -lm
   case $name in *tensor*) seeds=$FUZZ_BUILD/seeds-tensor ;; *) seeds=$FUZZ_BUILD/seeds-model ;; esac
   corpus=$FUZZ_BUILD/corpus-$name
   mkdir -p "$corpus"

@@ -205,6 +205,13 @@ def main():
     put("attr_unknown_type", field(1, 0, varint(8)) + field(8, 2, opset) + field(7, 2, graph),
         "attribute")
 
+    # An If whose branch attribute says "graph" but holds none.
+    n = helper.make_node("If", ["c"], ["y"], name="if")
+    n.attribute.add(name="then_branch", type=onnx.AttributeProto.GRAPH)
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4]),
+              helper.make_tensor_value_info("c", TensorProto.BOOL, [])]
+    put("attr_graph_missing", base_model(nodes=[n], inputs=inputs), "holds none")
+
     # -- external data -----------------------------------------------------------------------
     def ext_model(location, offset=None, length=None):
         t = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[1, 4])

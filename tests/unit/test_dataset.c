@@ -665,6 +665,60 @@ static void options_parsing(void **state) {
     expect_open_error(tpath("what.bin"), &o, "cannot tell the data format");
 }
 
+static void npy_tensor_roundtrip(void **state) {
+    (void)state;
+    kp_error e;
+    const int64_t d[3] = {2, 3, 1};
+    kp_tensor *t = kp_tensor_new(KP_INT64, 3, d, &e);
+    for (int i = 0; i < 6; i++) ((int64_t *)t->data)[i] = (int64_t)i * -1000000007LL;
+    assert_int_equal(kp_npy_save(t, tpath("rt.npy"), &e), 0);
+    kp_tensor *u = NULL;
+    assert_int_equal(kp_npy_load(tpath("rt.npy"), &u, &e), 0);
+    assert_true(kp_tensor_equal(t, u));
+    kp_tensor_free(u);
+    kp_tensor *f16 = kp_tensor_new(KP_FLOAT16, 1, d, &e);
+    assert_int_equal(kp_npy_save(f16, tpath("f16.npy"), &e), KP_EUNSUPPORTED);
+    kp_tensor_free(f16);
+    kp_tensor_free(t);
+    assert_int_equal(kp_npy_load(tpath("nothere.npy"), &u, &e), KP_EIO);
+}
+
+static void from_project(void **state) {
+    (void)state;
+    float x[3 * 4] = {0};
+    write_npy(tpath("p_x.npy"), "<f4", "(3, 1, 2, 2)", x, sizeof x);
+    int64_t y[3] = {0, 1, 0};
+    write_npy(tpath("p_y.npy"), "<i8", "(3,)", y, sizeof y);
+    kp_project p;
+    memset(&p, 0, sizeof p);
+    p.dir = tmpdir;
+    p.data.path = "p_x.npy"; /* relative: resolved against the project folder */
+    p.data.labels = "p_y.npy";
+    p.data.scale = 0.5;
+    p.data.n_mean = 1;
+    p.data.mean[0] = 0.25;
+    p.data.eval_limit = 2;
+    snprintf(p.data.layout, sizeof p.data.layout, "nchw");
+    kp_dataset *ds = NULL;
+    kp_error e;
+    if (kp_dataset_open_project(&p, 0, &ds, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(kp_dataset_n_samples(ds), 2);
+    assert_true(kp_dataset_has_labels(ds));
+    kp_model *m = model_with_input(KP_FLOAT, 4, nchw_1x2x2);
+    assert_int_equal(kp_dataset_bind(ds, m, &e), 0);
+    kp_batch b;
+    assert_int_equal(kp_dataset_batch(ds, 0, &b, &e), 0);
+    assert_true(((const float *)b.inputs[0]->data)[0] == -0.25f);
+    kp_dataset_free(ds);
+    p.data.format = "parquet";
+    assert_int_equal(kp_dataset_open_project(&p, 0, &ds, &e), KP_EINVAL);
+    assert_non_null(strstr(e.msg, "parquet"));
+    p.data.format = NULL;
+    p.data.path = NULL;
+    assert_int_equal(kp_dataset_open_project(&p, 0, &ds, &e), KP_EINVAL);
+    kp_model_free(m);
+}
+
 /* Opens, binds and reads every batch; any outcome but a crash is fine, errors need a message. */
 static void try_all(const char *path, const char *labels, kp_model *m) {
     kp_dataset_opts o;
@@ -788,6 +842,8 @@ int main(void) {
         cmocka_unit_test(calibration_subset),
         cmocka_unit_test(options_parsing),
         cmocka_unit_test(mutations),
+        cmocka_unit_test(npy_tensor_roundtrip),
+        cmocka_unit_test(from_project),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

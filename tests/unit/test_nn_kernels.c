@@ -96,11 +96,13 @@ static void check_conv(int64_t n, int64_t c, int64_t h, int64_t wdt, int64_t m, 
 
 static void conv_paths(void **state) {
     (void)state;
-    check_conv(2, 3, 7, 6, 4, 3, 1, 1, 1, 1, 1); /* im2col */
-    check_conv(1, 4, 5, 5, 6, 1, 1, 1, 0, 1, 1); /* 1x1 direct sgemm */
-    check_conv(2, 4, 9, 8, 4, 3, 4, 2, 1, 1, 1); /* depthwise, strided */
-    check_conv(1, 4, 8, 8, 6, 3, 2, 1, 2, 2, 0); /* grouped, dilated, no bias */
-    check_conv(1, 2, 6, 7, 3, 2, 1, 3, 0, 1, 1); /* stride 3, no pad */
+    check_conv(2, 3, 7, 6, 4, 3, 1, 1, 1, 1, 1);       /* im2col */
+    check_conv(1, 4, 5, 5, 6, 1, 1, 1, 0, 1, 1);       /* 1x1 direct sgemm */
+    check_conv(2, 4, 9, 8, 4, 3, 4, 2, 1, 1, 1);       /* depthwise, strided */
+    check_conv(1, 4, 8, 8, 6, 3, 2, 1, 2, 2, 0);       /* grouped, dilated, no bias */
+    check_conv(1, 2, 6, 7, 3, 2, 1, 3, 0, 1, 1);       /* stride 3, no pad */
+    check_conv(3, 2, 9, 9, 4, 3, 1, 1, 1, 1, 1);       /* several images per GEMM */
+    check_conv(1, 1, 1400, 1400, 2, 3, 1, 1, 1, 1, 1); /* col over 64 MiB: tiled */
 }
 
 static void conv_errors(void **state) {

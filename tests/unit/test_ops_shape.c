@@ -491,6 +491,54 @@ static void hostile_values(void **state) {
     kp_tensor_free(vals);
 }
 
+static void unique_strnorm(void **state) {
+    (void)state;
+    kp_tensor *x = tt(KP_FLOAT, 1, D(6), V(2, 1, 1, 3, 4, 3));
+    const kp_tensor *in[1] = {x};
+    kp_tensor *out[4];
+    kp_error e;
+    kp_node *n = mknode("Unique", 1, in, 4);
+    assert_int_equal(run(n, 11, 1, in, 4, out, &e), 0); /* sorted */
+    assert_true(close_to(out[0], 1, D(4), V(1, 2, 3, 4)));
+    assert_true(close_to(out[1], 1, D(4), V(1, 0, 3, 4)));
+    assert_true(close_to(out[2], 1, D(6), V(1, 0, 0, 2, 3, 2)));
+    assert_true(close_to(out[3], 1, D(4), V(2, 1, 2, 1)));
+    free_all(4, out);
+    kp_node_set_attr_int(n, "sorted", 0);
+    assert_int_equal(run(n, 11, 1, in, 4, out, &e), 0); /* first-occurrence order */
+    assert_true(close_to(out[0], 1, D(4), V(2, 1, 3, 4)));
+    assert_true(close_to(out[2], 1, D(6), V(0, 1, 1, 2, 3, 2)));
+    free_all(4, out);
+    kp_node_free(n);
+    kp_error err;
+    kp_tensor *s = kp_tensor_new(KP_STRING, 1, D(3), &err);
+    const char *words[3] = {"Monday", "tuesday", "MONDAY"};
+    for (int i = 0; i < 3; i++) {
+        s->strings[i].len = strlen(words[i]);
+        s->strings[i].data = (uint8_t *)strdup(words[i]);
+    }
+    const kp_tensor *sin_[1] = {s};
+    n = mknode("StringNormalizer", 1, sin_, 1);
+    kp_node_set_attr_string(n, "case_change_action", "UPPER");
+    assert_int_equal(run(n, 10, 1, sin_, 1, out, &e), 0); /* no stopwords */
+    assert_int_equal(out[0]->numel, 3);
+    assert_memory_equal(out[0]->strings[1].data, "TUESDAY", 7);
+    free_all(1, out);
+    kp_node_free(n);
+    kp_tensor_free(x);
+    kp_tensor_free(s);
+}
+
+static void mvn(void **state) {
+    (void)state;
+    kp_tensor *x = tt(KP_FLOAT, 4, D(1, 2, 1, 2), V(1, 3, 10, 30));
+    const kp_tensor *in[1] = {x};
+    kp_node *n = mknode("MeanVarianceNormalization", 1, in, 1);
+    expect1(n, 13, 1, in, 4, D(1, 2, 1, 2), V(-1, 1, -1, 1)); /* per channel */
+    kp_node_free(n);
+    kp_tensor_free(x);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reshape_squeeze),
@@ -503,6 +551,8 @@ int main(void) {
         cmocka_unit_test(more_index_ops),
         cmocka_unit_test(transpose_all_perms),
         cmocka_unit_test(hostile_values),
+        cmocka_unit_test(unique_strnorm),
+        cmocka_unit_test(mvn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
