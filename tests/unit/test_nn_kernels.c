@@ -103,6 +103,10 @@ static void conv_paths(void **state) {
     check_conv(1, 2, 6, 7, 3, 2, 1, 3, 0, 1, 1);       /* stride 3, no pad */
     check_conv(3, 2, 9, 9, 4, 3, 1, 1, 1, 1, 1);       /* several images per GEMM */
     check_conv(1, 1, 1400, 1400, 2, 3, 1, 1, 1, 1, 1); /* col over 64 MiB: tiled */
+    check_conv(2, 3, 7, 6, 3, 3, 3, 1, 2, 2, 1);       /* depthwise, dilated, stride 1 */
+    check_conv(1, 5, 6, 9, 5, 5, 5, 3, 2, 1, 0);       /* depthwise 5x5, stride 3 */
+    check_conv(2, 4, 9, 13, 4, 3, 4, 1, 1, 1, 1);      /* depthwise 3x3 stride 1: 3-tap rows */
+    check_conv(1, 4, 9, 13, 4, 3, 4, 2, 1, 1, 1);      /* depthwise 3x3 stride 2 */
 }
 
 static void conv_errors(void **state) {
