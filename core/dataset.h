@@ -108,7 +108,8 @@ int kp_dataset_batch(kp_dataset *ds, size_t i, kp_batch *out, kp_error *err);
 /* Calibration adapter for passes (core/pass.h): a subset of `n` samples (0 = all), the first n
  * or a seeded sample when `seed` != 0, served in batches of the data set's batch size. The
  * returned kp_calib borrows ds (which must stay bound and alive); free with
- * kp_dataset_calib_free. */
+ * kp_dataset_calib_free. Several calibs over one ds share its batch buffer: a get() on any of
+ * them (or kp_dataset_batch) ends the life of tensors returned by the others. */
 int kp_dataset_calib_new(kp_dataset *ds, size_t n, uint64_t seed, kp_calib **out, kp_error *err);
 void kp_dataset_calib_free(kp_calib *c);
 /* A stable hash of the calibration subset's sample indices (for run records). */

@@ -9,6 +9,7 @@
 #include "core/ops/einsum.h"
 #include "core/ops/elem.h"
 #include "core/ops/extra.h"
+#include "core/ops/float8.h"
 #include "core/ops/ops.h"
 
 #define OUT_OR_FAIL(o, ...)                                                                        \
@@ -95,11 +96,33 @@ static int cast_strings(kp_op_ctx *ctx, const kp_tensor *x, kp_tensor *o) {
     return 0;
 }
 
+/* Casts from or to a float8 type, through double; saturate (opset 19, default 1) decides
+ * what out-of-range values become. */
+static int cast_f8(kp_op_ctx *ctx, const kp_tensor *x, kp_dtype dt) {
+    int fin = kp_f8_is(x->dtype), fout = kp_f8_is(dt);
+    if ((!fin && (kp_elem_kind_of(x->dtype) == KP_EK_NONE)) ||
+        (!fout && kp_elem_kind_of(dt) == KP_EK_NONE))
+        return kp_op_fail(ctx, KP_EUNSUPPORTED, "cast from %s to %s is not supported",
+                          kp_dtype_name(x->dtype), kp_dtype_name(dt));
+    int saturate = (int)kp_node_attr_int(ctx->node, "saturate", 1);
+    OUT_OR_FAIL(o, ctx, 0, dt, x->rank, x->dims);
+    for (int64_t i = 0; i < x->numel; i++) {
+        double v = fin ? kp_f8_to_double(x->dtype, ((const uint8_t *)x->data)[i])
+                       : kp_elem_getd(x->data, x->dtype, i);
+        if (fout)
+            ((uint8_t *)o->data)[i] = kp_f8_from_double(dt, v, saturate);
+        else
+            kp_elem_setd(o->data, dt, i, v);
+    }
+    return 0;
+}
+
 static int cast_to(kp_op_ctx *ctx, const kp_tensor *x, int64_t to) {
     if (!kp_dtype_valid((int)to) || to == KP_UNDEFINED)
         return kp_op_fail(ctx, KP_EINVAL, "'to' = %lld is not a tensor element type",
                           (long long)to);
     kp_dtype dt = (kp_dtype)to;
+    if (kp_f8_is(x->dtype) || kp_f8_is(dt)) return cast_f8(ctx, x, dt);
     kp_elem_kind ki = kp_elem_kind_of(x->dtype), ko = kp_elem_kind_of(dt);
     if ((ki == KP_EK_NONE && x->dtype != KP_STRING) || (ko == KP_EK_NONE && dt != KP_STRING))
         return kp_op_fail(ctx, KP_EUNSUPPORTED, "cast from %s to %s is not supported",
@@ -318,10 +341,16 @@ const kp_op_def kp_ops_misc[] = {
     {"", "Det", kp_op_det},
     {"", "Dropout", run_dropout},
     {"", "Einsum", kp_op_einsum},
+    {"", "GridSample", kp_op_grid_sample},
     {"", "HammingWindow", kp_op_hamming_window},
     {"", "HannWindow", kp_op_hann_window},
+    {"", "MaxUnpool", kp_op_max_unpool},
+    {"", "MelWeightMatrix", kp_op_mel_weight_matrix},
     {"", "NonMaxSuppression", kp_op_nms},
     {"", "Range", run_range},
+    {"", "RoiAlign", kp_op_roi_align},
     {"", "STFT", kp_op_stft},
+    {"", "StringNormalizer", kp_op_string_normalizer},
+    {"", "Unique", kp_op_unique},
     {0},
 };

@@ -184,6 +184,58 @@ REDUCE(run_rlogsum, R_LOGSUM)
 REDUCE(run_rlse, R_LSE)
 #undef REDUCE
 
+/* MeanVarianceNormalization: (x - E[x]) / (sqrt(E[x^2] - E[x]^2) + 1e-9) over `axes` (default
+ * [0, 2, 3]), as the op's function body defines it; statistics in double. */
+static int run_mvn(kp_op_ctx *ctx) {
+    const kp_tensor *x = kp_op_input(ctx, 0);
+    if (!x || kp_elem_kind_of(x->dtype) != KP_EK_FLOAT)
+        return kp_op_fail(ctx, KP_EINVAL, "needs one floating-point input");
+    const int64_t *ax;
+    size_t nax = kp_node_attr_ints(ctx->node, "axes", &ax);
+    static const int64_t dflt[3] = {0, 2, 3};
+    if (!kp_node_attr(ctx->node, "axes")) ax = dflt, nax = 3;
+    int64_t kd[KP_MAX_RANK], count = 1;
+    for (int d = 0; d < x->rank; d++) kd[d] = x->dims[d];
+    for (size_t i = 0; i < nax; i++) {
+        int a, rc = kp_args_axis(ctx, ax[i], x->rank, &a);
+        if (rc) return rc;
+        if (kd[a] == 1 && x->dims[a] != 1)
+            return kp_op_fail(ctx, KP_EINVAL, "axis %d is listed twice", a);
+        count *= x->dims[a];
+        kd[a] = 1;
+    }
+    kp_tensor *o = kp_op_output(ctx, 0, x->dtype, x->rank, x->dims);
+    if (!o) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
+    if (x->numel == 0) return 0;
+    int64_t on = x->numel / count;
+    double *acc = calloc((size_t)on * 2, sizeof *acc);
+    if (!acc) return kp_op_fail(ctx, KP_ENOMEM, "out of memory");
+    accumulate(R_SUM, x, x->rank, kd, acc, NULL);
+    accumulate(R_SSQ, x, x->rank, kd, acc + on, NULL);
+    for (int64_t i = 0; i < on; i++) {
+        double m = acc[i] / (double)count, v = acc[on + i] / (double)count - m * m;
+        acc[i] = m;
+        acc[on + i] = 1.0 / (sqrt(v > 0 ? v : 0) + 1e-9);
+    }
+    kp_bcast bc;
+    const int64_t *dl[1] = {kd};
+    int r = x->rank;
+    kp_bcast_plan(&bc, 1, &r, dl, x->rank, x->dims);
+    int64_t idx[KP_MAX_RANK] = {0}, off[KP_BCAST_MAX] = {0}, j = 0;
+    int64_t n = bc.inner, st = bc.strides[0][bc.rank - 1];
+    for (int64_t row = 0; row < bc.rows; row++) {
+        for (int64_t i = 0; i < n; i++) {
+            int64_t a = off[0] + i * st;
+            double v = kp_elem_getd(x->data, x->dtype, j + i);
+            kp_elem_setd(o->data, o->dtype, j + i, (v - acc[a]) * acc[on + a]);
+        }
+        j += n;
+        kp_bcast_next(&bc, idx, off);
+    }
+    free(acc);
+    return 0;
+}
+
 /* Splits dims around axis: outer = prod(dims[:axis]), a = dims[axis], inner = rest. */
 static void split3(const kp_tensor *x, int axis, int64_t *outer, int64_t *a, int64_t *inner) {
     *outer = 1;
@@ -480,6 +532,7 @@ const kp_op_def kp_ops_reduce[] = {
     {"", "CumSum", run_cumsum},
     {"", "Hardmax", run_hardmax},
     {"", "LogSoftmax", run_logsoftmax},
+    {"", "MeanVarianceNormalization", run_mvn},
     {"", "NegativeLogLikelihoodLoss", kp_op_nll_loss},
     {"", "ReduceL1", run_rl1},
     {"", "ReduceL2", run_rl2},

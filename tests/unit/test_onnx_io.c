@@ -428,6 +428,32 @@ static void unknown_fields_counted(void **state) {
     free(model.p);
 }
 
+/* An IR broken by a buggy pass is refused with a message, not written or crashed on. */
+static void save_refuses_broken_ir(void **state) {
+    (void)state;
+    kp_error err = {0};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    kp_model *m = tiny_model();
+    char *keep = m->graph->nodes[0]->inputs[0];
+    m->graph->nodes[0]->inputs[0] = NULL;
+    assert_int_equal(kp_onnx_save_buffer(m, &buf, &len, &err), KP_EINVAL);
+    assert_null(buf);
+    m->graph->nodes[0]->inputs[0] = keep;
+    int64_t dims[] = {2, 2};
+    kp_tensor *t = kp_tensor_new(KP_FLOAT, 2, dims, &err);
+    assert_non_null(t);
+    assert_int_equal(kp_tensor_set_name(t, "w"), 0);
+    assert_int_equal(kp_graph_add_init(m->graph, t), 0);
+    t->nbytes = 8; /* inconsistent with 2x2 float32 */
+    assert_int_equal(kp_onnx_save_buffer(m, &buf, &len, &err), KP_EINVAL);
+    assert_non_null(strstr(err.msg, "'w'"));
+    t->nbytes = 16;
+    assert_int_equal(kp_onnx_save_buffer(m, &buf, &len, &err), 0);
+    free(buf);
+    kp_model_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_dtype_roundtrips),
@@ -437,6 +463,7 @@ int main(void) {
         cmocka_unit_test(external_data_inside_folder),
         cmocka_unit_test(subgraph_parent_and_attrs),
         cmocka_unit_test(unknown_fields_counted),
+        cmocka_unit_test(save_refuses_broken_ir),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
