@@ -341,6 +341,7 @@ const kp_op_def kp_ops_misc[] = {
     {"", "Det", kp_op_det},
     {"", "Dropout", run_dropout},
     {"", "Einsum", kp_op_einsum},
+    {"", "GridSample", kp_op_grid_sample},
     {"", "HammingWindow", kp_op_hamming_window},
     {"", "HannWindow", kp_op_hann_window},
     {"", "MelWeightMatrix", kp_op_mel_weight_matrix},
