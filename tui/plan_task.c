@@ -14,7 +14,7 @@
 
 static struct {
     pthread_t th;
-    int started;        /* a thread exists and has not been joined */
+    int started;         /* a thread exists and has not been joined */
     atomic_int finished; /* set by the worker at the end */
     kp_project *proj;
     kp_model *model;
@@ -74,7 +74,9 @@ static void release(void) {
     T.model = NULL;
 }
 
-int kp_plan_task_running(void) { return T.started && !atomic_load(&T.finished); }
+int kp_plan_task_running(void) {
+    return T.started && !atomic_load(&T.finished);
+}
 
 int kp_plan_task_start(kp_app *a, char *msg, size_t len) {
     if (T.started) {
