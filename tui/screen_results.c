@@ -80,15 +80,15 @@ static void line(kp_rect r, int y, const char *name, double b, double f, int low
     }
     if (b < 0) snprintf(bt, 32, "n/a");
     if (f < 0) snprintf(ft, 32, "n/a");
-    kp_putf(y, r.x + 1, r.w - 2, KP_ROLE_NORMAL, "%-15s %11s %11s %7s", name, bt, ft, ratio);
-    kp_put(y, r.x + 49, r.w - 50, role, delta);
+    kp_putf(y, r.x + 1, r.w - 2, KP_ROLE_NORMAL, "%-14s %10s %10s %6s", name, bt, ft, ratio);
+    kp_put(y, r.x + 45, r.w - 46, role, delta);
 }
 
 static void draw_summary(kp_app *a, const kp_run_record *rr, kp_rect r) {
     const kp_metrics_row *b = &rr->before, *f = &rr->after;
     int y = r.y;
-    kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-15s %11s %11s %7s %s", rr->id ? rr->id : "run",
-            "before", "after", "ratio", " change");
+    kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-14s %10s %10s %6s  %s",
+            rr->id ? rr->id : "run", "before", "after", "ratio", "change");
     line(r, y++, "file size", b->file_bytes, f->file_bytes, 1, "B");
     line(r, y++, "gzip size", b->gzip_bytes, f->gzip_bytes, 1, "B");
     line(r, y++, "latency here", b->host_latency_ms, f->host_latency_ms, 1, "ms");
@@ -99,29 +99,30 @@ static void draw_summary(kp_app *a, const kp_run_record *rr, kp_rect r) {
     kp_putf(y++, r.x + 1, r.w - 2, f->fits_ram && f->fits_flash ? KP_ROLE_OK : KP_ROLE_BAD,
             "fits the target: RAM %s, flash %s", f->fits_ram ? "yes" : "no",
             f->fits_flash ? "yes" : "no");
-    y++;
     char x1[32], x2[32];
-    if (y + 1 < r.y + r.h - 3) {
+    int last = r.y + r.h - 2; /* two lines for the paths */
+    if (y + 1 < last) {
         bars(r, y, "size", b->file_bytes, f->file_bytes, kp_fmt_bytes(b->file_bytes, x1),
              kp_fmt_bytes(f->file_bytes, x2), 1);
         y += 2;
     }
-    if (y + 1 < r.y + r.h - 3 && b->host_latency_ms > 0) {
+    if (y + 1 < last && b->host_latency_ms > 0) {
         bars(r, y, "latency", b->host_latency_ms, f->host_latency_ms,
              kp_fmt_ms(b->host_latency_ms, x1), kp_fmt_ms(f->host_latency_ms, x2), 1);
         y += 2;
     }
-    if (y + 1 < r.y + r.h - 3 && b->top1 >= 0) {
+    if (y + 1 < last && b->top1 >= 0) {
         snprintf(x1, 32, "%.2f%%", b->top1);
         snprintf(x2, 32, "%.2f%%", f->top1);
         bars(r, y, "accuracy", b->top1, f->top1, x1, x2, 0);
         y += 2;
     }
-    y = r.y + r.h - 2;
-    kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_MUTED, "model:  %s",
-            rr->output_model ? kp_app_path(a, rr->output_model) : "-");
-    kp_putf(y, r.x + 1, r.w - 2, KP_ROLE_MUTED, "report: %s",
-            rr->report ? kp_app_path(a, rr->report) : "-");
+    y = last;
+    kp_put(y, r.x + 1, 8, KP_ROLE_MUTED, "model:");
+    kp_put_tail(y++, r.x + 9, r.w - 10, KP_ROLE_MUTED,
+                rr->output_model ? kp_app_path(a, rr->output_model) : "-");
+    kp_put(y, r.x + 1, 8, KP_ROLE_MUTED, "report:");
+    kp_put_tail(y, r.x + 9, r.w - 10, KP_ROLE_MUTED, rr->report ? kp_app_path(a, rr->report) : "-");
 }
 
 static void draw_history(kp_app *a, kp_rect r) {
@@ -165,6 +166,11 @@ static double zero_frac(const kp_tensor *t) {
     return (double)z / (double)t->numel;
 }
 
+static int by_size(const void *x, const void *y) {
+    const kp_tensor *a = *(kp_tensor *const *)x, *b = *(kp_tensor *const *)y;
+    return (b->nbytes > a->nbytes) - (b->nbytes < a->nbytes);
+}
+
 static void draw_layers(kp_app *a, const kp_run_record *rr, kp_rect r) {
     if (!a->model) {
         kp_put(r.y, r.x + 1, r.w - 2, KP_ROLE_WARN, "the original model is not loaded (step 2)");
@@ -192,8 +198,13 @@ static void draw_layers(kp_app *a, const kp_run_record *rr, kp_rect r) {
     int h = r.h - 2;
     if (S.scroll > (int)g0->n_inits - h) S.scroll = (int)g0->n_inits - h;
     if (S.scroll < 0) S.scroll = 0;
+    /* Largest weights first. */
+    kp_tensor **order = malloc((g0->n_inits + 1) * sizeof *order);
+    if (!order) return;
+    memcpy(order, g0->inits, g0->n_inits * sizeof *order);
+    qsort(order, g0->n_inits, sizeof *order, by_size);
     for (int i = 0; i < h && (size_t)(S.scroll + i) < g0->n_inits; i++) {
-        const kp_tensor *t0 = g0->inits[S.scroll + i];
+        const kp_tensor *t0 = order[S.scroll + i];
         if (!t0->name) continue;
         /* Passes may rename a weight (name_quantized, name_scale...): sum the tensors that
          * start with the same name. */
@@ -213,8 +224,9 @@ static void draw_layers(kp_app *a, const kp_run_record *rr, kp_rect r) {
                 main ? kp_fmt_bytes(after, s1) : "removed", main ? kp_dtype_name(main->dtype) : "-",
                 main ? zero_frac(main) * 100 : 0.0);
     }
+    free(order);
     kp_put(r.y + r.h - 1, r.x + 1, r.w - 2, KP_ROLE_MUTED,
-           "Per-layer error and MACs: see the run's report.");
+           "Largest first; Up/Down scroll. Per-layer error: see the run's report.");
 }
 
 static void draw(kp_app *a, kp_rect r) {

@@ -33,6 +33,45 @@ static int kernel_shape(kp_op_ctx *ctx, const kp_tensor *w, int nd, int64_t *k) 
     return 0;
 }
 
+typedef float v4f __attribute__((vector_size(16)));
+
+static inline void copy_floats(float *d, const float *src, int64_t n) {
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        v4f v;
+        memcpy(&v, src + j, sizeof v);
+        memcpy(d + j, &v, sizeof v);
+    }
+    for (; j < n; j++) d[j] = src[j];
+}
+
+/* y[i] += a * x[i] */
+static inline void axpy_floats(float *y, const float *x, int64_t n, float a) {
+    int64_t j = 0;
+    v4f va = {a, a, a, a};
+    for (; j + 4 <= n; j += 4) {
+        v4f vx, vy;
+        memcpy(&vx, x + j, sizeof vx);
+        memcpy(&vy, y + j, sizeof vy);
+        vy += va * vx;
+        memcpy(y + j, &vy, sizeof vy);
+    }
+    for (; j < n; j++) y[j] += a * x[j];
+}
+
+/* y[i] += b */
+static inline void add_floats(float *y, int64_t n, float b) {
+    int64_t j = 0;
+    v4f vb = {b, b, b, b};
+    for (; j + 4 <= n; j += 4) {
+        v4f v;
+        memcpy(&v, y + j, sizeof v);
+        v += vb;
+        memcpy(y + j, &v, sizeof v);
+    }
+    for (; j < n; j++) y[j] += b;
+}
+
 /* Bias and the fused activation in one pass over the output. */
 static void add_bias(const kp_op_ctx *ctx, float *y, const float *b, int64_t n, int64_t m,
                      int64_t os) {
@@ -44,7 +83,7 @@ static void add_bias(const kp_op_ctx *ctx, float *y, const float *b, int64_t n, 
             if (act == KP_ACT_RELU) {
                 kp_op_bias_relu(p, os, bv);
             } else {
-                for (int64_t j = 0; j < os; j++) p[j] += bv;
+                if (bv != 0) add_floats(p, os, bv);
                 if (act) kp_op_apply_act(ctx, p, os);
             }
         }
@@ -84,18 +123,6 @@ static void im2col_2d(const float *x, int64_t cg, const kp_spatial *s, float *co
                 }
             }
     }
-}
-
-typedef float v4f __attribute__((vector_size(16)));
-
-static inline void copy_floats(float *d, const float *src, int64_t n) {
-    int64_t j = 0;
-    for (; j + 4 <= n; j += 4) {
-        v4f v;
-        memcpy(&v, src + j, sizeof v);
-        memcpy(d + j, &v, sizeof v);
-    }
-    for (; j < n; j++) d[j] = src[j];
 }
 
 /* Stride-1 2-D: the group's input is first copied into a zero-bordered plane (pad) large
@@ -177,21 +204,70 @@ static void depthwise_2d(const float *x, const float *w, float *y, const kp_spat
     int64_t ih = s->in[0], iw = s->in[1], oh = s->out[0], ow = s->out[1];
     int64_t kh = s->k[0], kw = s->k[1], sh = s->stride[0], sw = s->stride[1];
     int64_t dh = s->dil[0], dw = s->dil[1], ph = s->pad_b[0], pw = s->pad_b[1];
-    for (int64_t oy = 0; oy < oh; oy++)
-        for (int64_t ox = 0; ox < ow; ox++) {
-            float acc = 0;
-            for (int64_t a = 0; a < kh; a++) {
-                int64_t yy = oy * sh - ph + a * dh;
-                if (yy < 0 || yy >= ih) continue;
-                const float *xr = x + yy * iw;
-                const float *wr = w + a * kw;
-                for (int64_t b = 0; b < kw; b++) {
-                    int64_t xx = ox * sw - pw + b * dw;
-                    if (xx >= 0 && xx < iw) acc += xr[xx] * wr[b];
+    /* Per kernel column b: the output columns whose input column is inside the row. */
+    int64_t lo[64], hi[64];
+    int small = kw <= 64;
+    for (int64_t b = 0; small && b < kw; b++) {
+        int64_t off = b * dw - pw;
+        lo[b] = off >= 0 ? 0 : (-off + sw - 1) / sw;
+        hi[b] = iw - off > 0 ? (iw - 1 - off) / sw + 1 : 0;
+        if (hi[b] > ow) hi[b] = ow;
+        if (lo[b] > hi[b]) lo[b] = hi[b];
+    }
+    for (int64_t oy = 0; oy < oh; oy++) {
+        float *yr = y + oy * ow;
+        for (int64_t ox = 0; ox < ow; ox++) yr[ox] = 0;
+        for (int64_t a = 0; a < kh; a++) {
+            int64_t yy = oy * sh - ph + a * dh;
+            if (yy < 0 || yy >= ih) continue;
+            const float *xr = x + yy * iw;
+            if (small && kw == 3 && sw == 1) {
+                /* Three taps in one pass where all are inside; edges tap by tap. */
+                const float *w3 = w + a * kw;
+                int64_t lo3 = lo[0] > lo[1] ? lo[0] : lo[1], hi3 = hi[0] < hi[1] ? hi[0] : hi[1];
+                if (lo[2] > lo3) lo3 = lo[2];
+                if (hi[2] < hi3) hi3 = hi[2];
+                if (hi3 < lo3) hi3 = lo3;
+                const float *x0 = xr - pw, *x1 = x0 + dw, *x2 = x1 + dw;
+                int64_t ox = lo3;
+                v4f a0 = {w3[0], w3[0], w3[0], w3[0]}, a1 = {w3[1], w3[1], w3[1], w3[1]};
+                v4f a2 = {w3[2], w3[2], w3[2], w3[2]};
+                for (; ox + 4 <= hi3; ox += 4) {
+                    v4f v0, v1, v2, vy;
+                    memcpy(&v0, x0 + ox, sizeof v0);
+                    memcpy(&v1, x1 + ox, sizeof v1);
+                    memcpy(&v2, x2 + ox, sizeof v2);
+                    memcpy(&vy, yr + ox, sizeof vy);
+                    vy += a0 * v0 + a1 * v1 + a2 * v2;
+                    memcpy(yr + ox, &vy, sizeof vy);
+                }
+                for (; ox < hi3; ox++) yr[ox] += w3[0] * x0[ox] + w3[1] * x1[ox] + w3[2] * x2[ox];
+                for (int64_t b = 0; b < 3; b++) {
+                    const float *xs = xr + b * dw - pw;
+                    for (int64_t o = lo[b]; o < lo3 && o < hi[b]; o++) yr[o] += w3[b] * xs[o];
+                    for (int64_t o = hi3 > lo[b] ? hi3 : lo[b]; o < hi[b]; o++)
+                        yr[o] += w3[b] * xs[o];
+                }
+                continue;
+            }
+            for (int64_t b = 0; b < kw; b++) {
+                float wv = w[a * kw + b];
+                int64_t off = b * dw - pw;
+                if (small) {
+                    const float *xs = xr + off;
+                    if (sw == 1)
+                        axpy_floats(yr + lo[b], xs + lo[b], hi[b] - lo[b], wv);
+                    else
+                        for (int64_t ox = lo[b]; ox < hi[b]; ox++) yr[ox] += wv * xs[ox * sw];
+                } else {
+                    for (int64_t ox = 0; ox < ow; ox++) {
+                        int64_t xx = ox * sw + off;
+                        if (xx >= 0 && xx < iw) yr[ox] += wv * xr[xx];
+                    }
                 }
             }
-            y[oy * ow + ox] = acc;
         }
+    }
 }
 
 /* ---- Conv ---------------------------------------------------------------------------------- */

@@ -36,6 +36,10 @@ if /usr/bin/python3 -c 'import onnx' 2>/dev/null; then
   /usr/bin/python3 tests/malformed/gen.py "$FUZZ_BUILD/malformed" >/dev/null
   find "$FUZZ_BUILD/malformed" -name '*.onnx' -type f | while read -r f; do
     cp "$f" "$FUZZ_BUILD/seeds-model/mal-$(echo "$f" | cksum | cut -d' ' -f1).onnx"; done
+  # Models with every attribute kind, functions, sparse tensors, training info.
+  rm -rf "$FUZZ_BUILD/features"
+  /usr/bin/python3 tests/e2e/roundtrip_features.py "$FUZZ_BUILD/features" >/dev/null
+  cp "$FUZZ_BUILD/features/rich.onnx" "$FUZZ_BUILD/seeds-model/features-rich.onnx"
 fi
 
 status=0

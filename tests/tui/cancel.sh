@@ -7,14 +7,13 @@ wait_for "─ 2 Model ─"
 keys 6
 wait_for "─ 6 Plan ─"
 if ! grep -q '"pass"' "$P/project.json"; then
-    if screen | grep -qF "the planner is"; then
+    if screen | grep -qF "press a to add a pass"; then
         keys a
         wait_for "Add a pass"
         keys Enter
         wait_for "added fold"
     else
-        keys r
-        wait_for "[x]"
+        wait_for "[x]" 60
     fi
 fi
 keys 7

@@ -50,13 +50,13 @@ keys Right
 wait_for "goals:"
 keys Tab
 wait_for "─ 6 Plan ─"
-if screen | grep -qF "the planner is"; then
+if screen | grep -qF "press a to add a pass"; then
     keys a
     wait_for "Add a pass"
     keys Enter
     wait_for "added fold"
 else
-    wait_for "[x]"
+    wait_for "[x]" 60
 fi
 keys Tab
 wait_for "─ 7 Run ─"
