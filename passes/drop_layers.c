@@ -25,10 +25,22 @@ typedef struct cand {
 } cand;
 
 static int chainable(const kp_node *n) {
-    static const char *const ops[] = {"BatchNormalization", "Relu",  "LeakyRelu", "Sigmoid",
-                                      "Tanh",               "Clip",  "Dropout",   "Identity",
-                                      "HardSwish",          "Elu",   "Selu",      "Softplus",
-                                      "HardSigmoid",        "Gelu",  "PRelu",     "Mul"};
+    static const char *const ops[] = {"BatchNormalization",
+                                      "Relu",
+                                      "LeakyRelu",
+                                      "Sigmoid",
+                                      "Tanh",
+                                      "Clip",
+                                      "Dropout",
+                                      "Identity",
+                                      "HardSwish",
+                                      "Elu",
+                                      "Selu",
+                                      "Softplus",
+                                      "HardSigmoid",
+                                      "Gelu",
+                                      "PRelu",
+                                      "Mul"};
     for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
         if (kp_node_is(n, ops[i])) return 1;
     return 0;
@@ -128,8 +140,7 @@ static int find_candidates(kp_graph *g, kp_exec *e, cand **v, size_t *n) {
                 if (found && same_shape(kp_exec_value(e, skip), kp_exec_value(e, s->outputs[0])) &&
                     !kp_graph_is_output(g, s->outputs[0])) {
                     char label[160];
-                    snprintf(label, sizeof label, "residual block ending at %s",
-                             kp_node_label(s));
+                    snprintf(label, sizeof label, "residual block ending at %s", kp_node_label(s));
                     rc = add_cand(v, n, s->outputs[0], skip, label);
                     if (!rc) (*v)[*n - 1].residual = 1;
                     break;
