@@ -211,6 +211,23 @@ def main():
               f"{ort['median_ms']:9.4f} ms  ratio {ratio:5.2f}  max|diff| {diff:.2e}"
               + (f"  PyTorch {pt:.4f} ms" if pt else ""), flush=True)
 
+    # Accuracy on the 10k Fashion-MNIST test set: ours (kompress eval), ORT, PyTorch.
+    acc_rows = []
+    pt_acc = json.load(open(os.path.join(EXAMPLES, "pytorch_accuracy.json")))
+    for name in ("cnn", "mlp"):
+        model = os.path.join(EXAMPLES, f"{name}.onnx")
+        preds = os.path.join(tmp, f"{name}_preds.npy")
+        ours = json.loads(sh([kompress, "eval", model, "--project",
+                              os.path.join(EXAMPLES, "project.json"), "--no-latency", "--json",
+                              "--save-preds", preds]))
+        ort = json.loads(sh(["node", os.path.join(HERE, "ort_eval.js"), model, "--preds", preds,
+                             "--json"]))
+        acc_rows.append((name.upper(), ours["accuracy"]["top1"], ort["top1"], pt_acc[name]["top1"],
+                         ort["agree"], ort["samples"]))
+        print(f"demo {name.upper()} top-1: ours {ours['accuracy']['top1']:.2f}%  ORT "
+              f"{ort['top1']:.2f}%  PyTorch {pt_acc[name]['top1']:.2f}%  same class "
+              f"{ort['agree']}/{ort['samples']}", flush=True)
+
     cmd = "/usr/bin/python3 tests/bench/engine.py " + " ".join(sys.argv[1:])
     lines = [
         "# Executor benchmark: Kompress vs ONNX Runtime (single thread)",
@@ -246,6 +263,15 @@ def main():
         (wl, wb), wr = max(worst_ratio.items(), key=lambda kv: kv[1])
         lines.append(f"Worst demo-model ratio: {wr:.2f}× ({wl}, batch {wb}); the goal is ≤ 1.3×.")
         lines.append("")
+    lines += [
+        "## Accuracy on the Fashion-MNIST test set (10,000 images)",
+        "",
+        "| model | `kompress eval` top-1 | ORT top-1 (ort_eval.js) | PyTorch top-1 | same predicted class (ours vs ORT) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, o, r, p, agree, n in acc_rows:
+        lines.append(f"| demo {name} | {o:.2f} % | {r:.2f} % | {p:.2f} % | {agree}/{n} |")
+    lines.append("")
     with open(a.out, "w") as f:
         f.write("\n".join(lines))
     print(f"wrote {a.out}")
