@@ -12,10 +12,15 @@
  * Passes are matched by id; core still never links a concrete pass. */
 #include "core/planner.h"
 
+#include "core/measure.h"
+#include "core/verify.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/onnx_io.h"
 
 typedef struct cand {
     const char *id;
@@ -127,6 +132,13 @@ static void combine(kp_plan *plan) {
              t->size_ratio > 0 ? 1 / t->size_ratio : 0, t->latency_ratio, t->acc_drop);
 }
 
+/* Trials only for models that apply and run in seconds. */
+static int kp_planner_trial_ok(const kp_model *m) {
+    size_t bytes = 0;
+    for (size_t i = 0; i < m->graph->n_inits; i++) bytes += m->graph->inits[i]->nbytes;
+    return bytes < (64u << 20);
+}
+
 static int estimate_step(const kp_project *p, const kp_model *m, const kp_target *t,
                          const kp_pass *pass, kp_plan_step *s, const kp_calib *calib,
                          int *corrected, kp_error *err) {
@@ -164,6 +176,78 @@ static int estimate_step(const kp_project *p, const kp_model *m, const kp_target
     return 0;
 }
 
+/* Trial: applies the step to a copy of the model as it stands after the previous steps and
+ * measures what the estimate would only guess: exact file size, latency (measured on this
+ * machine for the host target, roofline ratio for others) and top-1 on the calibration
+ * subset. Replaces the estimate's numbers, keeps its reason. On success *cur becomes the
+ * result (the caller owns it). */
+static int trial_step(const kp_project *p, kp_model **cur, const kp_target *t, const kp_pass *pass,
+                      kp_plan_step *s, const kp_calib *calib, kp_error *err) {
+    kp_params params;
+    int rc = kp_params_parse(pass, s->params ? s->params : "", &params, err);
+    if (rc) return rc;
+    kp_model *next = kp_model_clone(*cur, err);
+    if (!next) {
+        kp_params_free(&params);
+        return err->code;
+    }
+    kp_pass_ctx ctx = {0};
+    ctx.calib = calib;
+    ctx.reference = *cur;
+    ctx.original = *cur;
+    ctx.target = t;
+    ctx.seed = p->seed;
+    ctx.threads = 1;
+    ctx.acc_budget = p->max_drop;
+    rc = pass->apply(next, &params, &ctx, err);
+    kp_params_free(&params);
+    kp_verify v = {0};
+    kp_verify_opts vo = {0};
+    vo.seed = p->seed;
+    if (!rc) rc = kp_verify_models(*cur, next, calib, &vo, &v, err);
+    uint8_t *b0 = NULL, *b1 = NULL;
+    size_t l0 = 0, l1 = 0;
+    if (!rc) rc = kp_onnx_save_buffer(*cur, &b0, &l0, err);
+    if (!rc) rc = kp_onnx_save_buffer(next, &b1, &l1, err);
+    free(b0);
+    free(b1);
+    double r_lat = 1;
+    if (!rc && !strcmp(t->id, "host")) {
+        double t0 = 0, t1 = 0;
+        rc = kp_verify_latency(*cur, 1, 30, 1, &t0, err);
+        if (!rc) rc = kp_verify_latency(next, 1, 30, 1, &t1, err);
+        if (!rc && t0 > 0) r_lat = t1 / t0;
+    } else if (!rc) {
+        kp_target_estimate e0, e1;
+        rc = kp_measure_roofline(*cur, t, &e0, err);
+        if (!rc) rc = kp_measure_roofline(next, t, &e1, err);
+        if (!rc && e0.latency_s > 0) r_lat = e1.latency_s / e0.latency_s;
+    }
+    if (rc) {
+        kp_model_free(next);
+        return rc;
+    }
+    s->est.size_ratio = l0 ? (double)l1 / (double)l0 : 1;
+    s->est.latency_ratio = r_lat;
+    s->est.acc_drop = v.has_labels ? v.acc_ref - v.acc_cand : 100.0 * (1 - v.agree);
+    if (s->est.acc_drop < 0) s->est.acc_drop = 0;
+    s->est.confidence = 0.9;
+    s->est.applicable = 1;
+    corr c = learn(p, pass->id); /* what trials missed before (e.g. subset vs full test set) */
+    if (c.n) {
+        s->est.size_ratio *= c.size;
+        s->est.latency_ratio *= c.lat;
+        s->est.acc_drop += c.drop;
+        if (s->est.acc_drop < 0) s->est.acc_drop = 0;
+    }
+    char r[256];
+    snprintf(r, sizeof r, "%.180s (tried on %zu samples)", s->est.reason, v.n_samples);
+    snprintf(s->est.reason, sizeof s->est.reason, "%s", r);
+    kp_model_free(*cur);
+    *cur = next;
+    return 0;
+}
+
 int kp_planner_estimate(const kp_project *p, const kp_model *m, const kp_target *t,
                         const kp_pass *const *passes, size_t n_passes, kp_plan *plan,
                         kp_error *err) {
@@ -198,8 +282,12 @@ int kp_planner_propose(const kp_project *p, const kp_model *m, const kp_target *
     size_t nc = candidates(p, t, calib != NULL, c);
     out->steps = calloc(nc, sizeof *out->steps);
     if (!out->steps) return kp_error_set(err, KP_ENOMEM, "out of memory");
-    int corrected = 0, rc = 0;
+    int corrected = 0, rc = 0, tried = 0;
     char skipped[256] = "";
+    /* Trials on a running copy when there is data and the model is small enough to apply
+     * passes in seconds; otherwise the passes' own estimates. */
+    kp_model *cur = NULL;
+    if (calib && calib->n_samples > 0 && kp_planner_trial_ok(m)) cur = kp_model_clone(m, NULL);
     for (size_t i = 0; i < nc; i++) {
         const kp_pass *pass = kp_pass_find(passes, n_passes, c[i].id);
         if (!pass) continue; /* not registered in this build */
@@ -215,7 +303,15 @@ int kp_planner_propose(const kp_project *p, const kp_model *m, const kp_target *
         }
         out->n++;
         kp_error pe = {0};
-        if (estimate_step(p, m, t, pass, s, calib, &corrected, &pe) || !s->est.applicable) {
+        int erc = estimate_step(p, m, t, pass, s, calib, &corrected, &pe);
+        if (!erc && s->est.applicable && cur) {
+            kp_error te = {0};
+            if (trial_step(p, &cur, t, pass, s, calib, &te) == 0)
+                tried++;
+            else if (te.code == KP_ECANCELLED)
+                erc = te.code;
+        }
+        if (erc || !s->est.applicable) {
             /* Kept in the list, switched off, so the person sees why. */
             s->enabled = 0;
             if (pe.msg[0]) snprintf(s->est.reason, sizeof s->est.reason, "%.250s", pe.msg);
@@ -225,6 +321,7 @@ int kp_planner_propose(const kp_project *p, const kp_model *m, const kp_target *
             }
         }
     }
+    kp_model_free(cur);
     if (rc) {
         kp_plan_free(out);
         return rc;
@@ -247,7 +344,8 @@ int kp_planner_propose(const kp_project *p, const kp_model *m, const kp_target *
     }
     int n_hist = 0;
     for (size_t r = 0; r < p->n_runs; r++) n_hist += p->runs[r].status == 0;
-    snprintf(out->note, sizeof out->note, "%s%s%s%s",
+    snprintf(out->note, sizeof out->note, "%s%s%s%s%s",
+             tried ? "each step tried on the calibration subset; " : "",
              corrected ? "estimates corrected from earlier runs of this project" : "",
              corrected ? ""
                        : (n_hist ? "no earlier run used these passes"
