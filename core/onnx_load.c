@@ -68,6 +68,12 @@ static int scan_depth(const uint8_t *p, size_t len, const ProtobufCMessageDescri
             if (wire_varint(p, len, &pos, &v) || v > len - pos) goto bad;
             const ProtobufCFieldDescriptor *f =
                 d ? protobuf_c_message_descriptor_get_field(d, (unsigned)id) : NULL;
+            /* protobuf-c hands strings out NUL-terminated: an embedded NUL would silently cut a
+             * name short (two values could then share one name). */
+            if (f && f->type == PROTOBUF_C_TYPE_STRING && v && memchr(p + pos, 0, (size_t)v))
+                return kp_error_set(err, KP_EFORMAT,
+                                    "text field '%s' at byte %zu contains a NUL character", f->name,
+                                    base + pos);
             if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
                 int rc = scan_depth(p + pos, (size_t)v, f->descriptor, depth + 1, base + pos, err);
                 if (rc) return rc;

@@ -247,32 +247,25 @@ static int eval_accuracy(kp_exec *e, kp_exec *ref, kp_dataset *ds, FILE *preds, 
     return rc;
 }
 
-static int eval_latency(kp_exec *e, kp_dataset *ds, const eval_args *a, results *r, kp_error *err) {
+static int eval_latency(kp_exec *e, kp_dataset *ds, const eval_args *a, int64_t fixed, results *r,
+                        kp_error *err) {
     kp_batch batch;
     int rc = kp_dataset_batch(ds, 0, &batch, err);
     if (rc) return rc;
     const kp_tensor *in0 = batch.inputs[0];
     int64_t rows = in0->rank ? in0->dims[0] : 1;
-    if (batch.n_refs || batch.n_inputs != 1) { /* ONNX test folders: as given */
-        rc = kp_measure_latency(e, batch.inputs, (int)a->warmup, (int)a->runs, NULL, &r->latb, err);
-        r->have_latb = !rc;
-        r->peakb = kp_exec_peak_bytes(e);
-        r->peakb_batch = r->latb.batch;
-        return rc;
+    int single = !batch.n_refs && batch.n_inputs == 1;
+    /* Batch 1, unless the model's batch size is a fixed number above 1 or the data is ONNX test
+     * folders (their tensors are run as given). */
+    if (single && fixed == 1) {
+        kp_tensor one = head_view(in0, 1);
+        const kp_tensor *in1[1] = {&one};
+        rc = kp_measure_latency(e, in1, (int)a->warmup, (int)a->runs, NULL, &r->lat1, err);
+        if (rc) return rc;
+        r->have_lat1 = 1;
+        r->peak1 = kp_exec_peak_bytes(e);
     }
-    kp_tensor one = head_view(in0, 1);
-    const kp_tensor *in1[1] = {&one};
-    if (rows >= 1 && (rows == 1 || (int64_t)batch.n > 1 || in0->dims[0] == 1)) {
-        /* A model with a fixed batch > 1 cannot run batch 1. */
-        int fixed = rows > 1 && (int64_t)batch.n < rows;
-        if (!fixed) {
-            rc = kp_measure_latency(e, in1, (int)a->warmup, (int)a->runs, NULL, &r->lat1, err);
-            if (rc) return rc;
-            r->have_lat1 = 1;
-            r->peak1 = kp_exec_peak_bytes(e);
-        }
-    }
-    if (rows > 1) {
+    if (rows > 1 || !single) {
         rc = kp_measure_latency(e, batch.inputs, (int)a->warmup, (int)a->runs, NULL, &r->latb, err);
         if (rc) return rc;
         r->have_latb = 1;
@@ -577,7 +570,7 @@ static int run(int argc, char **argv) {
             goto fail;
         }
     }
-    if (!a.no_latency && (rc = eval_latency(e, ds, &a, &r, &err))) goto fail;
+    if (!a.no_latency && (rc = eval_latency(e, ds, &a, fixed_batch(m), &r, &err))) goto fail;
     kp_batch b0;
     if ((rc = kp_dataset_batch(ds, 0, &b0, &err))) goto fail;
     if (b0.n_inputs == 1 && !b0.n_refs) {

@@ -159,13 +159,19 @@ def main():
     xte, _ = models.load_split("t10k")
     tmp = tempfile.mkdtemp(prefix="kp_bench_")
     cases = []  # (label, model path, [inputs], batch, torch name or None)
-    for name in ("cnn", "mlp"):
+    kompress = os.path.join(ROOT, a.build, "kompress")
+    for name in ("cnn", "mlp", "cnn+fold"):
+        model = os.path.join(EXAMPLES, f"{name}.onnx")
+        if name == "cnn+fold":  # BatchNorm folded into Conv by our `fold` pass, as ORT does
+            model = os.path.join(tmp, "cnn_fold.onnx")
+            sh([kompress, "compress", os.path.join(EXAMPLES, "cnn.onnx"), "-o", model, "--pass",
+                "fold"])
         for b in (1, 64):
             f = os.path.join(tmp, f"fm_{b}.npy")
             if not os.path.exists(f):
                 np.save(f, np.ascontiguousarray(xte[:b]))
-            cases.append((f"demo {name.upper()}", os.path.join(EXAMPLES, f"{name}.onnx"), [f], b,
-                          name))
+            cases.append((f"demo {name.upper()}", model, [f], b,
+                          None if "+" in name else name))
     for p in suite_conv_nets(a.suite):
         d = os.path.dirname(p)
         ins = []
@@ -217,6 +223,8 @@ def main():
         "- ours = `build/tools/kp_run` (OpenBLAS 1 thread); ORT = onnxruntime-node, "
         "intraOpNumThreads=1, interOpNumThreads=1, graph optimizations on; PyTorch = eager, "
         "`torch.set_num_threads(1)`.",
+        "- demo CNN+FOLD: the demo CNN after `kompress compress --pass fold` (BatchNorm folded into "
+        "Conv; ORT does the same fusion itself at load time).",
         f"- max abs diff: largest |ours − ORT| over all outputs; ✓ when ≤ {TOL:g}.",
         "",
         "| model | batch | ours ms | ORT ms | ours/ORT | PyTorch ms | max abs diff | ≤ 1e-4 |",

@@ -58,7 +58,14 @@ x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])
 y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])
 g = helper.make_graph([helper.make_node("Relu", ["x"], ["h"]), helper.make_node("FrobOp", ["h"], ["y"], domain="com.example")], "g", [x], [y])
 onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("com.example", 1)]), f"{t}/missing.onnx")
+m = onnx.load("examples/fashion-mnist/mlp.onnx")
+for v in list(m.graph.input) + list(m.graph.output):
+    v.type.tensor_type.shape.dim[0].dim_value = 7
+onnx.save(m, f"{t}/mlp_b7.onnx")
 PYEOF
+# A model with a fixed batch of 7: batches are padded to 7, 300 samples still scored.
+"$K" eval "$T/mlp_b7.onnx" --project "$EX/project.json" --limit 300 --runs 2 > "$T/b7.txt" 2>&1 || bad "fixed-batch model: $(cat "$T/b7.txt")"
+grep -q "(2[0-9][0-9]/300)" "$T/b7.txt" && grep -q "batch 7: median" "$T/b7.txt" || bad "fixed-batch model output: $(cat "$T/b7.txt")"
 expect_fail() { # args: expected-substring, eval args...
   want=$1; shift
   "$K" eval "$@" --no-latency > "$T/out" 2> "$T/err"; rc=$?

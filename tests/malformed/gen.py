@@ -205,6 +205,11 @@ def main():
     put("attr_unknown_type", field(1, 0, varint(8)) + field(8, 2, opset) + field(7, 2, graph),
         "attribute")
 
+    # A value name with an embedded NUL ("y\0z" would otherwise be read as "y").
+    m = base_model()
+    m.graph.node[0].output[0] = "y\x00z"
+    put("name_with_nul", m, "NUL")
+
     # An If whose branch attribute says "graph" but holds none.
     n = helper.make_node("If", ["c"], ["y"], name="if")
     n.attribute.add(name="then_branch", type=onnx.AttributeProto.GRAPH)

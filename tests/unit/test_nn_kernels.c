@@ -103,6 +103,11 @@ static void conv_paths(void **state) {
     check_conv(1, 2, 6, 7, 3, 2, 1, 3, 0, 1, 1);       /* stride 3, no pad */
     check_conv(3, 2, 9, 9, 4, 3, 1, 1, 1, 1, 1);       /* several images per GEMM */
     check_conv(1, 1, 1400, 1400, 2, 3, 1, 1, 1, 1, 1); /* col over 64 MiB: tiled */
+    check_conv(2, 3, 7, 6, 3, 3, 3, 1, 2, 2, 1);       /* depthwise, dilated, stride 1 */
+    check_conv(1, 5, 6, 9, 5, 5, 5, 3, 2, 1, 0);       /* depthwise 5x5, stride 3 */
+    check_conv(2, 4, 9, 13, 4, 3, 4, 1, 1, 1, 1);      /* depthwise 3x3 stride 1: 3-tap rows */
+    check_conv(1, 4, 9, 13, 4, 3, 4, 2, 1, 1, 1);      /* depthwise 3x3 stride 2 */
+    check_conv(4, 4, 5, 5, 6, 1, 1, 1, 0, 1, 1);       /* 1x1, several images per GEMM */
 }
 
 static void conv_errors(void **state) {
@@ -123,14 +128,14 @@ static void conv_errors(void **state) {
 static void gemm_naive(void **state) {
     (void)state;
     for (int ta = 0; ta < 2; ta++)
-        for (int tb = 0; tb < 2; tb++) {
-            int64_t m = 5, k = 7, n = 3;
-            int64_t ad[2] = {ta ? k : m, ta ? m : k}, bd[2] = {tb ? n : k, tb ? k : n};
+        for (int tb = 0; tb < 4; tb++) {
+            int64_t m = tb >= 2 ? 1 : 5, k = 7, n = 3; /* m = 1: the matrix-vector path */
+            int64_t ad[2] = {ta ? k : m, ta ? m : k}, bd[2] = {tb & 1 ? n : k, tb & 1 ? k : n};
             int64_t cd[1] = {n};
             kp_tensor *a = rand_t(2, ad), *b = rand_t(2, bd), *c = rand_t(1, cd);
             kp_node *nd = mk("Gemm", 3, 1);
             kp_node_set_attr_int(nd, "transA", ta);
-            kp_node_set_attr_int(nd, "transB", tb);
+            kp_node_set_attr_int(nd, "transB", tb & 1);
             kp_node_set_attr_float(nd, "alpha", 0.5f);
             kp_node_set_attr_float(nd, "beta", 2.0f);
             const kp_tensor *in[3] = {a, b, c};
@@ -143,7 +148,7 @@ static void gemm_naive(void **state) {
                 for (int64_t j = 0; j < n; j++) {
                     double s = 0;
                     for (int64_t p = 0; p < k; p++)
-                        s += A[ta ? p * m + i : i * k + p] * B[tb ? j * k + p : p * n + j];
+                        s += A[ta ? p * m + i : i * k + p] * B[tb & 1 ? j * k + p : p * n + j];
                     ref[i * n + j] = (float)(0.5 * s + 2.0 * C[j]);
                 }
             assert_close(out[0]->data, ref, m * n, 1e-5);

@@ -310,6 +310,10 @@ static void read_file_limits(void **state) {
     free(buf);
     assert_int_equal(kp_read_file(tmpdir, 100, &buf, &len, &err), KP_EIO);
     assert_non_null(strstr(err.msg, "folder"));
+    snprintf(p, sizeof p, "%s/fifo.onnx", tmpdir);
+    assert_int_equal(mkfifo(p, 0600), 0); /* must be refused, not block waiting for a writer */
+    assert_int_equal(kp_read_file(p, 100, &buf, &len, &err), KP_EIO);
+    assert_non_null(strstr(err.msg, "regular"));
     snprintf(p, sizeof p, "%s/missing.onnx", tmpdir);
     assert_int_equal(kp_read_file(p, 100, &buf, &len, &err), KP_ENOTFOUND);
     kp_model *m = NULL;

@@ -631,6 +631,39 @@ static void grid_sample(void **state) {
     kp_tensor_free(g);
 }
 
+static void roialign_unpool(void **state) {
+    (void)state;
+    kp_tensor *x = tt(KP_FLOAT, 4, D(1, 1, 4, 4), NULL);
+    for (int i = 0; i < 16; i++) ((float *)x->data)[i] = 2.5f; /* constant image */
+    kp_tensor *rois = tt(KP_FLOAT, 2, D(2, 4), V(0, 0, 3, 3, 1, 1, 2.5, 3)),
+              *bi = tt(KP_INT64, 1, D(2), V(0, 0));
+    const kp_tensor *in[3] = {x, rois, bi};
+    kp_node *n = mknode("RoiAlign", 3, in, 1);
+    kp_node_set_attr_int(n, "output_height", 2);
+    kp_node_set_attr_int(n, "output_width", 2);
+    expect1(n, 16, 3, in, 4, D(2, 1, 2, 2), V(2.5, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5));
+    ((int64_t *)bi->data)[1] = 1; /* batch 1 does not exist */
+    kp_tensor *out[1];
+    kp_error e;
+    assert_int_equal(run(n, 16, 3, in, 1, out, &e), KP_EINVAL);
+    kp_node_free(n);
+    kp_tensor *v = tt(KP_FLOAT, 4, D(1, 1, 1, 2), V(7, 9)),
+              *idx = tt(KP_INT64, 4, D(1, 1, 1, 2), V(1, 6));
+    const kp_tensor *uin[2] = {v, idx};
+    n = mknode("MaxUnpool", 2, uin, 1);
+    kp_node_set_attr_ints(n, "kernel_shape", 2, D(2, 2));
+    kp_node_set_attr_ints(n, "strides", 2, D(2, 2));
+    expect1(n, 11, 2, uin, 4, D(1, 1, 2, 4), V(0, 7, 0, 0, 0, 0, 9, 0));
+    ((int64_t *)idx->data)[1] = 8; /* outside the 2x4 output */
+    assert_int_equal(run(n, 11, 2, uin, 1, out, &e), KP_EINVAL);
+    kp_node_free(n);
+    kp_tensor_free(x);
+    kp_tensor_free(rois);
+    kp_tensor_free(bi);
+    kp_tensor_free(v);
+    kp_tensor_free(idx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reshape_squeeze),
@@ -647,6 +680,7 @@ int main(void) {
         cmocka_unit_test(mvn),
         cmocka_unit_test(pad_random),
         cmocka_unit_test(grid_sample),
+        cmocka_unit_test(roialign_unpool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
