@@ -240,6 +240,8 @@ def main():
     put_dir("ext_absolute", ext_model(os.path.abspath(outside)), {}, "absolute")
     put_dir("ext_symlink_escape", ext_model("w.bin"),
             {"w.bin": ("symlink", os.path.abspath(outside))}, "outside")
+    put_dir("ext_symlink_dir_escape", ext_model("sub/outside.bin"),
+            {"sub": ("symlink", os.path.abspath(out))}, "outside")
     put_dir("ext_missing_file", ext_model("missing.bin"), {}, "not found")
     put_dir("ext_offset_past_end", ext_model("w.bin", offset=1000), {"w.bin": weights},
             "offset")
