@@ -351,6 +351,7 @@ const kp_op_def kp_ops_misc[] = {
     {"", "RoiAlign", kp_op_roi_align},
     {"", "STFT", kp_op_stft},
     {"", "StringNormalizer", kp_op_string_normalizer},
+    {"", "TfIdfVectorizer", kp_op_tfidf},
     {"", "Unique", kp_op_unique},
     {0},
 };

@@ -159,7 +159,8 @@ static int compare(const kp_tensor *got, const kp_tensor *want, double rtol, dou
     if (want->dtype == KP_STRING) {
         for (int64_t i = 0; i < want->numel; i++)
             if (got->strings[i].len != want->strings[i].len ||
-                memcmp(got->strings[i].data, want->strings[i].data, want->strings[i].len)) {
+                (want->strings[i].len && /* empty strings may have no buffer */
+                 memcmp(got->strings[i].data, want->strings[i].data, want->strings[i].len))) {
                 snprintf(msg, cap, "string %lld differs", (long long)i);
                 return 1;
             }
