@@ -353,5 +353,8 @@ const kp_op_def kp_ops_misc[] = {
     {"", "StringNormalizer", kp_op_string_normalizer},
     {"", "TfIdfVectorizer", kp_op_tfidf},
     {"", "Unique", kp_op_unique},
+    {"ai.onnx.preview.training", "Adagrad", kp_op_adagrad},
+    {"ai.onnx.preview.training", "Adam", kp_op_adam},
+    {"ai.onnx.preview.training", "Momentum", kp_op_momentum},
     {0},
 };
