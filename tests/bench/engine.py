@@ -97,6 +97,22 @@ def run_ort(model, inputs, runs, out):
     return json.loads(sh(cmd).strip().splitlines()[-1])
 
 
+def profile_ours(kp_run, model, inputs):
+    """Share of our run time per op type (from kp_run --profile), largest first."""
+    cmd = [kp_run, model, "--runs", "5", "--warmup", "2", "--profile"]
+    for i in inputs:
+        cmd += ["--in", i]
+    r = subprocess.run(cmd, capture_output=True, text=True,
+                       env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
+    by_op = {}
+    for line in r.stderr.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) >= 4 and parts[1] == "ms":
+            by_op[parts[3]] = by_op.get(parts[3], 0.0) + float(parts[0])
+    total = sum(by_op.values()) or 1.0
+    return sorted(((op, 100 * t / total) for op, t in by_op.items()), key=lambda kv: -kv[1])
+
+
 def torch_latency(name, x, runs):
     import torch
 
@@ -205,7 +221,11 @@ def main():
         ort = run_ort(model, ins, a.runs, oo)
         diff = max_diff(od, oo)
         pt = torch_latency(tname, np.load(ins[0]), a.runs) if tname and not a.no_torch else None
-        rows.append((label, b, ours, ort, diff, pt, ""))
+        note = ""
+        if ours["median_ms"] > 1.3 * ort["median_ms"] and ours["median_ms"] > 0.05:
+            prof = profile_ours(kp_run, model, ins)[:3]
+            note = "ours: " + ", ".join(f"{op} {share:.0f}%" for op, share in prof)
+        rows.append((label, b, ours, ort, diff, pt, note))
         ratio = ours["median_ms"] / ort["median_ms"]
         print(f"{label:55s} batch {b:3d}: ours {ours['median_ms']:9.4f} ms  ORT "
               f"{ort['median_ms']:9.4f} ms  ratio {ratio:5.2f}  max|diff| {diff:.2e}"
@@ -244,20 +264,23 @@ def main():
         "Conv; ORT does the same fusion itself at load time).",
         f"- max abs diff: largest |ours − ORT| over all outputs; ✓ when ≤ {TOL:g}.",
         "",
-        "| model | batch | ours ms | ORT ms | ours/ORT | PyTorch ms | max abs diff | ≤ 1e-4 |",
-        "|---|---:|---:|---:|---:|---:|---:|:-:|",
+        "- where ours is above 1.3× ORT, the last column gives where our time goes (op types, from "
+        "`kp_run --profile`).",
+        "",
+        "| model | batch | ours ms | ORT ms | ours/ORT | PyTorch ms | max abs diff | ≤ 1e-4 | our hot spots |",
+        "|---|---:|---:|---:|---:|---:|---:|:-:|---|",
     ]
     worst_ratio = {}
     for label, b, ours, ort, diff, pt, note in rows:
         if ours is None:
-            lines.append(f"| {label} | {b} | – | – | – | – | – | {note} |")
+            lines.append(f"| {label} | {b} | – | – | – | – | – | ✗ | {note} |")
             continue
         ratio = ours["median_ms"] / ort["median_ms"]
         if label.startswith("demo"):
             worst_ratio[(label, b)] = ratio
         lines.append(
             f"| {label} | {b} | {ours['median_ms']:.4f} | {ort['median_ms']:.4f} | {ratio:.2f} | "
-            f"{'%.4f' % pt if pt else '–'} | {diff:.2e} | {'✓' if diff <= TOL else '✗'} |")
+            f"{'%.4f' % pt if pt else '–'} | {diff:.2e} | {'✓' if diff <= TOL else '✗'} | {note} |")
     lines.append("")
     if worst_ratio:
         (wl, wb), wr = max(worst_ratio.items(), key=lambda kv: kv[1])
