@@ -69,6 +69,15 @@ for args in "--data $T/x.npy --labels $T/y.npy" "--data $T/xf64_nhwc.npy --label
   [ "$got" = "$want" ] && echo "ok: $args: $got" || bad "$args: '$got', IDX gives '$want'"
 done
 
+# Without labels: agreement with a reference model's outputs.
+"$K" eval "$EX/cnn.onnx" --data "$T/x.npy" --reference "$EX/cnn.onnx" $P > "$T/ref1.txt" 2>&1 || bad "--reference: $(cat "$T/ref1.txt")"
+grep -q "agreement top-1 100.00% (500/500 rows)  max abs error 0  cosine 1.000000" "$T/ref1.txt" || bad "self-agreement: $(cat "$T/ref1.txt")"
+"$K" eval "$EX/mlp.onnx" --data "$T/x.npy" --reference "$EX/cnn.onnx" $P --json > "$T/ref2.json" 2>&1 || bad "--reference mlp"
+$PY -c "
+import json, sys; a = json.load(open('$T/ref2.json'))['accuracy']
+print(f'MLP vs CNN on 500 images: agreement {a[\"agreement\"]:.1f}%, cosine {a[\"cosine\"]:.3f}')
+sys.exit(0 if 70 < a['agreement'] < 100 and a['rows'] == 500 and a['max_abs_error'] > 0.01 else 1)" || bad "MLP vs CNN agreement"
+
 # Bad data: exit 1 and a clear message.
 $PY - "$T" <<'PYEOF'
 import sys, numpy as np, onnx
