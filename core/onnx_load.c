@@ -1,7 +1,8 @@
 /* ONNX protobuf -> IR. The file is untrusted: protobuf-c's unpack allocates only what the
  * buffer itself holds (bounded by the file size); every copy made here is sized from checked
  * values (dims checked for sign, rank and overflow, data sizes compared with dims x dtype
- * before anything is allocated). Nesting is bounded before unpack ever runs (scan_depth). */
+ * before anything is allocated). Nesting and parse memory are bounded before unpack ever runs
+ * (scan_wire). */
 #include "core/onnx_io.h"
 
 #include <errno.h>
@@ -38,8 +39,29 @@ static int wire_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *v) {
     return -1;
 }
 
-static int scan_depth(const uint8_t *p, size_t len, const ProtobufCMessageDescriptor *d, int depth,
-                      size_t base, kp_error *err) {
+/* Memory a packed array of n wire bytes becomes: fixed-size numbers keep their size, varints
+ * (at least one byte each) become 4 or 8 bytes. */
+static size_t packed_bytes(ProtobufCType t, size_t n) {
+    switch (t) {
+    case PROTOBUF_C_TYPE_FLOAT:
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_DOUBLE:
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_SFIXED64: return n;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_SINT64: return 8 * n;
+    default: return 4 * n;
+    }
+}
+
+/* Walks the wire format once, before protobuf-c parses it: bounds nesting (protobuf-c's unpack
+ * recurses without limit), refuses strings with NUL bytes, and adds to *mem an upper estimate of
+ * what protobuf-c will allocate (every field slot, copied bytes, expanded packed arrays, message
+ * structs), so a file of millions of tiny messages is refused instead of exhausting memory. */
+static int scan_wire(const uint8_t *p, size_t len, const ProtobufCMessageDescriptor *d, int depth,
+                     size_t base, size_t *mem, kp_error *err) {
     if (depth > KP_ONNX_MAX_NESTING)
         return kp_error_set(err, KP_ERANGE,
                             "messages nested more than %d levels deep (at byte %zu); refusing a "
@@ -52,6 +74,7 @@ static int scan_depth(const uint8_t *p, size_t len, const ProtobufCMessageDescri
         if (wire_varint(p, len, &pos, &key)) goto bad;
         uint64_t id = key >> 3;
         if (id == 0 || id > 536870911u) goto bad;
+        *mem += 32; /* the field's slot: array element, pointer or unknown-field record */
         switch (key & 7) {
         case 0:
             if (wire_varint(p, len, &pos, &v)) goto bad;
@@ -75,8 +98,14 @@ static int scan_depth(const uint8_t *p, size_t len, const ProtobufCMessageDescri
                                     "text field '%s' at byte %zu contains a NUL character", f->name,
                                     base + pos);
             if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
-                int rc = scan_depth(p + pos, (size_t)v, f->descriptor, depth + 1, base + pos, err);
+                const ProtobufCMessageDescriptor *sub = f->descriptor;
+                *mem += sub->sizeof_message;
+                int rc = scan_wire(p + pos, (size_t)v, sub, depth + 1, base + pos, mem, err);
                 if (rc) return rc;
+            } else if (f && f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_BYTES) {
+                *mem += packed_bytes(f->type, (size_t)v);
+            } else {
+                *mem += (size_t)v + 1; /* copied bytes (+ NUL) */
             }
             pos += (size_t)v;
             break;
@@ -90,6 +119,23 @@ static int scan_depth(const uint8_t *p, size_t len, const ProtobufCMessageDescri
                             "not a valid ONNX protobuf: damaged or truncated data at byte %zu",
                             base + at);
     }
+    return 0;
+}
+
+static int scan_checked(const uint8_t *buf, size_t len, const ProtobufCMessageDescriptor *d,
+                        kp_error *err) {
+    size_t mem = d->sizeof_message;
+    int rc = scan_wire(buf, len, d, 0, 0, &mem, err);
+    if (rc) return rc;
+    /* Real models need about their own size (mostly weights) plus small structs; allow 4x the
+     * file plus 256 MiB before calling a file absurd. */
+    size_t limit =
+        len > (SIZE_MAX - ((size_t)256 << 20)) / 4 ? SIZE_MAX : 4 * len + ((size_t)256 << 20);
+    if (mem > limit)
+        return kp_error_set(err, KP_ERANGE,
+                            "parsing these %zu bytes would take about %zu MiB of memory (absurd "
+                            "counts of tiny entries); refusing a damaged or hostile file",
+                            len, mem >> 20);
     return 0;
 }
 
@@ -920,7 +966,7 @@ int kp_onnx_load_owned(const uint8_t *buf, size_t len, uint8_t *owned, const cha
         free(owned);
         return kp_error_set(err, KP_EFORMAT, "the file is empty, not an ONNX model");
     }
-    int rc = scan_depth(buf, len, &onnx__model_proto__descriptor, 0, 0, err);
+    int rc = scan_checked(buf, len, &onnx__model_proto__descriptor, err);
     if (rc) {
         free(owned);
         return rc;
@@ -961,7 +1007,7 @@ int kp_onnx_load_tensor_buffer(const uint8_t *buf, size_t len, kp_tensor **out, 
     if (!out) return kp_error_set(err, KP_EINVAL, "kp_onnx_load_tensor_buffer: out is NULL");
     *out = NULL;
     if (!buf && len) return kp_error_set(err, KP_EINVAL, "kp_onnx_load_tensor_buffer: no buffer");
-    int rc = scan_depth(buf, len, &onnx__tensor_proto__descriptor, 0, 0, err);
+    int rc = scan_checked(buf, len, &onnx__tensor_proto__descriptor, err);
     if (rc) return rc;
     Onnx__TensorProto *tp = onnx__tensor_proto__unpack(NULL, len, buf);
     if (!tp)

@@ -45,20 +45,6 @@ static inline void copy_floats(float *d, const float *src, int64_t n) {
     for (; j < n; j++) d[j] = src[j];
 }
 
-/* y[i] += a * x[i] */
-static inline void axpy_floats(float *y, const float *x, int64_t n, float a) {
-    int64_t j = 0;
-    v4f va = {a, a, a, a};
-    for (; j + 4 <= n; j += 4) {
-        v4f vx, vy;
-        memcpy(&vx, x + j, sizeof vx);
-        memcpy(&vy, y + j, sizeof vy);
-        vy += va * vx;
-        memcpy(y + j, &vy, sizeof vy);
-    }
-    for (; j < n; j++) y[j] += a * x[j];
-}
-
 /* y[i] += b */
 static inline void add_floats(float *y, int64_t n, float b) {
     int64_t j = 0;
