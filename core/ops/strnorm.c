@@ -49,6 +49,16 @@ int kp_op_string_normalizer(kp_op_ctx *ctx) {
         free(keep);
         return ctx->err->code ? ctx->err->code : KP_ENOMEM;
     }
+    if (!kept) { /* the single empty string gets a buffer too: consumers may memcmp it */
+        uint8_t *p = malloc(1);
+        if (!p) {
+            free(keep);
+            return kp_op_fail(ctx, KP_ENOMEM, "out of memory");
+        }
+        free(o->strings[0].data);
+        o->strings[0].data = p;
+        o->strings[0].len = 0;
+    }
     int64_t j = 0;
     for (int64_t i = 0; i < c; i++) {
         if (!keep[i]) continue;

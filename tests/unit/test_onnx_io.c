@@ -274,6 +274,7 @@ static void save_refusals(void **state) {
     m = NULL;
     assert_int_equal(kp_onnx_load(a, NULL, &m, &err), 0);
     assert_non_null(m->dir);
+    assert_true(m->dir[0] == '/');
     /* its own file: refused even with overwrite, also through a symlink */
     assert_int_equal(kp_onnx_save(m, a, 1, &err), KP_EEXIST);
     assert_non_null(strstr(err.msg, "input model"));
@@ -310,6 +311,10 @@ static void read_file_limits(void **state) {
     free(buf);
     assert_int_equal(kp_read_file(tmpdir, 100, &buf, &len, &err), KP_EIO);
     assert_non_null(strstr(err.msg, "folder"));
+    snprintf(p, sizeof p, "%s/fifo.onnx", tmpdir);
+    assert_int_equal(mkfifo(p, 0600), 0); /* must be refused, not block waiting for a writer */
+    assert_int_equal(kp_read_file(p, 100, &buf, &len, &err), KP_EIO);
+    assert_non_null(strstr(err.msg, "regular"));
     snprintf(p, sizeof p, "%s/missing.onnx", tmpdir);
     assert_int_equal(kp_read_file(p, 100, &buf, &len, &err), KP_ENOTFOUND);
     kp_model *m = NULL;
