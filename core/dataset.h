@@ -13,6 +13,10 @@
  * Labels come from a second file (npy/IDX/CSV or text, one integer per sample), from a CSV
  * column, from an npz entry named labels/label/y/targets, or are absent.
  *
+ * Models with several inputs take an .npz with one array per input, named after the input
+ * (preprocessing must then be the identity), or ONNX test folders. A single-input model takes
+ * the npz array named after its input if there is one, else npz_key, else the first array.
+ *
  * Usage: kp_dataset_open() -> kp_dataset_bind(model) -> kp_dataset_batch(i) for i < n_batches. */
 #ifndef KP_DATASET_H
 #define KP_DATASET_H
@@ -54,7 +58,7 @@ typedef struct kp_dataset_opts {
     const char *label_column; /* CSV: column name or 0-based index; NULL = a header column named
                                  label/labels/class/target/y if any, else no label column */
     int csv_header;           /* CSV: -1 = detect (a first row of text cells), 0 = no, 1 = yes */
-    const char *npz_key;      /* npz: entry holding the inputs; NULL = first non-label entry */
+    const char *npz_key;      /* npz: entry holding the inputs; NULL = by input name (above) */
     size_t batch;             /* samples per batch; 0 = 64 */
     size_t limit;             /* use at most this many samples; 0 = all */
     kp_preproc pre;

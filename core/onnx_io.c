@@ -266,7 +266,12 @@ int kp_onnx_load(const char *path, const kp_load_opts *opts, kp_model **out, kp_
     int rc = kp_read_file(path, max, &buf, &len, err);
     if (rc) return rc;
     struct stat st;
-    char *dir = dir_of(path);
+    /* Absolute when possible, so the model's folder stays right if the working folder changes. */
+    char *rel = dir_of(path), *dir = rel ? realpath(rel, NULL) : NULL;
+    if (dir)
+        free(rel);
+    else
+        dir = rel;
     if (!dir) {
         free(buf);
         return kp_error_set(err, KP_ENOMEM, "out of memory");

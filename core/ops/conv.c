@@ -45,20 +45,6 @@ static inline void copy_floats(float *d, const float *src, int64_t n) {
     for (; j < n; j++) d[j] = src[j];
 }
 
-/* y[i] += a * x[i] */
-static inline void axpy_floats(float *y, const float *x, int64_t n, float a) {
-    int64_t j = 0;
-    v4f va = {a, a, a, a};
-    for (; j + 4 <= n; j += 4) {
-        v4f vx, vy;
-        memcpy(&vx, x + j, sizeof vx);
-        memcpy(&vy, y + j, sizeof vy);
-        vy += va * vx;
-        memcpy(y + j, &vy, sizeof vy);
-    }
-    for (; j < n; j++) y[j] += a * x[j];
-}
-
 /* y[i] += b */
 static inline void add_floats(float *y, int64_t n, float b) {
     int64_t j = 0;
@@ -91,8 +77,10 @@ static void add_bias(const kp_op_ctx *ctx, float *y, const float *b, int64_t n, 
 
 /* ---- im2col -------------------------------------------------------------------------------- */
 
-static void im2col_2d(const float *x, int64_t cg, const kp_spatial *s, float *col, int64_t ld) {
-    int64_t ih = s->in[0], iw = s->in[1], oh = s->out[0], ow = s->out[1];
+/* Output rows [y0, y0 + ny) into col (row stride ld). */
+static void im2col_2d(const float *x, int64_t cg, const kp_spatial *s, float *col, int64_t ld,
+                      int64_t y0, int64_t ny) {
+    int64_t ih = s->in[0], iw = s->in[1], ow = s->out[1];
     int64_t kh = s->k[0], kw = s->k[1], sh = s->stride[0], sw = s->stride[1];
     int64_t dh = s->dil[0], dw = s->dil[1], ph = s->pad_b[0], pw = s->pad_b[1];
     for (int64_t c = 0; c < cg; c++) {
@@ -106,8 +94,8 @@ static void im2col_2d(const float *x, int64_t cg, const kp_spatial *s, float *co
                 int64_t hi = iw - off > 0 ? (iw - off + sw - 1) / sw : 0;
                 if (hi > ow) hi = ow;
                 if (lo > hi) lo = hi;
-                for (int64_t y = 0; y < oh; y++) {
-                    float *r = row + y * ow;
+                for (int64_t y = y0; y < y0 + ny; y++) {
+                    float *r = row + (y - y0) * ow;
                     int64_t yy = y * sh - ph + a * dh;
                     if (yy < 0 || yy >= ih) {
                         memset(r, 0, (size_t)ow * sizeof *r);
@@ -126,9 +114,9 @@ static void im2col_2d(const float *x, int64_t cg, const kp_spatial *s, float *co
 }
 
 /* Stride-1 2-D: the group's input is first copied into a zero-bordered plane (pad) large
- * enough for every tap, so each col row is a run of plain copies without bounds checks. */
-static void im2col_2d_s1(const float *x, int64_t cg, const kp_spatial *s, float *pad, float *col,
-                         int64_t ld) {
+ * enough for every tap (pad_plane), so each col row is a run of plain copies without bounds
+ * checks (im2col_rows_s1, output rows [y0, y0 + ny)). */
+static void pad_plane(const float *x, int64_t cg, const kp_spatial *s, float *pad) {
     int64_t ih = s->in[0], iw = s->in[1], oh = s->out[0], ow = s->out[1];
     int64_t kh = s->k[0], kw = s->k[1], dh = s->dil[0], dw = s->dil[1];
     int64_t ph = s->pad_b[0], pw = s->pad_b[1];
@@ -149,11 +137,21 @@ static void im2col_2d_s1(const float *x, int64_t cg, const kp_spatial *s, float 
             if (hi > lo) copy_floats(pr + lo, xc + yy * iw, hi - lo);
             for (int64_t j = hi > lo ? hi : lo; j < wp; j++) pr[j] = 0;
         }
+    }
+}
+
+static void im2col_rows_s1(const float *pad, int64_t cg, const kp_spatial *s, float *col,
+                           int64_t ld, int64_t y0, int64_t ny) {
+    int64_t oh = s->out[0], ow = s->out[1];
+    int64_t kh = s->k[0], kw = s->k[1], dh = s->dil[0], dw = s->dil[1];
+    int64_t hp = oh + (kh - 1) * dh, wp = ow + (kw - 1) * dw;
+    for (int64_t c = 0; c < cg; c++) {
+        const float *pc = pad + c * hp * wp;
         for (int64_t a = 0; a < kh; a++)
             for (int64_t b = 0; b < kw; b++) {
                 float *row = col + ((c * kh + a) * kw + b) * ld;
-                const float *src = pc + a * dh * wp + b * dw;
-                for (int64_t y = 0; y < oh; y++) copy_floats(row + y * ow, src + y * wp, ow);
+                const float *src = pc + (y0 + a * dh) * wp + b * dw;
+                for (int64_t y = 0; y < ny; y++) copy_floats(row + y * ow, src + y * wp, ow);
             }
     }
 }
@@ -200,73 +198,75 @@ static void im2col_nd(const float *x, int64_t cg, const kp_spatial *s, float *co
 
 /* ---- depthwise 2-D ------------------------------------------------------------------------- */
 
-static void depthwise_2d(const float *x, const float *w, float *y, const kp_spatial *s) {
+/* One channel: the plane is first copied into a zero-bordered buffer covering every tap, so
+ * the loops need no bounds checks; 3x3 stride-1 rows run 4 outputs at a time. Bias and the
+ * fused activation are applied to each output row while it is in cache. */
+static void depthwise_2d(const kp_op_ctx *ctx, const float *x, const float *w, float bias, float *y,
+                         const kp_spatial *s, float *pad) {
     int64_t ih = s->in[0], iw = s->in[1], oh = s->out[0], ow = s->out[1];
     int64_t kh = s->k[0], kw = s->k[1], sh = s->stride[0], sw = s->stride[1];
     int64_t dh = s->dil[0], dw = s->dil[1], ph = s->pad_b[0], pw = s->pad_b[1];
-    /* Per kernel column b: the output columns whose input column is inside the row. */
-    int64_t lo[64], hi[64];
-    int small = kw <= 64;
-    for (int64_t b = 0; small && b < kw; b++) {
-        int64_t off = b * dw - pw;
-        lo[b] = off >= 0 ? 0 : (-off + sw - 1) / sw;
-        hi[b] = iw - off > 0 ? (iw - 1 - off) / sw + 1 : 0;
-        if (hi[b] > ow) hi[b] = ow;
-        if (lo[b] > hi[b]) lo[b] = hi[b];
+    int64_t hp = (oh - 1) * sh + (kh - 1) * dh + 1, wp = (ow - 1) * sw + (kw - 1) * dw + 1;
+    for (int64_t r = 0; r < hp; r++) {
+        float *pr = pad + r * wp;
+        int64_t yy = r - ph;
+        if (yy < 0 || yy >= ih) {
+            memset(pr, 0, (size_t)wp * sizeof *pr);
+            continue;
+        }
+        int64_t lo = pw < wp ? pw : wp, hi = pw + iw < wp ? pw + iw : wp;
+        for (int64_t j = 0; j < lo; j++) pr[j] = 0;
+        if (hi > lo) copy_floats(pr + lo, x + yy * iw, hi - lo);
+        for (int64_t j = hi > lo ? hi : lo; j < wp; j++) pr[j] = 0;
     }
+    int fast = kh == 3 && kw == 3 && sw == 1 && dw == 1;
     for (int64_t oy = 0; oy < oh; oy++) {
         float *yr = y + oy * ow;
-        for (int64_t ox = 0; ox < ow; ox++) yr[ox] = 0;
-        for (int64_t a = 0; a < kh; a++) {
-            int64_t yy = oy * sh - ph + a * dh;
-            if (yy < 0 || yy >= ih) continue;
-            const float *xr = x + yy * iw;
-            if (small && kw == 3 && sw == 1) {
-                /* Three taps in one pass where all are inside; edges tap by tap. */
-                const float *w3 = w + a * kw;
-                int64_t lo3 = lo[0] > lo[1] ? lo[0] : lo[1], hi3 = hi[0] < hi[1] ? hi[0] : hi[1];
-                if (lo[2] > lo3) lo3 = lo[2];
-                if (hi[2] < hi3) hi3 = hi[2];
-                if (hi3 < lo3) hi3 = lo3;
-                const float *x0 = xr - pw, *x1 = x0 + dw, *x2 = x1 + dw;
-                int64_t ox = lo3;
-                v4f a0 = {w3[0], w3[0], w3[0], w3[0]}, a1 = {w3[1], w3[1], w3[1], w3[1]};
-                v4f a2 = {w3[2], w3[2], w3[2], w3[2]};
-                for (; ox + 4 <= hi3; ox += 4) {
-                    v4f v0, v1, v2, vy;
-                    memcpy(&v0, x0 + ox, sizeof v0);
-                    memcpy(&v1, x1 + ox, sizeof v1);
-                    memcpy(&v2, x2 + ox, sizeof v2);
-                    memcpy(&vy, yr + ox, sizeof vy);
-                    vy += a0 * v0 + a1 * v1 + a2 * v2;
-                    memcpy(yr + ox, &vy, sizeof vy);
-                }
-                for (; ox < hi3; ox++) yr[ox] += w3[0] * x0[ox] + w3[1] * x1[ox] + w3[2] * x2[ox];
-                for (int64_t b = 0; b < 3; b++) {
-                    const float *xs = xr + b * dw - pw;
-                    for (int64_t o = lo[b]; o < lo3 && o < hi[b]; o++) yr[o] += w3[b] * xs[o];
-                    for (int64_t o = hi3 > lo[b] ? hi3 : lo[b]; o < hi[b]; o++)
-                        yr[o] += w3[b] * xs[o];
-                }
-                continue;
-            }
-            for (int64_t b = 0; b < kw; b++) {
-                float wv = w[a * kw + b];
-                int64_t off = b * dw - pw;
-                if (small) {
-                    const float *xs = xr + off;
-                    if (sw == 1)
-                        axpy_floats(yr + lo[b], xs + lo[b], hi[b] - lo[b], wv);
-                    else
-                        for (int64_t ox = lo[b]; ox < hi[b]; ox++) yr[ox] += wv * xs[ox * sw];
-                } else {
-                    for (int64_t ox = 0; ox < ow; ox++) {
-                        int64_t xx = ox * sw + off;
-                        if (xx >= 0 && xx < iw) yr[ox] += wv * xr[xx];
-                    }
-                }
+        const float *r0 = pad + oy * sh * wp;
+        int64_t ox = 0;
+        if (fast) {
+            const float *r1 = r0 + dh * wp, *r2 = r1 + dh * wp;
+            v4f vb = {bias, bias, bias, bias};
+            v4f w0 = {w[0], w[0], w[0], w[0]}, w1 = {w[1], w[1], w[1], w[1]};
+            v4f w2 = {w[2], w[2], w[2], w[2]}, w3 = {w[3], w[3], w[3], w[3]};
+            v4f w4 = {w[4], w[4], w[4], w[4]}, w5 = {w[5], w[5], w[5], w[5]};
+            v4f w6 = {w[6], w[6], w[6], w[6]}, w7 = {w[7], w[7], w[7], w[7]};
+            v4f w8 = {w[8], w[8], w[8], w[8]};
+            for (; ox + 4 <= ow; ox += 4) {
+                v4f a, b, c, acc = vb;
+                memcpy(&a, r0 + ox, sizeof a);
+                memcpy(&b, r0 + ox + 1, sizeof b);
+                memcpy(&c, r0 + ox + 2, sizeof c);
+                acc += w0 * a + w1 * b + w2 * c;
+                memcpy(&a, r1 + ox, sizeof a);
+                memcpy(&b, r1 + ox + 1, sizeof b);
+                memcpy(&c, r1 + ox + 2, sizeof c);
+                acc += w3 * a + w4 * b + w5 * c;
+                memcpy(&a, r2 + ox, sizeof a);
+                memcpy(&b, r2 + ox + 1, sizeof b);
+                memcpy(&c, r2 + ox + 2, sizeof c);
+                acc += w6 * a + w7 * b + w8 * c;
+                memcpy(yr + ox, &acc, sizeof acc);
             }
         }
+        if (kh == 3 && kw == 3 && dw == 1) {
+            const float *r1 = r0 + dh * wp, *r2 = r1 + dh * wp;
+            for (; ox < ow; ox++) {
+                int64_t o = ox * sw;
+                yr[ox] = bias + w[0] * r0[o] + w[1] * r0[o + 1] + w[2] * r0[o + 2] + w[3] * r1[o] +
+                         w[4] * r1[o + 1] + w[5] * r1[o + 2] + w[6] * r2[o] + w[7] * r2[o + 1] +
+                         w[8] * r2[o + 2];
+            }
+        }
+        for (; ox < ow; ox++) {
+            float acc = bias;
+            for (int64_t a = 0; a < kh; a++) {
+                const float *pr = r0 + a * dh * wp + ox * sw;
+                for (int64_t b = 0; b < kw; b++) acc += w[a * kw + b] * pr[b * dw];
+            }
+            yr[ox] = acc;
+        }
+        if (ctx->fused_act) kp_op_apply_act(ctx, yr, ow);
     }
 }
 
@@ -305,6 +305,18 @@ static int conv_run(kp_op_ctx *ctx) {
     for (int i = 0; i < nd; i++)
         if (s.k[i] != 1 || s.stride[i] != 1 || s.pad_b[i] || s.pad_e[i]) pointwise = 0;
     int depthwise = nd == 2 && cg == 1 && mg == 1;
+    if (depthwise) {
+        int64_t hp = (s.out[0] - 1) * s.stride[0] + (s.k[0] - 1) * s.dil[0] + 1;
+        int64_t wp = (s.out[1] - 1) * s.stride[1] + (s.k[1] - 1) * s.dil[1] + 1;
+        float *dpad = ctx->scratch(ctx, (size_t)(hp * wp) * sizeof *dpad);
+        if (!dpad) return ctx->err->code;
+        const float *bias = b ? b->data : NULL;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t ch = 0; ch < c; ch++)
+                depthwise_2d(ctx, xd + (i * c + ch) * is, wd + ch * s.k_size,
+                             bias ? bias[ch] : 0.0f, y + (i * m + ch) * os, &s, dpad);
+        return 0;
+    }
     float *col = NULL, *pad = NULL;
     int s1 = nd == 2 && s.stride[0] == 1 && s.stride[1] == 1;
     if (mg > INT32_MAX || os > INT32_MAX || kk > INT32_MAX)
@@ -344,8 +356,7 @@ static int conv_run(kp_op_ctx *ctx) {
      * fused activation. */
     int64_t chunk = os >= 512 ? 1 : (512 + os - 1) / os;
     if (chunk > n) chunk = n;
-    if (group == 1 && !pointwise && !depthwise && chunk > 1 && kk &&
-        (kk * chunk * os) < (1 << 22)) {
+    if (group == 1 && !depthwise && chunk > 1 && kk && (kk * chunk * os) < (1 << 22)) {
         float *colc = ctx->scratch(ctx, (size_t)(kk * chunk * os) * sizeof *colc);
         float *ytmp = ctx->scratch(ctx, (size_t)(m * chunk * os) * sizeof *ytmp);
         if (!colc || !ytmp) return ctx->err->code;
@@ -354,11 +365,17 @@ static int conv_run(kp_op_ctx *ctx) {
             int64_t cn = n - i0 < chunk ? n - i0 : chunk, ld = cn * os;
             for (int64_t j = 0; j < cn; j++) {
                 const float *xi = xd + (i0 + j) * c * is;
-                if (s1)
-                    im2col_2d_s1(xi, c, &s, pad, colc + j * os, ld);
-                else if (nd == 2)
-                    im2col_2d(xi, c, &s, colc + j * os, ld);
-                else
+                if (pointwise) {
+                    for (int64_t ci = 0; ci < c; ci++)
+                        copy_floats(colc + ci * ld + j * os, xi + ci * is, os);
+                    continue;
+                }
+                if (s1) {
+                    pad_plane(xi, c, &s, pad);
+                    im2col_rows_s1(pad, c, &s, colc + j * os, ld, 0, s.out[0]);
+                } else if (nd == 2) {
+                    im2col_2d(xi, c, &s, colc + j * os, ld, 0, s.out[0]);
+                } else
                     im2col_nd(xi, c, &s, colc + j * os, ld, 0, os);
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)ld, (int)kk, 1.0f,
@@ -384,28 +401,42 @@ static int conv_run(kp_op_ctx *ctx) {
         for (int64_t g = 0; g < group; g++) {
             const float *xg = xd + (i * c + g * cg) * is, *wg = wd + g * mg * kk;
             float *yg = y + (i * m + g * mg) * os;
-            if (depthwise) {
-                depthwise_2d(xg, wg, yg, &s);
-                continue;
-            }
             if (!kk) {
                 memset(yg, 0, (size_t)(mg * os) * sizeof *yg);
+                add_bias(ctx, yg, b ? (const float *)b->data + g * mg : NULL, 1, mg, os);
+                continue;
+            }
+            if (!pointwise && nd == 2) {
+                /* Blocks of output rows (about 512 positions): the col block stays in cache
+                 * and OpenBLAS runs faster on it than on one very wide matrix. */
+                int64_t oh = s.out[0], ow = s.out[1], rb = os > 1024 && ow ? 512 / ow : oh;
+                if (rb < 1) rb = 1;
+                if (s1) pad_plane(xg, cg, &s, pad);
+                for (int64_t y0 = 0; y0 < oh; y0 += rb) {
+                    int64_t ny = oh - y0 < rb ? oh - y0 : rb, nc = ny * ow;
+                    if (s1)
+                        im2col_rows_s1(pad, cg, &s, col, nc, y0, ny);
+                    else
+                        im2col_2d(xg, cg, &s, col, nc, y0, ny);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)nc,
+                                (int)kk, 1.0f, wg, (int)kk, col, (int)nc, 0.0f, yg + y0 * ow,
+                                (int)os);
+                    for (int64_t mm = 0; mm < mg; mm++)
+                        add_bias(ctx, yg + mm * os + y0 * ow,
+                                 b ? (const float *)b->data + g * mg + mm : NULL, 1, 1, nc);
+                }
                 continue;
             }
             const float *src = xg;
             if (!pointwise) {
-                if (s1)
-                    im2col_2d_s1(xg, cg, &s, pad, col, os);
-                else if (nd == 2)
-                    im2col_2d(xg, cg, &s, col, os);
-                else
-                    im2col_nd(xg, cg, &s, col, os, 0, os);
+                im2col_nd(xg, cg, &s, col, os, 0, os);
                 src = col;
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)os, (int)kk, 1.0f,
                         wg, (int)kk, src, (int)os, 0.0f, yg, (int)os);
+            /* Bias and activation while this image's output is still in cache. */
+            add_bias(ctx, yg, b ? (const float *)b->data + g * mg : NULL, 1, mg, os);
         }
-    add_bias(ctx, y, b ? b->data : NULL, n, m, os);
     return 0;
 }
 

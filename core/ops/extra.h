@@ -1,7 +1,8 @@
 /* Kernels kept in files of their own for size and registered in misc.c's table:
  * NonMaxSuppression (nms.c), window functions, DFT and STFT (signal.c), Det (det.c), Unique
  * (unique.c), StringNormalizer (strnorm.c), GridSample (gridsample.c), RoiAlign (roialign.c),
- * MaxUnpool (unpool.c). */
+ * MaxUnpool (unpool.c), TfIdfVectorizer (tfidf.c), the ai.onnx.preview.training optimizers
+ * Adagrad, Momentum, Adam (training.c). */
 #ifndef KP_OPS_EXTRA_H
 #define KP_OPS_EXTRA_H
 
@@ -20,5 +21,9 @@ int kp_op_string_normalizer(kp_op_ctx *ctx);
 int kp_op_grid_sample(kp_op_ctx *ctx);
 int kp_op_roi_align(kp_op_ctx *ctx);
 int kp_op_max_unpool(kp_op_ctx *ctx);
+int kp_op_tfidf(kp_op_ctx *ctx);
+int kp_op_adagrad(kp_op_ctx *ctx);
+int kp_op_momentum(kp_op_ctx *ctx);
+int kp_op_adam(kp_op_ctx *ctx);
 
 #endif

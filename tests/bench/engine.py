@@ -97,6 +97,22 @@ def run_ort(model, inputs, runs, out):
     return json.loads(sh(cmd).strip().splitlines()[-1])
 
 
+def profile_ours(kp_run, model, inputs):
+    """Share of our run time per op type (from kp_run --profile), largest first."""
+    cmd = [kp_run, model, "--runs", "5", "--warmup", "2", "--profile"]
+    for i in inputs:
+        cmd += ["--in", i]
+    r = subprocess.run(cmd, capture_output=True, text=True,
+                       env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
+    by_op = {}
+    for line in r.stderr.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) >= 4 and parts[1] == "ms":
+            by_op[parts[3]] = by_op.get(parts[3], 0.0) + float(parts[0])
+    total = sum(by_op.values()) or 1.0
+    return sorted(((op, 100 * t / total) for op, t in by_op.items()), key=lambda kv: -kv[1])
+
+
 def torch_latency(name, x, runs):
     import torch
 
@@ -205,11 +221,32 @@ def main():
         ort = run_ort(model, ins, a.runs, oo)
         diff = max_diff(od, oo)
         pt = torch_latency(tname, np.load(ins[0]), a.runs) if tname and not a.no_torch else None
-        rows.append((label, b, ours, ort, diff, pt, ""))
+        note = ""
+        if ours["median_ms"] > 1.3 * ort["median_ms"] and ours["median_ms"] > 0.05:
+            prof = profile_ours(kp_run, model, ins)[:3]
+            note = "ours: " + ", ".join(f"{op} {share:.0f}%" for op, share in prof)
+        rows.append((label, b, ours, ort, diff, pt, note))
         ratio = ours["median_ms"] / ort["median_ms"]
         print(f"{label:55s} batch {b:3d}: ours {ours['median_ms']:9.4f} ms  ORT "
               f"{ort['median_ms']:9.4f} ms  ratio {ratio:5.2f}  max|diff| {diff:.2e}"
               + (f"  PyTorch {pt:.4f} ms" if pt else ""), flush=True)
+
+    # Accuracy on the 10k Fashion-MNIST test set: ours (kompress eval), ORT, PyTorch.
+    acc_rows = []
+    pt_acc = json.load(open(os.path.join(EXAMPLES, "pytorch_accuracy.json")))
+    for name in ("cnn", "mlp"):
+        model = os.path.join(EXAMPLES, f"{name}.onnx")
+        preds = os.path.join(tmp, f"{name}_preds.npy")
+        ours = json.loads(sh([kompress, "eval", model, "--project",
+                              os.path.join(EXAMPLES, "project.json"), "--no-latency", "--json",
+                              "--save-preds", preds]))
+        ort = json.loads(sh(["node", os.path.join(HERE, "ort_eval.js"), model, "--preds", preds,
+                             "--json"]))
+        acc_rows.append((name.upper(), ours["accuracy"]["top1"], ort["top1"], pt_acc[name]["top1"],
+                         ort["agree"], ort["samples"]))
+        print(f"demo {name.upper()} top-1: ours {ours['accuracy']['top1']:.2f}%  ORT "
+              f"{ort['top1']:.2f}%  PyTorch {pt_acc[name]['top1']:.2f}%  same class "
+              f"{ort['agree']}/{ort['samples']}", flush=True)
 
     cmd = "/usr/bin/python3 tests/bench/engine.py " + " ".join(sys.argv[1:])
     lines = [
@@ -227,25 +264,37 @@ def main():
         "Conv; ORT does the same fusion itself at load time).",
         f"- max abs diff: largest |ours − ORT| over all outputs; ✓ when ≤ {TOL:g}.",
         "",
-        "| model | batch | ours ms | ORT ms | ours/ORT | PyTorch ms | max abs diff | ≤ 1e-4 |",
-        "|---|---:|---:|---:|---:|---:|---:|:-:|",
+        "- where ours is above 1.3× ORT, the last column gives where our time goes (op types, from "
+        "`kp_run --profile`).",
+        "",
+        "| model | batch | ours ms | ORT ms | ours/ORT | PyTorch ms | max abs diff | ≤ 1e-4 | our hot spots |",
+        "|---|---:|---:|---:|---:|---:|---:|:-:|---|",
     ]
     worst_ratio = {}
     for label, b, ours, ort, diff, pt, note in rows:
         if ours is None:
-            lines.append(f"| {label} | {b} | – | – | – | – | – | {note} |")
+            lines.append(f"| {label} | {b} | – | – | – | – | – | ✗ | {note} |")
             continue
         ratio = ours["median_ms"] / ort["median_ms"]
         if label.startswith("demo"):
             worst_ratio[(label, b)] = ratio
         lines.append(
             f"| {label} | {b} | {ours['median_ms']:.4f} | {ort['median_ms']:.4f} | {ratio:.2f} | "
-            f"{'%.4f' % pt if pt else '–'} | {diff:.2e} | {'✓' if diff <= TOL else '✗'} |")
+            f"{'%.4f' % pt if pt else '–'} | {diff:.2e} | {'✓' if diff <= TOL else '✗'} | {note} |")
     lines.append("")
     if worst_ratio:
         (wl, wb), wr = max(worst_ratio.items(), key=lambda kv: kv[1])
         lines.append(f"Worst demo-model ratio: {wr:.2f}× ({wl}, batch {wb}); the goal is ≤ 1.3×.")
         lines.append("")
+    lines += [
+        "## Accuracy on the Fashion-MNIST test set (10,000 images)",
+        "",
+        "| model | `kompress eval` top-1 | ORT top-1 (ort_eval.js) | PyTorch top-1 | same predicted class (ours vs ORT) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, o, r, p, agree, n in acc_rows:
+        lines.append(f"| demo {name} | {o:.2f} % | {r:.2f} % | {p:.2f} % | {agree}/{n} |")
+    lines.append("")
     with open(a.out, "w") as f:
         f.write("\n".join(lines))
     print(f"wrote {a.out}")

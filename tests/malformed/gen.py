@@ -124,6 +124,10 @@ def main():
     # A length prefix claiming far more bytes than the file holds.
     put("absurd_length", field(7, 2, b"")[:-1] + varint(1 << 60) + b"\x00" * 16, "")
 
+    # Absurd counts: 4 million empty nodes in 8 MB would make the parser allocate gigabytes.
+    graph = b"\x0a\x00" * 4000000
+    put("absurd_node_count", field(1, 0, varint(8)) + field(7, 2, graph), "memory")
+
     # -- tensors -----------------------------------------------------------------------------
     put("wrong_raw_size", with_init(raw_tensor("w", TensorProto.FLOAT, [1, 4], b"\0" * 12)),
         "raw_data")
@@ -240,6 +244,8 @@ def main():
     put_dir("ext_absolute", ext_model(os.path.abspath(outside)), {}, "absolute")
     put_dir("ext_symlink_escape", ext_model("w.bin"),
             {"w.bin": ("symlink", os.path.abspath(outside))}, "outside")
+    put_dir("ext_symlink_dir_escape", ext_model("sub/outside.bin"),
+            {"sub": ("symlink", os.path.abspath(out))}, "outside")
     put_dir("ext_missing_file", ext_model("missing.bin"), {}, "not found")
     put_dir("ext_offset_past_end", ext_model("w.bin", offset=1000), {"w.bin": weights},
             "offset")

@@ -274,6 +274,7 @@ static void save_refusals(void **state) {
     m = NULL;
     assert_int_equal(kp_onnx_load(a, NULL, &m, &err), 0);
     assert_non_null(m->dir);
+    assert_true(m->dir[0] == '/');
     /* its own file: refused even with overwrite, also through a symlink */
     assert_int_equal(kp_onnx_save(m, a, 1, &err), KP_EEXIST);
     assert_non_null(strstr(err.msg, "input model"));
