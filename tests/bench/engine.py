@@ -168,6 +168,7 @@ def main():
     if not os.access(kp_run, os.X_OK):
         sys.exit(f"{kp_run} missing: run make first")
     ort_version = sh(["sh", os.path.join(HERE, "setup.sh")]).strip()
+    load0 = os.getloadavg()[0]
 
     sys.path.insert(0, EXAMPLES)
     import models
@@ -252,8 +253,9 @@ def main():
     lines = [
         "# Executor benchmark: Kompress vs ONNX Runtime (single thread)",
         "",
-        f"- Machine: {lscpu_model()}, {os.cpu_count()} CPUs (shared with other work: expect "
-        "noise of ±10–20 % between runs)",
+        f"- Machine: {lscpu_model()}, {os.cpu_count()} CPUs; load average at the start "
+        f"{load0:.1f}, at the end {os.getloadavg()[0]:.1f} (a load above the CPU count means "
+        "other work shared the CPUs: both engines slow down, ratios get noisy)",
         f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {ort_version}; "
         f"runs per figure: {a.runs} (after 5 warm-up runs), median reported",
         f"- Command: `make && {cmd.strip()}`",
