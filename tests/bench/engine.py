@@ -155,6 +155,26 @@ def lscpu_model():
     return platform.processor() or "unknown CPU"
 
 
+BEGIN, END = "<!-- engine:begin -->", "<!-- engine:end -->"
+
+
+def write_section(path, text):
+    """Replaces this script's part of RESULTS.md (between its markers) and keeps what other
+    scripts wrote there (their own <!-- name:begin --> ... <!-- name:end --> sections)."""
+    old = open(path).read() if os.path.exists(path) else ""
+    block = f"{BEGIN}\n{text.rstrip()}\n{END}\n"
+    if BEGIN in old and END in old:
+        head, rest = old.split(BEGIN, 1)
+        after = rest.split(END, 1)[1].lstrip("\n")
+        new = head + block + ("\n" + after if after else "")
+    else:  # first run with markers: keep every other script's section
+        i = old.find("<!-- ")
+        new = block + ("\n" + old[i:] if i >= 0 else "")
+    with open(path + ".tmp", "w") as f:
+        f.write(new)
+    os.replace(path + ".tmp", path)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=50)
@@ -297,8 +317,7 @@ def main():
     for name, o, r, p, agree, n in acc_rows:
         lines.append(f"| demo {name} | {o:.2f} % | {r:.2f} % | {p:.2f} % | {agree}/{n} |")
     lines.append("")
-    with open(a.out, "w") as f:
-        f.write("\n".join(lines))
+    write_section(a.out, "\n".join(lines))
     print(f"wrote {a.out}")
     bad = [r for r in rows if r[2] is None or r[4] > TOL]
     sys.exit(1 if bad else 0)
