@@ -77,8 +77,10 @@ static void add_bias(const kp_op_ctx *ctx, float *y, const float *b, int64_t n, 
 
 /* ---- im2col -------------------------------------------------------------------------------- */
 
-static void im2col_2d(const float *x, int64_t cg, const kp_spatial *s, float *col, int64_t ld) {
-    int64_t ih = s->in[0], iw = s->in[1], oh = s->out[0], ow = s->out[1];
+/* Output rows [y0, y0 + ny) into col (row stride ld). */
+static void im2col_2d(const float *x, int64_t cg, const kp_spatial *s, float *col, int64_t ld,
+                      int64_t y0, int64_t ny) {
+    int64_t ih = s->in[0], iw = s->in[1], ow = s->out[1];
     int64_t kh = s->k[0], kw = s->k[1], sh = s->stride[0], sw = s->stride[1];
     int64_t dh = s->dil[0], dw = s->dil[1], ph = s->pad_b[0], pw = s->pad_b[1];
     for (int64_t c = 0; c < cg; c++) {
@@ -92,8 +94,8 @@ static void im2col_2d(const float *x, int64_t cg, const kp_spatial *s, float *co
                 int64_t hi = iw - off > 0 ? (iw - off + sw - 1) / sw : 0;
                 if (hi > ow) hi = ow;
                 if (lo > hi) lo = hi;
-                for (int64_t y = 0; y < oh; y++) {
-                    float *r = row + y * ow;
+                for (int64_t y = y0; y < y0 + ny; y++) {
+                    float *r = row + (y - y0) * ow;
                     int64_t yy = y * sh - ph + a * dh;
                     if (yy < 0 || yy >= ih) {
                         memset(r, 0, (size_t)ow * sizeof *r);
@@ -112,9 +114,9 @@ static void im2col_2d(const float *x, int64_t cg, const kp_spatial *s, float *co
 }
 
 /* Stride-1 2-D: the group's input is first copied into a zero-bordered plane (pad) large
- * enough for every tap, so each col row is a run of plain copies without bounds checks. */
-static void im2col_2d_s1(const float *x, int64_t cg, const kp_spatial *s, float *pad, float *col,
-                         int64_t ld) {
+ * enough for every tap (pad_plane), so each col row is a run of plain copies without bounds
+ * checks (im2col_rows_s1, output rows [y0, y0 + ny)). */
+static void pad_plane(const float *x, int64_t cg, const kp_spatial *s, float *pad) {
     int64_t ih = s->in[0], iw = s->in[1], oh = s->out[0], ow = s->out[1];
     int64_t kh = s->k[0], kw = s->k[1], dh = s->dil[0], dw = s->dil[1];
     int64_t ph = s->pad_b[0], pw = s->pad_b[1];
@@ -135,11 +137,21 @@ static void im2col_2d_s1(const float *x, int64_t cg, const kp_spatial *s, float 
             if (hi > lo) copy_floats(pr + lo, xc + yy * iw, hi - lo);
             for (int64_t j = hi > lo ? hi : lo; j < wp; j++) pr[j] = 0;
         }
+    }
+}
+
+static void im2col_rows_s1(const float *pad, int64_t cg, const kp_spatial *s, float *col,
+                           int64_t ld, int64_t y0, int64_t ny) {
+    int64_t oh = s->out[0], ow = s->out[1];
+    int64_t kh = s->k[0], kw = s->k[1], dh = s->dil[0], dw = s->dil[1];
+    int64_t hp = oh + (kh - 1) * dh, wp = ow + (kw - 1) * dw;
+    for (int64_t c = 0; c < cg; c++) {
+        const float *pc = pad + c * hp * wp;
         for (int64_t a = 0; a < kh; a++)
             for (int64_t b = 0; b < kw; b++) {
                 float *row = col + ((c * kh + a) * kw + b) * ld;
-                const float *src = pc + a * dh * wp + b * dw;
-                for (int64_t y = 0; y < oh; y++) copy_floats(row + y * ow, src + y * wp, ow);
+                const float *src = pc + (y0 + a * dh) * wp + b * dw;
+                for (int64_t y = 0; y < ny; y++) copy_floats(row + y * ow, src + y * wp, ow);
             }
     }
 }
@@ -358,11 +370,12 @@ static int conv_run(kp_op_ctx *ctx) {
                         copy_floats(colc + ci * ld + j * os, xi + ci * is, os);
                     continue;
                 }
-                if (s1)
-                    im2col_2d_s1(xi, c, &s, pad, colc + j * os, ld);
-                else if (nd == 2)
-                    im2col_2d(xi, c, &s, colc + j * os, ld);
-                else
+                if (s1) {
+                    pad_plane(xi, c, &s, pad);
+                    im2col_rows_s1(pad, c, &s, colc + j * os, ld, 0, s.out[0]);
+                } else if (nd == 2) {
+                    im2col_2d(xi, c, &s, colc + j * os, ld, 0, s.out[0]);
+                } else
                     im2col_nd(xi, c, &s, colc + j * os, ld, 0, os);
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)ld, (int)kk, 1.0f,
@@ -393,14 +406,30 @@ static int conv_run(kp_op_ctx *ctx) {
                 add_bias(ctx, yg, b ? (const float *)b->data + g * mg : NULL, 1, mg, os);
                 continue;
             }
+            if (!pointwise && nd == 2) {
+                /* Blocks of output rows (about 512 positions): the col block stays in cache
+                 * and OpenBLAS runs faster on it than on one very wide matrix. */
+                int64_t oh = s.out[0], ow = s.out[1], rb = os > 1024 && ow ? 512 / ow : oh;
+                if (rb < 1) rb = 1;
+                if (s1) pad_plane(xg, cg, &s, pad);
+                for (int64_t y0 = 0; y0 < oh; y0 += rb) {
+                    int64_t ny = oh - y0 < rb ? oh - y0 : rb, nc = ny * ow;
+                    if (s1)
+                        im2col_rows_s1(pad, cg, &s, col, nc, y0, ny);
+                    else
+                        im2col_2d(xg, cg, &s, col, nc, y0, ny);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)nc,
+                                (int)kk, 1.0f, wg, (int)kk, col, (int)nc, 0.0f, yg + y0 * ow,
+                                (int)os);
+                    for (int64_t mm = 0; mm < mg; mm++)
+                        add_bias(ctx, yg + mm * os + y0 * ow,
+                                 b ? (const float *)b->data + g * mg + mm : NULL, 1, 1, nc);
+                }
+                continue;
+            }
             const float *src = xg;
             if (!pointwise) {
-                if (s1)
-                    im2col_2d_s1(xg, cg, &s, pad, col, os);
-                else if (nd == 2)
-                    im2col_2d(xg, cg, &s, col, os);
-                else
-                    im2col_nd(xg, cg, &s, col, os, 0, os);
+                im2col_nd(xg, cg, &s, col, os, 0, os);
                 src = col;
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)os, (int)kk, 1.0f,

@@ -117,6 +117,35 @@ static int cast_f8(kp_op_ctx *ctx, const kp_tensor *x, kp_dtype dt) {
     return 0;
 }
 
+/* Plain loops for the pairs models cast large tensors between; 1 if handled. Integer targets
+ * of float sources are excluded (they need the saturating conversion of kp_elem_setd). */
+static int cast_fast(const kp_tensor *x, kp_tensor *o) {
+    int64_t n = x->numel;
+#define CAST_LOOP(TI, TO)                                                                          \
+    do {                                                                                           \
+        const TI *in = x->data;                                                                    \
+        TO *out = o->data;                                                                         \
+        for (int64_t i = 0; i < n; i++) out[i] = (TO)in[i];                                        \
+        return 1;                                                                                  \
+    } while (0)
+    switch (x->dtype * 32 + o->dtype) {
+    case KP_INT64 * 32 + KP_FLOAT: CAST_LOOP(int64_t, float);
+    case KP_INT32 * 32 + KP_FLOAT: CAST_LOOP(int32_t, float);
+    case KP_UINT8 * 32 + KP_FLOAT: CAST_LOOP(uint8_t, float);
+    case KP_INT8 * 32 + KP_FLOAT: CAST_LOOP(int8_t, float);
+    case KP_BOOL * 32 + KP_FLOAT: CAST_LOOP(uint8_t, float);
+    case KP_FLOAT * 32 + KP_DOUBLE: CAST_LOOP(float, double);
+    case KP_DOUBLE * 32 + KP_FLOAT: CAST_LOOP(double, float);
+    case KP_INT32 * 32 + KP_INT64: CAST_LOOP(int32_t, int64_t);
+    case KP_INT64 * 32 + KP_INT32: CAST_LOOP(int64_t, int32_t);
+    case KP_UINT8 * 32 + KP_INT64: CAST_LOOP(uint8_t, int64_t);
+    case KP_BOOL * 32 + KP_INT64: CAST_LOOP(uint8_t, int64_t);
+    case KP_BOOL * 32 + KP_INT32: CAST_LOOP(uint8_t, int32_t);
+    default: return 0;
+    }
+#undef CAST_LOOP
+}
+
 static int cast_to(kp_op_ctx *ctx, const kp_tensor *x, int64_t to) {
     if (!kp_dtype_valid((int)to) || to == KP_UNDEFINED)
         return kp_op_fail(ctx, KP_EINVAL, "'to' = %lld is not a tensor element type",
@@ -151,6 +180,8 @@ static int cast_to(kp_op_ctx *ctx, const kp_tensor *x, int64_t to) {
             memcpy(&u, &f, 4);
             out[i] = isnan(f) ? 0x7fc0 : (uint16_t)(u >> 16);
         }
+    } else if (cast_fast(x, o)) {
+        /* done: a common pair in a plain loop */
     } else if (ko == KP_EK_FLOAT || ki == KP_EK_FLOAT) {
         for (int64_t i = 0; i < n; i++)
             kp_elem_setd(o->data, dt, i, kp_elem_getd(x->data, x->dtype, i));

@@ -102,6 +102,54 @@ static void accumulate(rop op, const kp_tensor *x, int rank, const int64_t *kd, 
     }
 }
 
+/* Integer reductions that must stay exact beyond 2^53 (sum, product, min, max, sum of squares,
+ * L1), in wrapping 64-bit arithmetic like the integer types themselves; unsigned values are
+ * compared as unsigned. */
+static int reduce_int(kp_op_ctx *ctx, rop op, const kp_tensor *x, const int64_t *kd, kp_tensor *o) {
+    int64_t on = o->numel;
+    uint64_t *acc = malloc((size_t)on * sizeof *acc);
+    if (!acc) return kp_op_fail(ctx, KP_ENOMEM, "out of memory");
+    int uns = kp_elem_kind_of(x->dtype) == KP_EK_UINT;
+    uint64_t init = op == R_PROD  ? 1
+                    : op == R_MAX ? (uns ? 0 : (uint64_t)INT64_MIN)
+                    : op == R_MIN ? (uns ? UINT64_MAX : (uint64_t)INT64_MAX)
+                                  : 0;
+    for (int64_t i = 0; i < on; i++) acc[i] = init;
+    kp_bcast bc;
+    const int64_t *dl[1] = {kd};
+    int r = x->rank;
+    kp_bcast_plan(&bc, 1, &r, dl, x->rank, x->dims);
+    int64_t idx[KP_MAX_RANK] = {0}, off[KP_BCAST_MAX] = {0}, j = 0;
+    int64_t n = bc.inner, st = bc.strides[0][bc.rank - 1];
+    for (int64_t row = 0; row < bc.rows && x->numel; row++) {
+        for (int64_t i = 0; i < n; i++) {
+            uint64_t *a = &acc[off[0] + i * st];
+            uint64_t v = uns ? kp_elem_getu(x->data, x->dtype, j + i)
+                             : (uint64_t)kp_elem_geti(x->data, x->dtype, j + i);
+            int64_t sv = (int64_t)v, sa = (int64_t)*a;
+            switch (op) {
+            case R_SUM: *a += v; break;
+            case R_PROD: *a *= v; break;
+            case R_SSQ: *a += v * v; break;
+            case R_L1: *a += (!uns && sv < 0) ? 0 - v : v; break;
+            case R_MAX: *a = (uns ? v > *a : sv > sa) ? v : *a; break;
+            case R_MIN: *a = (uns ? v < *a : sv < sa) ? v : *a; break;
+            default: break;
+            }
+        }
+        j += n;
+        kp_bcast_next(&bc, idx, off);
+    }
+    for (int64_t i = 0; i < on; i++) {
+        if (uns)
+            kp_elem_setu(o->data, o->dtype, i, acc[i]);
+        else
+            kp_elem_seti(o->data, o->dtype, i, (int64_t)acc[i]);
+    }
+    free(acc);
+    return 0;
+}
+
 static int reduce(kp_op_ctx *ctx, rop op) {
     const kp_tensor *x = kp_op_input(ctx, 0);
     if (!x) return kp_op_fail(ctx, KP_EINVAL, "input is missing");
@@ -136,6 +184,9 @@ static int reduce(kp_op_ctx *ctx, rop op) {
     if (!o) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
     int64_t on = o->numel;
     if (on == 0) return 0;
+    if (k != KP_EK_FLOAT &&
+        (op == R_SUM || op == R_PROD || op == R_MAX || op == R_MIN || op == R_SSQ || op == R_L1))
+        return reduce_int(ctx, op, x, kd, o);
     double *acc = malloc((size_t)on * sizeof *acc * (op == R_LSE ? 2 : 1));
     if (!acc)
         return kp_op_fail(ctx, KP_ENOMEM, "out of memory for %lld accumulators", (long long)on);

@@ -69,6 +69,23 @@ for args in "--data $T/x.npy --labels $T/y.npy" "--data $T/xf64_nhwc.npy --label
   [ "$got" = "$want" ] && echo "ok: $args: $got" || bad "$args: '$got', IDX gives '$want'"
 done
 
+# Progress bar on stderr only when stderr is a terminal (script(1) gives it one).
+if command -v script >/dev/null; then
+  script -qec "$K eval $EX/mlp.onnx --project $EX/project.json --limit 2000 --no-latency" /dev/null > "$T/tty.txt" 2>&1
+  grep -q "evaluating \[.*/2000 samples" "$T/tty.txt" || bad "no progress bar on a terminal"
+  "$K" eval "$EX/mlp.onnx" --project "$EX/project.json" --limit 2000 --no-latency 2> "$T/notty.txt" > /dev/null
+  [ ! -s "$T/notty.txt" ] || bad "progress written to a non-terminal: $(cat "$T/notty.txt")"
+fi
+
+# Without labels: agreement with a reference model's outputs.
+"$K" eval "$EX/cnn.onnx" --data "$T/x.npy" --reference "$EX/cnn.onnx" $P > "$T/ref1.txt" 2>&1 || bad "--reference: $(cat "$T/ref1.txt")"
+grep -q "agreement top-1 100.00% (500/500 rows)  max abs error 0  cosine 1.000000" "$T/ref1.txt" || bad "self-agreement: $(cat "$T/ref1.txt")"
+"$K" eval "$EX/mlp.onnx" --data "$T/x.npy" --reference "$EX/cnn.onnx" $P --json > "$T/ref2.json" 2>&1 || bad "--reference mlp"
+$PY -c "
+import json, sys; a = json.load(open('$T/ref2.json'))['accuracy']
+print(f'MLP vs CNN on 500 images: agreement {a[\"agreement\"]:.1f}%, cosine {a[\"cosine\"]:.3f}')
+sys.exit(0 if 70 < a['agreement'] < 100 and a['rows'] == 500 and a['max_abs_error'] > 0.01 else 1)" || bad "MLP vs CNN agreement"
+
 # Bad data: exit 1 and a clear message.
 $PY - "$T" <<'PYEOF'
 import sys, numpy as np, onnx

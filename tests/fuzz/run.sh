@@ -16,7 +16,7 @@ command -v "$FUZZ_CC" >/dev/null || { echo "fuzz: $FUZZ_CC not found (Debian pac
 mkdir -p "$FUZZ_BUILD/artifacts" "$FUZZ_BUILD/seeds-model" "$FUZZ_BUILD/seeds-tensor"
 
 # The loader and what it calls: I/O, tensors, the graph IR (validation), errors.
-SRC="core/error.c core/tensor.c core/onnx_io.c core/onnx_load.c core/onnx_save.c $(ls core/graph*.c)"
+SRC="core/error.c core/tensor.c $(ls core/onnx_*.c) $(ls core/graph*.c)"
 # fuzz_model_info also needs shape inference and model statistics.
 INFO_SRC="$(ls core/shape_infer*.c) core/model_stats.c"
 FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c11 -D_GNU_SOURCE -I. -I$BUILD/gen"

@@ -108,6 +108,8 @@ static void conv_paths(void **state) {
     check_conv(2, 4, 9, 13, 4, 3, 4, 1, 1, 1, 1);      /* depthwise 3x3 stride 1: 3-tap rows */
     check_conv(1, 4, 9, 13, 4, 3, 4, 2, 1, 1, 1);      /* depthwise 3x3 stride 2 */
     check_conv(4, 4, 5, 5, 6, 1, 1, 1, 0, 1, 1);       /* 1x1, several images per GEMM */
+    check_conv(1, 2, 40, 40, 3, 3, 1, 1, 1, 1, 1);     /* blocks of output rows, stride 1 */
+    check_conv(2, 2, 80, 70, 3, 3, 1, 2, 1, 1, 0);     /* blocks of output rows, stride 2 */
 }
 
 static void conv_errors(void **state) {
