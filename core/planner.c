@@ -28,6 +28,16 @@ typedef struct cand {
     const char *why; /* reason prefix */
 } cand;
 
+#define MAX_ALTS  6
+#define MAX_STEPS 6
+
+/* One candidate pipeline; the planner tries each and keeps the best. */
+typedef struct alt {
+    const char *name;
+    size_t n;
+    cand c[MAX_STEPS];
+} alt;
+
 static int target_int8_fast(const kp_target *t) {
     return (t->precisions & KP_PREC_INT8) && t->int8_gops >= 1.5 * t->fp32_gflops;
 }
@@ -40,40 +50,61 @@ static int has_goal(const kp_project *p, kp_goal g) {
     return p->goals[0] == g || p->goals[1] == g;
 }
 
-static size_t candidates(const kp_project *p, const kp_target *t, int have_data, cand *c) {
+#define FOLD                                                                                       \
+    { "fold", "", "lossless clean-up" }
+#define QSTATIC                                                                                    \
+    { "quant-static", "method=percentile", "int8 weights and activations" }
+#define QDYN                                                                                       \
+    { "quant-dynamic", "", "int8 weights" }
+#define PCHAN                                                                                      \
+    { "prune-channels", "ratio=0.25", "a quarter fewer channels, less work" }
+#define LOWRANK                                                                                    \
+    { "low-rank", "", "thin layers from truncated SVD" }
+#define PRUNE                                                                                      \
+    { "prune", "sparsity=0.5", "half the weights are zero, stored sparse" }
+#define CLUSTER16                                                                                  \
+    { "cluster", "k=16", "16 shared values per layer" }
+#define CLUST256                                                                                   \
+    { "cluster", "k=256", "256 shared values per layer" }
+#define RECON                                                                                      \
+    { "reconstruct", "", "refit layers to the original outputs" }
+#define FP16                                                                                       \
+    { "fp16", "", "float16 weights and compute" }
+
+static size_t alternatives(const kp_project *p, const kp_target *t, int have_data, alt *a) {
     size_t n = 0;
     kp_goal g0 = p->goals[0] ? p->goals[0] : KP_GOAL_SIZE;
-    c[n++] = (cand){"fold", "", "lossless clean-up"};
-    int tight = t->cls == KP_TARGET_MCU;
+    int int8 = (t->precisions & KP_PREC_INT8) != 0;
     if (g0 == KP_GOAL_ACCURACY) {
-        if (has_goal(p, KP_GOAL_SIZE)) c[n++] = (cand){"cluster", "k=256", "256 shared values"};
+        a[n++] = (alt){"lossless only", 1, {FOLD}};
+        if (has_goal(p, KP_GOAL_SIZE))
+            a[n++] = (alt){"lossless + 256 shared values", 2, {FOLD, CLUST256}};
         return n;
     }
     if (g0 == KP_GOAL_SIZE) {
-        if ((t->precisions & KP_PREC_INT8) && have_data)
-            c[n++] = (cand){"quant-static", "method=percentile", "int8 weights and activations"};
-        else if (t->precisions & KP_PREC_INT8)
-            c[n++] = (cand){"quant-dynamic", "", "int8 weights"};
-        else if (t->precisions & KP_PREC_FP16)
-            c[n++] = (cand){"fp16", "", "float16 weights"};
-        if (tight || !(t->precisions & KP_PREC_INT8)) {
-            c[n++] = (cand){"prune", "sparsity=0.5", "half the weights are zero"};
-            c[n++] = (cand){"cluster", "k=16", "16 shared values per layer"};
-            if (have_data) c[n++] = (cand){"reconstruct", "", "refit layers to the original"};
+        if (int8 && have_data) {
+            a[n++] = (alt){"int8", 2, {FOLD, QSTATIC}};
+            a[n++] = (alt){"fewer channels + int8", 3, {FOLD, PCHAN, QSTATIC}};
+        } else if (int8) {
+            a[n++] = (alt){"int8 weights", 2, {FOLD, QDYN}};
         }
+        if ((t->precisions & KP_PREC_FP16) && !int8) a[n++] = (alt){"float16", 2, {FOLD, FP16}};
+        a[n++] = (alt){"low rank + sharing", 4, {FOLD, LOWRANK, CLUSTER16, RECON}};
+        a[n++] = (alt){"pruning + sharing", 4, {FOLD, PRUNE, CLUSTER16, RECON}};
         return n;
     }
     /* latency first */
     if (target_fp16_fast(t) && (t->cls == KP_TARGET_GPU || !target_int8_fast(t)))
-        c[n++] = (cand){"fp16", "", "float16 runs faster here"};
-    else if (target_int8_fast(t) && have_data)
-        c[n++] = (cand){"quant-static", "", "int8 runs faster here"};
-    else {
-        c[n++] = (cand){"prune-channels", "ratio=0.25", "fewer channels, less work"};
-        if (have_data) c[n++] = (cand){"reconstruct", "", "refit layers to the original"};
+        a[n++] = (alt){"float16", 2, {FOLD, FP16}};
+    /* GPUs: float16 is what their runtimes run fast without per-model int8 engine builds. */
+    if (target_int8_fast(t) && have_data && t->cls != KP_TARGET_GPU) {
+        a[n++] = (alt){"int8", 2, {FOLD, QSTATIC}};
+        a[n++] = (alt){"fewer channels + int8", 3, {FOLD, PCHAN, QSTATIC}};
     }
-    if (has_goal(p, KP_GOAL_SIZE) && t->cls != KP_TARGET_GPU && !target_int8_fast(t))
-        c[n++] = (cand){"cluster", "k=256", "256 shared values per layer"};
+    a[n++] = (alt){"fewer channels", 3, {FOLD, PCHAN, RECON}};
+    a[n++] = (alt){"low rank", 2, {FOLD, LOWRANK}};
+    if (has_goal(p, KP_GOAL_SIZE) && !target_int8_fast(t))
+        a[n++] = (alt){"fewer channels + sharing", 4, {FOLD, PCHAN, CLUST256, RECON}};
     return n;
 }
 
@@ -229,8 +260,8 @@ static int trial_step(const kp_project *p, kp_model **cur, const kp_target *t, c
     }
     s->est.size_ratio = l0 ? (double)l1 / (double)l0 : 1;
     s->est.latency_ratio = r_lat;
+    /* Negative = the step won accuracy back (reconstruct after a lossy step). */
     s->est.acc_drop = v.has_labels ? v.acc_ref - v.acc_cand : 100.0 * (1 - v.agree);
-    if (s->est.acc_drop < 0) s->est.acc_drop = 0;
     s->est.confidence = 0.9;
     s->est.applicable = 1;
     corr c = learn(p, pass->id); /* what trials missed before (e.g. subset vs full test set) */
@@ -274,59 +305,52 @@ void kp_plan_free(kp_plan *plan) {
     memset(plan, 0, sizeof *plan);
 }
 
-int kp_planner_propose(const kp_project *p, const kp_model *m, const kp_target *t,
-                       const kp_pass *const *passes, size_t n_passes, const kp_calib *calib,
-                       kp_plan *out, kp_error *err) {
+/* Builds, estimates (and tries, when cur != NULL) one alternative into *out, then switches
+ * off the most accuracy-costly steps until the predicted drop fits the budget. */
+static int plan_alt(const kp_project *p, const kp_model *m, const kp_target *t,
+                    const kp_pass *const *passes, size_t n_passes, const kp_calib *calib,
+                    const alt *al, int trials, kp_plan *out, int *corrected, int *tried,
+                    kp_error *err) {
     memset(out, 0, sizeof *out);
-    cand c[16];
-    size_t nc = candidates(p, t, calib != NULL, c);
-    out->steps = calloc(nc, sizeof *out->steps);
+    out->steps = calloc(MAX_STEPS, sizeof *out->steps);
     if (!out->steps) return kp_error_set(err, KP_ENOMEM, "out of memory");
-    int corrected = 0, rc = 0, tried = 0;
-    char skipped[256] = "";
-    /* Trials on a running copy when there is data and the model is small enough to apply
-     * passes in seconds; otherwise the passes' own estimates. */
-    kp_model *cur = NULL;
-    if (calib && calib->n_samples > 0 && kp_planner_trial_ok(m)) cur = kp_model_clone(m, NULL);
-    for (size_t i = 0; i < nc; i++) {
-        const kp_pass *pass = kp_pass_find(passes, n_passes, c[i].id);
+    kp_model *cur = trials ? kp_model_clone(m, NULL) : NULL;
+    int rc = 0;
+    for (size_t i = 0; i < al->n; i++) {
+        const kp_pass *pass = kp_pass_find(passes, n_passes, al->c[i].id);
         if (!pass) continue; /* not registered in this build */
         if (pass->needs_data && !calib) continue;
         kp_plan_step *s = &out->steps[out->n];
         s->pass_id = strdup(pass->id);
-        s->params = strdup(c[i].params);
+        s->params = strdup(al->c[i].params);
         s->enabled = 1;
-        snprintf(s->est.reason, sizeof s->est.reason, "%s", c[i].why);
+        snprintf(s->est.reason, sizeof s->est.reason, "%s", al->c[i].why);
         if (!s->pass_id || !s->params) {
             rc = kp_error_set(err, KP_ENOMEM, "out of memory");
             break;
         }
         out->n++;
         kp_error pe = {0};
-        int erc = estimate_step(p, m, t, pass, s, calib, &corrected, &pe);
+        int erc = estimate_step(p, m, t, pass, s, calib, corrected, &pe);
         if (!erc && s->est.applicable && cur) {
             kp_error te = {0};
             if (trial_step(p, &cur, t, pass, s, calib, &te) == 0)
-                tried++;
+                (*tried)++;
             else if (te.code == KP_ECANCELLED)
                 erc = te.code;
+            else {
+                erc = te.code;
+                pe = te;
+            }
         }
         if (erc || !s->est.applicable) {
             /* Kept in the list, switched off, so the person sees why. */
             s->enabled = 0;
             if (pe.msg[0]) snprintf(s->est.reason, sizeof s->est.reason, "%.250s", pe.msg);
-            if (strlen(skipped) + strlen(pass->id) + 3 < sizeof skipped) {
-                strcat(skipped, skipped[0] ? ", " : "");
-                strcat(skipped, pass->id);
-            }
         }
     }
     kp_model_free(cur);
-    if (rc) {
-        kp_plan_free(out);
-        return rc;
-    }
-    /* Back off the most accuracy-costly steps until the predicted drop fits the budget. */
+    if (rc) return rc;
     for (;;) {
         combine(out);
         if (out->total.acc_drop <= p->max_drop) break;
@@ -342,15 +366,96 @@ int kp_planner_propose(const kp_project *p, const kp_model *m, const kp_target *
                  out->steps[worst].est.acc_drop, p->max_drop, out->steps[worst].est.reason);
         snprintf(out->steps[worst].est.reason, sizeof out->steps[worst].est.reason, "%s", r);
     }
+    /* Reconstruction only makes sense after a lossy step that stayed on. */
+    int lossy_before = 0;
+    for (size_t i = 0; i < out->n; i++) {
+        kp_plan_step *s = &out->steps[i];
+        const kp_pass *pass = kp_pass_find(passes, n_passes, s->pass_id);
+        if (s->enabled && !strcmp(s->pass_id, "reconstruct") && !lossy_before) {
+            s->enabled = 0;
+            snprintf(s->est.reason, sizeof s->est.reason, "off: no lossy step before it to refit");
+        } else if (s->enabled && pass && !pass->lossless) {
+            lossy_before = 1;
+        }
+    }
+    combine(out);
+    return 0;
+}
+
+/* "fold + quant-static" from the enabled steps. */
+static void plan_name(const kp_plan *pl, char *buf, size_t cap) {
+    buf[0] = 0;
+    for (size_t i = 0; i < pl->n; i++)
+        if (pl->steps[i].enabled && strlen(buf) + strlen(pl->steps[i].pass_id) + 4 < cap) {
+            if (buf[0]) strcat(buf, " + ");
+            strcat(buf, pl->steps[i].pass_id);
+        }
+    if (!buf[0]) snprintf(buf, cap, "nothing");
+}
+
+static double goal_value(kp_goal g, const kp_estimate *e) {
+    switch (g) {
+    case KP_GOAL_LATENCY: return e->latency_ratio;
+    case KP_GOAL_ACCURACY: return e->acc_drop;
+    default: return e->size_ratio;
+    }
+}
+
+/* 1 when a is better than b: within budget first, then the first goal (2% counts as a tie),
+ * then the second goal. */
+static int better(const kp_project *p, const kp_plan *a, const kp_plan *b) {
+    int ia = a->total.acc_drop <= p->max_drop + 1e-9, ib = b->total.acc_drop <= p->max_drop + 1e-9;
+    if (ia != ib) return ia;
+    kp_goal g0 = p->goals[0] ? p->goals[0] : KP_GOAL_SIZE;
+    double va = goal_value(g0, &a->total), vb = goal_value(g0, &b->total);
+    double tie = g0 == KP_GOAL_ACCURACY ? 0.05 : 0.02 * vb;
+    if (va < vb - tie) return 1;
+    if (va > vb + tie) return 0;
+    if (p->goals[1]) return goal_value(p->goals[1], &a->total) < goal_value(p->goals[1], &b->total);
+    return va < vb;
+}
+
+int kp_planner_propose(const kp_project *p, const kp_model *m, const kp_target *t,
+                       const kp_pass *const *passes, size_t n_passes, const kp_calib *calib,
+                       kp_plan *out, kp_error *err) {
+    memset(out, 0, sizeof *out);
+    alt alts[MAX_ALTS];
+    size_t na = alternatives(p, t, calib != NULL, alts);
+    /* Trials when there is data and the model applies passes in seconds; otherwise the passes'
+     * own estimates. */
+    int trials = calib && calib->n_samples > 0 && kp_planner_trial_ok(m);
+    int corrected = 0, tried = 0, rc = 0;
+    char summary[400] = "";
+    for (size_t i = 0; i < na; i++) {
+        kp_plan cand_plan;
+        rc = plan_alt(p, m, t, passes, n_passes, calib, &alts[i], trials, &cand_plan, &corrected,
+                      &tried, err);
+        if (rc) {
+            kp_plan_free(&cand_plan);
+            kp_plan_free(out);
+            return rc;
+        }
+        char part[160], name[120];
+        kp_goal g0 = p->goals[0] ? p->goals[0] : KP_GOAL_SIZE;
+        plan_name(&cand_plan, name, sizeof name);
+        snprintf(part, sizeof part, "%s%s %.3g%s", summary[0] ? ", " : "", name,
+                 goal_value(g0, &cand_plan.total), g0 == KP_GOAL_ACCURACY ? "pt" : "x");
+        if (strlen(summary) + strlen(part) < sizeof summary) strcat(summary, part);
+        if (i == 0 || better(p, &cand_plan, out)) {
+            kp_plan_free(out);
+            *out = cand_plan;
+        } else {
+            kp_plan_free(&cand_plan);
+        }
+    }
     int n_hist = 0;
     for (size_t r = 0; r < p->n_runs; r++) n_hist += p->runs[r].status == 0;
-    snprintf(out->note, sizeof out->note, "%s%s%s%s%s",
-             tried ? "each step tried on the calibration subset; " : "",
-             corrected ? "estimates corrected from earlier runs of this project" : "",
-             corrected ? ""
-                       : (n_hist ? "no earlier run used these passes"
-                                 : "first plan: "
-                                   "estimates only"),
-             skipped[0] ? "; not applicable here: " : "", skipped);
+    char cname[120];
+    plan_name(out, cname, sizeof cname);
+    snprintf(out->note, sizeof out->note, "chose \"%s\" of %zu pipelines %s (%.260s); %s", cname,
+             na, tried ? "tried on the calibration subset" : "estimated", summary,
+             corrected ? "estimates corrected from earlier runs of this project"
+             : n_hist  ? "no earlier run used these passes"
+                       : "first plan: no run history yet");
     return 0;
 }

@@ -568,6 +568,9 @@ static int convt_run(kp_op_ctx *ctx) {
     float *y = yt->data;
     memset(y, 0, yt->nbytes);
     int64_t rows = mg * s.k_size;
+    if (rows > INT32_MAX || s.in_size > INT32_MAX || cg > INT32_MAX ||
+        (rows && s.in_size > ((int64_t)1 << 32) / rows))
+        return kp_op_fail(ctx, KP_ERANGE, "transposed convolution too large");
     float *col = NULL;
     if (rows && s.in_size) {
         col = ctx->scratch(ctx, (size_t)(rows * s.in_size) * sizeof *col);

@@ -18,14 +18,20 @@ PY=/usr/bin/python3
     --goal accuracy --limit 2000 --calib 256 --workspace "$T" >/dev/null || fail "new"
 P=$T/mlp
 "$K" plan "$P" > "$T/plan.txt" || fail "plan"
-grep -q "quant" "$T/plan.txt" || fail "size goal on host should plan int8: $(cat "$T/plan.txt")"
+grep -q 'chose ".*" of [0-9]* pipelines tried' "$T/plan.txt" || fail "planner should try pipelines: $(cat "$T/plan.txt")"
+"$PY" - "$T/plan.txt" <<'PYEOF' || fail "size goal should plan at least 3.9x smaller: $(cat "$T/plan.txt")"
+import re, sys
+t = open(sys.argv[1]).read()
+m = re.search(r"total: ([0-9.]+)x smaller", t)
+sys.exit(0 if m and float(m.group(1)) >= 3.9 else 1)
+PYEOF
 grep -q "first plan" "$T/plan.txt" || fail "first plan should say it has no history"
 "$K" run "$P" > "$T/run1.txt" 2>"$T/run1.err" || { cat "$T/run1.err"; fail "run"; }
 [ -f "$P/runs/run-001/model.onnx" ] || fail "no output model"
 for f in md csv json; do [ -s "$P/runs/run-001/report.$f" ] || fail "no report.$f"; done
 "$K" report "$P" --format csv | grep -q "^final," || fail "csv report"
 "$K" report "$P" --format json | "$PY" -c 'import json,sys; d=json.load(sys.stdin); assert d["runs"][0]["id"]=="run-001"' || fail "json report"
-"$K" report "$P" --errors | grep -q "quant" || fail "report --errors"
+"$K" report "$P" --errors | grep -q "runs" || fail "report --errors"
 # Second plan: corrected from history.
 "$K" plan "$P" > "$T/plan2.txt" || fail "plan 2"
 grep -q "corrected from earlier runs" "$T/plan2.txt" || fail "second plan not corrected: $(cat "$T/plan2.txt")"
@@ -34,12 +40,14 @@ grep -q "reused the cached result" "$T/run2.txt" || fail "second run did not use
 "$K" report "$P" --errors > "$T/err.txt"
 echo "estimate errors after two runs:"; cat "$T/err.txt"
 
-# Different goals give different plans.
+# Different goals give different plans: an edge GPU with fast float16 and latency first plans
+# fp16 (a desktop GPU gains nothing on a model this small: launch costs dominate, and the
+# planner says so by keeping it lossless).
 "$K" new gpu --model examples/fashion-mnist/cnn.onnx --data "$IMG" --labels "$LAB" \
-    --scale 0.00392156862745098 --mean 0.286 --std 0.353 --target rtx3060 --goal latency \
+    --scale 0.00392156862745098 --mean 0.286 --std 0.353 --target jetson-nano --goal latency \
     --limit 500 --workspace "$T" >/dev/null || fail "new gpu"
-"$K" plan "$T/gpu" > "$T/gpu.txt" || fail "plan gpu"
-grep -q "\[x\] fp16" "$T/gpu.txt" || fail "GPU + latency should plan fp16: $(cat "$T/gpu.txt")"
+"$K" plan "$T/gpu" --calib 128 > "$T/gpu.txt" || fail "plan gpu"
+grep -q "\[x\] fp16" "$T/gpu.txt" || fail "edge GPU + latency should plan fp16: $(cat "$T/gpu.txt")"
 "$K" new acc --model examples/fashion-mnist/cnn.onnx --target laptop-avx2 --goal accuracy \
     --workspace "$T" >/dev/null || fail "new acc"
 "$K" plan "$T/acc" > "$T/acc.txt" || fail "plan acc"

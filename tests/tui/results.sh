@@ -34,8 +34,8 @@ wait_for "-50.0%"
 screen | grep -q "after.*█" || fail "no bars"
 wait_for "runs/run-002/model.onnx"
 keys v
-wait_for "precis."
-wait_for "classifier.1.weight"
+wait_for "zeros"
+wait_for "classifier.1.wei"
 keys v
 wait_for "cancelled"
 screen | grep -q "run-002 *ok" || fail "history lacks the finished run"

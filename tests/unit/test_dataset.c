@@ -508,6 +508,21 @@ static void csv_loader(void **state) {
     assert_int_equal(b.labels[2], 2);
     kp_dataset_free(ds);
 
+    /* A UTF-8 byte-order mark (spreadsheet exports) before the header or the first row. */
+    const char *bom = "\xEF\xBB\xBFlabel,a,b,c,d\n1,0,1,2,3\n";
+    write_bytes(tpath("bom.csv"), bom, strlen(bom));
+    ds = open_ok(tpath("bom.csv"), &o);
+    assert_true(kp_dataset_has_labels(ds));
+    kp_dataset_free(ds);
+    const char *bom2 = "\xEF\xBB\xBF"
+                       "1,0,1,2\n";
+    write_bytes(tpath("bom2.csv"), bom2, strlen(bom2));
+    ds = open_ok(tpath("bom2.csv"), &o);
+    assert_int_equal(kp_dataset_bind(ds, m, &e), 0);
+    assert_int_equal(kp_dataset_batch(ds, 0, &b, &e), 0);
+    assert_true(((const float *)b.inputs[0]->data)[0] == 1.0f);
+    kp_dataset_free(ds);
+
     /* Label column by index, no header, CRLF line ends. */
     const char *nh = "1,0,1,2,3\r\n0,4,5,6,7\r\n";
     write_bytes(tpath("nh.csv"), nh, strlen(nh));

@@ -664,6 +664,37 @@ static void roialign_unpool(void **state) {
     kp_tensor_free(idx);
 }
 
+/* Slice with an axes attribute (opset 1), Pad's constant_value input (11), Squeeze at 13
+ * without axes, Clip at 11 with neither bound. */
+static void more_shape_forms(void **state) {
+    (void)state;
+    kp_tensor *x = tramp(2, D(2, 3), 1, 0);
+    const kp_tensor *in1[1] = {x};
+    kp_node *n = mknode("Slice", 1, in1, 1);
+    kp_node_set_attr_ints(n, "axes", 1, D(1));
+    kp_node_set_attr_ints(n, "starts", 1, D(1));
+    kp_node_set_attr_ints(n, "ends", 1, D(3));
+    expect1(n, 1, 1, in1, 2, D(2, 2), V(1, 2, 4, 5));
+    kp_node_free(n);
+    kp_tensor *pads = ints(4, V(1, 0, 0, 0)), *cv = tt(KP_FLOAT, 0, NULL, V(-1));
+    const kp_tensor *pin[3] = {x, pads, cv};
+    n = mknode("Pad", 3, pin, 1);
+    expect1(n, 11, 3, pin, 2, D(3, 3), V(-1, -1, -1, 0, 1, 2, 3, 4, 5));
+    kp_node_free(n);
+    kp_tensor *y = tramp(3, D(1, 3, 1), 1, 0);
+    const kp_tensor *yin[1] = {y};
+    n = mknode("Squeeze", 1, yin, 1);
+    expect1(n, 13, 1, yin, 1, D(3), V(0, 1, 2));
+    kp_node_free(n);
+    n = mknode("Clip", 1, in1, 1);
+    expect1(n, 11, 1, in1, 2, D(2, 3), V(0, 1, 2, 3, 4, 5));
+    kp_node_free(n);
+    kp_tensor_free(x);
+    kp_tensor_free(pads);
+    kp_tensor_free(cv);
+    kp_tensor_free(y);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reshape_squeeze),
@@ -681,6 +712,7 @@ int main(void) {
         cmocka_unit_test(pad_random),
         cmocka_unit_test(grid_sample),
         cmocka_unit_test(roialign_unpool),
+        cmocka_unit_test(more_shape_forms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
