@@ -202,6 +202,7 @@ void kp_graph_free(kp_graph *g) {
         free(g->raw_quant_annotations[i].data);
     free(g->raw_quant_annotations);
     kp_graph_index_free(g->index);
+    free(g->uniq_base);
     free(g);
 }
 

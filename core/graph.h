@@ -143,6 +143,8 @@ typedef struct kp_graph {
     kp_bytes *raw_quant_annotations; /* packed onnx.TensorAnnotation, kept verbatim */
     struct kp_graph *parent; /* enclosing graph for If/Loop/Scan bodies; NULL at top level */
     void *index;             /* private lookup cache, see kp_graph_index(); NULL when stale */
+    char *uniq_base;         /* private: kp_graph_unique_name's last base and next suffix */
+    uint64_t uniq_next;
 } kp_graph;
 
 typedef struct kp_opset {

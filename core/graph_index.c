@@ -180,6 +180,7 @@ typedef struct entry {
     int is_output;
     size_t init_pos;                   /* position of init */
     size_t vi_pos1, in_pos1, out_pos1; /* 1 + position in value_info / inputs / outputs, 0 none */
+    int node_name;                     /* some node of g has this name */
 } entry;
 
 typedef struct kp_index {
@@ -192,6 +193,8 @@ typedef struct kp_index {
     entry *ent;
     size_t tcap; /* table: entry index + 1, 0 = empty; power of two */
     size_t *table;
+    kp_graph **subs; /* subgraphs held by the nodes' attributes */
+    size_t n_subs, cap_subs;
 } kp_index;
 
 void kp_graph_index_free(void *p) {
@@ -207,6 +210,7 @@ void kp_graph_index_free(void *p) {
     }
     free(x->ent);
     free(x->table);
+    free(x->subs);
     free(x);
 }
 
@@ -294,6 +298,10 @@ static int index_build(kp_graph *g, kp_index **out) {
             e->init_pos = i;
         }
     }
+    for (size_t i = 0; i < g->n_sparse_inits; i++) { /* known names, for unique names */
+        const kp_tensor *v = g->sparse_inits[i]->values;
+        if (v && v->name && !idx_get(x, v->name)) goto nomem;
+    }
     for (size_t i = 0; i < g->n_value_info; i++) {
         if (!g->value_info[i].name) continue;
         if (!(e = idx_get(x, g->value_info[i].name))) goto nomem;
@@ -306,6 +314,24 @@ static int index_build(kp_graph *g, kp_index **out) {
     }
     for (size_t p = 0; p < g->n_nodes; p++) {
         kp_node *n = g->nodes[p];
+        if (n->name && n->name[0]) {
+            if (!(e = idx_get(x, n->name))) goto nomem;
+            e->node_name = 1;
+        }
+        for (size_t a = 0; a < n->n_attrs; a++) {
+            const kp_attr *at = &n->attrs[a];
+            size_t cnt = (at->g ? 1 : 0) + (at->graphs ? at->n : 0);
+            if (x->n_subs + cnt > x->cap_subs) {
+                size_t cap = (x->cap_subs + cnt) * 2;
+                kp_graph **ns = realloc(x->subs, cap * sizeof *ns);
+                if (!ns) goto nomem;
+                x->subs = ns;
+                x->cap_subs = cap;
+            }
+            if (at->g) x->subs[x->n_subs++] = at->g;
+            for (size_t k = 0; at->graphs && k < at->n; k++)
+                if (at->graphs[k]) x->subs[x->n_subs++] = at->graphs[k];
+        }
         for (size_t k = 0; k < n->n_outputs; k++) {
             if (!n->outputs[k][0]) continue;
             if (!(e = idx_get(x, n->outputs[k]))) goto nomem;
@@ -446,4 +472,18 @@ void kp_graph_index_vi_appended(kp_graph *g, int was_current, size_t old_n) {
     x->value_info = g->value_info;
     x->n_value_info = g->n_value_info;
     if (!e->vi_pos1) e->vi_pos1 = old_n + 1;
+}
+
+int kp_graph_index_knows(kp_graph *g, const char *name) {
+    return lookup(g, name) != NULL;
+}
+
+size_t kp_graph_index_subgraphs(kp_graph *g, kp_graph *const **subs) {
+    if (!g || kp_graph_index(g, NULL)) {
+        *subs = NULL;
+        return 0;
+    }
+    kp_index *x = g->index;
+    *subs = x->subs;
+    return x->n_subs;
 }

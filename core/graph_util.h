@@ -24,6 +24,10 @@ int kp_graph_index_current(const kp_graph *g);
 /* Keeps the index valid after one value_info entry was appended at old_n (was_current: the
  * index was current before the append); otherwise drops it. */
 void kp_graph_index_vi_appended(kp_graph *g, int was_current, size_t old_n);
+/* 1 when name is used anywhere in g itself (value, initializer, value_info, node name). */
+int kp_graph_index_knows(kp_graph *g, const char *name);
+/* Subgraphs held by g's nodes (borrowed from the index). */
+size_t kp_graph_index_subgraphs(kp_graph *g, kp_graph *const **subs);
 /* Frees the private index (graph_index.c). */
 void kp_graph_index_free(void *index);
 

@@ -191,8 +191,15 @@ static int measure_static(const char *model_path, const kp_model *m, const kp_te
 
 /* Appends the arg max of the first n rows of scores to f (int64). */
 static int write_preds(FILE *f, const kp_tensor *scores, size_t n, kp_error *err) {
+    if (scores->dtype == KP_INT64 && scores->numel >= (int64_t)n &&
+        (scores->rank == 1 || (scores->rank == 2 && scores->dims[1] == 1))) {
+        if (fwrite(scores->data, sizeof(int64_t), n, f) != n) /* class indices already */
+            return kp_error_set(err, KP_EIO, "--save-preds: write failed");
+        return 0;
+    }
     if (scores->dtype != KP_FLOAT || scores->rank < 1)
-        return kp_error_set(err, KP_EUNSUPPORTED, "--save-preds needs float32 scores");
+        return kp_error_set(err, KP_EUNSUPPORTED,
+                            "--save-preds needs float32 scores or int64 class indices");
     int64_t k = scores->dims[scores->rank - 1];
     const float *v = scores->data;
     for (size_t r = 0; r < n; r++) {
@@ -295,7 +302,10 @@ static void print_human(const char *model, const char *data, kp_dataset *ds, con
                kp_dataset_sample_shape(ds, shape, sizeof shape),
                kp_dataset_has_labels(ds) ? ", labelled" : "");
     const kp_accuracy *acc = &r->acc;
-    if (acc->n)
+    if (acc->n && acc->class_outputs)
+        printf("accuracy  top-1 %.2f%% (%zu/%zu)  (the model outputs class indices: no top-5)\n",
+               kp_accuracy_top1(acc), acc->top1, acc->n);
+    else if (acc->n)
         printf("accuracy  top-1 %.2f%% (%zu/%zu)  top-5 %.2f%%\n", kp_accuracy_top1(acc), acc->top1,
                acc->n, kp_accuracy_top5(acc));
     if (acc->n_ref)
@@ -353,7 +363,7 @@ static void print_json(const char *model, const char *data, kp_dataset *ds, cons
     const kp_accuracy *acc = &r->acc;
     if (acc->n) {
         cJSON_AddNumberToObject(a, "top1", kp_accuracy_top1(acc));
-        cJSON_AddNumberToObject(a, "top5", kp_accuracy_top5(acc));
+        if (!acc->class_outputs) cJSON_AddNumberToObject(a, "top5", kp_accuracy_top5(acc));
         cJSON_AddNumberToObject(a, "correct", (double)acc->top1);
         cJSON_AddNumberToObject(a, "samples", (double)acc->n);
     }

@@ -214,6 +214,17 @@ def main():
     m.graph.node[0].output[0] = "y\x00z"
     put("name_with_nul", m, "NUL")
 
+    # A branch of an If reading a value defined nowhere (not even in the outer graph).
+    br = helper.make_graph([helper.make_node("Add", ["x", "ghost"], ["o"], name="inner_add")],
+                           "then", [], [helper.make_tensor_value_info("o", TensorProto.FLOAT,
+                                                                       [1, 4])])
+    ok_br = helper.make_graph([helper.make_node("Identity", ["x"], ["o2"])], "else", [],
+                              [helper.make_tensor_value_info("o2", TensorProto.FLOAT, [1, 4])])
+    n = helper.make_node("If", ["c"], ["y"], name="if", then_branch=br, else_branch=ok_br)
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4]),
+              helper.make_tensor_value_info("c", TensorProto.BOOL, [])]
+    put("dangling_in_subgraph", base_model(nodes=[n], inputs=inputs), "ghost")
+
     # An If whose branch attribute says "graph" but holds none.
     n = helper.make_node("If", ["c"], ["y"], name="if")
     n.attribute.add(name="then_branch", type=onnx.AttributeProto.GRAPH)

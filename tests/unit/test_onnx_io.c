@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "core/onnx_io.h"
+#include "core/onnx_priv.h"
 
 /* ---- wire encoder ------------------------------------------------------------------------- */
 
@@ -459,6 +460,35 @@ static void save_refuses_broken_ir(void **state) {
     kp_model_free(m);
 }
 
+static int write_half_then_fail(int fd, void *ctx, kp_error *err) {
+    (void)ctx;
+    if (write(fd, "NEW", 2) != 2) return kp_error_set(err, KP_EIO, "write");
+    return kp_error_set(err, KP_EIO, "simulated failure halfway");
+}
+
+/* A write that fails halfway leaves the old file exactly as it was and no temp file behind. */
+static void atomic_write_keeps_old_file(void **state) {
+    (void)state;
+    kp_error err = {0};
+    char p[512];
+    snprintf(p, sizeof p, "%s/keep.txt", tmpdir);
+    assert_int_equal(kp_write_file_atomic(p, "old contents", 12, &err), 0);
+    assert_int_equal(kp_write_atomic_fn(p, write_half_then_fail, NULL, &err), KP_EIO);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(kp_read_file(p, 100, &buf, &len, &err), 0);
+    assert_int_equal(len, 12);
+    assert_memory_equal(buf, "old contents", 12);
+    free(buf);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "ls '%s' | grep -q 'keep.txt.tmp'", tmpdir);
+    assert_int_not_equal(system(cmd), 0);
+    assert_int_equal(kp_write_file_atomic(p, "new", 3, &err), 0);
+    assert_int_equal(kp_read_file(p, 100, &buf, &len, &err), 0);
+    assert_int_equal(len, 3);
+    free(buf);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_dtype_roundtrips),
@@ -469,6 +499,7 @@ int main(void) {
         cmocka_unit_test(subgraph_parent_and_attrs),
         cmocka_unit_test(unknown_fields_counted),
         cmocka_unit_test(save_refuses_broken_ir),
+        cmocka_unit_test(atomic_write_keeps_old_file),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
