@@ -100,8 +100,11 @@ def torch_rows(x, y, xcal):
     from torch import nn
     import models
     torch.set_num_threads(1)
-    torch.backends.quantized.engine = "fbgemm"
     from torch.ao import quantization as tq
+    # fbgemm when the build has it (Debian's torch does not); onednn is the other x86 engine
+    engine = next(e for e in ("fbgemm", "x86", "onednn", "qnnpack")
+                  if e in torch.backends.quantized.supported_engines)
+    torch.backends.quantized.engine = engine
 
     def size_of(m):
         buf = io.BytesIO()
@@ -134,13 +137,14 @@ def torch_rows(x, y, xcal):
         else:
             tq.fuse_modules(m.net, [["1", "2"], ["3", "4"]], inplace=True)
         w = Wrap(m).eval()
-        w.qconfig = tq.get_default_qconfig("fbgemm")  # per-channel weights, histogram observer
+        w.qconfig = tq.get_default_qconfig(engine)  # per-channel weights, histogram observer
+        pc = "per-channel" if "channel" in type(w.qconfig.weight()).__name__.lower() else "per-tensor"
         tq.prepare(w, inplace=True)
         with torch.no_grad():
             for i in range(0, len(xcal), 64):
                 w(torch.from_numpy(xcal[i:i + 64]))
         tq.convert(w, inplace=True)
-        rows.append((name, "PyTorch static PTQ (fbgemm, per-channel)", s0 / size_of(w),
+        rows.append((name, f"PyTorch static PTQ ({engine}, {pc})", s0 / size_of(w),
                      models.accuracy(w, x, y), base))
     return rows
 
@@ -150,6 +154,7 @@ def main():
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--build", default="build")
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--torch-only", action="store_true", help="PyTorch rows only (debugging)")
     a = ap.parse_args()
     k = os.path.join(ROOT, a.build, "kompress")
     kp_run = os.path.join(ROOT, a.build, "tools", "kp_run")
@@ -163,6 +168,10 @@ def main():
     # takes a seeded sample of 512 from the same set)
     xcal = x[:512]
     tmp = tempfile.mkdtemp(prefix="kq_bench_")
+    if a.torch_only:
+        for r in torch_rows(x, y, xcal):
+            print(r)
+        return
     lines = []
     summary = {}
     for name in ("cnn", "mlp"):
