@@ -7,31 +7,42 @@
 #include "core/dataset.h"
 #include "core/dataset_src.h"
 
+#define KP_DATA_MAX_INPUTS 16
+
+/* One model input fed from one stacked source. */
+typedef struct feed {
+    kp_src *x;
+    char *entry; /* npz entry name, or NULL */
+    /* after bind */
+    const char *name; /* model input name (borrowed from cur) */
+    kp_dtype dtype;   /* model input dtype */
+    int s_rank;       /* model sample rank (without batch) */
+    int64_t s_dims[KP_MAX_RANK];
+    int64_t s_numel;
+    int nhwc; /* transpose stored HWC samples to CHW */
+    kp_tensor *cur;
+    double *raw;
+} feed;
+
 struct kp_dataset {
     kp_data_format format;
     char *path;
-    kp_src *x;    /* stacked formats */
-    kp_src *y;    /* labels, or NULL */
-    kp_pbset *pb; /* ONNX test folders */
-    size_t n;     /* samples used (after limit) */
+    size_t n_feeds;                 /* stacked formats: sources (npz: one per entry) */
+    feed feeds[KP_DATA_MAX_INPUTS]; /* after bind: feeds[i] feeds model input i */
+    kp_src *y;                      /* labels, or NULL */
+    kp_pbset *pb;                   /* ONNX test folders */
+    size_t n;                       /* samples used (after limit) */
+    size_t limit;
     size_t batch; /* samples per batch */
     kp_preproc pre;
     /* after bind */
     int bound;
-    char *input_name;
-    kp_dtype in_dtype;
-    int s_rank; /* model sample rank (without batch) */
-    int64_t s_dims[KP_MAX_RANK];
-    int64_t s_numel;
     int fixed_batch; /* model's batch dim is a fixed number: batches are padded to it */
-    int nhwc;        /* transpose stored HWC samples to CHW */
     size_t n_model_inputs;
     /* current batch */
-    double *raw;
     double *lab_raw;
-    kp_tensor *cur;
     int64_t *labels;
-    const kp_tensor *in_view[1];
+    const kp_tensor *in_view[KP_DATA_MAX_INPUTS];
     kp_tensor **pb_in, **pb_out;
     size_t pb_n_in, pb_n_out;
 };
@@ -89,16 +100,18 @@ int kp_preproc_parse_list(const char *s, float *vals, size_t *n, kp_error *err) 
 
 void kp_dataset_free(kp_dataset *ds) {
     if (!ds) return;
-    kp_src_free(ds->x);
+    for (size_t i = 0; i < ds->n_feeds; i++) {
+        kp_src_free(ds->feeds[i].x);
+        free(ds->feeds[i].entry);
+        kp_tensor_free(ds->feeds[i].cur);
+        free(ds->feeds[i].raw);
+    }
     kp_src_free(ds->y);
     kp_pbset_free(ds->pb);
     kp_tensorv_free(ds->pb_in, ds->pb_n_in);
     kp_tensorv_free(ds->pb_out, ds->pb_n_out);
-    kp_tensor_free(ds->cur);
-    free(ds->raw);
     free(ds->lab_raw);
     free(ds->labels);
-    free(ds->input_name);
     free(ds->path);
     free(ds);
 }
@@ -125,28 +138,39 @@ static int is_label_name(const char *s) {
     return 0;
 }
 
+/* Every non-label entry becomes a candidate feed (bind picks them by model input name); the
+ * first label-named entry gives the labels. With npz_key only that entry is a feed. */
 static int open_npz(kp_dataset *ds, const kp_dataset_opts *o, kp_error *err) {
     kp_npz *z = NULL;
     int rc = kp_npz_open(ds->path, &z, err);
     if (rc) return rc;
-    long xi = -1, yi = -1;
-    for (size_t i = 0; i < kp_npz_count(z); i++) {
+    long yi = -1;
+    char names[512] = "";
+    for (size_t i = 0; i < kp_npz_count(z) && !rc; i++) {
         const char *nm = kp_npz_name(z, i);
-        if (o->npz_key ? !strcmp(nm, o->npz_key) : (xi < 0 && !is_label_name(nm))) xi = (long)i;
+        size_t l = strlen(names);
+        snprintf(names + l, sizeof names - l, "%s%s", i ? ", " : "", nm);
+        int is_x = o->npz_key ? !strcmp(nm, o->npz_key) : !is_label_name(nm);
         if (yi < 0 && is_label_name(nm) && (!o->npz_key || strcmp(nm, o->npz_key))) yi = (long)i;
-    }
-    if (xi < 0) {
-        char names[512] = "";
-        for (size_t i = 0; i < kp_npz_count(z); i++) {
-            size_t l = strlen(names);
-            snprintf(names + l, sizeof names - l, "%s%s", i ? ", " : "", kp_npz_name(z, i));
+        if (!is_x) continue;
+        if (ds->n_feeds == KP_DATA_MAX_INPUTS) {
+            rc = kp_error_set(err, KP_EUNSUPPORTED, "%s: more than %d input arrays", ds->path,
+                              KP_DATA_MAX_INPUTS);
+            break;
         }
+        feed *f = &ds->feeds[ds->n_feeds];
+        if (!(f->entry = kp_strdup_or_null(nm))) {
+            rc = kp_error_set(err, KP_ENOMEM, "out of memory");
+            break;
+        }
+        ds->n_feeds++;
+        rc = kp_npz_src(z, i, &f->x, err);
+    }
+    if (!rc && !ds->n_feeds)
         rc = o->npz_key ? kp_error_set(err, KP_ENOTFOUND, "%s: no entry '%s' (entries: %s)",
                                        ds->path, o->npz_key, names)
                         : kp_error_set(err, KP_EFORMAT, "%s: no input array (entries: %s)",
                                        ds->path, names[0] ? names : "none");
-    }
-    if (!rc) rc = kp_npz_src(z, (size_t)xi, &ds->x, err);
     if (!rc && yi >= 0 && !o->labels) rc = kp_npz_src(z, (size_t)yi, &ds->y, err);
     kp_npz_free(z);
     return rc;
@@ -175,11 +199,18 @@ int kp_dataset_open(const char *path, const kp_dataset_opts *opts, kp_dataset **
     ds->format = opts->format == KP_DATA_AUTO ? guess_format(path) : opts->format;
     int rc = 0;
     switch (ds->format) {
-    case KP_DATA_NPY: rc = kp_src_npy_open(path, &ds->x, err); break;
+    case KP_DATA_NPY:
+        ds->n_feeds = 1;
+        rc = kp_src_npy_open(path, &ds->feeds[0].x, err);
+        break;
     case KP_DATA_NPZ: rc = open_npz(ds, opts, err); break;
-    case KP_DATA_IDX: rc = kp_src_idx_open(path, &ds->x, err); break;
+    case KP_DATA_IDX:
+        ds->n_feeds = 1;
+        rc = kp_src_idx_open(path, &ds->feeds[0].x, err);
+        break;
     case KP_DATA_CSV:
-        rc = kp_src_csv_open(path, opts->csv_header, opts->label_column, &ds->x,
+        ds->n_feeds = 1;
+        rc = kp_src_csv_open(path, opts->csv_header, opts->label_column, &ds->feeds[0].x,
                              opts->labels ? NULL : &ds->y, err);
         break;
     case KP_DATA_ONNX_TEST:
@@ -202,19 +233,24 @@ int kp_dataset_open(const char *path, const kp_dataset_opts *opts, kp_dataset **
                           path);
     }
     if (!rc && opts->labels) rc = kp_src_labels_open(opts->labels, &ds->y, err);
-    if (!rc && ds->x) {
-        ds->n = ds->x->n;
-        if (ds->y && ds->y->n != ds->x->n)
-            rc = kp_error_set(err, KP_EFORMAT, "%s has %zu samples but %s has %zu labels",
-                              ds->x->what, ds->x->n, ds->y->what, ds->y->n);
-        else if (!ds->n)
-            rc = kp_error_set(err, KP_EFORMAT, "%s: no samples", ds->x->what);
+    /* Several npz arrays: which ones feed the model is known at bind, which checks counts. */
+    if (!rc && ds->n_feeds == 1) {
+        const kp_src *x = ds->feeds[0].x;
+        ds->n = x->n;
+        if (ds->y && ds->y->n != x->n)
+            rc = kp_error_set(err, KP_EFORMAT, "%s has %zu samples but %s has %zu labels", x->what,
+                              x->n, ds->y->what, ds->y->n);
+        else if (!x->n)
+            rc = kp_error_set(err, KP_EFORMAT, "%s: no samples", x->what);
+    } else if (!rc && ds->n_feeds) {
+        ds->n = ds->feeds[0].x->n;
     }
     if (!rc && ds->pb) ds->n = kp_pbset_count(ds->pb);
     if (rc) {
         kp_dataset_free(ds);
         return rc;
     }
+    ds->limit = opts->limit;
     if (opts->limit && opts->limit < ds->n) ds->n = opts->limit;
     *out = ds;
     return 0;
@@ -234,7 +270,7 @@ kp_data_format kp_dataset_format(const kp_dataset *ds) {
 }
 
 char *kp_dataset_sample_shape(const kp_dataset *ds, char *buf, size_t cap) {
-    if (ds->x) return kp_shape_str(ds->x->rank, ds->x->dims, buf, cap);
+    if (ds->n_feeds) return kp_shape_str(ds->feeds[0].x->rank, ds->feeds[0].x->dims, buf, cap);
     snprintf(buf, cap, "per-folder tensors");
     return buf;
 }
@@ -263,29 +299,8 @@ static int pre_identity(const kp_preproc *p) {
     return p->scale == 1.0 && !p->n_mean && !p->n_std;
 }
 
-int kp_dataset_bind(kp_dataset *ds, const kp_model *m, kp_error *err) {
-    const kp_graph *g = m->graph;
-    const kp_value_info *in = NULL;
-    size_t n_in = 0;
-    char names[512] = "";
-    for (size_t i = 0; i < g->n_inputs; i++) {
-        if (is_init(g, g->inputs[i].name)) continue;
-        if (!in) in = &g->inputs[i];
-        size_t l = strlen(names);
-        snprintf(names + l, sizeof names - l, "%s%s", n_in ? ", " : "", g->inputs[i].name);
-        n_in++;
-    }
-    ds->n_model_inputs = n_in;
-    if (!in) return kp_error_set(err, KP_EINVAL, "the model has no inputs to feed");
-    if (ds->pb) {
-        ds->bound = 1; /* shapes are checked per folder against what the model declares */
-        return 0;
-    }
-    if (n_in != 1)
-        return kp_error_set(err, KP_EUNSUPPORTED,
-                            "the model has %zu inputs (%s); %s data feeds one input: use ONNX "
-                            "test folders (input_K.pb) for several",
-                            n_in, names, kp_data_format_name(ds->format));
+/* Checks feed f against model input `in` and allocates its batch buffers. */
+static int bind_feed(kp_dataset *ds, feed *f, const kp_value_info *in, kp_error *err) {
     if (in->type.kind != KP_TYPE_TENSOR || in->type.rank < 1)
         return kp_error_set(err, KP_EUNSUPPORTED,
                             "model input '%s' has no tensor shape with a batch dimension",
@@ -296,7 +311,7 @@ int kp_dataset_bind(kp_dataset *ds, const kp_model *m, kp_error *err) {
                             "model input '%s' is %s: data loaders feed "
                             "float32, float64, uint8, int8, int32 or int64 inputs",
                             in->name, kp_dtype_name(mt));
-    kp_src *x = ds->x;
+    kp_src *x = f->x;
     if (!is_float(mt) && is_float(x->dtype))
         return kp_error_set(err, KP_EINVAL,
                             "wrong dtype: %s holds %s values but model input '%s' expects %s",
@@ -309,8 +324,8 @@ int kp_dataset_bind(kp_dataset *ds, const kp_model *m, kp_error *err) {
     if (r > KP_MAX_RANK) return kp_error_set(err, KP_EUNSUPPORTED, "input rank too large");
     int unknown = 0;
     for (int i = 0; i < r; i++) {
-        ds->s_dims[i] = in->type.dims[i + 1].value;
-        if (ds->s_dims[i] < 0) unknown++;
+        f->s_dims[i] = in->type.dims[i + 1].value;
+        if (f->s_dims[i] < 0) unknown++;
     }
     char ds_shape[128], m_shape[160];
     kp_shape_str(x->rank, x->dims, ds_shape, sizeof ds_shape);
@@ -321,37 +336,37 @@ int kp_dataset_bind(kp_dataset *ds, const kp_model *m, kp_error *err) {
                                 "rank %d with unknown dimensions",
                                 ds_shape, in->name, r + 1);
         for (int i = 0; i < r; i++)
-            if (ds->s_dims[i] < 0)
-                ds->s_dims[i] = x->dims[i];
-            else if (ds->s_dims[i] != x->dims[i])
+            if (f->s_dims[i] < 0)
+                f->s_dims[i] = x->dims[i];
+            else if (f->s_dims[i] != x->dims[i])
                 return kp_error_set(err, KP_EINVAL,
                                     "wrong shape: data samples are %s but model input '%s' "
                                     "needs dimension %d = %lld",
-                                    ds_shape, in->name, i + 1, (long long)ds->s_dims[i]);
+                                    ds_shape, in->name, i + 1, (long long)f->s_dims[i]);
     }
-    ds->s_rank = r;
-    int rc = kp_shape_numel(r, ds->s_dims, &ds->s_numel, err);
+    f->s_rank = r;
+    int rc = kp_shape_numel(r, f->s_dims, &f->s_numel, err);
     if (rc) return rc;
-    kp_shape_str(r, ds->s_dims, m_shape, sizeof m_shape);
-    if (ds->s_numel != x->numel)
+    kp_shape_str(r, f->s_dims, m_shape, sizeof m_shape);
+    if (f->s_numel != x->numel)
         return kp_error_set(err, KP_EINVAL,
                             "wrong shape: data samples are %s (%lld values) but model input "
                             "'%s' expects N x %s (%lld values per sample)",
                             ds_shape, (long long)x->numel, in->name, m_shape,
-                            (long long)ds->s_numel);
-    ds->nhwc = ds->pre.layout == KP_LAYOUT_NHWC;
-    if (ds->nhwc && r != 3)
+                            (long long)f->s_numel);
+    f->nhwc = ds->pre.layout == KP_LAYOUT_NHWC;
+    if (f->nhwc && r != 3)
         return kp_error_set(err, KP_EINVAL,
                             "layout nhwc needs a model input of rank 4 (N,C,H,W); '%s' is N x %s",
                             in->name, m_shape);
-    if (ds->nhwc && x->rank == 3 &&
-        (x->dims[0] != ds->s_dims[1] || x->dims[1] != ds->s_dims[2] || x->dims[2] != ds->s_dims[0]))
+    if (f->nhwc && x->rank == 3 &&
+        (x->dims[0] != f->s_dims[1] || x->dims[1] != f->s_dims[2] || x->dims[2] != f->s_dims[0]))
         return kp_error_set(err, KP_EINVAL,
                             "wrong shape: NHWC samples %s do not match model input '%s' N x %s "
                             "(expected %lldx%lldx%lld)",
-                            ds_shape, in->name, m_shape, (long long)ds->s_dims[1],
-                            (long long)ds->s_dims[2], (long long)ds->s_dims[0]);
-    int64_t channels = r >= 2 ? ds->s_dims[0] : r == 1 ? ds->s_dims[0] : 1;
+                            ds_shape, in->name, m_shape, (long long)f->s_dims[1],
+                            (long long)f->s_dims[2], (long long)f->s_dims[0]);
+    int64_t channels = r >= 1 ? f->s_dims[0] : 1;
     if ((ds->pre.n_mean > 1 && (int64_t)ds->pre.n_mean != channels) ||
         (ds->pre.n_std > 1 && (int64_t)ds->pre.n_std != channels))
         return kp_error_set(err, KP_EINVAL,
@@ -359,46 +374,154 @@ int kp_dataset_bind(kp_dataset *ds, const kp_model *m, kp_error *err) {
                             "channels (give 1 or %lld)",
                             ds->pre.n_mean, ds->pre.n_std, in->name, (long long)channels,
                             (long long)channels);
-    int64_t b0 = in->type.dims[0].value;
-    ds->fixed_batch = b0 > 0;
-    if (b0 > 0) ds->batch = (size_t)b0;
-    if (b0 == 0) return kp_error_set(err, KP_EINVAL, "model input '%s' has batch size 0", in->name);
-    /* Buffers for one batch. */
     int64_t bd[KP_MAX_RANK + 1];
     bd[0] = (int64_t)ds->batch;
-    memcpy(bd + 1, ds->s_dims, sizeof(int64_t) * (size_t)r);
-    kp_tensor_free(ds->cur);
-    ds->cur = kp_tensor_new(mt, r + 1, bd, err);
-    if (!ds->cur) return err ? err->code : KP_ENOMEM;
-    if (kp_tensor_set_name(ds->cur, in->name)) return kp_error_set(err, KP_ENOMEM, "out of memory");
-    free(ds->raw);
+    memcpy(bd + 1, f->s_dims, sizeof(int64_t) * (size_t)r);
+    kp_tensor_free(f->cur);
+    free(f->raw);
+    f->raw = NULL;
+    f->cur = kp_tensor_new(mt, r + 1, bd, err);
+    if (!f->cur) return err ? err->code : KP_ENOMEM;
+    if (kp_tensor_set_name(f->cur, in->name)) return kp_error_set(err, KP_ENOMEM, "out of memory");
+    f->name = f->cur->name;
+    f->raw = malloc(ds->batch * (size_t)f->s_numel * sizeof(double));
+    if (!f->raw) return kp_error_set(err, KP_ENOMEM, "out of memory for a batch of %zu", ds->batch);
+    f->dtype = mt;
+    return 0;
+}
+
+static int find_feed(const kp_dataset *ds, const char *name) {
+    for (size_t i = 0; i < ds->n_feeds; i++)
+        if (ds->feeds[i].entry && !strcmp(ds->feeds[i].entry, name)) return (int)i;
+    return -1;
+}
+
+/* Puts the feeds for the model's inputs first, in input order; frees the rest. */
+static int order_feeds(kp_dataset *ds, const kp_value_info *const *ins, size_t n_in,
+                       kp_error *err) {
+    feed picked[KP_DATA_MAX_INPUTS];
+    int used[KP_DATA_MAX_INPUTS] = {0};
+    if (n_in == 1) {
+        int k = find_feed(ds, ins[0]->name);
+        if (k < 0) k = 0; /* the first array, whatever its name */
+        picked[0] = ds->feeds[k];
+        used[k] = 1;
+    } else {
+        char missing[512] = "", have[512] = "";
+        for (size_t i = 0; i < ds->n_feeds; i++) {
+            size_t l = strlen(have);
+            snprintf(have + l, sizeof have - l, "%s%s", i ? ", " : "",
+                     ds->feeds[i].entry ? ds->feeds[i].entry : "?");
+        }
+        for (size_t i = 0; i < n_in; i++) {
+            int k = find_feed(ds, ins[i]->name);
+            if (k < 0 || used[k]) {
+                size_t l = strlen(missing);
+                snprintf(missing + l, sizeof missing - l, "%s%s", l ? ", " : "", ins[i]->name);
+                continue;
+            }
+            picked[i] = ds->feeds[k];
+            used[k] = 1;
+        }
+        if (missing[0])
+            return kp_error_set(err, KP_EINVAL,
+                                "%s: the model's inputs %s have no array of that name (arrays: "
+                                "%s); name npz entries after the model's inputs",
+                                ds->path, missing, have);
+        if (!pre_identity(&ds->pre))
+            return kp_error_set(err, KP_EUNSUPPORTED,
+                                "scale/mean/std are for single-input models; store the inputs "
+                                "of a %zu-input model preprocessed",
+                                n_in);
+    }
+    for (size_t i = 0; i < ds->n_feeds; i++)
+        if (!used[i]) {
+            kp_src_free(ds->feeds[i].x);
+            free(ds->feeds[i].entry);
+            kp_tensor_free(ds->feeds[i].cur);
+            free(ds->feeds[i].raw);
+        }
+    memset(ds->feeds, 0, sizeof ds->feeds);
+    memcpy(ds->feeds, picked, n_in * sizeof *picked);
+    ds->n_feeds = n_in;
+    return 0;
+}
+
+int kp_dataset_bind(kp_dataset *ds, const kp_model *m, kp_error *err) {
+    const kp_graph *g = m->graph;
+    const kp_value_info *ins[KP_DATA_MAX_INPUTS];
+    size_t n_in = 0;
+    for (size_t i = 0; i < g->n_inputs; i++) {
+        if (is_init(g, g->inputs[i].name)) continue;
+        if (n_in == KP_DATA_MAX_INPUTS)
+            return kp_error_set(err, KP_EUNSUPPORTED, "the model has more than %d inputs",
+                                KP_DATA_MAX_INPUTS);
+        ins[n_in++] = &g->inputs[i];
+    }
+    ds->n_model_inputs = n_in;
+    if (!n_in) return kp_error_set(err, KP_EINVAL, "the model has no inputs to feed");
+    if (ds->pb) {
+        ds->bound = 1; /* shapes are checked per folder against what the model declares */
+        return 0;
+    }
+    if (n_in > 1 && ds->format != KP_DATA_NPZ)
+        return kp_error_set(err, KP_EUNSUPPORTED,
+                            "the model has %zu inputs; %s data feeds one: use an .npz with one "
+                            "array per input (named after it) or ONNX test folders",
+                            n_in, kp_data_format_name(ds->format));
+    int rc;
+    if (ds->bound) {
+        /* Re-binding (another model): feeds are already one per input. */
+        if (ds->n_feeds != n_in)
+            return kp_error_set(err, KP_EINVAL, "data set bound to a model with %zu inputs",
+                                ds->n_feeds);
+    } else if ((rc = order_feeds(ds, ins, n_in, err))) {
+        return rc;
+    }
+    /* Sample counts of the chosen arrays and labels. */
+    size_t n = ds->feeds[0].x->n;
+    for (size_t i = 1; i < n_in; i++)
+        if (ds->feeds[i].x->n != n)
+            return kp_error_set(err, KP_EFORMAT, "%s has %zu samples but %s has %zu",
+                                ds->feeds[0].x->what, n, ds->feeds[i].x->what, ds->feeds[i].x->n);
+    if (ds->y && ds->y->n != n)
+        return kp_error_set(err, KP_EFORMAT, "%s has %zu samples but %s has %zu labels",
+                            ds->feeds[0].x->what, n, ds->y->what, ds->y->n);
+    if (!n) return kp_error_set(err, KP_EFORMAT, "%s: no samples", ds->feeds[0].x->what);
+    ds->n = ds->limit && ds->limit < n ? ds->limit : n;
+    int64_t b0 = ins[0]->type.kind == KP_TYPE_TENSOR && ins[0]->type.rank >= 1
+                     ? ins[0]->type.dims[0].value
+                     : -1;
+    if (b0 == 0)
+        return kp_error_set(err, KP_EINVAL, "model input '%s' has batch size 0", ins[0]->name);
+    ds->fixed_batch = b0 > 0;
+    if (b0 > 0) ds->batch = (size_t)b0;
+    for (size_t i = 0; i < n_in; i++)
+        if ((rc = bind_feed(ds, &ds->feeds[i], ins[i], err))) return rc;
     free(ds->lab_raw);
     free(ds->labels);
-    ds->raw = malloc(ds->batch * (size_t)ds->s_numel * sizeof(double));
     ds->lab_raw = ds->y ? malloc(ds->batch * (size_t)ds->y->numel * sizeof(double)) : NULL;
     ds->labels = malloc(ds->batch * sizeof(int64_t));
-    if (!ds->raw || !ds->labels || (ds->y && !ds->lab_raw))
+    if (!ds->labels || (ds->y && !ds->lab_raw))
         return kp_error_set(err, KP_ENOMEM, "out of memory for a batch of %zu", ds->batch);
-    ds->in_dtype = mt;
     ds->bound = 1;
     return 0;
 }
 
-/* Converts sample s (raw doubles, stored layout) into row s of the batch tensor. */
-static void convert_sample(kp_dataset *ds, size_t s, const double *src) {
-    const kp_preproc *p = &ds->pre;
-    int64_t n = ds->s_numel;
-    int64_t C = ds->s_rank >= 1 ? ds->s_dims[0] : 1;
+/* Converts sample s (raw doubles, stored layout) into row s of the feed's batch tensor. */
+static void convert_sample(const kp_preproc *p, feed *f, size_t s, const double *src) {
+    int64_t n = f->s_numel;
+    int64_t C = f->s_rank >= 1 ? f->s_dims[0] : 1;
     int64_t inner = C ? n / C : 0; /* values per channel (NCHW) */
-    if (ds->in_dtype == KP_FLOAT) {
-        float *dst = (float *)ds->cur->data + s * (size_t)n;
+    if (f->dtype == KP_FLOAT) {
+        float *dst = (float *)f->cur->data + s * (size_t)n;
         float scale = (float)p->scale;
         for (int64_t c = 0; c < C; c++) {
             float mean = p->n_mean ? p->mean[p->n_mean == 1 ? 0 : c] : 0.0f;
             float sd = p->n_std ? p->std[p->n_std == 1 ? 0 : c] : 1.0f;
             for (int64_t i = 0; i < inner; i++) {
                 /* NHWC source index of (c, h, w) = (h*W + w)*C + c with i = h*W + w. */
-                double raw = ds->nhwc ? src[i * C + c] : src[c * inner + i];
+                double raw = f->nhwc ? src[i * C + c] : src[c * inner + i];
                 float v = (float)raw;
                 if (p->scale != 1.0) v = v * scale;
                 if (p->n_mean) v = v - mean;
@@ -410,32 +533,32 @@ static void convert_sample(kp_dataset *ds, size_t s, const double *src) {
     }
     for (int64_t i = 0; i < n; i++) {
         int64_t c = i / (inner ? inner : 1), k = i % (inner ? inner : 1);
-        double raw = ds->nhwc ? src[k * C + c] : src[i];
+        double raw = f->nhwc ? src[k * C + c] : src[i];
         double v = raw * p->scale;
         if (p->n_mean) v -= p->mean[p->n_mean == 1 ? 0 : c];
         if (p->n_std) v /= p->std[p->n_std == 1 ? 0 : c];
         size_t at = s * (size_t)n + (size_t)i;
-        switch (ds->in_dtype) {
-        case KP_DOUBLE: ((double *)ds->cur->data)[at] = v; break;
-        case KP_UINT8: ((uint8_t *)ds->cur->data)[at] = (uint8_t)v; break;
-        case KP_INT8: ((int8_t *)ds->cur->data)[at] = (int8_t)v; break;
-        case KP_INT32: ((int32_t *)ds->cur->data)[at] = (int32_t)v; break;
-        default: ((int64_t *)ds->cur->data)[at] = (int64_t)v; break;
+        switch (f->dtype) {
+        case KP_DOUBLE: ((double *)f->cur->data)[at] = v; break;
+        case KP_UINT8: ((uint8_t *)f->cur->data)[at] = (uint8_t)v; break;
+        case KP_INT8: ((int8_t *)f->cur->data)[at] = (int8_t)v; break;
+        case KP_INT32: ((int32_t *)f->cur->data)[at] = (int32_t)v; break;
+        default: ((int64_t *)f->cur->data)[at] = (int64_t)v; break;
         }
     }
 }
 
-static int check_int_range(kp_dataset *ds, size_t count, kp_error *err) {
-    if (is_float(ds->in_dtype)) return 0;
-    double lo = ds->in_dtype == KP_UINT8 ? 0 : ds->in_dtype == KP_INT8 ? -128 : -9.2e18;
-    double hi = ds->in_dtype == KP_UINT8   ? 255
-                : ds->in_dtype == KP_INT8  ? 127
-                : ds->in_dtype == KP_INT32 ? 2147483647.0
-                                           : 9.2e18;
-    for (size_t i = 0; i < count * (size_t)ds->s_numel; i++)
-        if (ds->raw[i] < lo || ds->raw[i] > hi || ds->raw[i] != floor(ds->raw[i]))
+static int check_int_range(const feed *f, size_t count, kp_error *err) {
+    if (is_float(f->dtype)) return 0;
+    double lo = f->dtype == KP_UINT8 ? 0 : f->dtype == KP_INT8 ? -128 : -9.2e18;
+    double hi = f->dtype == KP_UINT8   ? 255
+                : f->dtype == KP_INT8  ? 127
+                : f->dtype == KP_INT32 ? 2147483647.0
+                                       : 9.2e18;
+    for (size_t i = 0; i < count * (size_t)f->s_numel; i++)
+        if (f->raw[i] < lo || f->raw[i] > hi || f->raw[i] != floor(f->raw[i]))
             return kp_error_set(err, KP_ERANGE, "%s: value %g does not fit model input dtype %s",
-                                ds->x->what, ds->raw[i], kp_dtype_name(ds->in_dtype));
+                                f->x->what, f->raw[i], kp_dtype_name(f->dtype));
     return 0;
 }
 
@@ -446,25 +569,32 @@ static int read_indices(kp_dataset *ds, const size_t *idx, size_t count, kp_batc
         return kp_error_set(err, KP_EINVAL, "data set not bound to a model (kp_dataset_bind)");
     if (count > ds->batch) return kp_error_set(err, KP_ERANGE, "batch larger than allocated");
     size_t i = 0;
+    int rc = 0;
     while (i < count) {
         size_t j = i + 1;
         while (j < count && idx[j] == idx[j - 1] + 1) j++;
-        int rc = ds->x->read(ds->x, idx[i], j - i, ds->raw + i * (size_t)ds->s_numel, err);
+        for (size_t k = 0; k < ds->n_feeds && !rc; k++) {
+            feed *f = &ds->feeds[k];
+            rc = f->x->read(f->x, idx[i], j - i, f->raw + i * (size_t)f->s_numel, err);
+        }
         if (!rc && ds->y)
             rc = ds->y->read(ds->y, idx[i], j - i, ds->lab_raw + i * (size_t)ds->y->numel, err);
         if (rc) return rc;
         i = j;
     }
-    int rc = check_int_range(ds, count, err);
-    if (rc) return rc;
     size_t rows = ds->fixed_batch ? ds->batch : count;
-    ds->cur->dims[0] = (int64_t)rows;
-    ds->cur->numel = (int64_t)rows * ds->s_numel;
-    ds->cur->nbytes = (size_t)ds->cur->numel * kp_dtype_size(ds->in_dtype);
-    if (rows > count)
-        memset((char *)ds->cur->data + count * (size_t)ds->s_numel * kp_dtype_size(ds->in_dtype), 0,
-               (rows - count) * (size_t)ds->s_numel * kp_dtype_size(ds->in_dtype));
-    for (size_t s = 0; s < count; s++) convert_sample(ds, s, ds->raw + s * (size_t)ds->s_numel);
+    for (size_t k = 0; k < ds->n_feeds; k++) {
+        feed *f = &ds->feeds[k];
+        if ((rc = check_int_range(f, count, err))) return rc;
+        size_t es = kp_dtype_size(f->dtype), per = (size_t)f->s_numel * es;
+        f->cur->dims[0] = (int64_t)rows;
+        f->cur->numel = (int64_t)rows * f->s_numel;
+        f->cur->nbytes = (size_t)f->cur->numel * es;
+        if (rows > count) memset((char *)f->cur->data + count * per, 0, (rows - count) * per);
+        for (size_t s = 0; s < count; s++)
+            convert_sample(&ds->pre, f, s, f->raw + s * (size_t)f->s_numel);
+        ds->in_view[k] = f->cur;
+    }
     if (ds->y) {
         size_t k = (size_t)ds->y->numel;
         for (size_t s = 0; s < count; s++) {
@@ -484,10 +614,9 @@ static int read_indices(kp_dataset *ds, const size_t *idx, size_t count, kp_batc
             ds->labels[s] = (int64_t)v;
         }
     }
-    ds->in_view[0] = ds->cur;
     memset(out, 0, sizeof *out);
     out->n = count;
-    out->n_inputs = 1;
+    out->n_inputs = ds->n_feeds;
     out->inputs = ds->in_view;
     out->labels = ds->y ? ds->labels : NULL;
     return 0;

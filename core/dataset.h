@@ -13,6 +13,10 @@
  * Labels come from a second file (npy/IDX/CSV or text, one integer per sample), from a CSV
  * column, from an npz entry named labels/label/y/targets, or are absent.
  *
+ * Models with several inputs take an .npz with one array per input, named after the input
+ * (preprocessing must then be the identity), or ONNX test folders. A single-input model takes
+ * the npz array named after its input if there is one, else npz_key, else the first array.
+ *
  * Usage: kp_dataset_open() -> kp_dataset_bind(model) -> kp_dataset_batch(i) for i < n_batches. */
 #ifndef KP_DATASET_H
 #define KP_DATASET_H
@@ -54,7 +58,7 @@ typedef struct kp_dataset_opts {
     const char *label_column; /* CSV: column name or 0-based index; NULL = a header column named
                                  label/labels/class/target/y if any, else no label column */
     int csv_header;           /* CSV: -1 = detect (a first row of text cells), 0 = no, 1 = yes */
-    const char *npz_key;      /* npz: entry holding the inputs; NULL = first non-label entry */
+    const char *npz_key;      /* npz: entry holding the inputs; NULL = by input name (above) */
     size_t batch;             /* samples per batch; 0 = 64 */
     size_t limit;             /* use at most this many samples; 0 = all */
     kp_preproc pre;
@@ -108,7 +112,8 @@ int kp_dataset_batch(kp_dataset *ds, size_t i, kp_batch *out, kp_error *err);
 /* Calibration adapter for passes (core/pass.h): a subset of `n` samples (0 = all), the first n
  * or a seeded sample when `seed` != 0, served in batches of the data set's batch size. The
  * returned kp_calib borrows ds (which must stay bound and alive); free with
- * kp_dataset_calib_free. */
+ * kp_dataset_calib_free. Several calibs over one ds share its batch buffer: a get() on any of
+ * them (or kp_dataset_batch) ends the life of tensors returned by the others. */
 int kp_dataset_calib_new(kp_dataset *ds, size_t n, uint64_t seed, kp_calib **out, kp_error *err);
 void kp_dataset_calib_free(kp_calib *c);
 /* A stable hash of the calibration subset's sample indices (for run records). */
@@ -119,6 +124,9 @@ uint64_t kp_dataset_calib_hash(const kp_calib *c);
 int kp_npy_load(const char *path, kp_tensor **out, kp_error *err);
 /* Writes t as .npy v1 (numeric dtypes above; atomically). */
 int kp_npy_save(const kp_tensor *t, const char *path, kp_error *err);
+/* A .npy v1 header for an array of dt and dims, into buf (cap >= 512); returns its length, 0
+ * for a dtype .npy cannot hold. For writers that stream the data after it. */
+size_t kp_npy_header(kp_dtype dt, int rank, const int64_t *dims, uint8_t *buf, size_t cap);
 
 /* The data section of a project (core/project.h) as options: relative paths resolved against
  * dir; returns owned *path and *labels (NULL when none), which o->labels borrows. Other fields

@@ -79,8 +79,13 @@ static void cell_trim(const char *s, char *out, size_t cap) {
 }
 
 static ssize_t read_line(csv_file *cf) {
+    int at_start = ftello(cf->f) == 0;
     ssize_t len = getline(&cf->line, &cf->cap, cf->f);
     if (len < 0) return len;
+    if (at_start && len >= 3 && !memcmp(cf->line, "\xEF\xBB\xBF", 3)) { /* UTF-8 BOM */
+        memmove(cf->line, cf->line + 3, (size_t)len - 2);
+        len -= 3;
+    }
     while (len && (cf->line[len - 1] == '\n' || cf->line[len - 1] == '\r')) cf->line[--len] = 0;
     return len;
 }

@@ -292,40 +292,50 @@ int kp_npy_load(const char *path, kp_tensor **out, kp_error *err) {
     return 0;
 }
 
-int kp_npy_save(const kp_tensor *t, const char *path, kp_error *err) {
-    const char *descr;
-    switch (t->dtype) {
-    case KP_FLOAT: descr = "<f4"; break;
-    case KP_DOUBLE: descr = "<f8"; break;
-    case KP_UINT8: descr = "|u1"; break;
-    case KP_INT8: descr = "|i1"; break;
-    case KP_INT32: descr = "<i4"; break;
-    case KP_INT64: descr = "<i8"; break;
-    case KP_BOOL: descr = "|b1"; break;
-    default:
-        return kp_error_set(err, KP_EUNSUPPORTED, "%s: cannot save %s as .npy", path,
-                            kp_dtype_name(t->dtype));
+static const char *npy_descr(kp_dtype t) {
+    switch (t) {
+    case KP_FLOAT: return "<f4";
+    case KP_DOUBLE: return "<f8";
+    case KP_UINT8: return "|u1";
+    case KP_INT8: return "|i1";
+    case KP_INT32: return "<i4";
+    case KP_INT64: return "<i8";
+    case KP_BOOL: return "|b1";
+    default: return NULL;
     }
-    if (!host_little_endian())
-        return kp_error_set(err, KP_EUNSUPPORTED, "kp_npy_save needs a little-endian host");
-    char h[512];
+}
+
+size_t kp_npy_header(kp_dtype dt, int rank, const int64_t *dims, uint8_t *buf, size_t cap) {
+    const char *descr = npy_descr(dt);
+    if (!descr || rank < 0 || rank > KP_MAX_RANK || cap < 512) return 0;
+    char h[400];
     int len = snprintf(h, sizeof h, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
-    for (int i = 0; i < t->rank; i++)
-        len += snprintf(h + len, sizeof h - (size_t)len, "%lld,%s", (long long)t->dims[i],
-                        i + 1 < t->rank ? " " : "");
+    for (int i = 0; i < rank; i++)
+        len += snprintf(h + len, sizeof h - (size_t)len, "%lld,%s", (long long)dims[i],
+                        i + 1 < rank ? " " : "");
     len += snprintf(h + len, sizeof h - (size_t)len, "), }");
     size_t pad = (64 - (10 + (size_t)len + 1) % 64) % 64;
-    size_t hl = (size_t)len + pad + 1, total = 10 + hl + t->nbytes;
-    uint8_t *buf = malloc(total);
-    if (!buf) return kp_error_set(err, KP_ENOMEM, "out of memory");
+    size_t hl = (size_t)len + pad + 1;
     memcpy(buf, "\x93NUMPY\x01\x00", 8);
     buf[8] = (uint8_t)(hl & 0xff);
     buf[9] = (uint8_t)(hl >> 8);
     memcpy(buf + 10, h, (size_t)len);
     memset(buf + 10 + len, ' ', pad);
     buf[10 + hl - 1] = '\n';
-    if (t->nbytes) memcpy(buf + 10 + hl, t->data, t->nbytes);
-    int rc = kp_write_file_atomic(path, buf, total, err);
+    return 10 + hl;
+}
+
+int kp_npy_save(const kp_tensor *t, const char *path, kp_error *err) {
+    if (!npy_descr(t->dtype))
+        return kp_error_set(err, KP_EUNSUPPORTED, "%s: cannot save %s as .npy", path,
+                            kp_dtype_name(t->dtype));
+    if (!host_little_endian())
+        return kp_error_set(err, KP_EUNSUPPORTED, "kp_npy_save needs a little-endian host");
+    uint8_t *buf = malloc(512 + t->nbytes);
+    if (!buf) return kp_error_set(err, KP_ENOMEM, "out of memory");
+    size_t hl = kp_npy_header(t->dtype, t->rank, t->dims, buf, 512);
+    if (t->nbytes) memcpy(buf + hl, t->data, t->nbytes);
+    int rc = kp_write_file_atomic(path, buf, hl + t->nbytes, err);
     free(buf);
     return rc;
 }

@@ -343,6 +343,36 @@ static int lower_fp16(kp_graph *g, kp_error *err) {
     }
     for (size_t i = 0; i < g->n_value_info; i++)
         if (g->value_info[i].type.elem == KP_FLOAT16) g->value_info[i].type.elem = KP_FLOAT;
+    /* Graph outputs the model declares float16 are cast back from the emulated float32 values
+     * (consumers inside the graph keep reading float32), so callers get the declared dtype. */
+    for (size_t o = 0; o < g->n_outputs; o++) {
+        const char *name = g->outputs[o].name;
+        if (!name || g->outputs[o].type.kind != KP_TYPE_TENSOR ||
+            g->outputs[o].type.elem != KP_FLOAT16)
+            continue;
+        kp_node *prod = NULL;
+        size_t slot = 0;
+        for (size_t i = 0; i < g->n_nodes && !prod; i++)
+            for (size_t k = 0; k < g->nodes[i]->n_outputs && !prod; k++)
+                if (!strcmp(g->nodes[i]->outputs[k], name)) prod = g->nodes[i], slot = k;
+        if (!prod) continue;
+        char base[300];
+        snprintf(base, sizeof base, "%s_f32out", name);
+        char *tmp = kp_graph_unique_name(g, base);
+        if (!tmp) return kp_error_set(err, KP_ENOMEM, "out of memory");
+        int bad = 0;
+        for (size_t i = 0; i < g->n_nodes && !bad; i++)
+            for (size_t j = 0; j < g->nodes[i]->n_inputs && !bad; j++)
+                if (!strcmp(g->nodes[i]->inputs[j], name))
+                    bad = kp_node_set_input(g->nodes[i], j, tmp) != 0;
+        const char *cin[1] = {tmp}, *cout[1] = {name};
+        kp_node *c = bad ? NULL : kp_node_new("Cast", NULL, 1, cin, 1, cout);
+        bad = bad || !c || kp_node_set_output(prod, slot, tmp) ||
+              kp_node_set_attr_int(c, "to", KP_FLOAT16) || kp_graph_add_node(g, c);
+        if (bad && c && c != g->nodes[g->n_nodes - 1]) kp_node_free(c);
+        free(tmp);
+        if (bad) return kp_error_set(err, KP_ENOMEM, "out of memory");
+    }
     return kp_graph_toposort(g, err);
 }
 

@@ -202,6 +202,7 @@ void kp_graph_free(kp_graph *g) {
         free(g->raw_quant_annotations[i].data);
     free(g->raw_quant_annotations);
     kp_graph_index_free(g->index);
+    free(g->uniq_base);
     free(g);
 }
 
@@ -297,7 +298,7 @@ fail:
     return NULL;
 }
 
-void kp_node_drop_cache(kp_node *n) {
+void kp_node_touch(kp_node *n) {
     if (!n) return;
     kp_tensor_free(n->const_cache);
     n->const_cache = NULL;
@@ -492,21 +493,12 @@ int kp_type_set_tensor(kp_type *t, kp_dtype elem, int rank, const int64_t *dims)
     return 0;
 }
 
-static kp_value_info *vi_find(kp_value_info *v, size_t n, const char *name) {
-    for (size_t i = 0; i < n; i++)
-        if (v[i].name && !strcmp(v[i].name, name)) return &v[i];
-    return NULL;
-}
-
 /* Type of a value declared in g itself (value_info first, then inputs, outputs). */
 static const kp_type *declared_type(kp_graph *g, const char *name) {
-    kp_value_info *v;
-    if ((v = vi_find(g->value_info, g->n_value_info, name)) && v->type.kind != KP_TYPE_NONE)
-        return &v->type;
-    if ((v = vi_find(g->inputs, g->n_inputs, name)) && v->type.kind != KP_TYPE_NONE)
-        return &v->type;
-    if ((v = vi_find(g->outputs, g->n_outputs, name)) && v->type.kind != KP_TYPE_NONE)
-        return &v->type;
+    for (int which = 0; which < 3; which++) {
+        kp_value_info *v = kp_graph_index_vi(g, name, which);
+        if (v && v->type.kind != KP_TYPE_NONE) return &v->type;
+    }
     return NULL;
 }
 
@@ -526,32 +518,34 @@ int kp_graph_set_value_type(kp_graph *g, const char *name, const kp_type *t) {
     if (!g || !name || !t) return KP_EINVAL;
     kp_type copy;
     if (kp_type_copy(&copy, t)) return KP_ENOMEM;
-    kp_value_info *v = vi_find(g->value_info, g->n_value_info, name);
-    if (!v) {
-        /* Inputs and outputs keep their declared types in place. */
-        kp_value_info *io = vi_find(g->inputs, g->n_inputs, name);
-        if (!io) io = vi_find(g->outputs, g->n_outputs, name);
-        if (io) {
-            kp_type_clear(&io->type);
-            io->type = copy;
-            return 0;
-        }
-        kp_value_info *nv = realloc(g->value_info, (g->n_value_info + 1) * sizeof *nv);
-        if (!nv) {
-            kp_type_clear(&copy);
-            return KP_ENOMEM;
-        }
-        g->value_info = nv;
-        v = &nv[g->n_value_info];
-        memset(v, 0, sizeof *v);
-        if (!(v->name = kp_strdup(name))) {
-            kp_type_clear(&copy);
-            return KP_ENOMEM;
-        }
-        g->n_value_info++;
-    } else {
+    kp_value_info *v = kp_graph_index_vi(g, name, 0);
+    if (v) {
         kp_type_clear(&v->type);
+        v->type = copy;
+        return 0;
     }
-    v->type = copy;
+    /* Inputs and outputs keep their declared types in place. */
+    kp_value_info *io = kp_graph_index_vi(g, name, 1);
+    if (!io) io = kp_graph_index_vi(g, name, 2);
+    if (io) {
+        kp_type_clear(&io->type);
+        io->type = copy;
+        return 0;
+    }
+    char *nm = kp_strdup(name);
+    int was_current = kp_graph_index_current(g);
+    size_t old_n = g->n_value_info;
+    kp_value_info *nv = nm ? realloc(g->value_info, (old_n + 1) * sizeof *nv) : NULL;
+    if (!nv) {
+        free(nm);
+        kp_type_clear(&copy);
+        return KP_ENOMEM;
+    }
+    g->value_info = nv;
+    memset(&nv[old_n], 0, sizeof *nv);
+    nv[old_n].name = nm;
+    nv[old_n].type = copy;
+    g->n_value_info = old_n + 1;
+    kp_graph_index_vi_appended(g, was_current, old_n);
     return 0;
 }

@@ -143,6 +143,8 @@ typedef struct kp_graph {
     kp_bytes *raw_quant_annotations; /* packed onnx.TensorAnnotation, kept verbatim */
     struct kp_graph *parent; /* enclosing graph for If/Loop/Scan bodies; NULL at top level */
     void *index;             /* private lookup cache, see kp_graph_index(); NULL when stale */
+    char *uniq_base;         /* private: kp_graph_unique_name's last base and next suffix */
+    uint64_t uniq_next;
 } kp_graph;
 
 typedef struct kp_opset {
@@ -251,6 +253,9 @@ int kp_type_set_tensor(kp_type *t, kp_dtype elem, int rank, const int64_t *dims)
  * Lookups below build the index on demand. */
 int kp_graph_index(kp_graph *g, kp_error *err);
 void kp_graph_touch(kp_graph *g); /* marks g and its enclosing graphs stale */
+/* Drops the constant view kp_graph_consts cached on node n; call it after editing a Constant
+ * node's attributes directly (the kp_node_* setters do it themselves). */
+void kp_node_touch(kp_node *n);
 
 /* Node producing `value` in g itself (not in parents), and its position; NULL if none. */
 kp_node *kp_graph_producer(kp_graph *g, const char *value, size_t *pos);

@@ -262,7 +262,7 @@ size_t kp_node_attr_floats(const kp_node *n, const char *name, const float **out
 
 /* Returns the attribute slot for name, clearing an existing one or appending a new one. */
 static kp_attr *attr_slot(kp_node *n, const char *name) {
-    kp_node_drop_cache(n);
+    kp_node_touch(n);
     for (size_t i = 0; i < n->n_attrs; i++)
         if (n->attrs[i].name && !strcmp(n->attrs[i].name, name)) {
             kp_attr_clear(&n->attrs[i]);
@@ -385,7 +385,7 @@ int kp_node_remove_attr(kp_node *n, const char *name) {
     if (!n || !name) return KP_EINVAL;
     for (size_t i = 0; i < n->n_attrs; i++)
         if (n->attrs[i].name && !strcmp(n->attrs[i].name, name)) {
-            kp_node_drop_cache(n);
+            kp_node_touch(n);
             kp_attr_clear(&n->attrs[i]);
             memmove(&n->attrs[i], &n->attrs[i + 1], (n->n_attrs - i - 1) * sizeof *n->attrs);
             n->n_attrs--;

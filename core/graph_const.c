@@ -197,22 +197,15 @@ int kp_graph_consts(kp_graph *g, int recurse, kp_const_ref **out, size_t *n, kp_
     return 0;
 }
 
-static int is_graph_input(const kp_graph *g, const char *name) {
-    for (size_t i = 0; i < g->n_inputs; i++)
-        if (g->inputs[i].name && !strcmp(g->inputs[i].name, name)) return 1;
-    return 0;
-}
-
 /* Finds where the constant `name` visible from g lives. Returns 1 and fills *ref when found,
  * 0 when name is not a constant (or is shadowed by a non-constant). */
 static int locate(kp_graph *g, const char *name, kp_const_ref *ref) {
     for (kp_graph *s = g; s; s = s->parent) {
-        for (size_t i = 0; i < s->n_inits; i++)
-            if (s->inits[i]->name && !strcmp(s->inits[i]->name, name)) {
-                *ref = (kp_const_ref){s, KP_CONST_INIT, i, s->inits[i]->name, s->inits[i]};
-                return 1;
-            }
         size_t pos;
+        if (kp_graph_init_pos(s, name, &pos)) {
+            *ref = (kp_const_ref){s, KP_CONST_INIT, pos, s->inits[pos]->name, s->inits[pos]};
+            return 1;
+        }
         kp_node *p = kp_graph_producer(s, name, &pos);
         if (p) {
             if (!is_constant(p) || strcmp(p->outputs[0], name)) return 0;
@@ -222,7 +215,7 @@ static int locate(kp_graph *g, const char *name, kp_const_ref *ref) {
             *ref = (kp_const_ref){s, kind, pos, p->outputs[0], t};
             return 1;
         }
-        if (is_graph_input(s, name)) return 0;
+        if (kp_graph_index_vi(s, name, 1)) return 0;
     }
     return 0;
 }
@@ -265,7 +258,7 @@ int kp_graph_replace_const(kp_graph *g, kp_tensor *t, kp_error *err) {
         kp_node_remove_attr(n, attr_kinds[i]);
     if (kp_node_set_attr_tensor(n, "value", t))
         return kp_error_set(err, KP_ENOMEM, "out of memory replacing constant");
-    kp_node_drop_cache(n);
+    kp_node_touch(n);
     kp_graph_touch(r.graph);
     return 0;
 }

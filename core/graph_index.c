@@ -178,16 +178,23 @@ typedef struct entry {
     size_t *cons;
     kp_type *init_type; /* made on demand */
     int is_output;
+    size_t init_pos;                   /* position of init */
+    size_t vi_pos1, in_pos1, out_pos1; /* 1 + position in value_info / inputs / outputs, 0 none */
+    int node_name;                     /* some node of g has this name */
 } entry;
 
 typedef struct kp_index {
-    size_t n_nodes, n_inits; /* to notice direct array edits that forgot kp_graph_touch */
+    /* to notice direct array edits that forgot kp_graph_touch */
+    size_t n_nodes, n_inits, n_value_info, n_inputs, n_outputs;
     kp_node **nodes;
     kp_tensor **inits;
+    kp_value_info *value_info, *inputs, *outputs;
     size_t n, cap; /* entries */
     entry *ent;
     size_t tcap; /* table: entry index + 1, 0 = empty; power of two */
     size_t *table;
+    kp_graph **subs; /* subgraphs held by the nodes' attributes */
+    size_t n_subs, cap_subs;
 } kp_index;
 
 void kp_graph_index_free(void *p) {
@@ -203,6 +210,7 @@ void kp_graph_index_free(void *p) {
     }
     free(x->ent);
     free(x->table);
+    free(x->subs);
     free(x);
 }
 
@@ -275,14 +283,55 @@ static int index_build(kp_graph *g, kp_index **out) {
     x->n_inits = g->n_inits;
     x->nodes = g->nodes;
     x->inits = g->inits;
+    x->n_value_info = g->n_value_info;
+    x->value_info = g->value_info;
+    x->n_inputs = g->n_inputs;
+    x->inputs = g->inputs;
+    x->n_outputs = g->n_outputs;
+    x->outputs = g->outputs;
     entry *e;
     for (size_t i = 0; i < g->n_inits; i++) {
         if (!g->inits[i]->name) continue;
         if (!(e = idx_get(x, g->inits[i]->name))) goto nomem;
-        if (!e->init) e->init = g->inits[i];
+        if (!e->init) {
+            e->init = g->inits[i];
+            e->init_pos = i;
+        }
+    }
+    for (size_t i = 0; i < g->n_sparse_inits; i++) { /* known names, for unique names */
+        const kp_tensor *v = g->sparse_inits[i]->values;
+        if (v && v->name && !idx_get(x, v->name)) goto nomem;
+    }
+    for (size_t i = 0; i < g->n_value_info; i++) {
+        if (!g->value_info[i].name) continue;
+        if (!(e = idx_get(x, g->value_info[i].name))) goto nomem;
+        if (!e->vi_pos1) e->vi_pos1 = i + 1;
+    }
+    for (size_t i = 0; i < g->n_inputs; i++) {
+        if (!g->inputs[i].name) continue;
+        if (!(e = idx_get(x, g->inputs[i].name))) goto nomem;
+        if (!e->in_pos1) e->in_pos1 = i + 1;
     }
     for (size_t p = 0; p < g->n_nodes; p++) {
         kp_node *n = g->nodes[p];
+        if (n->name && n->name[0]) {
+            if (!(e = idx_get(x, n->name))) goto nomem;
+            e->node_name = 1;
+        }
+        for (size_t a = 0; a < n->n_attrs; a++) {
+            const kp_attr *at = &n->attrs[a];
+            size_t cnt = (at->g ? 1 : 0) + (at->graphs ? at->n : 0);
+            if (x->n_subs + cnt > x->cap_subs) {
+                size_t cap = (x->cap_subs + cnt) * 2;
+                kp_graph **ns = realloc(x->subs, cap * sizeof *ns);
+                if (!ns) goto nomem;
+                x->subs = ns;
+                x->cap_subs = cap;
+            }
+            if (at->g) x->subs[x->n_subs++] = at->g;
+            for (size_t k = 0; at->graphs && k < at->n; k++)
+                if (at->graphs[k]) x->subs[x->n_subs++] = at->graphs[k];
+        }
         for (size_t k = 0; k < n->n_outputs; k++) {
             if (!n->outputs[k][0]) continue;
             if (!(e = idx_get(x, n->outputs[k]))) goto nomem;
@@ -311,6 +360,7 @@ static int index_build(kp_graph *g, kp_index **out) {
         if (!g->outputs[i].name) continue;
         if (!(e = idx_get(x, g->outputs[i].name))) goto nomem;
         e->is_output = 1;
+        if (!e->out_pos1) e->out_pos1 = i + 1;
     }
     *out = x;
     return 0;
@@ -322,8 +372,7 @@ nomem:
 int kp_graph_index(kp_graph *g, kp_error *err) {
     if (!g) return kp_error_set(err, KP_EINVAL, "no graph");
     kp_index *x = g->index;
-    if (x && (x->n_nodes != g->n_nodes || x->n_inits != g->n_inits || x->nodes != g->nodes ||
-              x->inits != g->inits)) {
+    if (x && !kp_graph_index_current(g)) {
         kp_graph_index_free(x);
         g->index = x = NULL;
     }
@@ -384,4 +433,57 @@ const kp_type *kp_graph_index_init_type(kp_graph *g, const char *name) {
         e->init_type = t;
     }
     return e->init_type;
+}
+
+int kp_graph_init_pos(kp_graph *g, const char *name, size_t *pos) {
+    entry *e = lookup(g, name);
+    if (!e || !e->init) return 0;
+    *pos = e->init_pos;
+    return 1;
+}
+
+kp_value_info *kp_graph_index_vi(kp_graph *g, const char *name, int which) {
+    entry *e = lookup(g, name);
+    if (!e) return NULL;
+    size_t p = which == 0 ? e->vi_pos1 : which == 1 ? e->in_pos1 : e->out_pos1;
+    if (!p) return NULL;
+    kp_value_info *arr = which == 0 ? g->value_info : which == 1 ? g->inputs : g->outputs;
+    return &arr[p - 1];
+}
+
+int kp_graph_index_current(const kp_graph *g) {
+    const kp_index *x = g->index;
+    return x && x->n_nodes == g->n_nodes && x->n_inits == g->n_inits && x->nodes == g->nodes &&
+           x->inits == g->inits && x->n_value_info == g->n_value_info &&
+           x->value_info == g->value_info && x->n_inputs == g->n_inputs && x->inputs == g->inputs &&
+           x->n_outputs == g->n_outputs && x->outputs == g->outputs;
+}
+
+void kp_graph_index_vi_appended(kp_graph *g, int was_current, size_t old_n) {
+    kp_index *x = g->index;
+    if (!x) return;
+    entry *e = NULL;
+    if (was_current && g->n_value_info == old_n + 1 && g->value_info[old_n].name)
+        e = idx_get(x, g->value_info[old_n].name);
+    if (!e) {
+        kp_graph_touch(g);
+        return;
+    }
+    x->value_info = g->value_info;
+    x->n_value_info = g->n_value_info;
+    if (!e->vi_pos1) e->vi_pos1 = old_n + 1;
+}
+
+int kp_graph_index_knows(kp_graph *g, const char *name) {
+    return lookup(g, name) != NULL;
+}
+
+size_t kp_graph_index_subgraphs(kp_graph *g, kp_graph *const **subs) {
+    if (!g || kp_graph_index(g, NULL)) {
+        *subs = NULL;
+        return 0;
+    }
+    kp_index *x = g->index;
+    *subs = x->subs;
+    return x->n_subs;
 }

@@ -118,23 +118,40 @@ int kp_graph_replace_uses(kp_graph *g, const char *from, const char *to) {
 
 /* ---- unique names --------------------------------------------------------------------- */
 
-static int name_used(kp_graph *g, const char *name, int depth) {
+/* Linear scan of every name in g and below: used when the index is stale, so that naming
+ * many new values between edits does not rebuild the index each time. */
+static int name_used_scan(const kp_graph *g, const char *name, int depth) {
     if (depth > MAX_DEPTH) return 1;
-    if (defines(g, name) || is_in(g->outputs, g->n_outputs, name) ||
-        is_in(g->value_info, g->n_value_info, name))
+    if (is_in(g->inputs, g->n_inputs, name) || is_in(g->outputs, g->n_outputs, name) ||
+        is_in(g->value_info, g->n_value_info, name) || is_sparse_init(g, name))
         return 1;
+    for (size_t i = 0; i < g->n_inits; i++)
+        if (g->inits[i]->name && !strcmp(g->inits[i]->name, name)) return 1;
     for (size_t i = 0; i < g->n_nodes; i++) {
-        kp_node *n = g->nodes[i];
+        const kp_node *n = g->nodes[i];
         if (n->name && !strcmp(n->name, name)) return 1;
         for (size_t k = 0; k < n->n_inputs; k++)
             if (!strcmp(n->inputs[k], name)) return 1;
+        for (size_t k = 0; k < n->n_outputs; k++)
+            if (!strcmp(n->outputs[k], name)) return 1;
         for (size_t a = 0; a < n->n_attrs; a++) {
-            kp_attr *at = &n->attrs[a];
-            if (at->g && name_used(at->g, name, depth + 1)) return 1;
+            const kp_attr *at = &n->attrs[a];
+            if (at->g && name_used_scan(at->g, name, depth + 1)) return 1;
             for (size_t k = 0; at->graphs && k < at->n; k++)
-                if (at->graphs[k] && name_used(at->graphs[k], name, depth + 1)) return 1;
+                if (at->graphs[k] && name_used_scan(at->graphs[k], name, depth + 1)) return 1;
         }
     }
+    return 0;
+}
+
+static int name_used(kp_graph *g, const char *name, int depth) {
+    if (depth > MAX_DEPTH) return 1;
+    if (!kp_graph_index_current(g)) return name_used_scan(g, name, depth);
+    if (kp_graph_index_knows(g, name)) return 1;
+    kp_graph *const *subs;
+    size_t n = kp_graph_index_subgraphs(g, &subs);
+    for (size_t i = 0; i < n; i++)
+        if (name_used(subs[i], name, depth + 1)) return 1;
     return 0;
 }
 
@@ -142,13 +159,30 @@ char *kp_graph_unique_name(kp_graph *g, const char *base) {
     if (!g || !base) return NULL;
     kp_graph *top = g;
     while (top->parent) top = top->parent; /* a name fresh in the whole model is fresh here */
+    if (!*base) base = "v";
     size_t len = strlen(base) + 24;
     char *buf = malloc(len);
     if (!buf) return NULL;
-    if (!*base) base = "v";
     snprintf(buf, len, "%s", base);
-    for (unsigned long long k = 1; name_used(top, buf, 0); k++)
-        snprintf(buf, len, "%s_%llu", base, k);
+    if (!name_used(top, buf, 0)) return buf;
+    /* Callers name many values from one base in a row: resume after the last suffix given. */
+    uint64_t k = top->uniq_base && !strcmp(top->uniq_base, base) ? top->uniq_next : 1;
+    for (uint64_t tries = 0;; tries++, k++) {
+        if (tries > 100000000ull) { /* cannot happen with a finite graph */
+            free(buf);
+            return NULL;
+        }
+        snprintf(buf, len, "%s_%llu", base, (unsigned long long)k);
+        if (!name_used(top, buf, 0)) break;
+    }
+    if (!top->uniq_base || strcmp(top->uniq_base, base)) {
+        char *b = kp_strdup(base);
+        if (b) {
+            free(top->uniq_base);
+            top->uniq_base = b;
+        }
+    }
+    if (top->uniq_base && !strcmp(top->uniq_base, base)) top->uniq_next = k + 1;
     return buf;
 }
 

@@ -142,6 +142,18 @@ static int64_t matmul_macs(kp_graph *g, const kp_node *n, size_t bi, int *b1) {
     return mul(mul(mul(batch, m), nn), k);
 }
 
+/* RNN, GRU, LSTM: every step multiplies the input by W and the state by R. */
+static int64_t rnn_macs(kp_graph *g, const kp_node *n, int *b1) {
+    const kp_type *x = vtype(g, n, 0, 0), *w = vtype(g, n, 1, 0), *r = vtype(g, n, 2, 0);
+    if (!x || !w || !r || x->rank != 3 || w->rank != 3 || r->rank != 3) return -1;
+    int layout = kp_node_attr_int(n, "layout", 0) != 0;
+    int64_t steps = mul(dimv(x, layout ? 1 : 0, 0, b1), dimv(x, layout ? 0 : 1, 1, b1));
+    int64_t wn = mul(mul(dimv(w, 0, 0, b1), dimv(w, 1, 0, b1)), dimv(w, 2, 0, b1));
+    int64_t rn = mul(mul(dimv(r, 0, 0, b1), dimv(r, 1, 0, b1)), dimv(r, 2, 0, b1));
+    if (wn < 0 || rn < 0) return -1;
+    return mul(steps, wn + rn);
+}
+
 int64_t kp_node_macs(kp_graph *g, const kp_node *n, int *batch1) {
     int dummy = 0;
     if (!batch1) batch1 = &dummy;
@@ -160,6 +172,8 @@ int64_t kp_node_macs(kp_graph *g, const kp_node *n, int *batch1) {
         m = matmul_macs(g, n, 1, &b1);
     else if (kp_node_is(n, "QLinearMatMul"))
         m = matmul_macs(g, n, 3, &b1);
+    else if (kp_node_is(n, "LSTM") || kp_node_is(n, "GRU") || kp_node_is(n, "RNN"))
+        m = rnn_macs(g, n, &b1);
     if (m >= 0 && b1) *batch1 = 1;
     return m;
 }

@@ -7,10 +7,11 @@
  *   ConvTranspose:                   N * Cin * prod(in spatial) * (Cout / group) * prod(kernel)
  *   Gemm:                            M * N * K
  *   MatMul, MatMulInteger, QLinearMatMul: prod(output batch dims) * M * N * K
+ *   LSTM, GRU, RNN:                  seq * batch * (elements of W + elements of R)
  * Shapes come from value_info (run kp_infer_shapes first). A symbolic or unknown batch dim
- * (N of Conv, the leading dim of Gemm/MatMul inputs) counts as 1; a layer with any other
- * unknown dim gets no MACs and makes the total incomplete. Only the top-level graph's layers
- * are counted (subgraph bodies run a data-dependent number of times). */
+ * (N of Conv, the leading dim of Gemm/MatMul inputs, the batch of RNNs) counts as 1; a layer with
+ * any other unknown dim gets no MACs and makes the total incomplete. Only the top-level graph's
+ * layers are counted (subgraph bodies run a data-dependent number of times). */
 #ifndef KP_MODEL_STATS_H
 #define KP_MODEL_STATS_H
 

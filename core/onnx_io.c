@@ -25,7 +25,8 @@ int kp_read_file(const char *path, size_t max_bytes, uint8_t **buf, size_t *len,
     if (!path || !buf || !len) return kp_error_set(err, KP_EINVAL, "kp_read_file: NULL argument");
     *buf = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO must not hang; it is refused below as not a regular file. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return io_errno(err, errno, "cannot open", path);
     struct stat st;
     int rc = 0;
@@ -222,7 +223,7 @@ int kp_ext_open(const char *dir, const char *location, const char *tensor, int *
                             "tensor '%s': external data '%s' resolves to '%s', outside the "
                             "model's folder '%s'; refused (a symbolic link leaves the folder)",
                             tensor, location, rfile, rdir);
-    int f = open(rfile, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int f = open(rfile, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (f < 0) return io_errno(err, errno, "cannot open external data file", rfile);
     struct stat st;
     if (fstat(f, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -265,7 +266,12 @@ int kp_onnx_load(const char *path, const kp_load_opts *opts, kp_model **out, kp_
     int rc = kp_read_file(path, max, &buf, &len, err);
     if (rc) return rc;
     struct stat st;
-    char *dir = dir_of(path);
+    /* Absolute when possible, so the model's folder stays right if the working folder changes. */
+    char *rel = dir_of(path), *dir = rel ? realpath(rel, NULL) : NULL;
+    if (dir)
+        free(rel);
+    else
+        dir = rel;
     if (!dir) {
         free(buf);
         return kp_error_set(err, KP_ENOMEM, "out of memory");

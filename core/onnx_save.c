@@ -179,6 +179,9 @@ static int sv_type(sv *s, const kp_type *t, Onnx__TypeProto **out) {
         tt->elem_type = (int32_t)t->elem;
     }
     if (t->rank < 0) return 0;
+    if (t->rank > 0 && !t->dims)
+        return kp_error_set(s->err, KP_EINVAL, "cannot save a type of rank %d without dims",
+                            t->rank);
     Onnx__TensorShapeProto *sh =
         MSG(s, Onnx__TensorShapeProto, onnx__tensor_shape_proto__descriptor);
     if (!sh) return KP_ENOMEM;
@@ -262,6 +265,11 @@ static int sv_attr(sv *s, const kp_attr *a, Onnx__AttributeProto **out) {
         break;
     case KP_ATTR_TYPE_PROTO:
         if (a->tp) rc = sv_type(s, a->tp, &p->tp);
+        /* A type that says nothing is still a value here: write it as an empty TypeProto. */
+        if (!rc && a->tp && !p->tp) {
+            p->tp = MSG(s, Onnx__TypeProto, onnx__type_proto__descriptor);
+            if (!p->tp) rc = KP_ENOMEM;
+        }
         break;
     case KP_ATTR_FLOATS:
         p->n_floats = n;
@@ -326,6 +334,14 @@ static int sv_nodes(sv *s, size_t n, kp_node *const *nodes, Onnx__NodeProto ***o
         if (!p) return KP_ENOMEM;
         if (!kn->op_type)
             return kp_error_set(s->err, KP_EINVAL, "cannot save node %zu: it has no op_type", i);
+        for (size_t j = 0; j < kn->n_inputs; j++)
+            if (!kn->inputs[j])
+                return kp_error_set(s->err, KP_EINVAL, "cannot save node '%s': input %zu is NULL",
+                                    kn->name ? kn->name : kn->op_type, j);
+        for (size_t j = 0; j < kn->n_outputs; j++)
+            if (!kn->outputs[j])
+                return kp_error_set(s->err, KP_EINVAL, "cannot save node '%s': output %zu is NULL",
+                                    kn->name ? kn->name : kn->op_type, j);
         p->name = kn->name;
         p->op_type = kn->op_type;
         p->domain = kn->domain;
@@ -532,7 +548,7 @@ static void sink_flush(fd_sink *k) {
 
 static void sink_append(ProtobufCBuffer *b, size_t len, const uint8_t *data) {
     fd_sink *k = (fd_sink *)b;
-    if (k->rc) return;
+    if (k->rc || !len) return; /* protobuf-c appends empty byte fields with data NULL */
     if (len > sizeof k->stage - k->used) sink_flush(k);
     if (len >= sizeof k->stage) {
         if (!k->rc) k->rc = kp_write_all(k->fd, data, len, k->path, k->err);

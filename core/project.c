@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/onnx_io.h"
@@ -154,6 +155,24 @@ int kp_project_load(const char *dir_or_file, kp_project **out, kp_error *err) {
     return 0;
 }
 
+/* A save killed between writing its temp file and renaming it leaves project.json.tmp-*
+ * behind; the next successful save removes those older than a minute (younger ones may
+ * belong to a save in flight in another process). */
+static void remove_stale_temps(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    time_t now = time(NULL);
+    while ((de = readdir(d))) {
+        if (strncmp(de->d_name, "project.json.tmp", 16)) continue;
+        char f[2400];
+        struct stat st;
+        snprintf(f, sizeof f, "%s/%s", dir, de->d_name);
+        if (!lstat(f, &st) && S_ISREG(st.st_mode) && now - st.st_mtime > 60) remove(f);
+    }
+    closedir(d);
+}
+
 int kp_project_save(const kp_project *p, kp_error *err) {
     char file[2100];
     if (!p->dir) return kp_error_set(err, KP_EINVAL, "project has no folder");
@@ -163,6 +182,7 @@ int kp_project_save(const kp_project *p, kp_error *err) {
     if (!text) return kp_error_set(err, KP_ENOMEM, "out of memory");
     int rc = kp_write_file_atomic(file, text, strlen(text), err);
     free(text);
+    if (!rc) remove_stale_temps(p->dir);
     return rc;
 }
 

@@ -386,13 +386,13 @@ int si_rule_slice(si_ctx *c) {
         const int64_t *v;
         size_t k1 = kp_node_attr_ints(c->n, "starts", &v);
         if (k1 > KP_MAX_RANK) return 0;
-        memcpy(st, v, k1 * sizeof *st);
+        if (k1) memcpy(st, v, k1 * sizeof *st);
         size_t k2 = kp_node_attr_ints(c->n, "ends", &v);
         if (k2 > KP_MAX_RANK) return 0;
-        memcpy(en, v, k2 * sizeof *en);
+        if (k2) memcpy(en, v, k2 * sizeof *en);
         size_t k3 = kp_node_attr_ints(c->n, "axes", &v);
         if (k3 > KP_MAX_RANK) return 0;
-        memcpy(ax, v, k3 * sizeof *ax);
+        if (k3) memcpy(ax, v, k3 * sizeof *ax);
         ns = (int)k1;
         ne = (int)k2;
         na = (int)k3;

@@ -191,3 +191,71 @@ int kp_pass_layer_selected(const char *list, const kp_wlayer *l) {
     if (!list || !list[0]) return 1;
     return list_has(list, l->node->name) || list_has(list, l->wname);
 }
+
+#define CHMAP_PREFIX "kompress:channels:"
+
+static kp_kv *chmap_find(const kp_model *m, const char *value) {
+    size_t lp = strlen(CHMAP_PREFIX);
+    for (size_t i = 0; i < m->n_props; i++) {
+        const char *k = m->props[i].key;
+        if (k && !strncmp(k, CHMAP_PREFIX, lp) && !strcmp(k + lp, value)) return &m->props[i];
+    }
+    return NULL;
+}
+
+int64_t *kp_pass_chmap_get(const kp_model *m, const char *value, size_t *n) {
+    kp_kv *kv = chmap_find(m, value);
+    *n = 0;
+    if (!kv || !kv->value) return NULL;
+    size_t cap = 1;
+    for (const char *p = kv->value; *p; p++) cap += *p == ',';
+    int64_t *v = malloc(cap * sizeof *v);
+    if (!v) return NULL;
+    const char *p = kv->value;
+    while (*p) {
+        char *e;
+        long long x = strtoll(p, &e, 10);
+        if (e == p || x < 0 || *n >= cap) {
+            free(v);
+            *n = 0;
+            return NULL;
+        }
+        v[(*n)++] = x;
+        p = *e == ',' ? e + 1 : e;
+    }
+    return v;
+}
+
+int kp_pass_chmap_set(kp_model *m, const char *value, const int64_t *idx, size_t n) {
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++) len += 21;
+    char *s = malloc(len), *key = malloc(strlen(CHMAP_PREFIX) + strlen(value) + 1);
+    if (!s || !key) {
+        free(s);
+        free(key);
+        return KP_ENOMEM;
+    }
+    size_t o = 0;
+    s[0] = 0;
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)snprintf(s + o, len - o, i ? ",%lld" : "%lld", (long long)idx[i]);
+    sprintf(key, "%s%s", CHMAP_PREFIX, value);
+    kp_kv *kv = chmap_find(m, value);
+    if (kv) {
+        free(kv->value);
+        kv->value = s;
+        free(key);
+        return 0;
+    }
+    kp_kv *np = realloc(m->props, (m->n_props + 1) * sizeof *np);
+    if (!np) {
+        free(s);
+        free(key);
+        return KP_ENOMEM;
+    }
+    m->props = np;
+    m->props[m->n_props].key = key;
+    m->props[m->n_props].value = s;
+    m->n_props++;
+    return 0;
+}

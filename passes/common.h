@@ -66,3 +66,13 @@ int kp_pass_collect_layers(kp_model *m, int64_t min_numel, kp_wlayer **out, size
                            kp_error *err);
 /* 1 when `list` is empty or names the layer (node name, or weight name), comma-separated. */
 int kp_pass_layer_selected(const char *list, const kp_wlayer *l);
+
+/* ---- channel maps ------------------------------------------------------------------------- */
+
+/* prune-channels records, per layer output it shrinks, which of the original model's channels
+ * are kept (model metadata "kompress:channels:<value>" = "0,3,5,..."), so reconstruct can
+ * match the pruned layer's outputs with the original's. Returns owned array (free()) of *n
+ * indices, or NULL when the value has no map. */
+int64_t *kp_pass_chmap_get(const kp_model *m, const char *value, size_t *n);
+/* Stores the map (replacing an older one). */
+int kp_pass_chmap_set(kp_model *m, const char *value, const int64_t *idx, size_t n);

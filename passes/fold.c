@@ -11,6 +11,7 @@
 
 #include "core/exec.h"
 #include "core/ops/ops.h"
+#include "core/shape_infer.h"
 #include "passes/common.h"
 #include "passes/verify.h"
 
@@ -446,6 +447,11 @@ static int fold_graph(kp_graph *g, void *user, kp_error *err) {
 
 static int fold_apply(kp_model *m, const kp_params *p, const kp_pass_ctx *ctx, kp_error *err) {
     fold_state st = {.m = m, .ctx = ctx, .fold_constants = kp_params_bool(p, "constants")};
+    kp_error e2;
+    kp_error_clear(&e2);
+    /* Shapes tell where MatMul+Add can become Gemm (2-D inputs only). */
+    if (kp_infer_shapes(m, &e2))
+        kp_pass_notef(ctx, "fold: shape inference stopped (%s); MatMul+Add fusion limited", e2.msg);
     int rc = kp_pass_each_graph(m->graph, fold_graph, &st, err);
     if (rc) return rc;
     size_t dead = kp_graph_remove_dead(m->graph);

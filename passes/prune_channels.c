@@ -189,6 +189,7 @@ static int replace_input(kp_graph *g, kp_node *n, size_t i, int axis, const int 
 }
 
 typedef struct pc_opts {
+    kp_model *m;
     double ratio;
     int l2;
     const char *only;
@@ -253,6 +254,23 @@ static int prune_layer(kp_graph *g, kp_node *p, pc_opts *o, kp_error *err) {
             ord[j - 1] = t;
         }
     for (int64_t i = 0; i < nrm; i++) keep[ord[i]] = 0;
+    /* Record which original channels survive, for reconstruct. */
+    size_t nold = 0;
+    int64_t *old = kp_pass_chmap_get(o->m, p->outputs[0], &nold);
+    int64_t j = 0;
+    for (int64_t c = 0; c < C; c++)
+        if (keep[c]) ord[j++] = (old && nold == (size_t)C) ? old[c] : c;
+    free(old);
+    int mrc = kp_pass_chmap_set(o->m, p->outputs[0], ord, (size_t)j);
+    for (size_t e = 0; !mrc && e < pl.n; e++)
+        if (pl.e[e].kind == E_DEPTHWISE)
+            mrc = kp_pass_chmap_set(o->m, pl.e[e].n->outputs[0], ord, (size_t)j);
+    if (mrc) {
+        free(score);
+        free(keep);
+        free(ord);
+        return kp_error_set(err, KP_ENOMEM, "out of memory");
+    }
     int rc = replace_input(g, p, 1, tb ? 0 : 1, keep, C, 1, err);
     if (!rc && b && b->numel == C) rc = replace_input(g, p, 2, 0, keep, C, 1, err);
     for (size_t e = 0; !rc && e < pl.n; e++) {
@@ -308,7 +326,8 @@ static int pc_graph(kp_graph *g, void *user, kp_error *err) {
 }
 
 static int pc_apply(kp_model *m, const kp_params *p, const kp_pass_ctx *ctx, kp_error *err) {
-    pc_opts o = {.ratio = kp_params_float(p, "ratio"),
+    pc_opts o = {.m = m,
+                 .ratio = kp_params_float(p, "ratio"),
                  .l2 = !strcmp(kp_params_str(p, "criterion"), "l2"),
                  .only = kp_params_str(p, "layers"),
                  .min_keep = kp_params_int(p, "min_keep"),

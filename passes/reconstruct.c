@@ -63,18 +63,24 @@ static int64_t make_rows(const rc_layer *L, const kp_tensor *x, float *P, int64_
     return r;
 }
 
-/* Target rows Y [rows, Cout] from the original value t. */
-static void make_targets(const rc_layer *L, const kp_tensor *t, float *Y, int64_t rows) {
+/* Target rows Y [rows, Cout] from the original value t, whose channel map[o] (identity when
+ * map is NULL) is the pruned layer's channel o; tc = channels of t. */
+static void make_targets(const rc_layer *L, const kp_tensor *t, float *Y, int64_t rows,
+                         const int64_t *map, int64_t tc) {
     const float *T = t->data;
     if (!L->conv) {
-        memcpy(Y, T, (size_t)(rows * L->cout) * sizeof(float));
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t o = 0; o < L->cout; o++)
+                Y[r * L->cout + o] = T[r * tc + (map ? map[o] : o)];
         return;
     }
     int64_t N = t->dims[0], S = t->dims[2] * t->dims[3];
     for (int64_t n = 0; n < N; n++)
-        for (int64_t o = 0; o < L->cout; o++)
+        for (int64_t o = 0; o < L->cout; o++) {
+            int64_t src = map ? map[o] : o;
             for (int64_t s = 0; s < S; s++)
-                Y[(n * S + s) * L->cout + o] = T[(n * L->cout + o) * S + s];
+                Y[(n * S + s) * L->cout + o] = T[(n * tc + src) * S + s];
+        }
 }
 
 /* Weight index of (input k, output o) in the stored tensor. */
@@ -92,6 +98,12 @@ typedef struct rc_opts {
 
 static int accumulate(kp_model *m, const kp_model *orig, const rc_layer *L, const rc_opts *o,
                       double *G, double *H, kp_error *err) {
+    size_t nmap = 0;
+    int64_t *map = kp_pass_chmap_get(m, L->n->outputs[0], &nmap);
+    if (map && nmap != (size_t)L->cout) {
+        free(map);
+        map = NULL;
+    }
     kp_exec_opts eo = {.threads = 1, .keep_values = 1};
     kp_exec *ec = NULL, *eo2 = NULL;
     kp_tensor **oc = NULL, **oo = NULL;
@@ -131,9 +143,18 @@ static int accumulate(kp_model *m, const kp_model *orig, const rc_layer *L, cons
             break;
         }
         int64_t ho = 1, wo = 1, rows;
+        int64_t tc = t->rank ? t->dims[L->conv ? 1 : t->rank - 1] : 0;
+        int map_ok = tc == L->cout || map;
+        for (int64_t c = 0; map && map_ok && c < L->cout; c++) map_ok = map[c] < tc;
+        if (!map_ok) {
+            rc = kp_error_set(err, KP_EUNSUPPORTED,
+                              "the original has %lld channels here and no channel map",
+                              (long long)tc);
+            break;
+        }
+        const int64_t *use_map = tc == L->cout ? NULL : map;
         if (L->conv) {
-            if (x->rank != 4 || t->rank != 4 || x->dims[1] != L->cin || t->dims[1] != L->cout ||
-                t->dims[0] != x->dims[0]) {
+            if (x->rank != 4 || t->rank != 4 || x->dims[1] != L->cin || t->dims[0] != x->dims[0]) {
                 rc = kp_error_set(err, KP_EUNSUPPORTED, "shapes do not match the original");
                 break;
             }
@@ -141,7 +162,7 @@ static int accumulate(kp_model *m, const kp_model *orig, const rc_layer *L, cons
             wo = t->dims[3];
             rows = x->dims[0] * ho * wo;
         } else {
-            if (x->numel % L->K || t->numel != (x->numel / L->K) * L->cout) {
+            if (x->numel % L->K || t->numel != (x->numel / L->K) * tc) {
                 rc = kp_error_set(err, KP_EUNSUPPORTED, "shapes do not match the original");
                 break;
             }
@@ -156,7 +177,7 @@ static int accumulate(kp_model *m, const kp_model *orig, const rc_layer *L, cons
             break;
         }
         make_rows(L, x, P, ho, wo);
-        make_targets(L, t, Y, rows);
+        make_targets(L, t, Y, rows, use_map, tc);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)D, (int)D, (int)rows, 1.0f, P,
                     (int)D, P, (int)D, 0.0f, g, (int)D);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)D, (int)L->cout, (int)rows, 1.0f,
@@ -177,6 +198,7 @@ done:
     free(Y);
     free(g);
     free(h);
+    free(map);
     kp_exec_free(ec);
     kp_exec_free(eo2);
     return rc;

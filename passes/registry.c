@@ -2,8 +2,8 @@
  * line here. Order is the canonical pipeline order (lossless clean-up first, quantization last). */
 #include "passes/registry.h"
 
-extern const kp_pass kp_pass_fold, kp_pass_prune_channels, kp_pass_low_rank, kp_pass_prune,
-    kp_pass_cluster, kp_pass_reconstruct;
+extern const kp_pass kp_pass_fold, kp_pass_drop_layers, kp_pass_prune_channels, kp_pass_low_rank,
+    kp_pass_prune, kp_pass_cluster, kp_pass_reconstruct;
 extern const kp_pass kp_pass_quant_dynamic;
 extern const kp_pass kp_pass_quant_static;
 extern const kp_pass kp_pass_fp16;
@@ -13,6 +13,7 @@ extern const kp_pass kp_pass_mixed_precision;
 static const kp_pass *const all[] = {
     NULL, /* placeholder so the array is never empty; skipped below */
     &kp_pass_fold,
+    &kp_pass_drop_layers,
     &kp_pass_prune_channels,
     &kp_pass_low_rank,
     &kp_pass_prune,

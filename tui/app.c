@@ -397,7 +397,7 @@ int kp_app_main(int argc, char **argv) {
     while (!a->quit) {
         if (dirty) draw_all(a);
         dirty = 0;
-        timeout(a->job_running ? 100 : 250);
+        timeout(a->job_running || kp_plan_task_running() ? 100 : 250);
         wint_t wc = 0;
         int r = get_wch(&wc);
         if (kp_term_interrupted()) break;
@@ -406,6 +406,7 @@ int kp_app_main(int argc, char **argv) {
         /* Screens other than Run must still drain job events: the Run screen's tick does it
          * whichever screen is shown. */
         if (s != &kp_screen_run && kp_screen_run.tick && kp_screen_run.tick(a)) dirty = 1;
+        if (s != &kp_screen_plan && kp_screen_plan.tick && kp_screen_plan.tick(a)) dirty = 1;
         if (r == ERR) continue;
         if (r == KEY_CODE_YES && wc == KEY_RESIZE) {
             dirty = 1;
@@ -419,6 +420,7 @@ int kp_app_main(int argc, char **argv) {
     }
     if (screens[a->step]->leave) screens[a->step]->leave(a);
     kp_term_end();
+    kp_plan_task_end();
     if (a->job) {
         kp_job_cancel(a->job);
         kp_job_free(a->job); /* waits for the worker */

@@ -416,6 +416,7 @@ static int run(int argc, char **argv) {
         kp_pass_ctx ctx = {0};
         ctx.calib = calib;
         ctx.reference = cur;
+        ctx.original = model; /* reconstruct fits layers to the user's model */
         ctx.cancel = &cancel_flag;
         ctx.seed = seed;
         ctx.threads = threads;

@@ -5,13 +5,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/dataset.h"
 #include "core/exec.h"
 #include "core/metrics.h"
+#include "core/model_stats.h"
 #include "core/onnx_io.h"
 #include "core/project.h"
+#include "core/shape_infer.h"
 #include "tui/cli.h"
 
 #define CMD "eval"
@@ -29,6 +32,7 @@ static void usage(FILE *f) {
            "                     column named label/class/target/y)\n"
            "  --npz-key K        npz: entry holding the inputs\n"
            "  --reference R.onnx without labels: compare with this model's outputs (agreement)\n"
+           "  --save-preds P.npy write the predicted class of every sample (int64 .npy)\n"
            "  --limit N          use the first N samples\n"
            "preprocessing (x = (raw * scale - mean[c]) / std[c]):\n"
            "  --scale S  --mean a,b,c  --std a,b,c  --layout nchw|nhwc (layout of the data)\n"
@@ -45,6 +49,7 @@ static void usage(FILE *f) {
 
 typedef struct eval_args {
     const char *model, *data, *labels, *format, *label_column, *npz_key, *reference, *project;
+    const char *save_preds;
     const char *scale, *mean, *std, *layout;
     long batch, limit, threads, runs, warmup;
     int json, no_latency;
@@ -60,13 +65,20 @@ static int parse_long(const char *s, long lo, long hi, long *out) {
 
 /* ---- progress ------------------------------------------------------------------------------ */
 
+/* "evaluating [#####.....] 3200/10000 samples", redrawn at most every 100 ms. */
 static void progress(int on, size_t done, size_t total) {
+    static double last;
     if (!on) return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    if (done < total && done > 0 && now - last < 0.1) return;
+    last = now;
     int width = 30, fill = total ? (int)((double)done / (double)total * width) : width;
     fprintf(stderr, "\r  evaluating [");
     for (int i = 0; i < width; i++) fputc(i < fill ? '#' : '.', stderr);
-    fprintf(stderr, "] %zu/%zu", done, total);
-    if (done == total) fprintf(stderr, "\r%*s\r", width + 40, "");
+    fprintf(stderr, "] %zu/%zu samples", done, total);
+    if (done == total) fprintf(stderr, "\r%*s\r", width + 50, "");
     fflush(stderr);
 }
 
@@ -116,17 +128,52 @@ typedef struct results {
     kp_latency lat1, latb;
     uint64_t file_bytes, gzip_bytes, weight_bytes, params, macs;
     size_t peak1, peakb;
+    int64_t peakb_batch; /* batch size of the run peakb was measured on */
     int64_t macs_batch;
+    int macs_measured; /* 1: counted from a run's shapes; 0: from model statistics */
     size_t samples;
 } results;
+
+/* The first graph input's batch dimension when it is a fixed number, else 1. */
+static int64_t fixed_batch(const kp_model *m) {
+    const kp_graph *g = m->graph;
+    for (size_t i = 0; i < g->n_inputs; i++) {
+        const kp_value_info *v = &g->inputs[i];
+        int init = 0;
+        for (size_t k = 0; k < g->n_inits && !init; k++)
+            init = g->inits[k]->name && !strcmp(g->inits[k]->name, v->name);
+        if (init) continue;
+        return v->type.rank >= 1 && v->type.dims[0].value > 1 ? v->type.dims[0].value : 1;
+    }
+    return 1;
+}
+
+/* Parameters, weight bytes and MACs from the shared model statistics (core/model_stats.h, as
+ * `kompress info` shows them). Returns 1 when the MAC count is complete. Mutates m's value_info
+ * (shape inference), so it runs before an executor borrows m. */
+static int static_stats(kp_model *m, results *r) {
+    kp_error err;
+    kp_model_stats *st = NULL;
+    if (kp_infer_shapes(m, &err) || kp_model_stats_compute(m, &st, &err)) return 0;
+    r->params = (uint64_t)st->params;
+    r->weight_bytes = (uint64_t)st->param_bytes;
+    int complete = st->macs_complete;
+    if (complete) {
+        r->macs = (uint64_t)st->macs;
+        r->macs_batch = fixed_batch(m); /* statistics count a symbolic batch as 1 */
+    }
+    kp_model_stats_free(st);
+    return complete;
+}
 
 static int measure_static(const char *model_path, const kp_model *m, const kp_tensor *const *in1,
                           int threads, results *r, kp_error *err) {
     int rc = kp_file_sizes(model_path, &r->file_bytes, &r->gzip_bytes, err);
-    if (rc) return rc;
-    r->weight_bytes = kp_weight_bytes(m);
-    r->params = kp_param_count(m);
-    /* MACs from one run that keeps every value (shapes of this batch). */
+    if (rc || !r->macs_measured) return rc;
+    if (!r->weight_bytes) r->weight_bytes = kp_weight_bytes(m);
+    if (!r->params) r->params = kp_param_count(m);
+    /* The statistics could not count every layer: count from one run that keeps every value
+     * (exact shapes of this batch). */
     kp_exec_opts o = {.threads = threads, .keep_values = 1};
     kp_exec *e = NULL;
     if ((rc = kp_exec_new(m, &o, &e, err))) return rc;
@@ -142,17 +189,43 @@ static int measure_static(const char *model_path, const kp_model *m, const kp_te
     return rc;
 }
 
-static int eval_accuracy(kp_exec *e, kp_exec *ref, kp_dataset *ds, results *r, kp_error *err) {
+/* Appends the arg max of the first n rows of scores to f (int64). */
+static int write_preds(FILE *f, const kp_tensor *scores, size_t n, kp_error *err) {
+    if (scores->dtype == KP_INT64 && scores->numel >= (int64_t)n &&
+        (scores->rank == 1 || (scores->rank == 2 && scores->dims[1] == 1))) {
+        if (fwrite(scores->data, sizeof(int64_t), n, f) != n) /* class indices already */
+            return kp_error_set(err, KP_EIO, "--save-preds: write failed");
+        return 0;
+    }
+    if (scores->dtype != KP_FLOAT || scores->rank < 1)
+        return kp_error_set(err, KP_EUNSUPPORTED,
+                            "--save-preds needs float32 scores or int64 class indices");
+    int64_t k = scores->dims[scores->rank - 1];
+    const float *v = scores->data;
+    for (size_t r = 0; r < n; r++) {
+        int64_t best = 0;
+        for (int64_t c = 1; c < k; c++)
+            if (v[(int64_t)r * k + c] > v[(int64_t)r * k + best]) best = c;
+        if (fwrite(&best, sizeof best, 1, f) != 1)
+            return kp_error_set(err, KP_EIO, "--save-preds: write failed");
+    }
+    return 0;
+}
+
+static int eval_accuracy(kp_exec *e, kp_exec *ref, kp_dataset *ds, FILE *preds, results *r,
+                         kp_error *err) {
     size_t nb = kp_dataset_n_batches(ds), no = kp_exec_n_outputs(e);
     size_t nr = ref ? kp_exec_n_outputs(ref) : 0;
     kp_tensor **outs = calloc(no + nr + 1, sizeof *outs), **routs = outs + no;
     if (!outs) return kp_error_set(err, KP_ENOMEM, "out of memory");
     int tty = isatty(2), rc = 0;
     kp_accuracy_init(&r->acc);
+    progress(tty, 0, kp_dataset_has_reference(ds) ? nb : kp_dataset_n_samples(ds));
     for (size_t b = 0; b < nb && !rc; b++) {
         kp_batch batch;
         if ((rc = kp_dataset_batch(ds, b, &batch, err))) break;
         if ((rc = kp_exec_run(e, batch.inputs, outs, err))) break;
+        if (preds && (rc = write_preds(preds, outs[0], batch.n, err))) break;
         if (batch.labels) {
             rc = kp_accuracy_add_labels(&r->acc, outs[0], batch.n, batch.labels, err);
         } else if (batch.n_refs) {
@@ -167,62 +240,51 @@ static int eval_accuracy(kp_exec *e, kp_exec *ref, kp_dataset *ds, results *r, k
                 }
             free_outputs(routs, nr);
         }
+        if (b == 0) {
+            r->peakb = kp_exec_peak_bytes(e);
+            r->peakb_batch = batch.inputs[0]->rank ? batch.inputs[0]->dims[0] : 1;
+        }
         r->samples += batch.n;
         free_outputs(outs, no);
-        progress(tty, b + 1, nb);
+        progress(tty, r->samples, kp_dataset_has_reference(ds) ? nb : kp_dataset_n_samples(ds));
     }
     if (rc && tty) fputc('\n', stderr);
-    if (!rc) r->peakb = kp_exec_peak_bytes(e);
     free_outputs(outs, no + nr);
     free(outs);
     return rc;
 }
 
-static int eval_latency(kp_exec *e, kp_dataset *ds, const eval_args *a, results *r, kp_error *err) {
+static int eval_latency(kp_exec *e, kp_dataset *ds, const eval_args *a, int64_t fixed, results *r,
+                        kp_error *err) {
     kp_batch batch;
     int rc = kp_dataset_batch(ds, 0, &batch, err);
     if (rc) return rc;
     const kp_tensor *in0 = batch.inputs[0];
     int64_t rows = in0->rank ? in0->dims[0] : 1;
-    if (batch.n_refs || batch.n_inputs != 1) { /* ONNX test folders: as given */
-        rc = kp_measure_latency(e, batch.inputs, (int)a->warmup, (int)a->runs, NULL, &r->latb, err);
-        r->have_latb = !rc;
-        r->peakb = kp_exec_peak_bytes(e);
-        return rc;
+    int single = !batch.n_refs && batch.n_inputs == 1;
+    /* Batch 1, unless the model's batch size is a fixed number above 1 or the data is ONNX test
+     * folders (their tensors are run as given). */
+    if (single && fixed == 1) {
+        kp_tensor one = head_view(in0, 1);
+        const kp_tensor *in1[1] = {&one};
+        rc = kp_measure_latency(e, in1, (int)a->warmup, (int)a->runs, NULL, &r->lat1, err);
+        if (rc) return rc;
+        r->have_lat1 = 1;
+        r->peak1 = kp_exec_peak_bytes(e);
     }
-    kp_tensor one = head_view(in0, 1);
-    const kp_tensor *in1[1] = {&one};
-    if (rows >= 1 && (rows == 1 || (int64_t)batch.n > 1 || in0->dims[0] == 1)) {
-        /* A model with a fixed batch > 1 cannot run batch 1. */
-        int fixed = rows > 1 && (int64_t)batch.n < rows;
-        if (!fixed) {
-            rc = kp_measure_latency(e, in1, (int)a->warmup, (int)a->runs, NULL, &r->lat1, err);
-            if (rc) return rc;
-            r->have_lat1 = 1;
-            r->peak1 = kp_exec_peak_bytes(e);
-        }
-    }
-    if (rows > 1) {
+    if (rows > 1 || !single) {
         rc = kp_measure_latency(e, batch.inputs, (int)a->warmup, (int)a->runs, NULL, &r->latb, err);
         if (rc) return rc;
         r->have_latb = 1;
         r->peakb = kp_exec_peak_bytes(e);
+        r->peakb_batch = r->latb.batch;
     }
     return 0;
 }
 
 /* 1 when the first graph input's batch dimension is not a fixed number above 1. */
 static int batch_is_free(const kp_model *m) {
-    const kp_graph *g = m->graph;
-    for (size_t i = 0; i < g->n_inputs; i++) {
-        const kp_value_info *v = &g->inputs[i];
-        int init = 0;
-        for (size_t k = 0; k < g->n_inits && !init; k++)
-            init = g->inits[k]->name && !strcmp(g->inits[k]->name, v->name);
-        if (init) continue;
-        return v->type.rank < 1 || v->type.dims[0].value <= 1;
-    }
-    return 1;
+    return fixed_batch(m) == 1;
 }
 
 /* ---- output ------------------------------------------------------------------------------- */
@@ -231,14 +293,19 @@ static void print_human(const char *model, const char *data, kp_dataset *ds, con
                         int threads, int warmup) {
     char shape[128];
     printf("model     %s\n", model);
-    printf("data      %s (%s, %zu samples of %s%s)\n", data,
-           kp_data_format_name(kp_dataset_format(ds)), r->samples,
-           kp_dataset_sample_shape(ds, shape, sizeof shape),
-           kp_dataset_has_labels(ds)      ? ", labelled"
-           : kp_dataset_has_reference(ds) ? ", reference outputs"
-                                          : "");
+    if (kp_dataset_has_reference(ds))
+        printf("data      %s (%s, %zu test data set%s with reference outputs)\n", data,
+               kp_data_format_name(kp_dataset_format(ds)), r->samples, r->samples == 1 ? "" : "s");
+    else
+        printf("data      %s (%s, %zu samples of %s%s)\n", data,
+               kp_data_format_name(kp_dataset_format(ds)), r->samples,
+               kp_dataset_sample_shape(ds, shape, sizeof shape),
+               kp_dataset_has_labels(ds) ? ", labelled" : "");
     const kp_accuracy *acc = &r->acc;
-    if (acc->n)
+    if (acc->n && acc->class_outputs)
+        printf("accuracy  top-1 %.2f%% (%zu/%zu)  (the model outputs class indices: no top-5)\n",
+               kp_accuracy_top1(acc), acc->top1, acc->n);
+    else if (acc->n)
         printf("accuracy  top-1 %.2f%% (%zu/%zu)  top-5 %.2f%%\n", kp_accuracy_top1(acc), acc->top1,
                acc->n, kp_accuracy_top5(acc));
     if (acc->n_ref)
@@ -260,10 +327,13 @@ static void print_human(const char *model, const char *data, kp_dataset *ds, con
     printf("size      %llu bytes on disk, %llu gzipped\n", (unsigned long long)r->file_bytes,
            (unsigned long long)r->gzip_bytes);
     printf("memory    weights %llu bytes", (unsigned long long)r->weight_bytes);
-    if (r->have_lat1) printf(", peak activations %zu bytes at batch 1", r->peak1);
-    if (r->peakb)
-        printf(", %zu bytes at batch %lld", r->peakb,
-               (long long)(r->have_latb ? r->latb.batch : 0));
+    const char *sep = ", peak activations";
+    if (r->have_lat1) {
+        printf("%s %zu bytes at batch 1", sep, r->peak1);
+        sep = ",";
+    }
+    if (r->peakb && r->peakb_batch != 1)
+        printf("%s %zu bytes at batch %lld", sep, r->peakb, (long long)r->peakb_batch);
     printf("\n");
     double per = (double)r->macs / (double)(r->macs_batch > 0 ? r->macs_batch : 1);
     printf("compute   %.0f MACs per sample (%.2f M), %llu parameters\n", per, per / 1e6,
@@ -293,7 +363,7 @@ static void print_json(const char *model, const char *data, kp_dataset *ds, cons
     const kp_accuracy *acc = &r->acc;
     if (acc->n) {
         cJSON_AddNumberToObject(a, "top1", kp_accuracy_top1(acc));
-        cJSON_AddNumberToObject(a, "top5", kp_accuracy_top5(acc));
+        if (!acc->class_outputs) cJSON_AddNumberToObject(a, "top5", kp_accuracy_top5(acc));
         cJSON_AddNumberToObject(a, "correct", (double)acc->top1);
         cJSON_AddNumberToObject(a, "samples", (double)acc->n);
     }
@@ -316,6 +386,7 @@ static void print_json(const char *model, const char *data, kp_dataset *ds, cons
     if (r->peakb) cJSON_AddNumberToObject(m, "peak_activation_bytes_batchB", (double)r->peakb);
     cJSON_AddNumberToObject(o, "macs_per_sample",
                             (double)r->macs / (double)(r->macs_batch > 0 ? r->macs_batch : 1));
+    cJSON_AddStringToObject(o, "macs_source", r->macs_measured ? "measured run" : "model_stats");
     cJSON_AddNumberToObject(o, "parameters", (double)r->params);
     char *txt = cJSON_Print(o);
     if (txt) puts(txt);
@@ -326,7 +397,7 @@ static void print_json(const char *model, const char *data, kp_dataset *ds, cons
 /* ---- main ----------------------------------------------------------------------------------- */
 
 static int parse_args(int argc, char **argv, eval_args *a) {
-    enum { O_LABELCOL = 256, O_NPZKEY, O_REF, O_NOLAT, O_WARMUP };
+    enum { O_LABELCOL = 256, O_NPZKEY, O_REF, O_NOLAT, O_WARMUP, O_PREDS };
     static const struct option opts[] = {{"data", required_argument, 0, 'd'},
                                          {"labels", required_argument, 0, 'l'},
                                          {"format", required_argument, 0, 'f'},
@@ -345,6 +416,7 @@ static int parse_args(int argc, char **argv, eval_args *a) {
                                          {"project", required_argument, 0, 'p'},
                                          {"no-latency", no_argument, 0, O_NOLAT},
                                          {"json", no_argument, 0, 'j'},
+                                         {"save-preds", required_argument, 0, O_PREDS},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
@@ -362,6 +434,7 @@ static int parse_args(int argc, char **argv, eval_args *a) {
         case O_LABELCOL: a->label_column = optarg; break;
         case O_NPZKEY: a->npz_key = optarg; break;
         case O_REF: a->reference = optarg; break;
+        case O_PREDS: a->save_preds = optarg; break;
         case O_NOLAT: a->no_latency = 1; break;
         case 's': a->scale = optarg; break;
         case 'm': a->mean = optarg; break;
@@ -449,6 +522,7 @@ static int run(int argc, char **argv) {
     kp_exec *e = NULL, *refe = NULL;
     char *model_path = NULL, *data_path = NULL, *labels_path = NULL;
     int rc = 0, status = 1;
+    FILE *preds = NULL;
     kp_dataset_opts o;
     kp_dataset_opts_init(&o);
     if (a.project) {
@@ -476,14 +550,37 @@ static int run(int argc, char **argv) {
     }
     if ((rc = kp_dataset_open(data_path, &o, &ds, &err))) goto fail;
     if ((rc = kp_dataset_bind(ds, m, &err))) goto fail;
+    results r;
+    memset(&r, 0, sizeof r);
+    r.macs_measured = !static_stats(m, &r);
     kp_exec_opts eo = {.threads = (int)a.threads};
     if ((rc = kp_exec_new(m, &eo, &e, &err))) goto fail;
     if (refm && (rc = kp_exec_new(refm, &eo, &refe, &err))) goto fail;
 
-    results r;
-    memset(&r, 0, sizeof r);
-    if ((rc = eval_accuracy(e, refe, ds, &r, &err))) goto fail;
-    if (!a.no_latency && (rc = eval_latency(e, ds, &a, &r, &err))) goto fail;
+    if (a.save_preds) {
+        uint8_t hdr[512];
+        int64_t n = (int64_t)kp_dataset_n_samples(ds);
+        size_t hl = kp_npy_header(KP_INT64, 1, &n, hdr, sizeof hdr);
+        if (kp_dataset_has_reference(ds)) {
+            rc = kp_error_set(&err, KP_EUNSUPPORTED,
+                              "--save-preds needs stacked samples, not ONNX test folders");
+            goto fail;
+        }
+        if (!(preds = fopen(a.save_preds, "wb")) || fwrite(hdr, 1, hl, preds) != hl) {
+            rc = kp_error_set(&err, KP_EIO, "%s: cannot write", a.save_preds);
+            goto fail;
+        }
+    }
+    if ((rc = eval_accuracy(e, refe, ds, preds, &r, &err))) goto fail;
+    if (preds) {
+        int bad = fclose(preds) != 0;
+        preds = NULL;
+        if (bad) {
+            rc = kp_error_set(&err, KP_EIO, "%s: write failed", a.save_preds);
+            goto fail;
+        }
+    }
+    if (!a.no_latency && (rc = eval_latency(e, ds, &a, fixed_batch(m), &r, &err))) goto fail;
     kp_batch b0;
     if ((rc = kp_dataset_batch(ds, 0, &b0, &err))) goto fail;
     if (b0.n_inputs == 1 && !b0.n_refs) {
@@ -504,6 +601,10 @@ static int run(int argc, char **argv) {
 fail:
     status = kp_cli_fail(CMD, &err);
 done:
+    if (preds) {
+        fclose(preds);
+        remove(a.save_preds); /* a partial file is worse than none */
+    }
     kp_exec_free(e);
     kp_exec_free(refe);
     kp_dataset_free(ds);

@@ -26,8 +26,8 @@ static void usage(FILE *f) {
             "(MACs) in total and for the %d largest layers, the op histogram, and ops the\n"
             "executor cannot run.\n\n"
             "MACs: Conv N*Cout*Hout*Wout*Cin/group*kh*kw, ConvTranspose N*Cin*Hin*Win*\n"
-            "Cout/group*kh*kw, Gemm/MatMul M*N*K (times batch dims); a symbolic batch counts\n"
-            "as 1.\n\n"
+            "Cout/group*kh*kw, Gemm/MatMul M*N*K (times batch dims), LSTM/GRU/RNN\n"
+            "seq*batch*(|W|+|R|); a symbolic batch counts as 1.\n\n"
             "  --json   the same as one JSON object (adds \"values\": every inferred shape)\n"
             "  --help   this text\n",
             TOP_LAYERS);

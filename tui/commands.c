@@ -14,6 +14,10 @@
     X(passes)       \
     X(compress)     \
     X(targets)      \
+    X(new)          \
+    X(plan)         \
+    X(run)          \
+    X(report)       \
     X(eval)         \
     /* end */
 // clang-format on

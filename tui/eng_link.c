@@ -5,7 +5,9 @@
 #include "core/exec.h"
 #include "core/graph.h"
 #include "core/metrics.h"
+#include "core/job.h"
 #include "core/onnx_io.h"
+#include "core/planner.h"
 #include "core/pass.h"
 #include "core/project.h"
 #include "core/target.h"
@@ -15,8 +17,17 @@
 
 /* Referenced from kp_app_main so the table is not dropped. */
 const void *const kp_eng_link[] = {
-    (const void *)kp_params_parse,     (const void *)kp_onnx_load,    (const void *)kp_model_free,
-    (const void *)kp_model_opset,      (const void *)kp_dtype_name,   (const void *)kp_dtype_size,
-    (const void *)kp_exec_missing_ops, (const void *)kp_strv_free,    (const void *)kp_project_load,
-    (const void *)kp_targets_load,     (const void *)kp_dataset_open, NULL,
+    (const void *)kp_params_parse,
+    (const void *)kp_onnx_load,
+    (const void *)kp_model_free,
+    (const void *)kp_model_opset,
+    (const void *)kp_dtype_name,
+    (const void *)kp_dtype_size,
+    (const void *)kp_exec_missing_ops,
+    (const void *)kp_strv_free,
+    (const void *)kp_project_load,
+    (const void *)kp_targets_load,
+    (const void *)kp_target_estimate_model,
+    (const void *)kp_dataset_open,
+    NULL,
 };

@@ -343,16 +343,48 @@ static void open_prep_form(kp_app *a) {
     kp_app_form(a, prep_submit);
 }
 
+/* IDX image files come with a labels file next to them ("...-images-idx3-ubyte" and
+ * "...-labels-idx1-ubyte"): finds it. Returns 1 and fills out when it exists. */
+static int labels_beside(const char *data, char *out, size_t len) {
+    const char *pairs[][2] = {{"images-idx3", "labels-idx1"}, {"images", "labels"}};
+    for (size_t i = 0; i < 2; i++) {
+        const char *hit = strstr(data, pairs[i][0]);
+        if (!hit) continue;
+        snprintf(out, len, "%.*s%s%s", (int)(hit - data), data, pairs[i][1],
+                 hit + strlen(pairs[i][0]));
+        FILE *f = fopen(out, "rb");
+        if (f) {
+            fclose(f);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int is_8bit_idx(const char *path) {
+    return strstr(path, "-ubyte") != NULL || strstr(path, ".idx3") != NULL;
+}
+
 static void chose(kp_app *a, const char *path) {
     int which = S.picking;
     S.picking = PICK_NONE;
     S.pv.valid = 0;
-    char **dst = which == PICK_DATA ? &a->proj->data.path : &a->proj->data.labels;
+    kp_data_spec *d = &a->proj->data;
+    char **dst = which == PICK_DATA ? &d->path : &d->labels;
     if (kp_app_setstr(dst, path)) return;
-    if (which == PICK_DATA && kp_app_setstr(&a->proj->data.format, NULL)) return;
+    if (which == PICK_DATA && kp_app_setstr(&d->format, NULL)) return;
+    /* Suggested defaults, said out loud: the labels file beside IDX images, 1/255 for bytes. */
+    char note[600] = "", lab[8192];
+    if (which == PICK_DATA && !d->labels && labels_beside(path, lab, sizeof lab) &&
+        !kp_app_setstr(&d->labels, lab))
+        snprintf(note, sizeof note, "; labels found beside it");
+    if (which == PICK_DATA && is_8bit_idx(path) && (d->scale == 1 || d->scale <= 0)) {
+        d->scale = 1.0 / 255.0;
+        size_t l = strlen(note);
+        snprintf(note + l, sizeof note - l, "; scale 1/255 (8-bit)");
+    }
     if (!kp_app_save_project(a))
-        kp_app_msg(a, KP_ROLE_OK, "%s saved in the project",
-                   which == PICK_DATA ? "data" : "labels");
+        kp_app_msg(a, KP_ROLE_OK, "%s saved%s", which == PICK_DATA ? "data" : "labels", note);
 }
 
 static int key(kp_app *a, kp_action act, int ch, int is_key) {

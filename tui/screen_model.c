@@ -49,7 +49,8 @@ static void measure(const kp_model *m) {
             kp_error_set(&err, KP_EUNSUPPORTED, "input %s has no tensor shape", vi->name);
             goto done;
         }
-        for (int d = 0; d < rank; d++) dims[d] = vi->type.dims[d].value > 0 ? vi->type.dims[d].value : 1;
+        for (int d = 0; d < rank; d++)
+            dims[d] = vi->type.dims[d].value > 0 ? vi->type.dims[d].value : 1;
         if (!(in[i] = kp_tensor_new(vi->type.elem, rank, dims, &err))) goto done;
     }
     if (kp_exec_run(e, (const kp_tensor *const *)in, out, &err)) goto done;

@@ -17,6 +17,7 @@ static struct {
     char err[1024];
     int adding; /* choosing a pass to add */
     kp_list add;
+    char planned_dir[4096]; /* project the running planner works for */
 } S;
 
 static int done(const kp_app *a) {
@@ -139,22 +140,41 @@ static void propose(kp_app *a) {
         kp_app_msg(a, KP_ROLE_WARN, "the planner needs: %s", need);
         return;
     }
-    kp_plan np;
-    memset(&np, 0, sizeof np);
-    kp_error err = {0};
-    if (kp_planner_propose(a->proj, a->model, kp_app_target(a), a->passes, a->n_passes, NULL, &np,
-                           &err)) {
-        snprintf(S.err, sizeof S.err, "the planner failed: %s", err.msg);
-        kp_app_msg(a, KP_ROLE_BAD, "%s", S.err);
+    char msg[512];
+    if (kp_plan_task_start(a, msg, sizeof msg)) {
+        kp_app_msg(a, KP_ROLE_BAD, "%s", msg);
         return;
+    }
+    S.err[0] = 0;
+    snprintf(S.planned_dir, sizeof S.planned_dir, "%s", a->proj->dir);
+    kp_app_msg(a, KP_ROLE_STATUS, "asking the planner (it may measure on calibration data)...");
+}
+
+/* Adopts the planner's answer when the background task has one. */
+static int tick(kp_app *a) {
+    if (!kp_plan_task_running() && !a->proj) return 0;
+    kp_plan np;
+    char msg[512];
+    int r = kp_plan_task_poll(&np, msg, sizeof msg);
+    if (r == 0) return kp_plan_task_running(); /* spinner */
+    if (r < 0) {
+        snprintf(S.err, sizeof S.err, "the planner failed: %s", msg);
+        kp_app_msg(a, KP_ROLE_BAD, "%s", S.err);
+        return 1;
+    }
+    if (!a->proj || strcmp(a->proj->dir, S.planned_dir)) { /* another project by now */
+        for (size_t i = 0; i < np.n; i++) free(np.steps[i].pass_id), free(np.steps[i].params);
+        free(np.steps);
+        return 1;
     }
     kp_app_plan_clear(a);
     a->plan = np;
     a->have_plan = 1;
-    S.err[0] = 0;
     S.list.sel = 0;
     sync(a);
-    kp_app_msg(a, KP_ROLE_OK, "the planner proposed %zu step%s", np.n, np.n == 1 ? "" : "s");
+    kp_app_msg(a, KP_ROLE_OK, "the planner proposed %zu step%s%s%s", np.n, np.n == 1 ? "" : "s",
+               msg[0] ? "; " : "", msg);
+    return 1;
 }
 
 static void enter(kp_app *a) {
@@ -211,10 +231,22 @@ static void draw(kp_app *a, kp_rect r) {
         draw_add(a, r);
         return;
     }
+    if (kp_plan_task_running()) {
+        static const char *const spin[] = {"|", "/", "-", "\\"};
+        static unsigned k;
+        kp_putf(r.y + r.h - 1, r.x + 1, r.w - 2, KP_ROLE_WARN,
+                "%s the planner is working; the table updates when it answers", spin[k++ % 4]);
+        r.h--;
+    }
     kp_plan *p = &a->plan;
-    int wide = r.w >= 100;
+    /* Columns: box, pass, parameters, three deltas; the reason gets a column when there is
+     * room for it, else it is shown under the table for the highlighted step. */
+    int spare = r.w - 2 - 4 - 16 - 21;
+    int pw = spare >= 60 ? 30 : spare - 1;
+    int wide = spare >= 60;
+    if (pw < 8) pw = 8;
     int y = r.y;
-    kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-3s %-15s %-14s %6s %6s %6s%s", "on", "pass",
+    kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-3s %-15s %-*s %6s %6s %6s%s", "on", "pass", pw,
             "parameters", "size", "lat.", "acc.", wide ? "  reason" : "");
     int h = r.h - 8;
     S.list.n = (int)p->n;
@@ -231,10 +263,10 @@ static void draw(kp_app *a, kp_rect r) {
             snprintf(da, sizeof da, "%6.2f", -s->est.acc_drop);
         else
             snprintf(da, sizeof da, "%6s", "-");
-        kp_putf(y, r.x + 1, r.w - 2, role, "%s %-15.15s %-14.14s %6s %6s %s",
-                s->enabled ? kp_g()->on : kp_g()->off, s->pass_id ? s->pass_id : "?",
+        kp_putf(y, r.x + 1, r.w - 2, role, "%s %-15.15s %-*.*s %6s %6s %s",
+                s->enabled ? kp_g()->on : kp_g()->off, s->pass_id ? s->pass_id : "?", pw, pw,
                 s->params ? s->params : "", ds, dl, da);
-        if (wide) kp_put(y, r.x + 58, r.w - 59, role, s->est.reason);
+        if (wide) kp_put(y, r.x + 44 + pw, r.w - 45 - pw, role, s->est.reason);
         y++;
     }
     if (!p->n)
@@ -406,6 +438,12 @@ static int key(kp_app *a, kp_action act, int ch, int is_key) {
         return KP_UNHANDLED;
     }
     if (kp_list_key(&S.list, act, 5)) return KP_DRAW_SCREEN;
+    if (kp_plan_task_running() &&
+        (act == KP_ACT_REPLAN || act == KP_ACT_TOGGLE || act == KP_ACT_ENTER ||
+         act == KP_ACT_EDIT || act == KP_ACT_NEW || act == KP_ACT_DELETE || act == KP_ACT_RUN)) {
+        kp_app_msg(a, KP_ROLE_WARN, "the planner is working; its answer will replace this plan");
+        return KP_DRAW_ALL;
+    }
     switch (act) {
     case KP_ACT_REPLAN: propose(a); return KP_DRAW_ALL;
     case KP_ACT_TOGGLE: return toggle(a);
@@ -413,7 +451,10 @@ static int key(kp_app *a, kp_action act, int ch, int is_key) {
     case KP_ACT_EDIT: return edit(a);
     case KP_ACT_NEW: S.adding = 1; return KP_DRAW_SCREEN;
     case KP_ACT_DELETE: return remove_step(a);
-    case KP_ACT_RUN: kp_app_goto(a, KP_STEP_RUN); return KP_DRAW_ALL;
+    case KP_ACT_RUN:
+        kp_app_goto(a, KP_STEP_RUN);
+        kp_app_run_start(a);
+        return KP_DRAW_ALL;
     default: return KP_UNHANDLED;
     }
 }
@@ -453,5 +494,6 @@ const kp_screen kp_screen_plan = {
     .draw = draw,
     .key = key,
     .click = click,
+    .tick = tick,
     .done = done,
 };

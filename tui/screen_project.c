@@ -133,7 +133,9 @@ static void draw(kp_app *a, kp_rect r) {
                            : KP_ROLE_MUTED,
                w->last);
     }
-    if (!S.n) kp_put(y + 1, r.x + 1, r.w - 2, KP_ROLE_MUTED, "No projects in this workspace yet.");
+    if (!S.n)
+        kp_put(y + 1, r.x + 1, r.w - 2, KP_ROLE_MUTED,
+               "No projects in this workspace yet. Press n (or Enter) to create one.");
     if (S.err[0]) kp_wrap(r.y + r.h - 2, r.x + 1, r.w - 2, 2, KP_ROLE_BAD, S.err);
 }
 

@@ -80,15 +80,15 @@ static void line(kp_rect r, int y, const char *name, double b, double f, int low
     }
     if (b < 0) snprintf(bt, 32, "n/a");
     if (f < 0) snprintf(ft, 32, "n/a");
-    kp_putf(y, r.x + 1, r.w - 2, KP_ROLE_NORMAL, "%-15s %11s %11s %7s", name, bt, ft, ratio);
-    kp_put(y, r.x + 49, r.w - 50, role, delta);
+    kp_putf(y, r.x + 1, r.w - 2, KP_ROLE_NORMAL, "%-14s %10s %10s %6s", name, bt, ft, ratio);
+    kp_put(y, r.x + 45, r.w - 46, role, delta);
 }
 
 static void draw_summary(kp_app *a, const kp_run_record *rr, kp_rect r) {
     const kp_metrics_row *b = &rr->before, *f = &rr->after;
     int y = r.y;
-    kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-15s %11s %11s %7s %s", rr->id ? rr->id : "run",
-            "before", "after", "ratio", " change");
+    kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-14s %10s %10s %6s  %s",
+            rr->id ? rr->id : "run", "before", "after", "ratio", "change");
     line(r, y++, "file size", b->file_bytes, f->file_bytes, 1, "B");
     line(r, y++, "gzip size", b->gzip_bytes, f->gzip_bytes, 1, "B");
     line(r, y++, "latency here", b->host_latency_ms, f->host_latency_ms, 1, "ms");
@@ -99,29 +99,30 @@ static void draw_summary(kp_app *a, const kp_run_record *rr, kp_rect r) {
     kp_putf(y++, r.x + 1, r.w - 2, f->fits_ram && f->fits_flash ? KP_ROLE_OK : KP_ROLE_BAD,
             "fits the target: RAM %s, flash %s", f->fits_ram ? "yes" : "no",
             f->fits_flash ? "yes" : "no");
-    y++;
     char x1[32], x2[32];
-    if (y + 1 < r.y + r.h - 3) {
+    int last = r.y + r.h - 2; /* two lines for the paths */
+    if (y + 1 < last) {
         bars(r, y, "size", b->file_bytes, f->file_bytes, kp_fmt_bytes(b->file_bytes, x1),
              kp_fmt_bytes(f->file_bytes, x2), 1);
         y += 2;
     }
-    if (y + 1 < r.y + r.h - 3 && b->host_latency_ms > 0) {
+    if (y + 1 < last && b->host_latency_ms > 0) {
         bars(r, y, "latency", b->host_latency_ms, f->host_latency_ms,
              kp_fmt_ms(b->host_latency_ms, x1), kp_fmt_ms(f->host_latency_ms, x2), 1);
         y += 2;
     }
-    if (y + 1 < r.y + r.h - 3 && b->top1 >= 0) {
+    if (y + 1 < last && b->top1 >= 0) {
         snprintf(x1, 32, "%.2f%%", b->top1);
         snprintf(x2, 32, "%.2f%%", f->top1);
         bars(r, y, "accuracy", b->top1, f->top1, x1, x2, 0);
         y += 2;
     }
-    y = r.y + r.h - 2;
-    kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_MUTED, "model:  %s",
-            rr->output_model ? kp_app_path(a, rr->output_model) : "-");
-    kp_putf(y, r.x + 1, r.w - 2, KP_ROLE_MUTED, "report: %s",
-            rr->report ? kp_app_path(a, rr->report) : "-");
+    y = last;
+    kp_put(y, r.x + 1, 8, KP_ROLE_MUTED, "model:");
+    kp_put_tail(y++, r.x + 9, r.w - 10, KP_ROLE_MUTED,
+                rr->output_model ? kp_app_path(a, rr->output_model) : "-");
+    kp_put(y, r.x + 1, 8, KP_ROLE_MUTED, "report:");
+    kp_put_tail(y, r.x + 9, r.w - 10, KP_ROLE_MUTED, rr->report ? kp_app_path(a, rr->report) : "-");
 }
 
 static void draw_history(kp_app *a, kp_rect r) {
@@ -165,6 +166,64 @@ static double zero_frac(const kp_tensor *t) {
     return (double)z / (double)t->numel;
 }
 
+/* The layers that hold weights, in graph order, with the weight and bias inputs' positions. */
+static int weight_slots(const kp_node *n, int *w, int *b) {
+    static const struct {
+        const char *op;
+        int w, b;
+    } ops[] = {{"Conv", 1, 2},        {"ConvTranspose", 1, 2}, {"Gemm", 1, 2},
+               {"MatMul", 1, -1},     {"ConvInteger", 1, -1},  {"MatMulInteger", 1, -1},
+               {"QLinearConv", 3, 8}, {"QLinearMatMul", 3, -1}};
+    if (n->domain && n->domain[0] && strcmp(n->domain, "ai.onnx")) return 0;
+    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+        if (!strcmp(n->op_type, ops[i].op)) return *w = ops[i].w, *b = ops[i].b, 1;
+    return 0;
+}
+
+/* The stored tensor behind a value: an initializer, or one reached through the nodes that only
+ * change its form (DequantizeLinear, Cast, Transpose, Reshape, Identity). */
+static const kp_tensor *stored(const kp_graph *g, const char *name, int depth) {
+    if (!name || !name[0] || depth > 4) return NULL;
+    const kp_tensor *t = find_init(g, name);
+    if (t) return t;
+    static const char *const pass_through[] = {"DequantizeLinear", "Cast", "Transpose", "Reshape",
+                                               "Identity"};
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const kp_node *n = g->nodes[i];
+        for (size_t o = 0; o < n->n_outputs; o++) {
+            if (strcmp(n->outputs[o], name)) continue;
+            for (size_t k = 0; k < sizeof pass_through / sizeof *pass_through; k++)
+                if (!strcmp(n->op_type, pass_through[k]) && n->n_inputs)
+                    return stored(g, n->inputs[0], depth + 1);
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+typedef struct layer {
+    const kp_node *n;
+    const kp_tensor *w, *b;
+} layer;
+
+static size_t layers_of(const kp_graph *g, layer *out, size_t cap) {
+    size_t k = 0;
+    for (size_t i = 0; i < g->n_nodes && k < cap; i++) {
+        const kp_node *n = g->nodes[i];
+        int wi, bi;
+        if (!weight_slots(n, &wi, &bi)) continue;
+        const kp_tensor *w = (size_t)wi < n->n_inputs ? stored(g, n->inputs[wi], 0) : NULL;
+        if (!w) continue; /* activation x activation */
+        out[k].n = n;
+        out[k].w = w;
+        out[k].b = bi >= 0 && (size_t)bi < n->n_inputs ? stored(g, n->inputs[bi], 0) : NULL;
+        k++;
+    }
+    return k;
+}
+
+/* Per layer (weight-holding nodes, matched in graph order): weight bytes before and after,
+ * the stored precision and the fraction of zeros after. */
 static void draw_layers(kp_app *a, const kp_run_record *rr, kp_rect r) {
     if (!a->model) {
         kp_put(r.y, r.x + 1, r.w - 2, KP_ROLE_WARN, "the original model is not loaded (step 2)");
@@ -185,36 +244,38 @@ static void draw_layers(kp_app *a, const kp_run_record *rr, kp_rect r) {
         kp_wrap(r.y, r.x + 1, r.w - 2, 3, KP_ROLE_BAD, path ? S.out_err : "no output model");
         return;
     }
-    const kp_graph *g0 = a->model->graph, *g1 = S.out->graph;
+    layer L0[256], L1[256];
+    size_t n0 = layers_of(a->model->graph, L0, 256), n1 = layers_of(S.out->graph, L1, 256);
     int y = r.y;
-    kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-20s %9s %9s %-8s %6s", "weight", "before",
-            "after", "precis.", "zeros");
+    kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-16s %-6s %9s %9s %-5s %6s", "layer", "op",
+            "before", "after", "as", "zeros");
     int h = r.h - 2;
-    if (S.scroll > (int)g0->n_inits - h) S.scroll = (int)g0->n_inits - h;
+    size_t n = n0 > n1 ? n0 : n1;
+    if (S.scroll > (int)n - h) S.scroll = (int)n - h;
     if (S.scroll < 0) S.scroll = 0;
-    for (int i = 0; i < h && (size_t)(S.scroll + i) < g0->n_inits; i++) {
-        const kp_tensor *t0 = g0->inits[S.scroll + i];
-        if (!t0->name) continue;
-        /* Passes may rename a weight (name_quantized, name_scale...): sum the tensors that
-         * start with the same name. */
-        double after = 0;
-        const kp_tensor *t1 = find_init(g1, t0->name), *main = t1;
-        size_t l = strlen(t0->name);
-        for (size_t k = 0; k < g1->n_inits; k++) {
-            const kp_tensor *t = g1->inits[k];
-            if (t->name && !strncmp(t->name, t0->name, l)) {
-                after += (double)t->nbytes;
-                if (!main || t->nbytes > main->nbytes) main = t;
-            }
-        }
+    for (int i = 0; i < h && (size_t)(S.scroll + i) < n; i++) {
+        size_t k = (size_t)(S.scroll + i);
+        const layer *l0 = k < n0 ? &L0[k] : NULL, *l1 = k < n1 ? &L1[k] : NULL;
+        double before = l0 ? (double)l0->w->nbytes + (l0->b ? (double)l0->b->nbytes : 0) : 0;
+        double after = l1 ? (double)l1->w->nbytes + (l1->b ? (double)l1->b->nbytes : 0) : 0;
+        const layer *any = l0 ? l0 : l1;
+        /* The original weight's name reads best ("features.4.weight"). */
+        const char *name = any->w->name ? any->w->name : any->n->name ? any->n->name : "?";
+        const char *dt = l1 ? kp_dtype_name(l1->w->dtype) : "-";
+        if (!strcmp(dt, "float32"))
+            dt = "fp32";
+        else if (!strcmp(dt, "float16"))
+            dt = "fp16";
         char s0[32], s1[32];
-        kp_putf(y++, r.x + 1, r.w - 2, after < (double)t0->nbytes ? KP_ROLE_OK : KP_ROLE_NORMAL,
-                "%-20.20s %9s %9s %-8s %5.1f%%", t0->name, kp_fmt_bytes((double)t0->nbytes, s0),
-                main ? kp_fmt_bytes(after, s1) : "removed", main ? kp_dtype_name(main->dtype) : "-",
-                main ? zero_frac(main) * 100 : 0.0);
+        kp_putf(y++, r.x + 1, r.w - 2, l1 && after < before ? KP_ROLE_OK : KP_ROLE_NORMAL,
+                "%-16.16s %-6.6s %9s %9s %-5.5s %5.1f%%", name, any->n->op_type,
+                l0 ? kp_fmt_bytes(before, s0) : "-", l1 ? kp_fmt_bytes(after, s1) : "removed", dt,
+                l1 ? zero_frac(l1->w) * 100 : 0.0);
     }
-    kp_put(r.y + r.h - 1, r.x + 1, r.w - 2, KP_ROLE_MUTED,
-           "Per-layer error and MACs: see the run's report.");
+    kp_putf(r.y + r.h - 1, r.x + 1, r.w - 2, KP_ROLE_MUTED,
+            n0 == n1 ? "%zu layers with weights, matched in order; Up/Down scroll"
+                     : "layers with weights: %zu before, %zu after (matched in order)",
+            n0, n1);
 }
 
 static void draw(kp_app *a, kp_rect r) {

@@ -16,7 +16,7 @@
 static struct {
     int started;
     char stage[200];
-    double frac[MAX_STEPS], secs[MAX_STEPS];
+    double frac[MAX_STEPS], secs[MAX_STEPS], t_start[MAX_STEPS];
     int state[MAX_STEPS]; /* 0 waiting, 1 running, 2 done, 3 failed */
     char step_name[MAX_STEPS][40];
     int n_steps;
@@ -63,7 +63,7 @@ static const char *prereq(kp_app *a) {
     return "There is no enabled step in the plan: go to step 6 (Plan) and enable at least one.";
 }
 
-static void start(kp_app *a) {
+void kp_app_run_start(kp_app *a) {
     if (a->job_running) return;
     const char *m = prereq(a);
     if (m) {
@@ -103,12 +103,13 @@ static void handle(kp_app *a, const kp_event *e) {
         logf_("%s", e->text);
         break;
     case KP_EV_STEP_START:
-        if (s >= 0) S.state[s] = 1, S.frac[s] = 0;
+        if (s >= 0) S.state[s] = 1, S.frac[s] = 0, S.t_start[s] = now_s();
         if (s >= 0 && e->text[0]) snprintf(S.step_name[s], sizeof S.step_name[0], "%s", e->text);
+        snprintf(S.stage, sizeof S.stage, "step %d of %d: %s", e->step + 1, S.n_steps, e->text);
         logf_("step %d: %s", e->step + 1, e->text);
         break;
     case KP_EV_PROGRESS:
-        if (s >= 0) S.frac[s] = e->fraction, S.secs[s] = e->elapsed_s;
+        if (s >= 0) S.frac[s] = e->fraction;
         break;
     case KP_EV_METRICS:
         if (e->step < 0)
@@ -118,7 +119,8 @@ static void handle(kp_app *a, const kp_event *e) {
         break;
     case KP_EV_LOG: logf_("%s", e->text); break;
     case KP_EV_STEP_DONE:
-        if (s >= 0) S.state[s] = e->text[0] ? 3 : 2, S.frac[s] = 1, S.secs[s] = e->elapsed_s;
+        if (s >= 0)
+            S.state[s] = e->text[0] ? 3 : 2, S.frac[s] = 1, S.secs[s] = now_s() - S.t_start[s];
         logf_("step %d done%s%s", e->step + 1, e->text[0] ? ": " : "", e->text);
         break;
     case KP_EV_DONE:
@@ -167,23 +169,10 @@ static int tick(kp_app *a) {
         n++;
     }
     S.elapsed = now_s();
+    for (int i = 0; i < S.n_steps; i++) /* the running step's time ticks */
+        if (S.state[i] == 1) S.secs[i] = S.elapsed - S.t_start[i];
     if (S.finished) finish(a);
     return 1; /* elapsed time changes: redraw every turn while running */
-}
-
-static void row(kp_rect r, int y, const char *name, double b, double af, int have_b, int have_a,
-                int lower_better, const char *(*fmt)(double, char *)) {
-    char x1[32], x2[32], d[32] = "";
-    kp_put(y, r.x + 1, 16, KP_ROLE_NORMAL, name);
-    kp_put(y, r.x + 18, 12, KP_ROLE_NORMAL, have_b ? fmt(b, x1) : "...");
-    kp_put(y, r.x + 31, 12, have_a ? KP_ROLE_NORMAL : KP_ROLE_MUTED, have_a ? fmt(af, x2) : "...");
-    if (have_a && have_b && b > 0) {
-        double ch = (af - b) / b * 100;
-        kp_role role = (ch < -0.5) == (lower_better != 0) ? KP_ROLE_OK : KP_ROLE_BAD;
-        if (ch > -0.5 && ch < 0.5) role = KP_ROLE_MUTED;
-        snprintf(d, sizeof d, "%+.1f%%", ch);
-        kp_put(y, r.x + 44, r.w - 45, role, d);
-    }
 }
 
 static const char *fmt_b(double v, char *b) {
@@ -200,6 +189,26 @@ static const char *fmt_pct(double v, char *b) {
 static const char *fmt_mj(double v, char *b) {
     snprintf(b, 32, "%.3g mJ", v);
     return b;
+}
+
+static void row(kp_rect r, int y, const char *name, double b, double af, int have_b, int have_a,
+                int lower_better, const char *(*fmt)(double, char *)) {
+    char x1[32], x2[32], d[32] = "";
+    kp_put(y, r.x + 1, 16, KP_ROLE_NORMAL, name);
+    kp_put(y, r.x + 18, 12, KP_ROLE_NORMAL, have_b ? fmt(b, x1) : "...");
+    kp_put(y, r.x + 31, 12, have_a ? KP_ROLE_NORMAL : KP_ROLE_MUTED, have_a ? fmt(af, x2) : "...");
+    if (have_a && have_b && fmt == fmt_pct && b >= 0 && af >= 0) { /* accuracy: points */
+        double ch = af - b;
+        kp_role role = ch < -0.005 ? KP_ROLE_BAD : ch > 0.005 ? KP_ROLE_OK : KP_ROLE_MUTED;
+        snprintf(d, sizeof d, "%+.2f pts", ch);
+        kp_put(y, r.x + 44, r.w - 45, role, d);
+    } else if (have_a && have_b && b > 0) {
+        double ch = (af - b) / b * 100;
+        kp_role role = (ch < -0.5) == (lower_better != 0) ? KP_ROLE_OK : KP_ROLE_BAD;
+        if (ch > -0.5 && ch < 0.5) role = KP_ROLE_MUTED;
+        snprintf(d, sizeof d, "%+.1f%%", ch);
+        kp_put(y, r.x + 44, r.w - 45, role, d);
+    }
 }
 
 static void draw(kp_app *a, kp_rect r) {
@@ -285,7 +294,7 @@ static int key(kp_app *a, kp_action act, int ch, int is_key) {
         return KP_UNHANDLED;
     }
     if (act == KP_ACT_RUN || act == KP_ACT_ENTER) {
-        start(a);
+        kp_app_run_start(a);
         return KP_DRAW_ALL;
     }
     return KP_UNHANDLED;

@@ -89,7 +89,7 @@ static void details(kp_app *a, const kp_target *t, kp_rect r) {
             kp_putf(y++, r.x, r.w, e.fits_flash ? KP_ROLE_OK : KP_ROLE_BAD, "Flash %s: needs %s",
                     e.fits_flash ? "fits" : "DOES NOT FIT",
                     kp_fmt_bytes((double)e.flash_bytes, b2));
-            kp_putf(y++, r.x, r.w, KP_ROLE_NORMAL, "Latency ~%s  energy %.3g mJ (estimate)",
+            kp_putf(y++, r.x, r.w, KP_ROLE_NORMAL, "Latency ~%s  %.3g mJ (estimated)",
                     kp_fmt_ms(e.latency_s * 1000, b1), e.energy_j * 1000);
         }
     }
@@ -108,7 +108,7 @@ static void draw(kp_app *a, kp_rect r) {
         kp_wrap(r.y + 2, r.x + 1, r.w - 2, r.h - 2, KP_ROLE_BAD, a->targets_err);
         return;
     }
-    int lw = 26;
+    int lw = 20;
     int sel_row = S.npos ? S.pos[S.list.sel] : 0;
     int top = sel_row >= r.h ? sel_row - r.h + 1 : 0;
     for (int i = 0; i < r.h && top + i < S.n; i++) {
@@ -152,7 +152,7 @@ static int key(kp_app *a, kp_action act, int ch, int is_key) {
 }
 
 static int click(kp_app *a, kp_rect r, int row, int col) {
-    if (kp_eng_missing(KP_MOD_TARGET) || col > 27) return KP_UNHANDLED;
+    if (kp_eng_missing(KP_MOD_TARGET) || col > 21) return KP_UNHANDLED;
     int sel_row = S.npos ? S.pos[S.list.sel] : 0;
     int top = sel_row >= r.h ? sel_row - r.h + 1 : 0;
     for (int k = 0; k < S.npos; k++)

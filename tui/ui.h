@@ -118,6 +118,17 @@ const kp_target *kp_app_target(kp_app *a); /* the project's target or NULL */
 const char *kp_app_path(const kp_app *a, const char *rel);
 /* Replaces *dst (owned string) with a copy of s. */
 int kp_app_setstr(char **dst, const char *s);
+/* Asking the planner in the background (tui/plan_task.c). start: 0, or -1 with msg. poll: 0
+ * still working or none started, 1 done (*out filled, owned by the caller; msg holds a note),
+ * -1 failed (msg). end: waits for a running planner and drops its result (at exit). */
+int kp_plan_task_start(kp_app *a, char *msg, size_t len);
+int kp_plan_task_poll(kp_plan *out, char *msg, size_t len);
+int kp_plan_task_running(void);
+void kp_plan_task_end(void);
+
+/* Starts running the project's plan (tui/screen_run.c); says in the status line why not. */
+void kp_app_run_start(kp_app *a);
+
 /* Draws the "this is not available" notice used by screens when something is missing. */
 void kp_app_notice(kp_rect r, const char *title, const char *text);
 

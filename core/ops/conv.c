@@ -33,6 +33,36 @@ static int kernel_shape(kp_op_ctx *ctx, const kp_tensor *w, int nd, int64_t *k) 
     return 0;
 }
 
+typedef float v4f __attribute__((vector_size(16)));
+
+static inline void copy_floats(float *d, const float *src, int64_t n) {
+    int64_t j = 0;
+    v4f v;
+    for (; j + 4 <= n; j += 4) {
+        memcpy(&v, src + j, sizeof v);
+        memcpy(d + j, &v, sizeof v);
+    }
+    if (j < n && n >= 4) { /* last 4, overlapping what was copied (d and src do not overlap) */
+        memcpy(&v, src + n - 4, sizeof v);
+        memcpy(d + n - 4, &v, sizeof v);
+        return;
+    }
+    for (; j < n; j++) d[j] = src[j];
+}
+
+/* y[i] += b */
+static inline void add_floats(float *y, int64_t n, float b) {
+    int64_t j = 0;
+    v4f vb = {b, b, b, b};
+    for (; j + 4 <= n; j += 4) {
+        v4f v;
+        memcpy(&v, y + j, sizeof v);
+        v += vb;
+        memcpy(y + j, &v, sizeof v);
+    }
+    for (; j < n; j++) y[j] += b;
+}
+
 /* Bias and the fused activation in one pass over the output. */
 static void add_bias(const kp_op_ctx *ctx, float *y, const float *b, int64_t n, int64_t m,
                      int64_t os) {
@@ -44,7 +74,7 @@ static void add_bias(const kp_op_ctx *ctx, float *y, const float *b, int64_t n, 
             if (act == KP_ACT_RELU) {
                 kp_op_bias_relu(p, os, bv);
             } else {
-                for (int64_t j = 0; j < os; j++) p[j] += bv;
+                if (bv != 0) add_floats(p, os, bv);
                 if (act) kp_op_apply_act(ctx, p, os);
             }
         }
@@ -52,8 +82,10 @@ static void add_bias(const kp_op_ctx *ctx, float *y, const float *b, int64_t n, 
 
 /* ---- im2col -------------------------------------------------------------------------------- */
 
-static void im2col_2d(const float *x, int64_t cg, const kp_spatial *s, float *col, int64_t ld) {
-    int64_t ih = s->in[0], iw = s->in[1], oh = s->out[0], ow = s->out[1];
+/* Output rows [y0, y0 + ny) into col (row stride ld). */
+static void im2col_2d(const float *x, int64_t cg, const kp_spatial *s, float *col, int64_t ld,
+                      int64_t y0, int64_t ny) {
+    int64_t ih = s->in[0], iw = s->in[1], ow = s->out[1];
     int64_t kh = s->k[0], kw = s->k[1], sh = s->stride[0], sw = s->stride[1];
     int64_t dh = s->dil[0], dw = s->dil[1], ph = s->pad_b[0], pw = s->pad_b[1];
     for (int64_t c = 0; c < cg; c++) {
@@ -67,8 +99,8 @@ static void im2col_2d(const float *x, int64_t cg, const kp_spatial *s, float *co
                 int64_t hi = iw - off > 0 ? (iw - off + sw - 1) / sw : 0;
                 if (hi > ow) hi = ow;
                 if (lo > hi) lo = hi;
-                for (int64_t y = 0; y < oh; y++) {
-                    float *r = row + y * ow;
+                for (int64_t y = y0; y < y0 + ny; y++) {
+                    float *r = row + (y - y0) * ow;
                     int64_t yy = y * sh - ph + a * dh;
                     if (yy < 0 || yy >= ih) {
                         memset(r, 0, (size_t)ow * sizeof *r);
@@ -86,22 +118,10 @@ static void im2col_2d(const float *x, int64_t cg, const kp_spatial *s, float *co
     }
 }
 
-typedef float v4f __attribute__((vector_size(16)));
-
-static inline void copy_floats(float *d, const float *src, int64_t n) {
-    int64_t j = 0;
-    for (; j + 4 <= n; j += 4) {
-        v4f v;
-        memcpy(&v, src + j, sizeof v);
-        memcpy(d + j, &v, sizeof v);
-    }
-    for (; j < n; j++) d[j] = src[j];
-}
-
 /* Stride-1 2-D: the group's input is first copied into a zero-bordered plane (pad) large
- * enough for every tap, so each col row is a run of plain copies without bounds checks. */
-static void im2col_2d_s1(const float *x, int64_t cg, const kp_spatial *s, float *pad, float *col,
-                         int64_t ld) {
+ * enough for every tap (pad_plane), so each col row is a run of plain copies without bounds
+ * checks (im2col_rows_s1, output rows [y0, y0 + ny)). */
+static void pad_plane(const float *x, int64_t cg, const kp_spatial *s, float *pad) {
     int64_t ih = s->in[0], iw = s->in[1], oh = s->out[0], ow = s->out[1];
     int64_t kh = s->k[0], kw = s->k[1], dh = s->dil[0], dw = s->dil[1];
     int64_t ph = s->pad_b[0], pw = s->pad_b[1];
@@ -122,18 +142,35 @@ static void im2col_2d_s1(const float *x, int64_t cg, const kp_spatial *s, float 
             if (hi > lo) copy_floats(pr + lo, xc + yy * iw, hi - lo);
             for (int64_t j = hi > lo ? hi : lo; j < wp; j++) pr[j] = 0;
         }
+    }
+}
+
+static void im2col_rows_s1(const float *pad, int64_t cg, const kp_spatial *s, float *col,
+                           int64_t ld, int64_t y0, int64_t ny) {
+    int64_t oh = s->out[0], ow = s->out[1];
+    int64_t kh = s->k[0], kw = s->k[1], dh = s->dil[0], dw = s->dil[1];
+    int64_t hp = oh + (kh - 1) * dh, wp = ow + (kw - 1) * dw;
+    for (int64_t c = 0; c < cg; c++) {
+        const float *pc = pad + c * hp * wp;
         for (int64_t a = 0; a < kh; a++)
             for (int64_t b = 0; b < kw; b++) {
                 float *row = col + ((c * kh + a) * kw + b) * ld;
-                const float *src = pc + a * dh * wp + b * dw;
-                for (int64_t y = 0; y < oh; y++) copy_floats(row + y * ow, src + y * wp, ow);
+                const float *src = pc + (y0 + a * dh) * wp + b * dw;
+                for (int64_t y = 0; y < ny; y++) copy_floats(row + y * ow, src + y * wp, ow);
             }
     }
 }
 
-static void im2col_nd(const float *x, int64_t cg, const kp_spatial *s, float *col, int64_t ld) {
+/* Output positions [p0, p0 + np) only (np <= ld): lets large convolutions run in tiles. */
+static void im2col_nd(const float *x, int64_t cg, const kp_spatial *s, float *col, int64_t ld,
+                      int64_t p0, int64_t np) {
     int nd = s->nd;
-    int64_t kidx[KP_SPATIAL_MAX], oidx[KP_SPATIAL_MAX];
+    int64_t kidx[KP_SPATIAL_MAX], oidx[KP_SPATIAL_MAX], start[KP_SPATIAL_MAX];
+    int64_t rem0 = p0;
+    for (int d = nd - 1; d >= 0; d--) {
+        start[d] = rem0 % s->out[d];
+        rem0 /= s->out[d];
+    }
     for (int64_t c = 0; c < cg; c++)
         for (int64_t kk = 0; kk < s->k_size; kk++) {
             int64_t rem = kk;
@@ -143,8 +180,8 @@ static void im2col_nd(const float *x, int64_t cg, const kp_spatial *s, float *co
             }
             float *row = col + (c * s->k_size + kk) * ld;
             const float *xc = x + c * s->in_size;
-            for (int d = 0; d < nd; d++) oidx[d] = 0;
-            for (int64_t o = 0; o < s->out_size; o++) {
+            for (int d = 0; d < nd; d++) oidx[d] = start[d];
+            for (int64_t o = 0; o < np; o++) {
                 int64_t lin = 0;
                 int inside = 1;
                 for (int d = 0; d < nd; d++) {
@@ -166,25 +203,76 @@ static void im2col_nd(const float *x, int64_t cg, const kp_spatial *s, float *co
 
 /* ---- depthwise 2-D ------------------------------------------------------------------------- */
 
-static void depthwise_2d(const float *x, const float *w, float *y, const kp_spatial *s) {
+/* One channel: the plane is first copied into a zero-bordered buffer covering every tap, so
+ * the loops need no bounds checks; 3x3 stride-1 rows run 4 outputs at a time. Bias and the
+ * fused activation are applied to each output row while it is in cache. */
+static void depthwise_2d(const kp_op_ctx *ctx, const float *x, const float *w, float bias, float *y,
+                         const kp_spatial *s, float *pad) {
     int64_t ih = s->in[0], iw = s->in[1], oh = s->out[0], ow = s->out[1];
     int64_t kh = s->k[0], kw = s->k[1], sh = s->stride[0], sw = s->stride[1];
     int64_t dh = s->dil[0], dw = s->dil[1], ph = s->pad_b[0], pw = s->pad_b[1];
-    for (int64_t oy = 0; oy < oh; oy++)
-        for (int64_t ox = 0; ox < ow; ox++) {
-            float acc = 0;
-            for (int64_t a = 0; a < kh; a++) {
-                int64_t yy = oy * sh - ph + a * dh;
-                if (yy < 0 || yy >= ih) continue;
-                const float *xr = x + yy * iw;
-                const float *wr = w + a * kw;
-                for (int64_t b = 0; b < kw; b++) {
-                    int64_t xx = ox * sw - pw + b * dw;
-                    if (xx >= 0 && xx < iw) acc += xr[xx] * wr[b];
-                }
-            }
-            y[oy * ow + ox] = acc;
+    int64_t hp = (oh - 1) * sh + (kh - 1) * dh + 1, wp = (ow - 1) * sw + (kw - 1) * dw + 1;
+    for (int64_t r = 0; r < hp; r++) {
+        float *pr = pad + r * wp;
+        int64_t yy = r - ph;
+        if (yy < 0 || yy >= ih) {
+            memset(pr, 0, (size_t)wp * sizeof *pr);
+            continue;
         }
+        int64_t lo = pw < wp ? pw : wp, hi = pw + iw < wp ? pw + iw : wp;
+        for (int64_t j = 0; j < lo; j++) pr[j] = 0;
+        if (hi > lo) copy_floats(pr + lo, x + yy * iw, hi - lo);
+        for (int64_t j = hi > lo ? hi : lo; j < wp; j++) pr[j] = 0;
+    }
+    int fast = kh == 3 && kw == 3 && sw == 1 && dw == 1;
+    for (int64_t oy = 0; oy < oh; oy++) {
+        float *yr = y + oy * ow;
+        const float *r0 = pad + oy * sh * wp;
+        int64_t ox = 0;
+        if (fast) {
+            const float *r1 = r0 + dh * wp, *r2 = r1 + dh * wp;
+            v4f vb = {bias, bias, bias, bias};
+            v4f w0 = {w[0], w[0], w[0], w[0]}, w1 = {w[1], w[1], w[1], w[1]};
+            v4f w2 = {w[2], w[2], w[2], w[2]}, w3 = {w[3], w[3], w[3], w[3]};
+            v4f w4 = {w[4], w[4], w[4], w[4]}, w5 = {w[5], w[5], w[5], w[5]};
+            v4f w6 = {w[6], w[6], w[6], w[6]}, w7 = {w[7], w[7], w[7], w[7]};
+            v4f w8 = {w[8], w[8], w[8], w[8]};
+            for (; ox + 4 <= ow; ox += 4) {
+                v4f a, b, c, acc = vb;
+                memcpy(&a, r0 + ox, sizeof a);
+                memcpy(&b, r0 + ox + 1, sizeof b);
+                memcpy(&c, r0 + ox + 2, sizeof c);
+                acc += w0 * a + w1 * b + w2 * c;
+                memcpy(&a, r1 + ox, sizeof a);
+                memcpy(&b, r1 + ox + 1, sizeof b);
+                memcpy(&c, r1 + ox + 2, sizeof c);
+                acc += w3 * a + w4 * b + w5 * c;
+                memcpy(&a, r2 + ox, sizeof a);
+                memcpy(&b, r2 + ox + 1, sizeof b);
+                memcpy(&c, r2 + ox + 2, sizeof c);
+                acc += w6 * a + w7 * b + w8 * c;
+                memcpy(yr + ox, &acc, sizeof acc);
+            }
+        }
+        if (kh == 3 && kw == 3 && dw == 1) {
+            const float *r1 = r0 + dh * wp, *r2 = r1 + dh * wp;
+            for (; ox < ow; ox++) {
+                int64_t o = ox * sw;
+                yr[ox] = bias + w[0] * r0[o] + w[1] * r0[o + 1] + w[2] * r0[o + 2] + w[3] * r1[o] +
+                         w[4] * r1[o + 1] + w[5] * r1[o + 2] + w[6] * r2[o] + w[7] * r2[o + 1] +
+                         w[8] * r2[o + 2];
+            }
+        }
+        for (; ox < ow; ox++) {
+            float acc = bias;
+            for (int64_t a = 0; a < kh; a++) {
+                const float *pr = r0 + a * dh * wp + ox * sw;
+                for (int64_t b = 0; b < kw; b++) acc += w[a * kw + b] * pr[b * dw];
+            }
+            yr[ox] = acc;
+        }
+        if (ctx->fused_act) kp_op_apply_act(ctx, yr, ow);
+    }
 }
 
 /* ---- Conv ---------------------------------------------------------------------------------- */
@@ -222,8 +310,42 @@ static int conv_run(kp_op_ctx *ctx) {
     for (int i = 0; i < nd; i++)
         if (s.k[i] != 1 || s.stride[i] != 1 || s.pad_b[i] || s.pad_e[i]) pointwise = 0;
     int depthwise = nd == 2 && cg == 1 && mg == 1;
+    if (depthwise) {
+        int64_t hp = (s.out[0] - 1) * s.stride[0] + (s.k[0] - 1) * s.dil[0] + 1;
+        int64_t wp = (s.out[1] - 1) * s.stride[1] + (s.k[1] - 1) * s.dil[1] + 1;
+        float *dpad = ctx->scratch(ctx, (size_t)(hp * wp) * sizeof *dpad);
+        if (!dpad) return ctx->err->code;
+        const float *bias = b ? b->data : NULL;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t ch = 0; ch < c; ch++)
+                depthwise_2d(ctx, xd + (i * c + ch) * is, wd + ch * s.k_size,
+                             bias ? bias[ch] : 0.0f, y + (i * m + ch) * os, &s, dpad);
+        return 0;
+    }
     float *col = NULL, *pad = NULL;
     int s1 = nd == 2 && s.stride[0] == 1 && s.stride[1] == 1;
+    if (mg > INT32_MAX || os > INT32_MAX || kk > INT32_MAX)
+        return kp_op_fail(ctx, KP_ERANGE, "convolution too large for one GEMM");
+    /* A col buffer over 64 MiB: run each image in tiles of output positions instead. */
+    int64_t tile = kk ? ((int64_t)16 << 20) / kk : os;
+    if (!pointwise && !depthwise && kk && os && tile < os) {
+        if (tile < 1) tile = 1;
+        col = ctx->scratch(ctx, (size_t)(kk * tile) * sizeof *col);
+        if (!col) return ctx->err->code;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t g = 0; g < group; g++) {
+                const float *xg = xd + (i * c + g * cg) * is, *wg = wd + g * mg * kk;
+                float *yg = y + (i * m + g * mg) * os;
+                for (int64_t p0 = 0; p0 < os; p0 += tile) {
+                    int64_t np = os - p0 < tile ? os - p0 : tile;
+                    im2col_nd(xg, cg, &s, col, np, p0, np);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)np,
+                                (int)kk, 1.0f, wg, (int)kk, col, (int)np, 0.0f, yg + p0, (int)os);
+                }
+            }
+        add_bias(ctx, y, b ? b->data : NULL, n, m, os);
+        return 0;
+    }
     if (!pointwise && !depthwise && kk && os) {
         col = ctx->scratch(ctx, (size_t)(kk * os) * sizeof *col);
         if (!col) return ctx->err->code;
@@ -239,8 +361,7 @@ static int conv_run(kp_op_ctx *ctx) {
      * fused activation. */
     int64_t chunk = os >= 512 ? 1 : (512 + os - 1) / os;
     if (chunk > n) chunk = n;
-    if (group == 1 && !pointwise && !depthwise && chunk > 1 && kk &&
-        (kk * chunk * os) < (1 << 22)) {
+    if (group == 1 && !depthwise && chunk > 1 && kk && (kk * chunk * os) < (1 << 22)) {
         float *colc = ctx->scratch(ctx, (size_t)(kk * chunk * os) * sizeof *colc);
         float *ytmp = ctx->scratch(ctx, (size_t)(m * chunk * os) * sizeof *ytmp);
         if (!colc || !ytmp) return ctx->err->code;
@@ -249,12 +370,18 @@ static int conv_run(kp_op_ctx *ctx) {
             int64_t cn = n - i0 < chunk ? n - i0 : chunk, ld = cn * os;
             for (int64_t j = 0; j < cn; j++) {
                 const float *xi = xd + (i0 + j) * c * is;
-                if (s1)
-                    im2col_2d_s1(xi, c, &s, pad, colc + j * os, ld);
-                else if (nd == 2)
-                    im2col_2d(xi, c, &s, colc + j * os, ld);
-                else
-                    im2col_nd(xi, c, &s, colc + j * os, ld);
+                if (pointwise) {
+                    for (int64_t ci = 0; ci < c; ci++)
+                        copy_floats(colc + ci * ld + j * os, xi + ci * is, os);
+                    continue;
+                }
+                if (s1) {
+                    pad_plane(xi, c, &s, pad);
+                    im2col_rows_s1(pad, c, &s, colc + j * os, ld, 0, s.out[0]);
+                } else if (nd == 2) {
+                    im2col_2d(xi, c, &s, colc + j * os, ld, 0, s.out[0]);
+                } else
+                    im2col_nd(xi, c, &s, colc + j * os, ld, 0, os);
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)ld, (int)kk, 1.0f,
                         wd, (int)kk, colc, (int)ld, 0.0f, ytmp, (int)ld);
@@ -279,28 +406,42 @@ static int conv_run(kp_op_ctx *ctx) {
         for (int64_t g = 0; g < group; g++) {
             const float *xg = xd + (i * c + g * cg) * is, *wg = wd + g * mg * kk;
             float *yg = y + (i * m + g * mg) * os;
-            if (depthwise) {
-                depthwise_2d(xg, wg, yg, &s);
-                continue;
-            }
             if (!kk) {
                 memset(yg, 0, (size_t)(mg * os) * sizeof *yg);
+                add_bias(ctx, yg, b ? (const float *)b->data + g * mg : NULL, 1, mg, os);
+                continue;
+            }
+            if (!pointwise && nd == 2) {
+                /* Blocks of output rows (about 512 positions): the col block stays in cache
+                 * and OpenBLAS runs faster on it than on one very wide matrix. */
+                int64_t oh = s.out[0], ow = s.out[1], rb = os > 1024 && ow ? 512 / ow : oh;
+                if (rb < 1) rb = 1;
+                if (s1) pad_plane(xg, cg, &s, pad);
+                for (int64_t y0 = 0; y0 < oh; y0 += rb) {
+                    int64_t ny = oh - y0 < rb ? oh - y0 : rb, nc = ny * ow;
+                    if (s1)
+                        im2col_rows_s1(pad, cg, &s, col, nc, y0, ny);
+                    else
+                        im2col_2d(xg, cg, &s, col, nc, y0, ny);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)nc,
+                                (int)kk, 1.0f, wg, (int)kk, col, (int)nc, 0.0f, yg + y0 * ow,
+                                (int)os);
+                    for (int64_t mm = 0; mm < mg; mm++)
+                        add_bias(ctx, yg + mm * os + y0 * ow,
+                                 b ? (const float *)b->data + g * mg + mm : NULL, 1, 1, nc);
+                }
                 continue;
             }
             const float *src = xg;
             if (!pointwise) {
-                if (s1)
-                    im2col_2d_s1(xg, cg, &s, pad, col, os);
-                else if (nd == 2)
-                    im2col_2d(xg, cg, &s, col, os);
-                else
-                    im2col_nd(xg, cg, &s, col, os);
+                im2col_nd(xg, cg, &s, col, os, 0, os);
                 src = col;
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)os, (int)kk, 1.0f,
                         wg, (int)kk, src, (int)os, 0.0f, yg, (int)os);
+            /* Bias and activation while this image's output is still in cache. */
+            add_bias(ctx, yg, b ? (const float *)b->data + g * mg : NULL, 1, mg, os);
         }
-    add_bias(ctx, y, b ? b->data : NULL, n, m, os);
     return 0;
 }
 
@@ -432,6 +573,9 @@ static int convt_run(kp_op_ctx *ctx) {
     float *y = yt->data;
     memset(y, 0, yt->nbytes);
     int64_t rows = mg * s.k_size;
+    if (rows > INT32_MAX || s.in_size > INT32_MAX || cg > INT32_MAX ||
+        (rows && s.in_size > ((int64_t)1 << 32) / rows))
+        return kp_op_fail(ctx, KP_ERANGE, "transposed convolution too large");
     float *col = NULL;
     if (rows && s.in_size) {
         col = ctx->scratch(ctx, (size_t)(rows * s.in_size) * sizeof *col);

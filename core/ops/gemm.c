@@ -55,7 +55,15 @@ static int gemm_run(kp_op_ctx *ctx) {
             for (int64_t i = 0; i < m; i++)
                 for (int64_t j = 0; j < n; j++) yd[i * n + j] = bt * cd[i * cs0 + j * cs1];
         }
-        if (k)
+        if (k && m == 1) {
+            /* One row: a matrix-vector product (sgemm would pack all of B on every call). */
+            if (tb)
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)k, (float)alpha, b->data,
+                            (int)k, a->data, 1, has_c ? 1.0f : 0.0f, yd, 1);
+            else
+                cblas_sgemv(CblasRowMajor, CblasTrans, (int)k, (int)n, (float)alpha, b->data,
+                            (int)n, a->data, 1, has_c ? 1.0f : 0.0f, yd, 1);
+        } else if (k)
             cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
                         tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, (float)alpha,
                         a->data, (int)a->dims[1], b->data, (int)b->dims[1], has_c ? 1.0f : 0.0f, yd,

@@ -9,6 +9,7 @@
 #include "core/ops/einsum.h"
 #include "core/ops/elem.h"
 #include "core/ops/extra.h"
+#include "core/ops/float8.h"
 #include "core/ops/ops.h"
 
 #define OUT_OR_FAIL(o, ...)                                                                        \
@@ -95,11 +96,62 @@ static int cast_strings(kp_op_ctx *ctx, const kp_tensor *x, kp_tensor *o) {
     return 0;
 }
 
+/* Casts from or to a float8 type, through double; saturate (opset 19, default 1) decides
+ * what out-of-range values become. */
+static int cast_f8(kp_op_ctx *ctx, const kp_tensor *x, kp_dtype dt) {
+    int fin = kp_f8_is(x->dtype), fout = kp_f8_is(dt);
+    if ((!fin && (kp_elem_kind_of(x->dtype) == KP_EK_NONE)) ||
+        (!fout && kp_elem_kind_of(dt) == KP_EK_NONE))
+        return kp_op_fail(ctx, KP_EUNSUPPORTED, "cast from %s to %s is not supported",
+                          kp_dtype_name(x->dtype), kp_dtype_name(dt));
+    int saturate = (int)kp_node_attr_int(ctx->node, "saturate", 1);
+    OUT_OR_FAIL(o, ctx, 0, dt, x->rank, x->dims);
+    for (int64_t i = 0; i < x->numel; i++) {
+        double v = fin ? kp_f8_to_double(x->dtype, ((const uint8_t *)x->data)[i])
+                       : kp_elem_getd(x->data, x->dtype, i);
+        if (fout)
+            ((uint8_t *)o->data)[i] = kp_f8_from_double(dt, v, saturate);
+        else
+            kp_elem_setd(o->data, dt, i, v);
+    }
+    return 0;
+}
+
+/* Plain loops for the pairs models cast large tensors between; 1 if handled. Integer targets
+ * of float sources are excluded (they need the saturating conversion of kp_elem_setd). */
+static int cast_fast(const kp_tensor *x, kp_tensor *o) {
+    int64_t n = x->numel;
+#define CAST_LOOP(TI, TO)                                                                          \
+    do {                                                                                           \
+        const TI *in = x->data;                                                                    \
+        TO *out = o->data;                                                                         \
+        for (int64_t i = 0; i < n; i++) out[i] = (TO)in[i];                                        \
+        return 1;                                                                                  \
+    } while (0)
+    switch (x->dtype * 32 + o->dtype) {
+    case KP_INT64 * 32 + KP_FLOAT: CAST_LOOP(int64_t, float);
+    case KP_INT32 * 32 + KP_FLOAT: CAST_LOOP(int32_t, float);
+    case KP_UINT8 * 32 + KP_FLOAT: CAST_LOOP(uint8_t, float);
+    case KP_INT8 * 32 + KP_FLOAT: CAST_LOOP(int8_t, float);
+    case KP_BOOL * 32 + KP_FLOAT: CAST_LOOP(uint8_t, float);
+    case KP_FLOAT * 32 + KP_DOUBLE: CAST_LOOP(float, double);
+    case KP_DOUBLE * 32 + KP_FLOAT: CAST_LOOP(double, float);
+    case KP_INT32 * 32 + KP_INT64: CAST_LOOP(int32_t, int64_t);
+    case KP_INT64 * 32 + KP_INT32: CAST_LOOP(int64_t, int32_t);
+    case KP_UINT8 * 32 + KP_INT64: CAST_LOOP(uint8_t, int64_t);
+    case KP_BOOL * 32 + KP_INT64: CAST_LOOP(uint8_t, int64_t);
+    case KP_BOOL * 32 + KP_INT32: CAST_LOOP(uint8_t, int32_t);
+    default: return 0;
+    }
+#undef CAST_LOOP
+}
+
 static int cast_to(kp_op_ctx *ctx, const kp_tensor *x, int64_t to) {
     if (!kp_dtype_valid((int)to) || to == KP_UNDEFINED)
         return kp_op_fail(ctx, KP_EINVAL, "'to' = %lld is not a tensor element type",
                           (long long)to);
     kp_dtype dt = (kp_dtype)to;
+    if (kp_f8_is(x->dtype) || kp_f8_is(dt)) return cast_f8(ctx, x, dt);
     kp_elem_kind ki = kp_elem_kind_of(x->dtype), ko = kp_elem_kind_of(dt);
     if ((ki == KP_EK_NONE && x->dtype != KP_STRING) || (ko == KP_EK_NONE && dt != KP_STRING))
         return kp_op_fail(ctx, KP_EUNSUPPORTED, "cast from %s to %s is not supported",
@@ -128,6 +180,8 @@ static int cast_to(kp_op_ctx *ctx, const kp_tensor *x, int64_t to) {
             memcpy(&u, &f, 4);
             out[i] = isnan(f) ? 0x7fc0 : (uint16_t)(u >> 16);
         }
+    } else if (cast_fast(x, o)) {
+        /* done: a common pair in a plain loop */
     } else if (ko == KP_EK_FLOAT || ki == KP_EK_FLOAT) {
         for (int64_t i = 0; i < n; i++)
             kp_elem_setd(o->data, dt, i, kp_elem_getd(x->data, x->dtype, i));
@@ -318,10 +372,20 @@ const kp_op_def kp_ops_misc[] = {
     {"", "Det", kp_op_det},
     {"", "Dropout", run_dropout},
     {"", "Einsum", kp_op_einsum},
+    {"", "GridSample", kp_op_grid_sample},
     {"", "HammingWindow", kp_op_hamming_window},
     {"", "HannWindow", kp_op_hann_window},
+    {"", "MaxUnpool", kp_op_max_unpool},
+    {"", "MelWeightMatrix", kp_op_mel_weight_matrix},
     {"", "NonMaxSuppression", kp_op_nms},
     {"", "Range", run_range},
+    {"", "RoiAlign", kp_op_roi_align},
     {"", "STFT", kp_op_stft},
+    {"", "StringNormalizer", kp_op_string_normalizer},
+    {"", "TfIdfVectorizer", kp_op_tfidf},
+    {"", "Unique", kp_op_unique},
+    {"ai.onnx.preview.training", "Adagrad", kp_op_adagrad},
+    {"ai.onnx.preview.training", "Adam", kp_op_adam},
+    {"ai.onnx.preview.training", "Momentum", kp_op_momentum},
     {0},
 };

@@ -115,8 +115,19 @@ void kp_op_apply_act(const kp_op_ctx *ctx, float *y, int64_t n) {
     switch (ctx->fused_act) {
     case KP_ACT_RELU: kp_op_bias_relu(y, n, 0.0f); break;
     case KP_ACT_CLIP: {
+        /* Branch-free: NaN stays NaN, as in Clip. */
         float lo = ctx->act_alpha, hi = ctx->act_beta;
-        for (int64_t i = 0; i < n; i++) y[i] = y[i] < lo ? lo : y[i] > hi ? hi : y[i];
+        int64_t i = 0;
+        v4f vl = {lo, lo, lo, lo}, vh = {hi, hi, hi, hi};
+        for (; i + 4 <= n; i += 4) {
+            v4f v;
+            memcpy(&v, y + i, sizeof v);
+            v4i below = v<vl, above = v> vh;
+            v = (v4f)(((v4i)v & ~below) | ((v4i)vl & below));
+            v = (v4f)(((v4i)v & ~above) | ((v4i)vh & above));
+            memcpy(y + i, &v, sizeof v);
+        }
+        for (; i < n; i++) y[i] = y[i] < lo ? lo : y[i] > hi ? hi : y[i];
         break;
     }
     case KP_ACT_LEAKY: {

@@ -102,6 +102,54 @@ static void accumulate(rop op, const kp_tensor *x, int rank, const int64_t *kd, 
     }
 }
 
+/* Integer reductions that must stay exact beyond 2^53 (sum, product, min, max, sum of squares,
+ * L1), in wrapping 64-bit arithmetic like the integer types themselves; unsigned values are
+ * compared as unsigned. */
+static int reduce_int(kp_op_ctx *ctx, rop op, const kp_tensor *x, const int64_t *kd, kp_tensor *o) {
+    int64_t on = o->numel;
+    uint64_t *acc = malloc((size_t)on * sizeof *acc);
+    if (!acc) return kp_op_fail(ctx, KP_ENOMEM, "out of memory");
+    int uns = kp_elem_kind_of(x->dtype) == KP_EK_UINT;
+    uint64_t init = op == R_PROD  ? 1
+                    : op == R_MAX ? (uns ? 0 : (uint64_t)INT64_MIN)
+                    : op == R_MIN ? (uns ? UINT64_MAX : (uint64_t)INT64_MAX)
+                                  : 0;
+    for (int64_t i = 0; i < on; i++) acc[i] = init;
+    kp_bcast bc;
+    const int64_t *dl[1] = {kd};
+    int r = x->rank;
+    kp_bcast_plan(&bc, 1, &r, dl, x->rank, x->dims);
+    int64_t idx[KP_MAX_RANK] = {0}, off[KP_BCAST_MAX] = {0}, j = 0;
+    int64_t n = bc.inner, st = bc.strides[0][bc.rank - 1];
+    for (int64_t row = 0; row < bc.rows && x->numel; row++) {
+        for (int64_t i = 0; i < n; i++) {
+            uint64_t *a = &acc[off[0] + i * st];
+            uint64_t v = uns ? kp_elem_getu(x->data, x->dtype, j + i)
+                             : (uint64_t)kp_elem_geti(x->data, x->dtype, j + i);
+            int64_t sv = (int64_t)v, sa = (int64_t)*a;
+            switch (op) {
+            case R_SUM: *a += v; break;
+            case R_PROD: *a *= v; break;
+            case R_SSQ: *a += v * v; break;
+            case R_L1: *a += (!uns && sv < 0) ? 0 - v : v; break;
+            case R_MAX: *a = (uns ? v > *a : sv > sa) ? v : *a; break;
+            case R_MIN: *a = (uns ? v < *a : sv < sa) ? v : *a; break;
+            default: break;
+            }
+        }
+        j += n;
+        kp_bcast_next(&bc, idx, off);
+    }
+    for (int64_t i = 0; i < on; i++) {
+        if (uns)
+            kp_elem_setu(o->data, o->dtype, i, acc[i]);
+        else
+            kp_elem_seti(o->data, o->dtype, i, (int64_t)acc[i]);
+    }
+    free(acc);
+    return 0;
+}
+
 static int reduce(kp_op_ctx *ctx, rop op) {
     const kp_tensor *x = kp_op_input(ctx, 0);
     if (!x) return kp_op_fail(ctx, KP_EINVAL, "input is missing");
@@ -136,6 +184,9 @@ static int reduce(kp_op_ctx *ctx, rop op) {
     if (!o) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
     int64_t on = o->numel;
     if (on == 0) return 0;
+    if (k != KP_EK_FLOAT &&
+        (op == R_SUM || op == R_PROD || op == R_MAX || op == R_MIN || op == R_SSQ || op == R_L1))
+        return reduce_int(ctx, op, x, kd, o);
     double *acc = malloc((size_t)on * sizeof *acc * (op == R_LSE ? 2 : 1));
     if (!acc)
         return kp_op_fail(ctx, KP_ENOMEM, "out of memory for %lld accumulators", (long long)on);
@@ -183,6 +234,58 @@ REDUCE(run_rssq, R_SSQ)
 REDUCE(run_rlogsum, R_LOGSUM)
 REDUCE(run_rlse, R_LSE)
 #undef REDUCE
+
+/* MeanVarianceNormalization: (x - E[x]) / (sqrt(E[x^2] - E[x]^2) + 1e-9) over `axes` (default
+ * [0, 2, 3]), as the op's function body defines it; statistics in double. */
+static int run_mvn(kp_op_ctx *ctx) {
+    const kp_tensor *x = kp_op_input(ctx, 0);
+    if (!x || kp_elem_kind_of(x->dtype) != KP_EK_FLOAT)
+        return kp_op_fail(ctx, KP_EINVAL, "needs one floating-point input");
+    const int64_t *ax;
+    size_t nax = kp_node_attr_ints(ctx->node, "axes", &ax);
+    static const int64_t dflt[3] = {0, 2, 3};
+    if (!kp_node_attr(ctx->node, "axes")) ax = dflt, nax = 3;
+    int64_t kd[KP_MAX_RANK], count = 1;
+    for (int d = 0; d < x->rank; d++) kd[d] = x->dims[d];
+    for (size_t i = 0; i < nax; i++) {
+        int a, rc = kp_args_axis(ctx, ax[i], x->rank, &a);
+        if (rc) return rc;
+        if (kd[a] == 1 && x->dims[a] != 1)
+            return kp_op_fail(ctx, KP_EINVAL, "axis %d is listed twice", a);
+        count *= x->dims[a];
+        kd[a] = 1;
+    }
+    kp_tensor *o = kp_op_output(ctx, 0, x->dtype, x->rank, x->dims);
+    if (!o) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
+    if (x->numel == 0) return 0;
+    int64_t on = x->numel / count;
+    double *acc = calloc((size_t)on * 2, sizeof *acc);
+    if (!acc) return kp_op_fail(ctx, KP_ENOMEM, "out of memory");
+    accumulate(R_SUM, x, x->rank, kd, acc, NULL);
+    accumulate(R_SSQ, x, x->rank, kd, acc + on, NULL);
+    for (int64_t i = 0; i < on; i++) {
+        double m = acc[i] / (double)count, v = acc[on + i] / (double)count - m * m;
+        acc[i] = m;
+        acc[on + i] = 1.0 / (sqrt(v > 0 ? v : 0) + 1e-9);
+    }
+    kp_bcast bc;
+    const int64_t *dl[1] = {kd};
+    int r = x->rank;
+    kp_bcast_plan(&bc, 1, &r, dl, x->rank, x->dims);
+    int64_t idx[KP_MAX_RANK] = {0}, off[KP_BCAST_MAX] = {0}, j = 0;
+    int64_t n = bc.inner, st = bc.strides[0][bc.rank - 1];
+    for (int64_t row = 0; row < bc.rows; row++) {
+        for (int64_t i = 0; i < n; i++) {
+            int64_t a = off[0] + i * st;
+            double v = kp_elem_getd(x->data, x->dtype, j + i);
+            kp_elem_setd(o->data, o->dtype, j + i, (v - acc[a]) * acc[on + a]);
+        }
+        j += n;
+        kp_bcast_next(&bc, idx, off);
+    }
+    free(acc);
+    return 0;
+}
 
 /* Splits dims around axis: outer = prod(dims[:axis]), a = dims[axis], inner = rest. */
 static void split3(const kp_tensor *x, int axis, int64_t *outer, int64_t *a, int64_t *inner) {
@@ -480,6 +583,7 @@ const kp_op_def kp_ops_reduce[] = {
     {"", "CumSum", run_cumsum},
     {"", "Hardmax", run_hardmax},
     {"", "LogSoftmax", run_logsoftmax},
+    {"", "MeanVarianceNormalization", run_mvn},
     {"", "NegativeLogLikelihoodLoss", kp_op_nll_loss},
     {"", "ReduceL1", run_rl1},
     {"", "ReduceL2", run_rl2},

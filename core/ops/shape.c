@@ -663,7 +663,18 @@ static int run_pad(kp_op_ctx *ctx) {
             else
                 off += j * st[d];
         }
-        for (int64_t i = 0; i < inner; i++) {
+        /* the interior of the row [lo, hi) maps to consecutive source elements: one memcpy;
+         * only the padded edges go element by element */
+        int64_t lo = before < 0 ? 0 : before, hi = before + xin < inner ? before + xin : inner;
+        if (outside || hi < lo) lo = hi = 0;
+        for (int64_t i = 0; i < lo; i++) {
+            int64_t j = pad_src(mode, i, before, xin);
+            memcpy(dst + i * (int64_t)es, j < 0 ? cbytes : src + (off + j) * (int64_t)es, es);
+        }
+        if (hi > lo)
+            memcpy(dst + lo * (int64_t)es, src + (off + lo - before) * (int64_t)es,
+                   (size_t)(hi - lo) * es);
+        for (int64_t i = hi > lo ? hi : 0; i < inner; i++) {
             int64_t j = outside ? -1 : pad_src(mode, i, before, xin);
             memcpy(dst + i * (int64_t)es, j < 0 ? cbytes : src + (off + j) * (int64_t)es, es);
         }

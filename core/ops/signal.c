@@ -1,6 +1,7 @@
 /* Signal ops (opset 17): HannWindow, HammingWindow, BlackmanWindow (periodic or symmetric,
  * output_datatype), DFT (real or complex input, axis, inverse, onesided, dft_length) and STFT
- * (frame_step, window, frame_length, onesided). Direct O(n^2) transforms in double. */
+ * (frame_step, window, frame_length, onesided), MelWeightMatrix. Direct O(n^2) transforms in
+ * double. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,5 +149,53 @@ int kp_op_stft(kp_op_ctx *ctx) {
             dft_line(x, (b * len + f * step) * x->dims[2], x->dims[2], cplx, flen, flen, bins, -1,
                      1, o, ((b * frames + f) * bins) * 2, 2, w);
     free(w);
+    return 0;
+}
+
+/* MelWeightMatrix: [dft_length / 2 + 1, num_mel_bins] triangular filters whose edges are
+ * num_mel_bins + 2 points evenly spaced on the mel scale (mel = 2595 log10(1 + hz / 700))
+ * from lower_edge_hertz, mapped to (integer) spectrogram bins. */
+int kp_op_mel_weight_matrix(kp_op_ctx *ctx) {
+    int64_t nmel, dftl, rate;
+    double lo, hi;
+    int rc;
+    if ((rc = kp_args_scalar_i(ctx, kp_op_input(ctx, 0), "num_mel_bins", &nmel)) ||
+        (rc = kp_args_scalar_i(ctx, kp_op_input(ctx, 1), "dft_length", &dftl)) ||
+        (rc = kp_args_scalar_i(ctx, kp_op_input(ctx, 2), "sample_rate", &rate)) ||
+        (rc = kp_args_scalar_d(ctx, kp_op_input(ctx, 3), "lower_edge_hertz", &lo)) ||
+        (rc = kp_args_scalar_d(ctx, kp_op_input(ctx, 4), "upper_edge_hertz", &hi)))
+        return rc;
+    if (nmel < 1 || nmel > 65536 || dftl < 1 || dftl > (1 << 24) || rate < 1 || !(lo >= 0) ||
+        !(hi > lo))
+        return kp_op_fail(ctx, KP_EINVAL, "invalid mel parameters");
+    kp_dtype dt = (kp_dtype)kp_node_attr_int(ctx->node, "output_datatype", KP_FLOAT);
+    if (!kp_dtype_valid((int)dt) || kp_elem_kind_of(dt) == KP_EK_NONE)
+        return kp_op_fail(ctx, KP_EUNSUPPORTED, "output_datatype %d", (int)dt);
+    int64_t nbins = dftl / 2 + 1, od[2] = {nbins, nmel};
+    kp_tensor *o = kp_op_output(ctx, 0, dt, 2, od);
+    if (!o) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
+    int64_t *edge = malloc((size_t)(nmel + 2) * sizeof *edge);
+    if (!edge) return kp_op_fail(ctx, KP_ENOMEM, "out of memory");
+    double mlo = 2595 * log10(1 + lo / 700), mhi = 2595 * log10(1 + hi / 700);
+    /* ONNX (reference and ONNX Runtime) divides the mel range by num_mel_bins + 2, so the last
+     * edge stops short of upper_edge_hertz; we follow it to produce the same matrix */
+    double step = (mhi - mlo) / (double)(nmel + 2);
+    for (int64_t i = 0; i < nmel + 2; i++) {
+        double hz = 700 * (pow(10, ((double)i * step + mlo) / 2595) - 1);
+        edge[i] = (int64_t)floor((double)(dftl + 1) * hz / (double)rate);
+    }
+    for (int64_t i = 0; i < o->numel; i++) kp_elem_setd(o->data, dt, i, 0);
+    for (int64_t m = 0; m < nmel; m++) {
+        int64_t l = edge[m], c = edge[m + 1], h = edge[m + 2];
+        if (l < 0 || h >= nbins + 1 || c >= nbins) continue; /* outside the spectrogram */
+        if (c == l)
+            kp_elem_setd(o->data, dt, c * nmel + m, 1);
+        else
+            for (int64_t j = l; j <= c; j++)
+                kp_elem_setd(o->data, dt, j * nmel + m, (double)(j - l) / (double)(c - l));
+        for (int64_t j = c; j < h && h > c; j++)
+            kp_elem_setd(o->data, dt, j * nmel + m, (double)(h - j) / (double)(h - c));
+    }
+    free(edge);
     return 0;
 }

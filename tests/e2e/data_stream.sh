@@ -6,7 +6,6 @@ set -u
 K=${KOMPRESS:?}
 PY=/usr/bin/python3
 EX=examples/fashion-mnist
-[ -x /usr/bin/time ] || { echo "needs /usr/bin/time (Debian package time)"; exit 77; }
 $PY -c "import numpy" 2>/dev/null || { echo "needs python3-numpy"; exit 77; }
 TR=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 [ -f $TR ] || { echo "no Fashion-MNIST"; exit 77; }
@@ -17,9 +16,13 @@ $PY -c "
 import numpy as np
 x = np.random.default_rng(0).random((40000, 1, 28, 28), dtype=np.float32)
 np.save('$T/big.npy', x); np.save('$T/small.npy', x[:100])"
-rss() { # prints peak RSS in KB of: kompress eval ARGS
-  /usr/bin/time -f "%M" -o "$T/rss" "$K" eval "$@" --no-latency > "$T/out" 2> "$T/err" || { cat "$T/err" >&2; echo 0; return; }
-  cat "$T/rss"
+rss() { # prints the peak RSS in KB of `kompress eval ARGS --no-latency` (0 on failure)
+  $PY - "$T/out" "$T/err" "$K" eval "$@" --no-latency <<'PYEOF'
+import resource, subprocess, sys
+with open(sys.argv[1], "w") as out, open(sys.argv[2], "w") as err:
+    rc = subprocess.run(sys.argv[3:], stdout=out, stderr=err).returncode
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if rc == 0 else 0)
+PYEOF
 }
 small=$(rss $EX/mlp.onnx --data "$T/small.npy")
 big=$(rss $EX/mlp.onnx --data "$T/big.npy")

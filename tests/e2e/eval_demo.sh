@@ -38,6 +38,54 @@ for w in "top-1" "top-5" "batch 1: median" "batch 64: median" "gzipped" "peak ac
   grep -q "$w" "$T/h.txt" || bad "human output lacks '$w'"
 done
 
+# The same 500 test images written by numpy in every format score what the IDX files score.
+$PY - "$T" <<'PYEOF'
+import gzip, sys, numpy as np
+t = sys.argv[1]
+def idx(path):
+    d = gzip.open(path).read()
+    nd = d[3]
+    dims = [int.from_bytes(d[4 + 4 * i:8 + 4 * i], "big") for i in range(nd)]
+    return np.frombuffer(d, np.uint8, offset=4 + 4 * nd).reshape(dims)
+x = idx("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")[:500]
+y = idx("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz")[:500].astype(np.int64)
+np.save(f"{t}/x.npy", x.reshape(500, 1, 28, 28))
+np.save(f"{t}/y.npy", y)
+np.save(f"{t}/xf64_nhwc.npy", x.reshape(500, 28, 28, 1).astype(np.float64))
+np.savez(f"{t}/s.npz", images=x, labels=y)
+np.savez_compressed(f"{t}/c.npz", images=x, labels=y)
+with open(f"{t}/d.csv", "w") as f:
+    f.write(",".join(f"pixel{i}" for i in range(784)) + ",label\n")
+    for r in range(500):
+        f.write(",".join(str(v) for v in x[r].ravel()) + f",{y[r]}\n")
+PYEOF
+P="--scale 1/255 --mean 0.286 --std 0.353 --no-latency"
+"$K" eval "$EX/cnn.onnx" --project "$EX/project.json" --limit 500 --no-latency > "$T/ref.txt" || bad "IDX 500"
+want=$(grep '^accuracy' "$T/ref.txt")
+for args in "--data $T/x.npy --labels $T/y.npy" "--data $T/xf64_nhwc.npy --labels $T/y.npy --layout nhwc" \
+            "--data $T/s.npz" "--data $T/c.npz" "--data $T/d.csv" "--data $T/d.csv --label-column label --batch 7"; do
+  # shellcheck disable=SC2086
+  got=$("$K" eval "$EX/cnn.onnx" $args $P 2>&1 | grep '^accuracy')
+  [ "$got" = "$want" ] && echo "ok: $args: $got" || bad "$args: '$got', IDX gives '$want'"
+done
+
+# Progress bar on stderr only when stderr is a terminal (script(1) gives it one).
+if command -v script >/dev/null; then
+  script -qec "$K eval $EX/mlp.onnx --project $EX/project.json --limit 2000 --no-latency" /dev/null > "$T/tty.txt" 2>&1
+  grep -q "evaluating \[.*/2000 samples" "$T/tty.txt" || bad "no progress bar on a terminal"
+  "$K" eval "$EX/mlp.onnx" --project "$EX/project.json" --limit 2000 --no-latency 2> "$T/notty.txt" > /dev/null
+  [ ! -s "$T/notty.txt" ] || bad "progress written to a non-terminal: $(cat "$T/notty.txt")"
+fi
+
+# Without labels: agreement with a reference model's outputs.
+"$K" eval "$EX/cnn.onnx" --data "$T/x.npy" --reference "$EX/cnn.onnx" $P > "$T/ref1.txt" 2>&1 || bad "--reference: $(cat "$T/ref1.txt")"
+grep -q "agreement top-1 100.00% (500/500 rows)  max abs error 0  cosine 1.000000" "$T/ref1.txt" || bad "self-agreement: $(cat "$T/ref1.txt")"
+"$K" eval "$EX/mlp.onnx" --data "$T/x.npy" --reference "$EX/cnn.onnx" $P --json > "$T/ref2.json" 2>&1 || bad "--reference mlp"
+$PY -c "
+import json, sys; a = json.load(open('$T/ref2.json'))['accuracy']
+print(f'MLP vs CNN on 500 images: agreement {a[\"agreement\"]:.1f}%, cosine {a[\"cosine\"]:.3f}')
+sys.exit(0 if 70 < a['agreement'] < 100 and a['rows'] == 500 and a['max_abs_error'] > 0.01 else 1)" || bad "MLP vs CNN agreement"
+
 # Bad data: exit 1 and a clear message.
 $PY - "$T" <<'PYEOF'
 import sys, numpy as np, onnx
@@ -58,7 +106,23 @@ x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])
 y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])
 g = helper.make_graph([helper.make_node("Relu", ["x"], ["h"]), helper.make_node("FrobOp", ["h"], ["y"], domain="com.example")], "g", [x], [y])
 onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("com.example", 1)]), f"{t}/missing.onnx")
+m = onnx.load("examples/fashion-mnist/mlp.onnx")
+for v in list(m.graph.input) + list(m.graph.output):
+    v.type.tensor_type.shape.dim[0].dim_value = 7
+onnx.save(m, f"{t}/mlp_b7.onnx")
+m = onnx.load("examples/fashion-mnist/cnn.onnx")
+m.graph.node.append(helper.make_node("ArgMax", ["logits"], ["cls"], axis=1, keepdims=0))
+del m.graph.output[:]
+m.graph.output.append(helper.make_tensor_value_info("cls", TensorProto.INT64, ["N"]))
+onnx.save(m, f"{t}/cnn_argmax.onnx")
 PYEOF
+# A classifier that ends in ArgMax is scored on its class indices.
+"$K" eval "$T/cnn_argmax.onnx" --project "$EX/project.json" --limit 1000 --no-latency > "$T/am.txt" 2>&1 || bad "ArgMax model: $(cat "$T/am.txt")"
+"$K" eval "$EX/cnn.onnx" --project "$EX/project.json" --limit 1000 --no-latency > "$T/am_ref.txt" 2>&1
+[ "$(grep -o 'top-1 [0-9.]*% ([0-9/]*)' "$T/am.txt")" = "$(grep -o 'top-1 [0-9.]*% ([0-9/]*)' "$T/am_ref.txt")" ] || bad "ArgMax model scores differently: $(cat "$T/am.txt")"
+# A model with a fixed batch of 7: batches are padded to 7, 300 samples still scored.
+"$K" eval "$T/mlp_b7.onnx" --project "$EX/project.json" --limit 300 --runs 2 > "$T/b7.txt" 2>&1 || bad "fixed-batch model: $(cat "$T/b7.txt")"
+grep -q "(2[0-9][0-9]/300)" "$T/b7.txt" && grep -q "batch 7: median" "$T/b7.txt" || bad "fixed-batch model output: $(cat "$T/b7.txt")"
 expect_fail() { # args: expected-substring, eval args...
   want=$1; shift
   "$K" eval "$@" --no-latency > "$T/out" 2> "$T/err"; rc=$?

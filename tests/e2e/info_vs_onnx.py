@@ -5,7 +5,7 @@ For every model: parameter count per dtype (initializers, sparse initializers an
 nodes, inside subgraphs too), the op histogram, the shape and dtype of every value that
 onnx.shape_inference infers (a dim onnx knows must be the same in ours; ours may know more),
 and total MACs recomputed here from onnx's shapes with the same rules (Conv, ConvTranspose,
-Gemm, MatMul; symbolic batch = 1).
+Gemm, MatMul, LSTM/GRU/RNN; symbolic batch = 1).
 
 usage: info_vs_onnx.py KOMPRESS MODEL... | KOMPRESS --all DIR...   (prints one summary line)
 """
@@ -30,6 +30,7 @@ DT = {TensorProto.FLOAT: "float32", TensorProto.UINT8: "uint8", TensorProto.INT8
 
 # Ops whose outputs kompress does not infer (sequences, optionals, strings, training, DFT,
 # Unique): values they produce are not compared, and are counted as skipped.
+DATA_PROP = os.environ.get("DATA_PROP") == "1"
 SKIP_OPS = {"SequenceAt", "SequenceConstruct", "SequenceEmpty", "SequenceErase", "SequenceInsert",
             "SplitToSequence", "ConcatFromSequence", "SequenceMap", "Optional", "OptionalGetElement",
             "OptionalHasElement", "StringNormalizer", "TfIdfVectorizer", "Unique", "DFT", "STFT",
@@ -157,6 +158,11 @@ def macs(model):
                 tail = (len(A) >= 2) + (len(B) >= 2)
                 batch = numel(dim(y, i, i == 0) for i in range(len(y) - tail))
                 m = batch * mm * nn * k
+            elif n.op_type in ("LSTM", "GRU", "RNN"):
+                x, w, r = ins[0], ins[1], ins[2]
+                lay = a.get("layout", 0)
+                m = dim(x, 1 if lay else 0) * dim(x, 0 if lay else 1, True)
+                m *= numel(dim(w, i) for i in range(3)) + numel(dim(r, i) for i in range(3))
             else:
                 continue
             total += m
@@ -191,6 +197,20 @@ def check(kompress, path, tmp):
         return [err], {}
     model = onnx.load(path)
     probs, counts = [], {"values": 0, "dims": 0}
+    # MACs: onnx's shapes for the model as given (declared value_info, e.g. from the exporter,
+    # plus onnx's own inference with data propagation) against kompress on the same file.
+    try:
+        total, complete = macs(shape_inference.infer_shapes(model, data_prop=True))
+    except Exception:
+        total, complete = 0, False
+    if complete and info["macs"]["complete"] and total != info["macs"]["total"]:
+        probs.append("MACs: onnx shapes give %d, kompress %d" % (total, info["macs"]["total"]))
+    counts["macs"] = total if complete else None
+    want = EXPECT_MACS.get(os.path.basename(path))
+    if want is not None:
+        if info["macs"]["total"] != want or not info["macs"]["complete"]:
+            probs.append("MACs: expected %d by hand, kompress %d" % (want, info["macs"]["total"]))
+        counts["macs"] = want
 
     want = {}
     for dt, n in const_tensors(model.graph):
@@ -211,11 +231,27 @@ def check(kompress, path, tmp):
     if err:
         return probs + [err + " (value_info stripped)"], counts
     try:
-        inferred = shape_inference.infer_shapes(bare)
+        inferred = shape_inference.infer_shapes(bare, data_prop=DATA_PROP)
     except Exception as e:  # onnx itself cannot infer: nothing to compare against
         counts["skipped_shapes"] = str(e)[:80]
         return probs, counts
     ours = {v["name"]: v for v in info["values"]}
+    # Ground truth where the test folder has it: the expected outputs' real shapes. Every dim
+    # kompress claims to know must be the real one (also where onnx infers nothing).
+    ref = os.path.join(os.path.dirname(path), "test_data_set_0")
+    for k, o in enumerate(model.graph.output):
+        pb = os.path.join(ref, "output_%d.pb" % k)
+        mine = ours.get(o.name)
+        if not os.path.exists(pb) or not mine or mine["shape"] is None:
+            continue
+        t = TensorProto()
+        with open(pb, "rb") as f:
+            t.ParseFromString(f.read())
+        real = list(t.dims)
+        counts["truth"] = counts.get("truth", 0) + 1
+        if len(real) != len(mine["shape"]) or any(
+                isinstance(b, int) and a != b for a, b in zip(real, mine["shape"])):
+            probs.append("output %s: real shape %s, kompress infers %s" % (o.name, real, mine["shape"]))
     g = inferred.graph
     skipped = {o for n in g.node if n.op_type in SKIP_OPS for o in n.output}
     for vi in list(g.value_info) + list(g.output):
@@ -244,10 +280,6 @@ def check(kompress, path, tmp):
             if a != b:
                 probs.append("value %s: shape onnx %s, kompress %s" % (vi.name, dims, o["shape"]))
                 break
-    total, complete = macs(inferred)
-    if complete and info["macs"]["complete"] and total != info["macs"]["total"]:
-        probs.append("MACs: onnx shapes give %d, kompress %d" % (total, info["macs"]["total"]))
-    counts["macs"] = total if complete else None
     counts["params"] = info["params"]["total"]
     return probs, counts
 
@@ -297,6 +329,69 @@ def cnn_with_batchnorm(path):
     onnx.save(m, path)
 
 
+EXPECT_MACS = {}
+
+
+def torch_models(tmp):
+    """Real exporter output, when python3-torch is installed: a CNN whose BatchNorms survive
+    export (they follow a ReLU, so they are not fused into the Conv), an attention block with
+    symbolic batch and sequence, and an LSTM over embeddings. Returns the paths written."""
+    try:
+        import warnings
+        warnings.filterwarnings("ignore")
+        import torch
+        import torch.nn as nn
+    except Exception:
+        print("python3-torch not installed: exporter models skipped")
+        return []
+    torch.manual_seed(0)
+
+    class Cnn(nn.Module):
+        def __init__(s):
+            super().__init__()
+            s.c1, s.b1 = nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16)
+            s.c2, s.b2 = nn.Conv2d(16, 32, 3, stride=2, padding=1, groups=2), nn.BatchNorm2d(32)
+            s.fc = nn.Linear(32 * 8 * 8, 10)
+
+        def forward(s, x):
+            x = nn.functional.max_pool2d(s.b1(torch.relu(s.c1(x))), 2)
+            x = s.b2(torch.relu(s.c2(x)))
+            return s.fc(x.view(x.size(0), -1))
+
+    class Attn(nn.Module):
+        def __init__(s):
+            super().__init__()
+            s.a, s.n, s.f = nn.MultiheadAttention(32, 4, batch_first=True), nn.LayerNorm(32), nn.Linear(32, 64)
+
+        def forward(s, x):
+            y, _ = s.a(x, x, x)
+            y = nn.functional.gelu(s.f(s.n(x + y)))
+            return y.reshape(x.shape[0], x.shape[1], 2, 32).transpose(1, 2)
+
+    class Rnn(nn.Module):
+        def __init__(s):
+            super().__init__()
+            s.e, s.l = nn.Embedding(100, 8), nn.LSTM(8, 16, batch_first=True)
+
+        def forward(s, i):
+            y, _ = s.l(s.e(i))
+            return y[:, -1, :].unsqueeze(1).expand(-1, 3, -1).flatten(1)
+
+    out = []
+    # MACs by hand from the layer sizes (the exporter leaves the flatten's shape undeclared,
+    # so onnx cannot give the Gemm's): conv1 + grouped conv2 + fc
+    EXPECT_MACS["torch_cnn_bn.onnx"] = 16 * 32 * 32 * 3 * 9 + 32 * 8 * 8 * 8 * 9 + 2048 * 10
+    for name, mod, x, axes, opset in (
+            ("torch_cnn_bn", Cnn(), torch.randn(2, 3, 32, 32), {"x": {0: "batch"}}, 13),
+            ("torch_attention", Attn(), torch.randn(2, 7, 32), {"x": {0: "B", 1: "T"}}, 14),
+            ("torch_lstm", Rnn(), torch.randint(0, 100, (2, 5)), {"x": {0: "B"}}, 11)):
+        path = os.path.join(tmp, name + ".onnx")
+        torch.onnx.export(mod.eval(), x, path, input_names=["x"], output_names=["y"],
+                          dynamic_axes=axes, opset_version=opset)
+        out.append(path)
+    return out
+
+
 def main():
     args = sys.argv[1:]
     if len(args) < 2:
@@ -314,17 +409,19 @@ def main():
     tmp = tempfile.mkdtemp()
     cnn = os.path.join(tmp, "cnn_bn.onnx")
     cnn_with_batchnorm(cnn)
-    paths.insert(0, cnn)
-    bad, values, dims, params, macs_checked, skipped = 0, 0, 0, 0, 0, 0
+    paths[0:0] = [cnn] + torch_models(tmp)
+    bad, values, dims, params, macs_checked, skipped, truth = 0, 0, 0, 0, 0, 0, 0
     for p in paths:
         probs, counts = check(kompress, p, tmp)
         values += counts.get("values", 0)
         skipped += counts.get("skipped", 0)
+        truth += counts.get("truth", 0)
         dims += counts.get("dims", 0)
         params += counts.get("params", 0) or 0
-        macs_checked += counts.get("macs") is not None
-        if p == cnn and not probs:
-            print("cnn_bn: params %d, MACs %s (onnx shapes)" % (counts["params"], counts["macs"]))
+        macs_checked += bool(counts.get("macs"))
+        if p.startswith(tmp) and not probs:
+            print("%s: params %d, MACs %s, %d values compared" %
+                  (os.path.basename(p), counts["params"], counts["macs"], counts["values"]))
         if probs:
             bad += 1
             print("MISMATCH %s" % p)
@@ -334,8 +431,10 @@ def main():
         os.remove(os.path.join(tmp, f))
     os.rmdir(tmp)
     print("info_vs_onnx: %d models compared, %d differ; %d values (%d dims) and %d parameters "
-          "checked, MACs recomputed for %d; %d values of uninferred ops (sequence, string, "
-          "training, ...) skipped" % (len(paths), bad, values, dims, params, macs_checked, skipped))
+          "checked, MACs checked on %d models that have MAC layers; %d inferred output shapes "
+          "checked against the test data's real outputs; %d values of uninferred ops (sequence, "
+          "string, training, ...) skipped" %
+          (len(paths), bad, values, dims, params, macs_checked, truth, skipped))
     return 1 if bad else 0
 
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Our executor and ONNX Runtime agree within 1e-4 (max abs) on the demo models (batch 1 and 64
-# of Fashion-MNIST test images) and the suite's largest conv net. Skips when onnxruntime-node
-# cannot be installed (tests/bench/setup.sh needs npm and the registry).
+# of Fashion-MNIST test images) and the suite's largest conv net, and `kompress eval
+# --save-preds` predicts the same class as ORT (tests/bench/ort_eval.js) on 2000 test images.
+# Skips when onnxruntime-node cannot be installed (tests/bench/setup.sh needs npm).
 set -u
 PY=/usr/bin/python3
 BUILD=${BUILD:-build}
@@ -49,4 +50,17 @@ for m in cnn mlp; do
   check examples/fashion-mnist/$m.onnx "$T/b64.npy"
 done
 check /usr/share/libonnx-testdata/data/pytorch-operator/test_operator_conv/model.onnx "$T/conv.npy"
+K=${KOMPRESS:-$BUILD/kompress}
+for m in cnn mlp; do
+  "$K" eval examples/fashion-mnist/$m.onnx --project examples/fashion-mnist/project.json --limit 2000 \
+    --no-latency --save-preds "$T/$m.npy" > "$T/$m.txt" || { echo "FAIL: eval $m"; fail=1; continue; }
+  ours=$(sed -n 's/^accuracy  top-1 \([0-9.]*\)%.*/\1/p' "$T/$m.txt")
+  node tests/bench/ort_eval.js examples/fashion-mnist/$m.onnx --limit 2000 --preds "$T/$m.npy" --json > "$T/$m.json" || { echo "FAIL: ort_eval $m"; fail=1; continue; }
+  $PY - "$T/$m.json" "$ours" "$m" <<'PYEOF' || fail=1
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(f"{sys.argv[3]}: kompress top-1 {sys.argv[2]}%, ORT {r['top1']:.2f}%, same class on {r['agree']}/{r['samples']}")
+sys.exit(0 if r["agree"] == r["samples"] and abs(r["top1"] - float(sys.argv[2])) < 1e-9 else 1)
+PYEOF
+done
 exit $fail

@@ -63,6 +63,21 @@ else
   echo "ONNX Runtime harness not installed (sh tests/bench/setup.sh): ORT checks skipped"
 fi
 
+# drop-layers: a residual block that barely contributes is measured and dropped; the plain CNN's
+# layers all cost too much, so nothing is dropped there and the note says why
+$PY tests/e2e/make_residual.py "$tmp/res_in.onnx" || fail "cannot build the residual test model"
+run res "$tmp/res_in.onnx" drop-layers:count=1,max_drop=2
+grep -q "dropped residual block ending at add" "$tmp/res.log" || { cat "$tmp/res.log"; fail "residual block not dropped"; }
+$PY -c "import onnx,sys; m=onnx.load(sys.argv[1]); sys.exit(len(m.graph.node) != 4)" "$tmp/res.onnx" ||
+  fail "dropped model should have 4 nodes"
+if [ -n "$ORT" ]; then
+  o=$(ort_top1 res); u=$(top1 res)
+  awk -v o="$o" -v u="$u" 'BEGIN { d = o - u; if (d < 0) d = -d; exit !(o != "" && d <= 0.5) }' ||
+    fail "res: ONNX Runtime top-1 $o differs from ours $u"
+fi
+run dl $M/cnn.onnx drop-layers:count=1,max_drop=1
+grep -q "stopping: dropping" "$tmp/dl.log" || fail "drop-layers on the CNN should stop with a note"
+
 # bad parameters: clear errors, exit 2, no output written
 "$TOOL" $M/cnn.onnx "$tmp/bad.onnx" --calib 0 prune:sparsity=1.5 >"$tmp/bad.log" 2>&1
 [ $? -eq 2 ] && grep -q sparsity "$tmp/bad.log" && [ ! -f "$tmp/bad.onnx" ] || fail "bad sparsity accepted"

@@ -16,7 +16,9 @@ command -v "$FUZZ_CC" >/dev/null || { echo "fuzz: $FUZZ_CC not found (Debian pac
 mkdir -p "$FUZZ_BUILD/artifacts" "$FUZZ_BUILD/seeds-model" "$FUZZ_BUILD/seeds-tensor"
 
 # The loader and what it calls: I/O, tensors, the graph IR (validation), errors.
-SRC="core/error.c core/tensor.c core/onnx_io.c core/onnx_load.c core/onnx_save.c $(ls core/graph*.c)"
+SRC="core/error.c core/tensor.c $(ls core/onnx_*.c) $(ls core/graph*.c)"
+# fuzz_model_info also needs shape inference and model statistics.
+INFO_SRC="$(ls core/shape_infer*.c) core/model_stats.c"
 FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c11 -D_GNU_SOURCE -I. -I$BUILD/gen"
 PKG_CFLAGS=$(pkg-config --cflags libprotobuf-c)
 PKG_LIBS=$(pkg-config --libs libprotobuf-c)
@@ -34,6 +36,10 @@ if /usr/bin/python3 -c 'import onnx' 2>/dev/null; then
   /usr/bin/python3 tests/malformed/gen.py "$FUZZ_BUILD/malformed" >/dev/null
   find "$FUZZ_BUILD/malformed" -name '*.onnx' -type f | while read -r f; do
     cp "$f" "$FUZZ_BUILD/seeds-model/mal-$(echo "$f" | cksum | cut -d' ' -f1).onnx"; done
+  # Models with every attribute kind, functions, sparse tensors, training info.
+  rm -rf "$FUZZ_BUILD/features"
+  /usr/bin/python3 tests/e2e/roundtrip_features.py "$FUZZ_BUILD/features" >/dev/null
+  cp "$FUZZ_BUILD/features/rich.onnx" "$FUZZ_BUILD/seeds-model/features-rich.onnx"
 fi
 
 status=0
@@ -43,7 +49,9 @@ for f in tests/fuzz/fuzz_*.c; do
   bin=$FUZZ_BUILD/$name
   echo "fuzz: building $bin"
   # shellcheck disable=SC2086
-  $FUZZ_CC $FLAGS $PKG_CFLAGS -o "$bin" "$f" $SRC "$GEN" $PKG_LIBS -lm
+  extra=""; case $name in *info*) extra=$INFO_SRC ;; esac
+  # shellcheck disable=SC2086
+  $FUZZ_CC $FLAGS $PKG_CFLAGS -o "$bin" "$f" $SRC $extra "$GEN" $PKG_LIBS -lm
   case $name in *tensor*) seeds=$FUZZ_BUILD/seeds-tensor ;; *) seeds=$FUZZ_BUILD/seeds-model ;; esac
   corpus=$FUZZ_BUILD/corpus-$name
   mkdir -p "$corpus"

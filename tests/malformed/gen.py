@@ -124,6 +124,10 @@ def main():
     # A length prefix claiming far more bytes than the file holds.
     put("absurd_length", field(7, 2, b"")[:-1] + varint(1 << 60) + b"\x00" * 16, "")
 
+    # Absurd counts: 4 million empty nodes in 8 MB would make the parser allocate gigabytes.
+    graph = b"\x0a\x00" * 4000000
+    put("absurd_node_count", field(1, 0, varint(8)) + field(7, 2, graph), "memory")
+
     # -- tensors -----------------------------------------------------------------------------
     put("wrong_raw_size", with_init(raw_tensor("w", TensorProto.FLOAT, [1, 4], b"\0" * 12)),
         "raw_data")
@@ -205,6 +209,29 @@ def main():
     put("attr_unknown_type", field(1, 0, varint(8)) + field(8, 2, opset) + field(7, 2, graph),
         "attribute")
 
+    # A value name with an embedded NUL ("y\0z" would otherwise be read as "y").
+    m = base_model()
+    m.graph.node[0].output[0] = "y\x00z"
+    put("name_with_nul", m, "NUL")
+
+    # A branch of an If reading a value defined nowhere (not even in the outer graph).
+    br = helper.make_graph([helper.make_node("Add", ["x", "ghost"], ["o"], name="inner_add")],
+                           "then", [], [helper.make_tensor_value_info("o", TensorProto.FLOAT,
+                                                                       [1, 4])])
+    ok_br = helper.make_graph([helper.make_node("Identity", ["x"], ["o2"])], "else", [],
+                              [helper.make_tensor_value_info("o2", TensorProto.FLOAT, [1, 4])])
+    n = helper.make_node("If", ["c"], ["y"], name="if", then_branch=br, else_branch=ok_br)
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4]),
+              helper.make_tensor_value_info("c", TensorProto.BOOL, [])]
+    put("dangling_in_subgraph", base_model(nodes=[n], inputs=inputs), "ghost")
+
+    # An If whose branch attribute says "graph" but holds none.
+    n = helper.make_node("If", ["c"], ["y"], name="if")
+    n.attribute.add(name="then_branch", type=onnx.AttributeProto.GRAPH)
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4]),
+              helper.make_tensor_value_info("c", TensorProto.BOOL, [])]
+    put("attr_graph_missing", base_model(nodes=[n], inputs=inputs), "holds none")
+
     # -- external data -----------------------------------------------------------------------
     def ext_model(location, offset=None, length=None):
         t = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[1, 4])
@@ -228,6 +255,8 @@ def main():
     put_dir("ext_absolute", ext_model(os.path.abspath(outside)), {}, "absolute")
     put_dir("ext_symlink_escape", ext_model("w.bin"),
             {"w.bin": ("symlink", os.path.abspath(outside))}, "outside")
+    put_dir("ext_symlink_dir_escape", ext_model("sub/outside.bin"),
+            {"sub": ("symlink", os.path.abspath(out))}, "outside")
     put_dir("ext_missing_file", ext_model("missing.bin"), {}, "not found")
     put_dir("ext_offset_past_end", ext_model("w.bin", offset=1000), {"w.bin": weights},
             "offset")

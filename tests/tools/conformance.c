@@ -50,6 +50,9 @@ static const struct {
      "test data's 'like' input is 1-D while the model declares 3x4 (refused by design)"},
     {"node/test_castlike_FLOAT_to_BFLOAT16_expanded",
      "test data's 'like' input is 1-D while the model declares 3x4 (refused by design)"},
+    {"node/test_adam_multiple",
+     "expected values were computed with epsilon 1e-2 but the node omits the attribute (default "
+     "1e-6): a bug in ONNX's test case (onnx/backend/test/case/node/adam.py)"},
     {NULL, NULL},
 };
 
@@ -159,7 +162,8 @@ static int compare(const kp_tensor *got, const kp_tensor *want, double rtol, dou
     if (want->dtype == KP_STRING) {
         for (int64_t i = 0; i < want->numel; i++)
             if (got->strings[i].len != want->strings[i].len ||
-                memcmp(got->strings[i].data, want->strings[i].data, want->strings[i].len)) {
+                (want->strings[i].len && /* empty strings may have no buffer */
+                 memcmp(got->strings[i].data, want->strings[i].data, want->strings[i].len))) {
                 snprintf(msg, cap, "string %lld differs", (long long)i);
                 return 1;
             }

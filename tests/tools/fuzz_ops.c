@@ -1,7 +1,8 @@
 /* Random-input robustness check for kernels: calls ops with random ranks, dims, dtypes,
  * values, attributes and opsets through kp_op_call and requires every call to return 0 or a
  * negative code with a message (memory errors are caught when built with ASan/UBSan).
- * usage: fuzz_ops [iterations] [seed] [op-substring|-] [comma-separated ops to skip].
+ * usage: fuzz_ops [iterations] [seed] [op-substring|-] [comma-separated ops to skip] [wide]
+ * (wide: ranks up to 6, dims up to 7, attribute values -10..10).
  * Exit 1 on a contract violation. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "core/tensor.h"
 
 static uint64_t rng = 88172645463325252ull;
+static int wide;
 static uint64_t next(void) {
     rng ^= rng << 13;
     rng ^= rng >> 7;
@@ -26,9 +28,9 @@ static const kp_dtype dtypes[] = {KP_FLOAT, KP_FLOAT, KP_FLOAT, KP_INT64,  KP_IN
                                   KP_BOOL,  KP_UINT8, KP_INT8,  KP_DOUBLE, KP_FLOAT16};
 
 static kp_tensor *rand_tensor(void) {
-    int rank = (int)rnd(0, 4);
+    int rank = (int)rnd(0, wide ? 6 : 4);
     int64_t dims[KP_MAX_RANK];
-    for (int d = 0; d < rank; d++) dims[d] = rnd(0, 10) < 1 ? 0 : rnd(1, 4);
+    for (int d = 0; d < rank; d++) dims[d] = rnd(0, 10) < 1 ? 0 : rnd(1, wide ? 7 : 4);
     kp_dtype dt = dtypes[rnd(0, sizeof dtypes / sizeof *dtypes - 1)];
     kp_error e;
     kp_tensor *t = kp_tensor_new(dt, rank, dims, &e);
@@ -85,6 +87,8 @@ int main(int argc, char **argv) {
     if (argc > 2) rng = (uint64_t)atoll(argv[2]) * 2654435761u + 1;
     const char *filter = argc > 3 && strcmp(argv[3], "-") ? argv[3] : NULL;
     const char *skip = argc > 4 ? argv[4] : "";
+    wide = argc > 5 && !strcmp(argv[5], "wide");
+    int64_t alo = wide ? -10 : -3, ahi = wide ? 10 : 4;
     size_t n_ops;
     const kp_op_def *const *all = kp_ops_all(&n_ops);
     const kp_op_def *ops[512];
@@ -96,9 +100,15 @@ int main(int argc, char **argv) {
         if (!strcmp(t, "If") || !strcmp(t, "Loop") || !strcmp(t, "Scan")) continue;
         if (filter && !strstr(t, filter)) continue;
         size_t tl = strlen(t);
-        const char *hit = strstr(skip, t);
-        if (hit && (hit == skip || hit[-1] == ',') && (hit[tl] == ',' || !hit[tl])) continue;
+        int skipped = 0;
+        for (const char *hit = strstr(skip, t); hit && !skipped; hit = strstr(hit + 1, t))
+            skipped = (hit == skip || hit[-1] == ',') && (hit[tl] == ',' || !hit[tl]);
+        if (skipped) continue;
         ops[n++] = all[i];
+    }
+    if (n == 0) {
+        fprintf(stderr, "fuzz_ops: no op matches\n");
+        return 2;
     }
     long ok = 0, refused = 0;
     for (long it = 0; it < iters; it++) {
@@ -114,13 +124,13 @@ int main(int argc, char **argv) {
         int na = (int)rnd(0, 3);
         for (int a = 0; a < na; a++) {
             int kind = (int)rnd(0, 2);
-            if (kind == 0)
-                kp_node_set_attr_int(
-                    node, int_attrs[rnd(0, sizeof int_attrs / sizeof *int_attrs - 1)], rnd(-3, 4));
-            else if (kind == 1) {
+            if (kind == 0) { /* draws in sequence: argument evaluation order is unspecified */
+                const char *name = int_attrs[rnd(0, sizeof int_attrs / sizeof *int_attrs - 1)];
+                kp_node_set_attr_int(node, name, rnd(alo, ahi));
+            } else if (kind == 1) {
                 int64_t v[8];
                 size_t c = (size_t)rnd(0, 8);
-                for (size_t k = 0; k < c; k++) v[k] = rnd(-3, 4);
+                for (size_t k = 0; k < c; k++) v[k] = rnd(alo, ahi);
                 kp_node_set_attr_ints(
                     node, ints_attrs[rnd(0, sizeof ints_attrs / sizeof *ints_attrs - 1)], c, v);
             } else {

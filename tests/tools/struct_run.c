@@ -2,7 +2,8 @@
  *   struct_run IN.onnx OUT.onnx [--calib N] [--eval N] [--bench N] PASS[:k=v,...] ...
  * Calibration: the first N (default 512) training images (never the test set), scaled as in
  * examples/fashion-mnist/project.json. --eval N: top-1 of the input and output models on the
- * first N test images with our executor. --bench N: median batch-1 latency over N runs. Prints the
+ * first N test images with our executor (--preds FILE: the output model's predictions, one per
+ * line). --bench N: median batch-1 latency over N runs. Prints the
  * pass notes and one "RESULT" line. Test/bench driver for tests/e2e/struct_*.sh and
  * tests/bench/structural.sh. */
 #include <stdio.h>
@@ -80,7 +81,7 @@ static int calib_get(kp_calib *c, size_t b, const kp_tensor *const **inputs, con
     return 0;
 }
 
-static double top1(const kp_model *m, idx_data *d, kp_error *err) {
+static double top1(const kp_model *m, idx_data *d, FILE *preds, kp_error *err) {
     kp_exec *e = NULL;
     if (kp_exec_new(m, NULL, &e, err)) return -1;
     kp_calib c = {.n_batches = (size_t)((d->n + BATCH - 1) / BATCH), .user = d, .get = calib_get};
@@ -101,6 +102,7 @@ static double top1(const kp_model *m, idx_data *d, kp_error *err) {
             for (int64_t j = 1; j < k; j++)
                 if (o[i * k + j] > o[i * k + best]) best = j;
             ok += best == lab[i];
+            if (preds) fprintf(preds, "%lld\n", (long long)best);
         }
         kp_tensor_free(out[0]);
     }
@@ -154,6 +156,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     int64_t ncal = 512, neval = 0, nbench = 0;
+    const char *preds_path = NULL;
     kp_error err;
     kp_error_clear(&err);
     kp_model *orig = NULL, *m = NULL;
@@ -173,6 +176,8 @@ int main(int argc, char **argv) {
             neval = atoll(argv[a + 1]);
         else if (!strcmp(argv[a], "--bench"))
             nbench = atoll(argv[a + 1]);
+        else if (!strcmp(argv[a], "--preds"))
+            preds_path = argv[a + 1];
         else {
             fprintf(stderr, "unknown option %s\n", argv[a]);
             return 2;
@@ -222,7 +227,13 @@ int main(int argc, char **argv) {
     if (neval > 0) {
         if (load_idx(DS "t10k-images-idx3-ubyte.gz", DS "t10k-labels-idx1-ubyte.gz", neval, &test))
             return 77;
-        double t0 = top1(orig, &test, &err), t1 = t0 >= 0 ? top1(m, &test, &err) : -1;
+        FILE *pf = preds_path ? fopen(preds_path, "w") : NULL;
+        if (preds_path && !pf) {
+            fprintf(stderr, "cannot write %s\n", preds_path);
+            return 1;
+        }
+        double t0 = top1(orig, &test, NULL, &err), t1 = t0 >= 0 ? top1(m, &test, pf, &err) : -1;
+        if (pf) fclose(pf);
         if (t0 < 0 || t1 < 0) {
             fprintf(stderr, "eval: %s\n", err.msg);
             return 1;

@@ -15,7 +15,7 @@ keys Enter
 wait_for "Choose the test data"
 keys -l "$IMG"
 keys Enter
-wait_for "data saved in the project"
+wait_for "data saved"
 wait_for "Format idx"
 wait_for "10000 samples of 28x28"
 wait_for "fits the model's input"

@@ -5,7 +5,7 @@ P=$(demo_project)
 start 80 24 -- --open "$P"
 wait_for "─ 2 Model ─"
 keys 6
-wait_for "─ 6 Plan ─"
+empty_plan
 size_line() { screen | grep -o "size  *[0-9.]* KB -> [0-9.]* KB  (x[0-9.]*)"; }
 # Add "prune" from the pass list.
 keys a

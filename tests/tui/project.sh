@@ -26,7 +26,7 @@ if [ -f "$IMG" ]; then
     wait_for "Choose the test data"
     keys -l "$IMG"
     keys Enter
-    wait_for "data saved in the project"
+    wait_for "labels found beside it"
     grep -q "t10k-images" "$P/project.json" || fail "data not saved in project.json"
 fi
 keys Tab

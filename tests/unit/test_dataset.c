@@ -508,6 +508,21 @@ static void csv_loader(void **state) {
     assert_int_equal(b.labels[2], 2);
     kp_dataset_free(ds);
 
+    /* A UTF-8 byte-order mark (spreadsheet exports) before the header or the first row. */
+    const char *bom = "\xEF\xBB\xBFlabel,a,b,c,d\n1,0,1,2,3\n";
+    write_bytes(tpath("bom.csv"), bom, strlen(bom));
+    ds = open_ok(tpath("bom.csv"), &o);
+    assert_true(kp_dataset_has_labels(ds));
+    kp_dataset_free(ds);
+    const char *bom2 = "\xEF\xBB\xBF"
+                       "1,0,1,2\n";
+    write_bytes(tpath("bom2.csv"), bom2, strlen(bom2));
+    ds = open_ok(tpath("bom2.csv"), &o);
+    assert_int_equal(kp_dataset_bind(ds, m, &e), 0);
+    assert_int_equal(kp_dataset_batch(ds, 0, &b, &e), 0);
+    assert_true(((const float *)b.inputs[0]->data)[0] == 1.0f);
+    kp_dataset_free(ds);
+
     /* Label column by index, no header, CRLF line ends. */
     const char *nh = "1,0,1,2,3\r\n0,4,5,6,7\r\n";
     write_bytes(tpath("nh.csv"), nh, strlen(nh));
@@ -665,6 +680,132 @@ static void options_parsing(void **state) {
     expect_open_error(tpath("what.bin"), &o, "cannot tell the data format");
 }
 
+static void npy_tensor_roundtrip(void **state) {
+    (void)state;
+    kp_error e;
+    const int64_t d[3] = {2, 3, 1};
+    kp_tensor *t = kp_tensor_new(KP_INT64, 3, d, &e);
+    for (int i = 0; i < 6; i++) ((int64_t *)t->data)[i] = (int64_t)i * -1000000007LL;
+    assert_int_equal(kp_npy_save(t, tpath("rt.npy"), &e), 0);
+    kp_tensor *u = NULL;
+    assert_int_equal(kp_npy_load(tpath("rt.npy"), &u, &e), 0);
+    assert_true(kp_tensor_equal(t, u));
+    kp_tensor_free(u);
+    kp_tensor *f16 = kp_tensor_new(KP_FLOAT16, 1, d, &e);
+    assert_int_equal(kp_npy_save(f16, tpath("f16.npy"), &e), KP_EUNSUPPORTED);
+    kp_tensor_free(f16);
+    kp_tensor_free(t);
+    assert_int_equal(kp_npy_load(tpath("nothere.npy"), &u, &e), KP_EIO);
+}
+
+static void from_project(void **state) {
+    (void)state;
+    float x[3 * 4] = {0};
+    write_npy(tpath("p_x.npy"), "<f4", "(3, 1, 2, 2)", x, sizeof x);
+    int64_t y[3] = {0, 1, 0};
+    write_npy(tpath("p_y.npy"), "<i8", "(3,)", y, sizeof y);
+    kp_project p;
+    memset(&p, 0, sizeof p);
+    p.dir = tmpdir;
+    p.data.path = "p_x.npy"; /* relative: resolved against the project folder */
+    p.data.labels = "p_y.npy";
+    p.data.scale = 0.5;
+    p.data.n_mean = 1;
+    p.data.mean[0] = 0.25;
+    p.data.eval_limit = 2;
+    snprintf(p.data.layout, sizeof p.data.layout, "nchw");
+    kp_dataset *ds = NULL;
+    kp_error e;
+    if (kp_dataset_open_project(&p, 0, &ds, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(kp_dataset_n_samples(ds), 2);
+    assert_true(kp_dataset_has_labels(ds));
+    kp_model *m = model_with_input(KP_FLOAT, 4, nchw_1x2x2);
+    assert_int_equal(kp_dataset_bind(ds, m, &e), 0);
+    kp_batch b;
+    assert_int_equal(kp_dataset_batch(ds, 0, &b, &e), 0);
+    assert_true(((const float *)b.inputs[0]->data)[0] == -0.25f);
+    kp_dataset_free(ds);
+    p.data.format = "parquet";
+    assert_int_equal(kp_dataset_open_project(&p, 0, &ds, &e), KP_EINVAL);
+    assert_non_null(strstr(e.msg, "parquet"));
+    p.data.format = NULL;
+    p.data.path = NULL;
+    assert_int_equal(kp_dataset_open_project(&p, 0, &ds, &e), KP_EINVAL);
+    kp_model_free(m);
+}
+
+static void npz_multi_input(void **state) {
+    (void)state;
+    float a[3 * 2] = {1, 2, 3, 4, 5, 6};
+    int64_t b[3] = {7, 8, 9}, y[3] = {2, 1, 0};
+    float other[5] = {0};
+    uint8_t ab[512], bb[512], yb[512], ob[512];
+    size_t al = npy_bytes(ab, "<f4", "(3, 2)", a, sizeof a);
+    size_t bl = npy_bytes(bb, "<i8", "(3,)", b, sizeof b);
+    size_t yl = npy_bytes(yb, "<i8", "(3,)", y, sizeof y);
+    size_t ol = npy_bytes(ob, "<f4", "(5,)", other, sizeof other);
+    const char *names[] = {"ids.npy", "labels.npy", "feat.npy", "other.npy"};
+    const uint8_t *data[] = {bb, yb, ab, ob};
+    const size_t lens[] = {bl, yl, al, ol};
+    write_zip(tpath("multi.npz"), 4, names, data, lens, 1);
+    /* Model inputs feat [N,2] float and ids [N] int64. */
+    kp_model *m = kp_model_new();
+    kp_graph *g = m->graph;
+    g->inputs = calloc(2, sizeof *g->inputs);
+    g->n_inputs = 2;
+    const char *in_names[2] = {"feat", "ids"};
+    for (int i = 0; i < 2; i++) {
+        kp_value_info *vi = &g->inputs[i];
+        vi->name = strdup(in_names[i]);
+        vi->type.kind = KP_TYPE_TENSOR;
+        vi->type.elem = i ? KP_INT64 : KP_FLOAT;
+        vi->type.rank = i ? 1 : 2;
+        vi->type.dims = calloc(2, sizeof *vi->type.dims);
+        vi->type.dims[0].value = -1;
+        vi->type.dims[1].value = 2;
+    }
+    kp_dataset_opts o;
+    kp_dataset_opts_init(&o);
+    o.batch = 2;
+    kp_dataset *ds = open_ok(tpath("multi.npz"), &o);
+    kp_error e;
+    if (kp_dataset_bind(ds, m, &e)) fail_msg("%s", e.msg);
+    kp_batch bt;
+    assert_int_equal(kp_dataset_batch(ds, 1, &bt, &e), 0);
+    assert_int_equal(bt.n, 1);
+    assert_int_equal(bt.n_inputs, 2);
+    assert_string_equal(bt.inputs[0]->name, "feat");
+    assert_true(((const float *)bt.inputs[0]->data)[1] == 6.0f);
+    assert_int_equal(((const int64_t *)bt.inputs[1]->data)[0], 9);
+    assert_int_equal(bt.labels[0], 0);
+    kp_dataset_free(ds);
+    /* Preprocessing is refused for several inputs; a missing array is named. */
+    o.pre.scale = 0.5;
+    ds = open_ok(tpath("multi.npz"), &o);
+    assert_int_equal(kp_dataset_bind(ds, m, &e), KP_EUNSUPPORTED);
+    kp_dataset_free(ds);
+    o.pre.scale = 1;
+    free(g->inputs[1].name);
+    g->inputs[1].name = strdup("mask");
+    ds = open_ok(tpath("multi.npz"), &o);
+    assert_int_equal(kp_dataset_bind(ds, m, &e), KP_EINVAL);
+    assert_non_null(strstr(e.msg, "mask"));
+    assert_non_null(strstr(e.msg, "ids, feat, other"));
+    kp_dataset_free(ds);
+    kp_model_free(m);
+    /* A single-input model takes the array named after its input, wherever it is. */
+    const int64_t d[] = {-1, 2};
+    kp_model *m1 = model_with_input(KP_FLOAT, 2, d);
+    free(m1->graph->inputs[0].name);
+    m1->graph->inputs[0].name = strdup("feat");
+    ds = open_ok(tpath("multi.npz"), &o);
+    assert_int_equal(kp_dataset_bind(ds, m1, &e), 0);
+    assert_int_equal(kp_dataset_batch(ds, 0, &bt, &e), 0);
+    assert_true(((const float *)bt.inputs[0]->data)[3] == 4.0f);
+    kp_dataset_free(ds);
+    kp_model_free(m1);
+}
+
 /* Opens, binds and reads every batch; any outcome but a crash is fine, errors need a message. */
 static void try_all(const char *path, const char *labels, kp_model *m) {
     kp_dataset_opts o;
@@ -788,6 +929,9 @@ int main(void) {
         cmocka_unit_test(calibration_subset),
         cmocka_unit_test(options_parsing),
         cmocka_unit_test(mutations),
+        cmocka_unit_test(npy_tensor_roundtrip),
+        cmocka_unit_test(from_project),
+        cmocka_unit_test(npz_multi_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

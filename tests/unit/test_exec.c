@@ -282,6 +282,92 @@ static void fusion_matches_unfused(void **state) {
     kp_model_free(m);
 }
 
+/* Loop (3 trips) whose body multiplies the carried [1,2] row by an outer-scope 2x2 matrix and
+ * scans each result; inside an If's then-branch. Checks outer-scope reads two levels deep. */
+static void loop_inside_if(void **state) {
+    (void)state;
+    kp_model *m = kp_model_new();
+    kp_graph *g = m->graph;
+    int64_t vd[2] = {1, 2}, md[2] = {2, 2}, sd[3] = {3, 1, 2}, one = 1;
+    g->inputs = calloc(2, sizeof *g->inputs);
+    g->n_inputs = 2;
+    set_vi(&g->inputs[0], "v0", 2, vd);
+    set_vi(&g->inputs[1], "cond", 0, NULL);
+    g->inputs[1].type.elem = KP_BOOL;
+    g->outputs = calloc(2, sizeof *g->outputs);
+    g->n_outputs = 2;
+    set_vi(&g->outputs[0], "vf", 2, vd);
+    set_vi(&g->outputs[1], "scan", 3, sd);
+    kp_tensor *w = named(kp_tensor_new(KP_FLOAT, 2, md, NULL), "w");
+    float wv[4] = {0, 1, 2, 0}; /* [a, b] -> [2b, a] */
+    memcpy(w->data, wv, sizeof wv);
+    assert_int_equal(kp_graph_add_init(g, w), 0);
+    kp_tensor *trips = named(kp_tensor_new(KP_INT64, 0, &one, NULL), "trips");
+    *(int64_t *)trips->data = 3;
+    assert_int_equal(kp_graph_add_init(g, trips), 0);
+    /* Loop body: (i, c, v) -> (c, v*w, v*w) */
+    kp_graph *body = kp_graph_new(NULL);
+    body->inputs = calloc(3, sizeof *body->inputs);
+    body->n_inputs = 3;
+    set_vi(&body->inputs[0], "i", 0, NULL);
+    body->inputs[0].type.elem = KP_INT64;
+    set_vi(&body->inputs[1], "c", 0, NULL);
+    body->inputs[1].type.elem = KP_BOOL;
+    set_vi(&body->inputs[2], "v", 2, vd);
+    body->outputs = calloc(3, sizeof *body->outputs);
+    body->n_outputs = 3;
+    set_vi(&body->outputs[0], "c", 0, NULL);
+    set_vi(&body->outputs[1], "vw", 2, vd);
+    set_vi(&body->outputs[2], "vw2", 2, vd);
+    const char *mi[2] = {"v", "w"}, *mo[1] = {"vw"}, *m2i[2] = {"v", "w"}, *m2o[1] = {"vw2"};
+    assert_int_equal(kp_graph_add_node(body, kp_node_new("MatMul", "mm", 2, mi, 1, mo)), 0);
+    assert_int_equal(kp_graph_add_node(body, kp_node_new("MatMul", "mm2", 2, m2i, 1, m2o)), 0);
+    /* then-branch: Loop(trips, "", v0) -> (vf_t, scan_t); the else-branch is a copy. */
+    kp_graph *then_g = kp_graph_new(NULL);
+    then_g->outputs = calloc(2, sizeof *then_g->outputs);
+    then_g->n_outputs = 2;
+    set_vi(&then_g->outputs[0], "vf_t", 2, vd);
+    set_vi(&then_g->outputs[1], "scan_t", 3, sd);
+    const char *li[3] = {"trips", "", "v0"}, *lo[2] = {"vf_t", "scan_t"};
+    kp_node *loop = kp_node_new("Loop", "loop", 3, li, 2, lo);
+    assert_int_equal(kp_node_set_attr_graph(loop, "body", body), 0);
+    assert_int_equal(kp_graph_add_node(then_g, loop), 0);
+    kp_graph *else_g = kp_graph_clone(then_g, NULL, NULL);
+    assert_non_null(else_g);
+    const char *ii[1] = {"cond"}, *io[2] = {"vf", "scan"};
+    kp_node *ifn = kp_node_new("If", "if", 1, ii, 2, io);
+    assert_int_equal(kp_node_set_attr_graph(ifn, "then_branch", then_g), 0);
+    assert_int_equal(kp_node_set_attr_graph(ifn, "else_branch", else_g), 0);
+    assert_int_equal(kp_graph_add_node(g, ifn), 0);
+    char **missing;
+    size_t nm;
+    kp_error err = {0};
+    assert_int_equal(kp_exec_missing_ops(m, &missing, &nm, &err), 0);
+    assert_int_equal(nm, 0);
+    kp_exec *e;
+    assert_int_equal(kp_exec_new(m, NULL, &e, &err), 0);
+    kp_tensor *v0 = kp_tensor_new(KP_FLOAT, 2, vd, NULL),
+              *c = kp_tensor_new(KP_BOOL, 0, &one, NULL);
+    ((float *)v0->data)[0] = 1;
+    ((float *)v0->data)[1] = 3;
+    *(uint8_t *)c->data = 1;
+    const kp_tensor *in[2] = {v0, c};
+    kp_tensor *out[2] = {NULL, NULL};
+    assert_int_equal(kp_exec_run(e, in, out, &err), 0);
+    /* [1,3] -> [6,1] -> [2,6] -> [12,2] */
+    const float *vf = out[0]->data, *sc = out[1]->data;
+    assert_true(vf[0] == 12 && vf[1] == 2);
+    assert_int_equal(out[1]->rank, 3);
+    assert_int_equal(out[1]->dims[0], 3);
+    assert_true(sc[0] == 6 && sc[1] == 1 && sc[2] == 2 && sc[3] == 6 && sc[4] == 12 && sc[5] == 2);
+    kp_tensor_free(out[0]);
+    kp_tensor_free(out[1]);
+    kp_tensor_free(v0);
+    kp_tensor_free(c);
+    kp_exec_free(e);
+    kp_model_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(runs_any_order_and_batch),
@@ -291,6 +377,7 @@ int main(void) {
         cmocka_unit_test(keep_values),
         cmocka_unit_test(cycle_refused),
         cmocka_unit_test(fusion_matches_unfused),
+        cmocka_unit_test(loop_inside_if),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

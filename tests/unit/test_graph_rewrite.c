@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -195,6 +196,50 @@ static void unique_names(void **state) {
     u = kp_graph_unique_name(g, "ta"); /* node names count */
     assert_string_equal(u, "ta_1");
     free(u);
+    /* many names from one base, with edits in between (index stale): all distinct and fresh */
+    for (int i = 0; i < 50; i++) {
+        u = kp_graph_unique_name(g, "q");
+        assert_false(kp_graph_producer(g, u, NULL));
+        const char *o[1] = {u};
+        kp_graph_add_node(g, kp_node_new("Relu", NULL, 0, NULL, 1, o));
+        free(u);
+    }
+    u = kp_graph_unique_name(g, "q");
+    assert_string_equal(u, "q_50");
+    free(u);
+    kp_graph_free(g);
+}
+
+static void index_notices_direct_edits(void **state) {
+    (void)state;
+    kp_graph *g = build();
+    assert_int_equal(kp_graph_index(g, NULL), 0);
+    assert_int_equal(kp_graph_index(g, NULL), 0); /* reused */
+    assert_non_null(g->index);
+    /* appending a node by hand without kp_graph_touch: the count changed, lookups rebuild */
+    const char *in[1] = {"t1"}, *out[1] = {"extra"};
+    kp_node *n = kp_node_new("Neg", "neg", 1, in, 1, out);
+    g->nodes = realloc(g->nodes, (g->n_nodes + 1) * sizeof *g->nodes);
+    g->cap_nodes = g->n_nodes + 1;
+    g->nodes[g->n_nodes++] = n;
+    assert_ptr_equal(kp_graph_producer(g, "extra", NULL), n);
+    /* editing a node in place needs kp_graph_touch */
+    kp_node_set_output(n, 0, "renamed");
+    kp_graph_touch(g);
+    assert_null(kp_graph_producer(g, "extra", NULL));
+    assert_ptr_equal(kp_graph_producer(g, "renamed", NULL), n);
+    /* value types set through the API stay visible through the index */
+    kp_type t = {.rank = -1};
+    int64_t d[1] = {7};
+    kp_type_set_tensor(&t, KP_INT8, 1, d);
+    for (int i = 0; i < 20; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "v%d", i);
+        assert_int_equal(kp_graph_set_value_type(g, name, &t), 0);
+        assert_int_equal(kp_graph_value_type(g, name)->elem, KP_INT8);
+    }
+    kp_type_clear(&t);
+    assert_int_equal(kp_graph_value_type(g, "v3")->dims[0].value, 7);
     kp_graph_free(g);
 }
 
@@ -326,9 +371,13 @@ static void validation(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(consts_everywhere), cmocka_unit_test(rename_and_uses),
-        cmocka_unit_test(unique_names),      cmocka_unit_test(toposort),
-        cmocka_unit_test(dead_code),         cmocka_unit_test(validation),
+        cmocka_unit_test(consts_everywhere),
+        cmocka_unit_test(rename_and_uses),
+        cmocka_unit_test(unique_names),
+        cmocka_unit_test(toposort),
+        cmocka_unit_test(dead_code),
+        cmocka_unit_test(validation),
+        cmocka_unit_test(index_notices_direct_edits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -96,11 +96,20 @@ static void check_conv(int64_t n, int64_t c, int64_t h, int64_t wdt, int64_t m, 
 
 static void conv_paths(void **state) {
     (void)state;
-    check_conv(2, 3, 7, 6, 4, 3, 1, 1, 1, 1, 1); /* im2col */
-    check_conv(1, 4, 5, 5, 6, 1, 1, 1, 0, 1, 1); /* 1x1 direct sgemm */
-    check_conv(2, 4, 9, 8, 4, 3, 4, 2, 1, 1, 1); /* depthwise, strided */
-    check_conv(1, 4, 8, 8, 6, 3, 2, 1, 2, 2, 0); /* grouped, dilated, no bias */
-    check_conv(1, 2, 6, 7, 3, 2, 1, 3, 0, 1, 1); /* stride 3, no pad */
+    check_conv(2, 3, 7, 6, 4, 3, 1, 1, 1, 1, 1);       /* im2col */
+    check_conv(1, 4, 5, 5, 6, 1, 1, 1, 0, 1, 1);       /* 1x1 direct sgemm */
+    check_conv(2, 4, 9, 8, 4, 3, 4, 2, 1, 1, 1);       /* depthwise, strided */
+    check_conv(1, 4, 8, 8, 6, 3, 2, 1, 2, 2, 0);       /* grouped, dilated, no bias */
+    check_conv(1, 2, 6, 7, 3, 2, 1, 3, 0, 1, 1);       /* stride 3, no pad */
+    check_conv(3, 2, 9, 9, 4, 3, 1, 1, 1, 1, 1);       /* several images per GEMM */
+    check_conv(1, 1, 1400, 1400, 2, 3, 1, 1, 1, 1, 1); /* col over 64 MiB: tiled */
+    check_conv(2, 3, 7, 6, 3, 3, 3, 1, 2, 2, 1);       /* depthwise, dilated, stride 1 */
+    check_conv(1, 5, 6, 9, 5, 5, 5, 3, 2, 1, 0);       /* depthwise 5x5, stride 3 */
+    check_conv(2, 4, 9, 13, 4, 3, 4, 1, 1, 1, 1);      /* depthwise 3x3 stride 1: 3-tap rows */
+    check_conv(1, 4, 9, 13, 4, 3, 4, 2, 1, 1, 1);      /* depthwise 3x3 stride 2 */
+    check_conv(4, 4, 5, 5, 6, 1, 1, 1, 0, 1, 1);       /* 1x1, several images per GEMM */
+    check_conv(1, 2, 40, 40, 3, 3, 1, 1, 1, 1, 1);     /* blocks of output rows, stride 1 */
+    check_conv(2, 2, 80, 70, 3, 3, 1, 2, 1, 1, 0);     /* blocks of output rows, stride 2 */
 }
 
 static void conv_errors(void **state) {
@@ -121,14 +130,14 @@ static void conv_errors(void **state) {
 static void gemm_naive(void **state) {
     (void)state;
     for (int ta = 0; ta < 2; ta++)
-        for (int tb = 0; tb < 2; tb++) {
-            int64_t m = 5, k = 7, n = 3;
-            int64_t ad[2] = {ta ? k : m, ta ? m : k}, bd[2] = {tb ? n : k, tb ? k : n};
+        for (int tb = 0; tb < 4; tb++) {
+            int64_t m = tb >= 2 ? 1 : 5, k = 7, n = 3; /* m = 1: the matrix-vector path */
+            int64_t ad[2] = {ta ? k : m, ta ? m : k}, bd[2] = {tb & 1 ? n : k, tb & 1 ? k : n};
             int64_t cd[1] = {n};
             kp_tensor *a = rand_t(2, ad), *b = rand_t(2, bd), *c = rand_t(1, cd);
             kp_node *nd = mk("Gemm", 3, 1);
             kp_node_set_attr_int(nd, "transA", ta);
-            kp_node_set_attr_int(nd, "transB", tb);
+            kp_node_set_attr_int(nd, "transB", tb & 1);
             kp_node_set_attr_float(nd, "alpha", 0.5f);
             kp_node_set_attr_float(nd, "beta", 2.0f);
             const kp_tensor *in[3] = {a, b, c};
@@ -141,7 +150,7 @@ static void gemm_naive(void **state) {
                 for (int64_t j = 0; j < n; j++) {
                     double s = 0;
                     for (int64_t p = 0; p < k; p++)
-                        s += A[ta ? p * m + i : i * k + p] * B[tb ? j * k + p : p * n + j];
+                        s += A[ta ? p * m + i : i * k + p] * B[tb & 1 ? j * k + p : p * n + j];
                     ref[i * n + j] = (float)(0.5 * s + 2.0 * C[j]);
                 }
             assert_close(out[0]->data, ref, m * n, 1e-5);
@@ -234,6 +243,52 @@ static void pools(void **state) {
     kp_tensor_free(x);
 }
 
+/* LpPool and GlobalLpPool (no cases in ONNX's test data) against direct sums. */
+static void lp_pools(void **state) {
+    (void)state;
+    int64_t xd[4] = {1, 2, 5, 4};
+    kp_tensor *x = rand_t(4, xd);
+    const float *X = x->data;
+    kp_node *lp = mk("LpPool", 1, 1);
+    int64_t k[2] = {3, 2}, st[2] = {2, 2}, pads[4] = {1, 0, 1, 0};
+    kp_node_set_attr_ints(lp, "kernel_shape", 2, k);
+    kp_node_set_attr_ints(lp, "strides", 2, st);
+    kp_node_set_attr_ints(lp, "pads", 4, pads);
+    kp_node_set_attr_int(lp, "p", 3);
+    const kp_tensor *in[1] = {x};
+    kp_tensor *out[1];
+    kp_error err = {0};
+    assert_int_equal(kp_op_call(lp, 18, 1, in, 1, out, &err), 0);
+    /* out: (5 + 2 - 3) / 2 + 1 = 3 rows, (4 - 2) / 2 + 1 = 2 cols */
+    assert_int_equal(out[0]->dims[2], 3);
+    assert_int_equal(out[0]->dims[3], 2);
+    for (int c = 0; c < 2; c++)
+        for (int oy = 0; oy < 3; oy++)
+            for (int ox = 0; ox < 2; ox++) {
+                double acc = 0;
+                for (int a = 0; a < 3; a++)
+                    for (int b = 0; b < 2; b++) {
+                        int yy = oy * 2 - 1 + a, xx = ox * 2 + b;
+                        if (yy < 0 || yy >= 5) continue;
+                        acc += pow(fabs(X[(c * 5 + yy) * 4 + xx]), 3);
+                    }
+                double got = ((float *)out[0]->data)[(c * 3 + oy) * 2 + ox];
+                assert_true(fabs(got - pow(acc, 1.0 / 3)) < 1e-5);
+            }
+    kp_tensor_free(out[0]);
+    kp_node *glp = mk("GlobalLpPool", 1, 1);
+    assert_int_equal(kp_op_call(glp, 18, 1, in, 1, out, &err), 0);
+    for (int c = 0; c < 2; c++) {
+        double acc = 0;
+        for (int i = 0; i < 20; i++) acc += X[c * 20 + i] * X[c * 20 + i];
+        assert_true(fabs(((float *)out[0]->data)[c] - sqrt(acc)) < 1e-5);
+    }
+    kp_tensor_free(out[0]);
+    kp_node_free(lp);
+    kp_node_free(glp);
+    kp_tensor_free(x);
+}
+
 static void batchnorm_layernorm(void **state) {
     (void)state;
     int64_t xd[4] = {2, 3, 2, 2}, cd[1] = {3};
@@ -280,9 +335,13 @@ static void batchnorm_layernorm(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(conv_paths), cmocka_unit_test(conv_errors),
-        cmocka_unit_test(gemm_naive), cmocka_unit_test(matmul_broadcast),
-        cmocka_unit_test(pools),      cmocka_unit_test(batchnorm_layernorm),
+        cmocka_unit_test(conv_paths),
+        cmocka_unit_test(conv_errors),
+        cmocka_unit_test(gemm_naive),
+        cmocka_unit_test(matmul_broadcast),
+        cmocka_unit_test(pools),
+        cmocka_unit_test(lp_pools),
+        cmocka_unit_test(batchnorm_layernorm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

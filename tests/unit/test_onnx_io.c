@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "core/onnx_io.h"
+#include "core/onnx_priv.h"
 
 /* ---- wire encoder ------------------------------------------------------------------------- */
 
@@ -274,6 +275,7 @@ static void save_refusals(void **state) {
     m = NULL;
     assert_int_equal(kp_onnx_load(a, NULL, &m, &err), 0);
     assert_non_null(m->dir);
+    assert_true(m->dir[0] == '/');
     /* its own file: refused even with overwrite, also through a symlink */
     assert_int_equal(kp_onnx_save(m, a, 1, &err), KP_EEXIST);
     assert_non_null(strstr(err.msg, "input model"));
@@ -310,6 +312,10 @@ static void read_file_limits(void **state) {
     free(buf);
     assert_int_equal(kp_read_file(tmpdir, 100, &buf, &len, &err), KP_EIO);
     assert_non_null(strstr(err.msg, "folder"));
+    snprintf(p, sizeof p, "%s/fifo.onnx", tmpdir);
+    assert_int_equal(mkfifo(p, 0600), 0); /* must be refused, not block waiting for a writer */
+    assert_int_equal(kp_read_file(p, 100, &buf, &len, &err), KP_EIO);
+    assert_non_null(strstr(err.msg, "regular"));
     snprintf(p, sizeof p, "%s/missing.onnx", tmpdir);
     assert_int_equal(kp_read_file(p, 100, &buf, &len, &err), KP_ENOTFOUND);
     kp_model *m = NULL;
@@ -428,6 +434,98 @@ static void unknown_fields_counted(void **state) {
     free(model.p);
 }
 
+/* An IR broken by a buggy pass is refused with a message, not written or crashed on. */
+static void save_refuses_broken_ir(void **state) {
+    (void)state;
+    kp_error err = {0};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    kp_model *m = tiny_model();
+    char *keep = m->graph->nodes[0]->inputs[0];
+    m->graph->nodes[0]->inputs[0] = NULL;
+    assert_int_equal(kp_onnx_save_buffer(m, &buf, &len, &err), KP_EINVAL);
+    assert_null(buf);
+    m->graph->nodes[0]->inputs[0] = keep;
+    int64_t dims[] = {2, 2};
+    kp_tensor *t = kp_tensor_new(KP_FLOAT, 2, dims, &err);
+    assert_non_null(t);
+    assert_int_equal(kp_tensor_set_name(t, "w"), 0);
+    assert_int_equal(kp_graph_add_init(m->graph, t), 0);
+    t->nbytes = 8; /* inconsistent with 2x2 float32 */
+    assert_int_equal(kp_onnx_save_buffer(m, &buf, &len, &err), KP_EINVAL);
+    assert_non_null(strstr(err.msg, "'w'"));
+    t->nbytes = 16;
+    assert_int_equal(kp_onnx_save_buffer(m, &buf, &len, &err), 0);
+    free(buf);
+    kp_model_free(m);
+}
+
+/* An attribute whose TypeProto says nothing (found by fuzz_graph_edit) saves as an empty
+ * TypeProto and loads again, instead of becoming an attribute with no value. */
+static void empty_type_attr_roundtrips(void **state) {
+    (void)state;
+    wb model = {0}, node = {0}, attr = {0}, g = {0}, op = {0};
+    f_str(&attr, 1, "t");
+    f_varint(&attr, 20, KP_ATTR_TYPE_PROTO);
+    f_bytes(&attr, 14, "", 0);
+    f_str(&node, 1, "x");
+    f_str(&node, 2, "y");
+    f_str(&node, 4, "Identity");
+    f_msg(&node, 5, &attr);
+    f_msg(&g, 1, &node);
+    vi_float(&g, 11, "x", 4);
+    vi_float(&g, 12, "y", 4);
+    f_varint(&model, 1, 8);
+    f_str(&op, 1, "");
+    f_varint(&op, 2, 13);
+    f_msg(&model, 8, &op);
+    f_msg(&model, 7, &g);
+    kp_error err = {0};
+    kp_model *m = NULL, *m2 = NULL;
+    assert_int_equal(kp_onnx_load_buffer(model.p, model.n, NULL, &m, &err), 0);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(kp_onnx_save_buffer(m, &buf, &len, &err), 0);
+    assert_int_equal(kp_onnx_load_buffer(buf, len, NULL, &m2, &err), 0);
+    const kp_attr *a = kp_node_attr(m2->graph->nodes[0], "t");
+    assert_non_null(a);
+    assert_int_equal(a->type, KP_ATTR_TYPE_PROTO);
+    assert_non_null(a->tp);
+    free(buf);
+    free(model.p);
+    kp_model_free(m);
+    kp_model_free(m2);
+}
+
+static int write_half_then_fail(int fd, void *ctx, kp_error *err) {
+    (void)ctx;
+    if (write(fd, "NEW", 2) != 2) return kp_error_set(err, KP_EIO, "write");
+    return kp_error_set(err, KP_EIO, "simulated failure halfway");
+}
+
+/* A write that fails halfway leaves the old file exactly as it was and no temp file behind. */
+static void atomic_write_keeps_old_file(void **state) {
+    (void)state;
+    kp_error err = {0};
+    char p[512];
+    snprintf(p, sizeof p, "%s/keep.txt", tmpdir);
+    assert_int_equal(kp_write_file_atomic(p, "old contents", 12, &err), 0);
+    assert_int_equal(kp_write_atomic_fn(p, write_half_then_fail, NULL, &err), KP_EIO);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(kp_read_file(p, 100, &buf, &len, &err), 0);
+    assert_int_equal(len, 12);
+    assert_memory_equal(buf, "old contents", 12);
+    free(buf);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "ls '%s' | grep -q 'keep.txt.tmp'", tmpdir);
+    assert_int_not_equal(system(cmd), 0);
+    assert_int_equal(kp_write_file_atomic(p, "new", 3, &err), 0);
+    assert_int_equal(kp_read_file(p, 100, &buf, &len, &err), 0);
+    assert_int_equal(len, 3);
+    free(buf);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_dtype_roundtrips),
@@ -437,6 +535,9 @@ int main(void) {
         cmocka_unit_test(external_data_inside_folder),
         cmocka_unit_test(subgraph_parent_and_attrs),
         cmocka_unit_test(unknown_fields_counted),
+        cmocka_unit_test(save_refuses_broken_ir),
+        cmocka_unit_test(atomic_write_keeps_old_file),
+        cmocka_unit_test(empty_type_attr_roundtrips),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

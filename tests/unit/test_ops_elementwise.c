@@ -8,6 +8,7 @@
 
 #include "core/ops/broadcast.h"
 #include "core/ops/fastmath.h"
+#include "core/ops/float8.h"
 #include "ophelp.h"
 
 /* Naive numpy broadcast reference: value of operand t at output multi-index idx. */
@@ -380,13 +381,86 @@ static void fast_exp_accuracy(void **state) {
     assert_true(isnan(kp_fast_expf(NAN)));
 }
 
+static void float8_formats(void **state) {
+    (void)state;
+    const kp_dtype ts[4] = {KP_FLOAT8E4M3FN, KP_FLOAT8E4M3FNUZ, KP_FLOAT8E5M2, KP_FLOAT8E5M2FNUZ};
+    /* every finite pattern survives decode + encode; NaN patterns decode to NaN */
+    for (int k = 0; k < 4; k++)
+        for (int b = 0; b < 256; b++) {
+            double v = kp_f8_to_double(ts[k], (uint8_t)b);
+            if (isnan(v) || isinf(v)) continue;
+            if (v == 0 && b != 0 && (ts[k] == KP_FLOAT8E4M3FNUZ || ts[k] == KP_FLOAT8E5M2FNUZ))
+                fail_msg("FNUZ pattern %d decodes to zero", b);
+            if (kp_f8_from_double(ts[k], v, 1) != b) fail_msg("type %d pattern %d", k, b);
+        }
+    struct {
+        kp_dtype t;
+        double v;
+        int sat;
+        int want;
+    } c[] = {
+        {KP_FLOAT8E4M3FN, 1.0, 1, 0x38},
+        {KP_FLOAT8E4M3FN, -2.0, 1, 0xC0},
+        {KP_FLOAT8E4M3FN, 448, 1, 0x7E},
+        {KP_FLOAT8E4M3FN, 500, 1, 0x7E},
+        {KP_FLOAT8E4M3FN, 500, 0, 0x7F},
+        {KP_FLOAT8E4M3FN, INFINITY, 1, 0x7E},
+        {KP_FLOAT8E4M3FN, 0.001953125, 1, 0x01},
+        {KP_FLOAT8E4M3FN, 0.0009765625, 1, 0x00},
+        {KP_FLOAT8E4M3FN, 0.00146484375, 1, 0x01},
+        {KP_FLOAT8E4M3FN, 1.0625, 1, 0x38},
+        {KP_FLOAT8E4M3FN, 1.1875, 1, 0x3A},
+        {KP_FLOAT8E4M3FNUZ, 1.0, 1, 0x40},
+        {KP_FLOAT8E4M3FNUZ, 240, 1, 0x7F},
+        {KP_FLOAT8E4M3FNUZ, -0.0, 1, 0x00},
+        {KP_FLOAT8E4M3FNUZ, NAN, 1, 0x80},
+        {KP_FLOAT8E4M3FNUZ, INFINITY, 1, 0x80},
+        {KP_FLOAT8E5M2, 1.0, 1, 0x3C},
+        {KP_FLOAT8E5M2, 57344, 1, 0x7B},
+        {KP_FLOAT8E5M2, 1e6, 1, 0x7B},
+        {KP_FLOAT8E5M2, 1e6, 0, 0x7C},
+        {KP_FLOAT8E5M2, -INFINITY, 0, 0xFC},
+        {KP_FLOAT8E5M2, 1.52587890625e-05, 1, 0x01},
+        {KP_FLOAT8E5M2FNUZ, 1.0, 1, 0x40},
+        {KP_FLOAT8E5M2FNUZ, 57344, 1, 0x7F},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof *c; i++)
+        if (kp_f8_from_double(c[i].t, c[i].v, c[i].sat) != c[i].want)
+            fail_msg("case %zu: %g -> 0x%02x, want 0x%02x", i, c[i].v,
+                     kp_f8_from_double(c[i].t, c[i].v, c[i].sat), c[i].want);
+    /* through the Cast kernel, opset 19, saturate off */
+    kp_tensor *x = tt(KP_FLOAT, 1, D(3), V(1.0, 500, -0.3));
+    const kp_tensor *in[1] = {x};
+    kp_node *n = mknode("Cast", 1, in, 1);
+    kp_node_set_attr_int(n, "to", KP_FLOAT8E4M3FN);
+    kp_node_set_attr_int(n, "saturate", 0);
+    kp_tensor *out[1];
+    kp_error e;
+    assert_int_equal(run(n, 19, 1, in, 1, out, &e), 0);
+    const uint8_t *b = out[0]->data;
+    assert_int_equal(b[0], 0x38);
+    assert_int_equal(b[1], 0x7F);
+    assert_true(fabs(kp_f8_to_double(KP_FLOAT8E4M3FN, b[2]) + 0.3) < 0.02);
+    const kp_tensor *back_in[1] = {out[0]};
+    kp_node *back = mknode("Cast", 1, back_in, 1);
+    kp_node_set_attr_int(back, "to", KP_FLOAT);
+    kp_tensor *out2[1];
+    assert_int_equal(run(back, 19, 1, back_in, 1, out2, &e), 0);
+    assert_true(((float *)out2[0]->data)[0] == 1.0f && isnan(((float *)out2[0]->data)[1]));
+    free_all(1, out2);
+    free_all(1, out);
+    kp_node_free(back);
+    kp_node_free(n);
+    kp_tensor_free(x);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(broadcasting),      cmocka_unit_test(plan_coalesces),
         cmocka_unit_test(int_paths),         cmocka_unit_test(variadic_where_logic),
         cmocka_unit_test(prelu_opsets),      cmocka_unit_test(clip_opsets),
         cmocka_unit_test(activations),       cmocka_unit_test(cast_types),
-        cmocka_unit_test(fast_exp_accuracy),
+        cmocka_unit_test(fast_exp_accuracy), cmocka_unit_test(float8_formats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -225,12 +225,110 @@ static void nms_det(void **state) {
     kp_tensor_free(m);
 }
 
+/* ONNX's test_adam_multiple case, with the epsilon its expected values were computed with. */
+static void adam_update(void **state) {
+    (void)state;
+    kp_tensor *r = tt(KP_FLOAT, 0, NULL, V(0.1)), *t = tt(KP_INT64, 0, NULL, V(0)),
+              *x = tt(KP_FLOAT, 1, D(1), V(1)), *g = tt(KP_FLOAT, 1, D(1), V(-1)),
+              *v = tt(KP_FLOAT, 1, D(1), V(2)), *h = tt(KP_FLOAT, 1, D(1), V(0.5));
+    const kp_tensor *in[6] = {r, t, x, g, v, h};
+    kp_node *n = mknode("Adam", 6, in, 3);
+    free(n->domain);
+    n->domain = strdup("ai.onnx.preview.training");
+    kp_node_set_attr_float(n, "alpha", 0.95f);
+    kp_node_set_attr_float(n, "beta", 0.85f);
+    kp_node_set_attr_float(n, "norm_coefficient", 0.001f);
+    kp_node_set_attr_float(n, "epsilon", 0.01f);
+    kp_tensor *out[3];
+    kp_error e;
+    assert_int_equal(run(n, 1, 6, in, 3, out, &e), 0);
+    assert_true(close_to(out[0], 1, D(1), V(0.75913626)));
+    assert_true(close_to(out[1], 1, D(1), V(1.85005)));
+    assert_true(close_to(out[2], 1, D(1), V(0.5747002)));
+    free_all(3, out);
+    kp_node_free(n);
+    kp_tensor_free(r);
+    kp_tensor_free(t);
+    kp_tensor_free(x);
+    kp_tensor_free(g);
+    kp_tensor_free(v);
+    kp_tensor_free(h);
+}
+
+/* Integer reductions stay exact past 2^53. */
+static void reduce_int_exact(void **state) {
+    (void)state;
+    kp_tensor *x = tt(KP_INT64, 2, D(2, 2), NULL);
+    int64_t *p = x->data;
+    p[0] = (INT64_C(1) << 60) + 1, p[1] = 1, p[2] = -5, p[3] = (INT64_C(1) << 60) + 3;
+    const kp_tensor *in[1] = {x};
+    kp_node *n = mknode("ReduceSum", 1, in, 1);
+    kp_node_set_attr_int(n, "keepdims", 0);
+    kp_tensor *out[1];
+    kp_error e;
+    assert_int_equal(run(n, 11, 1, in, 1, out, &e), 0);
+    assert_true(((int64_t *)out[0]->data)[0] == (INT64_C(1) << 61) + 0);
+    free_all(1, out);
+    kp_node_free(n);
+    n = mknode("ReduceMax", 1, in, 1);
+    kp_node_set_attr_ints(n, "axes", 1, D(1));
+    assert_int_equal(run(n, 13, 1, in, 1, out, &e), 0);
+    assert_true(((int64_t *)out[0]->data)[0] == (INT64_C(1) << 60) + 1);
+    assert_true(((int64_t *)out[0]->data)[1] == (INT64_C(1) << 60) + 3);
+    free_all(1, out);
+    kp_node_free(n);
+    kp_tensor_free(x);
+}
+
+/* More opset-dependent forms: ReduceMax at 18 with the axes input omitted (all) or empty with
+ * noop; LogSoftmax and Hardmax coercion before 13; Dropout's mask dtype before 10. */
+static void more_opset_forms(void **state) {
+    (void)state;
+    kp_tensor *x = tt(KP_FLOAT, 2, D(2, 2), V(1, 4, 3, 2));
+    const kp_tensor *in1[1] = {x};
+    kp_node *n = mknode("ReduceMax", 1, in1, 1);
+    expect1(n, 18, 1, in1, 2, D(1, 1), V(4)); /* no axes input: every axis */
+    kp_node_free(n);
+    kp_tensor *empty = tt(KP_INT64, 1, D(0), NULL);
+    const kp_tensor *in2[2] = {x, empty};
+    n = mknode("ReduceMax", 2, in2, 1);
+    kp_node_set_attr_int(n, "noop_with_empty_axes", 1);
+    expect1(n, 18, 2, in2, 2, D(2, 2), V(1, 4, 3, 2));
+    kp_node_free(n);
+    n = mknode("ReduceMin", 1, in1, 1); /* opset 13: axes attribute */
+    kp_node_set_attr_ints(n, "axes", 1, D(0));
+    expect1(n, 13, 1, in1, 2, D(1, 2), V(1, 2));
+    kp_node_free(n);
+    /* Hardmax at opset 11 over the coerced [1, 4] vs at 13 over the last axis */
+    kp_tensor *h = tt(KP_FLOAT, 3, D(1, 2, 2), V(1, 4, 3, 2));
+    const kp_tensor *hin[1] = {h};
+    n = mknode("Hardmax", 1, hin, 1);
+    expect1(n, 11, 1, hin, 3, D(1, 2, 2), V(0, 1, 0, 0));
+    expect1(n, 13, 1, hin, 3, D(1, 2, 2), V(0, 1, 1, 0));
+    kp_node_free(n);
+    n = mknode("LogSoftmax", 1, hin, 1);
+    double l4 = log(exp(1) + exp(4) + exp(3) + exp(2));
+    expect1(n, 11, 1, hin, 3, D(1, 2, 2), V(1 - l4, 4 - l4, 3 - l4, 2 - l4));
+    kp_node_free(n);
+    n = mknode("Dropout", 1, in1, 2);
+    kp_tensor *out[2];
+    kp_error e;
+    assert_int_equal(run(n, 7, 1, in1, 2, out, &e), 0); /* mask has the input's type */
+    assert_int_equal(out[1]->dtype, KP_FLOAT);
+    free_all(2, out);
+    kp_node_free(n);
+    kp_tensor_free(x);
+    kp_tensor_free(empty);
+    kp_tensor_free(h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reduce_axes_forms), cmocka_unit_test(argmax_forms),
         cmocka_unit_test(softmax_forms),     cmocka_unit_test(cumsum_forms),
         cmocka_unit_test(einsum_forms),      cmocka_unit_test(loss_forms),
-        cmocka_unit_test(nms_det),
+        cmocka_unit_test(nms_det),           cmocka_unit_test(adam_update),
+        cmocka_unit_test(reduce_int_exact),  cmocka_unit_test(more_opset_forms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

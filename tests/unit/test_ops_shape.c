@@ -491,6 +491,210 @@ static void hostile_values(void **state) {
     kp_tensor_free(vals);
 }
 
+static void unique_strnorm(void **state) {
+    (void)state;
+    kp_tensor *x = tt(KP_FLOAT, 1, D(6), V(2, 1, 1, 3, 4, 3));
+    const kp_tensor *in[1] = {x};
+    kp_tensor *out[4];
+    kp_error e;
+    kp_node *n = mknode("Unique", 1, in, 4);
+    assert_int_equal(run(n, 11, 1, in, 4, out, &e), 0); /* sorted */
+    assert_true(close_to(out[0], 1, D(4), V(1, 2, 3, 4)));
+    assert_true(close_to(out[1], 1, D(4), V(1, 0, 3, 4)));
+    assert_true(close_to(out[2], 1, D(6), V(1, 0, 0, 2, 3, 2)));
+    assert_true(close_to(out[3], 1, D(4), V(2, 1, 2, 1)));
+    free_all(4, out);
+    kp_node_set_attr_int(n, "sorted", 0);
+    assert_int_equal(run(n, 11, 1, in, 4, out, &e), 0); /* first-occurrence order */
+    assert_true(close_to(out[0], 1, D(4), V(2, 1, 3, 4)));
+    assert_true(close_to(out[2], 1, D(6), V(0, 1, 1, 2, 3, 2)));
+    free_all(4, out);
+    kp_node_free(n);
+    kp_error err;
+    kp_tensor *s = kp_tensor_new(KP_STRING, 1, D(3), &err);
+    const char *words[3] = {"Monday", "tuesday", "MONDAY"};
+    for (int i = 0; i < 3; i++) {
+        s->strings[i].len = strlen(words[i]);
+        s->strings[i].data = (uint8_t *)strdup(words[i]);
+    }
+    const kp_tensor *sin_[1] = {s};
+    n = mknode("StringNormalizer", 1, sin_, 1);
+    kp_node_set_attr_string(n, "case_change_action", "UPPER");
+    assert_int_equal(run(n, 10, 1, sin_, 1, out, &e), 0); /* no stopwords */
+    assert_int_equal(out[0]->numel, 3);
+    assert_memory_equal(out[0]->strings[1].data, "TUESDAY", 7);
+    free_all(1, out);
+    kp_node_free(n);
+    kp_tensor_free(x);
+    kp_tensor_free(s);
+}
+
+static void mvn(void **state) {
+    (void)state;
+    kp_tensor *x = tt(KP_FLOAT, 4, D(1, 2, 1, 2), V(1, 3, 10, 30));
+    const kp_tensor *in[1] = {x};
+    kp_node *n = mknode("MeanVarianceNormalization", 1, in, 1);
+    expect1(n, 13, 1, in, 4, D(1, 2, 1, 2), V(-1, 1, -1, 1)); /* per channel */
+    kp_node_free(n);
+    kp_tensor_free(x);
+}
+
+/* Pad against a per-element reference for every mode and mixed positive/negative pads. */
+static int64_t ref_src(const char *mode, int64_t i, int64_t n) {
+    if (i >= 0 && i < n) return i;
+    if (!strcmp(mode, "edge")) return i < 0 ? 0 : n - 1;
+    if (!strcmp(mode, "wrap")) return ((i % n) + n) % n;
+    if (!strcmp(mode, "reflect")) {
+        int64_t p = 2 * (n - 1);
+        i = ((i % p) + p) % p;
+        return i >= n ? p - i : i;
+    }
+    return -1;
+}
+
+static void pad_random(void **state) {
+    (void)state;
+    const char *modes[4] = {"constant", "reflect", "edge", "wrap"};
+    kp_tensor *x = tramp(3, D(2, 4, 5), 1, 1);
+    unsigned seed = 7;
+    for (int it = 0; it < 200; it++) {
+        const char *mode = modes[it % 4];
+        int64_t p[6];
+        for (int k = 0; k < 6; k++) {
+            seed = seed * 1103515245u + 12345u;
+            p[k] = (int64_t)((seed >> 16) % 7) - 2;             /* -2 .. 4 */
+            if (strcmp(mode, "constant") && p[k] > 3) p[k] = 3; /* reflect needs pad < dim */
+        }
+        const int64_t xd[3] = {2, 4, 5};
+        for (int k = 0; k < 3; k++)
+            while (xd[k] + p[k] + p[k + 3] < 1) p[k + 3]++; /* keep every dim non-empty */
+        kp_tensor *pads = tt(KP_INT64, 1, D(6), NULL);
+        memcpy(pads->data, p, sizeof p);
+        const kp_tensor *in[2] = {x, pads};
+        kp_node *n = mknode("Pad", 2, in, 1);
+        kp_node_set_attr_string(n, "mode", mode);
+        kp_tensor *out[1];
+        kp_error e;
+        if (run(n, 19, 2, in, 1, out, &e)) fail_msg("%s", e.msg);
+        const kp_tensor *o = out[0];
+        for (int64_t a = 0; a < o->dims[0]; a++)
+            for (int64_t b = 0; b < o->dims[1]; b++)
+                for (int64_t c = 0; c < o->dims[2]; c++) {
+                    int64_t sa = ref_src(mode, a - p[0], 2), sb = ref_src(mode, b - p[1], 4),
+                            sc = ref_src(mode, c - p[2], 5);
+                    float want = (sa < 0 || sb < 0 || sc < 0)
+                                     ? 0.0f
+                                     : ((const float *)x->data)[(sa * 4 + sb) * 5 + sc];
+                    float got = ((const float *)o->data)[(a * o->dims[1] + b) * o->dims[2] + c];
+                    if (got != want)
+                        fail_msg("%s pads %lld %lld %lld %lld %lld %lld at %lld,%lld,%lld", mode,
+                                 (long long)p[0], (long long)p[1], (long long)p[2], (long long)p[3],
+                                 (long long)p[4], (long long)p[5], (long long)a, (long long)b,
+                                 (long long)c);
+                }
+        free_all(1, out);
+        kp_node_free(n);
+        kp_tensor_free(pads);
+    }
+    kp_tensor_free(x);
+}
+
+static void grid_sample(void **state) {
+    (void)state;
+    kp_tensor *x = tramp(4, D(1, 1, 2, 3), 1, 0); /* [[0,1,2],[3,4,5]] */
+    /* identity grid with align_corners=1, plus one point far outside and one NaN */
+    kp_tensor *g = tt(KP_FLOAT, 4, D(1, 1, 4, 2), V(-1, -1, 1, 1, 1e30, 0, NAN, 0));
+    const kp_tensor *in[2] = {x, g};
+    kp_node *n = mknode("GridSample", 2, in, 1);
+    kp_node_set_attr_int(n, "align_corners", 1);
+    const char *modes[3] = {"bilinear", "nearest", "bicubic"};
+    for (int m = 0; m < 3; m++) {
+        kp_node_set_attr_string(n, "mode", modes[m]);
+        kp_tensor *out[1];
+        kp_error e;
+        assert_int_equal(run(n, 16, 2, in, 1, out, &e), 0);
+        const float *y = out[0]->data;
+        assert_true(fabsf(y[0] - 0) < 1e-5f && fabsf(y[1] - 5) < 1e-5f);
+        assert_true(y[2] == 0); /* far outside, zeros padding */
+        free_all(1, out);
+    }
+    kp_node_set_attr_string(n, "mode", "bilinear");
+    kp_node_set_attr_string(n, "padding_mode", "border");
+    kp_tensor *out[1];
+    kp_error e;
+    assert_int_equal(run(n, 16, 2, in, 1, out, &e), 0);
+    /* x clamps to column 2, y = 0 is halfway between the rows: (2 + 5) / 2 */
+    assert_true(fabsf(((float *)out[0]->data)[2] - 3.5f) < 1e-5f);
+    free_all(1, out);
+    kp_node_free(n);
+    kp_tensor_free(x);
+    kp_tensor_free(g);
+}
+
+static void roialign_unpool(void **state) {
+    (void)state;
+    kp_tensor *x = tt(KP_FLOAT, 4, D(1, 1, 4, 4), NULL);
+    for (int i = 0; i < 16; i++) ((float *)x->data)[i] = 2.5f; /* constant image */
+    kp_tensor *rois = tt(KP_FLOAT, 2, D(2, 4), V(0, 0, 3, 3, 1, 1, 2.5, 3)),
+              *bi = tt(KP_INT64, 1, D(2), V(0, 0));
+    const kp_tensor *in[3] = {x, rois, bi};
+    kp_node *n = mknode("RoiAlign", 3, in, 1);
+    kp_node_set_attr_int(n, "output_height", 2);
+    kp_node_set_attr_int(n, "output_width", 2);
+    expect1(n, 16, 3, in, 4, D(2, 1, 2, 2), V(2.5, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5));
+    ((int64_t *)bi->data)[1] = 1; /* batch 1 does not exist */
+    kp_tensor *out[1];
+    kp_error e;
+    assert_int_equal(run(n, 16, 3, in, 1, out, &e), KP_EINVAL);
+    kp_node_free(n);
+    kp_tensor *v = tt(KP_FLOAT, 4, D(1, 1, 1, 2), V(7, 9)),
+              *idx = tt(KP_INT64, 4, D(1, 1, 1, 2), V(1, 6));
+    const kp_tensor *uin[2] = {v, idx};
+    n = mknode("MaxUnpool", 2, uin, 1);
+    kp_node_set_attr_ints(n, "kernel_shape", 2, D(2, 2));
+    kp_node_set_attr_ints(n, "strides", 2, D(2, 2));
+    expect1(n, 11, 2, uin, 4, D(1, 1, 2, 4), V(0, 7, 0, 0, 0, 0, 9, 0));
+    ((int64_t *)idx->data)[1] = 8; /* outside the 2x4 output */
+    assert_int_equal(run(n, 11, 2, uin, 1, out, &e), KP_EINVAL);
+    kp_node_free(n);
+    kp_tensor_free(x);
+    kp_tensor_free(rois);
+    kp_tensor_free(bi);
+    kp_tensor_free(v);
+    kp_tensor_free(idx);
+}
+
+/* Slice with an axes attribute (opset 1), Pad's constant_value input (11), Squeeze at 13
+ * without axes, Clip at 11 with neither bound. */
+static void more_shape_forms(void **state) {
+    (void)state;
+    kp_tensor *x = tramp(2, D(2, 3), 1, 0);
+    const kp_tensor *in1[1] = {x};
+    kp_node *n = mknode("Slice", 1, in1, 1);
+    kp_node_set_attr_ints(n, "axes", 1, D(1));
+    kp_node_set_attr_ints(n, "starts", 1, D(1));
+    kp_node_set_attr_ints(n, "ends", 1, D(3));
+    expect1(n, 1, 1, in1, 2, D(2, 2), V(1, 2, 4, 5));
+    kp_node_free(n);
+    kp_tensor *pads = ints(4, V(1, 0, 0, 0)), *cv = tt(KP_FLOAT, 0, NULL, V(-1));
+    const kp_tensor *pin[3] = {x, pads, cv};
+    n = mknode("Pad", 3, pin, 1);
+    expect1(n, 11, 3, pin, 2, D(3, 3), V(-1, -1, -1, 0, 1, 2, 3, 4, 5));
+    kp_node_free(n);
+    kp_tensor *y = tramp(3, D(1, 3, 1), 1, 0);
+    const kp_tensor *yin[1] = {y};
+    n = mknode("Squeeze", 1, yin, 1);
+    expect1(n, 13, 1, yin, 1, D(3), V(0, 1, 2));
+    kp_node_free(n);
+    n = mknode("Clip", 1, in1, 1);
+    expect1(n, 11, 1, in1, 2, D(2, 3), V(0, 1, 2, 3, 4, 5));
+    kp_node_free(n);
+    kp_tensor_free(x);
+    kp_tensor_free(pads);
+    kp_tensor_free(cv);
+    kp_tensor_free(y);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reshape_squeeze),
@@ -503,6 +707,12 @@ int main(void) {
         cmocka_unit_test(more_index_ops),
         cmocka_unit_test(transpose_all_perms),
         cmocka_unit_test(hostile_values),
+        cmocka_unit_test(unique_strnorm),
+        cmocka_unit_test(mvn),
+        cmocka_unit_test(pad_random),
+        cmocka_unit_test(grid_sample),
+        cmocka_unit_test(roialign_unpool),
+        cmocka_unit_test(more_shape_forms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -86,3 +86,14 @@ demo_project() {
     cp -r "$ROOT/examples/fashion-mnist" "$XDG_DATA_HOME/kompress/projects/demo"
     echo "$XDG_DATA_HOME/kompress/projects/demo"
 }
+
+# On the Plan screen: waits for a planner at work to answer, then removes every step so the
+# test starts from an empty plan.
+empty_plan() {
+    wait_for "─ 6 Plan ─"
+    sleep 0.3
+    wait_gone "the planner is working" 90
+    n=0
+    while ! screen | grep -qF "The plan is empty" && [ $n -lt 20 ]; do keys d; n=$((n + 1)); done
+    wait_for "The plan is empty"
+}

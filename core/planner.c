@@ -1,0 +1,461 @@
+/* The planner. Strategy, in order of the person's goals:
+ *   - a lossless clean-up ("fold") always comes first when it changes anything;
+ *   - accuracy first: nothing lossy unless its estimated drop is negligible (< 0.05 points);
+ *   - size first: int8 (calibrated when there is data) on targets with int8, then weight
+ *     sharing, then pruning when the model still does not fit the target's storage or RAM;
+ *   - latency first: float16 on targets whose fp16 rate beats fp32, int8 where the target's
+ *     int8 rate beats fp32 by 1.5x, else structured channel pruning with reconstruction.
+ * Each candidate is asked for its own estimate (pass->estimate, which may measure on the
+ * calibration subset); candidates that do not apply are left out with the reason. Estimates are
+ * corrected by what earlier runs of this project measured (per pass id and target class).
+ * Steps are then dropped, most accuracy-costly first, until the predicted drop fits the budget.
+ * Passes are matched by id; core still never links a concrete pass. */
+#include "core/planner.h"
+
+#include "core/measure.h"
+#include "core/verify.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/onnx_io.h"
+
+typedef struct cand {
+    const char *id;
+    const char *params;
+    const char *why; /* reason prefix */
+} cand;
+
+#define MAX_ALTS  6
+#define MAX_STEPS 6
+
+/* One candidate pipeline; the planner tries each and keeps the best. */
+typedef struct alt {
+    const char *name;
+    size_t n;
+    cand c[MAX_STEPS];
+} alt;
+
+static int target_int8_fast(const kp_target *t) {
+    return (t->precisions & KP_PREC_INT8) && t->int8_gops >= 1.5 * t->fp32_gflops;
+}
+
+static int target_fp16_fast(const kp_target *t) {
+    return (t->precisions & KP_PREC_FP16) && t->fp16_gflops >= 1.2 * t->fp32_gflops;
+}
+
+static int has_goal(const kp_project *p, kp_goal g) {
+    return p->goals[0] == g || p->goals[1] == g;
+}
+
+#define FOLD                                                                                       \
+    { "fold", "", "lossless clean-up" }
+#define QSTATIC                                                                                    \
+    { "quant-static", "method=percentile", "int8 weights and activations" }
+#define QDYN                                                                                       \
+    { "quant-dynamic", "", "int8 weights" }
+#define PCHAN                                                                                      \
+    { "prune-channels", "ratio=0.25", "a quarter fewer channels, less work" }
+#define LOWRANK                                                                                    \
+    { "low-rank", "", "thin layers from truncated SVD" }
+#define PRUNE                                                                                      \
+    { "prune", "sparsity=0.5", "half the weights are zero, stored sparse" }
+#define CLUSTER16                                                                                  \
+    { "cluster", "k=16", "16 shared values per layer" }
+#define CLUST256                                                                                   \
+    { "cluster", "k=256", "256 shared values per layer" }
+#define RECON                                                                                      \
+    { "reconstruct", "", "refit layers to the original outputs" }
+#define FP16                                                                                       \
+    { "fp16", "", "float16 weights and compute" }
+
+static size_t alternatives(const kp_project *p, const kp_target *t, int have_data, alt *a) {
+    size_t n = 0;
+    kp_goal g0 = p->goals[0] ? p->goals[0] : KP_GOAL_SIZE;
+    int int8 = (t->precisions & KP_PREC_INT8) != 0;
+    if (g0 == KP_GOAL_ACCURACY) {
+        a[n++] = (alt){"lossless only", 1, {FOLD}};
+        if (has_goal(p, KP_GOAL_SIZE))
+            a[n++] = (alt){"lossless + 256 shared values", 2, {FOLD, CLUST256}};
+        return n;
+    }
+    if (g0 == KP_GOAL_SIZE) {
+        if (int8 && have_data) {
+            a[n++] = (alt){"int8", 2, {FOLD, QSTATIC}};
+            a[n++] = (alt){"fewer channels + int8", 3, {FOLD, PCHAN, QSTATIC}};
+        } else if (int8) {
+            a[n++] = (alt){"int8 weights", 2, {FOLD, QDYN}};
+        }
+        if ((t->precisions & KP_PREC_FP16) && !int8) a[n++] = (alt){"float16", 2, {FOLD, FP16}};
+        a[n++] = (alt){"low rank + sharing", 4, {FOLD, LOWRANK, CLUSTER16, RECON}};
+        a[n++] = (alt){"pruning + sharing", 4, {FOLD, PRUNE, CLUSTER16, RECON}};
+        return n;
+    }
+    /* latency first */
+    if (target_fp16_fast(t) && (t->cls == KP_TARGET_GPU || !target_int8_fast(t)))
+        a[n++] = (alt){"float16", 2, {FOLD, FP16}};
+    /* GPUs: float16 is what their runtimes run fast without per-model int8 engine builds. */
+    if (target_int8_fast(t) && have_data && t->cls != KP_TARGET_GPU) {
+        a[n++] = (alt){"int8", 2, {FOLD, QSTATIC}};
+        a[n++] = (alt){"fewer channels + int8", 3, {FOLD, PCHAN, QSTATIC}};
+    }
+    a[n++] = (alt){"fewer channels", 3, {FOLD, PCHAN, RECON}};
+    a[n++] = (alt){"low rank", 2, {FOLD, LOWRANK}};
+    if (has_goal(p, KP_GOAL_SIZE) && !target_int8_fast(t))
+        a[n++] = (alt){"fewer channels + sharing", 4, {FOLD, PCHAN, CLUST256, RECON}};
+    return n;
+}
+
+/* Correction factors learned from earlier runs: measured/predicted for size and latency
+ * ratios, and measured-predicted for the accuracy drop, averaged over runs with this pass. */
+typedef struct corr {
+    double size, lat, drop;
+    int n;
+} corr;
+
+static corr learn(const kp_project *p, const char *pass_id) {
+    corr c = {1, 1, 0, 0};
+    double ls = 0, ll = 0, dd = 0;
+    for (size_t r = 0; r < p->n_runs; r++) {
+        const kp_run_record *rr = &p->runs[r];
+        if (rr->status || !rr->step_after) continue;
+        const kp_metrics_row *prev = &rr->before;
+        for (size_t k = 0; k < rr->n_steps; k++) {
+            const kp_metrics_row *m = &rr->step_after[k];
+            const kp_estimate *e = &rr->steps[k].est;
+            if (!strcmp(rr->steps[k].pass_id, pass_id) && e->size_ratio > 0 &&
+                prev->file_bytes > 0 && m->file_bytes > 0 && e->latency_ratio > 0 &&
+                prev->host_latency_ms > 0 && m->host_latency_ms > 0) {
+                ls += log((m->file_bytes / prev->file_bytes) / e->size_ratio);
+                ll += log((m->host_latency_ms / prev->host_latency_ms) / e->latency_ratio);
+                if (m->top1 >= 0 && prev->top1 >= 0) dd += (prev->top1 - m->top1) - e->acc_drop;
+                c.n++;
+            }
+            prev = m;
+        }
+    }
+    if (c.n) {
+        c.size = exp(ls / c.n);
+        c.lat = exp(ll / c.n);
+        c.drop = dd / c.n;
+    }
+    return c;
+}
+
+static void combine(kp_plan *plan) {
+    kp_estimate *t = &plan->total;
+    memset(t, 0, sizeof *t);
+    t->size_ratio = t->latency_ratio = 1;
+    t->applicable = 1;
+    double conf = 1;
+    for (size_t i = 0; i < plan->n; i++) {
+        if (!plan->steps[i].enabled) continue;
+        const kp_estimate *e = &plan->steps[i].est;
+        t->size_ratio *= e->size_ratio > 0 ? e->size_ratio : 1;
+        t->latency_ratio *= e->latency_ratio > 0 ? e->latency_ratio : 1;
+        t->acc_drop += e->acc_drop;
+        if (e->confidence < conf) conf = e->confidence;
+    }
+    t->confidence = conf;
+    snprintf(t->reason, sizeof t->reason, "%.2fx smaller, %.2fx the latency, -%.2f points",
+             t->size_ratio > 0 ? 1 / t->size_ratio : 0, t->latency_ratio, t->acc_drop);
+}
+
+/* Trials only for models that apply and run in seconds. */
+static int kp_planner_trial_ok(const kp_model *m) {
+    size_t bytes = 0;
+    for (size_t i = 0; i < m->graph->n_inits; i++) bytes += m->graph->inits[i]->nbytes;
+    return bytes < (64u << 20);
+}
+
+static int estimate_step(const kp_project *p, const kp_model *m, const kp_target *t,
+                         const kp_pass *pass, kp_plan_step *s, const kp_calib *calib,
+                         int *corrected, kp_error *err) {
+    kp_params params;
+    int rc = kp_params_parse(pass, s->params ? s->params : "", &params, err);
+    if (rc) return rc;
+    kp_pass_ctx ctx = {0};
+    ctx.calib = calib;
+    ctx.reference = m;
+    ctx.original = m;
+    ctx.target = t;
+    ctx.seed = p->seed;
+    ctx.threads = 1;
+    ctx.acc_budget = p->max_drop;
+    char why[256];
+    snprintf(why, sizeof why, "%s", s->est.reason);
+    memset(&s->est, 0, sizeof s->est);
+    rc = pass->estimate ? pass->estimate(m, &params, &ctx, &s->est, err)
+                        : kp_error_set(err, KP_EUNSUPPORTED, "%s has no estimate", pass->id);
+    kp_params_free(&params);
+    if (rc) return rc;
+    corr c = learn(p, pass->id);
+    if (c.n) {
+        s->est.size_ratio *= c.size;
+        s->est.latency_ratio *= c.lat;
+        s->est.acc_drop += c.drop;
+        if (s->est.acc_drop < 0) s->est.acc_drop = 0;
+        (*corrected)++;
+    }
+    if (why[0]) {
+        char r[256];
+        snprintf(r, sizeof r, "%.100s: %.150s", why, s->est.reason);
+        snprintf(s->est.reason, sizeof s->est.reason, "%s", r);
+    }
+    return 0;
+}
+
+/* Trial: applies the step to a copy of the model as it stands after the previous steps and
+ * measures what the estimate would only guess: exact file size, latency (measured on this
+ * machine for the host target, roofline ratio for others) and top-1 on the calibration
+ * subset. Replaces the estimate's numbers, keeps its reason. On success *cur becomes the
+ * result (the caller owns it). */
+static int trial_step(const kp_project *p, kp_model **cur, const kp_target *t, const kp_pass *pass,
+                      kp_plan_step *s, const kp_calib *calib, kp_error *err) {
+    kp_params params;
+    int rc = kp_params_parse(pass, s->params ? s->params : "", &params, err);
+    if (rc) return rc;
+    kp_model *next = kp_model_clone(*cur, err);
+    if (!next) {
+        kp_params_free(&params);
+        return err->code;
+    }
+    kp_pass_ctx ctx = {0};
+    ctx.calib = calib;
+    ctx.reference = *cur;
+    ctx.original = *cur;
+    ctx.target = t;
+    ctx.seed = p->seed;
+    ctx.threads = 1;
+    ctx.acc_budget = p->max_drop;
+    rc = pass->apply(next, &params, &ctx, err);
+    kp_params_free(&params);
+    kp_verify v = {0};
+    kp_verify_opts vo = {0};
+    vo.seed = p->seed;
+    if (!rc) rc = kp_verify_models(*cur, next, calib, &vo, &v, err);
+    uint8_t *b0 = NULL, *b1 = NULL;
+    size_t l0 = 0, l1 = 0;
+    if (!rc) rc = kp_onnx_save_buffer(*cur, &b0, &l0, err);
+    if (!rc) rc = kp_onnx_save_buffer(next, &b1, &l1, err);
+    free(b0);
+    free(b1);
+    double r_lat = 1;
+    if (!rc && !strcmp(t->id, "host")) {
+        double t0 = 0, t1 = 0;
+        rc = kp_verify_latency(*cur, 1, 30, 1, &t0, err);
+        if (!rc) rc = kp_verify_latency(next, 1, 30, 1, &t1, err);
+        if (!rc && t0 > 0) r_lat = t1 / t0;
+    } else if (!rc) {
+        kp_target_estimate e0, e1;
+        rc = kp_measure_roofline(*cur, t, &e0, err);
+        if (!rc) rc = kp_measure_roofline(next, t, &e1, err);
+        if (!rc && e0.latency_s > 0) r_lat = e1.latency_s / e0.latency_s;
+    }
+    if (rc) {
+        kp_model_free(next);
+        return rc;
+    }
+    s->est.size_ratio = l0 ? (double)l1 / (double)l0 : 1;
+    s->est.latency_ratio = r_lat;
+    /* Negative = the step won accuracy back (reconstruct after a lossy step). */
+    s->est.acc_drop = v.has_labels ? v.acc_ref - v.acc_cand : 100.0 * (1 - v.agree);
+    s->est.confidence = 0.9;
+    s->est.applicable = 1;
+    corr c = learn(p, pass->id); /* what trials missed before (e.g. subset vs full test set) */
+    if (c.n) {
+        s->est.size_ratio *= c.size;
+        s->est.latency_ratio *= c.lat;
+        s->est.acc_drop += c.drop;
+        if (s->est.acc_drop < 0) s->est.acc_drop = 0;
+    }
+    char r[256];
+    snprintf(r, sizeof r, "%.180s (tried on %zu samples)", s->est.reason, v.n_samples);
+    snprintf(s->est.reason, sizeof s->est.reason, "%s", r);
+    kp_model_free(*cur);
+    *cur = next;
+    return 0;
+}
+
+int kp_planner_estimate(const kp_project *p, const kp_model *m, const kp_target *t,
+                        const kp_pass *const *passes, size_t n_passes, kp_plan *plan,
+                        kp_error *err) {
+    int corrected = 0;
+    for (size_t i = 0; i < plan->n; i++) {
+        kp_plan_step *s = &plan->steps[i];
+        const kp_pass *pass = kp_pass_find(passes, n_passes, s->pass_id);
+        if (!pass) return kp_error_set(err, KP_ENOTFOUND, "no pass named \"%s\"", s->pass_id);
+        s->est.reason[0] = 0;
+        int rc = estimate_step(p, m, t, pass, s, NULL, &corrected, err);
+        if (rc) return rc;
+    }
+    combine(plan);
+    return 0;
+}
+
+void kp_plan_free(kp_plan *plan) {
+    if (!plan) return;
+    for (size_t i = 0; i < plan->n; i++) {
+        free(plan->steps[i].pass_id);
+        free(plan->steps[i].params);
+    }
+    free(plan->steps);
+    memset(plan, 0, sizeof *plan);
+}
+
+/* Builds, estimates (and tries, when cur != NULL) one alternative into *out, then switches
+ * off the most accuracy-costly steps until the predicted drop fits the budget. */
+static int plan_alt(const kp_project *p, const kp_model *m, const kp_target *t,
+                    const kp_pass *const *passes, size_t n_passes, const kp_calib *calib,
+                    const alt *al, int trials, kp_plan *out, int *corrected, int *tried,
+                    kp_error *err) {
+    memset(out, 0, sizeof *out);
+    out->steps = calloc(MAX_STEPS, sizeof *out->steps);
+    if (!out->steps) return kp_error_set(err, KP_ENOMEM, "out of memory");
+    kp_model *cur = trials ? kp_model_clone(m, NULL) : NULL;
+    int rc = 0;
+    for (size_t i = 0; i < al->n; i++) {
+        const kp_pass *pass = kp_pass_find(passes, n_passes, al->c[i].id);
+        if (!pass) continue; /* not registered in this build */
+        if (pass->needs_data && !calib) continue;
+        kp_plan_step *s = &out->steps[out->n];
+        s->pass_id = strdup(pass->id);
+        s->params = strdup(al->c[i].params);
+        s->enabled = 1;
+        snprintf(s->est.reason, sizeof s->est.reason, "%s", al->c[i].why);
+        if (!s->pass_id || !s->params) {
+            rc = kp_error_set(err, KP_ENOMEM, "out of memory");
+            break;
+        }
+        out->n++;
+        kp_error pe = {0};
+        int erc = estimate_step(p, m, t, pass, s, calib, corrected, &pe);
+        if (!erc && s->est.applicable && cur) {
+            kp_error te = {0};
+            if (trial_step(p, &cur, t, pass, s, calib, &te) == 0)
+                (*tried)++;
+            else if (te.code == KP_ECANCELLED)
+                erc = te.code;
+            else {
+                erc = te.code;
+                pe = te;
+            }
+        }
+        if (erc || !s->est.applicable) {
+            /* Kept in the list, switched off, so the person sees why. */
+            s->enabled = 0;
+            if (pe.msg[0]) snprintf(s->est.reason, sizeof s->est.reason, "%.250s", pe.msg);
+        }
+    }
+    kp_model_free(cur);
+    if (rc) return rc;
+    for (;;) {
+        combine(out);
+        if (out->total.acc_drop <= p->max_drop) break;
+        size_t worst = out->n;
+        for (size_t i = 0; i < out->n; i++)
+            if (out->steps[i].enabled && out->steps[i].est.acc_drop > 0 &&
+                (worst == out->n || out->steps[i].est.acc_drop > out->steps[worst].est.acc_drop))
+                worst = i;
+        if (worst == out->n) break;
+        out->steps[worst].enabled = 0;
+        char r[256];
+        snprintf(r, sizeof r, "off: predicted -%.2f points breaks the %.2f budget; %.180s",
+                 out->steps[worst].est.acc_drop, p->max_drop, out->steps[worst].est.reason);
+        snprintf(out->steps[worst].est.reason, sizeof out->steps[worst].est.reason, "%s", r);
+    }
+    /* Reconstruction only makes sense after a lossy step that stayed on. */
+    int lossy_before = 0;
+    for (size_t i = 0; i < out->n; i++) {
+        kp_plan_step *s = &out->steps[i];
+        const kp_pass *pass = kp_pass_find(passes, n_passes, s->pass_id);
+        if (s->enabled && !strcmp(s->pass_id, "reconstruct") && !lossy_before) {
+            s->enabled = 0;
+            snprintf(s->est.reason, sizeof s->est.reason, "off: no lossy step before it to refit");
+        } else if (s->enabled && pass && !pass->lossless) {
+            lossy_before = 1;
+        }
+    }
+    combine(out);
+    return 0;
+}
+
+/* "fold + quant-static" from the enabled steps. */
+static void plan_name(const kp_plan *pl, char *buf, size_t cap) {
+    buf[0] = 0;
+    for (size_t i = 0; i < pl->n; i++)
+        if (pl->steps[i].enabled && strlen(buf) + strlen(pl->steps[i].pass_id) + 4 < cap) {
+            if (buf[0]) strcat(buf, " + ");
+            strcat(buf, pl->steps[i].pass_id);
+        }
+    if (!buf[0]) snprintf(buf, cap, "nothing");
+}
+
+static double goal_value(kp_goal g, const kp_estimate *e) {
+    switch (g) {
+    case KP_GOAL_LATENCY: return e->latency_ratio;
+    case KP_GOAL_ACCURACY: return e->acc_drop;
+    default: return e->size_ratio;
+    }
+}
+
+/* 1 when a is better than b: within budget first, then the first goal (2% counts as a tie),
+ * then the second goal. */
+static int better(const kp_project *p, const kp_plan *a, const kp_plan *b) {
+    int ia = a->total.acc_drop <= p->max_drop + 1e-9, ib = b->total.acc_drop <= p->max_drop + 1e-9;
+    if (ia != ib) return ia;
+    kp_goal g0 = p->goals[0] ? p->goals[0] : KP_GOAL_SIZE;
+    double va = goal_value(g0, &a->total), vb = goal_value(g0, &b->total);
+    double tie = g0 == KP_GOAL_ACCURACY ? 0.05 : 0.02 * vb;
+    if (va < vb - tie) return 1;
+    if (va > vb + tie) return 0;
+    if (p->goals[1]) return goal_value(p->goals[1], &a->total) < goal_value(p->goals[1], &b->total);
+    return va < vb;
+}
+
+int kp_planner_propose(const kp_project *p, const kp_model *m, const kp_target *t,
+                       const kp_pass *const *passes, size_t n_passes, const kp_calib *calib,
+                       kp_plan *out, kp_error *err) {
+    memset(out, 0, sizeof *out);
+    alt alts[MAX_ALTS];
+    size_t na = alternatives(p, t, calib != NULL, alts);
+    /* Trials when there is data and the model applies passes in seconds; otherwise the passes'
+     * own estimates. */
+    int trials = calib && calib->n_samples > 0 && kp_planner_trial_ok(m);
+    int corrected = 0, tried = 0, rc = 0;
+    char summary[400] = "";
+    for (size_t i = 0; i < na; i++) {
+        kp_plan cand_plan;
+        rc = plan_alt(p, m, t, passes, n_passes, calib, &alts[i], trials, &cand_plan, &corrected,
+                      &tried, err);
+        if (rc) {
+            kp_plan_free(&cand_plan);
+            kp_plan_free(out);
+            return rc;
+        }
+        char part[160], name[120];
+        kp_goal g0 = p->goals[0] ? p->goals[0] : KP_GOAL_SIZE;
+        plan_name(&cand_plan, name, sizeof name);
+        snprintf(part, sizeof part, "%s%s %.3g%s", summary[0] ? ", " : "", name,
+                 goal_value(g0, &cand_plan.total), g0 == KP_GOAL_ACCURACY ? "pt" : "x");
+        if (strlen(summary) + strlen(part) < sizeof summary) strcat(summary, part);
+        if (i == 0 || better(p, &cand_plan, out)) {
+            kp_plan_free(out);
+            *out = cand_plan;
+        } else {
+            kp_plan_free(&cand_plan);
+        }
+    }
+    int n_hist = 0;
+    for (size_t r = 0; r < p->n_runs; r++) n_hist += p->runs[r].status == 0;
+    char cname[120];
+    plan_name(out, cname, sizeof cname);
+    snprintf(out->note, sizeof out->note, "chose \"%s\" of %zu pipelines %s (%.260s); %s", cname,
+             na, tried ? "tried on the calibration subset" : "estimated", summary,
+             corrected ? "estimates corrected from earlier runs of this project"
+             : n_hist  ? "no earlier run used these passes"
+                       : "first plan: no run history yet");
+    return 0;
+}

@@ -1,0 +1,99 @@
+#include "tui/cli_project.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/dataset.h"
+#include "core/onnx_io.h"
+#include "core/shape_infer.h"
+#include "passes/registry.h"
+
+int kp_cli_open_project(const char *arg, kp_project **out, kp_error *err) {
+    struct stat st;
+    if (stat(arg, &st) == 0) return kp_project_load(arg, out, err);
+    if (!strchr(arg, '/')) {
+        char *ws = kp_project_default_workspace();
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", ws ? ws : ".", arg);
+        free(ws);
+        if (stat(path, &st) == 0) return kp_project_load(path, out, err);
+    }
+    return kp_error_set(err, KP_ENOTFOUND,
+                        "no project at %s (give a project folder, or a name in the default "
+                        "workspace; kompress new creates one)",
+                        arg);
+}
+
+int kp_cli_ctx_open(const kp_project *p, size_t calib_samples, kp_cli_ctx *c, kp_error *err) {
+    memset(c, 0, sizeof *c);
+    if (!p->model) return kp_error_set(err, KP_EINVAL, "the project has no model");
+    char *mp = kp_project_path(p, p->model);
+    int rc = kp_onnx_load(mp, NULL, &c->model, err);
+    if (rc) kp_error_wrap(err, "model %s: ", mp);
+    free(mp);
+    if (!rc) rc = kp_infer_shapes(c->model, err);
+    if (!rc) rc = kp_targets_load(NULL, &c->targets, &c->n_targets, err);
+    if (!rc) {
+        const char *tid = p->target_id ? p->target_id : "host";
+        c->target = kp_target_find(c->targets, c->n_targets, tid);
+        if (!c->target)
+            rc = kp_error_set(err, KP_ENOTFOUND, "target \"%s\" is not known (kompress targets)",
+                              tid);
+    }
+    if (!rc && p->data.path) {
+        rc = kp_dataset_open_project(p, 64, &c->ds, err);
+        if (!rc) rc = kp_dataset_bind(c->ds, c->model, err);
+        if (!rc) rc = kp_dataset_calib_new(c->ds, calib_samples, p->seed, &c->calib, err);
+        if (rc) kp_error_wrap(err, "test data: ");
+    }
+    if (rc) kp_cli_ctx_free(c);
+    return rc;
+}
+
+void kp_cli_ctx_free(kp_cli_ctx *c) {
+    kp_dataset_calib_free(c->calib);
+    kp_dataset_free(c->ds);
+    free(c->targets);
+    kp_model_free(c->model);
+    memset(c, 0, sizeof *c);
+}
+
+int kp_cli_propose(kp_project *p, const kp_cli_ctx *c, kp_plan *plan, kp_error *err) {
+    size_t n;
+    const kp_pass *const *reg = kp_passes(&n);
+    int rc = kp_planner_propose(p, c->model, c->target, reg, n, c->calib, plan, err);
+    if (rc) return rc;
+    kp_plan_step *steps = calloc(plan->n ? plan->n : 1, sizeof *steps);
+    if (!steps) return kp_error_set(err, KP_ENOMEM, "out of memory");
+    for (size_t i = 0; i < plan->n; i++) {
+        steps[i] = plan->steps[i];
+        steps[i].pass_id = strdup(plan->steps[i].pass_id);
+        steps[i].params = strdup(plan->steps[i].params);
+    }
+    for (size_t i = 0; i < p->n_plan; i++) {
+        free(p->plan[i].pass_id);
+        free(p->plan[i].params);
+    }
+    free(p->plan);
+    p->plan = steps;
+    p->n_plan = plan->n;
+    return 0;
+}
+
+void kp_cli_print_plan(const kp_project *p, const kp_plan *plan) {
+    printf("plan for %s (target %s, goals %s%s%s, budget %.2f points)\n", p->name,
+           p->target_id ? p->target_id : "host", kp_goal_name(p->goals[0]), p->goals[1] ? ", " : "",
+           p->goals[1] ? kp_goal_name(p->goals[1]) : "", p->max_drop);
+    printf("  %-3s %-16s %-22s %8s %8s %7s  %s\n", "on", "pass", "params", "size", "latency",
+           "Δtop-1", "reason");
+    for (size_t i = 0; i < plan->n; i++) {
+        const kp_plan_step *s = &plan->steps[i];
+        printf("  [%c] %-16s %-22.22s %7.2fx %7.2fx %7.2f  %s\n", s->enabled ? 'x' : ' ',
+               s->pass_id, s->params, s->est.size_ratio, s->est.latency_ratio, -s->est.acc_drop,
+               s->est.reason);
+    }
+    printf("  total: %s\n", plan->total.reason);
+    if (plan->note[0]) printf("  note: %s\n", plan->note);
+}

@@ -1,0 +1,124 @@
+/* kompress report PROJECT [--format md|csv|json] [--run ID] [--errors] */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/report.h"
+#include "tui/cli.h"
+#include "tui/cli_project.h"
+
+#define CMD "report"
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: kompress report PROJECT [--format md|csv|json] [--run ID] [--errors]\n"
+               "Prints the report of the project's last run (or run ID). --errors: how far the\n"
+               "planner's estimates were from the measurements, per pass, over every run.\n");
+}
+
+static void errors(const kp_project *p) {
+    printf("%-16s %5s %14s %14s %14s\n", "pass", "runs", "size err %", "latency err %",
+           "top-1 err pts");
+    const char *seen[64];
+    size_t n_seen = 0;
+    for (size_t r = 0; r < p->n_runs; r++)
+        for (size_t k = 0; k < p->runs[r].n_steps; k++) {
+            const char *id = p->runs[r].steps[k].pass_id;
+            int dup = 0;
+            for (size_t s = 0; s < n_seen; s++) dup |= !strcmp(seen[s], id);
+            if (!dup && n_seen < 64) seen[n_seen++] = id;
+        }
+    for (size_t s = 0; s < n_seen; s++) {
+        double es = 0, el = 0, ea = 0;
+        int n = 0, na = 0;
+        for (size_t r = 0; r < p->n_runs; r++) {
+            const kp_run_record *rr = &p->runs[r];
+            if (rr->status || !rr->step_after) continue;
+            const kp_metrics_row *prev = &rr->before;
+            for (size_t k = 0; k < rr->n_steps; k++) {
+                const kp_metrics_row *m = &rr->step_after[k];
+                const kp_estimate *e = &rr->steps[k].est;
+                if (!strcmp(rr->steps[k].pass_id, seen[s]) && prev->file_bytes > 0 &&
+                    prev->host_latency_ms > 0 && e->size_ratio > 0 && e->latency_ratio > 0) {
+                    es += fabs(m->file_bytes / prev->file_bytes / e->size_ratio - 1);
+                    el += fabs(m->host_latency_ms / prev->host_latency_ms / e->latency_ratio - 1);
+                    n++;
+                    if (m->top1 >= 0 && prev->top1 >= 0) {
+                        ea += fabs((prev->top1 - m->top1) - e->acc_drop);
+                        na++;
+                    }
+                }
+                prev = m;
+            }
+        }
+        if (n)
+            printf("%-16s %5d %14.1f %14.1f %14.2f\n", seen[s], n, 100 * es / n, 100 * el / n,
+                   na ? ea / na : 0.0);
+    }
+}
+
+static int run(int argc, char **argv) {
+    static const struct option opts[] = {{"format", required_argument, 0, 'f'},
+                                         {"run", required_argument, 0, 'r'},
+                                         {"errors", no_argument, 0, 'e'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    kp_report_format fmt = KP_REPORT_MD;
+    const char *run_id = NULL;
+    int want_errors = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "f:r:eh", opts, NULL)) != -1) {
+        if (c == 'f') {
+            if (kp_report_format_parse(optarg, &fmt))
+                return kp_cli_failf(CMD, 2, "--format is md, csv or json, not '%s'", optarg);
+        } else if (c == 'r')
+            run_id = optarg;
+        else if (c == 'e')
+            want_errors = 1;
+        else if (c == 'h') {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        usage(stderr);
+        return 2;
+    }
+    kp_error err = {0};
+    kp_project *p = NULL;
+    if (kp_cli_open_project(argv[optind], &p, &err)) return kp_cli_fail(CMD, &err);
+    int status = 1;
+    if (want_errors) {
+        errors(p);
+        status = 0;
+        goto done;
+    }
+    const kp_run_record *r = NULL;
+    for (size_t i = 0; i < p->n_runs; i++)
+        if (run_id ? !strcmp(p->runs[i].id, run_id) : p->runs[i].status == 0) r = &p->runs[i];
+    if (!r) {
+        kp_cli_failf(CMD, 1,
+                     run_id ? "no run named %s in this project"
+                            : "this project has no finished run yet (kompress run)%s",
+                     run_id ? run_id : "");
+        goto done;
+    }
+    char *text = kp_report_text(p, r, fmt);
+    if (!text) {
+        kp_cli_failf(CMD, 1, "out of memory");
+        goto done;
+    }
+    fputs(text, stdout);
+    free(text);
+    status = 0;
+done:
+    kp_project_free(p);
+    return status;
+}
+
+const kp_cmd kp_cmd_report = {"report", "PROJECT [--format md|csv|json]",
+                              "print the report of a project's run", run};

@@ -1,0 +1,133 @@
+/* Asking the planner runs on a worker thread, so the screen keeps redrawing and taking keys:
+ * the planner may measure per-layer sensitivity on calibration data, which takes seconds.
+ * The thread works on its own copies (the project reloaded from its saved project.json, a clone
+ * of the model, a copy of the target, its own data set), so the UI may keep changing things;
+ * the result is adopted when the UI polls it. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/dataset.h"
+#include "tui/ui.h"
+
+static struct {
+    pthread_t th;
+    int started;         /* a thread exists and has not been joined */
+    atomic_int finished; /* set by the worker at the end */
+    kp_project *proj;
+    kp_model *model;
+    kp_target target;
+    kp_plan plan;
+    kp_error err;
+    int rc;
+    char calib_note[256];
+} T;
+
+static void *worker(void *arg) {
+    (void)arg;
+    kp_dataset *ds = NULL;
+    kp_calib *calib = NULL;
+    const kp_data_spec *d = &T.proj->data;
+    if (d->path && d->path[0]) {
+        kp_dataset_opts o;
+        kp_dataset_opts_init(&o);
+        if (d->format) kp_data_format_parse(d->format, &o.format);
+        char *labels = d->labels ? kp_project_path(T.proj, d->labels) : NULL;
+        char *path = kp_project_path(T.proj, d->path);
+        o.labels = labels;
+        if (d->scale > 0) o.pre.scale = d->scale;
+        o.pre.n_mean = d->n_mean < 8 ? d->n_mean : 8;
+        o.pre.n_std = d->n_std < 8 ? d->n_std : 8;
+        for (size_t i = 0; i < o.pre.n_mean; i++) o.pre.mean[i] = (float)d->mean[i];
+        for (size_t i = 0; i < o.pre.n_std; i++) o.pre.std[i] = (float)d->std[i];
+        o.pre.layout = !strcmp(d->layout, "nhwc") ? KP_LAYOUT_NHWC : KP_LAYOUT_NCHW;
+        kp_error e = {0};
+        size_t n = d->calib_samples > 0 ? (size_t)d->calib_samples : 256;
+        if (!path || kp_dataset_open(path, &o, &ds, &e) || kp_dataset_bind(ds, T.model, &e) ||
+            kp_dataset_calib_new(ds, n, T.proj->seed, &calib, &e)) {
+            snprintf(T.calib_note, sizeof T.calib_note, "no calibration data (%s)",
+                     e.msg[0] ? e.msg : "out of memory");
+            calib = NULL;
+        }
+        free(labels);
+        free(path);
+    } else {
+        snprintf(T.calib_note, sizeof T.calib_note, "no test data: estimates are not measured");
+    }
+    size_t np;
+    const kp_pass *const *passes = kp_passes(&np);
+    T.rc = kp_planner_propose(T.proj, T.model, &T.target, passes, np, calib, &T.plan, &T.err);
+    if (calib) kp_dataset_calib_free(calib);
+    kp_dataset_free(ds);
+    atomic_store(&T.finished, 1);
+    return NULL;
+}
+
+static void release(void) {
+    if (T.started) pthread_join(T.th, NULL);
+    T.started = 0;
+    if (T.proj) kp_project_free(T.proj);
+    if (T.model) kp_model_free(T.model);
+    T.proj = NULL;
+    T.model = NULL;
+}
+
+int kp_plan_task_running(void) {
+    return T.started && !atomic_load(&T.finished);
+}
+
+int kp_plan_task_start(kp_app *a, char *msg, size_t len) {
+    if (T.started) {
+        snprintf(msg, len, "the planner is already working");
+        return -1;
+    }
+    const kp_target *t = kp_app_target(a);
+    if (!a->proj || !a->model || !t) {
+        snprintf(msg, len, "the planner needs a project, a model and a target");
+        return -1;
+    }
+    memset(&T.err, 0, sizeof T.err);
+    memset(&T.plan, 0, sizeof T.plan);
+    T.calib_note[0] = 0;
+    T.target = *t;
+    if (kp_project_load(a->proj->dir, &T.proj, &T.err) ||
+        !(T.model = kp_model_clone(a->model, &T.err))) {
+        snprintf(msg, len, "%s", T.err.msg);
+        release();
+        return -1;
+    }
+    atomic_store(&T.finished, 0);
+    if (pthread_create(&T.th, NULL, worker, NULL)) {
+        snprintf(msg, len, "cannot start a thread for the planner");
+        release();
+        return -1;
+    }
+    T.started = 1;
+    return 0;
+}
+
+int kp_plan_task_poll(kp_plan *out, char *msg, size_t len) {
+    if (!T.started) return 0;
+    if (!atomic_load(&T.finished)) return 0;
+    release();
+    if (T.rc) {
+        snprintf(msg, len, "%s", T.err.msg[0] ? T.err.msg : "the planner failed");
+        return -1;
+    }
+    *out = T.plan;
+    snprintf(msg, len, "%s", T.calib_note);
+    return 1;
+}
+
+void kp_plan_task_end(void) {
+    if (!T.started) return;
+    release(); /* waits for the planner */
+    for (size_t i = 0; i < T.plan.n; i++) {
+        free(T.plan.steps[i].pass_id);
+        free(T.plan.steps[i].params);
+    }
+    free(T.plan.steps);
+    memset(&T.plan, 0, sizeof T.plan);
+}
