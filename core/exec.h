@@ -32,8 +32,15 @@ size_t kp_exec_n_outputs(const kp_exec *e);
 const kp_value_info *kp_exec_input(const kp_exec *e, size_t i);  /* borrowed */
 const kp_value_info *kp_exec_output(const kp_exec *e, size_t i); /* borrowed */
 
-/* After a run: peak bytes of live activations (excluding weights), and per-node seconds of the
- * last run (n = number of top-level nodes, in graph order). */
+/* After a run: peak bytes of live activations (excluding weights; graph inputs included), and
+ * per-node seconds of the last run (n = number of top-level nodes of the graph the executor
+ * runs, in graph order).
+ * Unless keep_values is set, kp_exec_new prepares the graph for speed without changing results
+ * beyond float rounding: BatchNormalization after a Conv is folded into its weights, Relu /
+ * LeakyRelu / Clip after a Conv or Gemm run inside it, constant transposed Gemm weights are
+ * transposed once (and QDQ int8 patterns are fused, see core/exec_qdq.h, in which case the
+ * graph run is a fused copy with its own node list). Folded nodes report 0 seconds; their time
+ * is counted on the node they were folded into. */
 size_t kp_exec_peak_bytes(const kp_exec *e);
 const double *kp_exec_node_seconds(const kp_exec *e, size_t *n);
 /* With keep_values: the value named `name` from the last run, borrowed until the next run or

@@ -30,8 +30,27 @@ static int score_shape(const kp_tensor *t, int64_t *rows, int64_t *classes, kp_e
     return 0;
 }
 
+/* Models that end in ArgMax output class indices ([N] or [N,1], int32/int64). */
+static int is_class_output(const kp_tensor *t) {
+    return (t->dtype == KP_INT64 || t->dtype == KP_INT32) && t->rank >= 1 &&
+           (t->rank == 1 || (t->rank == 2 && t->dims[1] == 1));
+}
+
 int kp_accuracy_add_labels(kp_accuracy *a, const kp_tensor *scores, size_t n, const int64_t *labels,
                            kp_error *err) {
+    if (is_class_output(scores)) {
+        if ((int64_t)n > scores->dims[0])
+            return kp_error_set(err, KP_EINVAL, "model output has %lld rows for %zu samples",
+                                (long long)scores->dims[0], n);
+        for (size_t r = 0; r < n; r++) {
+            int64_t p = scores->dtype == KP_INT64 ? ((const int64_t *)scores->data)[r]
+                                                  : ((const int32_t *)scores->data)[r];
+            if (p == labels[r]) a->top1++, a->top5++;
+        }
+        a->n += n;
+        a->class_outputs = 1;
+        return 0;
+    }
     int64_t rows, k;
     int rc = score_shape(scores, &rows, &k, err);
     if (rc) return rc;

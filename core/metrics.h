@@ -21,11 +21,14 @@ typedef struct kp_accuracy {
     size_t n_values;            /* values compared */
     double max_abs;             /* largest |out - ref| */
     double dot, nn_out, nn_ref; /* for the cosine similarity over all values */
+    int class_outputs;          /* the model outputs class indices: top-5 = top-1 */
 } kp_accuracy;
 
 void kp_accuracy_init(kp_accuracy *a);
 /* Scores the first n rows of `scores` ([rows, ..., classes], classes = last dim, float32 or
- * float64) against labels. A label outside [0, classes) is an error naming the sample. */
+ * float64) against labels. A label outside [0, classes) is an error naming the sample. A model
+ * that outputs class indices (int32/int64 [N] or [N,1], e.g. ending in ArgMax) is scored on
+ * them (top-5 then equals top-1). */
 int kp_accuracy_add_labels(kp_accuracy *a, const kp_tensor *scores, size_t n, const int64_t *labels,
                            kp_error *err);
 /* Compares out with ref (same shape, float32/float64): arg max agreement per row of the last

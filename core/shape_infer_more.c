@@ -228,6 +228,45 @@ int si_rule_loss(si_ctx *c) {
     return 0;
 }
 
+/* Compress: the kept count along axis is the number of true conditions when those are known. */
+int si_rule_compress(si_ctx *c) {
+    if (!c->n_out || c->n_in < 2) return 0;
+    const si_shape *x = IN(0);
+    si_shape *o = &c->out[0];
+    o->elem = x->elem;
+    int64_t kept = -1;
+    const kp_tensor *cond = c->cval[1];
+    if (cond && cond->rank == 1) {
+        kept = 0;
+        for (int64_t i = 0; i < cond->numel; i++) kept += kp_tensor_get(cond, i) != 0;
+    }
+    const kp_attr *ax = kp_node_attr(c->n, "axis");
+    if (!ax) {
+        o->rank = 1;
+        o->d[0] = (si_dim){kept, NULL};
+        return 0;
+    }
+    if (x->rank < 0) return 0;
+    int a = si_axis(ax->i, x->rank);
+    if (a < 0) return si_fail(c, "axis out of range for rank %d", x->rank);
+    *o = *x;
+    o->d[a] = (si_dim){kept, NULL};
+    return 0;
+}
+
+/* HannWindow, HammingWindow, BlackmanWindow: 1-D of the given size. */
+int si_rule_window(si_ctx *c) {
+    if (!c->n_out) return 0;
+    si_shape *o = &c->out[0];
+    int64_t dt = kp_node_attr_int(c->n, "output_datatype", KP_FLOAT);
+    o->elem = kp_dtype_valid((int)dt) ? (kp_dtype)dt : KP_UNDEFINED;
+    o->rank = 1;
+    int64_t n[1];
+    int k;
+    o->d[0] = (si_dim){!si_ints(c, 0, n, 1, &k) && k == 1 && n[0] >= 0 ? n[0] : -1, NULL};
+    return 0;
+}
+
 /* ---- Scan ----------------------------------------------------------------------------- */
 
 int si_rule_scan(si_ctx *c) {

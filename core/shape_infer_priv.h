@@ -148,5 +148,7 @@ int si_rule_gridsample(si_ctx *c);
 int si_rule_maxunpool(si_ctx *c);
 int si_rule_loss(si_ctx *c);
 int si_rule_scan(si_ctx *c);
+int si_rule_compress(si_ctx *c);
+int si_rule_window(si_ctx *c);
 
 #endif

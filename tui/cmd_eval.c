@@ -191,8 +191,15 @@ static int measure_static(const char *model_path, const kp_model *m, const kp_te
 
 /* Appends the arg max of the first n rows of scores to f (int64). */
 static int write_preds(FILE *f, const kp_tensor *scores, size_t n, kp_error *err) {
+    if (scores->dtype == KP_INT64 && scores->numel >= (int64_t)n &&
+        (scores->rank == 1 || (scores->rank == 2 && scores->dims[1] == 1))) {
+        if (fwrite(scores->data, sizeof(int64_t), n, f) != n) /* class indices already */
+            return kp_error_set(err, KP_EIO, "--save-preds: write failed");
+        return 0;
+    }
     if (scores->dtype != KP_FLOAT || scores->rank < 1)
-        return kp_error_set(err, KP_EUNSUPPORTED, "--save-preds needs float32 scores");
+        return kp_error_set(err, KP_EUNSUPPORTED,
+                            "--save-preds needs float32 scores or int64 class indices");
     int64_t k = scores->dims[scores->rank - 1];
     const float *v = scores->data;
     for (size_t r = 0; r < n; r++) {
@@ -295,7 +302,10 @@ static void print_human(const char *model, const char *data, kp_dataset *ds, con
                kp_dataset_sample_shape(ds, shape, sizeof shape),
                kp_dataset_has_labels(ds) ? ", labelled" : "");
     const kp_accuracy *acc = &r->acc;
-    if (acc->n)
+    if (acc->n && acc->class_outputs)
+        printf("accuracy  top-1 %.2f%% (%zu/%zu)  (the model outputs class indices: no top-5)\n",
+               kp_accuracy_top1(acc), acc->top1, acc->n);
+    else if (acc->n)
         printf("accuracy  top-1 %.2f%% (%zu/%zu)  top-5 %.2f%%\n", kp_accuracy_top1(acc), acc->top1,
                acc->n, kp_accuracy_top5(acc));
     if (acc->n_ref)
@@ -316,14 +326,15 @@ static void print_human(const char *model, const char *data, kp_dataset *ds, con
                threads == 1 ? "" : "s", r->have_lat1 ? r->lat1.runs : r->latb.runs, warmup);
     printf("size      %llu bytes on disk, %llu gzipped\n", (unsigned long long)r->file_bytes,
            (unsigned long long)r->gzip_bytes);
+    /* weights + peak live activations: what a run needs, at batch 1 and at the batch size */
     printf("memory    weights %llu bytes", (unsigned long long)r->weight_bytes);
-    const char *sep = ", peak activations";
-    if (r->have_lat1) {
-        printf("%s %zu bytes at batch 1", sep, r->peak1);
-        sep = ",";
-    }
+    if (r->have_lat1)
+        printf(" + peak activations %zu at batch 1 = %llu bytes", r->peak1,
+               (unsigned long long)(r->weight_bytes + r->peak1));
     if (r->peakb && r->peakb_batch != 1)
-        printf("%s %zu bytes at batch %lld", sep, r->peakb, (long long)r->peakb_batch);
+        printf("%s peak activations %zu at batch %lld = %llu bytes", r->have_lat1 ? ";" : " +",
+               r->peakb, (long long)r->peakb_batch,
+               (unsigned long long)(r->weight_bytes + r->peakb));
     printf("\n");
     double per = (double)r->macs / (double)(r->macs_batch > 0 ? r->macs_batch : 1);
     printf("compute   %.0f MACs per sample (%.2f M), %llu parameters\n", per, per / 1e6,
@@ -353,7 +364,7 @@ static void print_json(const char *model, const char *data, kp_dataset *ds, cons
     const kp_accuracy *acc = &r->acc;
     if (acc->n) {
         cJSON_AddNumberToObject(a, "top1", kp_accuracy_top1(acc));
-        cJSON_AddNumberToObject(a, "top5", kp_accuracy_top5(acc));
+        if (!acc->class_outputs) cJSON_AddNumberToObject(a, "top5", kp_accuracy_top5(acc));
         cJSON_AddNumberToObject(a, "correct", (double)acc->top1);
         cJSON_AddNumberToObject(a, "samples", (double)acc->n);
     }
@@ -372,7 +383,10 @@ static void print_json(const char *model, const char *data, kp_dataset *ds, cons
     cJSON_AddNumberToObject(s, "gzip_bytes", (double)r->gzip_bytes);
     cJSON *m = cJSON_AddObjectToObject(o, "memory");
     cJSON_AddNumberToObject(m, "weight_bytes", (double)r->weight_bytes);
-    if (r->have_lat1) cJSON_AddNumberToObject(m, "peak_activation_bytes_batch1", (double)r->peak1);
+    if (r->have_lat1) {
+        cJSON_AddNumberToObject(m, "peak_activation_bytes_batch1", (double)r->peak1);
+        cJSON_AddNumberToObject(m, "total_bytes_batch1", (double)(r->weight_bytes + r->peak1));
+    }
     if (r->peakb) cJSON_AddNumberToObject(m, "peak_activation_bytes_batchB", (double)r->peakb);
     cJSON_AddNumberToObject(o, "macs_per_sample",
                             (double)r->macs / (double)(r->macs_batch > 0 ? r->macs_batch : 1));

@@ -1,13 +1,11 @@
 /* Step 8: the final before/after table with ratios and coloured deltas, bar charts, a
  * per-layer view of the weights (size, precision, sparsity before/after), the run history of
  * the project side by side, the output paths, and s to save a summary report. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "core/report.h"
 #include "tui/ui.h"
 
 enum { VIEW_SUMMARY, VIEW_LAYERS, VIEW_HISTORY, VIEW_COUNT };
@@ -166,11 +164,64 @@ static double zero_frac(const kp_tensor *t) {
     return (double)z / (double)t->numel;
 }
 
-static int by_size(const void *x, const void *y) {
-    const kp_tensor *a = *(kp_tensor *const *)x, *b = *(kp_tensor *const *)y;
-    return (b->nbytes > a->nbytes) - (b->nbytes < a->nbytes);
+/* The layers that hold weights, in graph order, with the weight and bias inputs' positions. */
+static int weight_slots(const kp_node *n, int *w, int *b) {
+    static const struct {
+        const char *op;
+        int w, b;
+    } ops[] = {{"Conv", 1, 2},        {"ConvTranspose", 1, 2}, {"Gemm", 1, 2},
+               {"MatMul", 1, -1},     {"ConvInteger", 1, -1},  {"MatMulInteger", 1, -1},
+               {"QLinearConv", 3, 8}, {"QLinearMatMul", 3, -1}};
+    if (n->domain && n->domain[0] && strcmp(n->domain, "ai.onnx")) return 0;
+    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+        if (!strcmp(n->op_type, ops[i].op)) return *w = ops[i].w, *b = ops[i].b, 1;
+    return 0;
 }
 
+/* The stored tensor behind a value: an initializer, or one reached through the nodes that only
+ * change its form (DequantizeLinear, Cast, Transpose, Reshape, Identity). */
+static const kp_tensor *stored(const kp_graph *g, const char *name, int depth) {
+    if (!name || !name[0] || depth > 4) return NULL;
+    const kp_tensor *t = find_init(g, name);
+    if (t) return t;
+    static const char *const pass_through[] = {"DequantizeLinear", "Cast", "Transpose", "Reshape",
+                                               "Identity"};
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const kp_node *n = g->nodes[i];
+        for (size_t o = 0; o < n->n_outputs; o++) {
+            if (strcmp(n->outputs[o], name)) continue;
+            for (size_t k = 0; k < sizeof pass_through / sizeof *pass_through; k++)
+                if (!strcmp(n->op_type, pass_through[k]) && n->n_inputs)
+                    return stored(g, n->inputs[0], depth + 1);
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+typedef struct layer {
+    const kp_node *n;
+    const kp_tensor *w, *b;
+} layer;
+
+static size_t layers_of(const kp_graph *g, layer *out, size_t cap) {
+    size_t k = 0;
+    for (size_t i = 0; i < g->n_nodes && k < cap; i++) {
+        const kp_node *n = g->nodes[i];
+        int wi, bi;
+        if (!weight_slots(n, &wi, &bi)) continue;
+        const kp_tensor *w = (size_t)wi < n->n_inputs ? stored(g, n->inputs[wi], 0) : NULL;
+        if (!w) continue; /* activation x activation */
+        out[k].n = n;
+        out[k].w = w;
+        out[k].b = bi >= 0 && (size_t)bi < n->n_inputs ? stored(g, n->inputs[bi], 0) : NULL;
+        k++;
+    }
+    return k;
+}
+
+/* Per layer (weight-holding nodes, matched in graph order): weight bytes before and after,
+ * the stored precision and the fraction of zeros after. */
 static void draw_layers(kp_app *a, const kp_run_record *rr, kp_rect r) {
     if (!a->model) {
         kp_put(r.y, r.x + 1, r.w - 2, KP_ROLE_WARN, "the original model is not loaded (step 2)");
@@ -191,42 +242,38 @@ static void draw_layers(kp_app *a, const kp_run_record *rr, kp_rect r) {
         kp_wrap(r.y, r.x + 1, r.w - 2, 3, KP_ROLE_BAD, path ? S.out_err : "no output model");
         return;
     }
-    const kp_graph *g0 = a->model->graph, *g1 = S.out->graph;
+    layer L0[256], L1[256];
+    size_t n0 = layers_of(a->model->graph, L0, 256), n1 = layers_of(S.out->graph, L1, 256);
     int y = r.y;
-    kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-20s %9s %9s %-8s %6s", "weight", "before",
-            "after", "precis.", "zeros");
+    kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-16s %-6s %9s %9s %-5s %6s", "layer", "op",
+            "before", "after", "as", "zeros");
     int h = r.h - 2;
-    if (S.scroll > (int)g0->n_inits - h) S.scroll = (int)g0->n_inits - h;
+    size_t n = n0 > n1 ? n0 : n1;
+    if (S.scroll > (int)n - h) S.scroll = (int)n - h;
     if (S.scroll < 0) S.scroll = 0;
-    /* Largest weights first. */
-    kp_tensor **order = malloc((g0->n_inits + 1) * sizeof *order);
-    if (!order) return;
-    memcpy(order, g0->inits, g0->n_inits * sizeof *order);
-    qsort(order, g0->n_inits, sizeof *order, by_size);
-    for (int i = 0; i < h && (size_t)(S.scroll + i) < g0->n_inits; i++) {
-        const kp_tensor *t0 = order[S.scroll + i];
-        if (!t0->name) continue;
-        /* Passes may rename a weight (name_quantized, name_scale...): sum the tensors that
-         * start with the same name. */
-        double after = 0;
-        const kp_tensor *t1 = find_init(g1, t0->name), *main = t1;
-        size_t l = strlen(t0->name);
-        for (size_t k = 0; k < g1->n_inits; k++) {
-            const kp_tensor *t = g1->inits[k];
-            if (t->name && !strncmp(t->name, t0->name, l)) {
-                after += (double)t->nbytes;
-                if (!main || t->nbytes > main->nbytes) main = t;
-            }
-        }
+    for (int i = 0; i < h && (size_t)(S.scroll + i) < n; i++) {
+        size_t k = (size_t)(S.scroll + i);
+        const layer *l0 = k < n0 ? &L0[k] : NULL, *l1 = k < n1 ? &L1[k] : NULL;
+        double before = l0 ? (double)l0->w->nbytes + (l0->b ? (double)l0->b->nbytes : 0) : 0;
+        double after = l1 ? (double)l1->w->nbytes + (l1->b ? (double)l1->b->nbytes : 0) : 0;
+        const layer *any = l0 ? l0 : l1;
+        /* The original weight's name reads best ("features.4.weight"). */
+        const char *name = any->w->name ? any->w->name : any->n->name ? any->n->name : "?";
+        const char *dt = l1 ? kp_dtype_name(l1->w->dtype) : "-";
+        if (!strcmp(dt, "float32"))
+            dt = "fp32";
+        else if (!strcmp(dt, "float16"))
+            dt = "fp16";
         char s0[32], s1[32];
-        kp_putf(y++, r.x + 1, r.w - 2, after < (double)t0->nbytes ? KP_ROLE_OK : KP_ROLE_NORMAL,
-                "%-20.20s %9s %9s %-8s %5.1f%%", t0->name, kp_fmt_bytes((double)t0->nbytes, s0),
-                main ? kp_fmt_bytes(after, s1) : "removed", main ? kp_dtype_name(main->dtype) : "-",
-                main ? zero_frac(main) * 100 : 0.0);
+        kp_putf(y++, r.x + 1, r.w - 2, l1 && after < before ? KP_ROLE_OK : KP_ROLE_NORMAL,
+                "%-16.16s %-6.6s %9s %9s %-5.5s %5.1f%%", name, any->n->op_type,
+                l0 ? kp_fmt_bytes(before, s0) : "-", l1 ? kp_fmt_bytes(after, s1) : "removed", dt,
+                l1 ? zero_frac(l1->w) * 100 : 0.0);
     }
-    free(order);
-    kp_put(r.y + r.h - 1, r.x + 1, r.w - 2, KP_ROLE_MUTED,
-           "Largest first; Up/Down scroll. Per-layer error: see the run's report.");
+    kp_putf(r.y + r.h - 1, r.x + 1, r.w - 2, KP_ROLE_MUTED,
+            n0 == n1 ? "%zu layers with weights, matched in order; Up/Down scroll"
+                     : "layers with weights: %zu before, %zu after (matched in order)",
+            n0, n1);
 }
 
 static void draw(kp_app *a, kp_rect r) {
@@ -259,39 +306,31 @@ static void draw(kp_app *a, kp_rect r) {
         draw_history(a, body);
 }
 
+/* Saves the run's report as Markdown, CSV and JSON (core/report.h) next to its model,
+ * each file written atomically. */
 static int save_report(kp_app *a) {
     const kp_run_record *rr = last_run(a);
     if (!rr) return KP_DRAW_NONE;
-    char path[8192], tmp[8300];
-    snprintf(path, sizeof path, "%s/runs/%s/summary.md", a->proj->dir, rr->id ? rr->id : "last");
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        kp_app_msg(a, KP_ROLE_BAD, "cannot write %s: %s", tmp, strerror(errno));
-        return KP_DRAW_ALL;
+    char dir[8192];
+    snprintf(dir, sizeof dir, "%s/runs/%s", a->proj->dir, rr->id ? rr->id : "last");
+    for (int f = 0; f < KP_REPORT_FORMAT_COUNT; f++) {
+        char path[8300];
+        snprintf(path, sizeof path, "%s/report.%s", dir, kp_report_format_ext((kp_report_format)f));
+        char *text = kp_report_text(a->proj, rr, (kp_report_format)f);
+        kp_error err = {0};
+        if (!text) {
+            kp_app_msg(a, KP_ROLE_BAD, "could not make the report (out of memory?)");
+            return KP_DRAW_ALL;
+        }
+        int rc = kp_write_file_atomic(path, text, strlen(text), &err);
+        free(text);
+        if (rc) {
+            kp_app_msg(a, KP_ROLE_BAD, "could not save %s: %s", path, err.msg);
+            return KP_DRAW_ALL;
+        }
     }
-    const kp_metrics_row *b = &rr->before, *o = &rr->after;
-    fprintf(f, "# %s: %s\n\n| | before | after |\n|---|---|---|\n", a->proj->name, rr->id);
-    fprintf(f, "| file bytes | %.0f | %.0f |\n| gzip bytes | %.0f | %.0f |\n", b->file_bytes,
-            o->file_bytes, b->gzip_bytes, o->gzip_bytes);
-    fprintf(f, "| host latency ms | %.3f | %.3f |\n| target latency ms | %.3f | %.3f |\n",
-            b->host_latency_ms, o->host_latency_ms, b->target_latency_ms, o->target_latency_ms);
-    fprintf(f, "| top-1 %% | %.2f | %.2f |\n| energy mJ | %.4g | %.4g |\n\n", b->top1, o->top1,
-            b->energy_mj, o->energy_mj);
-    fprintf(f, "Steps:\n\n");
-    for (size_t i = 0; i < rr->n_steps; i++)
-        fprintf(f, "- %s %s%s\n", rr->steps[i].pass_id,
-                rr->steps[i].params ? rr->steps[i].params : "",
-                rr->steps[i].enabled ? "" : " (disabled)");
-    fprintf(f, "\nModel: %s\n", rr->output_model ? rr->output_model : "-");
-    int ok = !ferror(f) && !fflush(f) && !fsync(fileno(f));
-    ok = !fclose(f) && ok;
-    if (!ok || rename(tmp, path)) {
-        kp_app_msg(a, KP_ROLE_BAD, "cannot save %s: %s", path, strerror(errno));
-        unlink(tmp);
-    } else {
-        kp_app_msg(a, KP_ROLE_OK, "report saved: %s", path);
-    }
+    kp_app_msg(a, KP_ROLE_OK, "report saved: runs/%s/report.md (.csv .json)",
+               rr->id ? rr->id : "last");
     return KP_DRAW_ALL;
 }
 

@@ -16,7 +16,7 @@
 static struct {
     int started;
     char stage[200];
-    double frac[MAX_STEPS], secs[MAX_STEPS];
+    double frac[MAX_STEPS], secs[MAX_STEPS], t_start[MAX_STEPS];
     int state[MAX_STEPS]; /* 0 waiting, 1 running, 2 done, 3 failed */
     char step_name[MAX_STEPS][40];
     int n_steps;
@@ -103,14 +103,13 @@ static void handle(kp_app *a, const kp_event *e) {
         logf_("%s", e->text);
         break;
     case KP_EV_STEP_START:
-        if (s >= 0) S.state[s] = 1, S.frac[s] = 0;
+        if (s >= 0) S.state[s] = 1, S.frac[s] = 0, S.t_start[s] = now_s();
         if (s >= 0 && e->text[0]) snprintf(S.step_name[s], sizeof S.step_name[0], "%s", e->text);
         snprintf(S.stage, sizeof S.stage, "step %d of %d: %s", e->step + 1, S.n_steps, e->text);
         logf_("step %d: %s", e->step + 1, e->text);
         break;
     case KP_EV_PROGRESS:
         if (s >= 0) S.frac[s] = e->fraction;
-        if (s >= 0 && e->elapsed_s > 0) S.secs[s] = e->elapsed_s;
         break;
     case KP_EV_METRICS:
         if (e->step < 0)
@@ -120,8 +119,8 @@ static void handle(kp_app *a, const kp_event *e) {
         break;
     case KP_EV_LOG: logf_("%s", e->text); break;
     case KP_EV_STEP_DONE:
-        if (s >= 0) S.state[s] = e->text[0] ? 3 : 2, S.frac[s] = 1;
-        if (s >= 0 && e->elapsed_s > 0) S.secs[s] = e->elapsed_s;
+        if (s >= 0)
+            S.state[s] = e->text[0] ? 3 : 2, S.frac[s] = 1, S.secs[s] = now_s() - S.t_start[s];
         logf_("step %d done%s%s", e->step + 1, e->text[0] ? ": " : "", e->text);
         break;
     case KP_EV_DONE:
@@ -170,6 +169,8 @@ static int tick(kp_app *a) {
         n++;
     }
     S.elapsed = now_s();
+    for (int i = 0; i < S.n_steps; i++) /* the running step's time ticks */
+        if (S.state[i] == 1) S.secs[i] = S.elapsed - S.t_start[i];
     if (S.finished) finish(a);
     return 1; /* elapsed time changes: redraw every turn while running */
 }

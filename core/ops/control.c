@@ -93,6 +93,9 @@ static int loop_run(kp_op_ctx *ctx) {
     if (ctx->n_out != n_carried + n_scan)
         return kp_op_fail(ctx, KP_EFORMAT, "node has %zu outputs, the body implies %zu", ctx->n_out,
                           n_carried + n_scan);
+    if (!mt && !ct)
+        return kp_op_fail(ctx, KP_EUNSUPPORTED,
+                          "Loop with neither a trip count M nor a cond input never ends");
     int64_t max_trip = INT64_MAX;
     if (mt) {
         if (mt->numel != 1) return kp_op_fail(ctx, KP_EINVAL, "M must hold one value");

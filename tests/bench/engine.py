@@ -155,6 +155,26 @@ def lscpu_model():
     return platform.processor() or "unknown CPU"
 
 
+BEGIN, END = "<!-- engine:begin -->", "<!-- engine:end -->"
+
+
+def write_section(path, text):
+    """Replaces this script's part of RESULTS.md (between its markers) and keeps what other
+    scripts wrote there (their own <!-- name:begin --> ... <!-- name:end --> sections)."""
+    old = open(path).read() if os.path.exists(path) else ""
+    block = f"{BEGIN}\n{text.rstrip()}\n{END}\n"
+    if BEGIN in old and END in old:
+        head, rest = old.split(BEGIN, 1)
+        after = rest.split(END, 1)[1].lstrip("\n")
+        new = head + block + ("\n" + after if after else "")
+    else:  # first run with markers: keep every other script's section
+        i = old.find("<!-- ")
+        new = block + ("\n" + old[i:] if i >= 0 else "")
+    with open(path + ".tmp", "w") as f:
+        f.write(new)
+    os.replace(path + ".tmp", path)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=50)
@@ -168,6 +188,7 @@ def main():
     if not os.access(kp_run, os.X_OK):
         sys.exit(f"{kp_run} missing: run make first")
     ort_version = sh(["sh", os.path.join(HERE, "setup.sh")]).strip()
+    load0 = os.getloadavg()[0]
 
     sys.path.insert(0, EXAMPLES)
     import models
@@ -252,8 +273,9 @@ def main():
     lines = [
         "# Executor benchmark: Kompress vs ONNX Runtime (single thread)",
         "",
-        f"- Machine: {lscpu_model()}, {os.cpu_count()} CPUs (shared with other work: expect "
-        "noise of ±10–20 % between runs)",
+        f"- Machine: {lscpu_model()}, {os.cpu_count()} CPUs; load average at the start "
+        f"{load0:.1f}, at the end {os.getloadavg()[0]:.1f} (a load above the CPU count means "
+        "other work shared the CPUs: both engines slow down, ratios get noisy)",
         f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {ort_version}; "
         f"runs per figure: {a.runs} (after 5 warm-up runs), median reported",
         f"- Command: `make && {cmd.strip()}`",
@@ -295,8 +317,7 @@ def main():
     for name, o, r, p, agree, n in acc_rows:
         lines.append(f"| demo {name} | {o:.2f} % | {r:.2f} % | {p:.2f} % | {agree}/{n} |")
     lines.append("")
-    with open(a.out, "w") as f:
-        f.write("\n".join(lines))
+    write_section(a.out, "\n".join(lines))
     print(f"wrote {a.out}")
     bad = [r for r in rows if r[2] is None or r[4] > TOL]
     sys.exit(1 if bad else 0)

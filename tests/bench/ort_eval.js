@@ -74,10 +74,12 @@ async function main() {
       x[i] = (Math.fround(imgs.data[s * per + i] * Math.fround(scale)) - Math.fround(mean)) / Math.fround(std);
     const out = await sess.run({ [meta.name]: new ort.Tensor('float32', x, [rows, ...tail]) });
     const y = out[sess.outputNames[0]];
+    const classes = y.type === 'int64' || y.type === 'int32'; // the model ends in ArgMax
     const k = y.dims[y.dims.length - 1];
     for (let i = 0; i < b; i++) {
       let best = 0;
-      for (let c = 1; c < k; c++) if (y.data[i * k + c] > y.data[i * k + best]) best = c;
+      if (classes) best = Number(y.data[i]);
+      else for (let c = 1; c < k; c++) if (y.data[i * k + c] > y.data[i * k + best]) best = c;
       pred[s + i] = BigInt(best);
       if (best === labs.data[s + i]) correct++;
     }

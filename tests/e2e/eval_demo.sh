@@ -110,7 +110,16 @@ m = onnx.load("examples/fashion-mnist/mlp.onnx")
 for v in list(m.graph.input) + list(m.graph.output):
     v.type.tensor_type.shape.dim[0].dim_value = 7
 onnx.save(m, f"{t}/mlp_b7.onnx")
+m = onnx.load("examples/fashion-mnist/cnn.onnx")
+m.graph.node.append(helper.make_node("ArgMax", ["logits"], ["cls"], axis=1, keepdims=0))
+del m.graph.output[:]
+m.graph.output.append(helper.make_tensor_value_info("cls", TensorProto.INT64, ["N"]))
+onnx.save(m, f"{t}/cnn_argmax.onnx")
 PYEOF
+# A classifier that ends in ArgMax is scored on its class indices.
+"$K" eval "$T/cnn_argmax.onnx" --project "$EX/project.json" --limit 1000 --no-latency > "$T/am.txt" 2>&1 || bad "ArgMax model: $(cat "$T/am.txt")"
+"$K" eval "$EX/cnn.onnx" --project "$EX/project.json" --limit 1000 --no-latency > "$T/am_ref.txt" 2>&1
+[ "$(grep -o 'top-1 [0-9.]*% ([0-9/]*)' "$T/am.txt")" = "$(grep -o 'top-1 [0-9.]*% ([0-9/]*)' "$T/am_ref.txt")" ] || bad "ArgMax model scores differently: $(cat "$T/am.txt")"
 # A model with a fixed batch of 7: batches are padded to 7, 300 samples still scored.
 "$K" eval "$T/mlp_b7.onnx" --project "$EX/project.json" --limit 300 --runs 2 > "$T/b7.txt" 2>&1 || bad "fixed-batch model: $(cat "$T/b7.txt")"
 grep -q "(2[0-9][0-9]/300)" "$T/b7.txt" && grep -q "batch 7: median" "$T/b7.txt" || bad "fixed-batch model output: $(cat "$T/b7.txt")"

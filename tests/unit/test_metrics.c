@@ -46,6 +46,23 @@ static void accuracy_labels(void **state) {
     kp_tensor_free(t);
 }
 
+static void accuracy_class_indices(void **state) {
+    (void)state;
+    const int64_t d[1] = {4};
+    kp_tensor *t = kp_tensor_new(KP_INT64, 1, d, NULL);
+    const int64_t pred[4] = {3, 1, 0, 2}, y[4] = {3, 2, 0, 2};
+    memcpy(t->data, pred, sizeof pred);
+    kp_accuracy a;
+    kp_accuracy_init(&a);
+    kp_error e;
+    assert_int_equal(kp_accuracy_add_labels(&a, t, 4, y, &e), 0);
+    assert_int_equal(a.top1, 3);
+    assert_int_equal(a.top5, 3);
+    assert_true(a.class_outputs);
+    assert_int_equal(kp_accuracy_add_labels(&a, t, 5, y, &e), KP_EINVAL);
+    kp_tensor_free(t);
+}
+
 static void accuracy_reference(void **state) {
     (void)state;
     const float o[4] = {1, 2, 3, 0}, r[4] = {1, 2.5f, 2, 0};
@@ -170,8 +187,11 @@ static void weights_macs_latency(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(accuracy_labels),      cmocka_unit_test(accuracy_reference),
-        cmocka_unit_test(percentiles),          cmocka_unit_test(sizes),
+        cmocka_unit_test(accuracy_labels),
+        cmocka_unit_test(accuracy_reference),
+        cmocka_unit_test(accuracy_class_indices),
+        cmocka_unit_test(percentiles),
+        cmocka_unit_test(sizes),
         cmocka_unit_test(weights_macs_latency),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

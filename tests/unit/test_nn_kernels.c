@@ -243,6 +243,52 @@ static void pools(void **state) {
     kp_tensor_free(x);
 }
 
+/* LpPool and GlobalLpPool (no cases in ONNX's test data) against direct sums. */
+static void lp_pools(void **state) {
+    (void)state;
+    int64_t xd[4] = {1, 2, 5, 4};
+    kp_tensor *x = rand_t(4, xd);
+    const float *X = x->data;
+    kp_node *lp = mk("LpPool", 1, 1);
+    int64_t k[2] = {3, 2}, st[2] = {2, 2}, pads[4] = {1, 0, 1, 0};
+    kp_node_set_attr_ints(lp, "kernel_shape", 2, k);
+    kp_node_set_attr_ints(lp, "strides", 2, st);
+    kp_node_set_attr_ints(lp, "pads", 4, pads);
+    kp_node_set_attr_int(lp, "p", 3);
+    const kp_tensor *in[1] = {x};
+    kp_tensor *out[1];
+    kp_error err = {0};
+    assert_int_equal(kp_op_call(lp, 18, 1, in, 1, out, &err), 0);
+    /* out: (5 + 2 - 3) / 2 + 1 = 3 rows, (4 - 2) / 2 + 1 = 2 cols */
+    assert_int_equal(out[0]->dims[2], 3);
+    assert_int_equal(out[0]->dims[3], 2);
+    for (int c = 0; c < 2; c++)
+        for (int oy = 0; oy < 3; oy++)
+            for (int ox = 0; ox < 2; ox++) {
+                double acc = 0;
+                for (int a = 0; a < 3; a++)
+                    for (int b = 0; b < 2; b++) {
+                        int yy = oy * 2 - 1 + a, xx = ox * 2 + b;
+                        if (yy < 0 || yy >= 5) continue;
+                        acc += pow(fabs(X[(c * 5 + yy) * 4 + xx]), 3);
+                    }
+                double got = ((float *)out[0]->data)[(c * 3 + oy) * 2 + ox];
+                assert_true(fabs(got - pow(acc, 1.0 / 3)) < 1e-5);
+            }
+    kp_tensor_free(out[0]);
+    kp_node *glp = mk("GlobalLpPool", 1, 1);
+    assert_int_equal(kp_op_call(glp, 18, 1, in, 1, out, &err), 0);
+    for (int c = 0; c < 2; c++) {
+        double acc = 0;
+        for (int i = 0; i < 20; i++) acc += X[c * 20 + i] * X[c * 20 + i];
+        assert_true(fabs(((float *)out[0]->data)[c] - sqrt(acc)) < 1e-5);
+    }
+    kp_tensor_free(out[0]);
+    kp_node_free(lp);
+    kp_node_free(glp);
+    kp_tensor_free(x);
+}
+
 static void batchnorm_layernorm(void **state) {
     (void)state;
     int64_t xd[4] = {2, 3, 2, 2}, cd[1] = {3};
@@ -289,9 +335,13 @@ static void batchnorm_layernorm(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(conv_paths), cmocka_unit_test(conv_errors),
-        cmocka_unit_test(gemm_naive), cmocka_unit_test(matmul_broadcast),
-        cmocka_unit_test(pools),      cmocka_unit_test(batchnorm_layernorm),
+        cmocka_unit_test(conv_paths),
+        cmocka_unit_test(conv_errors),
+        cmocka_unit_test(gemm_naive),
+        cmocka_unit_test(matmul_broadcast),
+        cmocka_unit_test(pools),
+        cmocka_unit_test(lp_pools),
+        cmocka_unit_test(batchnorm_layernorm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
