@@ -10,6 +10,7 @@
 #include "core/planner.h"
 #include "core/pass.h"
 #include "core/project.h"
+#include "core/report.h"
 #include "core/target.h"
 #include "core/tensor.h"
 

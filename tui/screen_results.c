@@ -1,13 +1,11 @@
 /* Step 8: the final before/after table with ratios and coloured deltas, bar charts, a
  * per-layer view of the weights (size, precision, sparsity before/after), the run history of
  * the project side by side, the output paths, and s to save a summary report. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "core/report.h"
 #include "tui/ui.h"
 
 enum { VIEW_SUMMARY, VIEW_LAYERS, VIEW_HISTORY, VIEW_COUNT };
@@ -308,39 +306,31 @@ static void draw(kp_app *a, kp_rect r) {
         draw_history(a, body);
 }
 
+/* Saves the run's report as Markdown, CSV and JSON (core/report.h) next to its model,
+ * each file written atomically. */
 static int save_report(kp_app *a) {
     const kp_run_record *rr = last_run(a);
     if (!rr) return KP_DRAW_NONE;
-    char path[8192], tmp[8300];
-    snprintf(path, sizeof path, "%s/runs/%s/summary.md", a->proj->dir, rr->id ? rr->id : "last");
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        kp_app_msg(a, KP_ROLE_BAD, "cannot write %s: %s", tmp, strerror(errno));
-        return KP_DRAW_ALL;
+    char dir[8192];
+    snprintf(dir, sizeof dir, "%s/runs/%s", a->proj->dir, rr->id ? rr->id : "last");
+    for (int f = 0; f < KP_REPORT_FORMAT_COUNT; f++) {
+        char path[8300];
+        snprintf(path, sizeof path, "%s/report.%s", dir, kp_report_format_ext((kp_report_format)f));
+        char *text = kp_report_text(a->proj, rr, (kp_report_format)f);
+        kp_error err = {0};
+        if (!text) {
+            kp_app_msg(a, KP_ROLE_BAD, "could not make the report (out of memory?)");
+            return KP_DRAW_ALL;
+        }
+        int rc = kp_write_file_atomic(path, text, strlen(text), &err);
+        free(text);
+        if (rc) {
+            kp_app_msg(a, KP_ROLE_BAD, "could not save %s: %s", path, err.msg);
+            return KP_DRAW_ALL;
+        }
     }
-    const kp_metrics_row *b = &rr->before, *o = &rr->after;
-    fprintf(f, "# %s: %s\n\n| | before | after |\n|---|---|---|\n", a->proj->name, rr->id);
-    fprintf(f, "| file bytes | %.0f | %.0f |\n| gzip bytes | %.0f | %.0f |\n", b->file_bytes,
-            o->file_bytes, b->gzip_bytes, o->gzip_bytes);
-    fprintf(f, "| host latency ms | %.3f | %.3f |\n| target latency ms | %.3f | %.3f |\n",
-            b->host_latency_ms, o->host_latency_ms, b->target_latency_ms, o->target_latency_ms);
-    fprintf(f, "| top-1 %% | %.2f | %.2f |\n| energy mJ | %.4g | %.4g |\n\n", b->top1, o->top1,
-            b->energy_mj, o->energy_mj);
-    fprintf(f, "Steps:\n\n");
-    for (size_t i = 0; i < rr->n_steps; i++)
-        fprintf(f, "- %s %s%s\n", rr->steps[i].pass_id,
-                rr->steps[i].params ? rr->steps[i].params : "",
-                rr->steps[i].enabled ? "" : " (disabled)");
-    fprintf(f, "\nModel: %s\n", rr->output_model ? rr->output_model : "-");
-    int ok = !ferror(f) && !fflush(f) && !fsync(fileno(f));
-    ok = !fclose(f) && ok;
-    if (!ok || rename(tmp, path)) {
-        kp_app_msg(a, KP_ROLE_BAD, "cannot save %s: %s", path, strerror(errno));
-        unlink(tmp);
-    } else {
-        kp_app_msg(a, KP_ROLE_OK, "report saved: %s", path);
-    }
+    kp_app_msg(a, KP_ROLE_OK, "report saved: runs/%s/report.md (.csv .json)",
+               rr->id ? rr->id : "last");
     return KP_DRAW_ALL;
 }
 

@@ -37,10 +37,15 @@ typedef float v4f __attribute__((vector_size(16)));
 
 static inline void copy_floats(float *d, const float *src, int64_t n) {
     int64_t j = 0;
+    v4f v;
     for (; j + 4 <= n; j += 4) {
-        v4f v;
         memcpy(&v, src + j, sizeof v);
         memcpy(d + j, &v, sizeof v);
+    }
+    if (j < n && n >= 4) { /* last 4, overlapping what was copied (d and src do not overlap) */
+        memcpy(&v, src + n - 4, sizeof v);
+        memcpy(d + n - 4, &v, sizeof v);
+        return;
     }
     for (; j < n; j++) d[j] = src[j];
 }

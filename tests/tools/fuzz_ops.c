@@ -100,9 +100,15 @@ int main(int argc, char **argv) {
         if (!strcmp(t, "If") || !strcmp(t, "Loop") || !strcmp(t, "Scan")) continue;
         if (filter && !strstr(t, filter)) continue;
         size_t tl = strlen(t);
-        const char *hit = strstr(skip, t);
-        if (hit && (hit == skip || hit[-1] == ',') && (hit[tl] == ',' || !hit[tl])) continue;
+        int skipped = 0;
+        for (const char *hit = strstr(skip, t); hit && !skipped; hit = strstr(hit + 1, t))
+            skipped = (hit == skip || hit[-1] == ',') && (hit[tl] == ',' || !hit[tl]);
+        if (skipped) continue;
         ops[n++] = all[i];
+    }
+    if (n == 0) {
+        fprintf(stderr, "fuzz_ops: no op matches\n");
+        return 2;
     }
     long ok = 0, refused = 0;
     for (long it = 0; it < iters; it++) {
@@ -118,11 +124,10 @@ int main(int argc, char **argv) {
         int na = (int)rnd(0, 3);
         for (int a = 0; a < na; a++) {
             int kind = (int)rnd(0, 2);
-            if (kind == 0)
-                kp_node_set_attr_int(node,
-                                     int_attrs[rnd(0, sizeof int_attrs / sizeof *int_attrs - 1)],
-                                     rnd(alo, ahi));
-            else if (kind == 1) {
+            if (kind == 0) { /* draws in sequence: argument evaluation order is unspecified */
+                const char *name = int_attrs[rnd(0, sizeof int_attrs / sizeof *int_attrs - 1)];
+                kp_node_set_attr_int(node, name, rnd(alo, ahi));
+            } else if (kind == 1) {
                 int64_t v[8];
                 size_t c = (size_t)rnd(0, 8);
                 for (size_t k = 0; k < c; k++) v[k] = rnd(alo, ahi);

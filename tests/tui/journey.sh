@@ -64,7 +64,8 @@ wait_for "─ 8 Results ─"
 wait_for "before"
 keys s
 wait_for "report saved:"
-ls "$P"/runs/*/summary.md >/dev/null 2>&1 || fail "no report file"
+ls "$P"/runs/*/report.md "$P"/runs/*/report.csv "$P"/runs/*/report.json >/dev/null 2>&1 ||
+    fail "no report files"
 keys v
 wait_for "weight"
 keys v

@@ -42,8 +42,10 @@ screen | grep -q "run-002 *ok" || fail "history lacks the finished run"
 keys v
 keys s
 wait_for "report saved:"
-[ -f "$P/runs/run-002/summary.md" ] || fail "no summary.md"
-grep -q "339295" "$P/runs/run-002/summary.md" || fail "summary lacks the after size"
+for ext in md csv json; do
+    [ -s "$P/runs/run-002/report.$ext" ] || fail "no report.$ext"
+done
+grep -q "run-002" "$P/runs/run-002/report.md" || fail "report.md does not name the run"
 keys 1
 wait_for "2.0x smaller"
 keys q
