@@ -23,8 +23,12 @@ static int64_t ps_of(int64_t h, int64_t w) {
     return (need + C3_VMAX - 1) / C3_VMAX * C3_VMAX;
 }
 
-int64_t kp_conv3x3_pad_floats(int64_t c, int64_t h, int64_t w) { return c * ps_of(h, w); }
-int64_t kp_conv3x3_out_floats(int64_t m, int64_t h, int64_t w) { return m * nq_of(h, w); }
+int64_t kp_conv3x3_pad_floats(int64_t c, int64_t h, int64_t w) {
+    return c * ps_of(h, w);
+}
+int64_t kp_conv3x3_out_floats(int64_t m, int64_t h, int64_t w) {
+    return m * nq_of(h, w);
+}
 
 int kp_conv3x3_isa(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -37,15 +41,15 @@ int kp_conv3x3_isa(void) {
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
-#define C3_ATTR __attribute__((target("avx512f")))
-#define C3_V __m512
-#define C3_VL 16
-#define C3_NV 4
-#define C3_LOAD _mm512_loadu_ps
+#define C3_ATTR  __attribute__((target("avx512f")))
+#define C3_V     __m512
+#define C3_VL    16
+#define C3_NV    4
+#define C3_LOAD  _mm512_loadu_ps
 #define C3_STORE _mm512_storeu_ps
-#define C3_SET1 _mm512_set1_ps
-#define C3_ZERO _mm512_setzero_ps
-#define C3_FMA _mm512_fmadd_ps
+#define C3_SET1  _mm512_set1_ps
+#define C3_ZERO  _mm512_setzero_ps
+#define C3_FMA   _mm512_fmadd_ps
 #define C3_FN(n) n##_avx512
 #include "core/ops/conv3x3_body.h"
 #undef C3_ATTR
@@ -59,15 +63,15 @@ int kp_conv3x3_isa(void) {
 #undef C3_FMA
 #undef C3_FN
 
-#define C3_ATTR __attribute__((target("avx2,fma")))
-#define C3_V __m256
-#define C3_VL 8
-#define C3_NV 2
-#define C3_LOAD _mm256_loadu_ps
+#define C3_ATTR  __attribute__((target("avx2,fma")))
+#define C3_V     __m256
+#define C3_VL    8
+#define C3_NV    2
+#define C3_LOAD  _mm256_loadu_ps
 #define C3_STORE _mm256_storeu_ps
-#define C3_SET1 _mm256_set1_ps
-#define C3_ZERO _mm256_setzero_ps
-#define C3_FMA _mm256_fmadd_ps
+#define C3_SET1  _mm256_set1_ps
+#define C3_ZERO  _mm256_setzero_ps
+#define C3_FMA   _mm256_fmadd_ps
 #define C3_FN(n) n##_avx2
 #include "core/ops/conv3x3_body.h"
 #endif

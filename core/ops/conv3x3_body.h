@@ -3,9 +3,9 @@
  * tile: MB output channels x NV vectors of positions starting at q0, summed over all input
  * channels and the 9 taps; plane: every position of every output channel. */
 
-C3_ATTR static inline __attribute__((always_inline)) void C3_FN(tile)(
-    const float *pad, int64_t ps, int64_t c, const float *wt, float *out, int64_t os, int64_t q0,
-    int64_t w2, const int mb, const int nv) {
+C3_ATTR static inline __attribute__((always_inline)) void
+C3_FN(tile)(const float *pad, int64_t ps, int64_t c, const float *wt, float *out, int64_t os,
+            int64_t q0, int64_t w2, const int mb, const int nv) {
     C3_V acc[4][4];
 #pragma GCC unroll 4
     for (int m = 0; m < mb; m++)

@@ -50,7 +50,8 @@ static void conv_ref(const float *x, int64_t c, int64_t h, int64_t w, const floa
 static void check_one(int isa, int64_t c, int64_t h, int64_t w, int64_t m, int with_bias,
                       int relu) {
     float *x = rand_buf(c * h * w), *wt = rand_buf(m * c * 9), *bias = rand_buf(m);
-    float *y = malloc((size_t)(m * h * w) * sizeof *y), *ref = malloc((size_t)(m * h * w) * sizeof *ref);
+    float *y = malloc((size_t)(m * h * w) * sizeof *y),
+          *ref = malloc((size_t)(m * h * w) * sizeof *ref);
     int64_t np = kp_conv3x3_pad_floats(c, h, w), no = kp_conv3x3_out_floats(m, h, w);
     float *pad = malloc((size_t)np * sizeof *pad), *out = malloc((size_t)no * sizeof *out);
     assert_true(y && ref && pad && out);
@@ -60,10 +61,12 @@ static void check_one(int isa, int64_t c, int64_t h, int64_t w, int64_t m, int w
     kp_conv3x3_run(isa, x, c, h, w, wt, m, with_bias ? bias : NULL, relu, y, pad, out);
     conv_ref(x, c, h, w, wt, m, with_bias ? bias : NULL, relu, ref);
     for (int64_t i = 0; i < m * h * w; i++)
-        if (!(fabs((double)y[i] - ref[i]) <= 1e-5 * (1 + sqrt((double)c * 9) + fabs((double)ref[i]))))
-            fail_msg("isa %d c=%lld h=%lld w=%lld m=%lld bias=%d relu=%d: element %lld got %g want %g",
-                     isa, (long long)c, (long long)h, (long long)w, (long long)m, with_bias, relu,
-                     (long long)i, (double)y[i], (double)ref[i]);
+        if (!(fabs((double)y[i] - ref[i]) <=
+              1e-5 * (1 + sqrt((double)c * 9) + fabs((double)ref[i]))))
+            fail_msg(
+                "isa %d c=%lld h=%lld w=%lld m=%lld bias=%d relu=%d: element %lld got %g want %g",
+                isa, (long long)c, (long long)h, (long long)w, (long long)m, with_bias, relu,
+                (long long)i, (double)y[i], (double)ref[i]);
     free(x);
     free(wt);
     free(bias);
@@ -74,7 +77,7 @@ static void check_one(int isa, int64_t c, int64_t h, int64_t w, int64_t m, int w
 }
 
 static void run_isa(int isa) {
-    static const int64_t hw[][2] = {{1, 1}, {2, 3}, {5, 7}, {7, 7}, {14, 14}, {28, 28},
+    static const int64_t hw[][2] = {{1, 1},  {2, 3},  {5, 7},  {7, 7},  {14, 14}, {28, 28},
                                     {3, 17}, {9, 31}, {13, 1}, {1, 40}, {6, 15}};
     static const int64_t cm[][2] = {{1, 32}, {3, 5}, {17, 1}, {32, 64}, {5, 33}, {8, 4}, {2, 7}};
     for (size_t i = 0; i < sizeof hw / sizeof hw[0]; i++)
