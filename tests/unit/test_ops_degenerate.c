@@ -123,8 +123,8 @@ static void quantize_nan(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(conv_empty_channels),     cmocka_unit_test(conv_empty_image_padded),
-        cmocka_unit_test(conv_integer_empty),      cmocka_unit_test(layernorm_empty_axis),
+        cmocka_unit_test(conv_empty_channels), cmocka_unit_test(conv_empty_image_padded),
+        cmocka_unit_test(conv_integer_empty),  cmocka_unit_test(layernorm_empty_axis),
         cmocka_unit_test(quantize_nan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
