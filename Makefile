@@ -21,7 +21,10 @@ DEB_BUILD := build-essential:/usr/bin/cc pkg-config:/usr/bin/pkg-config \
 DEB_TEST  := libcmocka-dev:/usr/include/cmocka.h libonnx-testdata:/usr/share/libonnx-testdata/data \
   dataset-fashion-mnist:/usr/share/datasets/fashion-mnist python3-onnx:/usr/lib/python3/dist-packages/onnx \
   python3-numpy:/usr/lib/python3/dist-packages/numpy tmux:/usr/bin/tmux clang:/usr/bin/clang \
-  clang-format:/usr/bin/clang-format
+  clang-format:/usr/bin/clang-format \
+  libclang-rt-dev:/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a
+# (clang's ASan/UBSan/libFuzzer runtimes: only a Recommends of clang on bookworm, and packages
+# are installed with --no-install-recommends, so `make asan` and `make fuzz` need it listed.)
 
 WARN      := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT       ?= -O2 -g
