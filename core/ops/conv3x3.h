@@ -2,7 +2,8 @@
  * no im2col copy. The input of one image is copied into zero-bordered planes of width W + 2;
  * output positions are computed in that padded-width layout (two spare columns per row), a
  * block of output channels x a run of positions in SIMD registers, over every input channel
- * and tap; a last pass drops the spare columns and adds bias and ReLU.
+ * and tap, bias and ReLU applied in registers; each block of 4 output channels is then copied
+ * into y without the spare columns while it is still in L1.
  * Vectorized with AVX-512F or AVX2+FMA, chosen at run time from kp_cpu(). */
 #ifndef KP_OPS_CONV3X3_H
 #define KP_OPS_CONV3X3_H
