@@ -305,6 +305,13 @@ static int conv_run(kp_op_ctx *ctx) {
     if (!yt) return ctx->err->code;
     if (!yt->numel) return 0;
     float *y = yt->data;
+    if (!x->numel || !w->numel) {
+        /* Empty X or W (data may be NULL) with a non-empty Y: every sum is over nothing or
+         * over padding only, so Y is the bias (then the fused activation). */
+        memset(y, 0, (size_t)yt->numel * sizeof *y);
+        add_bias(ctx, y, b ? b->data : NULL, n, m, yt->numel / (n * m));
+        return 0;
+    }
     const float *xd = x->data, *wd = w->data;
     int64_t cg = c / group, mg = m / group, kk = cg * s.k_size, os = s.out_size, is = s.in_size;
     int pointwise = 1;
