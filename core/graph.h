@@ -270,10 +270,12 @@ int kp_node_outer_reads(const kp_node *n, char ***names, size_t *count, kp_error
 /* 1 if `value` is a graph output of g. */
 int kp_graph_is_output(const kp_graph *g, const char *value);
 kp_tensor *kp_graph_init(kp_graph *g, const char *name); /* initializer of g only */
-/* Declared or inferred type of value in g or its parents (inputs, outputs, value_info,
- * initializers); NULL if unknown. Borrowed. */
+/* Declared or inferred type of value in g or its parents (value_info, inputs, outputs,
+ * initializers; a value produced in g hides the parents'); NULL if unknown. Borrowed: valid
+ * until the next kp_graph_set_value_type or edit of g. */
 const kp_type *kp_graph_value_type(kp_graph *g, const char *name);
-/* Stores or replaces the value_info entry for name (copies type). */
+/* Stores the type of name in g (copies t): replaces the value_info entry, or the declared
+ * type of a graph input/output of that name, or appends a value_info entry. */
 int kp_graph_set_value_type(kp_graph *g, const char *name, const kp_type *t);
 
 /* ---- constant tensors, wherever they live ------------------------------------------------- */

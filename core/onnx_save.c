@@ -265,6 +265,11 @@ static int sv_attr(sv *s, const kp_attr *a, Onnx__AttributeProto **out) {
         break;
     case KP_ATTR_TYPE_PROTO:
         if (a->tp) rc = sv_type(s, a->tp, &p->tp);
+        /* A type that says nothing is still a value here: write it as an empty TypeProto. */
+        if (!rc && a->tp && !p->tp) {
+            p->tp = MSG(s, Onnx__TypeProto, onnx__type_proto__descriptor);
+            if (!p->tp) rc = KP_ENOMEM;
+        }
         break;
     case KP_ATTR_FLOATS:
         p->n_floats = n;

@@ -40,9 +40,9 @@ static int cluster_apply(kp_model *m, const kp_params *p, const kp_pass_ctx *ctx
         }
         int has_zero = 0;
         for (int64_t i = 0; i < nw->numel && !has_zero; i++) has_zero = ((float *)nw->data)[i] == 0;
-        /* With pruning zeros, the zero entry is one of the stored codes: k-1 free centroids
-         * keep the sparse+codebook form at <= 256 codes. */
-        int kk = has_zero && k == 256 ? 255 : k;
+        /* With pruning zeros, zero is one of the k shared values: k-1 free centroids keep the
+         * sparse+codebook form at k codes (4-bit codes for k = 16). */
+        int kk = has_zero ? k - 1 : k;
         double sse = 0;
         rc = kp_kmeans_1d(nw->data, nw->numel, kk, quantile, 1, NULL, &sse, err);
         if (rc) {

@@ -297,8 +297,8 @@ static int fold_bn(kp_graph *g, fold_state *st, kp_error *err) {
             NB[c] = (float)((b0 - MU[c]) * s[c] + BB[c]);
         }
         free(s);
-        const char *wname = kp_node_input(p, 1);
-        char base[256];
+        char wname[200], base[256]; /* copy: rewiring input 1 frees the node's string */
+        snprintf(wname, sizeof wname, "%s", kp_node_input(p, 1));
         snprintf(base, sizeof base, "%s_bnfold", wname);
         int rc = kp_pass_set_input_const(g, p, 1, nw, base, err);
         if (!rc) {

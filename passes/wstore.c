@@ -143,50 +143,131 @@ static kp_tensor *i64s(int n, const int64_t *v, kp_error *err) {
     return t;
 }
 
+/* In-graph unpacking of small integers stored `bits` (1, 4 or 8) per value:
+ *   8: Cast<int32>(v uint8[n])
+ *   1/4: Reshape(Mod(Div(Cast<int32>(packed uint8[B,1]), [1, 2^bits, ...]), 2^bits), [-1]),
+ *        then Slice to n when B * (8 / bits) > n. Value i is in byte i / per, lowest bits first.
+ * Returns the owned name of the int32 [n] result. */
+static char *add_unpack(builder *b, const uint8_t *v, int64_t n, int bits, const char *tag) {
+    char s1[48], s2[48];
+    if (bits == 8) {
+        kp_tensor *t = tensor1(KP_UINT8, n, b->err);
+        if (t) memcpy(t->data, v, (size_t)n);
+        char *tn = add_init(b, t, tag);
+        snprintf(s1, sizeof s1, "%s32", tag);
+        char *o = tn ? add_cast(b, tn, KP_INT32, s1) : NULL;
+        free(tn);
+        return o;
+    }
+    int per = 8 / bits;
+    int64_t B = (n + per - 1) / per;
+    int64_t md[2] = {B, 1}, pd[2] = {1, per}, minus1 = -1, zero = 0;
+    kp_tensor *pk = kp_tensor_new(KP_UINT8, 2, md, b->err);
+    kp_tensor *dv = kp_tensor_new(KP_INT32, 2, pd, b->err);
+    kp_tensor *md_t = kp_tensor_new(KP_INT32, 0, NULL, b->err);
+    if (pk)
+        for (int64_t i = 0; i < n; i++)
+            ((uint8_t *)pk->data)[i / per] |= (uint8_t)(v[i] << (bits * (i % per)));
+    if (dv)
+        for (int j = 0; j < per; j++) ((int32_t *)dv->data)[j] = 1 << (bits * j);
+    if (md_t) *(int32_t *)md_t->data = 1 << bits;
+    snprintf(s1, sizeof s1, "%s_packed", tag);
+    char *pn = add_init(b, pk, s1);
+    snprintf(s1, sizeof s1, "%s_div", tag);
+    char *dn = add_init(b, dv, s1);
+    snprintf(s1, sizeof s1, "%s_mod", tag);
+    char *mn = add_init(b, md_t, s1);
+    snprintf(s1, sizeof s1, "%s_flat", tag);
+    char *fn = add_init(b, i64s(1, &minus1, b->err), s1);
+    snprintf(s1, sizeof s1, "%s_i32", tag);
+    char *c = pn ? add_cast(b, pn, KP_INT32, s1) : NULL;
+    const char *din[2] = {c, dn};
+    snprintf(s1, sizeof s1, "%s_shift", tag);
+    char *d = add_node(b, "Div", 2, din, NULL, s1, NULL);
+    const char *modin[2] = {d, mn};
+    snprintf(s1, sizeof s1, "%s_field", tag);
+    char *f = add_node(b, "Mod", 2, modin, NULL, s1, NULL);
+    const char *rin[2] = {f, fn};
+    snprintf(s1, sizeof s1, "%s_all", tag);
+    char *r = add_node(b, "Reshape", 2, rin, NULL, s1, NULL);
+    char *o = r;
+    if (B * per != n) {
+        snprintf(s1, sizeof s1, "%s_start", tag);
+        char *sn = add_init(b, i64s(1, &zero, b->err), s1);
+        snprintf(s1, sizeof s1, "%s_end", tag);
+        char *en = add_init(b, i64s(1, &n, b->err), s1);
+        snprintf(s1, sizeof s1, "%s_axes", tag);
+        char *an = add_init(b, i64s(1, &zero, b->err), s1);
+        const char *slin[4] = {r, sn, en, an};
+        snprintf(s2, sizeof s2, "%s_vals", tag);
+        o = add_node(b, "Slice", 4, slin, NULL, s2, NULL);
+        free(sn);
+        free(en);
+        free(an);
+        free(r);
+    }
+    free(pn);
+    free(dn);
+    free(mn);
+    free(fn);
+    free(c);
+    free(d);
+    free(f);
+    return o;
+}
+
+/* Dense codebook form with k <= 16: W = Reshape(Gather(cb, unpack4(idx)), shape). */
+static char *add_cluster4(builder *b, const kp_tensor *w, const float *cb, size_t k,
+                          const char *wname) {
+    const float *W = w->data;
+    uint8_t *codes = malloc((size_t)w->numel);
+    if (!codes) {
+        b->rc = kp_error_set(b->err, KP_ENOMEM, "out of memory");
+        return NULL;
+    }
+    for (int64_t i = 0; i < w->numel; i++) codes[i] = code_of(cb, k, W[i]);
+    char *idx = add_unpack(b, codes, w->numel, 4, "idx");
+    free(codes);
+    kp_tensor *cbt = tensor1(KP_FLOAT, (int64_t)k, b->err);
+    if (cbt) memcpy(cbt->data, cb, k * sizeof *cb);
+    char *cbn = add_init(b, cbt, "cb");
+    const char *gin[2] = {cbn, idx};
+    char *wf = add_node(b, "Gather", 2, gin, NULL, "flatw", NULL);
+    char *shn = add_init(b, i64s(w->rank, w->dims, b->err), "shape");
+    const char *rin[2] = {wf, shn};
+    char *o = add_node(b, "Reshape", 2, rin, wname, "dense", NULL);
+    free(idx);
+    free(cbn);
+    free(wf);
+    free(shn);
+    if (!o && !b->rc) b->rc = kp_error_set(b->err, KP_ENOMEM, "out of memory");
+    return o;
+}
+
 /* Sparse forms: a bitmask of kept positions expands to gather indices in-graph,
- *   bits = Reshape(Mod(Div(Cast<int32>(mask uint8[B,1]), [1,2,4..128]), 2), [-1]) (Slice to n)
+ *   bits = unpack1(mask)               (see add_unpack)
  *   idx  = CumSum(bits) * bits          (0 for zeros, rank of the kept weight otherwise)
  *   W    = Reshape(Gather(values[nnz+1], idx), shape)   values[0] = 0
- *   or, clustered, W = Reshape(Gather(cb, Gather(Cast<int32>(codes[nnz+1]), idx)), shape).
+ *   or, clustered, W = Reshape(Gather(cb, Gather(unpack(codes[nnz+1]), idx)), shape), codes
+ *   stored 4 bits each when the codebook has at most 16 entries, else 8.
  * Returns owned output name (== wname) or NULL with b->rc set. */
 static char *add_sparse(builder *b, const kp_tensor *w, int64_t nnz, int clustered, float *cbnz,
                         size_t knz, const char *wname) {
     const float *W = w->data;
-    int64_t n = w->numel, B = (n + 7) / 8;
-    int64_t md[2] = {B, 1}, pd[2] = {1, 8};
-    kp_tensor *mask = kp_tensor_new(KP_UINT8, 2, md, b->err);
-    kp_tensor *pw = kp_tensor_new(KP_INT32, 2, pd, b->err);
-    kp_tensor *two = kp_tensor_new(KP_INT32, 0, NULL, b->err);
-    if (mask)
-        for (int64_t i = 0; i < n; i++)
-            if (W[i] != 0.0f) ((uint8_t *)mask->data)[i / 8] |= (uint8_t)(1u << (i % 8));
-    if (pw)
-        for (int j = 0; j < 8; j++) ((int32_t *)pw->data)[j] = 1 << j;
-    if (two) *(int32_t *)two->data = 2;
-    int64_t minus1 = -1, zero = 0;
-    char *mn = add_init(b, mask, "mask"), *pn = add_init(b, pw, "bitval");
-    char *tn = add_init(b, two, "two"), *fn = add_init(b, i64s(1, &minus1, b->err), "flat");
-    char *m1 = mn ? add_cast(b, mn, KP_INT32, "mask32") : NULL;
-    const char *din[2] = {m1, pn};
-    char *m2 = add_node(b, "Div", 2, din, NULL, "shift", NULL);
-    const char *modin[2] = {m2, tn};
-    char *m3 = add_node(b, "Mod", 2, modin, NULL, "bit", NULL);
-    const char *rin[2] = {m3, fn};
-    char *m4 = add_node(b, "Reshape", 2, rin, NULL, "bits", NULL);
-    char *m5 = m4, *sn = NULL, *en = NULL, *an = NULL;
-    if (B * 8 != n) {
-        sn = add_init(b, i64s(1, &zero, b->err), "start");
-        en = add_init(b, i64s(1, &n, b->err), "end");
-        an = add_init(b, i64s(1, &zero, b->err), "axes");
-        const char *slin[4] = {m4, sn, en, an};
-        m5 = add_node(b, "Slice", 4, slin, NULL, "kept", NULL);
+    int64_t n = w->numel;
+    uint8_t *bitv = malloc((size_t)(n > nnz + 1 ? n : nnz + 1));
+    if (!bitv) {
+        b->rc = kp_error_set(b->err, KP_ENOMEM, "out of memory");
+        return NULL;
     }
+    for (int64_t i = 0; i < n; i++) bitv[i] = W[i] != 0.0f;
+    char *m5 = add_unpack(b, bitv, n, 1, "mask");
     char *axn = add_init(b, kp_tensor_new(KP_INT64, 0, NULL, b->err), "axis");
     const char *cin[2] = {m5, axn};
     char *cs = add_node(b, "CumSum", 2, cin, NULL, "rank", NULL);
     const char *muin[2] = {cs, m5};
     char *idx = add_node(b, "Mul", 2, muin, NULL, "idx", NULL);
-    char *wf = NULL, *vn = NULL, *cn = NULL, *c32 = NULL, *code = NULL, *cbn = NULL;
+    char *wf = NULL, *vn = NULL, *c32 = NULL, *code = NULL, *cbn = NULL;
     if (!clustered) {
         kp_tensor *vals = tensor1(KP_FLOAT, nnz + 1, b->err);
         if (vals) {
@@ -203,38 +284,33 @@ static char *add_sparse(builder *b, const kp_tensor *w, int64_t nnz, int cluster
         memmove(cbnz + z + 1, cbnz + z, (knz - z) * sizeof *cbnz);
         cbnz[z] = 0.0f;
         size_t kv = knz + 1;
-        kp_tensor *codes = tensor1(KP_UINT8, nnz + 1, b->err);
-        if (codes) {
-            uint8_t *C = codes->data;
-            int64_t j = 1;
-            C[0] = (uint8_t)z;
-            for (int64_t i = 0; i < n; i++)
-                if (W[i] != 0.0f) C[j++] = code_of(cbnz, kv, W[i]);
-        }
+        uint8_t *C = bitv;
+        int64_t j = 1;
+        C[0] = (uint8_t)z;
+        for (int64_t i = 0; i < n; i++)
+            if (W[i] != 0.0f) C[j++] = code_of(cbnz, kv, W[i]);
+        c32 = add_unpack(b, C, nnz + 1, kv <= 16 ? 4 : 8, "codes");
         kp_tensor *cbt = tensor1(KP_FLOAT, (int64_t)kv, b->err);
         if (cbt) memcpy(cbt->data, cbnz, kv * sizeof *cbnz);
-        cn = add_init(b, codes, "codes");
         cbn = add_init(b, cbt, "cb");
-        c32 = cn ? add_cast(b, cn, KP_INT32, "codes32") : NULL;
         const char *g1[2] = {c32, idx};
         code = add_node(b, "Gather", 2, g1, NULL, "code", NULL);
         const char *g2[2] = {cbn, code};
         wf = add_node(b, "Gather", 2, g2, NULL, "flatw", NULL);
     }
+    free(bitv);
     char *shn = add_init(b, i64s(w->rank, w->dims, b->err), "shape");
     const char *rin2[2] = {wf, shn};
     char *o = add_node(b, "Reshape", 2, rin2, wname, "dense", NULL);
-    char *all[] = {mn,  pn, tn,  fn, m1, m2, m3,  m4,   sn,  en, an,
-                   axn, cs, idx, wf, vn, cn, c32, code, cbn, shn};
+    char *all[] = {m5, axn, cs, idx, wf, vn, c32, code, cbn, shn};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) free(all[i]);
-    if (m5 != m4) free(m5);
     if (!o && !b->rc) b->rc = kp_error_set(b->err, KP_ENOMEM, "out of memory");
     return o;
 }
 
 /* ---- encoding ----------------------------------------------------------------------------- */
 
-enum { FORM_DENSE, FORM_CLUSTER, FORM_SPARSE, FORM_SPARSE_CLUSTER };
+enum { FORM_DENSE, FORM_CLUSTER, FORM_CLUSTER4, FORM_SPARSE, FORM_SPARSE_CLUSTER };
 
 static int encode_one(kp_graph *g, size_t init_idx, int allow_sparse, kp_wstore_stats *st,
                       kp_error *err) {
@@ -262,12 +338,17 @@ static int encode_one(kp_graph *g, size_t init_idx, int allow_sparse, kp_wstore_
         size_t c = (size_t)n + 4 * k + 2 * TENSOR_OVERHEAD + 2 * NODE_OVERHEAD;
         if (c < best) best = c, form = FORM_CLUSTER;
     }
+    if (k <= 16 && allow_sparse) { /* two codes per byte; Mod needs opset 10 */
+        size_t c = (size_t)(n + 1) / 2 + 4 * k + 6 * TENSOR_OVERHEAD + 7 * NODE_OVERHEAD;
+        if (c < best) best = c, form = FORM_CLUSTER4;
+    }
     if (allow_sparse) {
         size_t s = mbytes + 4 * (size_t)(nnz + 1) + 8 * TENSOR_OVERHEAD + 11 * NODE_OVERHEAD;
         if (s < best) best = s, form = FORM_SPARSE;
         if (knz <= 255) { /* the zero entry takes one code */
-            size_t sc = mbytes + (size_t)(nnz + 1) + 4 * (knz + 1) + 9 * TENSOR_OVERHEAD +
-                        13 * NODE_OVERHEAD;
+            size_t cb_bytes = knz + 1 <= 16 ? (size_t)(nnz + 2) / 2 : (size_t)(nnz + 1);
+            size_t sc =
+                mbytes + cb_bytes + 4 * (knz + 1) + 12 * TENSOR_OVERHEAD + 17 * NODE_OVERHEAD;
             if (sc < best) best = sc, form = FORM_SPARSE_CLUSTER;
         }
     }
@@ -298,6 +379,8 @@ static int encode_one(kp_graph *g, size_t init_idx, int allow_sparse, kp_wstore_
             for (int64_t i = 0; i < n; i++) I[i] = code_of(cb, k, W[i]);
         }
         o = add_lookup(&b, cb, k, idx, wname, "");
+    } else if (form == FORM_CLUSTER4) {
+        o = add_cluster4(&b, w, cb, k, wname);
     } else {
         o = add_sparse(&b, w, nnz, form == FORM_SPARSE_CLUSTER, cbnz, knz, wname);
     }
@@ -312,7 +395,7 @@ static int encode_one(kp_graph *g, size_t init_idx, int allow_sparse, kp_wstore_
     if (st) {
         st->bytes_before += dense;
         st->bytes_after += best;
-        if (form == FORM_CLUSTER)
+        if (form == FORM_CLUSTER || form == FORM_CLUSTER4)
             st->n_cluster++;
         else if (form == FORM_SPARSE)
             st->n_sparse++;
@@ -401,6 +484,55 @@ static float *decode_lookup(kp_graph *g, kp_node *ga, int64_t *n, int *rank, int
     return out;
 }
 
+/* Inverse of add_unpack: the int32 values named v, computed from constants. Returns owned
+ * array and its length, or NULL when v is not such a pattern. */
+static int32_t *unpack_decode(kp_graph *g, const char *v, int64_t *n) {
+    kp_node *sl = producer_of(g, v, "Slice");
+    int64_t limit = -1;
+    if (sl) {
+        kp_tensor *e = kp_graph_find_const(g, kp_node_input(sl, 2) ? kp_node_input(sl, 2) : "");
+        if (!e || e->dtype != KP_INT64 || e->numel != 1) return NULL;
+        limit = ((const int64_t *)e->data)[0];
+        v = kp_node_input(sl, 0);
+    }
+    kp_node *cast = producer_of(g, v, "Cast");
+    if (cast && !sl) { /* 8 bits: Cast<int32>(uint8) */
+        kp_tensor *c = kp_graph_find_const(g, kp_node_input(cast, 0) ? kp_node_input(cast, 0) : "");
+        if (!c || c->dtype != KP_UINT8) return NULL;
+        int32_t *o = malloc((size_t)(c->numel ? c->numel : 1) * sizeof *o);
+        if (!o) return NULL;
+        for (int64_t i = 0; i < c->numel; i++) o[i] = ((const uint8_t *)c->data)[i];
+        *n = c->numel;
+        return o;
+    }
+    kp_node *rs = producer_of(g, v, "Reshape");
+    kp_node *md = rs ? producer_of(g, kp_node_input(rs, 0), "Mod") : NULL;
+    kp_node *dv = md ? producer_of(g, kp_node_input(md, 0), "Div") : NULL;
+    cast = dv ? producer_of(g, kp_node_input(dv, 0), "Cast") : NULL;
+    kp_tensor *pk = cast ? kp_graph_find_const(g, kp_node_input(cast, 0)) : NULL;
+    kp_tensor *dt =
+        dv ? kp_graph_find_const(g, kp_node_input(dv, 1) ? kp_node_input(dv, 1) : "") : NULL;
+    kp_tensor *mt =
+        md ? kp_graph_find_const(g, kp_node_input(md, 1) ? kp_node_input(md, 1) : "") : NULL;
+    if (!pk || !dt || !mt || pk->dtype != KP_UINT8 || dt->dtype != KP_INT32 ||
+        mt->dtype != KP_INT32 || mt->numel != 1 || dt->numel < 1 || dt->numel > 8)
+        return NULL;
+    int64_t per = dt->numel, total = pk->numel * per;
+    int32_t mod = ((const int32_t *)mt->data)[0];
+    const int32_t *D = dt->data;
+    if (mod <= 0) return NULL;
+    for (int64_t j = 0; j < per; j++)
+        if (D[j] <= 0) return NULL;
+    if (limit < 0) limit = total;
+    if (limit > total) return NULL;
+    int32_t *o = malloc((size_t)(limit ? limit : 1) * sizeof *o);
+    if (!o) return NULL;
+    const uint8_t *P = pk->data;
+    for (int64_t i = 0; i < limit; i++) o[i] = (P[i / per] / D[i % per]) % mod;
+    *n = limit;
+    return o;
+}
+
 static kp_tensor *decode_root(kp_graph *g, kp_node *root) {
     int64_t dims[KP_MAX_RANK];
     int rank = 0;
@@ -413,48 +545,58 @@ static kp_tensor *decode_root(kp_graph *g, kp_node *root) {
         free(v);
         return t;
     }
-    /* Reshape(Gather(values | cb, idx | Gather(Cast(codes), idx)), shape) */
+    /* Reshape(Gather(table, X), shape), X one of
+     *   unpack4(idx)                               dense codebook, 4 bits per weight
+     *   Mul(CumSum(bits), bits)                    sparse, table = values
+     *   Gather(unpack(codes), Mul(CumSum(bits), bits))  sparse + codebook */
     kp_tensor *sh = kp_graph_find_const(g, kp_node_input(root, 1) ? kp_node_input(root, 1) : "");
     kp_node *ga = producer_of(g, kp_node_input(root, 0), "Gather");
     if (!sh || sh->dtype != KP_INT64 || sh->rank != 1 || sh->numel > KP_MAX_RANK || !ga)
         return NULL;
-    kp_tensor *vals = kp_pass_const_input(g, ga, 0);
-    kp_node *inner = producer_of(g, kp_node_input(ga, 1), "Gather");
-    kp_node *mul = producer_of(g, kp_node_input(inner ? inner : ga, 1), "Mul");
-    kp_node *cc = inner ? producer_of(g, kp_node_input(inner, 0), "Cast") : NULL;
-    kp_tensor *codes = cc ? kp_graph_find_const(g, kp_node_input(cc, 0)) : NULL;
-    if (!vals || vals->rank != 1 || !mul || (inner && (!codes || codes->dtype != KP_UINT8)))
-        return NULL;
-    /* bits: Mul's second input <- [Slice <-] Reshape <- Mod <- Div <- Cast <- mask */
-    kp_node *x = producer_of(g, kp_node_input(mul, 1), "Slice");
-    x = x ? producer_of(g, kp_node_input(x, 0), "Reshape")
-          : producer_of(g, kp_node_input(mul, 1), "Reshape");
-    x = x ? producer_of(g, kp_node_input(x, 0), "Mod") : NULL;
-    x = x ? producer_of(g, kp_node_input(x, 0), "Div") : NULL;
-    x = x ? producer_of(g, kp_node_input(x, 0), "Cast") : NULL;
-    kp_tensor *mask = x ? kp_graph_find_const(g, kp_node_input(x, 0)) : NULL;
-    if (!mask || mask->dtype != KP_UINT8) return NULL;
+    kp_tensor *tab = kp_pass_const_input(g, ga, 0);
+    if (!tab || tab->rank != 1 || kp_node_attr_int(ga, "axis", 0)) return NULL;
     rank = (int)sh->numel;
     for (int i = 0; i < rank; i++) dims[i] = ((const int64_t *)sh->data)[i];
     kp_tensor *t = kp_tensor_new(KP_FLOAT, rank, dims, NULL);
-    if (!t || t->numel > mask->numel * 8) {
+    if (!t) return NULL;
+    float *W = t->data;
+    const float *T = tab->data;
+    kp_node *inner = producer_of(g, kp_node_input(ga, 1), "Gather");
+    kp_node *mul = producer_of(g, kp_node_input(inner ? inner : ga, 1), "Mul");
+    int32_t *codes = NULL, *bits = NULL;
+    int64_t ncodes = 0, nbits = 0;
+    int ok = 1;
+    if (!mul && !inner) { /* dense codebook */
+        codes = unpack_decode(g, kp_node_input(ga, 1), &ncodes);
+        ok = codes && ncodes == t->numel;
+        for (int64_t i = 0; ok && i < t->numel; i++) {
+            ok = codes[i] >= 0 && codes[i] < tab->numel;
+            if (ok) W[i] = T[codes[i]];
+        }
+    } else if (mul) {
+        bits = unpack_decode(g, kp_node_input(mul, 1), &nbits);
+        if (inner) codes = unpack_decode(g, kp_node_input(inner, 0), &ncodes);
+        ok = bits && nbits == t->numel && (!inner || codes);
+        int64_t r = 0;
+        for (int64_t i = 0; ok && i < t->numel; i++) {
+            if (bits[i] != 1) {
+                ok = bits[i] == 0;
+                continue;
+            }
+            r++;
+            int64_t vi = r;
+            if (inner) vi = r < ncodes ? codes[r] : -1;
+            ok = vi >= 0 && vi < tab->numel;
+            if (ok) W[i] = T[vi];
+        }
+    } else {
+        ok = 0;
+    }
+    free(codes);
+    free(bits);
+    if (!ok) {
         kp_tensor_free(t);
         return NULL;
-    }
-    const uint8_t *M = mask->data;
-    const float *V = vals->data;
-    float *W = t->data;
-    int64_t r = 0;
-    for (int64_t i = 0; i < t->numel; i++) {
-        if (!((M[i / 8] >> (i % 8)) & 1)) continue;
-        r++;
-        int64_t vi = r;
-        if (inner) vi = r < codes->numel ? ((const uint8_t *)codes->data)[r] : -1;
-        if (vi < 0 || vi >= vals->numel || (!inner && r >= vals->numel)) {
-            kp_tensor_free(t);
-            return NULL;
-        }
-        W[i] = V[vi];
     }
     return t;
 }

@@ -326,14 +326,15 @@ static void print_human(const char *model, const char *data, kp_dataset *ds, con
                threads == 1 ? "" : "s", r->have_lat1 ? r->lat1.runs : r->latb.runs, warmup);
     printf("size      %llu bytes on disk, %llu gzipped\n", (unsigned long long)r->file_bytes,
            (unsigned long long)r->gzip_bytes);
+    /* weights + peak live activations: what a run needs, at batch 1 and at the batch size */
     printf("memory    weights %llu bytes", (unsigned long long)r->weight_bytes);
-    const char *sep = ", peak activations";
-    if (r->have_lat1) {
-        printf("%s %zu bytes at batch 1", sep, r->peak1);
-        sep = ",";
-    }
+    if (r->have_lat1)
+        printf(" + peak activations %zu at batch 1 = %llu bytes", r->peak1,
+               (unsigned long long)(r->weight_bytes + r->peak1));
     if (r->peakb && r->peakb_batch != 1)
-        printf("%s %zu bytes at batch %lld", sep, r->peakb, (long long)r->peakb_batch);
+        printf("%s peak activations %zu at batch %lld = %llu bytes", r->have_lat1 ? ";" : " +",
+               r->peakb, (long long)r->peakb_batch,
+               (unsigned long long)(r->weight_bytes + r->peakb));
     printf("\n");
     double per = (double)r->macs / (double)(r->macs_batch > 0 ? r->macs_batch : 1);
     printf("compute   %.0f MACs per sample (%.2f M), %llu parameters\n", per, per / 1e6,
@@ -382,7 +383,10 @@ static void print_json(const char *model, const char *data, kp_dataset *ds, cons
     cJSON_AddNumberToObject(s, "gzip_bytes", (double)r->gzip_bytes);
     cJSON *m = cJSON_AddObjectToObject(o, "memory");
     cJSON_AddNumberToObject(m, "weight_bytes", (double)r->weight_bytes);
-    if (r->have_lat1) cJSON_AddNumberToObject(m, "peak_activation_bytes_batch1", (double)r->peak1);
+    if (r->have_lat1) {
+        cJSON_AddNumberToObject(m, "peak_activation_bytes_batch1", (double)r->peak1);
+        cJSON_AddNumberToObject(m, "total_bytes_batch1", (double)(r->weight_bytes + r->peak1));
+    }
     if (r->peakb) cJSON_AddNumberToObject(m, "peak_activation_bytes_batchB", (double)r->peakb);
     cJSON_AddNumberToObject(o, "macs_per_sample",
                             (double)r->macs / (double)(r->macs_batch > 0 ? r->macs_batch : 1));

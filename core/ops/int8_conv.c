@@ -157,8 +157,7 @@ static int conv_int(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *w, cons
         }
         for (int64_t n = 0; n < g->N && !rc; n++) {
             const uint8_t *src = (const uint8_t *)x->data + (n * g->C + gi * g->Cg) * HW;
-            for (int64_t c = 0; c < g->Cg; c++)
-                for (int64_t i = 0; i < HW; i++) wk.nhwc[i * g->Cg + c] = src[c * HW + i];
+            kp_u8_transpose(src, g->Cg, HW, wk.nhwc);
             uint8_t *rowbuf;
             rc = kp_i8_rows_reserve(&wk.rows, M, K, &rowbuf, ctx->err);
             if (rc) break;
@@ -254,12 +253,7 @@ static void emit_q(void *user, int64_t n, int64_t gi, const int32_t *acc, const 
         for (int64_t i = 0; i < M; i++)
             kp_i8_requant_row(acc + i * C, q->bias ? q->bias + c0 : NULL, q->mult + c0, C, q->zy,
                               lo, hi, q->mode == 0, q->tmp + i * C);
-        uint8_t *y = (uint8_t *)q->y + (n * g->Cout + c0) * M;
-        for (int64_t i0 = 0; i0 < M; i0 += 64) {
-            int64_t i1 = i0 + 64 < M ? i0 + 64 : M;
-            for (int64_t c = 0; c < C; c++)
-                for (int64_t i = i0; i < i1; i++) y[c * M + i] = q->tmp[i * C + c];
-        }
+        kp_u8_transpose(q->tmp, M, C, (uint8_t *)q->y + (n * g->Cout + c0) * M);
         return;
     }
     for (int64_t c = 0; c < C; c++) {

@@ -1,5 +1,6 @@
 /* Applies registered passes and checks the result against the input:
- *   quant_apply IN.onnx OUT.onnx [--idx IMAGES.gz LABELS.gz CALIB_N EVAL_N] PASS[:k=v,...] ...
+ *   quant_apply IN.onnx OUT.onnx [--no-verify] [--idx IMAGES.gz LABELS.gz CALIB_N EVAL_N]
+ *               PASS[:k=v,...] ...
  * Without --idx: no calibration data, checked on random inputs. With --idx: Fashion-MNIST IDX
  * files preprocessed as the demo project declares ((x/255 - 0.286) / 0.353), the first CALIB_N
  * samples calibrate, the first EVAL_N are evaluated (top-1 of both models). For quantization
@@ -87,21 +88,25 @@ int main(int argc, char **argv) {
     const kp_pass *const *all = kp_passes(&n);
     idx_data d = {0};
     kp_calib calib = {0}, evalset = {0};
-    int first = 3;
-    if (argc > 7 && !strcmp(argv[3], "--idx")) {
-        if (load_idx(argv[4], argv[5], &d)) {
-            fprintf(stderr, "cannot read %s / %s\n", argv[4], argv[5]);
+    int first = 3, verify = 1;
+    if (argc > 3 && !strcmp(argv[3], "--no-verify")) {
+        verify = 0;
+        first = 4;
+    }
+    if (argc > first + 4 && !strcmp(argv[first], "--idx")) {
+        if (load_idx(argv[first + 1], argv[first + 2], &d)) {
+            fprintf(stderr, "cannot read %s / %s\n", argv[first + 1], argv[first + 2]);
             return 1;
         }
         calib.user = evalset.user = &d;
         calib.get = evalset.get = idx_get;
-        calib.n_samples = (size_t)atol(argv[6]);
-        evalset.n_samples = (size_t)atol(argv[7]);
+        calib.n_samples = (size_t)atol(argv[first + 3]);
+        evalset.n_samples = (size_t)atol(argv[first + 4]);
         if (calib.n_samples > d.n) calib.n_samples = d.n;
         if (evalset.n_samples > d.n) evalset.n_samples = d.n;
         calib.n_batches = (calib.n_samples + d.batch - 1) / d.batch;
         evalset.n_batches = (evalset.n_samples + d.batch - 1) / d.batch;
-        first = 8;
+        first += 5;
     }
     for (int a = first; a < argc; a++) {
         const kp_pass *p;
@@ -120,6 +125,15 @@ int main(int argc, char **argv) {
             fprintf(stderr, "%s: %s\n", p->id, err.msg);
             return 1;
         }
+    }
+    if (!verify) {
+        if (kp_onnx_save(m, argv[2], 1, &err)) {
+            fprintf(stderr, "%s\n", err.msg);
+            return 1;
+        }
+        kp_model_free(m);
+        kp_model_free(ref);
+        return 0;
     }
     kp_verify v;
     kp_verify_opts vo = {0, 3, 16, NULL, 1};

@@ -460,6 +460,43 @@ static void save_refuses_broken_ir(void **state) {
     kp_model_free(m);
 }
 
+/* An attribute whose TypeProto says nothing (found by fuzz_graph_edit) saves as an empty
+ * TypeProto and loads again, instead of becoming an attribute with no value. */
+static void empty_type_attr_roundtrips(void **state) {
+    (void)state;
+    wb model = {0}, node = {0}, attr = {0}, g = {0}, op = {0};
+    f_str(&attr, 1, "t");
+    f_varint(&attr, 20, KP_ATTR_TYPE_PROTO);
+    f_bytes(&attr, 14, "", 0);
+    f_str(&node, 1, "x");
+    f_str(&node, 2, "y");
+    f_str(&node, 4, "Identity");
+    f_msg(&node, 5, &attr);
+    f_msg(&g, 1, &node);
+    vi_float(&g, 11, "x", 4);
+    vi_float(&g, 12, "y", 4);
+    f_varint(&model, 1, 8);
+    f_str(&op, 1, "");
+    f_varint(&op, 2, 13);
+    f_msg(&model, 8, &op);
+    f_msg(&model, 7, &g);
+    kp_error err = {0};
+    kp_model *m = NULL, *m2 = NULL;
+    assert_int_equal(kp_onnx_load_buffer(model.p, model.n, NULL, &m, &err), 0);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(kp_onnx_save_buffer(m, &buf, &len, &err), 0);
+    assert_int_equal(kp_onnx_load_buffer(buf, len, NULL, &m2, &err), 0);
+    const kp_attr *a = kp_node_attr(m2->graph->nodes[0], "t");
+    assert_non_null(a);
+    assert_int_equal(a->type, KP_ATTR_TYPE_PROTO);
+    assert_non_null(a->tp);
+    free(buf);
+    free(model.p);
+    kp_model_free(m);
+    kp_model_free(m2);
+}
+
 static int write_half_then_fail(int fd, void *ctx, kp_error *err) {
     (void)ctx;
     if (write(fd, "NEW", 2) != 2) return kp_error_set(err, KP_EIO, "write");
@@ -500,6 +537,7 @@ int main(void) {
         cmocka_unit_test(unknown_fields_counted),
         cmocka_unit_test(save_refuses_broken_ir),
         cmocka_unit_test(atomic_write_keeps_old_file),
+        cmocka_unit_test(empty_type_attr_roundtrips),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

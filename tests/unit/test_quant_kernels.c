@@ -1,0 +1,260 @@
+/* Quantization kernels against the ONNX definitions: rounding half to even, saturation,
+ * per-axis scales, DynamicQuantizeLinear's spec example, and the integer kernels
+ * (QLinearConv, MatMulInteger, ConvInteger, the fused QConv and MaxPool8) bit-exact against
+ * plain loops. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "ophelp.h"
+
+#include "core/ops/int8_gemm.h"
+
+static uint32_t rng = 99;
+static int rnd(int lo, int hi) {
+    rng = rng * 1103515245u + 12345u;
+    return lo + (int)((rng >> 8) % (uint32_t)(hi - lo + 1));
+}
+
+static void quantize_rounding(void **state) {
+    (void)state;
+    kp_error e;
+    kp_tensor *x = tt(KP_FLOAT, 1, D(7), V(-1.5, -0.5, 0.5, 1.5, 2.5, 300, -300));
+    kp_tensor *s = tt(KP_FLOAT, 0, NULL, V(1));
+    kp_tensor *z = tt(KP_UINT8, 0, NULL, V(128));
+    const kp_tensor *in[3] = {x, s, z};
+    kp_tensor *out[1] = {0};
+    kp_node *n = mknode("QuantizeLinear", 3, in, 1);
+    assert_int_equal(run(n, 13, 3, in, 1, out, &e), 0);
+    assert_true(close_to(out[0], 1, D(7), V(126, 128, 128, 130, 130, 255, 0)));
+    assert_int_equal(out[0]->dtype, KP_UINT8);
+    free_all(1, out);
+    kp_tensor *s2 = tt(KP_FLOAT, 0, NULL, V(0.5));
+    kp_tensor *z2 = tt(KP_INT8, 0, NULL, V(0));
+    kp_tensor *x2 = tt(KP_FLOAT, 1, D(4), V(0.25, 0.75, -64, 64));
+    const kp_tensor *in2[3] = {x2, s2, z2};
+    assert_int_equal(run(n, 13, 3, in2, 1, out, &e), 0);
+    assert_true(close_to(out[0], 1, D(4), V(0, 2, -128, 127)));
+    free_all(1, out);
+    kp_node_free(n);
+    kp_tensor *all[] = {x, s, z, s2, z2, x2};
+    free_all(6, all);
+}
+
+static void dequantize_per_axis(void **state) {
+    (void)state;
+    kp_error e;
+    kp_tensor *x = tt(KP_INT8, 2, D(2, 3), V(-128, 0, 127, 5, -5, 1));
+    kp_tensor *s = tt(KP_FLOAT, 1, D(2), V(0.5, 2));
+    kp_tensor *z = tt(KP_INT8, 1, D(2), V(1, -1));
+    const kp_tensor *in[3] = {x, s, z};
+    kp_tensor *out[1] = {0};
+    kp_node *n = mknode("DequantizeLinear", 3, in, 1);
+    assert_int_equal(kp_node_set_attr_int(n, "axis", 0), 0);
+    assert_int_equal(run(n, 13, 3, in, 1, out, &e), 0);
+    assert_true(close_to(out[0], 2, D(2, 3), V(-64.5, -0.5, 63, 12, -8, 4)));
+    free_all(1, out);
+    /* a scale that does not fit the axis is an error, not a crash */
+    kp_tensor *bad = tt(KP_FLOAT, 1, D(3), V(1, 1, 1));
+    const kp_tensor *in2[2] = {x, bad};
+    assert_int_equal(run(n, 13, 2, in2, 1, out, &e), KP_EFORMAT);
+    kp_node_free(n);
+    kp_tensor *all[] = {x, s, z, bad};
+    free_all(4, all);
+}
+
+static void dynamic_quantize_spec_example(void **state) {
+    (void)state;
+    kp_error e;
+    kp_tensor *x = tt(KP_FLOAT, 1, D(6), V(0, 2, -3, -2.5, 1.34, 0.5));
+    const kp_tensor *in[1] = {x};
+    kp_tensor *out[3] = {0};
+    kp_node *n = mknode("DynamicQuantizeLinear", 1, in, 3);
+    assert_int_equal(run(n, 11, 1, in, 3, out, &e), 0);
+    assert_true(close_to(out[0], 1, D(6), V(153, 255, 0, 26, 221, 179)));
+    assert_true(fabs(((float *)out[1]->data)[0] - 0.0196078438) < 1e-8);
+    assert_int_equal(((uint8_t *)out[2]->data)[0], 153);
+    free_all(3, out);
+    kp_node_free(n);
+    kp_tensor_free(x);
+}
+
+/* QLinearConv (and the fused QConv with relu) vs a direct loop. */
+static void qlinear_conv_exact(void **state) {
+    (void)state;
+    kp_error e;
+    const int64_t N = 2, C = 4, H = 7, W = 6, CO = 6, G = 2, K = 3;
+    kp_tensor *x = tt(KP_UINT8, 4, D(N, C, H, W), NULL);
+    kp_tensor *w = tt(KP_INT8, 4, D(CO, C / G, K, K), NULL);
+    kp_tensor *b = tt(KP_INT32, 1, D(CO), NULL);
+    for (int64_t i = 0; i < x->numel; i++) ((uint8_t *)x->data)[i] = (uint8_t)rnd(0, 255);
+    for (int64_t i = 0; i < w->numel; i++) ((int8_t *)w->data)[i] = (int8_t)rnd(-127, 127);
+    for (int64_t i = 0; i < CO; i++) ((int32_t *)b->data)[i] = rnd(-5000, 5000);
+    kp_tensor *sx = tt(KP_FLOAT, 0, NULL, V(0.02)), *zx = tt(KP_UINT8, 0, NULL, V(100));
+    kp_tensor *sw = tt(KP_FLOAT, 1, D(CO), V(0.01, 0.02, 0.005, 0.03, 0.015, 0.001));
+    kp_tensor *zw = tt(KP_INT8, 1, D(CO), V(0, 0, 0, 0, 0, 0));
+    kp_tensor *sy = tt(KP_FLOAT, 0, NULL, V(0.05)), *zy = tt(KP_UINT8, 0, NULL, V(120));
+    const kp_tensor *in[9] = {x, sx, zx, w, sw, zw, sy, zy, b};
+    kp_tensor *out[1] = {0};
+    for (int fused = 0; fused < 2; fused++) {
+        kp_node *n = mknode(fused ? "QConv" : "QLinearConv", 9, in, 1);
+        if (fused) {
+            free(n->domain);
+            n->domain = strdup("ai.kompress");
+            kp_node_set_attr_int(n, "relu", 1);
+        }
+        kp_node_set_attr_ints(n, "pads", 4, D(1, 1, 1, 1));
+        kp_node_set_attr_ints(n, "strides", 2, D(2, 1));
+        kp_node_set_attr_int(n, "group", G);
+        assert_int_equal(run(n, 13, 9, in, 1, out, &e), 0);
+        int64_t OH = (H + 2 - K) / 2 + 1, OW = W;
+        assert_int_equal(out[0]->dims[2], OH);
+        assert_int_equal(out[0]->dims[3], OW);
+        for (int64_t nn = 0; nn < N; nn++)
+            for (int64_t co = 0; co < CO; co++)
+                for (int64_t oy = 0; oy < OH; oy++)
+                    for (int64_t ox = 0; ox < OW; ox++) {
+                        int64_t acc = 0, g = co / (CO / G);
+                        for (int64_t c = 0; c < C / G; c++)
+                            for (int64_t ky = 0; ky < K; ky++)
+                                for (int64_t kx = 0; kx < K; kx++) {
+                                    int64_t iy = oy * 2 - 1 + ky, ix = ox - 1 + kx;
+                                    int xv = 100; /* padding holds the zero point */
+                                    if (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                                        xv =
+                                            ((uint8_t *)x
+                                                 ->data)[((nn * C + g * (C / G) + c) * H + iy) * W +
+                                                         ix];
+                                    int wv =
+                                        ((int8_t *)w->data)[((co * (C / G) + c) * K + ky) * K + kx];
+                                    acc += (int64_t)(xv - 100) * wv;
+                                }
+                        acc += ((int32_t *)b->data)[co];
+                        float mult = 0.02f * (float)((float *)sw->data)[co] / 0.05f;
+                        float v = kp_rne((float)acc * mult) + 120.f;
+                        float lo = fused ? 120.f : 0.f;
+                        v = v < lo ? lo : v > 255.f ? 255.f : v;
+                        uint8_t got =
+                            ((uint8_t *)out[0]->data)[((nn * CO + co) * OH + oy) * OW + ox];
+                        if (got != (uint8_t)v)
+                            fail_msg("fused %d n%lld co%lld y%lld x%lld: %d want %d", fused,
+                                     (long long)nn, (long long)co, (long long)oy, (long long)ox,
+                                     got, (int)v);
+                    }
+        free_all(1, out);
+        kp_node_free(n);
+    }
+    kp_tensor *all[] = {x, w, b, sx, zx, sw, zw, sy, zy};
+    free_all(9, all);
+}
+
+static void matmul_integer_exact(void **state) {
+    (void)state;
+    kp_error e;
+    const int64_t B = 3, M = 5, K = 37, N = 19;
+    kp_tensor *a = tt(KP_INT8, 3, D(B, M, K), NULL), *bm = tt(KP_UINT8, 2, D(K, N), NULL);
+    kp_tensor *za = tt(KP_INT8, 0, NULL, V(-3)), *zb = tt(KP_UINT8, 1, D(N), NULL);
+    for (int64_t i = 0; i < a->numel; i++) ((int8_t *)a->data)[i] = (int8_t)rnd(-128, 127);
+    for (int64_t i = 0; i < bm->numel; i++) ((uint8_t *)bm->data)[i] = (uint8_t)rnd(0, 255);
+    for (int64_t i = 0; i < N; i++) ((uint8_t *)zb->data)[i] = (uint8_t)rnd(0, 255);
+    const kp_tensor *in[4] = {a, bm, za, zb};
+    kp_tensor *out[1] = {0};
+    kp_node *n = mknode("MatMulInteger", 4, in, 1);
+    for (int round = 0; round < 2; round++) { /* second run goes through the weight cache */
+        assert_int_equal(run(n, 13, 4, in, 1, out, &e), 0);
+        for (int64_t bb = 0; bb < B; bb++)
+            for (int64_t m = 0; m < M; m++)
+                for (int64_t j = 0; j < N; j++) {
+                    int64_t acc = 0;
+                    for (int64_t k = 0; k < K; k++)
+                        acc += (int64_t)(((int8_t *)a->data)[(bb * M + m) * K + k] + 3) *
+                               (((uint8_t *)bm->data)[k * N + j] - ((uint8_t *)zb->data)[j]);
+                    assert_int_equal(((int32_t *)out[0]->data)[(bb * M + m) * N + j], acc);
+                }
+        free_all(1, out);
+        ((uint8_t *)bm->data)[7] ^= 0x5a; /* a changed weight must not be served stale */
+    }
+    kp_node_free(n);
+    kp_tensor *all[] = {a, bm, za, zb};
+    free_all(4, all);
+}
+
+static void requant_row_matches_scalar(void **state) {
+    (void)state;
+    int32_t acc[45], bias[45];
+    float mult[45];
+    uint8_t got[45];
+    for (int i = 0; i < 45; i++) {
+        acc[i] = rnd(-200000, 200000);
+        bias[i] = rnd(-1000, 1000);
+        mult[i] = (float)rnd(1, 1000) * 1e-5f;
+    }
+    acc[3] = 50; /* 50 * 0.01 = 0.5: a tie */
+    mult[3] = 0.01f;
+    for (int u8 = 0; u8 < 2; u8++) {
+        int32_t lo = u8 ? 0 : -128, hi = u8 ? 255 : 127, zp = u8 ? 17 : -5;
+        kp_i8_requant_row(acc, bias, mult, 45, zp, lo, hi, u8, got);
+        for (int i = 0; i < 45; i++) {
+            int32_t want = kp_i8_requant(acc[i] + bias[i], mult[i], zp, lo, hi);
+            assert_int_equal(u8 ? (int32_t)got[i] : (int32_t)(int8_t)got[i], want);
+        }
+    }
+}
+
+static void maxpool8_exact(void **state) {
+    (void)state;
+    kp_error e;
+    kp_tensor *x = tt(KP_UINT8, 4, D(2, 3, 9, 8), NULL);
+    for (int64_t i = 0; i < x->numel; i++) ((uint8_t *)x->data)[i] = (uint8_t)rnd(0, 255);
+    const kp_tensor *in[1] = {x};
+    kp_tensor *out[1] = {0};
+    for (int variant = 0; variant < 2; variant++) {
+        kp_node *n = mknode("MaxPool8", 1, in, 1);
+        free(n->domain);
+        n->domain = strdup("ai.kompress");
+        int64_t k = variant ? 3 : 2, s = 2, p = variant ? 1 : 0;
+        kp_node_set_attr_ints(n, "kernel_shape", 2, D(k, k));
+        kp_node_set_attr_ints(n, "strides", 2, D(s, s));
+        kp_node_set_attr_ints(n, "pads", 4, D(p, p, p, p));
+        assert_int_equal(run(n, 13, 1, in, 1, out, &e), 0);
+        int64_t OH = (9 + 2 * p - k) / s + 1, OW = (8 + 2 * p - k) / s + 1;
+        assert_int_equal(out[0]->dims[2], OH);
+        for (int64_t nc = 0; nc < 6; nc++)
+            for (int64_t oy = 0; oy < OH; oy++)
+                for (int64_t ox = 0; ox < OW; ox++) {
+                    int best = -1;
+                    for (int64_t ky = 0; ky < k; ky++)
+                        for (int64_t kx = 0; kx < k; kx++) {
+                            int64_t iy = oy * s - p + ky, ix = ox * s - p + kx;
+                            if (iy < 0 || iy >= 9 || ix < 0 || ix >= 8) continue;
+                            int v = ((uint8_t *)x->data)[(nc * 9 + iy) * 8 + ix];
+                            if (v > best) best = v;
+                        }
+                    assert_int_equal(((uint8_t *)out[0]->data)[(nc * OH + oy) * OW + ox], best);
+                }
+        free_all(1, out);
+        kp_node_free(n);
+    }
+    kp_tensor_free(x);
+}
+
+/* ophelp.h helper this file does not need */
+static void unused_helpers(void) {
+    kp_tensor_free(tramp(1, D(1), 1, 0));
+}
+
+int main(void) {
+    (void)unused_helpers;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(quantize_rounding),
+        cmocka_unit_test(dequantize_per_axis),
+        cmocka_unit_test(dynamic_quantize_spec_example),
+        cmocka_unit_test(qlinear_conv_exact),
+        cmocka_unit_test(matmul_integer_exact),
+        cmocka_unit_test(requant_row_matches_scalar),
+        cmocka_unit_test(maxpool8_exact),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
