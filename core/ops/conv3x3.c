@@ -50,6 +50,7 @@ int kp_conv3x3_isa(void) {
 #define C3_SET1  _mm512_set1_ps
 #define C3_ZERO  _mm512_setzero_ps
 #define C3_FMA   _mm512_fmadd_ps
+#define C3_MAX   _mm512_max_ps
 #define C3_FN(n) n##_avx512
 #include "core/ops/conv3x3_body.h"
 #undef C3_ATTR
@@ -61,6 +62,7 @@ int kp_conv3x3_isa(void) {
 #undef C3_SET1
 #undef C3_ZERO
 #undef C3_FMA
+#undef C3_MAX
 #undef C3_FN
 
 #define C3_ATTR  __attribute__((target("avx2,fma")))
@@ -72,6 +74,7 @@ int kp_conv3x3_isa(void) {
 #define C3_SET1  _mm256_set1_ps
 #define C3_ZERO  _mm256_setzero_ps
 #define C3_FMA   _mm256_fmadd_ps
+#define C3_MAX   _mm256_max_ps
 #define C3_FN(n) n##_avx2
 #include "core/ops/conv3x3_body.h"
 #endif
@@ -86,29 +89,14 @@ static void fill_pad(const float *x, int64_t c, int64_t h, int64_t w, float *pad
 
 void kp_conv3x3_run(int isa, const float *x, int64_t c, int64_t h, int64_t w, const float *wt,
                     int64_t m, const float *bias, int relu, float *y, float *pad, float *out) {
-    int64_t w2 = w + 2, ps = ps_of(h, w), nq = nq_of(h, w);
+    int64_t ps = ps_of(h, w), nq = nq_of(h, w);
     fill_pad(x, c, h, w, pad);
 #if defined(__x86_64__) || defined(__i386__)
     if (isa == KP_C3_AVX512)
-        plane_avx512(pad, ps, c, wt, m, out, nq, nq, w2);
+        plane_avx512(pad, ps, c, wt, bias, relu, m, out, nq, y, h, w);
     else
-        plane_avx2(pad, ps, c, wt, m, out, nq, nq, w2);
+        plane_avx2(pad, ps, c, wt, bias, relu, m, out, nq, y, h, w);
 #else
-    (void)isa;
-    (void)wt;
-    (void)w2;
-    return;
+    (void)isa, (void)wt, (void)bias, (void)relu, (void)m, (void)out, (void)y, (void)ps, (void)nq;
 #endif
-    for (int64_t mm = 0; mm < m; mm++) {
-        float bv = bias ? bias[mm] : 0.0f;
-        for (int64_t r = 0; r < h; r++) {
-            float *dst = y + (mm * h + r) * w;
-            const float *src = out + mm * nq + r * w2;
-            if (relu) {
-                kp_op_bias_relu_copy(dst, src, w, bv);
-            } else {
-                for (int64_t j = 0; j < w; j++) dst[j] = src[j] + bv;
-            }
-        }
-    }
 }

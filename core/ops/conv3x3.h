@@ -2,8 +2,11 @@
  * no im2col copy. The input of one image is copied into zero-bordered planes of width W + 2;
  * output positions are computed in that padded-width layout (two spare columns per row), a
  * block of output channels x a run of positions in SIMD registers, over every input channel
- * and tap; a last pass drops the spare columns and adds bias and ReLU.
- * Vectorized with AVX-512F or AVX2+FMA, chosen at run time from kp_cpu(). */
+ * and tap, bias and ReLU applied in registers; each block of 4 output channels is then copied
+ * into y without the spare columns while it is still in L1.
+ * Paths: AVX-512F (selected at run time from kp_cpu()) and AVX2+FMA (tested, but not selected:
+ * on the AVX-512 development machine it ran the demo CNN slower than OpenBLAS; untried on
+ * AVX2-only CPUs, which keep im2col + sgemm). */
 #ifndef KP_OPS_CONV3X3_H
 #define KP_OPS_CONV3X3_H
 
@@ -11,7 +14,7 @@
 
 enum { KP_C3_NONE = 0, KP_C3_AVX2 = 1, KP_C3_AVX512 = 2 };
 
-/* The best path kp_cpu() allows: KP_C3_NONE when neither AVX2+FMA nor AVX-512F is usable
+/* The path conv_run uses: KP_C3_AVX512 when kp_cpu() allows AVX-512F, else KP_C3_NONE
  * (callers then use im2col + GEMM). */
 int kp_conv3x3_isa(void);
 /* Floats of scratch kp_conv3x3_run needs for the padded input and the padded output. */
