@@ -78,6 +78,21 @@ fi
 run dl $M/cnn.onnx drop-layers:count=1,max_drop=1
 grep -q "stopping: dropping" "$tmp/dl.log" || fail "drop-layers on the CNN should stop with a note"
 
+# prune-channels rewiring is exact when the removed channels are zero: BatchNorm, a depthwise
+# conv (group 8 -> 4) and a conv behind a channel Concat all lose the right channels
+$PY tests/e2e/make_branchy.py "$tmp/br_in.onnx" || fail "cannot build the branchy test model"
+"$TOOL" "$tmp/br_in.onnx" "$tmp/br.onnx" --calib 256 --compare 4 prune-channels:ratio=0.5,layers=convA \
+  >"$tmp/br.log" 2>&1 || { cat "$tmp/br.log"; fail "branchy: struct_run failed"; }
+grep -q "convA 8 -> 4 channels (3 readers rewired)" "$tmp/br.log" || { cat "$tmp/br.log"; fail "branchy: not rewired"; }
+grep -q "^MAXREL 0$" "$tmp/br.log" || { cat "$tmp/br.log"; fail "branchy: outputs changed"; }
+$PY -c "import onnx,sys; onnx.checker.check_model(onnx.load(sys.argv[1]))" "$tmp/br.onnx" ||
+  fail "branchy: onnx.checker rejects the output"
+if [ -n "$ORT" ]; then
+  head -c 3136 /dev/zero >"$tmp/x.f32"
+  node tests/bench/ort_run.js "$tmp/br.onnx" --in "$tmp/x.f32:1x1x28x28" --runs 2 >/dev/null ||
+    fail "branchy: ONNX Runtime cannot run the output"
+fi
+
 # bad parameters: clear errors, exit 2, no output written
 "$TOOL" $M/cnn.onnx "$tmp/bad.onnx" --calib 0 prune:sparsity=1.5 >"$tmp/bad.log" 2>&1
 [ $? -eq 2 ] && grep -q sparsity "$tmp/bad.log" && [ ! -f "$tmp/bad.onnx" ] || fail "bad sparsity accepted"

@@ -3,7 +3,8 @@
  * Calibration: the first N (default 512) training images (never the test set), scaled as in
  * examples/fashion-mnist/project.json. --eval N: top-1 of the input and output models on the
  * first N test images with our executor (--preds FILE: the output model's predictions, one per
- * line). --bench N: median batch-1 latency over N runs. Prints the
+ * line). --bench N: median batch-1 latency over N runs. --compare N: largest relative output
+ * difference between input and output models on N calibration batches ("MAXREL x"). Prints the
  * pass notes and one "RESULT" line. Test/bench driver for tests/e2e/struct_*.sh and
  * tests/bench/structural.sh. */
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "core/onnx_io.h"
 #include "core/pass.h"
 #include "passes/registry.h"
+#include "passes/verify.h"
 
 #define DS    "/usr/share/datasets/fashion-mnist/"
 #define BATCH 64
@@ -155,7 +157,7 @@ int main(int argc, char **argv) {
                 argv[0]);
         return 2;
     }
-    int64_t ncal = 512, neval = 0, nbench = 0;
+    int64_t ncal = 512, neval = 0, nbench = 0, ncompare = 0;
     const char *preds_path = NULL;
     kp_error err;
     kp_error_clear(&err);
@@ -176,6 +178,8 @@ int main(int argc, char **argv) {
             neval = atoll(argv[a + 1]);
         else if (!strcmp(argv[a], "--bench"))
             nbench = atoll(argv[a + 1]);
+        else if (!strcmp(argv[a], "--compare"))
+            ncompare = atoll(argv[a + 1]);
         else if (!strcmp(argv[a], "--preds"))
             preds_path = argv[a + 1];
         else {
@@ -239,6 +243,14 @@ int main(int argc, char **argv) {
             return 1;
         }
         printf("RESULT top1_before=%.2f top1_after=%.2f samples=%lld\n", t0, t1, (long long)test.n);
+    }
+    if (ncompare > 0 && cal.n) {
+        double rel = 0;
+        if (kp_pass_compare(orig, m, &calib, (size_t)ncompare, &rel, &err)) {
+            fprintf(stderr, "compare: %s\n", err.msg);
+            return 1;
+        }
+        printf("MAXREL %.3g\n", rel);
     }
     if (nbench > 0) {
         double l0 = latency_ms(orig, (int)nbench, &err), l1 = latency_ms(m, (int)nbench, &err);
