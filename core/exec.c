@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/exec_internal.h"
+#include "core/exec_const.h"
 #include "core/exec_qdq.h"
 
 enum { SLOT_ACT = 0, SLOT_CONST, SLOT_INPUT, SLOT_OUTER };
@@ -972,8 +973,20 @@ int kp_exec_new(const kp_model *m, const kp_exec_opts *opts, kp_exec **out, kp_e
         return kp_error_set(err, KP_EUNSUPPORTED, "the model uses ops without a kernel: %s", buf);
     }
     /* int8 patterns run as int8 kernels on a fused copy (not when every value is wanted) */
-    kp_model *fused = NULL;
-    if (!(opts && opts->keep_values) && (rc = kp_exec_qdq_fuse(m, &fused, err)) < 0) return rc;
+    kp_model *fused = NULL, *consts = NULL;
+    if (!(opts && opts->keep_values)) {
+        /* constant subgraphs (compressed weight encodings) evaluated once, here */
+        if ((rc = kp_exec_const_fold(m, &consts, err)) < 0) return rc;
+        if (consts) m = consts;
+        if ((rc = kp_exec_qdq_fuse(m, &fused, err)) < 0) {
+            kp_model_free(consts);
+            return rc;
+        }
+        if (fused)
+            kp_model_free(consts);
+        else
+            fused = consts;
+    }
     if (fused) m = fused;
     kp_exec *e = calloc(1, sizeof *e);
     if (!e) {

@@ -245,7 +245,7 @@ static void draw(kp_app *a, kp_rect r) {
     char prep[300], prep2[200];
     snprintf(prep, sizeof prep, "scale %g mean [%s] std [%s]", d->scale,
              fmt_list(d->mean, d->n_mean, b, sizeof b), fmt_list(d->std, d->n_std, m, sizeof m));
-    snprintf(prep2, sizeof prep2, "layout %s  calibrate on %lld  evaluate %s",
+    snprintf(prep2, sizeof prep2, "layout %s  calibration %lld  eval %s",
              d->layout[0] ? d->layout : "nchw", (long long)d->calib_samples,
              d->eval_limit > 0 ? "a subset" : "all");
     rows[ROW_PREP] = prep;

@@ -138,6 +138,14 @@ static int conv_int(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *w, cons
         rc = kp_op_fail(ctx, KP_ENOMEM, "out of memory");
         goto done;
     }
+    if (K == 0 || HW == 0) {
+        /* Empty W or X (data may be NULL): every sum is over nothing or over zero-point
+         * padding only, so every accumulator is 0. */
+        memset(wk.acc, 0, (size_t)(M * g->Coutg) * sizeof(int32_t));
+        for (int64_t gi = 0; gi < g->group; gi++)
+            for (int64_t n = 0; n < g->N; n++) emit(user, n, gi, wk.acc, g);
+        goto done;
+    }
     for (int64_t gi = 0; gi < g->group && !rc; gi++) {
         size_t nzw = wz ? (size_t)wz->numel : 0;
         const uint8_t *zwp = wz ? (const uint8_t *)wz->data + (nzw > 1 ? gi * g->Coutg : 0) : NULL;
@@ -157,8 +165,7 @@ static int conv_int(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *w, cons
         }
         for (int64_t n = 0; n < g->N && !rc; n++) {
             const uint8_t *src = (const uint8_t *)x->data + (n * g->C + gi * g->Cg) * HW;
-            for (int64_t c = 0; c < g->Cg; c++)
-                for (int64_t i = 0; i < HW; i++) wk.nhwc[i * g->Cg + c] = src[c * HW + i];
+            kp_u8_transpose(src, g->Cg, HW, wk.nhwc);
             uint8_t *rowbuf;
             rc = kp_i8_rows_reserve(&wk.rows, M, K, &rowbuf, ctx->err);
             if (rc) break;
@@ -254,12 +261,7 @@ static void emit_q(void *user, int64_t n, int64_t gi, const int32_t *acc, const 
         for (int64_t i = 0; i < M; i++)
             kp_i8_requant_row(acc + i * C, q->bias ? q->bias + c0 : NULL, q->mult + c0, C, q->zy,
                               lo, hi, q->mode == 0, q->tmp + i * C);
-        uint8_t *y = (uint8_t *)q->y + (n * g->Cout + c0) * M;
-        for (int64_t i0 = 0; i0 < M; i0 += 64) {
-            int64_t i1 = i0 + 64 < M ? i0 + 64 : M;
-            for (int64_t c = 0; c < C; c++)
-                for (int64_t i = i0; i < i1; i++) y[c * M + i] = q->tmp[i * C + c];
-        }
+        kp_u8_transpose(q->tmp, M, C, (uint8_t *)q->y + (n * g->Cout + c0) * M);
         return;
     }
     for (int64_t c = 0; c < C; c++) {

@@ -260,6 +260,103 @@ __attribute__((target("avx2"))) static void raw_avx2(const uint8_t *a, int64_t l
     }
 }
 
+/* AVX-512 VNNI GEMM for weights without zero points, corrections applied in registers and
+ * written straight to C (masked stores at the right edge): C = raw - za[m] * colsum[n].
+ * Accumulators are named variables so they stay in registers. */
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static inline void
+store_corr(int32_t *c, __mmask16 mk, __m512i acc, int32_t za, __m512i cs) {
+    _mm512_mask_storeu_epi32(c, mk,
+                             _mm512_sub_epi32(acc, _mm512_mullo_epi32(_mm512_set1_epi32(za), cs)));
+}
+
+static __mmask16 mask_of(int64_t n) {
+    return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
+tile512_4(const uint8_t *a, int64_t lda, const int32_t *za, const int8_t *b, int64_t kq, int np,
+          const int32_t *cs, int64_t ncols, int32_t *C, int64_t ldc) {
+    __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+            c30 = c00, c31 = c00;
+    const int8_t *b1 = b + (size_t)kq * 64;
+    const uint8_t *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda;
+    if (np > 1) {
+        for (int64_t q = 0; q < kq; q++) {
+            __m512i v0 = _mm512_load_si512((const void *)(b + q * 64));
+            __m512i v1 = _mm512_load_si512((const void *)(b1 + q * 64));
+            __m512i x = _mm512_set1_epi32(load4(a0 + 4 * q));
+            c00 = _mm512_dpbusd_epi32(c00, x, v0);
+            c01 = _mm512_dpbusd_epi32(c01, x, v1);
+            x = _mm512_set1_epi32(load4(a1 + 4 * q));
+            c10 = _mm512_dpbusd_epi32(c10, x, v0);
+            c11 = _mm512_dpbusd_epi32(c11, x, v1);
+            x = _mm512_set1_epi32(load4(a2 + 4 * q));
+            c20 = _mm512_dpbusd_epi32(c20, x, v0);
+            c21 = _mm512_dpbusd_epi32(c21, x, v1);
+            x = _mm512_set1_epi32(load4(a3 + 4 * q));
+            c30 = _mm512_dpbusd_epi32(c30, x, v0);
+            c31 = _mm512_dpbusd_epi32(c31, x, v1);
+        }
+    } else {
+        for (int64_t q = 0; q < kq; q++) {
+            __m512i v0 = _mm512_load_si512((const void *)(b + q * 64));
+            c00 = _mm512_dpbusd_epi32(c00, _mm512_set1_epi32(load4(a0 + 4 * q)), v0);
+            c10 = _mm512_dpbusd_epi32(c10, _mm512_set1_epi32(load4(a1 + 4 * q)), v0);
+            c20 = _mm512_dpbusd_epi32(c20, _mm512_set1_epi32(load4(a2 + 4 * q)), v0);
+            c30 = _mm512_dpbusd_epi32(c30, _mm512_set1_epi32(load4(a3 + 4 * q)), v0);
+        }
+    }
+    __mmask16 m0 = mask_of(ncols), m1 = mask_of(ncols - 16);
+    __m512i s0 = _mm512_maskz_loadu_epi32(m0, cs);
+    store_corr(C, m0, c00, za[0], s0);
+    store_corr(C + ldc, m0, c10, za[1], s0);
+    store_corr(C + 2 * ldc, m0, c20, za[2], s0);
+    store_corr(C + 3 * ldc, m0, c30, za[3], s0);
+    if (np > 1) {
+        __m512i s1 = _mm512_maskz_loadu_epi32(m1, cs + 16);
+        store_corr(C + 16, m1, c01, za[0], s1);
+        store_corr(C + ldc + 16, m1, c11, za[1], s1);
+        store_corr(C + 2 * ldc + 16, m1, c21, za[2], s1);
+        store_corr(C + 3 * ldc + 16, m1, c31, za[3], s1);
+    }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
+tile512_1(const uint8_t *a, int64_t lda, const int32_t *za, const int8_t *b, int64_t kq, int np,
+          const int32_t *cs, int64_t ncols, int32_t *C, int64_t ldc) {
+    (void)lda;
+    (void)ldc;
+    __m512i c0 = _mm512_setzero_si512(), c1 = c0;
+    const int8_t *b1 = b + (size_t)kq * 64;
+    for (int64_t q = 0; q < kq; q++) {
+        __m512i x = _mm512_set1_epi32(load4(a + 4 * q));
+        c0 = _mm512_dpbusd_epi32(c0, x, _mm512_load_si512((const void *)(b + q * 64)));
+        if (np > 1) c1 = _mm512_dpbusd_epi32(c1, x, _mm512_load_si512((const void *)(b1 + q * 64)));
+    }
+    __mmask16 m0 = mask_of(ncols), m1 = mask_of(ncols - 16);
+    store_corr(C, m0, c0, za[0], _mm512_maskz_loadu_epi32(m0, cs));
+    if (np > 1) store_corr(C + 16, m1, c1, za[0], _mm512_maskz_loadu_epi32(m1, cs + 16));
+}
+
+static void gemm512_direct(const kp_i8_rows *a, const kp_i8_packed *b, int32_t *C, int64_t ldc) {
+    int64_t M = a->M, N = b->N, kq = b->kq, lda = kq * 4;
+    for (int64_t m0 = 0; m0 < M;) {
+        int mr = M - m0 >= 4 ? 4 : 1;
+        const uint8_t *ap = a->data + (size_t)m0 * (size_t)lda;
+        for (int64_t p = 0; p < b->panels; p += 2) {
+            int np = b->panels - p >= 2 ? 2 : 1;
+            int64_t n0 = p * 16, nn = N - n0 < 16 * np ? N - n0 : 16 * np;
+            const int8_t *bp = b->data + (size_t)p * (size_t)kq * 64;
+            int32_t *cp = C + (size_t)m0 * (size_t)ldc + n0;
+            if (mr == 4)
+                tile512_4(ap, lda, a->za + m0, bp, kq, np, b->col_sum + n0, nn, cp, ldc);
+            else
+                tile512_1(ap, lda, a->za + m0, bp, kq, np, b->col_sum + n0, nn, cp, ldc);
+        }
+        m0 += mr;
+    }
+}
+
 #define KP_DOT_VNNI(c, x, v) _mm256_dpbusd_avx_epi32(c, x, v)
 KP_RAW256(raw_avxvnni, "avx2,avxvnni", KP_DOT_VNNI)
 #endif
@@ -303,6 +400,12 @@ void kp_i8_gemm(const kp_i8_rows *a, const kp_i8_packed *b, int32_t *C, int64_t 
                 const char *force_path) {
     const char *name;
     raw_fn fn = pick(b, force_path, &name);
+#ifdef KP_X86
+    if (fn == raw_512 && !b->any_zb) {
+        gemm512_direct(a, b, C, ldc);
+        return;
+    }
+#endif
     int64_t M = a->M, N = b->N, kq = b->kq, lda = kq * 4;
     int32_t K = (int32_t)b->K;
     int32_t raw[4][32];
@@ -375,6 +478,50 @@ void kp_i8_requant_row(const int32_t *acc, const int32_t *bias, const float *mul
         int32_t v = kp_i8_requant(acc[j] + (bias ? bias[j] : 0), mult[j], zp, lo, hi);
         ((uint8_t *)out)[j] = (uint8_t)v;
     }
+}
+
+#ifdef KP_X86
+/* 16 rows of 16 bytes (stride ss) -> 16 columns (stride ds). */
+static void t16(const uint8_t *s, int64_t ss, uint8_t *d, int64_t ds) {
+    __m128i r[16], t[16];
+    for (int i = 0; i < 16; i++) r[i] = _mm_loadu_si128((const __m128i *)(s + i * ss));
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm_unpacklo_epi8(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm_unpackhi_epi8(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 2; j++) {
+            r[4 * i + j] = _mm_unpacklo_epi16(t[4 * i + j], t[4 * i + j + 2]);
+            r[4 * i + j + 2] = _mm_unpackhi_epi16(t[4 * i + j], t[4 * i + j + 2]);
+        }
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++) {
+            t[8 * i + j] = _mm_unpacklo_epi32(r[8 * i + j], r[8 * i + j + 4]);
+            t[8 * i + j + 4] = _mm_unpackhi_epi32(r[8 * i + j], r[8 * i + j + 4]);
+        }
+    for (int j = 0; j < 8; j++) {
+        r[j] = _mm_unpacklo_epi64(t[j], t[j + 8]);
+        r[j + 8] = _mm_unpackhi_epi64(t[j], t[j + 8]);
+    }
+    /* r[k] now holds column c(k): undo the interleaving order of the unpack stages */
+    static const int order[16] = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15};
+    for (int k = 0; k < 16; k++) _mm_storeu_si128((__m128i *)(d + order[k] * ds), r[k]);
+}
+#endif
+
+void kp_u8_transpose(const uint8_t *src, int64_t rows, int64_t cols, uint8_t *dst) {
+    int64_t r0 = 0;
+#ifdef KP_X86
+    for (; r0 + 16 <= rows; r0 += 16) {
+        int64_t c0 = 0;
+        for (; c0 + 16 <= cols; c0 += 16)
+            t16(src + r0 * cols + c0, cols, dst + c0 * rows + r0, rows);
+        for (int64_t c = c0; c < cols; c++)
+            for (int64_t r = r0; r < r0 + 16; r++) dst[c * rows + r] = src[r * cols + c];
+    }
+#endif
+    for (int64_t c = 0; c < cols; c++)
+        for (int64_t r = r0; r < rows; r++) dst[c * rows + r] = src[r * cols + c];
 }
 
 void kp_i8_gemm_ref(const void *A, int a_signed, const void *B, int b_signed, int64_t M, int64_t K,

@@ -69,6 +69,9 @@ void kp_i8_gemm(const kp_i8_rows *a, const kp_i8_packed *b, int32_t *C, int64_t 
 void kp_i8_requant_row(const int32_t *acc, const int32_t *bias, const float *mult, int64_t n,
                        int32_t zp, int32_t lo, int32_t hi, int is_u8, void *out);
 
+/* dst[c * rows + r] = src[r * cols + c]: a byte matrix transpose (16x16 SSE2 blocks). */
+void kp_u8_transpose(const uint8_t *src, int64_t rows, int64_t cols, uint8_t *dst);
+
 /* The path kp_i8_gemm would take for b ("avx512-vnni", ..., "c"). */
 const char *kp_i8_gemm_path(const kp_i8_packed *b);
 

@@ -104,11 +104,20 @@ def profile_ours(kp_run, model, inputs):
         cmd += ["--in", i]
     r = subprocess.run(cmd, capture_output=True, text=True,
                        env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
+    kinds = {}  # Conv nodes by kind, so the column says which convolutions cost
+    for n in onnx.load(model).graph.node:
+        if n.op_type == "Conv" and n.name:
+            at = {a.name: a for a in n.attribute}
+            k = list(at["kernel_shape"].ints) if "kernel_shape" in at else []
+            g = at["group"].i if "group" in at else 1
+            kinds[n.name] = ("Conv depthwise" if g > 1 else
+                             "Conv " + "x".join(map(str, k)) if k else "Conv")
     by_op = {}
     for line in r.stderr.splitlines()[1:]:
         parts = line.split()
         if len(parts) >= 4 and parts[1] == "ms":
-            by_op[parts[3]] = by_op.get(parts[3], 0.0) + float(parts[0])
+            op = kinds.get(parts[4], parts[3]) if len(parts) >= 5 else parts[3]
+            by_op[op] = by_op.get(op, 0.0) + float(parts[0])
     total = sum(by_op.values()) or 1.0
     return sorted(((op, 100 * t / total) for op, t in by_op.items()), key=lambda kv: -kv[1])
 

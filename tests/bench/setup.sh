@@ -9,6 +9,8 @@ cd "$here/scratch"
 if [ ! -f node_modules/onnxruntime-node/package.json ]; then
   command -v npm >/dev/null || { echo "npm not found (Debian package npm)"; exit 77; }
   [ -f package.json ] || echo '{"name":"kompress-bench-scratch","private":true}' > package.json
-  npm install --ignore-scripts --no-audit --no-fund onnxruntime-node >&2
+  # Bounded: without a registry (offline CI) this fails in about a minute instead of hanging.
+  timeout 180 npm install --ignore-scripts --no-audit --no-fund --fetch-timeout=30000 \
+    --fetch-retries=1 onnxruntime-node >&2
 fi
 node -e "console.log('onnxruntime-node ' + require('./node_modules/onnxruntime-node/package.json').version)"

@@ -98,9 +98,23 @@ static void requant_rounding(void **state) {
     assert_int_equal(kp_i8_requant(-1000, 1.f, 10, -128, 127), -128);
 }
 
+static void byte_transpose(void **state) {
+    (void)state;
+    for (int rows = 1; rows < 70; rows += 3)
+        for (int cols = 1; cols < 70; cols += 5) {
+            uint8_t *s = malloc((size_t)(rows * cols)), *d = malloc((size_t)(rows * cols));
+            for (int i = 0; i < rows * cols; i++) s[i] = (uint8_t)(i * 7 + 3);
+            kp_u8_transpose(s, rows, cols, d);
+            for (int r = 0; r < rows; r++)
+                for (int c = 0; c < cols; c++) assert_int_equal(d[c * rows + r], s[r * cols + c]);
+            free(s);
+            free(d);
+        }
+}
+
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(all_paths),
-                                       cmocka_unit_test(avx2_needs_small_weights),
-                                       cmocka_unit_test(requant_rounding)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(all_paths), cmocka_unit_test(avx2_needs_small_weights),
+        cmocka_unit_test(requant_rounding), cmocka_unit_test(byte_transpose)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
