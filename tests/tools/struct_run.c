@@ -151,7 +151,23 @@ static void note(void *user, const char *msg) {
     printf("  %s\n", msg);
 }
 
+/* Everything main allocates, freed at exit on every path (LeakSanitizer-clean error exits). */
+static kp_model *g_orig, *g_m;
+static idx_data g_cal, g_test;
+
+static void cleanup(void) {
+    kp_model_free(g_m);
+    kp_model_free(g_orig);
+    kp_tensor_free(g_cal.bt);
+    kp_tensor_free(g_test.bt);
+    free(g_cal.x);
+    free(g_cal.y);
+    free(g_test.x);
+    free(g_test.y);
+}
+
 int main(int argc, char **argv) {
+    atexit(cleanup);
     if (argc < 4) {
         fprintf(stderr, "usage: %s IN.onnx OUT.onnx [--calib N] [--eval N] PASS[:k=v]...\n",
                 argv[0]);
@@ -161,12 +177,14 @@ int main(int argc, char **argv) {
     const char *preds_path = NULL;
     kp_error err;
     kp_error_clear(&err);
-    kp_model *orig = NULL, *m = NULL;
-    if (kp_onnx_load(argv[1], NULL, &orig, &err) || !(m = kp_model_clone(orig, &err))) {
+    if (kp_onnx_load(argv[1], NULL, &g_orig, &err) || !(g_m = kp_model_clone(g_orig, &err))) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    idx_data cal = {0}, test = {0};
+    kp_model *orig = g_orig, *m = g_m;
+    idx_data *calp = &g_cal, *testp = &g_test;
+#define cal  (*calp)
+#define test (*testp)
     size_t np;
     const kp_pass *const *reg = kp_passes(&np);
     int a = 3;
@@ -260,13 +278,7 @@ int main(int argc, char **argv) {
         }
         printf("LATENCY ms_before=%.4f ms_after=%.4f ratio=%.3f\n", l0, l1, l1 / l0);
     }
-    kp_model_free(m);
-    kp_model_free(orig);
-    kp_tensor_free(cal.bt);
-    kp_tensor_free(test.bt);
-    free(cal.x);
-    free(cal.y);
-    free(test.x);
-    free(test.y);
     return 0;
+#undef cal
+#undef test
 }
