@@ -123,9 +123,14 @@ format:
 format-check:
 	@clang-format --dry-run --Werror $(FMT_SRC) && echo "format-check: $(words $(FMT_SRC)) files clean"
 
+# The demo project is copied once into build/demo-project, so running it never changes the
+# files in examples/ (runs, cache and plan edits live in the copy).
+DEMO := $(BUILD)/demo-project
 run: deps
 	@$(MAKE) --no-print-directory all
-	./$(BUILD)/kompress --open examples/fashion-mnist
+	@mkdir -p $(DEMO) && for f in project.json cnn.onnx mlp.onnx; do \
+	  [ -e $(DEMO)/$$f ] || cp examples/fashion-mnist/$$f $(DEMO)/$$f; done
+	./$(BUILD)/kompress --open $(DEMO)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/kompress/themes

@@ -495,8 +495,10 @@ int kp_dataset_bind(kp_dataset *ds, const kp_model *m, kp_error *err) {
     if (b0 == 0)
         return kp_error_set(err, KP_EINVAL, "model input '%s' has batch size 0", ins[0]->name);
     ds->fixed_batch = b0 > 0;
-    if (b0 > 0) ds->batch = (size_t)b0;
-    else if (ds->batch > ds->n) ds->batch = ds->n; /* no buffers larger than the data */
+    if (b0 > 0)
+        ds->batch = (size_t)b0;
+    else if (ds->batch > ds->n)
+        ds->batch = ds->n; /* no buffers larger than the data */
     for (size_t i = 0; i < n_in; i++)
         if ((rc = bind_feed(ds, &ds->feeds[i], ins[i], err))) return rc;
     free(ds->lab_raw);

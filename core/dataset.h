@@ -97,7 +97,9 @@ int kp_dataset_bind(kp_dataset *ds, const kp_model *m, kp_error *err);
 size_t kp_dataset_n_batches(const kp_dataset *ds);
 
 typedef struct kp_batch {
-    size_t n;        /* samples in this batch */
+    /* samples in this batch: the first n rows of each input (a model with a fixed batch size
+     * gets zero-padded rows after them); an ONNX test folder counts as 1 whatever its shape */
+    size_t n;
     size_t n_inputs; /* = model inputs */
     const kp_tensor *const *inputs;
     const int64_t *labels; /* n entries, or NULL */

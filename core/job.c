@@ -100,9 +100,7 @@ static void on_progress(void *user, double f, const char *what) {
 
 static void on_note(void *user, const char *msg) {
     kp_job *j = user;
-    char t[512];
-    snprintf(t, sizeof t, "%s: %s", j->cur_step >= 0 ? j->p->plan[j->cur_step].pass_id : "", msg);
-    emit(j, KP_EV_LOG, j->cur_step, 0, NULL, t);
+    emit(j, KP_EV_LOG, j->cur_step, 0, NULL, msg); /* passes name themselves in their notes */
 }
 
 /* FNV-1a 64, chained: the cache key of a step is a hash of the previous key, pass and params. */

@@ -159,8 +159,8 @@ static void combine(kp_plan *plan) {
         if (e->confidence < conf) conf = e->confidence;
     }
     t->confidence = conf;
-    snprintf(t->reason, sizeof t->reason, "%.2fx smaller, %.2fx the latency, -%.2f points",
-             t->size_ratio > 0 ? 1 / t->size_ratio : 0, t->latency_ratio, t->acc_drop);
+    snprintf(t->reason, sizeof t->reason, "%.2fx smaller, %.2fx the latency, %+.2f points of top-1",
+             t->size_ratio > 0 ? 1 / t->size_ratio : 0, t->latency_ratio, -t->acc_drop);
 }
 
 /* Trials only for models that apply and run in seconds. */

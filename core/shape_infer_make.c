@@ -131,9 +131,10 @@ int si_rule_tile(si_ctx *c) {
     if (n != x->rank) return si_fail(c, "repeats has %d entries for rank %d", n, x->rank);
     for (int i = 0; i < n; i++) {
         if (rep[i] < 0) return si_fail(c, "repeat %lld is negative", (long long)rep[i]);
-        if (x->d[i].v >= 0)
-            o->d[i] = (si_dim){x->d[i].v * rep[i], NULL};
-        else if (rep[i] != 1)
+        if (x->d[i].v >= 0) {
+            o->d[i] = (si_dim){0, NULL};
+            if (si_mul(x->d[i].v, rep[i], &o->d[i].v)) return si_fail(c, "tiled size overflows");
+        } else if (rep[i] != 1)
             o->d[i] = (si_dim){-1, NULL};
     }
     return 0;
@@ -172,7 +173,9 @@ int si_rule_pad(si_ctx *c) {
             if (pads[i] || pads[na + i]) o->d[a] = (si_dim){-1, NULL};
             continue;
         }
-        int64_t d = x->d[a].v + pads[i] + pads[na + i];
+        int64_t d;
+        if (si_add(x->d[a].v, pads[i], &d) || si_add(d, pads[na + i], &d))
+            return si_fail(c, "padded size of axis %d overflows", a);
         if (d < 0) return si_fail(c, "padding makes axis %d negative", a);
         o->d[a].v = d;
     }
@@ -231,7 +234,9 @@ int si_rule_resize(si_ctx *c) {
         } else if (!(sc[i] >= 0) || sc[i] > 1e9) {
             return si_fail(c, "scale %g is not a usable factor", sc[i]);
         } else if (x->d[a].v >= 0) {
-            o->d[a] = (si_dim){(int64_t)floor((double)x->d[a].v * sc[i]), NULL};
+            double v = floor((double)x->d[a].v * sc[i]);
+            if (!(v < 9.2e18)) return si_fail(c, "resized axis %d is too large", a);
+            o->d[a] = (si_dim){(int64_t)v, NULL};
         } else if (sc[i] != 1.0) {
             o->d[a] = (si_dim){-1, NULL};
         }
@@ -295,12 +300,12 @@ int si_rule_arith(si_ctx *c) {
         if (x.known && y.known) {
             r.known = 1;
             if (add)
-                r.v = x.v + y.v;
+                r.known = !__builtin_add_overflow(x.v, y.v, &r.v);
             else if (sub)
-                r.v = x.v - y.v;
+                r.known = !__builtin_sub_overflow(x.v, y.v, &r.v);
             else if (mul)
-                r.v = x.v * y.v;
-            else if (dv && y.v)
+                r.known = !__builtin_mul_overflow(x.v, y.v, &r.v);
+            else if (dv && y.v && !(x.v == INT64_MIN && y.v == -1))
                 r.v = x.v / y.v;
             else
                 r.known = 0;
@@ -325,7 +330,9 @@ int si_rule_onehot(si_ctx *c) {
     if (ax < 0) return si_fail(c, "axis out of range for rank %d", r);
     double depth;
     int n;
-    int64_t dv = !si_floats(c, 1, &depth, 1, &n) && n == 1 && depth >= 0 ? (int64_t)depth : -1;
+    int64_t dv = !si_floats(c, 1, &depth, 1, &n) && n == 1 && depth >= 0 && depth < 9.2e18
+                     ? (int64_t)depth
+                     : -1;
     o->rank = r;
     for (int i = 0, k = 0; i < r; i++) o->d[i] = i == ax ? (si_dim){dv, NULL} : ix->d[k++];
     return 0;

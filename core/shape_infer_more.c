@@ -202,9 +202,10 @@ int si_rule_maxunpool(si_ctx *c) {
             o->d[2 + i] = (si_dim){-1, NULL};
             continue;
         }
-        int64_t s = (size_t)i < ns ? st[i] : 1;
-        int64_t p = np == (size_t)(2 * nsp) ? pads[i] + pads[nsp + i] : 0;
-        int64_t v = (in.v - 1) * s + ks[i] - p;
+        int64_t s = (size_t)i < ns ? st[i] : 1, p = 0, v;
+        if ((np == (size_t)(2 * nsp) && si_add(pads[i], pads[nsp + i], &p)) ||
+            si_mul(in.v - 1, s, &v) || si_add(v, ks[i], &v) || si_add(v, -p, &v))
+            return si_fail(c, "output size overflows");
         if (v < 0) return si_fail(c, "output size is negative");
         o->d[2 + i].v = v;
     }

@@ -179,11 +179,12 @@ static int64_t attr_at(const kp_node *n, const char *name, int i, int64_t dflt) 
     return (size_t)i < k ? v[i] : dflt;
 }
 
+/* a >= 0, b > 0 */
 static int64_t div_floor(int64_t a, int64_t b) {
-    return a >= 0 ? a / b : -((-a + b - 1) / b);
+    return a / b;
 }
 static int64_t div_ceil(int64_t a, int64_t b) {
-    return a >= 0 ? (a + b - 1) / b : -(-a / b);
+    return a / b + (a % b != 0);
 }
 
 /* Spatial output sizes of x (N, C, spatial...) for a sliding window of `kernel`. */
@@ -203,32 +204,41 @@ static int window_out(si_ctx *c, const si_shape *x, const int64_t *kernel, int t
         out->d[2 + i] = (si_dim){-1, NULL};
         if (in.v < 0) continue;
         if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
-            out->d[2 + i].v = transposed ? in.v * s : div_ceil(in.v, s);
+            int64_t o;
+            if (transposed ? si_mul(in.v, s, &o) : (o = div_ceil(in.v, s), 0))
+                return si_fail(c, "output size of spatial axis %d overflows", i);
+            out->d[2 + i].v = o;
             continue;
         }
         if (k < 0) continue;
-        int64_t ek = (k - 1) * dil + 1;
-        int64_t pb = 0, pe = 0;
+        int64_t ek, pb = 0, pe = 0, o, padded, t;
+        if (k < 1 || si_mul(k - 1, dil, &ek) || si_add(ek, 1, &ek))
+            return si_fail(c, "kernel %lld with dilation %lld on spatial axis %d is unusable",
+                           (long long)k, (long long)dil, i);
         if (strcmp(ap, "VALID")) {
             pb = npads ? pads[i] : 0;
             pe = npads ? pads[nsp + i] : 0;
         }
+        if (si_add(in.v, pb, &padded) || si_add(padded, pe, &padded))
+            return si_fail(c, "padded size of spatial axis %d overflows", i);
         if (transposed) {
             int64_t op = attr_at(c->n, "output_padding", i, 0);
-            int64_t o = s * (in.v - 1) + op + ek - pb - pe;
+            if (si_mul(s, in.v - 1, &o) || si_add(o, op, &o) || si_add(o, ek, &o) ||
+                si_add(o, -pb, &o) || si_add(o, -pe, &o))
+                return si_fail(c, "output size of spatial axis %d overflows", i);
             if (o < 0) return si_fail(c, "output size of spatial axis %d would be negative", i);
             out->d[2 + i].v = o;
             continue;
         }
-        int64_t span = in.v + pb + pe - ek;
+        int64_t span = padded - ek;
         if (span < 0)
             return si_fail(c,
                            "kernel %lld (dilated) is larger than the padded input %lld on "
                            "spatial axis %d",
-                           (long long)ek, (long long)(in.v + pb + pe), i);
-        int64_t o = (ceil_mode ? div_ceil(span, s) : div_floor(span, s)) + 1;
+                           (long long)ek, (long long)padded, i);
+        o = (ceil_mode ? div_ceil(span, s) : div_floor(span, s)) + 1;
         /* ceil_mode: a last window that would start inside the end padding is dropped */
-        if (ceil_mode && (o - 1) * s >= in.v + pb) o--;
+        if (ceil_mode && !si_mul(o - 1, s, &t) && !si_add(in.v, pb, &padded) && t >= padded) o--;
         out->d[2 + i].v = o;
     }
     return 0;
@@ -435,14 +445,22 @@ int si_rule_depth_to_space(si_ctx *c) {
     if (b <= 0) return si_fail(c, "blocksize must be positive");
     int d2s = !strcmp(c->n->op_type, "DepthToSpace");
     si_dim *ch = &o->d[1];
+    int64_t bb;
+    if (si_mul(b, b, &bb)) return si_fail(c, "blocksize %lld is too large", (long long)b);
     if (ch->v >= 0) {
-        if (d2s && ch->v % (b * b)) return si_fail(c, "channels not divisible by blocksize^2");
-        ch->v = d2s ? ch->v / (b * b) : ch->v * b * b;
+        if (d2s && ch->v % bb) return si_fail(c, "channels not divisible by blocksize^2");
+        if (d2s)
+            ch->v /= bb;
+        else if (si_mul(ch->v, bb, &ch->v))
+            return si_fail(c, "channel count overflows");
     }
     for (int i = 2; i < 4; i++)
         if (o->d[i].v >= 0) {
             if (!d2s && o->d[i].v % b) return si_fail(c, "spatial size not divisible by blocksize");
-            o->d[i].v = d2s ? o->d[i].v * b : o->d[i].v / b;
+            if (!d2s)
+                o->d[i].v /= b;
+            else if (si_mul(o->d[i].v, b, &o->d[i].v))
+                return si_fail(c, "spatial size overflows");
         } else {
             o->d[i].sym = NULL;
         }

@@ -74,6 +74,14 @@ int si_floats(si_ctx *c, size_t i, double *out, int cap, int *n);
 int si_axis(int64_t axis, int rank);
 int64_t si_prod(const si_shape *s, int from, int to); /* -1 if any unknown */
 
+/* Checked arithmetic for sizes taken from untrusted models: 0 ok, -1 on overflow. */
+static inline int si_add(int64_t a, int64_t b, int64_t *r) {
+    return __builtin_add_overflow(a, b, r) ? -1 : 0;
+}
+static inline int si_mul(int64_t a, int64_t b, int64_t *r) {
+    return __builtin_mul_overflow(a, b, r) ? -1 : 0;
+}
+
 /* Conversions between dims, value entries and declared types. */
 si_dim si_dim_of_vel(si_vel e);
 si_vel si_vel_of_dim(si_dim d);

@@ -34,7 +34,7 @@ static void resolve_minus_one(const si_shape *x, si_shape *o, int neg) {
         if (i == neg) continue;
         si_dim d = o->d[i];
         if (d.v > 0) {
-            den *= d.v;
+            if (si_mul(den, d.v, &den)) return;
             continue;
         }
         if (d.v == 0 || !d.sym) return;
@@ -105,15 +105,21 @@ int si_rule_reshape(si_ctx *c) {
             if (i != neg) {
                 if (o->d[i].v < 0)
                     all = 0;
-                else
-                    rest *= o->d[i].v;
+                else if (si_mul(rest, o->d[i].v, &rest))
+                    return si_fail(c, "the requested shape overflows");
             }
         if (total >= 0 && all && (rest == 0 ? total != 0 : total % rest != 0))
             return si_fail(c, "cannot reshape %lld elements: not a multiple of %lld",
                            (long long)total, (long long)rest);
         resolve_minus_one(x, o, neg);
     } else {
-        int64_t b = si_prod(o, 0, o->rank);
+        int64_t b = 1;
+        for (int i = 0; i < o->rank && b >= 0; i++) {
+            if (o->d[i].v < 0)
+                b = -1;
+            else if (si_mul(b, o->d[i].v, &b))
+                return si_fail(c, "the requested shape overflows");
+        }
         if (total >= 0 && b >= 0 && total != b)
             return si_fail(c, "cannot reshape %lld elements into %lld", (long long)total,
                            (long long)b);
@@ -181,8 +187,8 @@ int si_rule_concat(si_ctx *c) {
         first = 0;
         if (s->d[ax].v < 0)
             all_known = 0;
-        else
-            sum += s->d[ax].v;
+        else if (si_add(sum, s->d[ax].v, &sum))
+            return si_fail(c, "the concatenated size overflows");
     }
     o->d[ax] = (si_dim){all_known ? sum : -1, NULL};
     if (rank != 1) return 0;
@@ -233,7 +239,7 @@ int si_rule_split(si_ctx *c) {
         int64_t sum = 0;
         for (int i = 0; i < ns; i++) {
             if (sizes[i] < 0) return si_fail(c, "split size %lld is negative", (long long)sizes[i]);
-            sum += sizes[i];
+            if (si_add(sum, sizes[i], &sum)) return si_fail(c, "split sizes overflow");
             c->out[i].d[ax] = (si_dim){sizes[i], NULL};
         }
         if (d >= 0 && sum != d)
@@ -244,7 +250,7 @@ int si_rule_split(si_ctx *c) {
     if (d < 0) return 0;
     int64_t n = (int64_t)c->n_out;
     if (kp_node_attr_int(c->n, "num_outputs", 0) > 0) {
-        int64_t each = (d + n - 1) / n;
+        int64_t each = d / n + (d % n != 0);
         for (int64_t i = 0; i < n; i++) {
             int64_t sz = i < n - 1 ? each : d - each * (n - 1);
             c->out[i].d[ax] = (si_dim){sz >= 0 ? sz : 0, NULL};
@@ -371,6 +377,7 @@ static int64_t slice_len(int64_t dim, int64_t start, int64_t end, int64_t step, 
     start = clamp64(start, 0, dim - 1);
     end = clamp64(end, -1, dim - 1);
     *first = start;
+    if (step == INT64_MIN) return start > end;
     return start > end ? (start - end - 1) / (-step) + 1 : 0;
 }
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/shape_infer.h"
 #include "passes/common.h"
 #include "passes/wstore.h"
 
@@ -19,7 +20,8 @@ enum { E_BN, E_CONV_IN, E_GEMM_IN, E_DEPTHWISE };
 typedef struct pc_edit {
     kp_node *n;
     int kind;
-    int64_t hw; /* E_GEMM_IN: input features per channel */
+    int64_t hw;         /* E_GEMM_IN: input features per channel */
+    int64_t off, total; /* the pruned channels sit at [off, off + C) of `total` (Concat) */
 } pc_edit;
 
 #define MAX_EDITS 64
@@ -42,15 +44,26 @@ static int passthrough(const kp_node *n) {
     return 0;
 }
 
-static int plan_add(pc_plan *pl, kp_node *n, int kind, int64_t hw) {
+static int plan_add(pc_plan *pl, kp_node *n, int kind, int64_t hw, int64_t off, int64_t total) {
     for (size_t i = 0; i < pl->n; i++)
-        if (pl->e[i].n == n) return 1; /* reached twice: fine for BN? no: refuse */
+        if (pl->e[i].n == n) {
+            snprintf(pl->why, sizeof pl->why, "%s '%s' reads its channels twice", n->op_type,
+                     kp_node_label(n));
+            return 0;
+        }
     if (pl->n == MAX_EDITS) {
         snprintf(pl->why, sizeof pl->why, "too many readers");
         return 0;
     }
-    pl->e[pl->n++] = (pc_edit){n, kind, hw};
+    pl->e[pl->n++] = (pc_edit){n, kind, hw, off, total};
     return 1;
+}
+
+/* Channels (dim 1) of value v from its declared or inferred type; -1 if unknown. */
+static int64_t channels_of(kp_graph *g, const char *v) {
+    const kp_type *t = kp_graph_value_type(g, v);
+    if (!t || t->kind != KP_TYPE_TENSOR || t->rank < 2) return -1;
+    return t->dims[1].value;
 }
 
 static int only_input0(const kp_node *c, const char *v) {
@@ -64,7 +77,9 @@ static int weight_private(kp_graph *g, const kp_node *n) {
     return w && kp_pass_const_input(g, n, 1) && kp_value_n_uses(g, w) == 1;
 }
 
-static int walk(kp_graph *g, const char *v, int flat, int64_t C, pc_plan *pl, int depth) {
+/* C: channels of the tensor v; the pruned layer's channels are [off, off + Cp) of them. */
+static int walk(kp_graph *g, const char *v, int flat, int64_t C, int64_t off, pc_plan *pl,
+                int depth) {
     if (depth > 32) return snprintf(pl->why, sizeof pl->why, "path too long"), 0;
     if (kp_graph_is_output(g, v))
         return snprintf(pl->why, sizeof pl->why, "its channels reach a graph output"), 0;
@@ -74,7 +89,7 @@ static int walk(kp_graph *g, const char *v, int flat, int64_t C, pc_plan *pl, in
     if (nc == 0) return snprintf(pl->why, sizeof pl->why, "its output is unused"), 0;
     for (size_t i = 0; i < nc; i++) {
         kp_node *c = cons[i];
-        if (!only_input0(c, v)) {
+        if (!kp_node_is(c, "Concat") && !only_input0(c, v)) {
             snprintf(pl->why, sizeof pl->why, "%s '%s' reads it as a parameter or subgraph value",
                      c->op_type, kp_node_label(c));
             return 0;
@@ -87,7 +102,7 @@ static int walk(kp_graph *g, const char *v, int flat, int64_t C, pc_plan *pl, in
                 return 0;
             }
         if (passthrough(c)) {
-            if (!walk(g, c->outputs[0], flat, C, pl, depth + 1)) return 0;
+            if (!walk(g, c->outputs[0], flat, C, off, pl, depth + 1)) return 0;
         } else if (kp_node_is(c, "BatchNormalization") && !flat) {
             for (size_t k = 1; k < 5; k++) {
                 kp_tensor *t = kp_pass_const_input(g, c, k);
@@ -98,8 +113,8 @@ static int walk(kp_graph *g, const char *v, int flat, int64_t C, pc_plan *pl, in
                                     kp_node_label(c)),
                            0;
             }
-            if (!plan_add(pl, c, E_BN, 0)) return 0;
-            if (!walk(g, c->outputs[0], flat, C, pl, depth + 1)) return 0;
+            if (!plan_add(pl, c, E_BN, 0, off, C)) return 0;
+            if (!walk(g, c->outputs[0], flat, C, off, pl, depth + 1)) return 0;
         } else if (kp_node_is(c, "Conv") && !flat) {
             kp_tensor *w = kp_pass_const_input(g, c, 1);
             int64_t grp = kp_node_attr_int(c, "group", 1);
@@ -110,10 +125,10 @@ static int walk(kp_graph *g, const char *v, int flat, int64_t C, pc_plan *pl, in
                                 kp_node_label(c)),
                        0;
             if (grp == 1 && w->dims[1] == C) {
-                if (!plan_add(pl, c, E_CONV_IN, 0)) return 0;
+                if (!plan_add(pl, c, E_CONV_IN, 0, off, C)) return 0;
             } else if (grp == C && w->dims[1] == 1 && w->dims[0] == C) {
-                if (!plan_add(pl, c, E_DEPTHWISE, 0)) return 0;
-                if (!walk(g, c->outputs[0], flat, C, pl, depth + 1)) return 0;
+                if (!plan_add(pl, c, E_DEPTHWISE, 0, off, C)) return 0;
+                if (!walk(g, c->outputs[0], flat, C, off, pl, depth + 1)) return 0;
             } else {
                 return snprintf(pl->why, sizeof pl->why, "Conv '%s' is grouped (group %lld)",
                                 kp_node_label(c), (long long)grp),
@@ -124,7 +139,7 @@ static int walk(kp_graph *g, const char *v, int flat, int64_t C, pc_plan *pl, in
                 return snprintf(pl->why, sizeof pl->why, "Flatten '%s' axis is not 1",
                                 kp_node_label(c)),
                        0;
-            if (!walk(g, c->outputs[0], 1, C, pl, depth + 1)) return 0;
+            if (!walk(g, c->outputs[0], 1, C, off, pl, depth + 1)) return 0;
         } else if (kp_node_is(c, "Gemm")) {
             kp_tensor *w = kp_pass_const_input(g, c, 1);
             if (!w || !weight_private(g, c) || kp_node_attr_int(c, "transA", 0))
@@ -140,7 +155,33 @@ static int walk(kp_graph *g, const char *v, int flat, int64_t C, pc_plan *pl, in
                                 "multiple of %lld channels",
                                 kp_node_label(c), (long long)K, (long long)C),
                        0;
-            if (!plan_add(pl, c, E_GEMM_IN, K / C)) return 0;
+            if (!plan_add(pl, c, E_GEMM_IN, K / C, off, C)) return 0;
+        } else if (kp_node_is(c, "Concat") && !flat) {
+            int64_t ax = kp_node_attr_int(c, "axis", 1), before = 0, total = 0;
+            const kp_type *ot = kp_graph_value_type(g, c->outputs[0]);
+            int rank = ot && ot->kind == KP_TYPE_TENSOR ? ot->rank : -1;
+            if (ax != 1 && !(rank > 0 && ax == 1 - rank))
+                return snprintf(pl->why, sizeof pl->why, "Concat '%s' is not along channels",
+                                kp_node_label(c)),
+                       0;
+            int seen = 0;
+            for (size_t k = 0; k < c->n_inputs; k++) {
+                int64_t ch = channels_of(g, c->inputs[k]);
+                if (ch < 0)
+                    return snprintf(pl->why, sizeof pl->why, "Concat '%s' input channels unknown",
+                                    kp_node_label(c)),
+                           0;
+                if (!strcmp(c->inputs[k], v)) {
+                    if (seen++ || ch != C)
+                        return snprintf(pl->why, sizeof pl->why, "Concat '%s' layout unclear",
+                                        kp_node_label(c)),
+                               0;
+                    off += before;
+                }
+                if (!seen) before += ch;
+                total += ch;
+            }
+            if (!walk(g, c->outputs[0], flat, total, off, pl, depth + 1)) return 0;
         } else {
             snprintf(pl->why, sizeof pl->why, "%s '%s' reads its channels", c->op_type,
                      kp_node_label(c));
@@ -218,7 +259,7 @@ static int prune_layer(kp_graph *g, kp_node *p, pc_opts *o, kp_error *err) {
         return 0;
     }
     pc_plan pl = {.n = 0};
-    if (!walk(g, p->outputs[0], 0, C, &pl, 0)) {
+    if (!walk(g, p->outputs[0], 0, C, 0, &pl, 0)) {
         kp_pass_notef(o->ctx, "prune-channels: %s unchanged: %s", kp_node_label(p), pl.why);
         return 0;
     }
@@ -242,8 +283,10 @@ static int prune_layer(kp_graph *g, kp_node *p, pc_opts *o, kp_error *err) {
         const float *sc = kp_pass_const_input(g, pl.e[e].n, 1)->data;
         const float *var = kp_pass_const_input(g, pl.e[e].n, 4)->data;
         double eps = kp_node_attr_float(pl.e[e].n, "epsilon", 1e-5f);
+        int64_t f = pl.e[e].off; /* BatchNorm after a Concat: our channels start at f */
         for (int64_t c = 0; c < C; c++)
-            score[c] *= fabs(sc[c]) / sqrt((double)var[c] + eps) * (o->l2 ? fabs(sc[c]) : 1);
+            score[c] *=
+                fabs(sc[f + c]) / sqrt((double)var[f + c] + eps) * (o->l2 ? fabs(sc[f + c]) : 1);
         break;
     }
     for (int64_t c = 0; c < C; c++) ord[c] = c, keep[c] = 1;
@@ -263,7 +306,7 @@ static int prune_layer(kp_graph *g, kp_node *p, pc_opts *o, kp_error *err) {
     free(old);
     int mrc = kp_pass_chmap_set(o->m, p->outputs[0], ord, (size_t)j);
     for (size_t e = 0; !mrc && e < pl.n; e++)
-        if (pl.e[e].kind == E_DEPTHWISE)
+        if (pl.e[e].kind == E_DEPTHWISE && pl.e[e].total == C)
             mrc = kp_pass_chmap_set(o->m, pl.e[e].n->outputs[0], ord, (size_t)j);
     if (mrc) {
         free(score);
@@ -275,23 +318,30 @@ static int prune_layer(kp_graph *g, kp_node *p, pc_opts *o, kp_error *err) {
     if (!rc && b && b->numel == C) rc = replace_input(g, p, 2, 0, keep, C, 1, err);
     for (size_t e = 0; !rc && e < pl.n; e++) {
         kp_node *n = pl.e[e].n;
+        int64_t T = pl.e[e].total, f = pl.e[e].off;
+        int *kf = malloc((size_t)T * sizeof *kf); /* keep mask over all T channels here */
+        if (!kf) {
+            rc = KP_ENOMEM;
+            break;
+        }
+        for (int64_t t = 0; t < T; t++) kf[t] = (t >= f && t < f + C) ? keep[t - f] : 1;
         switch (pl.e[e].kind) {
         case E_BN:
-            for (size_t k = 1; !rc && k < 5; k++) rc = replace_input(g, n, k, 0, keep, C, 1, err);
+            for (size_t k = 1; !rc && k < 5; k++) rc = replace_input(g, n, k, 0, kf, T, 1, err);
             break;
-        case E_CONV_IN: rc = replace_input(g, n, 1, 1, keep, C, 1, err); break;
+        case E_CONV_IN: rc = replace_input(g, n, 1, 1, kf, T, 1, err); break;
         case E_DEPTHWISE:
-            rc = replace_input(g, n, 1, 0, keep, C, 1, err);
-            if (!rc && kp_pass_const_input(g, n, 2))
-                rc = replace_input(g, n, 2, 0, keep, C, 1, err);
-            if (!rc) rc = kp_node_set_attr_int(n, "group", C - nrm);
+            rc = replace_input(g, n, 1, 0, kf, T, 1, err);
+            if (!rc && kp_pass_const_input(g, n, 2)) rc = replace_input(g, n, 2, 0, kf, T, 1, err);
+            if (!rc) rc = kp_node_set_attr_int(n, "group", T - nrm);
             break;
         case E_GEMM_IN: {
             int ntb = (int)kp_node_attr_int(n, "transB", 0);
-            rc = replace_input(g, n, 1, ntb ? 1 : 0, keep, C, pl.e[e].hw, err);
+            rc = replace_input(g, n, 1, ntb ? 1 : 0, kf, T, pl.e[e].hw, err);
             break;
         }
         }
+        free(kf);
     }
     free(score);
     free(keep);
@@ -333,6 +383,10 @@ static int pc_apply(kp_model *m, const kp_params *p, const kp_pass_ctx *ctx, kp_
                  .min_keep = kp_params_int(p, "min_keep"),
                  .ctx = ctx};
     int rc = kp_wstore_decode_model(m, NULL, err);
+    kp_error e2;
+    kp_error_clear(&e2);
+    if (!rc && kp_infer_shapes(m, &e2)) /* Concat needs its inputs' channel counts */
+        kp_pass_notef(ctx, "prune-channels: shape inference stopped (%s)", e2.msg);
     if (!rc) rc = kp_pass_each_graph(m->graph, pc_graph, &o, err);
     if (rc) return rc;
     kp_graph_remove_dead(m->graph);

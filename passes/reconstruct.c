@@ -361,8 +361,9 @@ static int describe(kp_graph *g, kp_node *n, rc_layer *L, const char **why) {
 static int rc_apply(kp_model *m, const kp_params *p, const kp_pass_ctx *ctx, kp_error *err) {
     const kp_model *orig = ctx ? (ctx->original ? ctx->original : ctx->reference) : NULL;
     if (!ctx || !ctx->calib || !ctx->calib->n_batches)
-        return kp_error_set(err, KP_EINVAL,
-                            "reconstruct needs calibration data (give the project's test data)");
+        return kp_error_set(
+            err, KP_EINVAL,
+            "reconstruct needs calibration data: give a data set (kompress compress --data)");
     if (!orig) return kp_error_set(err, KP_EINVAL, "reconstruct needs the original model");
     rc_opts o = {ctx->calib, (size_t)kp_params_int(p, "batches"), kp_params_float(p, "ridge"), ctx};
     const char *only = kp_params_str(p, "layers");

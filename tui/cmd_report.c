@@ -17,7 +17,44 @@ static void usage(FILE *f) {
                "planner's estimates were from the measurements, per pass, over every run.\n");
 }
 
+/* Mean estimate errors of one run over its steps: size and latency relative, top-1 in points. */
+static int run_errors(const kp_run_record *rr, double *es, double *el, double *ea) {
+    int n = 0, na = 0;
+    *es = *el = *ea = 0;
+    const kp_metrics_row *prev = &rr->before;
+    for (size_t k = 0; k < rr->n_steps && rr->step_after; k++) {
+        const kp_metrics_row *m = &rr->step_after[k];
+        const kp_estimate *e = &rr->steps[k].est;
+        if (prev->file_bytes > 0 && prev->host_latency_ms > 0 && e->size_ratio > 0 &&
+            e->latency_ratio > 0) {
+            *es += fabs(m->file_bytes / prev->file_bytes / e->size_ratio - 1);
+            *el += fabs(m->host_latency_ms / prev->host_latency_ms / e->latency_ratio - 1);
+            n++;
+            if (m->top1 >= 0 && prev->top1 >= 0) {
+                *ea += fabs((prev->top1 - m->top1) - e->acc_drop);
+                na++;
+            }
+        }
+        prev = m;
+    }
+    if (n) {
+        *es /= n;
+        *el /= n;
+    }
+    if (na) *ea /= na;
+    return n;
+}
+
 static void errors(const kp_project *p) {
+    printf("%-16s %5s %14s %14s %14s\n", "run", "steps", "size err %", "latency err %",
+           "top-1 err pts");
+    for (size_t r = 0; r < p->n_runs; r++) {
+        double es, el, ea;
+        if (p->runs[r].status) continue;
+        int n = run_errors(&p->runs[r], &es, &el, &ea);
+        if (n) printf("%-16s %5d %14.1f %14.1f %14.2f\n", p->runs[r].id, n, 100 * es, 100 * el, ea);
+    }
+    printf("\n");
     printf("%-16s %5s %14s %14s %14s\n", "pass", "runs", "size err %", "latency err %",
            "top-1 err pts");
     const char *seen[64];

@@ -6,6 +6,7 @@
 #include <cblas.h>
 #include <string.h>
 
+#include "core/ops/conv3x3.h"
 #include "core/ops/spatial.h"
 
 /* ---- shared checks ------------------------------------------------------------------------- */
@@ -304,6 +305,13 @@ static int conv_run(kp_op_ctx *ctx) {
     if (!yt) return ctx->err->code;
     if (!yt->numel) return 0;
     float *y = yt->data;
+    if (!x->numel || !w->numel) {
+        /* Empty X or W (data may be NULL) with a non-empty Y: every sum is over nothing or
+         * over padding only, so Y is the bias (then the fused activation). */
+        memset(y, 0, (size_t)yt->numel * sizeof *y);
+        add_bias(ctx, y, b ? b->data : NULL, n, m, yt->numel / (n * m));
+        return 0;
+    }
     const float *xd = x->data, *wd = w->data;
     int64_t cg = c / group, mg = m / group, kk = cg * s.k_size, os = s.out_size, is = s.in_size;
     int pointwise = 1;
@@ -320,6 +328,25 @@ static int conv_run(kp_op_ctx *ctx) {
             for (int64_t ch = 0; ch < c; ch++)
                 depthwise_2d(ctx, xd + (i * c + ch) * is, wd + ch * s.k_size,
                              bias ? bias[ch] : 0.0f, y + (i * m + ch) * os, &s, dpad);
+        return 0;
+    }
+    int isa3 = nd == 2 && group == 1 ? kp_conv3x3_isa() : KP_C3_NONE;
+    for (int i = 0; i < nd && isa3; i++)
+        if (s.k[i] != 3 || s.stride[i] != 1 || s.dil[i] != 1 || s.pad_b[i] != 1 || s.pad_e[i] != 1)
+            isa3 = KP_C3_NONE;
+    if (isa3) {
+        /* Direct 3x3 kernel: no im2col copy (core/ops/conv3x3.h). */
+        int64_t h = s.in[0], wd2 = s.in[1];
+        float *p3 = ctx->scratch(ctx, (size_t)kp_conv3x3_pad_floats(c, h, wd2) * sizeof *p3);
+        float *o3 = ctx->scratch(ctx, (size_t)kp_conv3x3_out_floats(m, h, wd2) * sizeof *o3);
+        if (!p3 || !o3) return ctx->err->code;
+        int relu = ctx->fused_act == KP_ACT_RELU;
+        for (int64_t i = 0; i < n; i++) {
+            float *yi = y + i * m * os;
+            kp_conv3x3_run(isa3, xd + i * c * is, c, h, wd2, wd, m, b ? b->data : NULL, relu, yi,
+                           p3, o3);
+            if (ctx->fused_act && !relu) kp_op_apply_act(ctx, yi, m * os);
+        }
         return 0;
     }
     float *col = NULL, *pad = NULL;

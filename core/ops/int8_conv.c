@@ -138,6 +138,14 @@ static int conv_int(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *w, cons
         rc = kp_op_fail(ctx, KP_ENOMEM, "out of memory");
         goto done;
     }
+    if (K == 0 || HW == 0) {
+        /* Empty W or X (data may be NULL): every sum is over nothing or over zero-point
+         * padding only, so every accumulator is 0. */
+        memset(wk.acc, 0, (size_t)(M * g->Coutg) * sizeof(int32_t));
+        for (int64_t gi = 0; gi < g->group; gi++)
+            for (int64_t n = 0; n < g->N; n++) emit(user, n, gi, wk.acc, g);
+        goto done;
+    }
     for (int64_t gi = 0; gi < g->group && !rc; gi++) {
         size_t nzw = wz ? (size_t)wz->numel : 0;
         const uint8_t *zwp = wz ? (const uint8_t *)wz->data + (nzw > 1 ? gi * g->Coutg : 0) : NULL;

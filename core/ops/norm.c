@@ -190,8 +190,9 @@ static int layernorm_run(kp_op_ctx *ctx) {
     }
     const float *sd = sc->data, *bd = b ? b->data : NULL;
     for (int64_t o = 0; o < outer; o++) {
-        const float *xp = (const float *)x->data + o * inner;
-        float *yp = (float *)y->data + o * inner;
+        /* inner == 0: X and Y are empty (data may be NULL); only Mean/InvStdDev get values. */
+        const float *xp = inner ? (const float *)x->data + o * inner : NULL;
+        float *yp = inner ? (float *)y->data + o * inner : NULL;
         double s = 0, s2 = 0;
         for (int64_t j = 0; j < inner; j++) s += xp[j];
         double mu = inner ? s / (double)inner : 0;

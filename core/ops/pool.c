@@ -4,7 +4,12 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/cpu.h"
 #include "core/ops/spatial.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 typedef struct win3 {
     int64_t in[3], out[3], k[3], s[3], d[3], pb[3], pe[3];
@@ -73,8 +78,49 @@ static int is_2x2s2(const win3 *w) {
            2 * w->out[2] <= w->in[2];
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+/* 16 outputs of one row pair: the same max(max(r0 even, r0 odd), max(r1 even, r1 odd)) as the
+ * scalar loop (max_ps(a, b) is a > b ? a : b), lanes past n masked off. */
+__attribute__((target("avx512f"))) static inline void max2x2_16(const float *r0, const float *r1,
+                                                                float *y, int64_t n) {
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    int64_t n2 = 2 * n;
+    __mmask16 m0 = n2 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n2) - 1);
+    __mmask16 m1 = n2 >= 32 ? (__mmask16)0xffff : n2 > 16 ? (__mmask16)((1u << (n2 - 16)) - 1) : 0;
+    __mmask16 mo = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+    __m512 a0 = _mm512_maskz_loadu_ps(m0, r0), a1 = _mm512_maskz_loadu_ps(m1, r0 + 16);
+    __m512 b0 = _mm512_maskz_loadu_ps(m0, r1), b1 = _mm512_maskz_loadu_ps(m1, r1 + 16);
+    __m512 a =
+        _mm512_max_ps(_mm512_permutex2var_ps(a0, ev, a1), _mm512_permutex2var_ps(a0, od, a1));
+    __m512 b =
+        _mm512_max_ps(_mm512_permutex2var_ps(b0, ev, b1), _mm512_permutex2var_ps(b0, od, b1));
+    _mm512_mask_storeu_ps(y, mo, _mm512_max_ps(a, b));
+}
+
+__attribute__((target("avx512f"))) static void maxpool_2x2s2_avx512(const float *x, float *y,
+                                                                    int64_t planes, const win3 *w) {
+    int64_t ih = w->in[1], iw = w->in[2], oh = w->out[1], ow = w->out[2];
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * ih * iw;
+        float *yp = y + pl * oh * ow;
+        for (int64_t i = 0; i < oh; i++) {
+            const float *r0 = xp + 2 * i * iw, *r1 = r0 + iw;
+            for (int64_t j = 0; j < ow; j += 16)
+                max2x2_16(r0 + 2 * j, r1 + 2 * j, yp + i * ow + j, ow - j);
+        }
+    }
+}
+#endif
+
 static void maxpool_2x2s2(const float *x, float *y, int64_t planes, const win3 *w) {
     int64_t ih = w->in[1], iw = w->in[2], oh = w->out[1], ow = w->out[2];
+#if defined(__x86_64__) || defined(__i386__)
+    if (kp_cpu()->avx512f) {
+        maxpool_2x2s2_avx512(x, y, planes, w);
+        return;
+    }
+#endif
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * ih * iw;
         float *yp = y + pl * oh * ow;

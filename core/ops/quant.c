@@ -143,7 +143,8 @@ static int quantize_linear(kp_op_ctx *ctx) {
             uint8_t *yo = y->data;
             for (int64_t i = 0; i < x->numel; i++) {
                 float v = kp_rne(xf[i] / sc) + zp;
-                yo[i] = (uint8_t)(v < 0.f ? 0.f : v > 255.f ? 255.f : v);
+                /* NaN gives 0, as in the generic path below (and ONNX's reference). */
+                yo[i] = isnan(v) ? 0 : (uint8_t)(v < 0.f ? 0.f : v > 255.f ? 255.f : v);
             }
             return 0;
         }
@@ -151,7 +152,7 @@ static int quantize_linear(kp_op_ctx *ctx) {
             int8_t *yo = y->data;
             for (int64_t i = 0; i < x->numel; i++) {
                 float v = kp_rne(xf[i] / sc) + zp;
-                yo[i] = (int8_t)(v < -128.f ? -128.f : v > 127.f ? 127.f : v);
+                yo[i] = isnan(v) ? 0 : (int8_t)(v < -128.f ? -128.f : v > 127.f ? 127.f : v);
             }
             return 0;
         }

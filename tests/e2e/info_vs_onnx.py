@@ -419,7 +419,7 @@ def main():
         dims += counts.get("dims", 0)
         params += counts.get("params", 0) or 0
         macs_checked += bool(counts.get("macs"))
-        if p.startswith(tmp) and not probs:
+        if (p.startswith(tmp) or "examples" in p) and not probs:
             print("%s: params %d, MACs %s, %d values compared" %
                   (os.path.basename(p), counts["params"], counts["macs"], counts["values"]))
         if probs:

@@ -4,6 +4,7 @@
 # malformed corpus (tests/malformed/gen.py). Corpora grow in $FUZZ_BUILD/corpus-<target> across
 # runs; crashing inputs are saved in $FUZZ_BUILD/artifacts/. Needs the generated protobuf code
 # (`make` first; `make fuzz` does that). Exit 1 on any crash, leak or timeout.
+# FUZZ_SECONDS (per target, default 60), FUZZ_ONLY=<target> to run one of them.
 set -eu
 BUILD=${BUILD:-build}
 FUZZ_BUILD=${FUZZ_BUILD:-build-fuzz}
@@ -46,6 +47,10 @@ status=0
 for f in tests/fuzz/fuzz_*.c; do
   [ -f "$f" ] || continue
   name=$(basename "$f" .c)
+  # FUZZ_ONLY=onnx_load (or fuzz_onnx_load) runs just that target.
+  if [ -n "${FUZZ_ONLY:-}" ] && [ "$name" != "$FUZZ_ONLY" ] && [ "$name" != "fuzz_$FUZZ_ONLY" ]; then
+    continue
+  fi
   bin=$FUZZ_BUILD/$name
   echo "fuzz: building $bin"
   # shellcheck disable=SC2086

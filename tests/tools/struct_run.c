@@ -3,7 +3,8 @@
  * Calibration: the first N (default 512) training images (never the test set), scaled as in
  * examples/fashion-mnist/project.json. --eval N: top-1 of the input and output models on the
  * first N test images with our executor (--preds FILE: the output model's predictions, one per
- * line). --bench N: median batch-1 latency over N runs. Prints the
+ * line). --bench N: median batch-1 latency over N runs. --compare N: largest relative output
+ * difference between input and output models on N calibration batches ("MAXREL x"). Prints the
  * pass notes and one "RESULT" line. Test/bench driver for tests/e2e/struct_*.sh and
  * tests/bench/structural.sh. */
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "core/onnx_io.h"
 #include "core/pass.h"
 #include "passes/registry.h"
+#include "passes/verify.h"
 
 #define DS    "/usr/share/datasets/fashion-mnist/"
 #define BATCH 64
@@ -149,22 +151,40 @@ static void note(void *user, const char *msg) {
     printf("  %s\n", msg);
 }
 
+/* Everything main allocates, freed at exit on every path (LeakSanitizer-clean error exits). */
+static kp_model *g_orig, *g_m;
+static idx_data g_cal, g_test;
+
+static void cleanup(void) {
+    kp_model_free(g_m);
+    kp_model_free(g_orig);
+    kp_tensor_free(g_cal.bt);
+    kp_tensor_free(g_test.bt);
+    free(g_cal.x);
+    free(g_cal.y);
+    free(g_test.x);
+    free(g_test.y);
+}
+
 int main(int argc, char **argv) {
+    atexit(cleanup);
     if (argc < 4) {
         fprintf(stderr, "usage: %s IN.onnx OUT.onnx [--calib N] [--eval N] PASS[:k=v]...\n",
                 argv[0]);
         return 2;
     }
-    int64_t ncal = 512, neval = 0, nbench = 0;
+    int64_t ncal = 512, neval = 0, nbench = 0, ncompare = 0;
     const char *preds_path = NULL;
     kp_error err;
     kp_error_clear(&err);
-    kp_model *orig = NULL, *m = NULL;
-    if (kp_onnx_load(argv[1], NULL, &orig, &err) || !(m = kp_model_clone(orig, &err))) {
+    if (kp_onnx_load(argv[1], NULL, &g_orig, &err) || !(g_m = kp_model_clone(g_orig, &err))) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    idx_data cal = {0}, test = {0};
+    kp_model *orig = g_orig, *m = g_m;
+    idx_data *calp = &g_cal, *testp = &g_test;
+#define cal  (*calp)
+#define test (*testp)
     size_t np;
     const kp_pass *const *reg = kp_passes(&np);
     int a = 3;
@@ -176,6 +196,8 @@ int main(int argc, char **argv) {
             neval = atoll(argv[a + 1]);
         else if (!strcmp(argv[a], "--bench"))
             nbench = atoll(argv[a + 1]);
+        else if (!strcmp(argv[a], "--compare"))
+            ncompare = atoll(argv[a + 1]);
         else if (!strcmp(argv[a], "--preds"))
             preds_path = argv[a + 1];
         else {
@@ -240,6 +262,14 @@ int main(int argc, char **argv) {
         }
         printf("RESULT top1_before=%.2f top1_after=%.2f samples=%lld\n", t0, t1, (long long)test.n);
     }
+    if (ncompare > 0 && cal.n) {
+        double rel = 0;
+        if (kp_pass_compare(orig, m, &calib, (size_t)ncompare, &rel, &err)) {
+            fprintf(stderr, "compare: %s\n", err.msg);
+            return 1;
+        }
+        printf("MAXREL %.3g\n", rel);
+    }
     if (nbench > 0) {
         double l0 = latency_ms(orig, (int)nbench, &err), l1 = latency_ms(m, (int)nbench, &err);
         if (l0 < 0 || l1 < 0) {
@@ -248,13 +278,7 @@ int main(int argc, char **argv) {
         }
         printf("LATENCY ms_before=%.4f ms_after=%.4f ratio=%.3f\n", l0, l1, l1 / l0);
     }
-    kp_model_free(m);
-    kp_model_free(orig);
-    kp_tensor_free(cal.bt);
-    kp_tensor_free(test.bt);
-    free(cal.x);
-    free(cal.y);
-    free(test.x);
-    free(test.y);
     return 0;
+#undef cal
+#undef test
 }

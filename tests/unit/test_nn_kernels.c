@@ -243,6 +243,45 @@ static void pools(void **state) {
     kp_tensor_free(x);
 }
 
+/* 2x2 stride-2 MaxPool without indices (the vectorized path) against a naive loop, over odd
+ * and even sizes, rows shorter and longer than one vector. */
+static void maxpool_2x2_fast(void **state) {
+    (void)state;
+    static const int64_t hw[][2] = {{2, 2},  {4, 6},  {7, 7},  {14, 14}, {28, 28},
+                                    {5, 33}, {3, 64}, {9, 71}, {2, 31},  {6, 3}};
+    int64_t k[2] = {2, 2}, s[2] = {2, 2};
+    kp_node *mp = mk("MaxPool", 1, 1);
+    kp_node_set_attr_ints(mp, "kernel_shape", 2, k);
+    kp_node_set_attr_ints(mp, "strides", 2, s);
+    for (size_t t = 0; t < sizeof hw / sizeof hw[0]; t++) {
+        int64_t xd[4] = {2, 3, hw[t][0], hw[t][1]}, oh = hw[t][0] / 2, ow = hw[t][1] / 2;
+        kp_tensor *x = rand_t(4, xd);
+        const kp_tensor *in[1] = {x};
+        kp_tensor *out[1];
+        kp_error err = {0};
+        if (kp_op_call(mp, 12, 1, in, 1, out, &err) != 0) fail_msg("MaxPool: %s", err.msg);
+        assert_int_equal(out[0]->numel, 6 * oh * ow);
+        const float *X = x->data, *Y = out[0]->data;
+        for (int64_t p = 0; p < 6; p++)
+            for (int64_t i = 0; i < oh; i++)
+                for (int64_t j = 0; j < ow; j++) {
+                    const float *r = X + (p * hw[t][0] + 2 * i) * hw[t][1] + 2 * j;
+                    float m = r[0];
+                    if (r[1] > m) m = r[1];
+                    if (r[hw[t][1]] > m) m = r[hw[t][1]];
+                    if (r[hw[t][1] + 1] > m) m = r[hw[t][1] + 1];
+                    if (Y[(p * oh + i) * ow + j] != m)
+                        fail_msg("%lldx%lld plane %lld (%lld,%lld): got %g want %g",
+                                 (long long)hw[t][0], (long long)hw[t][1], (long long)p,
+                                 (long long)i, (long long)j, (double)Y[(p * oh + i) * ow + j],
+                                 (double)m);
+                }
+        kp_tensor_free(out[0]);
+        kp_tensor_free(x);
+    }
+    kp_node_free(mp);
+}
+
 /* LpPool and GlobalLpPool (no cases in ONNX's test data) against direct sums. */
 static void lp_pools(void **state) {
     (void)state;
@@ -335,13 +374,10 @@ static void batchnorm_layernorm(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(conv_paths),
-        cmocka_unit_test(conv_errors),
-        cmocka_unit_test(gemm_naive),
-        cmocka_unit_test(matmul_broadcast),
-        cmocka_unit_test(pools),
-        cmocka_unit_test(lp_pools),
-        cmocka_unit_test(batchnorm_layernorm),
+        cmocka_unit_test(conv_paths), cmocka_unit_test(conv_errors),
+        cmocka_unit_test(gemm_naive), cmocka_unit_test(matmul_broadcast),
+        cmocka_unit_test(pools),      cmocka_unit_test(maxpool_2x2_fast),
+        cmocka_unit_test(lp_pools),   cmocka_unit_test(batchnorm_layernorm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -373,6 +373,47 @@ static void resize_pad_expand(void **state) {
     kp_model_free(m);
 }
 
+/* Sizes from hostile constants overflow int64: a clear error, never undefined behaviour. */
+static void overflowing_sizes(void **state) {
+    (void)state;
+    const char *ops[] = {"Tile", "Pad", "Reshape", "ConvTranspose", "MaxPool", "Mul"};
+    for (size_t k = 0; k < sizeof ops / sizeof *ops; k++) {
+        kp_model *m = model(13);
+        kp_graph *g = m->graph;
+        int64_t xd[4] = {1, 1, 4, 4};
+        add_input(g, "x", KP_FLOAT, 4, xd, NULL);
+        int64_t huge[8];
+        for (int i = 0; i < 8; i++) huge[i] = INT64_C(1) << 62;
+        add_ints(g, "h", !strcmp(ops[k], "Pad") ? 8 : 4, huge);
+        int64_t wd[4] = {1, 1, 3, 3};
+        add_floats(g, "w", 4, wd);
+        kp_node *n;
+        if (!strcmp(ops[k], "ConvTranspose")) {
+            n = node(g, "ConvTranspose", "x,w", "y");
+            int64_t st[2] = {INT64_C(1) << 62, 1};
+            kp_node_set_attr_ints(n, "strides", 2, st);
+        } else if (!strcmp(ops[k], "MaxPool")) {
+            n = node(g, "MaxPool", "x", "y");
+            int64_t ks[2] = {3, 3}, dil[2] = {INT64_C(1) << 62, 1};
+            kp_node_set_attr_ints(n, "kernel_shape", 2, ks);
+            kp_node_set_attr_ints(n, "dilations", 2, dil);
+        } else if (!strcmp(ops[k], "Mul")) { /* values: Shape * huge feeds Reshape */
+            node(g, "Shape", "x", "s");
+            node(g, "Mul", "s,h", "s2");
+            node(g, "Reshape", "x,s2", "y");
+        } else {
+            node(g, ops[k], "x,h", "y");
+        }
+        kp_error e = {0};
+        int rc = kp_infer_shapes(m, &e);
+        /* the Mul's overflowing values become unknown; the Reshape then cannot fit 16 elements */
+        const char *culprit = strcmp(ops[k], "Mul") ? ops[k] : "Reshape";
+        if (rc != KP_EFORMAT) fail_msg("%s: rc %d, y is %s", ops[k], rc, ty(m, "y"));
+        assert_non_null(strstr(e.msg, culprit));
+        kp_model_free(m);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cnn),
@@ -382,6 +423,7 @@ int main(void) {
         cmocka_unit_test(unknown_ops_and_errors),
         cmocka_unit_test(if_branches),
         cmocka_unit_test(resize_pad_expand),
+        cmocka_unit_test(overflowing_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
