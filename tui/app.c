@@ -110,31 +110,40 @@ static void cycle_theme(kp_app *a) {
 
 /* ---- drawing ---- */
 
+/* While a text field captures printable keys (pickers, filters), the bar shows the key that
+ * still works then: the last label of the action ("q F10" -> "F10"), else the first. */
+static int hint_capture;
+
+static void hint_key(const kp_help *h, char *key, size_t len) {
+    snprintf(key, len, "%s", kp_key_label(h->act));
+    char *sp = hint_capture ? strrchr(key, ' ') : strchr(key, ' ');
+    if (sp && hint_capture)
+        memmove(key, sp + 1, strlen(sp + 1) + 1);
+    else if (sp)
+        *sp = 0;
+}
+
 static int hint_width(const kp_help *h) {
-    char key[64], what[128];
-    snprintf(key, sizeof key, "%s", kp_key_label(h->act));
-    char *sp = strchr(key, ' ');
-    if (sp) *sp = 0;
-    snprintf(what, sizeof what, "%s", h->hint);
-    return kp_text_width(key) + 1 + kp_text_width(what) + 2;
+    char key[64];
+    hint_key(h, key, sizeof key);
+    return kp_text_width(key) + 1 + kp_text_width(h->hint) + 2;
 }
 
 static int draw_hint(int y, int x, int maxw, const kp_help *h) {
-    char key[64], what[128];
-    snprintf(key, sizeof key, "%s", kp_key_label(h->act));
-    char *sp = strchr(key, ' ');
-    if (sp) *sp = 0;
-    snprintf(what, sizeof what, "%s", h->hint);
+    char key[64];
+    hint_key(h, key, sizeof key);
     int x0 = x;
     x += kp_put(y, x, maxw, KP_ROLE_KEY, key);
     x += kp_put(y, x, maxw - (x - x0), KP_ROLE_HINT, " ");
-    x += kp_put(y, x, maxw - (x - x0), KP_ROLE_HINT, what);
+    x += kp_put(y, x, maxw - (x - x0), KP_ROLE_HINT, h->hint);
     return x - x0 + 2;
 }
 
 /* Screen hints from the left; the global ones (help, quit...) right-aligned, always shown. */
 static void draw_hints(kp_app *a, int y) {
     kp_fill(y, 0, a->cols, KP_ROLE_HINT);
+    const kp_screen *cs = screens[a->step];
+    hint_capture = cs->capture && cs->capture(a);
     int gw = 0;
     size_t ng = sizeof global_help / sizeof *global_help;
     for (size_t i = 0; i < ng; i++)
