@@ -28,7 +28,7 @@ typedef struct cand {
     const char *why; /* reason prefix */
 } cand;
 
-#define MAX_ALTS  6
+#define MAX_ALTS  8
 #define MAX_STEPS 6
 
 /* One candidate pipeline; the planner tries each and keeps the best. */
@@ -62,6 +62,8 @@ static int has_goal(const kp_project *p, kp_goal g) {
     { "low-rank", "", "thin layers from truncated SVD" }
 #define PRUNE                                                                                      \
     { "prune", "sparsity=0.5", "half the weights are zero, stored sparse" }
+#define PRUNE80                                                                                    \
+    { "prune", "sparsity=0.8", "4 in 5 weights are zero, stored sparse" }
 #define CLUSTER16                                                                                  \
     { "cluster", "k=16", "16 shared values per layer" }
 #define CLUST256                                                                                   \
@@ -91,6 +93,7 @@ static size_t alternatives(const kp_project *p, const kp_target *t, int have_dat
         if ((t->precisions & KP_PREC_FP16) && !int8) a[n++] = (alt){"float16", 2, {FOLD, FP16}};
         a[n++] = (alt){"low rank + sharing", 4, {FOLD, LOWRANK, CLUSTER16, RECON}};
         a[n++] = (alt){"pruning + sharing", 4, {FOLD, PRUNE, CLUSTER16, RECON}};
+        a[n++] = (alt){"deep pruning + sharing", 5, {FOLD, PRUNE80, RECON, CLUSTER16, RECON}};
         return n;
     }
     /* latency first */
