@@ -138,7 +138,7 @@ run: deps
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/kompress/themes
 	install -m 755 $(BUILD)/kompress $(DESTDIR)$(PREFIX)/bin/kompress
-	install -m 644 themes/* $(DESTDIR)$(PREFIX)/share/kompress/themes/ 2>/dev/null || true
+	install -m 644 themes/*.theme $(DESTDIR)$(PREFIX)/share/kompress/themes/
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -106,7 +106,10 @@ def main():
                 "top1": rec["after"]["top1"], "est": est}
         base = rec["before"]
         drop = base["top1"] - mine["top1"]
-        steps = [s["pass"] + ("(%s)" % s["params"] if s["params"] else "") for s in rec["steps"]]
+        # the plan's own parameter choices (not every default), as the planner wrote them
+        planned = {st["pass"]: st["params"] for st in proj["plan"] if st["enabled"]}
+        steps = [s["pass"] + ("(%s)" % planned[s["pass"]] if planned.get(s["pass"]) else "")
+                 for s in rec["steps"]]
         # predicted = product of the enabled steps' estimates of that run
         ps, pl, pd = 1.0, 1.0, 0.0
         for s in rec["steps"]:
@@ -130,7 +133,7 @@ def main():
             within = best is not None and (100 + mv) <= (100 + best) * 1.10 + 1e-9
         else:
             within = best is not None and mv <= best * 1.10 + 1e-12
-        rows.append((name, target, ",".join(goals), " → ".join(steps) or "(nothing)", ps, ms, pl, ml, pd, drop,
+        rows.append((name, target, ",".join(goals), " + ".join(steps) or "(nothing)", ps, ms, pl, ml, pd, drop,
                      drop <= 1.0 + 1e-9, better, len(vals), best_c[0] if best_c else "-", within))
         print("%s %s %s: %s" % (name, target, goals, rows[-1]), file=sys.stderr)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
