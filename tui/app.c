@@ -430,6 +430,7 @@ int kp_app_main(int argc, char **argv) {
     if (screens[a->step]->leave) screens[a->step]->leave(a);
     kp_term_end();
     kp_plan_task_end();
+    kp_layer_task_end();
     if (a->job) {
         kp_job_cancel(a->job);
         kp_job_free(a->job); /* waits for the worker */
