@@ -151,6 +151,23 @@ static void draw_history(kp_app *a, kp_rect r) {
     }
 }
 
+static int same(const char *x, const char *y) {
+    return x && y && x[0] && !strcmp(x, y);
+}
+
+/* The compressed model's layer that the original's layer k became: the one with the same node
+ * name, else the same weight name, else (names unknown) the one at the same position; -1 when
+ * it is gone. */
+static long match(const kp_layer *l0, const kp_layer *L1, size_t n1, size_t k) {
+    for (size_t j = 0; j < n1; j++)
+        if (same(l0->n->name, L1[j].n->name)) return (long)j;
+    for (size_t j = 0; j < n1; j++)
+        if (same(l0->w->name, L1[j].w->name)) return (long)j;
+    if (k < n1 && !(l0->n->name && l0->n->name[0]) && !(L1[k].n->name && L1[k].n->name[0]))
+        return (long)k;
+    return -1;
+}
+
 /* Per layer (weight-holding nodes, matched in graph order): weight bytes before and after,
  * the stored precision and the fraction of zeros after. */
 static void draw_layers(kp_app *a, const kp_run_record *rr, kp_rect r) {
@@ -191,9 +208,9 @@ static void draw_layers(kp_app *a, const kp_run_record *rr, kp_rect r) {
                 "layer", "op", "before", "after", "MACs", "MACs aft", "as", "zeros", "error");
     else
         kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-12s %9s %9s %7s %-4s %4s %5s", "layer",
-                "before", "after", "MACs", "as", "zeros", "error");
+                "before", "after", "MACs", "as", "zero", "error");
     int h = r.h - 2;
-    size_t n = n0 > n1 ? n0 : n1;
+    size_t n = n0;
     if (S.scroll > (int)n - h) S.scroll = (int)n - h;
     if (S.scroll < 0) S.scroll = 0;
     static const char *const spin[] = {"|", "/", "-", "\\"};
@@ -201,7 +218,8 @@ static void draw_layers(kp_app *a, const kp_run_record *rr, kp_rect r) {
     const char *pending = S.task_err[0] ? "-" : "...";
     for (int i = 0; i < h && (size_t)(S.scroll + i) < n; i++) {
         size_t k = (size_t)(S.scroll + i);
-        const kp_layer *l0 = k < n0 ? &L0[k] : NULL, *l1 = k < n1 ? &L1[k] : NULL;
+        long j = match(&L0[k], L1, n1, k);
+        const kp_layer *l0 = &L0[k], *l1 = j >= 0 ? &L1[j] : NULL;
         double before = l0 ? (double)l0->w->nbytes + (l0->b ? (double)l0->b->nbytes : 0) : 0;
         double after = l1 ? (double)l1->w->nbytes + (l1->b ? (double)l1->b->nbytes : 0) : 0;
         const kp_layer *any = l0 ? l0 : l1;
@@ -221,8 +239,8 @@ static void draw_layers(kp_app *a, const kp_run_record *rr, kp_rect r) {
                 kp_fmt_count((double)R->macs0[k], m0);
             else
                 snprintf(m0, sizeof m0, "?");
-            if (R->macs1[k] >= 0)
-                kp_fmt_count((double)R->macs1[k], m1);
+            if (j >= 0 && (size_t)j < R->n && R->macs1[j] >= 0)
+                kp_fmt_count((double)R->macs1[j], m1);
             else
                 snprintf(m1, sizeof m1, l1 ? "?" : "-");
             if (R->err[k] == R->err[k])

@@ -34,7 +34,7 @@ wait_for "-50.0%"
 screen | grep -q "after.*█" || fail "no bars"
 wait_for "runs/run-002/model.onnx"
 keys v
-wait_for "zeros"
+wait_for "zero"
 wait_for "classifier.1"
 screen | grep -q "MACs" || fail "the per-layer view has no MACs column"
 screen | grep -q "error" || fail "the per-layer view has no error column"
