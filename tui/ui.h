@@ -95,6 +95,10 @@ struct kp_app {
     int job_running;
     const kp_pass *const *passes;
     size_t n_passes;
+    /* the model loads on a worker thread (tui/model_task.c) */
+    int model_loading;             /* 1 while a->model_path is being loaded */
+    double model_macs, model_peak; /* measured with the load; -1 unknown */
+    char model_measure_err[256];
 };
 
 /* Status line message (printf). role: KP_ROLE_OK/WARN/BAD/STATUS. */
@@ -149,6 +153,17 @@ int kp_layer_task_start(kp_app *a, const char *out_path, char *msg, size_t len);
 const kp_layer_result *kp_layer_task_poll(const char *out_path);
 int kp_layer_task_running(void);
 void kp_layer_task_end(void);
+
+/* Loading the model on a worker thread (tui/model_task.c). start: 0 or -1 with msg. adopt:
+ * when the load finished (or wait: after waiting for it), moves the model (or its error) into
+ * a->model / a->model_err if a->model_path is still that file; 1 when something was adopted.
+ * end: waits and drops the result (at exit). */
+int kp_model_task_start(const char *path, char *msg, size_t len);
+int kp_model_task_adopt(kp_app *a, int wait);
+int kp_model_task_running(void);
+void kp_model_task_end(void);
+/* Starts loading proj->model in the background unless it is loaded or loading already. */
+void kp_app_load_model_async(kp_app *a);
 
 /* Starts running the project's plan (tui/screen_run.c); says in the status line why not. */
 void kp_app_run_start(kp_app *a);
