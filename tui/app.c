@@ -18,8 +18,6 @@
 #define MIN_COLS 80
 #define SIDE_W   20
 
-extern const void *const kp_eng_link[];
-
 static const kp_screen *const screens[KP_STEP_COUNT] = {
     [KP_STEP_PROJECT] = &kp_screen_project, [KP_STEP_MODEL] = &kp_screen_model,
     [KP_STEP_DATA] = &kp_screen_data,       [KP_STEP_TARGET] = &kp_screen_target,
@@ -379,7 +377,6 @@ int kp_app_main(int argc, char **argv) {
         else
             return usage("unknown or incomplete option for the app");
     }
-    if (!kp_eng_link[0]) return 1; /* keeps the strong references linked */
 
     static kp_app app; /* static: zeroed, and reachable from signal-free teardown */
     kp_app *a = &app;

@@ -40,7 +40,7 @@ static void drop_plan(kp_app *a) {
 }
 
 static void drop_model(kp_app *a) {
-    if (a->model && kp_model_free) kp_model_free(a->model);
+    if (a->model) kp_model_free(a->model);
     a->model = NULL;
     a->model_path[0] = 0;
     a->model_err[0] = 0;
@@ -52,16 +52,11 @@ static void drop_model(kp_app *a) {
 void kp_app_close_project(kp_app *a) {
     drop_plan(a);
     drop_model(a);
-    if (a->proj && kp_project_free) kp_project_free(a->proj);
+    if (a->proj) kp_project_free(a->proj);
     a->proj = NULL;
 }
 
 int kp_app_open_project(kp_app *a, const char *dir) {
-    const char *miss = kp_eng_missing(KP_MOD_PROJECT);
-    if (miss) {
-        kp_app_msg(a, KP_ROLE_BAD, "%s", miss);
-        return -1;
-    }
     if (a->job_running) {
         kp_app_msg(a, KP_ROLE_BAD,
                    "a run is in progress; cancel it (step 7) before opening "
@@ -124,11 +119,6 @@ void kp_app_load_model(kp_app *a) {
 void kp_app_load_targets(kp_app *a) {
     if (a->targets_loaded) return;
     a->targets_loaded = 1;
-    const char *miss = kp_eng_missing(KP_MOD_TARGET);
-    if (miss) {
-        snprintf(a->targets_err, sizeof a->targets_err, "%s", miss);
-        return;
-    }
     kp_error err = {0};
     if (kp_targets_load(NULL, &a->targets, &a->n_targets, &err)) {
         a->targets = NULL;

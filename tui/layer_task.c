@@ -87,7 +87,6 @@ size_t kp_layers_of(const kp_graph *g, kp_layer *out, size_t cap) {
     return k;
 }
 
-
 enum { MAX_LAYERS = 256, MAX_BATCHES = 2, BATCH = 4 };
 
 static struct {
@@ -183,8 +182,7 @@ static void errors_of(kp_layer *L0, size_t n0) {
     }
     for (size_t k = 0; k < n0; k++)
         if (seen[k]) R->err[k] = mag[k] > 0 ? diff[k] / mag[k] : diff[k];
-    snprintf(R->err_note, sizeof R->err_note, "error: relative max over %zu test samples",
-             samples);
+    snprintf(R->err_note, sizeof R->err_note, "error: relative max over %zu test samples", samples);
 out:
     free(out0);
     free(out1);
@@ -231,8 +229,8 @@ int kp_layer_task_start(kp_app *a, const char *out_path, char *msg, size_t len) 
         snprintf(msg, len, "the per-layer view needs the project and its model");
         return -1;
     }
-    if (kp_project_load(a->proj->dir, &T.proj, &err) ||
-        !(T.m0 = kp_model_clone(a->model, &err)) || kp_onnx_load(out_path, NULL, &T.m1, &err)) {
+    if (kp_project_load(a->proj->dir, &T.proj, &err) || !(T.m0 = kp_model_clone(a->model, &err)) ||
+        kp_onnx_load(out_path, NULL, &T.m1, &err)) {
         T.m1 = NULL;
         snprintf(msg, len, "%s", err.msg);
         release();

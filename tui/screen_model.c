@@ -144,9 +144,7 @@ static int summary(kp_app *a, line *L, int cap) {
         shape_str(&g->outputs[i].type, s, sizeof s);
         n = add(L, n, cap, KP_ROLE_NORMAL, "output %s %s", g->outputs[i].name, s);
     }
-    if (kp_eng_missing(KP_MOD_EXEC)) {
-        n = add(L, n, cap, KP_ROLE_WARN, "supported ops: cannot check (executor not in build)");
-    } else {
+    {
         char **ops = NULL;
         size_t nm = 0;
         kp_error err = {0};

@@ -64,10 +64,6 @@ static void sync(kp_app *a) {
     kp_app_save_project(a);
 }
 
-static int have_planner(void) {
-    return !kp_eng_missing(KP_MOD_PLANNER);
-}
-
 /* What the planner needs; NULL when everything is there. */
 static const char *planner_needs(kp_app *a) {
     kp_app_load_model(a);
@@ -114,12 +110,12 @@ static void pass_estimates(kp_app *a) {
         if (s->est.confidence < t->confidence) t->confidence = s->est.confidence;
     }
     snprintf(a->plan.note, sizeof a->plan.note,
-             "each pass's own estimate, multiplied (the planner is not in this build yet)");
+             "each pass's own estimate, multiplied (the planner needs a model and a target)");
 }
 
 static void estimate(kp_app *a) {
     S.err[0] = 0;
-    if (!have_planner() || planner_needs(a)) {
+    if (planner_needs(a)) {
         pass_estimates(a);
         return;
     }
@@ -130,11 +126,6 @@ static void estimate(kp_app *a) {
 }
 
 static void propose(kp_app *a) {
-    if (!have_planner()) {
-        kp_app_msg(a, KP_ROLE_WARN, "%s Add passes by hand with a.",
-                   kp_eng_missing(KP_MOD_PLANNER));
-        return;
-    }
     const char *need = planner_needs(a);
     if (need) {
         kp_app_msg(a, KP_ROLE_WARN, "the planner needs: %s", need);
@@ -185,7 +176,7 @@ static void enter(kp_app *a) {
         estimate(a);
         return;
     }
-    if (a->proj->n_plan || !have_planner() || planner_needs(a)) {
+    if (a->proj->n_plan || planner_needs(a)) {
         memset(&a->plan, 0, sizeof a->plan);
         if (copy_steps(a->proj->plan, a->proj->n_plan, &a->plan.steps)) return;
         a->plan.n = a->proj->n_plan;
@@ -271,9 +262,7 @@ static void draw(kp_app *a, kp_rect r) {
     }
     if (!p->n)
         kp_wrap(y, r.x + 1, r.w - 2, 3, KP_ROLE_WARN,
-                have_planner() ? "The plan is empty: r asks the planner, a adds a pass."
-                               : "The plan is empty: press a to add a pass (the planner is not "
-                                 "in this build yet).");
+                "The plan is empty: r asks the planner, a adds a pass.");
     y = r.y + r.h - 7;
     if (p->n && !wide) {
         const kp_plan_step *s = &p->steps[S.list.sel];

@@ -58,7 +58,6 @@ static void summarize(const kp_app *a, prow *r) {
 static void refresh_list(kp_app *a) {
     free_rows();
     S.err[0] = 0;
-    if (kp_eng_missing(KP_MOD_PROJECT)) return;
     if (!a->workspace) a->workspace = kp_project_default_workspace();
     if (!a->workspace) {
         snprintf(S.err, sizeof S.err, "no workspace folder: set XDG_DATA_HOME or HOME");
@@ -97,11 +96,6 @@ static int done(const kp_app *a) {
 }
 
 static void draw(kp_app *a, kp_rect r) {
-    const char *miss = kp_eng_missing(KP_MOD_PROJECT);
-    if (miss) {
-        kp_app_notice(r, "Projects are not available yet", miss);
-        return;
-    }
     kp_putf(r.y, r.x + 1, r.w - 2, KP_ROLE_MUTED, "Workspace: %s",
             a->workspace ? a->workspace : "-");
     if (a->proj)
@@ -208,7 +202,6 @@ static int open_selected(kp_app *a) {
 }
 
 static int key(kp_app *a, kp_action act, int ch, int is_key) {
-    if (kp_eng_missing(KP_MOD_PROJECT)) return KP_UNHANDLED;
     if (kp_list_key(&S.list, act, 10)) return KP_DRAW_SCREEN;
     switch (act) {
     case KP_ACT_ENTER: return open_selected(a);

@@ -33,7 +33,7 @@ static int done(const kp_app *a) {
 }
 
 static void leave(kp_app *a) {
-    if (S.out && kp_model_free) kp_model_free(S.out);
+    if (S.out) kp_model_free(S.out);
     S.out = NULL;
     S.out_path[0] = 0;
     S.task_path[0] = 0;

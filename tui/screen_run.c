@@ -55,8 +55,6 @@ static int done(const kp_app *a) {
 }
 
 static const char *prereq(kp_app *a) {
-    const char *m = kp_eng_missing(KP_MOD_JOB);
-    if (m) return m;
     if (!a->proj) return "Open a project first (step 1).";
     for (size_t i = 0; i < a->proj->n_plan; i++)
         if (a->proj->plan[i].enabled) return NULL;

@@ -72,10 +72,7 @@ static void details(kp_app *a, const kp_target *t, kp_rect r) {
     kp_putf(y++, r.x, r.w, KP_ROLE_NORMAL, "Precision %s", p);
     if (t->isa[0]) kp_putf(y++, r.x, r.w, KP_ROLE_NORMAL, "ISA       %s", t->isa);
     y++;
-    if (kp_eng_missing(KP_MOD_ESTIMATE)) {
-        kp_wrap(y, r.x, r.w, 2, KP_ROLE_WARN, kp_eng_missing(KP_MOD_ESTIMATE));
-        y += 2;
-    } else if (!a->model) {
+    if (!a->model) {
         kp_put(y++, r.x, r.w, KP_ROLE_MUTED, "Fits? choose a model first (step 2)");
     } else {
         kp_target_estimate e;
@@ -98,11 +95,6 @@ static void details(kp_app *a, const kp_target *t, kp_rect r) {
 }
 
 static void draw(kp_app *a, kp_rect r) {
-    const char *miss = kp_eng_missing(KP_MOD_TARGET);
-    if (miss) {
-        kp_app_notice(r, "Targets are not available yet", miss);
-        return;
-    }
     if (a->targets_err[0]) {
         kp_put(r.y, r.x + 1, r.w - 2, KP_ROLE_BAD, "The target profiles could not be loaded:");
         kp_wrap(r.y + 2, r.x + 1, r.w - 2, r.h - 2, KP_ROLE_BAD, a->targets_err);
@@ -145,14 +137,13 @@ static int choose(kp_app *a) {
 }
 
 static int key(kp_app *a, kp_action act, int ch, int is_key) {
-    if (kp_eng_missing(KP_MOD_TARGET)) return KP_UNHANDLED;
     if (kp_list_key(&S.list, act, 10)) return KP_DRAW_SCREEN;
     if (act == KP_ACT_ENTER || act == KP_ACT_TOGGLE) return choose(a);
     return KP_UNHANDLED;
 }
 
 static int click(kp_app *a, kp_rect r, int row, int col) {
-    if (kp_eng_missing(KP_MOD_TARGET) || col > 21) return KP_UNHANDLED;
+    if (col > 21) return KP_UNHANDLED;
     int sel_row = S.npos ? S.pos[S.list.sel] : 0;
     int top = sel_row >= r.h ? sel_row - r.h + 1 : 0;
     for (int k = 0; k < S.npos; k++)
