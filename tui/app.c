@@ -430,6 +430,7 @@ int kp_app_main(int argc, char **argv) {
     kp_plan_task_end();
     kp_layer_task_end();
     kp_model_task_end();
+    kp_data_preview_end();
     if (a->job) {
         kp_job_cancel(a->job);
         kp_job_free(a->job); /* waits for the worker */

@@ -1,5 +1,7 @@
 /* Step 3: the labelled test data: data file (or folder) and labels file pickers, the detected
  * format, a preview, and the preprocessing fields (scale, mean/std, layout, sample counts). */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +32,26 @@ static struct {
     kp_picker pk;
     kp_list list; /* rows below */
     preview pv;
+    unsigned gen; /* bumped whenever the preview goes out of date */
 } S;
+
+/* The preview is computed on a worker thread (reading a big data set takes a while) from its
+ * own copies: the resolved paths, the options and a clone of the model. */
+static struct {
+    pthread_t th;
+    int started;
+    atomic_int finished;
+    unsigned gen; /* of the spec it works on */
+    char path[8192], labels[8192];
+    kp_dataset_opts o;
+    kp_model *m; /* NULL: no model chosen */
+    preview out;
+} W;
+
+static void invalidate(void) {
+    S.pv.valid = 0;
+    S.gen++;
+}
 
 static void to_opts(const kp_data_spec *d, kp_dataset_opts *o) {
     kp_dataset_opts_init(o);
@@ -46,34 +67,26 @@ static void to_opts(const kp_data_spec *d, kp_dataset_opts *o) {
 }
 
 /* Opens the data, binds it to the model, reads up to 2048 labels for the histogram and keeps
- * the first sample for the picture. Bounded: a few batches at most. */
-static void compute_preview(kp_app *a) {
-    preview *v = &S.pv;
+ * the first sample for the picture. Bounded: a few batches at most. Runs on the worker. */
+static void *compute_preview(void *arg) {
+    (void)arg;
+    preview *v = &W.out;
     memset(v, 0, sizeof *v);
     v->valid = 1;
-    const kp_data_spec *d = &a->proj->data;
-    if (!d->path || !d->path[0]) return;
-    kp_dataset_opts o;
-    to_opts(d, &o);
-    char labels[8192];
-    if (d->labels) {
-        snprintf(labels, sizeof labels, "%s", kp_app_path(a, d->labels));
-        o.labels = labels;
-    }
     kp_dataset *ds = NULL;
     kp_error err = {0};
-    if (kp_dataset_open(kp_app_path(a, d->path), &o, &ds, &err)) {
+    if (kp_dataset_open(W.path, &W.o, &ds, &err)) {
         snprintf(v->err, sizeof v->err, "%s", err.msg);
-        return;
+        atomic_store(&W.finished, 1);
+        return NULL;
     }
     snprintf(v->fmt, sizeof v->fmt, "%s", kp_data_format_name(kp_dataset_format(ds)));
     kp_dataset_sample_shape(ds, v->shape, sizeof v->shape);
     v->n = kp_dataset_n_samples(ds);
     v->has_labels = kp_dataset_has_labels(ds);
-    kp_app_load_model(a);
-    if (!a->model) {
+    if (!W.m) {
         snprintf(v->fit_err, sizeof v->fit_err, "choose a model (step 2) to check the data fits");
-    } else if (kp_dataset_bind(ds, a->model, &err)) {
+    } else if (kp_dataset_bind(ds, W.m, &err)) {
         snprintf(v->fit_err, sizeof v->fit_err, "%s", err.msg);
     } else {
         for (size_t b = 0; b < kp_dataset_n_batches(ds) && v->n_hist < 2048; b++) {
@@ -99,6 +112,68 @@ static void compute_preview(kp_app *a) {
         }
     }
     kp_dataset_free(ds);
+    atomic_store(&W.finished, 1);
+    return NULL;
+}
+
+/* Waits for the worker and drops its model. */
+static void preview_join(void) {
+    if (!W.started) return;
+    pthread_join(W.th, NULL);
+    W.started = 0;
+    kp_model_free(W.m);
+    W.m = NULL;
+}
+
+void kp_data_preview_end(void) {
+    preview_join();
+}
+
+/* Starts the worker on the current spec; on failure the preview says why. */
+static void preview_start(kp_app *a) {
+    const kp_data_spec *d = &a->proj->data;
+    to_opts(d, &W.o);
+    snprintf(W.path, sizeof W.path, "%s", kp_app_path(a, d->path));
+    if (d->labels) {
+        snprintf(W.labels, sizeof W.labels, "%s", kp_app_path(a, d->labels));
+        W.o.labels = W.labels;
+    }
+    kp_app_load_model(a);
+    kp_error err = {0};
+    W.m = a->model ? kp_model_clone(a->model, &err) : NULL;
+    W.gen = S.gen;
+    atomic_store(&W.finished, 0);
+    if ((a->model && !W.m) || pthread_create(&W.th, NULL, compute_preview, NULL)) {
+        kp_model_free(W.m);
+        W.m = NULL;
+        memset(&S.pv, 0, sizeof S.pv);
+        S.pv.valid = 1;
+        snprintf(S.pv.err, sizeof S.pv.err, "cannot preview the data: %s",
+                 err.msg[0] ? err.msg : "no thread");
+        return;
+    }
+    W.started = 1;
+}
+
+/* 1 while the preview is being computed (after adopting a finished one). */
+static int preview_update(kp_app *a) {
+    if (S.pv.valid || !a->proj || !a->proj->data.path || !a->proj->data.path[0]) return 0;
+    if (W.started && !atomic_load(&W.finished)) return 1;
+    if (W.started) {
+        preview_join();
+        if (W.gen == S.gen) {
+            S.pv = W.out;
+            return 0;
+        }
+    }
+    preview_start(a);
+    return !S.pv.valid;
+}
+
+static int tick(kp_app *a) {
+    if (S.pv.valid || !W.started) return 0;
+    preview_update(a);
+    return 1;
 }
 
 /* The first sample as shading, 2 pixel rows per text row, scaled down to fit h x w cells. */
@@ -135,9 +210,14 @@ static void draw_image(const preview *v, int y, int x, int h, int w) {
 
 static void draw_preview(kp_app *a, kp_rect r, int y) {
     preview *v = &S.pv;
-    if (!v->valid) compute_preview(a);
     int x = r.x + 1, w = r.w - 2, end = r.y + r.h;
-    if (!a->proj->data.path) return;
+    if (!a->proj->data.path || !a->proj->data.path[0]) return;
+    if (preview_update(a)) {
+        static const char *const spin[] = {"|", "/", "-", "\\"};
+        static unsigned k;
+        kp_putf(y, x, w, KP_ROLE_WARN, "%s reading the data...", spin[k++ % 4]);
+        return;
+    }
     if (v->err[0]) {
         kp_put(y++, x, w, KP_ROLE_BAD, "This data could not be read:");
         kp_wrap(y, x, w, end - y, KP_ROLE_BAD, v->err);
@@ -180,7 +260,7 @@ static int done(const kp_app *a) {
 
 static void enter(kp_app *a) {
     S.picking = PICK_NONE;
-    S.pv.valid = 0;
+    invalidate();
     S.list.n = ROW_COUNT;
 }
 
@@ -316,7 +396,7 @@ static int prep_submit(kp_app *a, kp_form *f) {
     memcpy(d->layout, lay, 5); /* "nchw"/"nhwc" + NUL, checked above */
     d->calib_samples = calib;
     d->eval_limit = lim;
-    S.pv.valid = 0;
+    invalidate();
     if (!kp_app_save_project(a)) kp_app_msg(a, KP_ROLE_OK, "preprocessing saved");
     return 0;
 }
@@ -368,7 +448,7 @@ static int is_8bit_idx(const char *path) {
 static void chose(kp_app *a, const char *path) {
     int which = S.picking;
     S.picking = PICK_NONE;
-    S.pv.valid = 0;
+    invalidate();
     kp_data_spec *d = &a->proj->data;
     char **dst = which == PICK_DATA ? &d->path : &d->labels;
     if (kp_app_setstr(dst, path)) return;
@@ -394,7 +474,7 @@ static int key(kp_app *a, kp_action act, int ch, int is_key) {
         if (act == KP_ACT_BACK && !S.pk.filter.len) {
             if (S.picking == PICK_LABELS) {
                 kp_app_setstr(&a->proj->data.labels, NULL);
-                S.pv.valid = 0;
+                invalidate();
                 if (!kp_app_save_project(a))
                     kp_app_msg(a, KP_ROLE_STATUS,
                                "no labels: accuracy will be agreement with "
@@ -450,5 +530,6 @@ const kp_screen kp_screen_data = {
     .key = key,
     .click = click,
     .capture = capture,
+    .tick = tick,
     .done = done,
 };

@@ -162,6 +162,8 @@ int kp_model_task_start(const char *path, char *msg, size_t len);
 int kp_model_task_adopt(kp_app *a, int wait);
 int kp_model_task_running(void);
 void kp_model_task_end(void);
+/* Waits for the Data screen's preview worker (at exit). */
+void kp_data_preview_end(void);
 /* Starts loading proj->model in the background unless it is loaded or loading already. */
 void kp_app_load_model_async(kp_app *a);
 
