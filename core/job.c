@@ -211,7 +211,7 @@ static int work(kp_job *j) {
         if ((rc = kp_dataset_open_project(p, 64, &ds, err)) ||
             (rc = kp_dataset_bind(ds, orig, err)) ||
             (rc = kp_dataset_calib_new(ds, (size_t)p->data.calib_samples, p->seed, &calib, err)) ||
-            (rc = kp_dataset_calib_new(ds, 0, 0, &evalset, err))) {
+            (rc = kp_dataset_holdout_new(ds, calib, &evalset, err))) {
             kp_error_wrap(err, "test data: ");
             goto done;
         }
