@@ -406,11 +406,12 @@ int kp_app_main(int argc, char **argv) {
     while (!a->quit) {
         if (dirty) draw_all(a);
         dirty = 0;
-        timeout(a->job_running || kp_plan_task_running() ? 100 : 250);
+        timeout(a->job_running || kp_plan_task_running() || a->model_loading ? 100 : 250);
         wint_t wc = 0;
         int r = get_wch(&wc);
         if (kp_term_interrupted()) break;
         const kp_screen *s = screens[a->step];
+        if (kp_model_task_adopt(a, 0)) dirty = 1;
         if (s->tick && s->tick(a)) dirty = 1;
         /* Screens other than Run must still drain job events: the Run screen's tick does it
          * whichever screen is shown. */
@@ -430,6 +431,8 @@ int kp_app_main(int argc, char **argv) {
     if (screens[a->step]->leave) screens[a->step]->leave(a);
     kp_term_end();
     kp_plan_task_end();
+    kp_layer_task_end();
+    kp_model_task_end();
     if (a->job) {
         kp_job_cancel(a->job);
         kp_job_free(a->job); /* waits for the worker */

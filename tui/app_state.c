@@ -44,6 +44,9 @@ static void drop_model(kp_app *a) {
     a->model = NULL;
     a->model_path[0] = 0;
     a->model_err[0] = 0;
+    a->model_loading = 0;
+    a->model_macs = a->model_peak = -1;
+    a->model_measure_err[0] = 0;
 }
 
 void kp_app_close_project(kp_app *a) {
@@ -74,7 +77,7 @@ int kp_app_open_project(kp_app *a, const char *dir) {
     kp_app_close_project(a);
     a->proj = p;
     kp_app_msg(a, KP_ROLE_OK, "opened project %s (%s)", p->name, p->dir);
-    kp_app_load_model(a);
+    kp_app_load_model_async(a);
     return 0;
 }
 
@@ -88,28 +91,34 @@ int kp_app_save_project(kp_app *a) {
     return 0;
 }
 
-void kp_app_load_model(kp_app *a) {
+/* The project's model as an absolute path, or 0 when it has none (the model is dropped). */
+static int model_path(kp_app *a, char *path, size_t len) {
     if (!a->proj || !a->proj->model || !a->proj->model[0]) {
         drop_model(a);
-        return;
+        return 0;
     }
+    snprintf(path, len, "%s", kp_app_path(a, a->proj->model));
+    return 1;
+}
+
+void kp_app_load_model_async(kp_app *a) {
     char path[8192];
-    snprintf(path, sizeof path, "%s", kp_app_path(a, a->proj->model));
-    if (!strcmp(path, a->model_path) && (a->model || a->model_err[0])) return;
+    if (!model_path(a, path, sizeof path)) return;
+    if (!strcmp(path, a->model_path) && (a->model || a->model_err[0] || a->model_loading)) return;
     drop_model(a);
     drop_plan(a);
     snprintf(a->model_path, sizeof a->model_path, "%s", path);
-    const char *miss = kp_eng_missing(KP_MOD_ONNX);
-    if (!miss) miss = kp_eng_missing(KP_MOD_GRAPH);
-    if (miss) {
-        snprintf(a->model_err, sizeof a->model_err, "%s", miss);
+    char msg[256];
+    if (kp_model_task_start(path, msg, sizeof msg)) {
+        snprintf(a->model_err, sizeof a->model_err, "%s", msg);
         return;
     }
-    kp_error err = {0};
-    if (kp_onnx_load(path, NULL, &a->model, &err)) {
-        a->model = NULL;
-        snprintf(a->model_err, sizeof a->model_err, "%s", err.msg[0] ? err.msg : "load failed");
-    }
+    a->model_loading = 1;
+}
+
+void kp_app_load_model(kp_app *a) {
+    kp_app_load_model_async(a);
+    if (a->model_loading) kp_model_task_adopt(a, 1);
 }
 
 void kp_app_load_targets(kp_app *a) {

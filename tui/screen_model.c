@@ -16,53 +16,9 @@ static struct {
     int picking;
     kp_picker pk;
     int scroll;
-    const kp_model *measured; /* the model the figures below belong to */
-    double macs, peak;        /* per sample; -1 = could not measure */
-    char measure_err[256];
+    int choosing; /* a chosen file is loading; the project keeps `old` until it loads */
+    char *old;
 } S;
-
-/* MACs and peak activation memory need one run: zero inputs, symbolic dims set to 1.
- * Small models take milliseconds; the result is kept until the model changes. */
-static void measure(const kp_model *m) {
-    if (S.measured == m) return;
-    S.measured = m;
-    S.macs = S.peak = -1;
-    S.measure_err[0] = 0;
-    kp_exec_opts o = {0};
-    o.keep_values = 1;
-    kp_exec *e = NULL;
-    kp_error err = {0};
-    kp_tensor *in[16] = {0}, *out[64] = {0};
-    size_t ni = 0, no = 0;
-    if (kp_exec_new(m, &o, &e, &err)) goto done;
-    ni = kp_exec_n_inputs(e);
-    no = kp_exec_n_outputs(e);
-    if (ni > 16 || no > 64) {
-        kp_error_set(&err, KP_ERANGE, "too many inputs/outputs to measure here");
-        goto done;
-    }
-    for (size_t i = 0; i < ni; i++) {
-        const kp_value_info *vi = kp_exec_input(e, i);
-        int64_t dims[KP_MAX_RANK];
-        int rank = vi->type.rank;
-        if (vi->type.kind != KP_TYPE_TENSOR || rank < 0 || rank > KP_MAX_RANK) {
-            kp_error_set(&err, KP_EUNSUPPORTED, "input %s has no tensor shape", vi->name);
-            goto done;
-        }
-        for (int d = 0; d < rank; d++)
-            dims[d] = vi->type.dims[d].value > 0 ? vi->type.dims[d].value : 1;
-        if (!(in[i] = kp_tensor_new(vi->type.elem, rank, dims, &err))) goto done;
-    }
-    if (kp_exec_run(e, (const kp_tensor *const *)in, out, &err)) goto done;
-    uint64_t macs = 0;
-    if (!kp_exec_macs(e, m, &macs, &err)) S.macs = (double)macs;
-    S.peak = (double)kp_exec_peak_bytes(e);
-done:
-    if (err.msg[0]) snprintf(S.measure_err, sizeof S.measure_err, "%s", err.msg);
-    kp_exec_free(e); /* first: with keep_values it still refers to the inputs */
-    for (size_t i = 0; i < ni && i < 16; i++) kp_tensor_free(in[i]);
-    for (size_t i = 0; i < no && i < 64; i++) kp_tensor_free(out[i]);
-}
 
 static int done(const kp_app *a) {
     return a->model != NULL;
@@ -83,13 +39,18 @@ static void start_picker(kp_app *a) {
 
 static void enter(kp_app *a) {
     S.scroll = 0;
-    S.measured = NULL;
-    kp_app_load_model(a);
+    kp_app_load_model_async(a);
     S.picking = 0;
-    if (a->proj && !a->model && !a->model_err[0]) start_picker(a);
+    if (a->proj && !a->model && !a->model_err[0] && !a->model_loading) start_picker(a);
 }
 
+static void chosen(kp_app *a);
+
 static void leave(kp_app *a) {
+    if (S.choosing) {
+        kp_app_load_model(a); /* waits for the chosen file */
+        chosen(a);
+    }
     kp_picker_free(&S.pk);
     S.picking = 0;
 }
@@ -164,12 +125,11 @@ static int summary(kp_app *a, line *L, int cap) {
     }
     n = add(L, n, cap, KP_ROLE_NORMAL, "parameters %s (%s of weights)   nodes %zu",
             kp_fmt_count(params, b1), kp_fmt_bytes(wbytes, b2), g->n_nodes);
-    measure(m);
-    if (S.macs >= 0)
+    if (a->model_macs >= 0)
         n = add(L, n, cap, KP_ROLE_NORMAL, "MACs %s per inference   peak activations %s",
-                kp_fmt_count(S.macs, b1), kp_fmt_bytes(S.peak, b2));
+                kp_fmt_count(a->model_macs, b1), kp_fmt_bytes(a->model_peak, b2));
     else
-        n = add(L, n, cap, KP_ROLE_WARN, "MACs: not measured (%s)", S.measure_err);
+        n = add(L, n, cap, KP_ROLE_WARN, "MACs: not measured (%s)", a->model_measure_err);
     for (size_t i = 0; i < g->n_inputs; i++) {
         int is_init = 0;
         for (size_t k = 0; k < g->n_inits; k++)
@@ -252,6 +212,15 @@ static void draw(kp_app *a, kp_rect r) {
         kp_picker_draw(&S.pk, (kp_rect){r.y + 1, r.x + 1, r.h - 1, r.w - 2});
         return;
     }
+    if (a->model_loading) {
+        static const char *const spin[] = {"|", "/", "-", "\\"};
+        static unsigned k;
+        kp_putf(r.y + 1, r.x + 1, r.w - 2, KP_ROLE_WARN, "%s loading the model...", spin[k++ % 4]);
+        kp_put_tail(r.y + 2, r.x + 1, r.w - 2, KP_ROLE_MUTED, a->model_path);
+        kp_put(r.y + 4, r.x + 1, r.w - 2, KP_ROLE_NORMAL,
+               "Big models take a while; keys keep working (Enter: choose another file).");
+        return;
+    }
     if (!a->model) {
         if (a->model_err[0]) {
             kp_put(r.y, r.x + 1, r.w - 2, KP_ROLE_BAD, "This model could not be loaded:");
@@ -273,26 +242,46 @@ static void draw(kp_app *a, kp_rect r) {
                                                    L[S.scroll + i].text);
 }
 
-/* Loads the chosen file; only a model that loads is written into the project (a failed one
- * leaves the project pointing at its previous model, and the error on screen). */
+/* Loads the chosen file in the background; only a model that loads is written into the
+ * project (a failed one leaves the project pointing at its previous model, and the error on
+ * screen). */
 static void choose(kp_app *a, const char *path) {
     S.picking = 0;
-    S.measured = NULL;
+    if (S.choosing) {
+        kp_app_load_model(a);
+        chosen(a);
+    }
     char *old = a->proj->model ? strdup(a->proj->model) : NULL;
     if (kp_app_setstr(&a->proj->model, path)) {
         free(old);
         return;
     }
-    kp_app_load_model(a);
+    S.old = old;
+    S.choosing = 1;
+    kp_app_load_model_async(a);
+    if (!a->model_loading) chosen(a);
+}
+
+/* The chosen file finished loading: keep it in the project, or go back to the old one. */
+static void chosen(kp_app *a) {
+    S.choosing = 0;
     if (a->model) {
-        free(old);
+        free(S.old);
         if (!kp_app_save_project(a))
             kp_app_msg(a, KP_ROLE_OK, "model saved in the project; Tab: next step (test data)");
     } else {
         free(a->proj->model);
-        a->proj->model = old;
+        a->proj->model = S.old;
         kp_app_msg(a, KP_ROLE_BAD, "model not usable (see the message); choose another");
     }
+    S.old = NULL;
+}
+
+static int tick(kp_app *a) {
+    if (a->model_loading) return 1; /* spinner */
+    if (!S.choosing) return 0;
+    chosen(a);
+    return 1;
 }
 
 static int key(kp_app *a, kp_action act, int ch, int is_key) {
@@ -345,5 +334,6 @@ const kp_screen kp_screen_model = {
     .key = key,
     .click = click,
     .capture = capture,
+    .tick = tick,
     .done = done,
 };

@@ -16,6 +16,9 @@ static struct {
     kp_model *out; /* the compressed model, for the per-layer view */
     char out_path[8192];
     char out_err[512];
+    char task_path[8192]; /* the output model the layer task was started for */
+    char task_err[600];
+    int shown; /* the per-layer view was drawn with the task's result */
 } S;
 
 static const kp_run_record *last_run(const kp_app *a) {
@@ -33,6 +36,9 @@ static void leave(kp_app *a) {
     if (S.out && kp_model_free) kp_model_free(S.out);
     S.out = NULL;
     S.out_path[0] = 0;
+    S.task_path[0] = 0;
+    S.task_err[0] = 0;
+    kp_layer_task_end();
 }
 
 static void enter(kp_app *a) {
@@ -145,79 +151,21 @@ static void draw_history(kp_app *a, kp_rect r) {
     }
 }
 
-static const kp_tensor *find_init(const kp_graph *g, const char *name) {
-    for (size_t i = 0; i < g->n_inits; i++)
-        if (g->inits[i]->name && !strcmp(g->inits[i]->name, name)) return g->inits[i];
-    return NULL;
+static int same(const char *x, const char *y) {
+    return x && y && x[0] && !strcmp(x, y);
 }
 
-static double zero_frac(const kp_tensor *t) {
-    size_t es = kp_dtype_size(t->dtype);
-    if (!es || !t->data || !t->numel) return 0;
-    int64_t z = 0;
-    const unsigned char *p = t->data;
-    for (int64_t i = 0; i < t->numel; i++) {
-        int nz = 0;
-        for (size_t k = 0; k < es; k++) nz |= p[(size_t)i * es + k] & (k == es - 1 ? 0x7f : 0xff);
-        z += !nz;
-    }
-    return (double)z / (double)t->numel;
-}
-
-/* The layers that hold weights, in graph order, with the weight and bias inputs' positions. */
-static int weight_slots(const kp_node *n, int *w, int *b) {
-    static const struct {
-        const char *op;
-        int w, b;
-    } ops[] = {{"Conv", 1, 2},        {"ConvTranspose", 1, 2}, {"Gemm", 1, 2},
-               {"MatMul", 1, -1},     {"ConvInteger", 1, -1},  {"MatMulInteger", 1, -1},
-               {"QLinearConv", 3, 8}, {"QLinearMatMul", 3, -1}};
-    if (n->domain && n->domain[0] && strcmp(n->domain, "ai.onnx")) return 0;
-    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
-        if (!strcmp(n->op_type, ops[i].op)) return *w = ops[i].w, *b = ops[i].b, 1;
-    return 0;
-}
-
-/* The stored tensor behind a value: an initializer, or one reached through the nodes that only
- * change its form (DequantizeLinear, Cast, Transpose, Reshape, Identity). */
-static const kp_tensor *stored(const kp_graph *g, const char *name, int depth) {
-    if (!name || !name[0] || depth > 4) return NULL;
-    const kp_tensor *t = find_init(g, name);
-    if (t) return t;
-    static const char *const pass_through[] = {"DequantizeLinear", "Cast", "Transpose", "Reshape",
-                                               "Identity"};
-    for (size_t i = 0; i < g->n_nodes; i++) {
-        const kp_node *n = g->nodes[i];
-        for (size_t o = 0; o < n->n_outputs; o++) {
-            if (strcmp(n->outputs[o], name)) continue;
-            for (size_t k = 0; k < sizeof pass_through / sizeof *pass_through; k++)
-                if (!strcmp(n->op_type, pass_through[k]) && n->n_inputs)
-                    return stored(g, n->inputs[0], depth + 1);
-            return NULL;
-        }
-    }
-    return NULL;
-}
-
-typedef struct layer {
-    const kp_node *n;
-    const kp_tensor *w, *b;
-} layer;
-
-static size_t layers_of(const kp_graph *g, layer *out, size_t cap) {
-    size_t k = 0;
-    for (size_t i = 0; i < g->n_nodes && k < cap; i++) {
-        const kp_node *n = g->nodes[i];
-        int wi, bi;
-        if (!weight_slots(n, &wi, &bi)) continue;
-        const kp_tensor *w = (size_t)wi < n->n_inputs ? stored(g, n->inputs[wi], 0) : NULL;
-        if (!w) continue; /* activation x activation */
-        out[k].n = n;
-        out[k].w = w;
-        out[k].b = bi >= 0 && (size_t)bi < n->n_inputs ? stored(g, n->inputs[bi], 0) : NULL;
-        k++;
-    }
-    return k;
+/* The compressed model's layer that the original's layer k became: the one with the same node
+ * name, else the same weight name, else (names unknown) the one at the same position; -1 when
+ * it is gone. */
+static long match(const kp_layer *l0, const kp_layer *L1, size_t n1, size_t k) {
+    for (size_t j = 0; j < n1; j++)
+        if (same(l0->n->name, L1[j].n->name)) return (long)j;
+    for (size_t j = 0; j < n1; j++)
+        if (same(l0->w->name, L1[j].w->name)) return (long)j;
+    if (k < n1 && !(l0->n->name && l0->n->name[0]) && !(L1[k].n->name && L1[k].n->name[0]))
+        return (long)k;
+    return -1;
 }
 
 /* Per layer (weight-holding nodes, matched in graph order): weight bytes before and after,
@@ -242,21 +190,39 @@ static void draw_layers(kp_app *a, const kp_run_record *rr, kp_rect r) {
         kp_wrap(r.y, r.x + 1, r.w - 2, 3, KP_ROLE_BAD, path ? S.out_err : "no output model");
         return;
     }
-    layer L0[256], L1[256];
-    size_t n0 = layers_of(a->model->graph, L0, 256), n1 = layers_of(S.out->graph, L1, 256);
-    int y = r.y;
-    kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-16s %-6s %9s %9s %-5s %6s", "layer", "op",
-            "before", "after", "as", "zeros");
+    kp_layer L0[256], L1[256];
+    size_t n0 = kp_layers_of(a->model->graph, L0, 256), n1 = kp_layers_of(S.out->graph, L1, 256);
+    const kp_layer_result *R = kp_layer_task_poll(S.out_path);
+    S.shown = R != NULL;
+    if (!R && !kp_layer_task_running() && strcmp(S.task_path, S.out_path)) {
+        char msg[512];
+        snprintf(S.task_path, sizeof S.task_path, "%s", S.out_path);
+        if (kp_layer_task_start(a, S.out_path, msg, sizeof msg))
+            snprintf(S.task_err, sizeof S.task_err, "MACs and error not computed: %s", msg);
+        else
+            S.task_err[0] = 0;
+    }
+    int wide = r.w - 2 >= 84, y = r.y;
+    if (wide)
+        kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-20s %-6s %9s %9s %8s %8s %-5s %6s %8s",
+                "layer", "op", "before", "after", "MACs", "MACs aft", "as", "zeros", "error");
+    else
+        kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-12s %9s %9s %7s %-4s %4s %5s", "layer",
+                "before", "after", "MACs", "as", "zero", "error");
     int h = r.h - 2;
-    size_t n = n0 > n1 ? n0 : n1;
+    size_t n = n0;
     if (S.scroll > (int)n - h) S.scroll = (int)n - h;
     if (S.scroll < 0) S.scroll = 0;
+    static const char *const spin[] = {"|", "/", "-", "\\"};
+    static unsigned k_spin;
+    const char *pending = S.task_err[0] ? "-" : "...";
     for (int i = 0; i < h && (size_t)(S.scroll + i) < n; i++) {
         size_t k = (size_t)(S.scroll + i);
-        const layer *l0 = k < n0 ? &L0[k] : NULL, *l1 = k < n1 ? &L1[k] : NULL;
+        long j = match(&L0[k], L1, n1, k);
+        const kp_layer *l0 = &L0[k], *l1 = j >= 0 ? &L1[j] : NULL;
         double before = l0 ? (double)l0->w->nbytes + (l0->b ? (double)l0->b->nbytes : 0) : 0;
         double after = l1 ? (double)l1->w->nbytes + (l1->b ? (double)l1->b->nbytes : 0) : 0;
-        const layer *any = l0 ? l0 : l1;
+        const kp_layer *any = l0 ? l0 : l1;
         /* The original weight's name reads best ("features.4.weight"). */
         const char *name = any->w->name ? any->w->name : any->n->name ? any->n->name : "?";
         const char *dt = l1 ? kp_dtype_name(l1->w->dtype) : "-";
@@ -264,16 +230,48 @@ static void draw_layers(kp_app *a, const kp_run_record *rr, kp_rect r) {
             dt = "fp32";
         else if (!strcmp(dt, "float16"))
             dt = "fp16";
-        char s0[32], s1[32];
-        kp_putf(y++, r.x + 1, r.w - 2, l1 && after < before ? KP_ROLE_OK : KP_ROLE_NORMAL,
-                "%-16.16s %-6.6s %9s %9s %-5.5s %5.1f%%", name, any->n->op_type,
-                l0 ? kp_fmt_bytes(before, s0) : "-", l1 ? kp_fmt_bytes(after, s1) : "removed", dt,
-                l1 ? zero_frac(l1->w) * 100 : 0.0);
+        char s0[32], s1[32], m0[32] = "?", m1[32] = "?", e[32];
+        snprintf(m0, sizeof m0, "%s", pending);
+        snprintf(m1, sizeof m1, "%s", pending);
+        snprintf(e, sizeof e, "%s", pending);
+        if (R && k < R->n) {
+            if (R->macs0[k] >= 0)
+                kp_fmt_count((double)R->macs0[k], m0);
+            else
+                snprintf(m0, sizeof m0, "?");
+            if (j >= 0 && (size_t)j < R->n && R->macs1[j] >= 0)
+                kp_fmt_count((double)R->macs1[j], m1);
+            else
+                snprintf(m1, sizeof m1, l1 ? "?" : "-");
+            if (R->err[k] == R->err[k])
+                snprintf(e, sizeof e, wide ? "%.1e" : "%.0e", R->err[k]);
+            else
+                snprintf(e, sizeof e, "-");
+        }
+        kp_role role = l1 && after < before ? KP_ROLE_OK : KP_ROLE_NORMAL;
+        double z = l1 ? kp_layer_zero_frac(l1->w) * 100 : 0.0;
+        if (wide)
+            kp_putf(y++, r.x + 1, r.w - 2, role,
+                    "%-20.20s %-6.6s %9s %9s %8s %8s %-5.5s %5.1f%% %8s", name, any->n->op_type,
+                    l0 ? kp_fmt_bytes(before, s0) : "-", l1 ? kp_fmt_bytes(after, s1) : "removed",
+                    m0, m1, dt, z, e);
+        else
+            kp_putf(y++, r.x + 1, r.w - 2, role, "%-12.12s %9s %9s %7s %-4.4s %3.0f%% %5s", name,
+                    l0 ? kp_fmt_bytes(before, s0) : "-", l1 ? kp_fmt_bytes(after, s1) : "removed",
+                    m1, dt, z, e);
     }
-    kp_putf(r.y + r.h - 1, r.x + 1, r.w - 2, KP_ROLE_MUTED,
-            n0 == n1 ? "%zu layers with weights, matched in order; Up/Down scroll"
-                     : "layers with weights: %zu before, %zu after (matched in order)",
-            n0, n1);
+    char foot[400];
+    if (S.task_err[0])
+        snprintf(foot, sizeof foot, "%s", S.task_err);
+    else if (!R)
+        snprintf(foot, sizeof foot, "%s computing MACs and per-layer error...", spin[k_spin++ % 4]);
+    else {
+        char t0[32] = "?", t1[32] = "?";
+        if (R->total0 >= 0) kp_fmt_count((double)R->total0, t0);
+        if (R->total1 >= 0) kp_fmt_count((double)R->total1, t1);
+        snprintf(foot, sizeof foot, "MACs %s -> %s; %s; Up/Down scroll", t0, t1, R->err_note);
+    }
+    kp_put(r.y + r.h - 1, r.x + 1, r.w - 2, KP_ROLE_MUTED, foot);
 }
 
 static void draw(kp_app *a, kp_rect r) {
@@ -349,6 +347,13 @@ static int key(kp_app *a, kp_action act, int ch, int is_key) {
     }
 }
 
+/* Redraws while the per-layer numbers are being computed, and once when they arrive. */
+static int tick(kp_app *a) {
+    (void)a;
+    if (S.view != VIEW_LAYERS) return 0;
+    return kp_layer_task_running() || (!S.shown && kp_layer_task_poll(S.out_path));
+}
+
 static const kp_help help[] = {
     {KP_ACT_VIEW, "next view: summary, per layer, history", "view"},
     {KP_ACT_SAVE, "save the report", "save report"},
@@ -364,5 +369,6 @@ const kp_screen kp_screen_results = {
     .leave = leave,
     .draw = draw,
     .key = key,
+    .tick = tick,
     .done = done,
 };

@@ -95,6 +95,10 @@ struct kp_app {
     int job_running;
     const kp_pass *const *passes;
     size_t n_passes;
+    /* the model loads on a worker thread (tui/model_task.c) */
+    int model_loading;             /* 1 while a->model_path is being loaded */
+    double model_macs, model_peak; /* measured with the load; -1 unknown */
+    char model_measure_err[256];
 };
 
 /* Status line message (printf). role: KP_ROLE_OK/WARN/BAD/STATUS. */
@@ -125,6 +129,41 @@ int kp_plan_task_start(kp_app *a, char *msg, size_t len);
 int kp_plan_task_poll(kp_plan *out, char *msg, size_t len);
 int kp_plan_task_running(void);
 void kp_plan_task_end(void);
+
+/* The layers that hold weights (Conv, Gemm, MatMul and their quantized forms with a stored
+ * weight), in graph order (tui/layer_task.c); borrowed from g. */
+typedef struct kp_layer {
+    const kp_node *n;
+    const kp_tensor *w, *b; /* stored weight and bias (b may be NULL) */
+} kp_layer;
+size_t kp_layers_of(const kp_graph *g, kp_layer *out, size_t cap);
+double kp_layer_zero_frac(const kp_tensor *t);
+/* Per-layer MACs and output error, computed on a worker thread for the compressed model at
+ * out_path against a->model (rows as kp_layers_of of each, matched in order). start: 0 or -1
+ * with msg. poll: the result once finished for out_path, else NULL (owned by the task, valid
+ * until the next start/end). end: cancels and waits. */
+typedef struct kp_layer_result {
+    size_t n;
+    int64_t macs0[256], macs1[256]; /* -1 unknown */
+    int64_t total0, total1;         /* whole-model MACs, -1 unknown */
+    double err[256];                /* NAN where the layer's output is not in both models */
+    char err_note[300];
+} kp_layer_result;
+int kp_layer_task_start(kp_app *a, const char *out_path, char *msg, size_t len);
+const kp_layer_result *kp_layer_task_poll(const char *out_path);
+int kp_layer_task_running(void);
+void kp_layer_task_end(void);
+
+/* Loading the model on a worker thread (tui/model_task.c). start: 0 or -1 with msg. adopt:
+ * when the load finished (or wait: after waiting for it), moves the model (or its error) into
+ * a->model / a->model_err if a->model_path is still that file; 1 when something was adopted.
+ * end: waits and drops the result (at exit). */
+int kp_model_task_start(const char *path, char *msg, size_t len);
+int kp_model_task_adopt(kp_app *a, int wait);
+int kp_model_task_running(void);
+void kp_model_task_end(void);
+/* Starts loading proj->model in the background unless it is loaded or loading already. */
+void kp_app_load_model_async(kp_app *a);
 
 /* Starts running the project's plan (tui/screen_run.c); says in the status line why not. */
 void kp_app_run_start(kp_app *a);

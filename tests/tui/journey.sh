@@ -67,7 +67,8 @@ wait_for "report saved:"
 ls "$P"/runs/*/report.md "$P"/runs/*/report.csv "$P"/runs/*/report.json >/dev/null 2>&1 ||
     fail "no report files"
 keys v
-wait_for "weight"
+wait_for "features.0"
+wait_for "error: relative max over" 60
 keys v
 wait_for "status"
 keys q

@@ -34,8 +34,14 @@ wait_for "-50.0%"
 screen | grep -q "after.*█" || fail "no bars"
 wait_for "runs/run-002/model.onnx"
 keys v
-wait_for "zeros"
-wait_for "classifier.1.wei"
+wait_for "zero"
+wait_for "classifier.1"
+screen | grep -q "MACs" || fail "the per-layer view has no MACs column"
+screen | grep -q "error" || fail "the per-layer view has no error column"
+# The output model is a copy of the original: MACs are computed, every layer's error is 0.
+wait_for "error: relative max over"
+screen | grep -q "classifier.1.* 0e+00" || fail "no per-layer error for an unchanged layer"
+screen | grep -q "classifier.1 .* 73.73k fp32" || fail "no MACs for the classifier"
 keys v
 wait_for "cancelled"
 screen | grep -q "run-002 *ok" || fail "history lacks the finished run"

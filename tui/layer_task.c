@@ -1,0 +1,264 @@
+/* The per-layer view's data (step 8): which layers hold weights, and, on a worker thread,
+ * each layer's MACs before and after (core/model_stats.h on shape-inferred copies) and its
+ * output error: the original and the compressed model run on a few test samples with
+ * keep_values, each layer's output compared where the value name exists in both (relative max
+ * error, max|a-b| / max|a|, the worst over the samples). Like tui/plan_task.c, the thread works
+ * on its own copies (a clone of the original, its own load of the compressed model, the project
+ * reloaded), so the UI never waits for it. */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/dataset.h"
+#include "core/model_stats.h"
+#include "core/shape_infer.h"
+#include "tui/ui.h"
+
+static const kp_tensor *find_init(const kp_graph *g, const char *name) {
+    for (size_t i = 0; i < g->n_inits; i++)
+        if (g->inits[i]->name && !strcmp(g->inits[i]->name, name)) return g->inits[i];
+    return NULL;
+}
+
+double kp_layer_zero_frac(const kp_tensor *t) {
+    size_t es = kp_dtype_size(t->dtype);
+    if (!es || !t->data || !t->numel) return 0;
+    int64_t z = 0;
+    const unsigned char *p = t->data;
+    for (int64_t i = 0; i < t->numel; i++) {
+        int nz = 0;
+        for (size_t k = 0; k < es; k++) nz |= p[(size_t)i * es + k] & (k == es - 1 ? 0x7f : 0xff);
+        z += !nz;
+    }
+    return (double)z / (double)t->numel;
+}
+
+/* The layers that hold weights, in graph order, with the weight and bias inputs' positions. */
+static int weight_slots(const kp_node *n, int *w, int *b) {
+    static const struct {
+        const char *op;
+        int w, b;
+    } ops[] = {{"Conv", 1, 2},        {"ConvTranspose", 1, 2}, {"Gemm", 1, 2},
+               {"MatMul", 1, -1},     {"ConvInteger", 1, -1},  {"MatMulInteger", 1, -1},
+               {"QLinearConv", 3, 8}, {"QLinearMatMul", 3, -1}};
+    if (n->domain && n->domain[0] && strcmp(n->domain, "ai.onnx")) return 0;
+    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+        if (!strcmp(n->op_type, ops[i].op)) return *w = ops[i].w, *b = ops[i].b, 1;
+    return 0;
+}
+
+/* The stored tensor behind a value: an initializer, or one reached through the nodes that only
+ * change its form (DequantizeLinear, Cast, Transpose, Reshape, Identity). */
+static const kp_tensor *stored(const kp_graph *g, const char *name, int depth) {
+    if (!name || !name[0] || depth > 4) return NULL;
+    const kp_tensor *t = find_init(g, name);
+    if (t) return t;
+    static const char *const pass_through[] = {"DequantizeLinear", "Cast", "Transpose", "Reshape",
+                                               "Identity"};
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const kp_node *n = g->nodes[i];
+        for (size_t o = 0; o < n->n_outputs; o++) {
+            if (strcmp(n->outputs[o], name)) continue;
+            for (size_t k = 0; k < sizeof pass_through / sizeof *pass_through; k++)
+                if (!strcmp(n->op_type, pass_through[k]) && n->n_inputs)
+                    return stored(g, n->inputs[0], depth + 1);
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+size_t kp_layers_of(const kp_graph *g, kp_layer *out, size_t cap) {
+    size_t k = 0;
+    for (size_t i = 0; i < g->n_nodes && k < cap; i++) {
+        const kp_node *n = g->nodes[i];
+        int wi, bi;
+        if (!weight_slots(n, &wi, &bi)) continue;
+        const kp_tensor *w = (size_t)wi < n->n_inputs ? stored(g, n->inputs[wi], 0) : NULL;
+        if (!w) continue; /* activation x activation */
+        out[k].n = n;
+        out[k].w = w;
+        out[k].b = bi >= 0 && (size_t)bi < n->n_inputs ? stored(g, n->inputs[bi], 0) : NULL;
+        k++;
+    }
+    return k;
+}
+
+
+enum { MAX_LAYERS = 256, MAX_BATCHES = 2, BATCH = 4 };
+
+static struct {
+    pthread_t th;
+    int started;
+    atomic_int finished;
+    volatile int cancel;
+    kp_project *proj;
+    kp_model *m0, *m1;
+    kp_layer_result res;
+    char path[8192]; /* the compressed model the result is for */
+} T;
+
+static void macs_of(kp_model *m, int64_t *macs, int64_t *total) {
+    kp_error e = {0};
+    *total = -1;
+    if (kp_infer_shapes(m, &e)) return;
+    kp_layer L[MAX_LAYERS];
+    size_t n = kp_layers_of(m->graph, L, MAX_LAYERS);
+    kp_model_stats *st = NULL;
+    if (!kp_model_stats_compute(m, &st, &e)) {
+        *total = st->macs_complete ? st->macs : -1;
+        kp_model_stats_free(st);
+    }
+    for (size_t k = 0; k < n; k++) {
+        int b1 = 0;
+        macs[k] = kp_node_macs(m->graph, L[k].n, &b1);
+    }
+}
+
+/* max|a-b| and max|a| of two float tensors of the same size; 0 when they cannot be compared. */
+static int compare(const kp_tensor *a, const kp_tensor *b, double *diff, double *mag) {
+    if (!a || !b || a->dtype != KP_FLOAT || b->dtype != KP_FLOAT || a->numel != b->numel ||
+        !a->data || !b->data)
+        return 0;
+    const float *x = a->data, *y = b->data;
+    for (int64_t i = 0; i < a->numel; i++) {
+        double d = fabs((double)x[i] - (double)y[i]), m = fabs((double)x[i]);
+        if (d > *diff || d != d) *diff = d != d ? INFINITY : d;
+        if (m > *mag) *mag = m;
+    }
+    return 1;
+}
+
+static void errors_of(kp_layer *L0, size_t n0) {
+    kp_layer_result *R = &T.res;
+    kp_error e = {0};
+    kp_dataset *ds = NULL;
+    kp_exec *x0 = NULL, *x1 = NULL;
+    kp_exec_opts o = {.threads = 1, .cancel = &T.cancel, .keep_values = 1};
+    double diff[MAX_LAYERS] = {0}, mag[MAX_LAYERS] = {0};
+    int seen[MAX_LAYERS] = {0};
+    size_t n_out0 = 0, n_out1 = 0;
+    kp_tensor **out0 = NULL, **out1 = NULL;
+    if (!T.proj->data.path || !T.proj->data.path[0]) {
+        snprintf(R->err_note, sizeof R->err_note, "error: no test data in this project");
+        return;
+    }
+    if (kp_dataset_open_project(T.proj, BATCH, &ds, &e) || kp_dataset_bind(ds, T.m0, &e) ||
+        kp_exec_new(T.m0, &o, &x0, &e) || kp_exec_new(T.m1, &o, &x1, &e)) {
+        snprintf(R->err_note, sizeof R->err_note, "error not measured: %s", e.msg);
+        goto out;
+    }
+    n_out0 = kp_exec_n_outputs(x0);
+    n_out1 = kp_exec_n_outputs(x1);
+    out0 = calloc(n_out0 + 1, sizeof *out0);
+    out1 = calloc(n_out1 + 1, sizeof *out1);
+    if (!out0 || !out1) {
+        snprintf(R->err_note, sizeof R->err_note, "error not measured: out of memory");
+        goto out;
+    }
+    size_t nb = kp_dataset_n_batches(ds), samples = 0;
+    if (nb > MAX_BATCHES) nb = MAX_BATCHES;
+    for (size_t b = 0; b < nb && !T.cancel; b++) {
+        kp_batch bt;
+        if (kp_dataset_batch(ds, b, &bt, &e) || bt.n_inputs != kp_exec_n_inputs(x0) ||
+            bt.n_inputs != kp_exec_n_inputs(x1) || kp_exec_run(x0, bt.inputs, out0, &e) ||
+            kp_exec_run(x1, bt.inputs, out1, &e)) {
+            snprintf(R->err_note, sizeof R->err_note, "error not measured: %s",
+                     e.msg[0] ? e.msg : "the data does not fit the models' inputs");
+            for (size_t i = 0; i < n_out0; i++) kp_tensor_free(out0[i]), out0[i] = NULL;
+            for (size_t i = 0; i < n_out1; i++) kp_tensor_free(out1[i]), out1[i] = NULL;
+            goto out;
+        }
+        samples += bt.n;
+        for (size_t k = 0; k < n0; k++) {
+            const char *v = L0[k].n->n_outputs ? L0[k].n->outputs[0] : NULL;
+            if (v && compare(kp_exec_value(x0, v), kp_exec_value(x1, v), &diff[k], &mag[k]))
+                seen[k] = 1;
+        }
+        for (size_t i = 0; i < n_out0; i++) kp_tensor_free(out0[i]), out0[i] = NULL;
+        for (size_t i = 0; i < n_out1; i++) kp_tensor_free(out1[i]), out1[i] = NULL;
+    }
+    for (size_t k = 0; k < n0; k++)
+        if (seen[k]) R->err[k] = mag[k] > 0 ? diff[k] / mag[k] : diff[k];
+    snprintf(R->err_note, sizeof R->err_note, "error: relative max over %zu test samples",
+             samples);
+out:
+    free(out0);
+    free(out1);
+    kp_exec_free(x0);
+    kp_exec_free(x1);
+    kp_dataset_free(ds);
+}
+
+static void *worker(void *arg) {
+    (void)arg;
+    kp_layer_result *R = &T.res;
+    kp_layer L0[MAX_LAYERS], L1[MAX_LAYERS];
+    size_t n0 = kp_layers_of(T.m0->graph, L0, MAX_LAYERS);
+    size_t n1 = kp_layers_of(T.m1->graph, L1, MAX_LAYERS);
+    R->n = n0 > n1 ? n0 : n1;
+    (void)L1;
+    for (size_t k = 0; k < R->n; k++) R->err[k] = NAN, R->macs0[k] = R->macs1[k] = -1;
+    errors_of(L0, n0); /* before shape inference: the executor gets the models as saved */
+    macs_of(T.m0, R->macs0, &R->total0);
+    macs_of(T.m1, R->macs1, &R->total1);
+    atomic_store(&T.finished, 1);
+    return NULL;
+}
+
+static void release(void) {
+    if (T.started) {
+        T.cancel = 1;
+        pthread_join(T.th, NULL);
+    }
+    T.started = 0;
+    kp_project_free(T.proj);
+    kp_model_free(T.m0);
+    kp_model_free(T.m1);
+    T.proj = NULL;
+    T.m0 = T.m1 = NULL;
+}
+
+int kp_layer_task_start(kp_app *a, const char *out_path, char *msg, size_t len) {
+    kp_layer_task_end();
+    memset(&T.res, 0, sizeof T.res);
+    T.cancel = 0;
+    kp_error err = {0};
+    if (!a->proj || !a->model) {
+        snprintf(msg, len, "the per-layer view needs the project and its model");
+        return -1;
+    }
+    if (kp_project_load(a->proj->dir, &T.proj, &err) ||
+        !(T.m0 = kp_model_clone(a->model, &err)) || kp_onnx_load(out_path, NULL, &T.m1, &err)) {
+        T.m1 = NULL;
+        snprintf(msg, len, "%s", err.msg);
+        release();
+        return -1;
+    }
+    snprintf(T.path, sizeof T.path, "%s", out_path);
+    atomic_store(&T.finished, 0);
+    if (pthread_create(&T.th, NULL, worker, NULL)) {
+        snprintf(msg, len, "cannot start a thread for the per-layer view");
+        release();
+        return -1;
+    }
+    T.started = 1;
+    return 0;
+}
+
+const kp_layer_result *kp_layer_task_poll(const char *out_path) {
+    if (!T.started || !atomic_load(&T.finished) || strcmp(out_path, T.path)) return NULL;
+    return &T.res;
+}
+
+int kp_layer_task_running(void) {
+    return T.started && !atomic_load(&T.finished);
+}
+
+void kp_layer_task_end(void) {
+    release();
+    T.path[0] = 0;
+}
