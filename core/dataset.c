@@ -752,6 +752,40 @@ int kp_dataset_calib_new(kp_dataset *ds, size_t n, uint64_t seed, kp_calib **out
     return 0;
 }
 
+int kp_dataset_holdout_new(kp_dataset *ds, const kp_calib *calib, kp_calib **out, kp_error *err) {
+    *out = NULL;
+    const calib_state *cs = (const calib_state *)calib->user;
+    if (cs->ds != ds) return kp_error_set(err, KP_EINVAL, "calibration subset of another data set");
+    size_t total = ds->n, n = total - cs->n;
+    if (!n)
+        return kp_error_set(err, KP_ERANGE,
+                            "all %zu samples are used for calibration: none is left to measure "
+                            "accuracy on (lower the calibration sample count)",
+                            total);
+    calib_state *s = calloc(1, sizeof *s);
+    size_t *idx = malloc(n * sizeof *idx);
+    if (!s || !idx) {
+        free(s);
+        free(idx);
+        return kp_error_set(err, KP_ENOMEM, "out of memory");
+    }
+    size_t k = 0, j = 0; /* cs->idx is ascending: walk both */
+    for (size_t i = 0; i < total; i++) {
+        while (j < cs->n && cs->idx[j] < i) j++;
+        if (j < cs->n && cs->idx[j] == i) continue;
+        idx[k++] = i;
+    }
+    s->ds = ds;
+    s->idx = idx;
+    s->n = k;
+    s->c.n_samples = k;
+    s->c.n_batches = ds->pb ? k : (k + ds->batch - 1) / ds->batch;
+    s->c.user = s;
+    s->c.get = calib_get;
+    *out = &s->c;
+    return 0;
+}
+
 void kp_dataset_calib_free(kp_calib *c) {
     if (!c) return;
     calib_state *s = (calib_state *)c->user;

@@ -118,6 +118,10 @@ int kp_dataset_batch(kp_dataset *ds, size_t i, kp_batch *out, kp_error *err);
  * them (or kp_dataset_batch) ends the life of tensors returned by the others. */
 int kp_dataset_calib_new(kp_dataset *ds, size_t n, uint64_t seed, kp_calib **out, kp_error *err);
 void kp_dataset_calib_free(kp_calib *c);
+/* The samples of ds that calib does not use (ascending), so accuracy is never measured on the
+ * data a pass was fitted to. KP_ERANGE when calib takes every sample. Free with
+ * kp_dataset_calib_free. */
+int kp_dataset_holdout_new(kp_dataset *ds, const kp_calib *calib, kp_calib **out, kp_error *err);
 /* A stable hash of the calibration subset's sample indices (for run records). */
 uint64_t kp_dataset_calib_hash(const kp_calib *c);
 

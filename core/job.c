@@ -209,9 +209,30 @@ static int work(kp_job *j) {
     if (p->data.path) {
         emit(j, KP_EV_STAGE, -1, 0, NULL, "opening test data");
         if ((rc = kp_dataset_open_project(p, 64, &ds, err)) ||
-            (rc = kp_dataset_bind(ds, orig, err)) ||
-            (rc = kp_dataset_calib_new(ds, (size_t)p->data.calib_samples, p->seed, &calib, err)) ||
-            (rc = kp_dataset_calib_new(ds, 0, 0, &evalset, err))) {
+            (rc = kp_dataset_bind(ds, orig, err))) {
+            kp_error_wrap(err, "test data: ");
+            goto done;
+        }
+        /* Calibration takes at most half the samples; accuracy is measured on the others. */
+        size_t total = kp_dataset_n_samples(ds), n_cal = (size_t)p->data.calib_samples;
+        if (n_cal > total / 2) {
+            n_cal = total / 2;
+            char msg[160];
+            snprintf(msg, sizeof msg,
+                     "calibration uses %zu of the %zu samples; accuracy is measured on the other "
+                     "%zu",
+                     n_cal, total, total - n_cal);
+            emit(j, KP_EV_LOG, -1, 0, NULL, msg);
+        }
+        if (n_cal == 0) {
+            rc = kp_error_set(err, KP_ERANGE,
+                              "test data: %zu sample(s) are too few to both "
+                              "calibrate and measure",
+                              total);
+            goto done;
+        }
+        if ((rc = kp_dataset_calib_new(ds, n_cal, p->seed, &calib, err)) ||
+            (rc = kp_dataset_holdout_new(ds, calib, &evalset, err))) {
             kp_error_wrap(err, "test data: ");
             goto done;
         }

@@ -3,6 +3,7 @@
 # Programs: $BUILD/tests/test_* (cmocka units), tests/e2e/*.sh, tests/tui/*.sh.
 # ONLY=unit|e2e|tui restricts the set. Each script gets BUILD and KOMPRESS in its environment
 # and reports by exit status: 0 pass, 77 skip (with a reason on stdout), anything else fail.
+# Each program is stopped after TEST_TIMEOUT seconds (default 1200) and then counts as failed.
 BUILD=${BUILD:-build}
 KOMPRESS=$(cd "$(dirname "$0")/.." && pwd)/$BUILD/kompress
 export BUILD KOMPRESS
@@ -11,8 +12,10 @@ log=$(mktemp -d)
 run_one() {
   name=$1; shift
   start=$(date +%s)
-  "$@" >"$log/out" 2>&1
+  # (ci) a hung program fails after TEST_TIMEOUT seconds (default 1200) instead of blocking CI
+  timeout -k 10 "${TEST_TIMEOUT:-1200}" "$@" >"$log/out" 2>&1
   rc=$?
+  [ $rc -eq 124 ] && echo "timed out after ${TEST_TIMEOUT:-1200}s (TEST_TIMEOUT)" >>"$log/out"
   t=$(( $(date +%s) - start ))
   if [ $rc -eq 0 ]; then pass=$((pass+1)); echo "PASS  $name (${t}s)"
   elif [ $rc -eq 77 ]; then skip=$((skip+1)); echo "SKIP  $name: $(tail -n 1 "$log/out")"

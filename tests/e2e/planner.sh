@@ -40,12 +40,13 @@ grep -q "reused the cached result" "$T/run2.txt" || fail "second run did not use
 "$K" report "$P" --errors > "$T/err.txt"
 echo "estimate errors after two runs:"; cat "$T/err.txt"
 # The second run's estimates (corrected from the first) are no worse: size and top-1 strictly
-# (0.05 points of slack for rounding), latency within 10 points (microsecond timings are noisy).
+# (0.05 points of slack for rounding), latency within 15 points (microsecond timings on a shared
+# machine are noisy).
 "$PY" - "$T/err.txt" <<'PYEOF' || fail "second run's estimate errors are larger"
 import sys
 rows = {l.split()[0]: [float(x) for x in l.split()[2:5]] for l in open(sys.argv[1]) if l.startswith("run-")}
 a, b = rows["run-001"], rows["run-002"]
-ok = b[0] <= a[0] + 0.5 and b[2] <= a[2] + 0.05 and b[1] <= a[1] + 10
+ok = b[0] <= a[0] + 0.5 and b[2] <= a[2] + 0.05 and b[1] <= a[1] + 15
 print("run-001", a, "run-002", b, "ok" if ok else "WORSE")
 sys.exit(0 if ok else 1)
 PYEOF

@@ -646,6 +646,26 @@ static void calibration_subset(void **state) {
     }
     for (int k = 1; k < 4; k++) assert_true(seen[k] > seen[k - 1]); /* ascending, distinct */
     assert_int_equal(c1->get(c1, 2, &in, &lab, &bs, &e), KP_ERANGE);
+    /* The holdout is exactly the other 6 samples, ascending. */
+    kp_calib *h = NULL;
+    assert_int_equal(kp_dataset_holdout_new(ds, c1, &h, &e), 0);
+    assert_int_equal(h->n_samples, 6);
+    assert_int_equal(h->n_batches, 3);
+    float rest[6];
+    for (size_t b = 0; b < 3; b++) {
+        assert_int_equal(h->get(h, b, &in, &lab, &bs, &e), 0);
+        for (size_t k = 0; k < bs; k++) rest[b * 2 + k] = ((const float *)in[0]->data)[k * 4];
+    }
+    for (int k = 0; k < 6; k++) {
+        if (k) assert_true(rest[k] > rest[k - 1]);
+        for (int q = 0; q < 4; q++) assert_true(rest[k] != seen[q]); /* disjoint from c1 */
+    }
+    kp_dataset_calib_free(h);
+    kp_calib *everything = NULL;
+    assert_int_equal(kp_dataset_calib_new(ds, 0, 0, &everything, &e), 0);
+    assert_int_equal(kp_dataset_holdout_new(ds, everything, &h, &e), KP_ERANGE);
+    assert_non_null(strstr(e.msg, "calibration"));
+    kp_dataset_calib_free(everything);
     kp_dataset_calib_free(c1);
     kp_dataset_calib_free(c2);
     kp_dataset_calib_free(NULL);
