@@ -14,7 +14,7 @@ static void usage(FILE *f) {
     fprintf(f, "usage: kompress plan PROJECT [--calib N] [--json]\n"
                "Proposes passes for the project's target and goals, with each one's estimated\n"
                "effect and reason, and stores the plan in project.json. --calib: samples used\n"
-               "to try steps on (default 1024: half fit, half measure).\n");
+               "to try steps on (default 512: half fit, half measure).\n");
 }
 
 static int run(int argc, char **argv) {
@@ -23,7 +23,7 @@ static int run(int argc, char **argv) {
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     int json = 0, c;
-    long calib = 1024;
+    long calib = 512;
     optind = 1;
     while ((c = getopt_long(argc, argv, "jc:h", opts, NULL)) != -1) {
         if (c == 'j')

@@ -125,7 +125,7 @@ static int run(int argc, char **argv) {
     if (!p->n_plan) {
         kp_cli_ctx ctx;
         kp_plan plan = {0};
-        int rc = kp_cli_ctx_open(p, 1024, &ctx, &err);
+        int rc = kp_cli_ctx_open(p, 512, &ctx, &err);
         if (!rc) rc = kp_cli_propose(p, &ctx, &plan, &err);
         if (!rc && !json) kp_cli_print_plan(p, &plan);
         kp_plan_free(&plan);
