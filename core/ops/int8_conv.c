@@ -93,16 +93,20 @@ static int geometry(kp_op_ctx *ctx, const kp_tensor *x0, const kp_tensor *w, cge
 
 /* acc for image n, group gi: [OH*OW, Coutg] int32. */
 typedef struct conv_work {
-    uint8_t *nhwc;   /* H*W*Cg */
-    int8_t *wre;     /* Coutg * K reordered weights */
-    int32_t *acc;    /* OH*OW*Coutg */
-    kp_i8_rows rows; /* patches */
+    uint8_t *nhwc;        /* H*W*Cg */
+    int8_t *wre;          /* Coutg * K reordered weights */
+    int32_t *acc;         /* OH*OW*Coutg */
+    kp_i8_rows rows;      /* patches */
+    uint8_t *pad;         /* direct path: the zero-point padded image, channels-last, unsigned */
+    const uint8_t **rowp; /* direct path: where each output pixel's window starts in pad */
 } conv_work;
 
 static void work_free(conv_work *w) {
     free(w->nhwc);
     free(w->wre);
     free(w->acc);
+    free(w->pad);
+    free((void *)w->rowp);
     kp_i8_rows_free(&w->rows);
 }
 
@@ -181,6 +185,20 @@ static int conv_int(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *w, cons
             rc = ctx->err->code ? ctx->err->code : KP_ENOMEM;
             break;
         }
+        /* direct path (no im2col): each kernel row of a window is kw*Cg contiguous bytes of a
+         * padded channels-last image, read in place by the GEMM */
+        int64_t Hp = (g->OH - 1) * g->sh + (g->kh - 1) * g->dh + 1;
+        int64_t Wp = (g->OW - 1) * g->sw + g->kw;
+        int direct = g->dw == 1 && (g->kw * g->Cg) % 4 == 0 &&
+                     !strcmp(kp_i8_gemm_path(p), "avx512-vnni") && !p->any_zb;
+        if (direct && !wk.pad) {
+            wk.pad = malloc((size_t)(Hp * Wp * g->Cg) + 1);
+            wk.rowp = malloc((size_t)M * sizeof *wk.rowp);
+            if (!wk.pad || !wk.rowp) {
+                rc = kp_op_fail(ctx, KP_ENOMEM, "out of memory");
+                break;
+            }
+        }
         for (int64_t n = 0; n < g->N && !rc; n++) {
             const uint8_t *pix = wk.nhwc;
             if (g->nhwc_in && g->group == 1) {
@@ -192,6 +210,28 @@ static int conv_int(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *w, cons
             } else {
                 const uint8_t *src = (const uint8_t *)x->data + (n * g->C + gi * g->Cg) * HW;
                 kp_u8_transpose(src, g->Cg, HW, wk.nhwc);
+            }
+            if (direct) {
+                uint8_t fill = (uint8_t)(zx ^ (xs ? 0x80 : 0));
+                memset(wk.pad, fill, (size_t)(Hp * Wp * g->Cg));
+                int64_t ncol = g->W < Wp - g->pl ? g->W : Wp - g->pl;
+                for (int64_t iy = 0; iy < g->H && iy + g->pt < Hp && ncol > 0; iy++) {
+                    uint8_t *d = wk.pad + ((iy + g->pt) * Wp + g->pl) * g->Cg;
+                    const uint8_t *sp = pix + iy * g->W * g->Cg;
+                    if (xs)
+                        for (int64_t b = 0; b < ncol * g->Cg; b++) d[b] = sp[b] ^ 0x80;
+                    else
+                        memcpy(d, sp, (size_t)(ncol * g->Cg));
+                }
+                for (int64_t oy = 0; oy < g->OH; oy++)
+                    for (int64_t ox = 0; ox < g->OW; ox++)
+                        wk.rowp[oy * g->OW + ox] = wk.pad + (oy * g->sh * Wp + ox * g->sw) * g->Cg;
+                int32_t za = (xs ? (int32_t)(int8_t)zx + 128 : (int32_t)zx);
+                if (kp_i8_gemm_segments(wk.rowp, M, g->kh, g->kw * g->Cg, g->dh * Wp * g->Cg, za, p,
+                                        wk.acc, g->Coutg)) {
+                    emit(user, n, gi, wk.acc, g);
+                    continue;
+                }
             }
             uint8_t *rowbuf;
             rc = kp_i8_rows_reserve(&wk.rows, M, K, &rowbuf, ctx->err);

@@ -240,6 +240,78 @@ static void maxpool8_exact(void **state) {
     kp_tensor_free(x);
 }
 
+/* QConv whose kernel rows are whole quads (kw * C a multiple of 4: the direct, im2col-free
+ * path on AVX-512 VNNI) vs plain loops: padding, stride, dilation, 20 output channels (a
+ * partial panel), a pixel count not a multiple of 4, uint8 and int8 inputs. */
+static void qconv_direct_exact(void **state) {
+    (void)state;
+    kp_error e;
+    for (int sgn = 0; sgn < 2; sgn++) {
+        const int64_t N = 2, C = 8, H = 9, W = 11, CO = 20, KH = 3, KW = 2;
+        kp_dtype xt = sgn ? KP_INT8 : KP_UINT8;
+        kp_tensor *x = tt(xt, 4, D(N, C, H, W), NULL);
+        kp_tensor *w = tt(KP_INT8, 4, D(CO, C, KH, KW), NULL);
+        kp_tensor *b = tt(KP_INT32, 1, D(CO), NULL);
+        kp_tensor *sw = tt(KP_FLOAT, 1, D(CO), NULL);
+        for (int64_t i = 0; i < x->numel; i++) ((uint8_t *)x->data)[i] = (uint8_t)rnd(0, 255);
+        for (int64_t i = 0; i < w->numel; i++) ((int8_t *)w->data)[i] = (int8_t)rnd(-127, 127);
+        for (int64_t i = 0; i < CO; i++) {
+            ((int32_t *)b->data)[i] = rnd(-3000, 3000);
+            ((float *)sw->data)[i] = (float)rnd(1, 100) * 1e-3f;
+        }
+        int zxv = sgn ? -9 : 77;
+        kp_tensor *sx = tt(KP_FLOAT, 0, NULL, V(0.02)), *zx = tt(xt, 0, NULL, V(zxv));
+        kp_tensor *sy = tt(KP_FLOAT, 0, NULL, V(0.5)), *zy = tt(xt, 0, NULL, V(sgn ? 1 : 128));
+        const kp_tensor *in[9] = {x, sx, zx, w, sw, NULL, sy, zy, b};
+        kp_tensor *out[1] = {0};
+        kp_node *n = mknode("QConv", 9, in, 1);
+        free(n->domain);
+        n->domain = strdup("ai.kompress");
+        kp_node_set_attr_ints(n, "pads", 4, D(1, 2, 0, 1));
+        kp_node_set_attr_ints(n, "strides", 2, D(2, 1));
+        kp_node_set_attr_ints(n, "dilations", 2, D(2, 1));
+        assert_int_equal(run(n, 13, 9, in, 1, out, &e), 0);
+        int64_t OH = (H + 1 - (2 * (KH - 1) + 1)) / 2 + 1, OW = (W + 3 - KW) / 1 + 1;
+        assert_int_equal(out[0]->dims[2], OH);
+        assert_int_equal(out[0]->dims[3], OW);
+        for (int64_t nn = 0; nn < N; nn++)
+            for (int64_t co = 0; co < CO; co++)
+                for (int64_t oy = 0; oy < OH; oy++)
+                    for (int64_t ox = 0; ox < OW; ox++) {
+                        int64_t acc = 0;
+                        for (int64_t c = 0; c < C; c++)
+                            for (int64_t ky = 0; ky < KH; ky++)
+                                for (int64_t kx = 0; kx < KW; kx++) {
+                                    int64_t iy = oy * 2 - 1 + 2 * ky, ix = ox - 2 + kx;
+                                    int xv = zxv;
+                                    if (iy >= 0 && iy < H && ix >= 0 && ix < W) {
+                                        uint8_t raw =
+                                            ((uint8_t *)x->data)[((nn * C + c) * H + iy) * W + ix];
+                                        xv = sgn ? (int)(int8_t)raw : (int)raw;
+                                    }
+                                    int wv =
+                                        ((int8_t *)w->data)[((co * C + c) * KH + ky) * KW + kx];
+                                    acc += (int64_t)(xv - zxv) * wv;
+                                }
+                        acc += ((int32_t *)b->data)[co];
+                        float mult = 0.02f * ((float *)sw->data)[co] / 0.5f;
+                        int32_t want = kp_i8_requant((int32_t)acc, mult, sgn ? 1 : 128,
+                                                     sgn ? -128 : 0, sgn ? 127 : 255);
+                        uint8_t raw =
+                            ((uint8_t *)out[0]->data)[((nn * CO + co) * OH + oy) * OW + ox];
+                        int got = sgn ? (int)(int8_t)raw : (int)raw;
+                        if (got != want)
+                            fail_msg("sgn %d n%lld co%lld y%lld x%lld: %d want %d", sgn,
+                                     (long long)nn, (long long)co, (long long)oy, (long long)ox,
+                                     got, want);
+                    }
+        free_all(1, out);
+        kp_node_free(n);
+        kp_tensor *all[] = {x, w, b, sx, zx, sw, sy, zy};
+        free_all(8, all);
+    }
+}
+
 /* [N, C, H, W] bytes -> [N, H, W, C] */
 static kp_tensor *to_nhwc(const kp_tensor *x) {
     int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3];
@@ -339,6 +411,7 @@ int main(void) {
         cmocka_unit_test(requant_row_matches_scalar),
         cmocka_unit_test(maxpool8_exact),
         cmocka_unit_test(channels_last_exact),
+        cmocka_unit_test(qconv_direct_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
