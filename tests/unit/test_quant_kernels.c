@@ -240,14 +240,20 @@ static void maxpool8_exact(void **state) {
     kp_tensor_free(x);
 }
 
-/* QConv whose kernel rows are whole quads (kw * C a multiple of 4: the direct, im2col-free
- * path on AVX-512 VNNI) vs plain loops: padding, stride, dilation, 20 output channels (a
- * partial panel), a pixel count not a multiple of 4, uint8 and int8 inputs. */
+/* QConv on the direct, im2col-free path of AVX-512 VNNI hosts (kernel rows read in place,
+ * padded to whole quads with zero taps) vs plain loops: padding, stride, dilation, 20 output
+ * channels (a partial panel), a pixel count not a multiple of 4, uint8 and int8 inputs. */
 static void qconv_direct_exact(void **state) {
     (void)state;
     kp_error e;
-    for (int sgn = 0; sgn < 2; sgn++) {
-        const int64_t N = 2, C = 8, H = 9, W = 11, CO = 20, KH = 3, KW = 2;
+    for (int v = 0; v < 4; v++) {
+        /* v = 2, 3: rows of 3 bytes (one or three channels), padded to a quad by a zero tap */
+        int sgn = v & 1;
+        const int64_t N = 2,
+                      C = v == 2   ? 1
+                          : v == 3 ? 3
+                                   : 8,
+                      H = 9, W = 11, CO = 20, KH = 3, KW = v >= 2 ? 3 : 2;
         kp_dtype xt = sgn ? KP_INT8 : KP_UINT8;
         kp_tensor *x = tt(xt, 4, D(N, C, H, W), NULL);
         kp_tensor *w = tt(KP_INT8, 4, D(CO, C, KH, KW), NULL);
@@ -301,9 +307,8 @@ static void qconv_direct_exact(void **state) {
                             ((uint8_t *)out[0]->data)[((nn * CO + co) * OH + oy) * OW + ox];
                         int got = sgn ? (int)(int8_t)raw : (int)raw;
                         if (got != want)
-                            fail_msg("sgn %d n%lld co%lld y%lld x%lld: %d want %d", sgn,
-                                     (long long)nn, (long long)co, (long long)oy, (long long)ox,
-                                     got, want);
+                            fail_msg("v %d n%lld co%lld y%lld x%lld: %d want %d", v, (long long)nn,
+                                     (long long)co, (long long)oy, (long long)ox, got, want);
                     }
         free_all(1, out);
         kp_node_free(n);
