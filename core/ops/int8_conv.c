@@ -1,7 +1,10 @@
 /* ConvInteger and QLinearConv (1-D and 2-D, groups, strides, pads, dilations, auto_pad) on the
  * int8 GEMM. Each image is moved to channels-last once, so a patch row is a few contiguous
  * copies; padding takes the input zero point, so padded taps contribute exactly zero. Weights
- * are reordered to (ky, kx, c) to match and packed once per model through the cache. */
+ * are reordered to (ky, kx, c) to match and packed once per model through the cache.
+ * The fused ai.kompress:QConv may also take and give channels-last tensors (attributes
+ * nhwc_in, nhwc_out: [N, H, W, C], set by the executor's int8 fusion between its int8 kernels),
+ * which skips both transposes. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,10 +12,25 @@
 
 typedef struct cgeom {
     int64_t N, C, H, W, Cout, Cg, Coutg, kh, kw, sh, sw, dh, dw, pt, pl, OH, OW, group;
+    int nhwc_in, nhwc_out;
 } cgeom;
 
-static int geometry(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *w, cgeom *g) {
+static int geometry(kp_op_ctx *ctx, const kp_tensor *x0, const kp_tensor *w, cgeom *g, int nhwc_in,
+                    int nhwc_out) {
     memset(g, 0, sizeof *g);
+    kp_tensor xv = *x0; /* dims as NCHW */
+    const kp_tensor *x = &xv;
+    if (nhwc_in || nhwc_out) {
+        if (x0->rank != 4)
+            return kp_op_fail(ctx, KP_EUNSUPPORTED, "channels-last needs a 2-D convolution");
+        if (nhwc_in) {
+            xv.dims[1] = x0->dims[3];
+            xv.dims[2] = x0->dims[1];
+            xv.dims[3] = x0->dims[2];
+        }
+    }
+    g->nhwc_in = nhwc_in;
+    g->nhwc_out = nhwc_out;
     if (x->rank != 3 && x->rank != 4)
         return kp_op_fail(ctx, KP_EUNSUPPORTED, "only 1-D and 2-D convolutions (input rank %d)",
                           x->rank);
@@ -164,8 +182,17 @@ static int conv_int(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *w, cons
             break;
         }
         for (int64_t n = 0; n < g->N && !rc; n++) {
-            const uint8_t *src = (const uint8_t *)x->data + (n * g->C + gi * g->Cg) * HW;
-            kp_u8_transpose(src, g->Cg, HW, wk.nhwc);
+            const uint8_t *pix = wk.nhwc;
+            if (g->nhwc_in && g->group == 1) {
+                pix = (const uint8_t *)x->data + n * HW * g->C;
+            } else if (g->nhwc_in) {
+                const uint8_t *src = (const uint8_t *)x->data + n * HW * g->C + gi * g->Cg;
+                for (int64_t i = 0; i < HW; i++)
+                    memcpy(wk.nhwc + i * g->Cg, src + i * g->C, (size_t)g->Cg);
+            } else {
+                const uint8_t *src = (const uint8_t *)x->data + (n * g->C + gi * g->Cg) * HW;
+                kp_u8_transpose(src, g->Cg, HW, wk.nhwc);
+            }
             uint8_t *rowbuf;
             rc = kp_i8_rows_reserve(&wk.rows, M, K, &rowbuf, ctx->err);
             if (rc) break;
@@ -182,9 +209,13 @@ static int conv_int(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *w, cons
                             memset(dst, zx, (size_t)run);
                             continue;
                         }
-                        const uint8_t *srow = wk.nhwc + iy * g->W * g->Cg;
+                        const uint8_t *srow = pix + iy * g->W * g->Cg;
                         if (inside_x) { /* the whole kernel row is contiguous in NHWC */
-                            memcpy(dst, srow + ix0 * g->Cg, (size_t)run);
+                            const uint8_t *sp = srow + ix0 * g->Cg;
+                            if (run <= 8) /* a few bytes (single-channel input): no call */
+                                for (int64_t b = 0; b < run; b++) dst[b] = sp[b];
+                            else
+                                memcpy(dst, sp, (size_t)run);
                             continue;
                         }
                         for (int64_t kx = 0; kx < g->kw; kx++) {
@@ -192,6 +223,8 @@ static int conv_int(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *w, cons
                             uint8_t *d = dst + kx * g->Cg;
                             if (ix < 0 || ix >= g->W)
                                 memset(d, zx, (size_t)g->Cg);
+                            else if (g->Cg == 1)
+                                *d = srow[ix];
                             else
                                 memcpy(d, srow + ix * g->Cg, (size_t)g->Cg);
                         }
@@ -219,6 +252,12 @@ static void emit_int32(void *user, int64_t n, int64_t gi, const int32_t *acc, co
 
 static int out_dims(const kp_tensor *x, const cgeom *g, int64_t *d) {
     d[0] = g->N;
+    if (g->nhwc_out) {
+        d[1] = g->OH;
+        d[2] = g->OW;
+        d[3] = g->Cout;
+        return 4;
+    }
     d[1] = g->Cout;
     if (x->rank == 4) {
         d[2] = g->OH;
@@ -232,7 +271,7 @@ int kp_op_ConvInteger(kp_op_ctx *ctx) {
     const kp_tensor *x = kp_op_input(ctx, 0), *w = kp_op_input(ctx, 1);
     if (!x || !w) return kp_op_fail(ctx, KP_EFORMAT, "needs inputs x and w");
     cgeom g;
-    int rc = geometry(ctx, x, w, &g);
+    int rc = geometry(ctx, x, w, &g, 0, 0);
     if (rc) return rc;
     int64_t d[4];
     int r = out_dims(x, &g, d);
@@ -256,11 +295,15 @@ static void emit_q(void *user, int64_t n, int64_t gi, const int32_t *acc, const 
     int64_t M = g->OH * g->OW, C = g->Coutg, c0 = gi * g->Coutg;
     int32_t lo = q->mode == 0 ? 0 : -128, hi = q->mode == 0 ? 255 : 127;
     if (q->relu && q->zy > lo) lo = q->zy; /* Relu before quantizing = clamp at the zero point */
+    if (q->mode != 2 && g->nhwc_out) {     /* requantized pixel rows straight into [N,OH,OW,C] */
+        kp_i8_requant_rows(acc, M, C, C, q->bias ? q->bias + c0 : NULL, q->mult + c0, q->zy, lo, hi,
+                           q->mode == 0, (uint8_t *)q->y + n * M * g->Cout + c0, g->Cout);
+        return;
+    }
     if (q->mode != 2) {
         /* requantize pixel rows (contiguous, vectorized), then transpose bytes to NCHW */
-        for (int64_t i = 0; i < M; i++)
-            kp_i8_requant_row(acc + i * C, q->bias ? q->bias + c0 : NULL, q->mult + c0, C, q->zy,
-                              lo, hi, q->mode == 0, q->tmp + i * C);
+        kp_i8_requant_rows(acc, M, C, C, q->bias ? q->bias + c0 : NULL, q->mult + c0, q->zy, lo, hi,
+                           q->mode == 0, q->tmp, C);
         kp_u8_transpose(q->tmp, M, C, (uint8_t *)q->y + (n * g->Cout + c0) * M);
         return;
     }
@@ -268,10 +311,11 @@ static void emit_q(void *user, int64_t n, int64_t gi, const int32_t *acc, const 
         int64_t co = c0 + c;
         float mult = q->mult[co];
         int32_t b = q->bias ? q->bias[co] : 0;
-        float *dst = (float *)q->y + (n * g->Cout + co) * M;
+        float *dst = (float *)q->y + (g->nhwc_out ? n * M * g->Cout + co : (n * g->Cout + co) * M);
+        int64_t step = g->nhwc_out ? g->Cout : 1;
         for (int64_t i = 0; i < M; i++) {
             float v = (float)(acc[i * C + c] + b) * mult;
-            dst[i] = q->relu && v < 0.f ? 0.f : v;
+            dst[i * step] = q->relu && v < 0.f ? 0.f : v;
         }
     }
 }
@@ -285,7 +329,8 @@ static int qconv(kp_op_ctx *ctx, int fused) {
     if (!x || !sx || !w || !sw || (!sy && !fused))
         return kp_op_fail(ctx, KP_EFORMAT, "needs x, x_scale, w, w_scale and y_scale");
     cgeom g;
-    int rc = geometry(ctx, x, w, &g);
+    int rc = geometry(ctx, x, w, &g, fused ? (int)kp_node_attr_int(ctx->node, "nhwc_in", 0) : 0,
+                      fused ? (int)kp_node_attr_int(ctx->node, "nhwc_out", 0) : 0);
     if (rc) return rc;
     if (sx->numel != 1 || (sy && sy->numel != 1))
         return kp_op_fail(ctx, KP_EFORMAT, "x_scale and y_scale must be scalars");

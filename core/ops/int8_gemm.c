@@ -480,6 +480,24 @@ void kp_i8_requant_row(const int32_t *acc, const int32_t *bias, const float *mul
     }
 }
 
+void kp_i8_requant_rows(const int32_t *acc, int64_t M, int64_t n, int64_t lda, const int32_t *bias,
+                        const float *mult, int32_t zp, int32_t lo, int32_t hi, int is_u8,
+                        uint8_t *out, int64_t ldo) {
+#ifdef KP_X86
+    const kp_cpu_features *f = kp_cpu();
+    if (f->avx512f && f->avx512bw) {
+        for (int64_t i = 0; i < M; i++)
+            requant_512(acc + i * lda, bias, mult, n, zp, lo, hi, is_u8, out + i * ldo);
+        return;
+    }
+#endif
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < n; j++) {
+            int32_t v = kp_i8_requant(acc[i * lda + j] + (bias ? bias[j] : 0), mult[j], zp, lo, hi);
+            out[i * ldo + j] = (uint8_t)v;
+        }
+}
+
 #ifdef KP_X86
 /* 16 rows of 16 bytes (stride ss) -> 16 columns (stride ds). */
 static void t16(const uint8_t *s, int64_t ss, uint8_t *d, int64_t ds) {

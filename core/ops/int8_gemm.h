@@ -69,6 +69,12 @@ void kp_i8_gemm(const kp_i8_rows *a, const kp_i8_packed *b, int32_t *C, int64_t 
 void kp_i8_requant_row(const int32_t *acc, const int32_t *bias, const float *mult, int64_t n,
                        int32_t zp, int32_t lo, int32_t hi, int is_u8, void *out);
 
+/* kp_i8_requant_row over M rows: row i of acc at acc + i * lda, its n bytes written at
+ * out + i * ldo (the same per-column bias and mult for every row). */
+void kp_i8_requant_rows(const int32_t *acc, int64_t M, int64_t n, int64_t lda, const int32_t *bias,
+                        const float *mult, int32_t zp, int32_t lo, int32_t hi, int is_u8,
+                        uint8_t *out, int64_t ldo);
+
 /* dst[c * rows + r] = src[r * cols + c]: a byte matrix transpose (16x16 SSE2 blocks). */
 void kp_u8_transpose(const uint8_t *src, int64_t rows, int64_t cols, uint8_t *dst);
 

@@ -240,6 +240,89 @@ static void maxpool8_exact(void **state) {
     kp_tensor_free(x);
 }
 
+/* [N, C, H, W] bytes -> [N, H, W, C] */
+static kp_tensor *to_nhwc(const kp_tensor *x) {
+    int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3];
+    kp_tensor *y = tt(x->dtype, 4, D(N, H, W, C), NULL);
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t i = 0; i < H * W; i++)
+                ((uint8_t *)y->data)[(n * H * W + i) * C + c] =
+                    ((const uint8_t *)x->data)[(n * C + c) * H * W + i];
+    return y;
+}
+
+static void assert_same_nhwc(const kp_tensor *nchw, const kp_tensor *nhwc) {
+    int64_t C = nchw->dims[1], H = nchw->dims[2], W = nchw->dims[3];
+    assert_int_equal(nhwc->rank, 4);
+    assert_int_equal(nhwc->dims[1], H);
+    assert_int_equal(nhwc->dims[2], W);
+    assert_int_equal(nhwc->dims[3], C);
+    kp_tensor *t = to_nhwc(nchw);
+    assert_memory_equal(t->data, nhwc->data, (size_t)t->numel);
+    kp_tensor_free(t);
+}
+
+/* The channels-last variants (attributes the executor's fusion sets between int8 kernels)
+ * give the same bytes as the NCHW kernels, transposed: QConv with groups, padding and stride,
+ * int8 and uint8 activations; MaxPool8 signed and unsigned with padding. */
+static void channels_last_exact(void **state) {
+    (void)state;
+    kp_error e;
+    for (int sgn = 0; sgn < 2; sgn++) {
+        const int64_t N = 2, C = 6, H = 9, W = 7, CO = 8, G = sgn ? 2 : 1;
+        kp_dtype xt = sgn ? KP_INT8 : KP_UINT8;
+        kp_tensor *x = tt(xt, 4, D(N, C, H, W), NULL);
+        kp_tensor *w = tt(KP_INT8, 4, D(CO, C / G, 3, 3), NULL);
+        kp_tensor *b = tt(KP_INT32, 1, D(CO), NULL);
+        for (int64_t i = 0; i < x->numel; i++) ((uint8_t *)x->data)[i] = (uint8_t)rnd(0, 255);
+        for (int64_t i = 0; i < w->numel; i++) ((int8_t *)w->data)[i] = (int8_t)rnd(-127, 127);
+        for (int64_t i = 0; i < CO; i++) ((int32_t *)b->data)[i] = rnd(-3000, 3000);
+        kp_tensor *sx = tt(KP_FLOAT, 0, NULL, V(0.02)), *zx = tt(xt, 0, NULL, V(sgn ? -7 : 90));
+        kp_tensor *sw = tt(KP_FLOAT, 1, D(CO), V(0.01, 0.02, 0.005, 0.03, 0.015, 0.001, 0.2, 0.04));
+        kp_tensor *sy = tt(KP_FLOAT, 0, NULL, V(0.3)), *zy = tt(xt, 0, NULL, V(sgn ? 3 : 110));
+        kp_tensor *xl = to_nhwc(x);
+        kp_tensor *ref[1] = {0}, *got[1] = {0}, *pref[1] = {0}, *pgot[1] = {0};
+        const kp_tensor *in[9] = {x, sx, zx, w, sw, NULL, sy, zy, b};
+        kp_node *n = mknode("QConv", 9, in, 1);
+        free(n->domain);
+        n->domain = strdup("ai.kompress");
+        kp_node_set_attr_int(n, "relu", sgn);
+        kp_node_set_attr_ints(n, "pads", 4, D(1, 1, 1, 0));
+        kp_node_set_attr_ints(n, "strides", 2, D(1, 2));
+        kp_node_set_attr_int(n, "group", G);
+        assert_int_equal(run(n, 13, 9, in, 1, ref, &e), 0);
+        kp_node_set_attr_int(n, "nhwc_in", 1);
+        kp_node_set_attr_int(n, "nhwc_out", 1);
+        in[0] = xl;
+        assert_int_equal(run(n, 13, 9, in, 1, got, &e), 0);
+        assert_same_nhwc(ref[0], got[0]);
+        /* pool the conv output both ways: 3x3 stride 2 with padding, then 2x2 stride 2 */
+        for (int v = 0; v < 2; v++) {
+            const kp_tensor *pin[1] = {ref[0]};
+            kp_node *p = mknode("MaxPool8", 1, pin, 1);
+            free(p->domain);
+            p->domain = strdup("ai.kompress");
+            kp_node_set_attr_ints(p, "kernel_shape", 2, v ? D(2, 2) : D(3, 3));
+            kp_node_set_attr_ints(p, "strides", 2, D(2, 2));
+            kp_node_set_attr_ints(p, "pads", 4, v ? D(0, 0, 0, 0) : D(1, 1, 1, 1));
+            assert_int_equal(run(p, 13, 1, pin, 1, pref, &e), 0);
+            kp_node_set_attr_int(p, "nhwc", 1);
+            pin[0] = got[0];
+            assert_int_equal(run(p, 13, 1, pin, 1, pgot, &e), 0);
+            assert_same_nhwc(pref[0], pgot[0]);
+            free_all(1, pref);
+            free_all(1, pgot);
+            kp_node_free(p);
+        }
+        free_all(1, ref);
+        free_all(1, got);
+        kp_node_free(n);
+        kp_tensor *all[] = {x, w, b, sx, zx, sw, sy, zy, xl};
+        free_all(9, all);
+    }
+}
+
 /* ophelp.h helper this file does not need */
 static void unused_helpers(void) {
     kp_tensor_free(tramp(1, D(1), 1, 0));
@@ -255,6 +338,7 @@ int main(void) {
         cmocka_unit_test(matmul_integer_exact),
         cmocka_unit_test(requant_row_matches_scalar),
         cmocka_unit_test(maxpool8_exact),
+        cmocka_unit_test(channels_last_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
