@@ -7,8 +7,8 @@
 #include "core/exec.h"
 
 static const char *const STATUS_NAMES[] = {
-    [KP_STEP_PENDING] = "pending", [KP_STEP_OK] = "ok",
-    [KP_STEP_CACHED] = "cached",   [KP_STEP_FAILED] = "failed",
+    [KP_STEP_PENDING] = "pending",     [KP_STEP_OK] = "ok",
+    [KP_STEP_CACHED] = "cached",       [KP_STEP_FAILED] = "failed",
     [KP_STEP_DISCARDED] = "discarded", [KP_STEP_CANCELLED] = "cancelled",
 };
 _Static_assert(sizeof STATUS_NAMES / sizeof *STATUS_NAMES == KP_STEP_STATUS_COUNT,
@@ -40,9 +40,8 @@ static int cancelled(const kp_pipeline_opts *o) {
 
 /* Applies step s to a copy of cur and checks it; returns the owned result, or NULL with r's
  * status, code and error filled. */
-static kp_model *apply_checked(const kp_model *orig, const kp_model *cur,
-                               const kp_pipeline_step *s, size_t i, const kp_pipeline_opts *o,
-                               kp_step_result *r) {
+static kp_model *apply_checked(const kp_model *orig, const kp_model *cur, const kp_pipeline_step *s,
+                               size_t i, const kp_pipeline_opts *o, kp_step_result *r) {
     kp_error pe = {0};
     step_user u = {o, i};
     kp_pass_ctx ctx = {0};
@@ -96,13 +95,12 @@ static kp_model *apply_checked(const kp_model *orig, const kp_model *cur,
 }
 
 /* Measures a kept model into r->metrics. */
-static int measure(const kp_model *m, const kp_pipeline_opts *o, kp_step_result *r,
-                   kp_error *err) {
+static int measure(const kp_model *m, const kp_pipeline_opts *o, kp_step_result *r, kp_error *err) {
     kp_measure_opts mo = *o->measure;
     mo.cancel = o->cancel;
     /* The check already scored every sample of the evaluation set: do not run it again. */
-    int from_check = r->verified && mo.evalset && mo.evalset == o->verify_data &&
-                     o->verify.max_batches == 0;
+    int from_check =
+        r->verified && mo.evalset && mo.evalset == o->verify_data && o->verify.max_batches == 0;
     if (from_check) mo.evalset = NULL;
     int rc = kp_measure_model(m, &mo, &r->metrics, err);
     if (!rc && from_check && r->verify.has_labels) r->metrics.top1 = r->verify.acc_cand;

@@ -33,9 +33,9 @@ const char *kp_step_status_name(kp_step_status s);
 
 typedef struct kp_step_result {
     kp_step_status status;
-    int code;        /* the error code when FAILED/CANCELLED, else 0 */
+    int code;         /* the error code when FAILED/CANCELLED, else 0 */
     char error[1024]; /* the pass's or check's message when FAILED; empty otherwise */
-    int verified;    /* verify holds the check against the model before the step */
+    int verified;     /* verify holds the check against the model before the step */
     kp_verify verify;
     int measured;           /* metrics were measured on the kept model (OK/CACHED) */
     kp_metrics_row metrics; /* after this step; for a step not kept: the model before it */
@@ -67,9 +67,9 @@ typedef struct kp_pipeline_opts {
      * including it) or NULL; put is offered each model a step produced and kept. */
     kp_model *(*cache_get)(void *user, size_t step);
     void (*cache_put)(void *user, size_t step, const kp_model *m);
-    /* After each step that did not end the pipeline (ok, cached, failed, discarded); m is the model after it (borrowed: the kept
-     * result, or the model before it when the step was not kept). Returning nonzero stops the
-     * pipeline with that status (fill err). */
+    /* After each step that did not end the pipeline (ok, cached, failed, discarded); m is the model
+     * after it (borrowed: the kept result, or the model before it when the step was not kept).
+     * Returning nonzero stops the pipeline with that status (fill err). */
     int (*step_done)(void *user, size_t step, const kp_model *m, const kp_step_result *r,
                      kp_error *err);
 } kp_pipeline_opts;
