@@ -11,6 +11,7 @@
 #include "ophelp.h"
 
 #include "core/ops/int8_gemm.h"
+#include "core/ops/int8_ops.h"
 
 static uint32_t rng = 99;
 static int rnd(int lo, int hi) {
@@ -317,6 +318,37 @@ static void qconv_direct_exact(void **state) {
     }
 }
 
+/* DynamicQuantizeLinear's SIMD path gives the portable loop's bytes, scale and zero point:
+ * random values, exact ties (k + 0.5 steps), NaN, lengths around the vector width. */
+static void dynamic_quantize_simd_matches_c(void **state) {
+    (void)state;
+    float x[1037];
+    uint8_t y0[1037], y1[1037];
+    for (int i = 0; i < 1037; i++) x[i] = (float)rnd(-100000, 300000) * 1e-4f;
+    float mn = 0, mx = 0;
+    for (int i = 0; i < 1037; i++) mn = x[i] < mn ? x[i] : mn, mx = x[i] > mx ? x[i] : mx;
+    float scale = (mx - mn) / 255.f;
+    for (int i = 0; i < 40; i++) x[7 * i + 3] = ((float)rnd(0, 200) + 0.5f) * scale; /* ties */
+    x[500] = NAN;
+    int64_t lens[] = {1037, 16, 15, 33, 1};
+    for (size_t l = 0; l < sizeof lens / sizeof *lens; l++) {
+        float s0, s1;
+        uint8_t z0, z1;
+        kp_q_dynamic_u8(x, lens[l], y0, &s0, &z0, 1);
+        kp_q_dynamic_u8(x, lens[l], y1, &s1, &z1, 0);
+        assert_true(s0 == s1);
+        assert_int_equal(z0, z1);
+        assert_memory_equal(y0, y1, (size_t)lens[l]);
+    }
+    float s0;
+    uint8_t z0;
+    kp_q_dynamic_u8(x, 1037, y0, &s0, &z0, 1);
+    assert_int_equal(y0[500], 0);  /* NaN */
+    for (int i = 0; i < 1037; i++) /* the definition, spot-checked */
+        if (i != 500)
+            assert_int_equal(y0[i], (int)fminf(255.f, fmaxf(0.f, kp_rne(x[i] / s0) + (float)z0)));
+}
+
 /* [N, C, H, W] bytes -> [N, H, W, C] */
 static kp_tensor *to_nhwc(const kp_tensor *x) {
     int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3];
@@ -417,6 +449,7 @@ int main(void) {
         cmocka_unit_test(maxpool8_exact),
         cmocka_unit_test(channels_last_exact),
         cmocka_unit_test(qconv_direct_exact),
+        cmocka_unit_test(dynamic_quantize_simd_matches_c),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
