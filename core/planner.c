@@ -359,7 +359,12 @@ static int better(const kp_project *p, const kp_plan *a, const kp_plan *b, doubl
                   double ex_b) {
     int ia = a->info.meets, ib = b->info.meets;
     if (ia != ib) return ia;
-    if (!ia && fabs(ex_a - ex_b) > 1e-9) return ex_a < ex_b;
+    if (!ia) { /* the accuracy budget first, then whichever misses the rest by less */
+        int aa = a->total.acc_drop + 0.5 * a->info.acc_se <= p->max_drop + 1e-9;
+        int ab = b->total.acc_drop + 0.5 * b->info.acc_se <= p->max_drop + 1e-9;
+        if (aa != ab) return aa;
+        if (fabs(ex_a - ex_b) > 1e-9) return ex_a < ex_b;
+    }
     kp_goal g0 = p->goals[0] ? p->goals[0] : KP_GOAL_SIZE;
     double va = goal_value(g0, &a->total), vb = goal_value(g0, &b->total);
     double tie = g0 == KP_GOAL_ACCURACY ? 0.05 : 0.02 * vb;
