@@ -1147,6 +1147,10 @@ const double *kp_exec_node_seconds(const kp_exec *e, size_t *n) {
     return e->seconds;
 }
 
+const kp_model *kp_exec_model(const kp_exec *e) {
+    return e->m;
+}
+
 const kp_tensor *kp_exec_value(const kp_exec *e, const char *name) {
     int s = kp_smap_get(&e->top->names, name);
     return s >= 0 ? e->top->slots[s].cur : NULL;

@@ -9,12 +9,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "core/dataset.h"
-#include "core/exec.h"
+#include "core/measure.h"
 #include "core/onnx_io.h"
 #include "core/project.h"
+#include "core/pipeline.h"
 #include "core/verify.h"
 #include "passes/registry.h"
 #include "tui/cli.h"
@@ -42,8 +42,14 @@ typedef struct stage {
     int verified;
 } stage;
 
-static void add_note(void *user, const char *msg) {
-    stage *s = user;
+/* What the pipeline's callbacks see: the stages (stage 0 is the original, stage i+1 step i). */
+typedef struct run_ctx {
+    stage *st;
+    int json, threads, runs;
+} run_ctx;
+
+static void add_note(void *user, size_t step, const char *msg) {
+    stage *s = &((run_ctx *)user)->st[step + 1];
     char **v = realloc(s->notes, (s->n_notes + 1) * sizeof *v);
     if (!v) return;
     s->notes = v;
@@ -51,28 +57,68 @@ static void add_note(void *user, const char *msg) {
     if (s->notes[s->n_notes]) s->n_notes++;
 }
 
-static void on_progress(void *user, double f, const char *what) {
+static void on_progress(void *user, size_t step, double f, const char *what) {
     (void)user;
+    (void)step;
     if (!isatty(2)) return;
     fprintf(stderr, "\r  %3.0f%% %-60.60s", 100 * f, what ? what : "");
     if (f >= 1) fputc('\n', stderr);
 }
 
-static int sizes(const kp_model *m, size_t *size, size_t *gz, kp_error *err) {
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    int rc = kp_onnx_save_buffer(m, &buf, &len, err);
-    if (rc) return rc;
-    *size = len;
-    uLongf cap = compressBound((uLong)len);
-    Bytef *z = malloc(cap);
-    if (z && compress2(z, &cap, buf, (uLong)len, 9) == Z_OK)
-        *gz = (size_t)cap + 8; /* gzip framing: zlib's 6 bytes header/trailer -> 18 */
-    else
-        *gz = 0;
-    free(z);
-    free(buf);
+static void on_step_start(void *user, size_t step, const kp_pass *pass) {
+    run_ctx *u = user;
+    (void)step;
+    if (!u->json) fprintf(stderr, "kompress compress: running %s...\n", pass->id);
+}
+
+/* Median milliseconds at batch 64, or -1 when it cannot be measured. */
+static double latency_b64(const kp_model *m, int threads, int runs) {
+    kp_error e = {0};
+    double t = 0;
+    if (kp_verify_latency(m, 64, runs > 5 ? runs / 4 : 2, threads, &t, &e)) return -1;
+    return 1e3 * t;
+}
+
+static void stage_metrics(stage *s, const kp_metrics_row *m) {
+    s->size = (size_t)m->file_bytes;
+    s->gz = (size_t)m->gzip_bytes;
+    s->lat1_ms = m->host_latency_ms;
+    s->has_acc = m->top1 >= 0;
+    s->top1 = m->top1;
+}
+
+static int on_step_done(void *user, size_t step, const kp_model *m, const kp_step_result *r,
+                        kp_error *err) {
+    run_ctx *u = user;
+    (void)err;
+    if (r->status == KP_STEP_OK) u->st[step + 1].latb_ms = latency_b64(m, u->threads, u->runs);
     return 0;
+}
+
+/* A stage row from a step's result; a step not kept shows the size before it, no latency. */
+static void stage_from_result(stage *s, const kp_step_result *r, double tol) {
+    stage_metrics(s, &r->metrics);
+    s->has_acc = 0;
+    if (r->verified) {
+        s->verified = 1;
+        s->agree = r->verify.agree;
+        s->max_abs = r->verify.max_abs;
+        s->max_rel = r->verify.max_rel;
+        s->cosine = r->verify.min_cosine;
+        s->has_acc = r->verify.has_labels;
+        s->top1 = r->verify.acc_cand;
+    }
+    s->status = kp_step_status_name(r->status);
+    if (r->status == KP_STEP_OK) return;
+    s->lat1_ms = s->latb_ms = -1;
+    if (r->status == KP_STEP_DISCARDED)
+        snprintf(s->error, sizeof s->error,
+                 "BUG: lossless pass %s changed the outputs (max relative error %.3g > %.3g); "
+                 "its result is discarded",
+                 s->label, r->verify.max_rel, tol);
+    else
+        snprintf(s->error, sizeof s->error, "%.1100s; the model is left as it was before this pass",
+                 r->error);
 }
 
 static int same_file(const char *a, const char *b) {
@@ -100,21 +146,6 @@ static void free_stage(stage *s) {
     free(s->params);
     for (size_t i = 0; i < s->n_notes; i++) free(s->notes[i]);
     free(s->notes);
-}
-
-static void measure(const kp_model *m, stage *s, int threads, int runs, kp_error *err) {
-    kp_error e2 = {0};
-    if (sizes(m, &s->size, &s->gz, &e2)) snprintf(s->error, sizeof s->error, "%s", e2.msg);
-    double t = 0;
-    if (!kp_verify_latency(m, 1, runs, threads, &t, &e2))
-        s->lat1_ms = 1e3 * t;
-    else
-        s->lat1_ms = -1;
-    if (!kp_verify_latency(m, 64, runs > 5 ? runs / 4 : 2, threads, &t, &e2))
-        s->latb_ms = 1e3 * t;
-    else
-        s->latb_ms = -1;
-    (void)err;
 }
 
 static void print_table(stage *st, size_t n, const char *in, const char *out) {
@@ -366,12 +397,13 @@ static int run(int argc, char **argv) {
                                 passes[i]->id);
         }
 
-    kp_model *model = NULL, *cur = NULL;
+    kp_model *model = NULL;
     kp_dataset *ds = NULL;
     kp_calib *calib = NULL, *evalset = NULL;
     stage st[MAX_PASSES + 1];
     memset(st, 0, sizeof st);
     size_t n_st = 0;
+    kp_pipeline_out po_out = {0};
     if (kp_onnx_load(in_path, NULL, &model, &err)) {
         status = kp_cli_fail(CMD, &err);
         goto done;
@@ -388,96 +420,57 @@ static int run(int argc, char **argv) {
     signal(SIGINT, on_sigint);
 
     /* the original */
+    kp_measure_opts mo = {0};
+    mo.evalset = evalset;
+    mo.runs = runs;
+    mo.threads = threads;
+    mo.cancel = &cancel_flag;
     stage *s0 = &st[n_st++];
     s0->label = "original";
     s0->status = "input";
-    measure(model, s0, threads, runs, &err);
-    kp_verify_opts vo = {0, seed, 8, &cancel_flag, threads};
-    if (evalset) {
-        kp_verify v;
-        if (kp_verify_models(NULL, model, evalset, &vo, &v, &err)) {
-            status = kp_cli_fail(CMD, &err);
-            goto done;
-        }
-        s0->has_acc = v.has_labels;
-        s0->top1 = v.acc_cand;
-    }
-    cur = kp_model_clone(model, &err);
-    if (!cur) {
+    kp_metrics_row before;
+    if (kp_measure_model(model, &mo, &before, &err)) {
         status = kp_cli_fail(CMD, &err);
         goto done;
     }
+    stage_metrics(s0, &before);
+    s0->latb_ms = latency_b64(model, threads, runs);
     for (size_t i = 0; i < n_specs; i++) {
-        stage *s = &st[n_st++];
-        s->label = passes[i]->id;
-        s->params = kp_params_format(&params[i]);
-        kp_error pe = {0};
-        kp_model *next = kp_model_clone(cur, &pe);
-        kp_pass_ctx ctx = {0};
-        ctx.calib = calib;
-        ctx.reference = cur;
-        ctx.original = model; /* reconstruct fits layers to the user's model */
-        ctx.cancel = &cancel_flag;
-        ctx.seed = seed;
-        ctx.threads = threads;
-        ctx.acc_budget = 1.0;
-        ctx.user = s;
-        ctx.progress = on_progress;
-        ctx.note = add_note;
-        if (!json) fprintf(stderr, "kompress compress: running %s...\n", s->label);
-        int rc = next ? passes[i]->apply(next, &params[i], &ctx, &pe) : pe.code;
-        if (!rc) rc = kp_graph_validate(next->graph, &pe);
-        if (!rc) {
-            char **miss = NULL;
-            size_t nm = 0;
-            rc = kp_exec_missing_ops(next, &miss, &nm, &pe);
-            if (!rc && nm) {
-                rc =
-                    kp_error_set(&pe, KP_EUNSUPPORTED, "the result uses ops our engine lacks: %s%s",
-                                 miss[0], nm > 1 ? ", ..." : "");
-            }
-            kp_strv_free(miss, nm);
-        }
-        kp_verify v = {0};
-        if (!rc) rc = kp_verify_models(cur, next, evalset, &vo, &v, &pe);
-        if (rc) {
-            s->status = rc == KP_ECANCELLED ? "cancelled" : "failed";
-            snprintf(s->error, sizeof s->error,
-                     "%.1100s; the model is left as it was before this pass",
-                     pe.msg[0] ? pe.msg : kp_strerror(rc));
-            kp_model_free(next);
-            status = 1;
-            s->size = st[n_st - 2].size;
-            s->gz = st[n_st - 2].gz;
-            s->lat1_ms = s->latb_ms = -1;
-            if (rc == KP_ECANCELLED) break;
-            continue;
-        }
-        s->verified = 1;
-        s->agree = v.agree;
-        s->max_abs = v.max_abs;
-        s->max_rel = v.max_rel;
-        s->cosine = v.min_cosine;
-        s->has_acc = v.has_labels;
-        s->top1 = v.acc_cand;
-        if (passes[i]->lossless && v.max_rel > tol) {
-            s->status = "discarded";
-            snprintf(s->error, sizeof s->error,
-                     "BUG: lossless pass %s changed the outputs (max relative error %.3g > %.3g); "
-                     "its result is discarded",
-                     s->label, v.max_rel, tol);
-            kp_model_free(next);
-            status = 1;
-            s->size = st[n_st - 2].size;
-            s->gz = st[n_st - 2].gz;
-            s->lat1_ms = s->latb_ms = -1;
-            continue;
-        }
-        s->status = "ok";
-        measure(next, s, threads, runs, &err);
-        kp_model_free(cur);
-        cur = next;
+        st[n_st + i].label = passes[i]->id;
+        st[n_st + i].params = kp_params_format(&params[i]);
     }
+
+    kp_pipeline_step steps[MAX_PASSES];
+    for (size_t i = 0; i < n_specs; i++) steps[i] = (kp_pipeline_step){passes[i], &params[i]};
+    run_ctx rc_user = {st, json, threads, runs};
+    kp_pipeline_opts po = {0};
+    po.calib = calib;
+    po.verify_data = evalset;
+    po.verify = (kp_verify_opts){0, seed, 8, NULL, threads};
+    po.measure = &mo;
+    po.before = &before;
+    po.seed = seed;
+    po.threads = threads;
+    po.acc_budget = 1.0;
+    po.lossless_tol = tol;
+    po.cancel = &cancel_flag;
+    po.user = &rc_user;
+    po.step_start = on_step_start;
+    po.progress = on_progress;
+    po.note = add_note;
+    po.step_done = on_step_done;
+    int prc = kp_pipeline_run(model, steps, n_specs, &po, &po_out, &err);
+    if (prc && prc != KP_ECANCELLED) {
+        status = kp_cli_fail(CMD, &err);
+        goto done;
+    }
+    for (size_t i = 0; i < po_out.n_steps; i++) {
+        const kp_step_result *r = &po_out.steps[i];
+        if (r->status == KP_STEP_PENDING) break;
+        stage_from_result(&st[n_st++], r, tol);
+        if (r->status != KP_STEP_OK) status = 1;
+    }
+    kp_model *cur = po_out.model;
     if (kp_onnx_save(cur, out_path, 1, &err)) {
         status = kp_cli_fail(CMD, &err);
         goto done;
@@ -487,7 +480,7 @@ static int run(int argc, char **argv) {
     else
         print_table(st, n_st, in_path, out_path);
 done:
-    for (size_t i = 0; i < n_st; i++) free_stage(&st[i]);
+    for (size_t i = 0; i <= MAX_PASSES; i++) free_stage(&st[i]);
     for (size_t i = 0; i < n_specs; i++) kp_params_free(&params[i]);
     kp_dataset_calib_free(calib);
     kp_dataset_calib_free(evalset);
@@ -495,7 +488,7 @@ done:
     kp_project_free(proj);
     free(pdata);
     free(plabels);
-    kp_model_free(cur);
+    kp_pipeline_out_free(&po_out);
     kp_model_free(model);
     return status;
 }

@@ -82,6 +82,15 @@ PYEOF
 run mlp-dynamic $EX/mlp.onnx quant-dynamic
 run cnn-static $EX/cnn.onnx quant-static
 
+# the executor really runs the int8 layers as int8 kernels (not dequantized to float, e.g. by
+# load-time constant evaluation): every Conv/Gemm of the static CNN is a fused QConv/QGemm
+NT=${BUILD:-build}/tools/node_times
+if [ -x "$NT" ] && [ -f "$T/cnn-static.onnx" ]; then
+  "$NT" "$T/cnn-static.onnx" 1 1 > "$T/nt" 2>&1 || bad "node_times failed: $(tail -2 "$T/nt")"
+  nq=$(grep -c "ai.kompress:Q\(Conv\|Gemm\)" "$T/nt"); nf=$(grep -c " \(Conv\|Gemm\|DequantizeLinear\) ->" "$T/nt")
+  [ "$nq" -eq 6 ] && [ "$nf" -eq 0 ] || bad "executor runs $nq int8 layers of 6 and $nf float Conv/Gemm/DQ: $(cat "$T/nt")"
+fi
+
 [ "$(sum $EX/mlp.onnx)" = "$before_mlp" ] || bad "the input MLP changed"
 [ "$(sum $EX/cnn.onnx)" = "$before_cnn" ] || bad "the input CNN changed"
 [ $fail -eq 0 ] && echo "compress_quant: all checks passed"
