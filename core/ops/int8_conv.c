@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpu.h"
 #include "core/ops/int8_ops.h"
 
 typedef struct cgeom {
@@ -114,21 +115,26 @@ typedef struct conv_pack {
     const int8_t *w; /* this group's weights as stored: [co][c][ky][kx] */
     int8_t *wre;     /* scratch: Coutg * K */
     const cgeom *g;
-    int64_t K;
+    int64_t K;   /* packed row length: kh * kwp * Cg */
+    int64_t kwp; /* kernel width as packed: kw, or more with zero taps for the direct path */
     int ws;
     const uint8_t *zw;
     size_t nzw;
 } conv_pack;
 
-/* Weights reordered to [co][ky][kx][c] (the patch order), then packed. */
+/* Weights reordered to [co][ky][kx][c] (the patch order; kx < kwp, taps beyond kw zero),
+ * then packed. */
 static int pack_conv(void *user, kp_i8_packed *out, kp_error *err) {
     conv_pack *p = user;
     const cgeom *g = p->g;
-    int64_t K = p->K, T = g->kh * g->kw;
+    int64_t K = p->K, T = g->kh * g->kw, K0 = g->Cg * T;
+    memset(p->wre, 0, (size_t)(g->Coutg * K));
     for (int64_t co = 0; co < g->Coutg; co++)
         for (int64_t c = 0; c < g->Cg; c++)
-            for (int64_t t = 0; t < T; t++)
-                p->wre[co * K + t * g->Cg + c] = p->w[co * K + c * T + t];
+            for (int64_t ky = 0; ky < g->kh; ky++)
+                for (int64_t kx = 0; kx < g->kw; kx++)
+                    p->wre[co * K + (ky * p->kwp + kx) * g->Cg + c] =
+                        p->w[co * K0 + c * T + ky * g->kw + kx];
     return kp_i8_pack(p->wre, p->ws, 1, K, g->Coutg, K, p->zw, p->nzw, out, err);
 }
 
@@ -151,9 +157,18 @@ static int conv_int(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *w, cons
     if (M == 0 || g->N == 0 || g->Cout == 0) return 0;
     uint8_t zx = xz ? *(const uint8_t *)xz->data : 0;
     int xs = x->dtype == KP_INT8, ws = w->dtype == KP_INT8;
+    /* direct path (no im2col, AVX-512 VNNI): each kernel row of a window is kwp*Cg contiguous
+     * bytes of a padded channels-last image, read in place by the GEMM; kwp >= kw makes that a
+     * whole number of quads (extra taps have zero weights). Weights must have zero points 0. */
+    int64_t kwp = g->kw;
+    while ((kwp * g->Cg) % 4) kwp++;
+    int direct = g->dw == 1 && ws && !strcmp(kp_cpu_int8_path(), "avx512-vnni");
+    for (int64_t i = 0; direct && wz && i < wz->numel; i++) direct = !((const int8_t *)wz->data)[i];
+    if (!direct) kwp = g->kw;
+    int64_t Kp = g->kh * kwp * g->Cg;
     conv_work wk = {0};
     wk.nhwc = malloc((size_t)(HW * g->Cg) + 1);
-    wk.wre = malloc((size_t)(g->Coutg * K) + 1);
+    wk.wre = malloc((size_t)(g->Coutg * Kp) + 1);
     wk.acc = malloc((size_t)(M * g->Coutg) * sizeof(int32_t) + 4);
     int rc = 0;
     if (!wk.nhwc || !wk.wre || !wk.acc) {
@@ -174,23 +189,20 @@ static int conv_int(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *w, cons
         conv_pack pk = {(const int8_t *)w->data + gi * g->Coutg * K,
                         wk.wre,
                         g,
-                        K,
+                        Kp,
+                        kwp,
                         ws,
                         zwp,
                         nzw > 1 ? (size_t)g->Coutg : nzw};
         const kp_i8_packed *p =
-            kp_i8_cache_get(ctx->node, (int)(1000 + gi), pk.w, (size_t)(g->Coutg * K), zwp, pk.nzw,
-                            pack_conv, &pk, ctx->err);
+            kp_i8_cache_get(ctx->node, (int)((kwp != g->kw ? 3000 : 1000) + gi), pk.w,
+                            (size_t)(g->Coutg * K), zwp, pk.nzw, pack_conv, &pk, ctx->err);
         if (!p) {
             rc = ctx->err->code ? ctx->err->code : KP_ENOMEM;
             break;
         }
-        /* direct path (no im2col): each kernel row of a window is kw*Cg contiguous bytes of a
-         * padded channels-last image, read in place by the GEMM */
         int64_t Hp = (g->OH - 1) * g->sh + (g->kh - 1) * g->dh + 1;
-        int64_t Wp = (g->OW - 1) * g->sw + g->kw;
-        int direct = g->dw == 1 && (g->kw * g->Cg) % 4 == 0 &&
-                     !strcmp(kp_i8_gemm_path(p), "avx512-vnni") && !p->any_zb;
+        int64_t Wp = (g->OW - 1) * g->sw + kwp;
         if (direct && !wk.pad) {
             wk.pad = malloc((size_t)(Hp * Wp * g->Cg) + 1);
             wk.rowp = malloc((size_t)M * sizeof *wk.rowp);
@@ -227,11 +239,13 @@ static int conv_int(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *w, cons
                     for (int64_t ox = 0; ox < g->OW; ox++)
                         wk.rowp[oy * g->OW + ox] = wk.pad + (oy * g->sh * Wp + ox * g->sw) * g->Cg;
                 int32_t za = (xs ? (int32_t)(int8_t)zx + 128 : (int32_t)zx);
-                if (kp_i8_gemm_segments(wk.rowp, M, g->kh, g->kw * g->Cg, g->dh * Wp * g->Cg, za, p,
-                                        wk.acc, g->Coutg)) {
-                    emit(user, n, gi, wk.acc, g);
-                    continue;
+                if (!kp_i8_gemm_segments(wk.rowp, M, g->kh, kwp * g->Cg, g->dh * Wp * g->Cg, za, p,
+                                         wk.acc, g->Coutg)) {
+                    rc = kp_op_fail(ctx, KP_EINVAL, "int8 conv: direct path refused its rows");
+                    break;
                 }
+                emit(user, n, gi, wk.acc, g);
+                continue;
             }
             uint8_t *rowbuf;
             rc = kp_i8_rows_reserve(&wk.rows, M, K, &rowbuf, ctx->err);

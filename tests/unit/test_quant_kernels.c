@@ -11,6 +11,7 @@
 #include "ophelp.h"
 
 #include "core/ops/int8_gemm.h"
+#include "core/ops/int8_ops.h"
 
 static uint32_t rng = 99;
 static int rnd(int lo, int hi) {
@@ -240,14 +241,20 @@ static void maxpool8_exact(void **state) {
     kp_tensor_free(x);
 }
 
-/* QConv whose kernel rows are whole quads (kw * C a multiple of 4: the direct, im2col-free
- * path on AVX-512 VNNI) vs plain loops: padding, stride, dilation, 20 output channels (a
- * partial panel), a pixel count not a multiple of 4, uint8 and int8 inputs. */
+/* QConv on the direct, im2col-free path of AVX-512 VNNI hosts (kernel rows read in place,
+ * padded to whole quads with zero taps) vs plain loops: padding, stride, dilation, 20 output
+ * channels (a partial panel), a pixel count not a multiple of 4, uint8 and int8 inputs. */
 static void qconv_direct_exact(void **state) {
     (void)state;
     kp_error e;
-    for (int sgn = 0; sgn < 2; sgn++) {
-        const int64_t N = 2, C = 8, H = 9, W = 11, CO = 20, KH = 3, KW = 2;
+    for (int v = 0; v < 4; v++) {
+        /* v = 2, 3: rows of 3 bytes (one or three channels), padded to a quad by a zero tap */
+        int sgn = v & 1;
+        const int64_t N = 2,
+                      C = v == 2   ? 1
+                          : v == 3 ? 3
+                                   : 8,
+                      H = 9, W = 11, CO = 20, KH = 3, KW = v >= 2 ? 3 : 2;
         kp_dtype xt = sgn ? KP_INT8 : KP_UINT8;
         kp_tensor *x = tt(xt, 4, D(N, C, H, W), NULL);
         kp_tensor *w = tt(KP_INT8, 4, D(CO, C, KH, KW), NULL);
@@ -301,15 +308,45 @@ static void qconv_direct_exact(void **state) {
                             ((uint8_t *)out[0]->data)[((nn * CO + co) * OH + oy) * OW + ox];
                         int got = sgn ? (int)(int8_t)raw : (int)raw;
                         if (got != want)
-                            fail_msg("sgn %d n%lld co%lld y%lld x%lld: %d want %d", sgn,
-                                     (long long)nn, (long long)co, (long long)oy, (long long)ox,
-                                     got, want);
+                            fail_msg("v %d n%lld co%lld y%lld x%lld: %d want %d", v, (long long)nn,
+                                     (long long)co, (long long)oy, (long long)ox, got, want);
                     }
         free_all(1, out);
         kp_node_free(n);
         kp_tensor *all[] = {x, w, b, sx, zx, sw, sy, zy};
         free_all(8, all);
     }
+}
+
+/* DynamicQuantizeLinear's SIMD path gives the portable loop's bytes, scale and zero point:
+ * random values, exact ties (k + 0.5 steps), NaN, lengths around the vector width. */
+static void dynamic_quantize_simd_matches_c(void **state) {
+    (void)state;
+    float x[1037];
+    uint8_t y0[1037], y1[1037];
+    for (int i = 0; i < 1037; i++) x[i] = (float)rnd(-100000, 300000) * 1e-4f;
+    float mn = 0, mx = 0;
+    for (int i = 0; i < 1037; i++) mn = x[i] < mn ? x[i] : mn, mx = x[i] > mx ? x[i] : mx;
+    float scale = (mx - mn) / 255.f;
+    for (int i = 0; i < 40; i++) x[7 * i + 3] = ((float)rnd(0, 200) + 0.5f) * scale; /* ties */
+    x[500] = NAN;
+    int64_t lens[] = {1037, 16, 15, 33, 1};
+    for (size_t l = 0; l < sizeof lens / sizeof *lens; l++) {
+        float s0, s1;
+        uint8_t z0, z1;
+        kp_q_dynamic_u8(x, lens[l], y0, &s0, &z0, 1);
+        kp_q_dynamic_u8(x, lens[l], y1, &s1, &z1, 0);
+        assert_true(s0 == s1);
+        assert_int_equal(z0, z1);
+        assert_memory_equal(y0, y1, (size_t)lens[l]);
+    }
+    float s0;
+    uint8_t z0;
+    kp_q_dynamic_u8(x, 1037, y0, &s0, &z0, 1);
+    assert_int_equal(y0[500], 0);  /* NaN */
+    for (int i = 0; i < 1037; i++) /* the definition, spot-checked */
+        if (i != 500)
+            assert_int_equal(y0[i], (int)fminf(255.f, fmaxf(0.f, kp_rne(x[i] / s0) + (float)z0)));
 }
 
 /* [N, C, H, W] bytes -> [N, H, W, C] */
@@ -412,6 +449,7 @@ int main(void) {
         cmocka_unit_test(maxpool8_exact),
         cmocka_unit_test(channels_last_exact),
         cmocka_unit_test(qconv_direct_exact),
+        cmocka_unit_test(dynamic_quantize_simd_matches_c),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
