@@ -8,7 +8,7 @@
 
 #include "core/cpu.h"
 
-#define OC_VL   16 /* channels per vector */
+#define OC_VL 16 /* channels per vector */
 #ifndef OC_RMAX
 #define OC_RMAX 12 /* pixels per register tile (14 x 2 blocks spills registers) */
 #endif
@@ -90,12 +90,12 @@ tile(const float *in, int64_t ps, int64_t w2, int64_t c, const float *wa, const 
     }
 }
 
-#define OC_CASE(R)                                                                               \
-    case R:                                                                                      \
-        if (nb == 2)                                                                             \
-            tile(in, ps, w2, c, wa, wb, bv, relu, t, s, R, 2);                                   \
-        else                                                                                     \
-            tile(in, ps, w2, c, wa, wb, bv, relu, t, s, R, 1);                                   \
+#define OC_CASE(R)                                                                                 \
+    case R:                                                                                        \
+        if (nb == 2)                                                                               \
+            tile(in, ps, w2, c, wa, wb, bv, relu, t, s, R, 2);                                     \
+        else                                                                                       \
+            tile(in, ps, w2, c, wa, wb, bv, relu, t, s, R, 1);                                     \
         break;
 
 OC_ATTR static void tile_any(const float *in, int64_t ps, int64_t w2, int64_t c, const float *wa,
@@ -114,8 +114,7 @@ OC_ATTR static void tile_any(const float *in, int64_t ps, int64_t w2, int64_t c,
         OC_CASE(10)
         OC_CASE(11)
         OC_CASE(12)
-    default:
-        break;
+    default: break;
     }
 }
 

@@ -78,9 +78,10 @@ static void check_one(int64_t c, int64_t h, int64_t w, int64_t m, int with_bias,
     ref(x, c, h, w, wt, m, with_bias ? bias : NULL, relu, pool, want);
     for (int64_t i = 0; i < ny; i++) {
         if (!(fabsf(y[i] - want[i]) <= 1e-4f * (1.0f + fabsf(want[i])))) {
-            print_error("c=%lld h=%lld w=%lld m=%lld bias=%d relu=%d pool=%d: y[%lld]=%g, want %g\n",
-                        (long long)c, (long long)h, (long long)w, (long long)m, with_bias, relu,
-                        pool, (long long)i, (double)y[i], (double)want[i]);
+            print_error(
+                "c=%lld h=%lld w=%lld m=%lld bias=%d relu=%d pool=%d: y[%lld]=%g, want %g\n",
+                (long long)c, (long long)h, (long long)w, (long long)m, with_bias, relu, pool,
+                (long long)i, (double)y[i], (double)want[i]);
             fail();
         }
         if (relu) assert_true(y[i] >= 0);

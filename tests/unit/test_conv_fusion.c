@@ -32,10 +32,10 @@ static void set_vi(kp_value_info *v, const char *name, int rank, const int64_t *
 
 typedef struct {
     int64_t n, c, m, h, w, k, stride, pad;
-    const char *act;   /* "Relu", "LeakyRelu" or NULL */
-    int64_t pk, ps;    /* MaxPool kernel and stride */
-    int64_t ppad;      /* MaxPool pads (all sides) */
-    int ceil;          /* MaxPool ceil_mode */
+    const char *act; /* "Relu", "LeakyRelu" or NULL */
+    int64_t pk, ps;  /* MaxPool kernel and stride */
+    int64_t ppad;    /* MaxPool pads (all sides) */
+    int ceil;        /* MaxPool ceil_mode */
 } shape;
 
 /* x -> Conv(w, b) -> [act] -> MaxPool -> y */
@@ -126,7 +126,7 @@ static void fused_paths(void **state) {
         {2, 32, 64, 14, 14, 3, 1, 1, "Relu", 2, 2, 0, 0}, /* demo CNN layer 2 */
         {3, 3, 5, 9, 7, 3, 1, 1, "Relu", 2, 2, 0, 0},     /* odd sizes, few channels */
         {2, 17, 33, 10, 13, 3, 1, 1, "Relu", 2, 2, 0, 0},
-        {1, 9, 18, 5, 31, 3, 1, 1, NULL, 2, 2, 0, 0}, /* no activation */
+        {1, 9, 18, 5, 31, 3, 1, 1, NULL, 2, 2, 0, 0},    /* no activation */
         {2, 8, 16, 12, 11, 5, 1, 2, "Relu", 2, 2, 0, 0}, /* 5x5: im2col + sgemm */
         {2, 4, 6, 13, 12, 3, 2, 1, "Relu", 2, 2, 0, 0},  /* stride 2: im2col */
         {1, 20, 7, 3, 3, 3, 1, 1, "Relu", 2, 2, 0, 0},   /* 3x3 plane -> 1x1 */
