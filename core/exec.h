@@ -43,6 +43,9 @@ const kp_value_info *kp_exec_output(const kp_exec *e, size_t i); /* borrowed */
  * is counted on the node they were folded into. */
 size_t kp_exec_peak_bytes(const kp_exec *e);
 const double *kp_exec_node_seconds(const kp_exec *e, size_t *n);
+/* The model the executor runs, whose nodes kp_exec_node_seconds indexes: the caller's, or its
+ * copy with constants evaluated and int8 patterns fused. Borrowed until kp_exec_free. */
+const kp_model *kp_exec_model(const kp_exec *e);
 /* With keep_values: the value named `name` from the last run, borrowed until the next run or
  * kp_exec_free (a graph input's value is the caller's tensor); NULL if none. */
 const kp_tensor *kp_exec_value(const kp_exec *e, const char *name);

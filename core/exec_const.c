@@ -18,6 +18,9 @@ static int nondeterministic(const kp_node *n) {
 
 static int foldable(kp_graph *g, const kp_node *n) {
     if (!n->n_inputs || !n->n_outputs || nondeterministic(n) || kp_node_is(n, "Constant")) return 0;
+    /* weight DequantizeLinear stays: the int8 fusion (exec_qdq.c) runs after this and turns
+     * DQ(w) -> Conv/Gemm/MatMul into int8 kernels; folding DQ would make those layers float */
+    if (kp_node_is(n, "DequantizeLinear")) return 0;
     for (size_t a = 0; a < n->n_attrs; a++)
         if (n->attrs[a].type == KP_ATTR_GRAPH || n->attrs[a].type == KP_ATTR_GRAPHS) return 0;
     if (!kp_ops_find(n->domain, n->op_type)) return 0;

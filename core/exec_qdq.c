@@ -376,6 +376,81 @@ static int lower_fp16(kp_graph *g, kp_error *err) {
     return kp_graph_toposort(g, err);
 }
 
+static int is_k(const kp_node *n, const char *op) {
+    return n && n->domain && !strcmp(n->domain, "ai.kompress") && !strcmp(n->op_type, op);
+}
+
+/* A fused 2-D QConv with an 8-bit output (y_scale given). */
+static int qconv2d(kp_graph *g, const kp_node *n, int need_q_out) {
+    if (!is_k(n, "QConv")) return 0;
+    const kp_tensor *w = cst(g, kp_node_input(n, 3));
+    return w && w->rank == 4 && (!need_q_out || kp_node_input(n, 6));
+}
+
+/* Value of node i (its one output) can stay channels-last: made by a 2-D QConv or MaxPool8,
+ * not a graph output, read only as input 0 of 2-D QConvs and MaxPool8s. */
+static int nhwc_candidate(kp_graph *g, const kp_node *n) {
+    if (n->n_outputs != 1 || !(qconv2d(g, n, 1) || is_k(n, "MaxPool8"))) return 0;
+    const char *v = n->outputs[0];
+    if (kp_graph_is_output(g, v)) return 0;
+    kp_node *u[16];
+    size_t nu = kp_graph_consumers(g, v, u, 16);
+    if (nu == 0 || nu > 16) return 0;
+    for (size_t k = 0; k < nu; k++) {
+        if (!(qconv2d(g, u[k], 0) || is_k(u[k], "MaxPool8"))) return 0;
+        for (size_t j = 1; j < u[k]->n_inputs; j++)
+            if (!strcmp(u[k]->inputs[j], v)) return 0;
+    }
+    return 1;
+}
+
+/* Chains of int8 convolutions and max pools keep activations channels-last ([N, H, W, C]):
+ * each QConv then reads its patches without transposing its input and writes requantized
+ * pixel rows without transposing its output. MaxPool8 is marked only when both its input and
+ * output stay channels-last; everything else (graph outputs, Flatten, float consumers) still
+ * sees NCHW. */
+static int mark_channels_last(kp_graph *g, kp_error *err) {
+    size_t nn = g->n_nodes;
+    char *in = calloc(nn + 1, 1);
+    if (!in) return kp_error_set(err, KP_ENOMEM, "out of memory");
+    for (size_t i = 0; i < nn; i++) in[i] = (char)nhwc_candidate(g, g->nodes[i]);
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (size_t i = 0; i < nn; i++) {
+            kp_node *n = g->nodes[i];
+            if (!in[i]) continue;
+            int keep = 1;
+            if (is_k(n, "MaxPool8")) { /* its input must be channels-last too */
+                size_t pos;
+                keep = kp_graph_producer(g, kp_node_input(n, 0), &pos) && in[pos];
+            }
+            kp_node *u[16];
+            size_t nu = kp_graph_consumers(g, n->outputs[0], u, 16);
+            for (size_t k = 0; k < nu && keep; k++)
+                if (is_k(u[k], "MaxPool8")) {
+                    size_t pos;
+                    keep = kp_graph_producer(g, u[k]->outputs[0], &pos) && in[pos];
+                }
+            if (!keep) in[i] = 0, changed = 1;
+        }
+    }
+    int rc = 0;
+    for (size_t i = 0; i < nn && !rc; i++) {
+        kp_node *n = g->nodes[i];
+        size_t pos;
+        int x_last = (qconv2d(g, n, 0) || is_k(n, "MaxPool8")) &&
+                     kp_graph_producer(g, kp_node_input(n, 0), &pos) && in[pos];
+        if (is_k(n, "MaxPool8")) {
+            if (in[i]) rc = kp_node_set_attr_int(n, "nhwc", 1);
+        } else if (is_k(n, "QConv")) {
+            if (in[i]) rc = kp_node_set_attr_int(n, "nhwc_out", 1);
+            if (!rc && x_last) rc = kp_node_set_attr_int(n, "nhwc_in", 1);
+        }
+    }
+    free(in);
+    return rc ? kp_error_set(err, KP_ENOMEM, "out of memory") : 0;
+}
+
 int kp_exec_qdq_fuse(const kp_model *m, kp_model **out, kp_error *err) {
     *out = NULL;
     if (!m || !m->graph || !worth_it(m->graph)) return 0;
@@ -409,6 +484,7 @@ int kp_exec_qdq_fuse(const kp_model *m, kp_model **out, kp_error *err) {
     }
     kp_graph_remove_dead(g);
     rc = kp_graph_toposort(g, err);
+    if (!rc) rc = mark_channels_last(g, err);
     if (rc) {
         kp_model_free(c);
         return rc;

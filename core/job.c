@@ -20,10 +20,10 @@
 #include "core/exec.h"
 #include "core/measure.h"
 #include "core/onnx_io.h"
+#include "core/pipeline.h"
 #include "core/project_json.h"
 #include "core/report.h"
 #include "core/target_builtin.h"
-#include "core/verify.h"
 
 #define QCAP         4096
 #define TOOL_VERSION "kompress 0.1.0"
@@ -91,16 +91,6 @@ int kp_job_poll(kp_job *j, kp_event *ev) {
 
 void kp_job_cancel(kp_job *j) {
     if (j) j->cancel = 1;
-}
-
-static void on_progress(void *user, double f, const char *what) {
-    kp_job *j = user;
-    emit(j, KP_EV_PROGRESS, j->cur_step, f, NULL, what);
-}
-
-static void on_note(void *user, const char *msg) {
-    kp_job *j = user;
-    emit(j, KP_EV_LOG, j->cur_step, 0, NULL, msg); /* passes name themselves in their notes */
 }
 
 /* FNV-1a 64, chained: the cache key of a step is a hash of the previous key, pass and params. */
@@ -179,6 +169,199 @@ static int holdout(kp_job *j, kp_dataset *ds, const kp_calib *calib, size_t n_ca
                  (*out)->n_samples, n_cal, n_trial);
         emit(j, KP_EV_LOG, -1, 0, NULL, msg);
     }
+    return rc;
+}
+
+/* The enabled plan steps as a pipeline (core/pipeline.h): plan index, parsed parameters and
+ * cache file of each, and the hooks that turn the pipeline's callbacks into job events. */
+typedef struct job_steps {
+    kp_job *j;
+    size_t n;
+    kp_pipeline_step *steps;
+    kp_params *params;
+    size_t *plan_index;
+    char (*cpath)[2400];
+} job_steps;
+
+static int plan_step(const job_steps *s, size_t i) {
+    return (int)s->plan_index[i];
+}
+
+static void st_start(void *user, size_t i, const kp_pass *pass) {
+    job_steps *s = user;
+    s->j->cur_step = plan_step(s, i);
+    emit(s->j, KP_EV_STEP_START, plan_step(s, i), 0, NULL, pass->id);
+}
+
+static void st_progress(void *user, size_t i, double f, const char *what) {
+    job_steps *s = user;
+    emit(s->j, KP_EV_PROGRESS, plan_step(s, i), f, NULL, what);
+}
+
+static void st_note(void *user, size_t i, const char *msg) {
+    job_steps *s = user; /* passes name themselves in their notes */
+    emit(s->j, KP_EV_LOG, plan_step(s, i), 0, NULL, msg);
+}
+
+static kp_model *st_cache_get(void *user, size_t i) {
+    job_steps *s = user;
+    kp_model *m = NULL;
+    kp_error pe = {0};
+    if (access(s->cpath[i], R_OK) || kp_onnx_load(s->cpath[i], NULL, &m, &pe)) return NULL;
+    emit(s->j, KP_EV_LOG, plan_step(s, i), 0, NULL, "reused the cached result of this step");
+    return m;
+}
+
+static void st_cache_put(void *user, size_t i, const kp_model *m) {
+    job_steps *s = user;
+    kp_job *j = s->j;
+    kp_error pe = {0};
+    if (kp_onnx_save(m, s->cpath[i], 1, &pe)) return; /* a cache that cannot be written */
+    char **c = realloc(j->created, (j->n_created + 1) * sizeof *c);
+    if (c) {
+        j->created = c;
+        if ((c[j->n_created] = strdup(s->cpath[i]))) j->n_created++;
+    }
+}
+
+static int st_done(void *user, size_t i, const kp_model *m, const kp_step_result *r,
+                   kp_error *err) {
+    job_steps *s = user;
+    int k = plan_step(s, i);
+    const char *id = s->steps[i].pass->id;
+    (void)m;
+    (void)err;
+    if (r->status == KP_STEP_OK || r->status == KP_STEP_CACHED) {
+        emit(s->j, KP_EV_METRICS, k, 1, &r->metrics, id);
+        emit(s->j, KP_EV_STEP_DONE, k, 1, NULL, "");
+        return 0;
+    }
+    /* A failed step leaves the model as it was; the run goes on without it. */
+    char msg[1200];
+    if (r->status == KP_STEP_DISCARDED)
+        snprintf(msg, sizeof msg,
+                 "%s failed: lossless pass %s changed outputs by %.2e (relative): a bug, its "
+                 "result was discarded; the model is left as it was",
+                 id, id, r->verify.max_rel);
+    else
+        snprintf(msg, sizeof msg, "%s failed: %.900s; the model is left as it was", id, r->error);
+    emit(s->j, KP_EV_STEP_DONE, k, 1, NULL, msg);
+    return 0;
+}
+
+static void job_steps_free(job_steps *s) {
+    for (size_t i = 0; i < s->n; i++) kp_params_free(&s->params[i]);
+    free(s->steps);
+    free(s->params);
+    free(s->plan_index);
+    free(s->cpath);
+}
+
+/* Parses the enabled plan steps and names their cache files: the key of a step chains the
+ * previous key (first: the model file's hash), pass, params and calibration subset. */
+static int job_steps_new(kp_job *j, int have_calib, uint64_t key, const char *cachedir,
+                         job_steps *s, kp_error *err) {
+    kp_project *p = j->p;
+    memset(s, 0, sizeof *s);
+    s->j = j;
+    size_t cap = p->n_plan ? p->n_plan : 1;
+    s->steps = calloc(cap, sizeof *s->steps);
+    s->params = calloc(cap, sizeof *s->params);
+    s->plan_index = calloc(cap, sizeof *s->plan_index);
+    s->cpath = calloc(cap, sizeof *s->cpath);
+    if (!s->steps || !s->params || !s->plan_index || !s->cpath)
+        return kp_error_set(err, KP_ENOMEM, "out of memory");
+    for (size_t i = 0; i < p->n_plan; i++) {
+        kp_plan_step *ps = &p->plan[i];
+        if (!ps->enabled) continue;
+        const kp_pass *pass = kp_pass_find(j->passes, j->n_passes, ps->pass_id);
+        if (!pass)
+            return kp_error_set(err, KP_ENOTFOUND, "step %zu: no pass named \"%s\"", i + 1,
+                                ps->pass_id);
+        int rc = kp_params_parse(pass, ps->params ? ps->params : "", &s->params[s->n], err);
+        if (rc) return kp_error_wrap(err, "step %zu (%s): ", i + 1, pass->id), rc;
+        size_t k = s->n++;
+        if (pass->needs_data && !have_calib)
+            return kp_error_set(err, KP_EINVAL, "pass %s needs test data; choose data first",
+                                pass->id);
+        s->steps[k].pass = pass;
+        s->steps[k].params = &s->params[k];
+        s->plan_index[k] = i;
+        char *ptxt = kp_params_format(&s->params[k]);
+        key = fnv(key, pass->id, strlen(pass->id) + 1);
+        key = fnv(key, ptxt ? ptxt : "", ptxt ? strlen(ptxt) + 1 : 1);
+        free(ptxt);
+        if (have_calib) key = fnv(key, j->rec.calib_hash, strlen(j->rec.calib_hash));
+        snprintf(s->cpath[k], sizeof s->cpath[k], "%s/%016llx.onnx", cachedir,
+                 (unsigned long long)key);
+    }
+    return 0;
+}
+
+/* Runs the enabled steps on orig through the pipeline; fills the run record's steps,
+ * step_after and after, and *cur with the final model (owned). */
+static int run_steps(kp_job *j, const kp_model *orig, const kp_calib *calib, const kp_target *t,
+                     const kp_measure_opts *mo, uint64_t key, const char *cachedir,
+                     kp_model **cur) {
+    kp_error *err = &j->err;
+    kp_run_record *r = &j->rec;
+    job_steps s;
+    int rc = job_steps_new(j, calib != NULL, key, cachedir, &s, err);
+    if (!rc) {
+        r->steps = calloc(s.n ? s.n : 1, sizeof *r->steps);
+        r->step_after = calloc(s.n ? s.n : 1, sizeof *r->step_after);
+        if (!r->steps || !r->step_after) rc = kp_error_set(err, KP_ENOMEM, "out of memory");
+    }
+    if (rc) {
+        job_steps_free(&s);
+        return rc;
+    }
+    kp_pipeline_opts po = {0};
+    po.calib = calib;
+    po.verify_data = calib;
+    po.verify.max_batches = 4;
+    po.verify.seed = j->p->seed;
+    po.measure = mo;
+    po.before = &r->before;
+    po.target = t;
+    po.seed = j->p->seed;
+    po.threads = 1;
+    po.acc_budget = j->p->max_drop;
+    po.cancel = &j->cancel;
+    po.user = &s;
+    po.step_start = st_start;
+    po.progress = st_progress;
+    po.note = st_note;
+    po.cache_get = st_cache_get;
+    po.cache_put = st_cache_put;
+    po.step_done = st_done;
+    kp_pipeline_out out;
+    rc = kp_pipeline_run(orig, s.steps, s.n, &po, &out, err);
+    j->cur_step = -1;
+    r->after = r->before;
+    for (size_t i = 0; i < out.n_steps; i++) {
+        kp_step_status st = out.steps[i].status;
+        if (st == KP_STEP_PENDING || st == KP_STEP_CANCELLED) break;
+        kp_plan_step *o = &r->steps[r->n_steps];
+        o->pass_id = strdup(s.steps[i].pass->id);
+        o->params = kp_params_format(&s.params[i]);
+        if (!o->params) o->params = strdup("");
+        o->enabled = 1;
+        const kp_plan_step *ps = &j->p->plan[s.plan_index[i]];
+        o->est = ps->est;
+        o->corrected = ps->corrected; /* the history correction est includes */
+        o->corr_size = ps->corr_size;
+        o->corr_lat = ps->corr_lat;
+        o->corr_drop = ps->corr_drop;
+        r->step_after[r->n_steps++] = out.steps[i].metrics;
+        r->after = out.steps[i].metrics;
+    }
+    if (!rc) {
+        *cur = out.model;
+        out.model = NULL;
+    }
+    kp_pipeline_out_free(&out);
+    job_steps_free(&s);
     return rc;
 }
 
@@ -293,134 +476,7 @@ static int work(kp_job *j) {
     rm_tree(tmpdir);
     if ((rc = mkdir_one(tmpdir, err))) goto done;
 
-    size_t n_en = 0;
-    for (size_t i = 0; i < p->n_plan; i++) n_en += p->plan[i].enabled != 0;
-    r->steps = calloc(n_en ? n_en : 1, sizeof *r->steps);
-    r->step_after = calloc(n_en ? n_en : 1, sizeof *r->step_after);
-    if (!r->steps || !r->step_after) {
-        rc = kp_error_set(err, KP_ENOMEM, "out of memory");
-        goto done;
-    }
-    if (!(cur = kp_model_clone(orig, err))) {
-        rc = err->code;
-        goto done;
-    }
-    kp_metrics_row prev = r->before;
-    for (size_t i = 0; i < p->n_plan; i++) {
-        kp_plan_step *s = &p->plan[i];
-        if (!s->enabled) continue;
-        j->cur_step = (int)i;
-        if (j->cancel) {
-            rc = kp_error_set(err, KP_ECANCELLED, "cancelled");
-            goto done;
-        }
-        const kp_pass *pass = kp_pass_find(j->passes, j->n_passes, s->pass_id);
-        if (!pass) {
-            rc = kp_error_set(err, KP_ENOTFOUND, "step %zu: no pass named \"%s\"", i + 1,
-                              s->pass_id);
-            goto done;
-        }
-        kp_params params;
-        if ((rc = kp_params_parse(pass, s->params ? s->params : "", &params, err))) {
-            kp_error_wrap(err, "step %zu (%s): ", i + 1, pass->id);
-            goto done;
-        }
-        if (pass->needs_data && !calib) {
-            kp_params_free(&params);
-            rc = kp_error_set(err, KP_EINVAL, "pass %s needs test data; choose data first",
-                              pass->id);
-            goto done;
-        }
-        char *ptxt = kp_params_format(&params);
-        key = fnv(key, pass->id, strlen(pass->id) + 1);
-        key = fnv(key, ptxt ? ptxt : "", ptxt ? strlen(ptxt) + 1 : 1);
-        if (calib) key = fnv(key, r->calib_hash, strlen(r->calib_hash));
-        char cpath[2400];
-        snprintf(cpath, sizeof cpath, "%s/%016llx.onnx", cachedir, (unsigned long long)key);
-        kp_run_record *rr = r;
-        kp_plan_step *out = &rr->steps[rr->n_steps];
-        out->pass_id = strdup(pass->id);
-        out->params = ptxt ? ptxt : strdup("");
-        out->enabled = 1;
-        out->est = s->est;
-        out->corrected = s->corrected;
-        out->corr_size = s->corr_size;
-        out->corr_lat = s->corr_lat;
-        out->corr_drop = s->corr_drop;
-        emit(j, KP_EV_STEP_START, (int)i, 0, NULL, pass->id);
-
-        kp_model *next = NULL;
-        kp_error pe = {0};
-        if (access(cpath, R_OK) == 0 && kp_onnx_load(cpath, NULL, &next, &pe) == 0) {
-            emit(j, KP_EV_LOG, (int)i, 0, NULL, "reused the cached result of this step");
-        } else {
-            next = kp_model_clone(cur, &pe);
-            kp_pass_ctx ctx = {0};
-            ctx.calib = calib;
-            ctx.reference = cur;
-            ctx.original = orig;
-            ctx.target = t;
-            ctx.cancel = &j->cancel;
-            ctx.seed = p->seed;
-            ctx.threads = 1;
-            ctx.acc_budget = p->max_drop;
-            ctx.user = j;
-            ctx.progress = on_progress;
-            ctx.note = on_note;
-            int prc = next ? pass->apply(next, &params, &ctx, &pe) : pe.code;
-            if (!prc) prc = kp_graph_validate(next->graph, &pe);
-            kp_verify v = {0};
-            kp_verify_opts vo = {0};
-            vo.max_batches = 4;
-            vo.cancel = &j->cancel;
-            vo.seed = p->seed;
-            if (!prc) prc = kp_verify_models(cur, next, calib, &vo, &v, &pe);
-            if (!prc && pass->lossless && v.max_rel > 1e-4) {
-                prc = kp_error_set(&pe, KP_EFORMAT,
-                                   "lossless pass %s changed outputs by %.2e (relative): a bug, "
-                                   "its result was discarded",
-                                   pass->id, v.max_rel);
-            }
-            if (prc) {
-                kp_model_free(next);
-                kp_params_free(&params);
-                if (prc == KP_ECANCELLED || j->cancel) {
-                    rc = kp_error_set(err, KP_ECANCELLED, "cancelled");
-                    goto done;
-                }
-                /* A failed step leaves the model as it was; the run goes on without it. */
-                char msg[1200];
-                snprintf(msg, sizeof msg, "%s failed: %.900s; the model is left as it was",
-                         pass->id, pe.msg);
-                emit(j, KP_EV_STEP_DONE, (int)i, 1, NULL, msg);
-                rr->step_after[rr->n_steps] = prev;
-                rr->n_steps++;
-                continue;
-            }
-            if (kp_onnx_save(next, cpath, 1, &pe) == 0) {
-                char **c = realloc(j->created, (j->n_created + 1) * sizeof *c);
-                if (c) {
-                    j->created = c;
-                    if ((c[j->n_created] = strdup(cpath))) j->n_created++;
-                }
-            }
-        }
-        kp_params_free(&params);
-        kp_metrics_row m;
-        emit(j, KP_EV_PROGRESS, (int)i, 0.95, NULL, "measuring");
-        if ((rc = kp_measure_model(next, &mo, &m, err))) {
-            kp_model_free(next);
-            goto done;
-        }
-        rr->step_after[rr->n_steps++] = m;
-        kp_model_free(cur);
-        cur = next;
-        prev = m;
-        emit(j, KP_EV_METRICS, (int)i, 1, &m, pass->id);
-        emit(j, KP_EV_STEP_DONE, (int)i, 1, NULL, "");
-    }
-    j->cur_step = -1;
-    r->after = prev;
+    if ((rc = run_steps(j, orig, calib, t, &mo, key, cachedir, &cur))) goto done;
 
     emit(j, KP_EV_STAGE, -1, 0, NULL, "writing the compressed model and the report");
     char mpath[2400];

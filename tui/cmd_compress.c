@@ -9,12 +9,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "core/dataset.h"
-#include "core/exec.h"
+#include "core/measure.h"
 #include "core/onnx_io.h"
 #include "core/project.h"
+#include "core/pipeline.h"
 #include "core/verify.h"
 #include "passes/registry.h"
 #include "tui/cli.h"
@@ -42,8 +42,14 @@ typedef struct stage {
     int verified;
 } stage;
 
-static void add_note(void *user, const char *msg) {
-    stage *s = user;
+/* What the pipeline's callbacks see: the stages (stage 0 is the original, stage i+1 step i). */
+typedef struct run_ctx {
+    stage *st;
+    int json, threads, runs;
+} run_ctx;
+
+static void add_note(void *user, size_t step, const char *msg) {
+    stage *s = &((run_ctx *)user)->st[step + 1];
     char **v = realloc(s->notes, (s->n_notes + 1) * sizeof *v);
     if (!v) return;
     s->notes = v;
@@ -51,28 +57,68 @@ static void add_note(void *user, const char *msg) {
     if (s->notes[s->n_notes]) s->n_notes++;
 }
 
-static void on_progress(void *user, double f, const char *what) {
+static void on_progress(void *user, size_t step, double f, const char *what) {
     (void)user;
+    (void)step;
     if (!isatty(2)) return;
     fprintf(stderr, "\r  %3.0f%% %-60.60s", 100 * f, what ? what : "");
     if (f >= 1) fputc('\n', stderr);
 }
 
-static int sizes(const kp_model *m, size_t *size, size_t *gz, kp_error *err) {
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    int rc = kp_onnx_save_buffer(m, &buf, &len, err);
-    if (rc) return rc;
-    *size = len;
-    uLongf cap = compressBound((uLong)len);
-    Bytef *z = malloc(cap);
-    if (z && compress2(z, &cap, buf, (uLong)len, 9) == Z_OK)
-        *gz = (size_t)cap + 8; /* gzip framing: zlib's 6 bytes header/trailer -> 18 */
-    else
-        *gz = 0;
-    free(z);
-    free(buf);
+static void on_step_start(void *user, size_t step, const kp_pass *pass) {
+    run_ctx *u = user;
+    (void)step;
+    if (!u->json) fprintf(stderr, "kompress compress: running %s...\n", pass->id);
+}
+
+/* Median milliseconds at batch 64, or -1 when it cannot be measured. */
+static double latency_b64(const kp_model *m, int threads, int runs) {
+    kp_error e = {0};
+    double t = 0;
+    if (kp_verify_latency(m, 64, runs > 5 ? runs / 4 : 2, threads, &t, &e)) return -1;
+    return 1e3 * t;
+}
+
+static void stage_metrics(stage *s, const kp_metrics_row *m) {
+    s->size = (size_t)m->file_bytes;
+    s->gz = (size_t)m->gzip_bytes;
+    s->lat1_ms = m->host_latency_ms;
+    s->has_acc = m->top1 >= 0;
+    s->top1 = m->top1;
+}
+
+static int on_step_done(void *user, size_t step, const kp_model *m, const kp_step_result *r,
+                        kp_error *err) {
+    run_ctx *u = user;
+    (void)err;
+    if (r->status == KP_STEP_OK) u->st[step + 1].latb_ms = latency_b64(m, u->threads, u->runs);
     return 0;
+}
+
+/* A stage row from a step's result; a step not kept shows the size before it, no latency. */
+static void stage_from_result(stage *s, const kp_step_result *r, double tol) {
+    stage_metrics(s, &r->metrics);
+    s->has_acc = 0;
+    if (r->verified) {
+        s->verified = 1;
+        s->agree = r->verify.agree;
+        s->max_abs = r->verify.max_abs;
+        s->max_rel = r->verify.max_rel;
+        s->cosine = r->verify.min_cosine;
+        s->has_acc = r->verify.has_labels;
+        s->top1 = r->verify.acc_cand;
+    }
+    s->status = kp_step_status_name(r->status);
+    if (r->status == KP_STEP_OK) return;
+    s->lat1_ms = s->latb_ms = -1;
+    if (r->status == KP_STEP_DISCARDED)
+        snprintf(s->error, sizeof s->error,
+                 "BUG: lossless pass %s changed the outputs (max relative error %.3g > %.3g); "
+                 "its result is discarded",
+                 s->label, r->verify.max_rel, tol);
+    else
+        snprintf(s->error, sizeof s->error, "%.1100s; the model is left as it was before this pass",
+                 r->error);
 }
 
 static int same_file(const char *a, const char *b) {
@@ -83,17 +129,21 @@ static int same_file(const char *a, const char *b) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: kompress compress MODEL -o OUT --pass ID[:name=value,...] [--pass ...]\n"
-            "         [--data D [--labels L] [--format F] [--batch B] [--limit N] [--scale S]\n"
-            "          [--mean a,b,c] [--std a,b,c] [--layout nchw|nhwc]] [--calib N] [--seed S]\n"
-            "         [--project P.json] [--threads T] [--runs R] [--tol X] [--json]\n"
-            "Applies the passes in order to a copy of MODEL, checks each result against the model\n"
-            "before it (on the data, or on random inputs without --data), prints a before/after\n"
-            "table and writes OUT atomically. MODEL is never modified. `kompress passes` lists\n"
-            "the passes and their parameters. --calib: samples used for calibration (default 512;\n"
-            "0 = all). --project: data and preprocessing from a project.json. --tol: largest "
-            "relative output change a lossless pass may make (1e-4).\n");
+    fprintf(
+        f,
+        "usage: kompress compress MODEL -o OUT --pass ID[:name=value,...] [--pass ...]\n"
+        "         [--data D [--labels L] [--format F] [--batch B] [--limit N] [--scale S]\n"
+        "          [--mean a,b,c] [--std a,b,c] [--layout nchw|nhwc]] [--calib N] [--seed S]\n"
+        "         [--score holdout|all] [--project P.json] [--threads T] [--runs R] [--tol X]\n"
+        "         [--json]\n"
+        "Applies the passes in order to a copy of MODEL, checks each result against the model\n"
+        "before it (on the data, or on random inputs without --data), prints a before/after\n"
+        "table and writes OUT atomically. MODEL is never modified. `kompress passes` lists\n"
+        "the passes and their parameters. --calib: samples used for calibration (default 512;\n"
+        "0 = all). --score: samples top-1 and agreement are measured on: holdout (default;\n"
+        "the samples calibration does not use, which then takes at most half of them) or all\n"
+        "(the calibration samples too). --project: data and preprocessing from a\n"
+        "project.json. --tol: largest relative output change a lossless pass may make (1e-4).\n");
 }
 
 static void free_stage(stage *s) {
@@ -102,23 +152,53 @@ static void free_stage(stage *s) {
     free(s->notes);
 }
 
-static void measure(const kp_model *m, stage *s, int threads, int runs, kp_error *err) {
-    kp_error e2 = {0};
-    if (sizes(m, &s->size, &s->gz, &e2)) snprintf(s->error, sizeof s->error, "%s", e2.msg);
-    double t = 0;
-    if (!kp_verify_latency(m, 1, runs, threads, &t, &e2))
-        s->lat1_ms = 1e3 * t;
-    else
-        s->lat1_ms = -1;
-    if (!kp_verify_latency(m, 64, runs > 5 ? runs / 4 : 2, threads, &t, &e2))
-        s->latb_ms = 1e3 * t;
-    else
-        s->latb_ms = -1;
-    (void)err;
+/* Which samples top-1 and agreement were measured on. */
+typedef struct scoring {
+    int all;                          /* --score all: every sample, calibration ones included */
+    size_t scored, total, calibrated; /* sample counts */
+    char note[256];                   /* why calibration took fewer samples than asked */
+} scoring;
+
+/* Opens the data, picks the calibration samples and the samples to score: by default the
+ * holdout (the samples calibration does not use; calibration then takes at most half, as in
+ * jobs), with --score all every sample. */
+static int open_data(const char *data, const kp_dataset_opts *dopts, const kp_model *model,
+                     size_t calib_n, uint64_t seed, kp_dataset **ds, kp_calib **calib,
+                     kp_calib **evalset, scoring *sc, kp_error *err) {
+    int rc = kp_dataset_open(data, dopts, ds, err);
+    if (!rc) rc = kp_dataset_bind(*ds, model, err);
+    if (rc) return rc;
+    size_t total = kp_dataset_n_samples(*ds), n_cal = calib_n ? calib_n : total;
+    if (!sc->all && n_cal > total / 2) {
+        n_cal = total / 2;
+        snprintf(sc->note, sizeof sc->note,
+                 "calibration uses %zu of the %zu samples so that the other %zu score the "
+                 "models (--score all scores every sample)",
+                 n_cal, total, total - n_cal);
+    }
+    if (!sc->all && n_cal == 0)
+        return kp_error_set(err, KP_ERANGE,
+                            "%zu sample(s) are too few to both calibrate and score on the others "
+                            "(--score all scores the calibration samples too)",
+                            total);
+    if ((rc = kp_dataset_calib_new(*ds, sc->all ? calib_n : n_cal, seed, calib, err))) return rc;
+    rc = sc->all ? kp_dataset_calib_new(*ds, 0, 0, evalset, err)
+                 : kp_dataset_holdout_new(*ds, *calib, evalset, err);
+    if (rc) return rc;
+    sc->total = total;
+    sc->calibrated = (*calib)->n_samples;
+    sc->scored = (*evalset)->n_samples;
+    return 0;
 }
 
-static void print_table(stage *st, size_t n, const char *in, const char *out) {
+static void print_table(stage *st, size_t n, const char *in, const char *out, const scoring *sc) {
     printf("%s -> %s\n", in, out);
+    if (sc->total && sc->all)
+        printf("scored on all %zu samples (the %zu calibration samples included)\n", sc->scored,
+               sc->calibrated);
+    else if (sc->total)
+        printf("scored on the holdout: %zu of %zu samples (not the %zu used for calibration)\n",
+               sc->scored, sc->total, sc->calibrated);
     printf("%-16s %-10s %10s %10s %7s %10s %11s %8s %8s %10s\n", "stage", "status", "bytes", "gzip",
            "ratio", "ms b=1", "ms b=64", "top-1 %", "agree %", "max rel");
     for (size_t i = 0; i < n; i++) {
@@ -138,11 +218,20 @@ static void print_table(stage *st, size_t n, const char *in, const char *out) {
     }
 }
 
-static void print_json(stage *st, size_t n, const char *in, const char *out, int ok) {
+static void print_json(stage *st, size_t n, const char *in, const char *out, int ok,
+                       const scoring *sc) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "input", in);
     cJSON_AddStringToObject(root, "output", out);
     cJSON_AddBoolToObject(root, "ok", ok);
+    if (sc->total) {
+        cJSON *o = cJSON_AddObjectToObject(root, "scored");
+        cJSON_AddStringToObject(o, "set", sc->all ? "all" : "holdout");
+        cJSON_AddNumberToObject(o, "samples", (double)sc->scored);
+        cJSON_AddNumberToObject(o, "of", (double)sc->total);
+        cJSON_AddNumberToObject(o, "calibration_samples", (double)sc->calibrated);
+        if (sc->note[0]) cJSON_AddStringToObject(o, "note", sc->note);
+    }
     cJSON *arr = cJSON_AddArrayToObject(root, "stages");
     for (size_t i = 0; i < n; i++) {
         stage *s = &st[i];
@@ -191,7 +280,8 @@ enum {
     O_TOL,
     O_JSON,
     O_PASS,
-    O_PROJECT
+    O_PROJECT,
+    O_SCORE
 };
 
 static int apply_flags(kp_dataset_opts *o, const char *labels, const char *format, long long batch,
@@ -247,6 +337,7 @@ static int run(int argc, char **argv) {
                                              {"tol", required_argument, 0, O_TOL},
                                              {"json", no_argument, 0, O_JSON},
                                              {"project", required_argument, 0, O_PROJECT},
+                                             {"score", required_argument, 0, O_SCORE},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
     const char *out_path = NULL, *data = NULL, *specs[MAX_PASSES], *project = NULL;
@@ -255,7 +346,7 @@ static int run(int argc, char **argv) {
     long long f_batch = -1, f_limit = -1;
     size_t n_specs = 0, calib_n = 512;
     uint64_t seed = 1;
-    int threads = 1, runs = 20, json = 0;
+    int threads = 1, runs = 20, json = 0, score_all = 0;
     double tol = 1e-4;
     kp_dataset_opts dopts;
     kp_dataset_opts_init(&dopts);
@@ -274,6 +365,11 @@ static int run(int argc, char **argv) {
         case O_LABELS: f_labels = optarg; break;
         case O_FORMAT: f_format = optarg; break;
         case O_PROJECT: project = optarg; break;
+        case O_SCORE:
+            if (strcmp(optarg, "holdout") && strcmp(optarg, "all"))
+                return kp_cli_failf(CMD, 2, "--score is holdout or all, not '%s'", optarg);
+            score_all = !strcmp(optarg, "all");
+            break;
         case O_BATCH:
         case O_LIMIT:
         case O_CALIB:
@@ -366,128 +462,91 @@ static int run(int argc, char **argv) {
                                 passes[i]->id);
         }
 
-    kp_model *model = NULL, *cur = NULL;
+    kp_model *model = NULL;
     kp_dataset *ds = NULL;
     kp_calib *calib = NULL, *evalset = NULL;
     stage st[MAX_PASSES + 1];
     memset(st, 0, sizeof st);
     size_t n_st = 0;
+    kp_pipeline_out po_out = {0};
+    scoring sc = {0};
+    sc.all = score_all;
     if (kp_onnx_load(in_path, NULL, &model, &err)) {
         status = kp_cli_fail(CMD, &err);
         goto done;
     }
     if (data) {
-        if (kp_dataset_open(data, &dopts, &ds, &err) || kp_dataset_bind(ds, model, &err) ||
-            kp_dataset_calib_new(ds, calib_n, seed, &calib, &err) ||
-            kp_dataset_calib_new(ds, 0, 0, &evalset, &err)) {
+        if (open_data(data, &dopts, model, calib_n, seed, &ds, &calib, &evalset, &sc, &err)) {
             kp_error_wrap(&err, "data %s: ", data);
             status = kp_cli_fail(CMD, &err);
             goto done;
         }
+        if (sc.note[0] && !json) fprintf(stderr, "kompress compress: %s\n", sc.note);
     }
     signal(SIGINT, on_sigint);
 
     /* the original */
+    kp_measure_opts mo = {0};
+    mo.evalset = evalset;
+    mo.runs = runs;
+    mo.threads = threads;
+    mo.cancel = &cancel_flag;
     stage *s0 = &st[n_st++];
     s0->label = "original";
     s0->status = "input";
-    measure(model, s0, threads, runs, &err);
-    kp_verify_opts vo = {0, seed, 8, &cancel_flag, threads};
-    if (evalset) {
-        kp_verify v;
-        if (kp_verify_models(NULL, model, evalset, &vo, &v, &err)) {
-            status = kp_cli_fail(CMD, &err);
-            goto done;
-        }
-        s0->has_acc = v.has_labels;
-        s0->top1 = v.acc_cand;
-    }
-    cur = kp_model_clone(model, &err);
-    if (!cur) {
+    kp_metrics_row before;
+    if (kp_measure_model(model, &mo, &before, &err)) {
         status = kp_cli_fail(CMD, &err);
         goto done;
     }
+    stage_metrics(s0, &before);
+    s0->latb_ms = latency_b64(model, threads, runs);
     for (size_t i = 0; i < n_specs; i++) {
-        stage *s = &st[n_st++];
-        s->label = passes[i]->id;
-        s->params = kp_params_format(&params[i]);
-        kp_error pe = {0};
-        kp_model *next = kp_model_clone(cur, &pe);
-        kp_pass_ctx ctx = {0};
-        ctx.calib = calib;
-        ctx.reference = cur;
-        ctx.original = model; /* reconstruct fits layers to the user's model */
-        ctx.cancel = &cancel_flag;
-        ctx.seed = seed;
-        ctx.threads = threads;
-        ctx.acc_budget = 1.0;
-        ctx.user = s;
-        ctx.progress = on_progress;
-        ctx.note = add_note;
-        if (!json) fprintf(stderr, "kompress compress: running %s...\n", s->label);
-        int rc = next ? passes[i]->apply(next, &params[i], &ctx, &pe) : pe.code;
-        if (!rc) rc = kp_graph_validate(next->graph, &pe);
-        if (!rc) {
-            char **miss = NULL;
-            size_t nm = 0;
-            rc = kp_exec_missing_ops(next, &miss, &nm, &pe);
-            if (!rc && nm) {
-                rc =
-                    kp_error_set(&pe, KP_EUNSUPPORTED, "the result uses ops our engine lacks: %s%s",
-                                 miss[0], nm > 1 ? ", ..." : "");
-            }
-            kp_strv_free(miss, nm);
-        }
-        kp_verify v = {0};
-        if (!rc) rc = kp_verify_models(cur, next, evalset, &vo, &v, &pe);
-        if (rc) {
-            s->status = rc == KP_ECANCELLED ? "cancelled" : "failed";
-            snprintf(s->error, sizeof s->error,
-                     "%.1100s; the model is left as it was before this pass",
-                     pe.msg[0] ? pe.msg : kp_strerror(rc));
-            kp_model_free(next);
-            status = 1;
-            s->size = st[n_st - 2].size;
-            s->gz = st[n_st - 2].gz;
-            s->lat1_ms = s->latb_ms = -1;
-            if (rc == KP_ECANCELLED) break;
-            continue;
-        }
-        s->verified = 1;
-        s->agree = v.agree;
-        s->max_abs = v.max_abs;
-        s->max_rel = v.max_rel;
-        s->cosine = v.min_cosine;
-        s->has_acc = v.has_labels;
-        s->top1 = v.acc_cand;
-        if (passes[i]->lossless && v.max_rel > tol) {
-            s->status = "discarded";
-            snprintf(s->error, sizeof s->error,
-                     "BUG: lossless pass %s changed the outputs (max relative error %.3g > %.3g); "
-                     "its result is discarded",
-                     s->label, v.max_rel, tol);
-            kp_model_free(next);
-            status = 1;
-            s->size = st[n_st - 2].size;
-            s->gz = st[n_st - 2].gz;
-            s->lat1_ms = s->latb_ms = -1;
-            continue;
-        }
-        s->status = "ok";
-        measure(next, s, threads, runs, &err);
-        kp_model_free(cur);
-        cur = next;
+        st[n_st + i].label = passes[i]->id;
+        st[n_st + i].params = kp_params_format(&params[i]);
     }
+
+    kp_pipeline_step steps[MAX_PASSES];
+    for (size_t i = 0; i < n_specs; i++) steps[i] = (kp_pipeline_step){passes[i], &params[i]};
+    run_ctx rc_user = {st, json, threads, runs};
+    kp_pipeline_opts po = {0};
+    po.calib = calib;
+    po.verify_data = evalset;
+    po.verify = (kp_verify_opts){0, seed, 8, NULL, threads};
+    po.measure = &mo;
+    po.before = &before;
+    po.seed = seed;
+    po.threads = threads;
+    po.acc_budget = 1.0;
+    po.lossless_tol = tol;
+    po.cancel = &cancel_flag;
+    po.user = &rc_user;
+    po.step_start = on_step_start;
+    po.progress = on_progress;
+    po.note = add_note;
+    po.step_done = on_step_done;
+    int prc = kp_pipeline_run(model, steps, n_specs, &po, &po_out, &err);
+    if (prc && prc != KP_ECANCELLED) {
+        status = kp_cli_fail(CMD, &err);
+        goto done;
+    }
+    for (size_t i = 0; i < po_out.n_steps; i++) {
+        const kp_step_result *r = &po_out.steps[i];
+        if (r->status == KP_STEP_PENDING) break;
+        stage_from_result(&st[n_st++], r, tol);
+        if (r->status != KP_STEP_OK) status = 1;
+    }
+    kp_model *cur = po_out.model;
     if (kp_onnx_save(cur, out_path, 1, &err)) {
         status = kp_cli_fail(CMD, &err);
         goto done;
     }
     if (json)
-        print_json(st, n_st, in_path, out_path, status == 0);
+        print_json(st, n_st, in_path, out_path, status == 0, &sc);
     else
-        print_table(st, n_st, in_path, out_path);
+        print_table(st, n_st, in_path, out_path, &sc);
 done:
-    for (size_t i = 0; i < n_st; i++) free_stage(&st[i]);
+    for (size_t i = 0; i <= MAX_PASSES; i++) free_stage(&st[i]);
     for (size_t i = 0; i < n_specs; i++) kp_params_free(&params[i]);
     kp_dataset_calib_free(calib);
     kp_dataset_calib_free(evalset);
@@ -495,7 +554,7 @@ done:
     kp_project_free(proj);
     free(pdata);
     free(plabels);
-    kp_model_free(cur);
+    kp_pipeline_out_free(&po_out);
     kp_model_free(model);
     return status;
 }

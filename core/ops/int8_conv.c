@@ -1,18 +1,37 @@
 /* ConvInteger and QLinearConv (1-D and 2-D, groups, strides, pads, dilations, auto_pad) on the
  * int8 GEMM. Each image is moved to channels-last once, so a patch row is a few contiguous
  * copies; padding takes the input zero point, so padded taps contribute exactly zero. Weights
- * are reordered to (ky, kx, c) to match and packed once per model through the cache. */
+ * are reordered to (ky, kx, c) to match and packed once per model through the cache.
+ * The fused ai.kompress:QConv may also take and give channels-last tensors (attributes
+ * nhwc_in, nhwc_out: [N, H, W, C], set by the executor's int8 fusion between its int8 kernels),
+ * which skips both transposes. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpu.h"
 #include "core/ops/int8_ops.h"
 
 typedef struct cgeom {
     int64_t N, C, H, W, Cout, Cg, Coutg, kh, kw, sh, sw, dh, dw, pt, pl, OH, OW, group;
+    int nhwc_in, nhwc_out;
 } cgeom;
 
-static int geometry(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *w, cgeom *g) {
+static int geometry(kp_op_ctx *ctx, const kp_tensor *x0, const kp_tensor *w, cgeom *g, int nhwc_in,
+                    int nhwc_out) {
     memset(g, 0, sizeof *g);
+    kp_tensor xv = *x0; /* dims as NCHW */
+    const kp_tensor *x = &xv;
+    if (nhwc_in || nhwc_out) {
+        if (x0->rank != 4)
+            return kp_op_fail(ctx, KP_EUNSUPPORTED, "channels-last needs a 2-D convolution");
+        if (nhwc_in) {
+            xv.dims[1] = x0->dims[3];
+            xv.dims[2] = x0->dims[1];
+            xv.dims[3] = x0->dims[2];
+        }
+    }
+    g->nhwc_in = nhwc_in;
+    g->nhwc_out = nhwc_out;
     if (x->rank != 3 && x->rank != 4)
         return kp_op_fail(ctx, KP_EUNSUPPORTED, "only 1-D and 2-D convolutions (input rank %d)",
                           x->rank);
@@ -75,16 +94,20 @@ static int geometry(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *w, cgeo
 
 /* acc for image n, group gi: [OH*OW, Coutg] int32. */
 typedef struct conv_work {
-    uint8_t *nhwc;   /* H*W*Cg */
-    int8_t *wre;     /* Coutg * K reordered weights */
-    int32_t *acc;    /* OH*OW*Coutg */
-    kp_i8_rows rows; /* patches */
+    uint8_t *nhwc;        /* H*W*Cg */
+    int8_t *wre;          /* Coutg * K reordered weights */
+    int32_t *acc;         /* OH*OW*Coutg */
+    kp_i8_rows rows;      /* patches */
+    uint8_t *pad;         /* direct path: the zero-point padded image, channels-last, unsigned */
+    const uint8_t **rowp; /* direct path: where each output pixel's window starts in pad */
 } conv_work;
 
 static void work_free(conv_work *w) {
     free(w->nhwc);
     free(w->wre);
     free(w->acc);
+    free(w->pad);
+    free((void *)w->rowp);
     kp_i8_rows_free(&w->rows);
 }
 
@@ -92,21 +115,26 @@ typedef struct conv_pack {
     const int8_t *w; /* this group's weights as stored: [co][c][ky][kx] */
     int8_t *wre;     /* scratch: Coutg * K */
     const cgeom *g;
-    int64_t K;
+    int64_t K;   /* packed row length: kh * kwp * Cg */
+    int64_t kwp; /* kernel width as packed: kw, or more with zero taps for the direct path */
     int ws;
     const uint8_t *zw;
     size_t nzw;
 } conv_pack;
 
-/* Weights reordered to [co][ky][kx][c] (the patch order), then packed. */
+/* Weights reordered to [co][ky][kx][c] (the patch order; kx < kwp, taps beyond kw zero),
+ * then packed. */
 static int pack_conv(void *user, kp_i8_packed *out, kp_error *err) {
     conv_pack *p = user;
     const cgeom *g = p->g;
-    int64_t K = p->K, T = g->kh * g->kw;
+    int64_t K = p->K, T = g->kh * g->kw, K0 = g->Cg * T;
+    memset(p->wre, 0, (size_t)(g->Coutg * K));
     for (int64_t co = 0; co < g->Coutg; co++)
         for (int64_t c = 0; c < g->Cg; c++)
-            for (int64_t t = 0; t < T; t++)
-                p->wre[co * K + t * g->Cg + c] = p->w[co * K + c * T + t];
+            for (int64_t ky = 0; ky < g->kh; ky++)
+                for (int64_t kx = 0; kx < g->kw; kx++)
+                    p->wre[co * K + (ky * p->kwp + kx) * g->Cg + c] =
+                        p->w[co * K0 + c * T + ky * g->kw + kx];
     return kp_i8_pack(p->wre, p->ws, 1, K, g->Coutg, K, p->zw, p->nzw, out, err);
 }
 
@@ -129,9 +157,18 @@ static int conv_int(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *w, cons
     if (M == 0 || g->N == 0 || g->Cout == 0) return 0;
     uint8_t zx = xz ? *(const uint8_t *)xz->data : 0;
     int xs = x->dtype == KP_INT8, ws = w->dtype == KP_INT8;
+    /* direct path (no im2col, AVX-512 VNNI): each kernel row of a window is kwp*Cg contiguous
+     * bytes of a padded channels-last image, read in place by the GEMM; kwp >= kw makes that a
+     * whole number of quads (extra taps have zero weights). Weights must have zero points 0. */
+    int64_t kwp = g->kw;
+    while ((kwp * g->Cg) % 4) kwp++;
+    int direct = g->dw == 1 && ws && !strcmp(kp_cpu_int8_path(), "avx512-vnni");
+    for (int64_t i = 0; direct && wz && i < wz->numel; i++) direct = !((const int8_t *)wz->data)[i];
+    if (!direct) kwp = g->kw;
+    int64_t Kp = g->kh * kwp * g->Cg;
     conv_work wk = {0};
     wk.nhwc = malloc((size_t)(HW * g->Cg) + 1);
-    wk.wre = malloc((size_t)(g->Coutg * K) + 1);
+    wk.wre = malloc((size_t)(g->Coutg * Kp) + 1);
     wk.acc = malloc((size_t)(M * g->Coutg) * sizeof(int32_t) + 4);
     int rc = 0;
     if (!wk.nhwc || !wk.wre || !wk.acc) {
@@ -152,20 +189,64 @@ static int conv_int(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *w, cons
         conv_pack pk = {(const int8_t *)w->data + gi * g->Coutg * K,
                         wk.wre,
                         g,
-                        K,
+                        Kp,
+                        kwp,
                         ws,
                         zwp,
                         nzw > 1 ? (size_t)g->Coutg : nzw};
         const kp_i8_packed *p =
-            kp_i8_cache_get(ctx->node, (int)(1000 + gi), pk.w, (size_t)(g->Coutg * K), zwp, pk.nzw,
-                            pack_conv, &pk, ctx->err);
+            kp_i8_cache_get(ctx->node, (int)((kwp != g->kw ? 3000 : 1000) + gi), pk.w,
+                            (size_t)(g->Coutg * K), zwp, pk.nzw, pack_conv, &pk, ctx->err);
         if (!p) {
             rc = ctx->err->code ? ctx->err->code : KP_ENOMEM;
             break;
         }
+        int64_t Hp = (g->OH - 1) * g->sh + (g->kh - 1) * g->dh + 1;
+        int64_t Wp = (g->OW - 1) * g->sw + kwp;
+        if (direct && !wk.pad) {
+            wk.pad = malloc((size_t)(Hp * Wp * g->Cg) + 1);
+            wk.rowp = malloc((size_t)M * sizeof *wk.rowp);
+            if (!wk.pad || !wk.rowp) {
+                rc = kp_op_fail(ctx, KP_ENOMEM, "out of memory");
+                break;
+            }
+        }
         for (int64_t n = 0; n < g->N && !rc; n++) {
-            const uint8_t *src = (const uint8_t *)x->data + (n * g->C + gi * g->Cg) * HW;
-            kp_u8_transpose(src, g->Cg, HW, wk.nhwc);
+            const uint8_t *pix = wk.nhwc;
+            if (g->nhwc_in && g->group == 1) {
+                pix = (const uint8_t *)x->data + n * HW * g->C;
+            } else if (g->nhwc_in) {
+                const uint8_t *src = (const uint8_t *)x->data + n * HW * g->C + gi * g->Cg;
+                for (int64_t i = 0; i < HW; i++)
+                    memcpy(wk.nhwc + i * g->Cg, src + i * g->C, (size_t)g->Cg);
+            } else {
+                const uint8_t *src = (const uint8_t *)x->data + (n * g->C + gi * g->Cg) * HW;
+                kp_u8_transpose(src, g->Cg, HW, wk.nhwc);
+            }
+            if (direct) {
+                uint8_t fill = (uint8_t)(zx ^ (xs ? 0x80 : 0));
+                memset(wk.pad, fill, (size_t)(Hp * Wp * g->Cg));
+                int64_t ncol = g->W < Wp - g->pl ? g->W : Wp - g->pl;
+                for (int64_t iy = 0; iy < g->H && iy + g->pt < Hp && ncol > 0; iy++) {
+                    uint8_t *d = wk.pad + ((iy + g->pt) * Wp + g->pl) * g->Cg;
+                    const uint8_t *sp = pix + iy * g->W * g->Cg;
+                    if (xs)
+                        for (int64_t b = 0; b < ncol * g->Cg; b++) d[b] = sp[b] ^ 0x80;
+                    else
+                        memcpy(d, sp, (size_t)(ncol * g->Cg));
+                }
+                for (int64_t oy = 0; oy < g->OH; oy++)
+                    for (int64_t ox = 0; ox < g->OW; ox++)
+                        wk.rowp[oy * g->OW + ox] = wk.pad + (oy * g->sh * Wp + ox * g->sw) * g->Cg;
+                int32_t za = (xs ? (int32_t)(int8_t)zx + 128 : (int32_t)zx);
+                if (!kp_i8_gemm_segments(wk.rowp, M, g->kh, kwp * g->Cg, g->dh * Wp * g->Cg, za, p,
+                                         wk.acc, g->Coutg)) {
+                    rc = kp_op_fail(ctx, KP_EINVAL, "int8 conv: direct path refused its rows");
+                    break;
+                }
+                emit(user, n, gi, wk.acc, g);
+                continue;
+            }
             uint8_t *rowbuf;
             rc = kp_i8_rows_reserve(&wk.rows, M, K, &rowbuf, ctx->err);
             if (rc) break;
@@ -182,9 +263,13 @@ static int conv_int(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *w, cons
                             memset(dst, zx, (size_t)run);
                             continue;
                         }
-                        const uint8_t *srow = wk.nhwc + iy * g->W * g->Cg;
+                        const uint8_t *srow = pix + iy * g->W * g->Cg;
                         if (inside_x) { /* the whole kernel row is contiguous in NHWC */
-                            memcpy(dst, srow + ix0 * g->Cg, (size_t)run);
+                            const uint8_t *sp = srow + ix0 * g->Cg;
+                            if (run <= 8) /* a few bytes (single-channel input): no call */
+                                for (int64_t b = 0; b < run; b++) dst[b] = sp[b];
+                            else
+                                memcpy(dst, sp, (size_t)run);
                             continue;
                         }
                         for (int64_t kx = 0; kx < g->kw; kx++) {
@@ -192,6 +277,8 @@ static int conv_int(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *w, cons
                             uint8_t *d = dst + kx * g->Cg;
                             if (ix < 0 || ix >= g->W)
                                 memset(d, zx, (size_t)g->Cg);
+                            else if (g->Cg == 1)
+                                *d = srow[ix];
                             else
                                 memcpy(d, srow + ix * g->Cg, (size_t)g->Cg);
                         }
@@ -219,6 +306,12 @@ static void emit_int32(void *user, int64_t n, int64_t gi, const int32_t *acc, co
 
 static int out_dims(const kp_tensor *x, const cgeom *g, int64_t *d) {
     d[0] = g->N;
+    if (g->nhwc_out) {
+        d[1] = g->OH;
+        d[2] = g->OW;
+        d[3] = g->Cout;
+        return 4;
+    }
     d[1] = g->Cout;
     if (x->rank == 4) {
         d[2] = g->OH;
@@ -232,7 +325,7 @@ int kp_op_ConvInteger(kp_op_ctx *ctx) {
     const kp_tensor *x = kp_op_input(ctx, 0), *w = kp_op_input(ctx, 1);
     if (!x || !w) return kp_op_fail(ctx, KP_EFORMAT, "needs inputs x and w");
     cgeom g;
-    int rc = geometry(ctx, x, w, &g);
+    int rc = geometry(ctx, x, w, &g, 0, 0);
     if (rc) return rc;
     int64_t d[4];
     int r = out_dims(x, &g, d);
@@ -256,11 +349,15 @@ static void emit_q(void *user, int64_t n, int64_t gi, const int32_t *acc, const 
     int64_t M = g->OH * g->OW, C = g->Coutg, c0 = gi * g->Coutg;
     int32_t lo = q->mode == 0 ? 0 : -128, hi = q->mode == 0 ? 255 : 127;
     if (q->relu && q->zy > lo) lo = q->zy; /* Relu before quantizing = clamp at the zero point */
+    if (q->mode != 2 && g->nhwc_out) {     /* requantized pixel rows straight into [N,OH,OW,C] */
+        kp_i8_requant_rows(acc, M, C, C, q->bias ? q->bias + c0 : NULL, q->mult + c0, q->zy, lo, hi,
+                           q->mode == 0, (uint8_t *)q->y + n * M * g->Cout + c0, g->Cout);
+        return;
+    }
     if (q->mode != 2) {
         /* requantize pixel rows (contiguous, vectorized), then transpose bytes to NCHW */
-        for (int64_t i = 0; i < M; i++)
-            kp_i8_requant_row(acc + i * C, q->bias ? q->bias + c0 : NULL, q->mult + c0, C, q->zy,
-                              lo, hi, q->mode == 0, q->tmp + i * C);
+        kp_i8_requant_rows(acc, M, C, C, q->bias ? q->bias + c0 : NULL, q->mult + c0, q->zy, lo, hi,
+                           q->mode == 0, q->tmp, C);
         kp_u8_transpose(q->tmp, M, C, (uint8_t *)q->y + (n * g->Cout + c0) * M);
         return;
     }
@@ -268,10 +365,11 @@ static void emit_q(void *user, int64_t n, int64_t gi, const int32_t *acc, const 
         int64_t co = c0 + c;
         float mult = q->mult[co];
         int32_t b = q->bias ? q->bias[co] : 0;
-        float *dst = (float *)q->y + (n * g->Cout + co) * M;
+        float *dst = (float *)q->y + (g->nhwc_out ? n * M * g->Cout + co : (n * g->Cout + co) * M);
+        int64_t step = g->nhwc_out ? g->Cout : 1;
         for (int64_t i = 0; i < M; i++) {
             float v = (float)(acc[i * C + c] + b) * mult;
-            dst[i] = q->relu && v < 0.f ? 0.f : v;
+            dst[i * step] = q->relu && v < 0.f ? 0.f : v;
         }
     }
 }
@@ -285,7 +383,8 @@ static int qconv(kp_op_ctx *ctx, int fused) {
     if (!x || !sx || !w || !sw || (!sy && !fused))
         return kp_op_fail(ctx, KP_EFORMAT, "needs x, x_scale, w, w_scale and y_scale");
     cgeom g;
-    int rc = geometry(ctx, x, w, &g);
+    int rc = geometry(ctx, x, w, &g, fused ? (int)kp_node_attr_int(ctx->node, "nhwc_in", 0) : 0,
+                      fused ? (int)kp_node_attr_int(ctx->node, "nhwc_out", 0) : 0);
     if (rc) return rc;
     if (sx->numel != 1 || (sy && sy->numel != 1))
         return kp_op_fail(ctx, KP_EFORMAT, "x_scale and y_scale must be scalars");

@@ -357,6 +357,77 @@ static void gemm512_direct(const kp_i8_rows *a, const kp_i8_packed *b, int32_t *
     }
 }
 
+/* Rows made of S segments of 4*l4 bytes at stride ss (direct convolution, no im2col). */
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
+seg512_4(const uint8_t *const *ar, int64_t S, int64_t l4, int64_t ss, int32_t za, const int8_t *b,
+         int64_t kq, int np, const int32_t *cs, int64_t ncols, int32_t *C, int64_t ldc) {
+    __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+            c30 = c00, c31 = c00;
+    const int8_t *b1 = b + (size_t)kq * 64;
+    for (int64_t sg = 0; sg < S; sg++) {
+        const uint8_t *a0 = ar[0] + sg * ss, *a1 = ar[1] + sg * ss, *a2 = ar[2] + sg * ss,
+                      *a3 = ar[3] + sg * ss;
+        const int8_t *bq = b + sg * l4 * 64, *bq1 = b1 + sg * l4 * 64;
+        if (np > 1) {
+            for (int64_t q = 0; q < l4; q++) {
+                __m512i v0 = _mm512_load_si512((const void *)(bq + q * 64));
+                __m512i v1 = _mm512_load_si512((const void *)(bq1 + q * 64));
+                __m512i x = _mm512_set1_epi32(load4(a0 + 4 * q));
+                c00 = _mm512_dpbusd_epi32(c00, x, v0);
+                c01 = _mm512_dpbusd_epi32(c01, x, v1);
+                x = _mm512_set1_epi32(load4(a1 + 4 * q));
+                c10 = _mm512_dpbusd_epi32(c10, x, v0);
+                c11 = _mm512_dpbusd_epi32(c11, x, v1);
+                x = _mm512_set1_epi32(load4(a2 + 4 * q));
+                c20 = _mm512_dpbusd_epi32(c20, x, v0);
+                c21 = _mm512_dpbusd_epi32(c21, x, v1);
+                x = _mm512_set1_epi32(load4(a3 + 4 * q));
+                c30 = _mm512_dpbusd_epi32(c30, x, v0);
+                c31 = _mm512_dpbusd_epi32(c31, x, v1);
+            }
+        } else {
+            for (int64_t q = 0; q < l4; q++) {
+                __m512i v0 = _mm512_load_si512((const void *)(bq + q * 64));
+                c00 = _mm512_dpbusd_epi32(c00, _mm512_set1_epi32(load4(a0 + 4 * q)), v0);
+                c10 = _mm512_dpbusd_epi32(c10, _mm512_set1_epi32(load4(a1 + 4 * q)), v0);
+                c20 = _mm512_dpbusd_epi32(c20, _mm512_set1_epi32(load4(a2 + 4 * q)), v0);
+                c30 = _mm512_dpbusd_epi32(c30, _mm512_set1_epi32(load4(a3 + 4 * q)), v0);
+            }
+        }
+    }
+    __mmask16 m0 = mask_of(ncols), m1 = mask_of(ncols - 16);
+    __m512i s0 = _mm512_maskz_loadu_epi32(m0, cs);
+    store_corr(C, m0, c00, za, s0);
+    store_corr(C + ldc, m0, c10, za, s0);
+    store_corr(C + 2 * ldc, m0, c20, za, s0);
+    store_corr(C + 3 * ldc, m0, c30, za, s0);
+    if (np > 1) {
+        __m512i s1 = _mm512_maskz_loadu_epi32(m1, cs + 16);
+        store_corr(C + 16, m1, c01, za, s1);
+        store_corr(C + ldc + 16, m1, c11, za, s1);
+        store_corr(C + 2 * ldc + 16, m1, c21, za, s1);
+        store_corr(C + 3 * ldc + 16, m1, c31, za, s1);
+    }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
+seg512_1(const uint8_t *a, int64_t S, int64_t l4, int64_t ss, int32_t za, const int8_t *b,
+         int64_t kq, int np, const int32_t *cs, int64_t ncols, int32_t *C) {
+    __m512i c0 = _mm512_setzero_si512(), c1 = c0;
+    const int8_t *b1 = b + (size_t)kq * 64;
+    for (int64_t sg = 0; sg < S; sg++)
+        for (int64_t q = 0; q < l4; q++) {
+            __m512i x = _mm512_set1_epi32(load4(a + sg * ss + 4 * q));
+            int64_t k = sg * l4 + q;
+            c0 = _mm512_dpbusd_epi32(c0, x, _mm512_load_si512((const void *)(b + k * 64)));
+            if (np > 1)
+                c1 = _mm512_dpbusd_epi32(c1, x, _mm512_load_si512((const void *)(b1 + k * 64)));
+        }
+    __mmask16 m0 = mask_of(ncols), m1 = mask_of(ncols - 16);
+    store_corr(C, m0, c0, za, _mm512_maskz_loadu_epi32(m0, cs));
+    if (np > 1) store_corr(C + 16, m1, c1, za, _mm512_maskz_loadu_epi32(m1, cs + 16));
+}
+
 #define KP_DOT_VNNI(c, x, v) _mm256_dpbusd_avx_epi32(c, x, v)
 KP_RAW256(raw_avxvnni, "avx2,avxvnni", KP_DOT_VNNI)
 #endif
@@ -394,6 +465,36 @@ const char *kp_i8_gemm_path(const kp_i8_packed *b) {
     const char *name;
     pick(b, NULL, &name);
     return name;
+}
+
+int kp_i8_gemm_segments(const uint8_t *const *rows, int64_t M, int64_t S, int64_t L,
+                        int64_t seg_stride, int32_t za, const kp_i8_packed *b, int32_t *C,
+                        int64_t ldc) {
+    if (L <= 0 || L % 4 || S <= 0 || S * L != b->kq * 4 || b->any_zb) return 0;
+#ifdef KP_X86
+    const char *name;
+    if (pick(b, NULL, &name) != raw_512) return 0;
+    int64_t l4 = L / 4, N = b->N;
+    for (int64_t m0 = 0; m0 < M;) {
+        int mr = M - m0 >= 4 ? 4 : 1;
+        for (int64_t p = 0; p < b->panels; p += 2) {
+            int np = b->panels - p >= 2 ? 2 : 1;
+            int64_t n0 = p * 16, nn = N - n0 < 16 * np ? N - n0 : 16 * np;
+            const int8_t *bp = b->data + (size_t)p * (size_t)b->kq * 64;
+            int32_t *cp = C + (size_t)m0 * (size_t)ldc + n0;
+            if (mr == 4)
+                seg512_4(rows + m0, S, l4, seg_stride, za, bp, b->kq, np, b->col_sum + n0, nn, cp,
+                         ldc);
+            else
+                seg512_1(rows[m0], S, l4, seg_stride, za, bp, b->kq, np, b->col_sum + n0, nn, cp);
+        }
+        m0 += mr;
+    }
+    return 1;
+#else
+    (void)rows, (void)M, (void)seg_stride, (void)za, (void)C, (void)ldc;
+    return 0;
+#endif
 }
 
 void kp_i8_gemm(const kp_i8_rows *a, const kp_i8_packed *b, int32_t *C, int64_t ldc,
@@ -478,6 +579,24 @@ void kp_i8_requant_row(const int32_t *acc, const int32_t *bias, const float *mul
         int32_t v = kp_i8_requant(acc[j] + (bias ? bias[j] : 0), mult[j], zp, lo, hi);
         ((uint8_t *)out)[j] = (uint8_t)v;
     }
+}
+
+void kp_i8_requant_rows(const int32_t *acc, int64_t M, int64_t n, int64_t lda, const int32_t *bias,
+                        const float *mult, int32_t zp, int32_t lo, int32_t hi, int is_u8,
+                        uint8_t *out, int64_t ldo) {
+#ifdef KP_X86
+    const kp_cpu_features *f = kp_cpu();
+    if (f->avx512f && f->avx512bw) {
+        for (int64_t i = 0; i < M; i++)
+            requant_512(acc + i * lda, bias, mult, n, zp, lo, hi, is_u8, out + i * ldo);
+        return;
+    }
+#endif
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < n; j++) {
+            int32_t v = kp_i8_requant(acc[i * lda + j] + (bias ? bias[j] : 0), mult[j], zp, lo, hi);
+            out[i * ldo + j] = (uint8_t)v;
+        }
 }
 
 #ifdef KP_X86

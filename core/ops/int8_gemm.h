@@ -63,11 +63,26 @@ void kp_i8_rows_finish(kp_i8_rows *r, int64_t K, int a_signed, const void *za, s
 void kp_i8_gemm(const kp_i8_rows *a, const kp_i8_packed *b, int32_t *C, int64_t ldc,
                 const char *force_path);
 
+/* Direct-convolution GEMM: row m of A is S segments of L bytes (L a multiple of 4, S * L ==
+ * 4 * b->kq), segment s at rows[m] + s * seg_stride, bytes already unsigned (int8 inputs
+ * flipped by the caller) and za their zero point after that shift. Needs weights without zero
+ * points and the AVX-512 VNNI path: returns 1 when it computed C (same values as kp_i8_gemm on
+ * the same rows), 0 when the caller must use im2col + kp_i8_gemm instead. */
+int kp_i8_gemm_segments(const uint8_t *const *rows, int64_t M, int64_t S, int64_t L,
+                        int64_t seg_stride, int32_t za, const kp_i8_packed *b, int32_t *C,
+                        int64_t ldc);
+
 /* Requantizes n accumulators: out[j] = saturate(rne((acc[j] + bias[j]) * mult[j]) + zp) into
  * uint8 (is_u8) or int8, with [lo, hi] the clamp; bias may be NULL. mult and bias are indexed
  * by j (per output channel). Vectorized where the CPU allows; identical results either way. */
 void kp_i8_requant_row(const int32_t *acc, const int32_t *bias, const float *mult, int64_t n,
                        int32_t zp, int32_t lo, int32_t hi, int is_u8, void *out);
+
+/* kp_i8_requant_row over M rows: row i of acc at acc + i * lda, its n bytes written at
+ * out + i * ldo (the same per-column bias and mult for every row). */
+void kp_i8_requant_rows(const int32_t *acc, int64_t M, int64_t n, int64_t lda, const int32_t *bias,
+                        const float *mult, int32_t zp, int32_t lo, int32_t hi, int is_u8,
+                        uint8_t *out, int64_t ldo);
 
 /* dst[c * rows + r] = src[r * cols + c]: a byte matrix transpose (16x16 SSE2 blocks). */
 void kp_u8_transpose(const uint8_t *src, int64_t rows, int64_t cols, uint8_t *dst);

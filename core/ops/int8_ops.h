@@ -19,6 +19,12 @@ int32_t kp_q_zp(const kp_tensor *t, int64_t i);
 float kp_q_scale(const kp_tensor *t, int64_t i);
 int kp_q_is_8bit(kp_dtype t);
 
+/* DynamicQuantizeLinear of n floats: range including 0, scale = range / 255, zero point
+ * rounded half to even, y = saturate(rne(x / scale) + zp), NaN -> 0. SIMD where the CPU has
+ * it (same bytes); portable = 1 forces the plain C loop (tests). */
+void kp_q_dynamic_u8(const float *x, int64_t n, uint8_t *y, float *scale, uint8_t *zp,
+                     int portable);
+
 int kp_op_MatMulInteger(kp_op_ctx *ctx);
 int kp_op_QLinearMatMul(kp_op_ctx *ctx);
 int kp_op_ConvInteger(kp_op_ctx *ctx);

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/cpu.h"
 #include "core/ops/int8_ops.h"
 
 int kp_q_is_8bit(kp_dtype t) {
@@ -208,21 +209,81 @@ static int dequantize_linear(kp_op_ctx *ctx) {
     return 0;
 }
 
-static int dynamic_quantize_linear(kp_op_ctx *ctx) {
-    const kp_tensor *x = kp_op_input(ctx, 0);
-    if (!x || x->dtype != KP_FLOAT)
-        return kp_op_fail(ctx, KP_EUNSUPPORTED, "needs a float32 input");
-    const float *xf = x->data;
-    float mn = 0.f, mx = 0.f;
-    for (int64_t i = 0; i < x->numel; i++) {
-        if (xf[i] < mn) mn = xf[i];
-        if (xf[i] > mx) mx = xf[i];
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+__attribute__((target("avx512f"))) static void range_512(const float *x, int64_t n, float *mn,
+                                                         float *mx) {
+    /* min_ps(x, acc) keeps acc when x is NaN, as the scalar comparisons do */
+    __m512 lo = _mm512_setzero_ps(), hi = lo;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        lo = _mm512_min_ps(v, lo);
+        hi = _mm512_max_ps(v, hi);
     }
+    float l[16], h[16];
+    _mm512_storeu_ps(l, lo);
+    _mm512_storeu_ps(h, hi);
+    for (int k = 0; k < 16; k++) {
+        if (l[k] < *mn) *mn = l[k];
+        if (h[k] > *mx) *mx = h[k];
+    }
+    for (; i < n; i++) {
+        if (x[i] < *mn) *mn = x[i];
+        if (x[i] > *mx) *mx = x[i];
+    }
+}
+
+__attribute__((target("avx512f"))) static int64_t quant_512(const float *x, int64_t n, float scale,
+                                                            float zpf, uint8_t *y) {
+    const __m512 s = _mm512_set1_ps(scale), z = _mm512_set1_ps(zpf), top = _mm512_set1_ps(255.f);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_div_ps(_mm512_loadu_ps(x + i), s);
+        v = _mm512_add_ps(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
+                          z);
+        v = _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), top); /* NaN -> 0 */
+        _mm_storeu_si128((__m128i *)(y + i), _mm512_cvtusepi32_epi8(_mm512_cvttps_epi32(v)));
+    }
+    return i;
+}
+#endif
+
+void kp_q_dynamic_u8(const float *x, int64_t n, uint8_t *y, float *scale_out, uint8_t *zp_out,
+                     int portable) {
+    float mn = 0.f, mx = 0.f;
+    int64_t done = 0;
+#if defined(__x86_64__)
+    int simd = !portable && kp_cpu()->avx512f;
+    if (simd)
+        range_512(x, n, &mn, &mx);
+    else
+#endif
+        for (int64_t i = 0; i < n; i++) {
+            if (x[i] < mn) mn = x[i];
+            if (x[i] > mx) mx = x[i];
+        }
     float scale = (mx - mn) / 255.f;
     if (scale == 0.f || !isfinite(scale)) scale = 1.f;
     float zpf = kp_rne(0.f - mn / scale);
     if (zpf < 0.f) zpf = 0.f;
     if (zpf > 255.f) zpf = 255.f;
+#if defined(__x86_64__)
+    if (simd) done = quant_512(x, n, scale, zpf, y);
+#endif
+    for (int64_t i = done; i < n; i++) {
+        float v = kp_rne(x[i] / scale) + zpf;
+        y[i] = (uint8_t)(v > 0.f ? (v < 255.f ? v : 255.f) : 0.f); /* NaN -> 0 */
+    }
+    *scale_out = scale;
+    *zp_out = (uint8_t)zpf;
+}
+
+static int dynamic_quantize_linear(kp_op_ctx *ctx) {
+    const kp_tensor *x = kp_op_input(ctx, 0);
+    if (!x || x->dtype != KP_FLOAT)
+        return kp_op_fail(ctx, KP_EUNSUPPORTED, "needs a float32 input");
     int64_t one = 1;
     kp_tensor *y = kp_op_output(ctx, 0, KP_UINT8, x->rank, x->dims);
     kp_tensor *ys = kp_op_output(ctx, 1, KP_FLOAT, 0, &one);
@@ -230,13 +291,11 @@ static int dynamic_quantize_linear(kp_op_ctx *ctx) {
     if (!y) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
     if (ctx->n_out > 1 && !ys) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
     if (ctx->n_out > 2 && !yz) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
-    uint8_t *yo = y->data;
-    for (int64_t i = 0; i < x->numel; i++) {
-        float v = kp_rne(xf[i] / scale) + zpf;
-        yo[i] = (uint8_t)(v < 0.f ? 0.f : v > 255.f ? 255.f : v);
-    }
+    float scale;
+    uint8_t zp;
+    kp_q_dynamic_u8(x->data, x->numel, y->data, &scale, &zp, 0);
     if (ys) *(float *)ys->data = scale;
-    if (yz) *(uint8_t *)yz->data = (uint8_t)zpf;
+    if (yz) *(uint8_t *)yz->data = zp;
     return 0;
 }
 

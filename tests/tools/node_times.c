@@ -8,7 +8,6 @@
 #include <time.h>
 
 #include "core/exec.h"
-#include "core/exec_qdq.h"
 #include "core/onnx_io.h"
 #include "core/verify.h"
 
@@ -53,15 +52,12 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < nn; i++) total += acc[i];
     printf("%s batch %lld: %.3f ms per run (sum of nodes, wall), %.3f ms process CPU\n", argv[1],
            (long long)batch, 1e3 * total, 1e3 * cpu);
-    kp_model *fused = NULL;
-    kp_exec_qdq_fuse(m, &fused, &err);
-    const kp_graph *g = fused ? fused->graph : m->graph;
+    const kp_graph *g = kp_exec_model(e)->graph; /* constants evaluated, QDQ fused */
     for (size_t i = 0; i < nn; i++)
         printf("  %8.3f ms  %s%s%s -> %s\n", 1e3 * acc[i],
                g->nodes[i]->domain && *g->nodes[i]->domain ? g->nodes[i]->domain : "",
                g->nodes[i]->domain && *g->nodes[i]->domain ? ":" : "", g->nodes[i]->op_type,
                g->nodes[i]->n_outputs ? g->nodes[i]->outputs[0] : "");
-    kp_model_free(fused);
     kp_exec_free(e);
     kp_model_free(m);
     return 0;

@@ -11,6 +11,7 @@
 #include "ophelp.h"
 
 #include "core/ops/int8_gemm.h"
+#include "core/ops/int8_ops.h"
 
 static uint32_t rng = 99;
 static int rnd(int lo, int hi) {
@@ -240,6 +241,197 @@ static void maxpool8_exact(void **state) {
     kp_tensor_free(x);
 }
 
+/* QConv on the direct, im2col-free path of AVX-512 VNNI hosts (kernel rows read in place,
+ * padded to whole quads with zero taps) vs plain loops: padding, stride, dilation, 20 output
+ * channels (a partial panel), a pixel count not a multiple of 4, uint8 and int8 inputs. */
+static void qconv_direct_exact(void **state) {
+    (void)state;
+    kp_error e;
+    for (int v = 0; v < 4; v++) {
+        /* v = 2, 3: rows of 3 bytes (one or three channels), padded to a quad by a zero tap */
+        int sgn = v & 1;
+        const int64_t N = 2,
+                      C = v == 2   ? 1
+                          : v == 3 ? 3
+                                   : 8,
+                      H = 9, W = 11, CO = 20, KH = 3, KW = v >= 2 ? 3 : 2;
+        kp_dtype xt = sgn ? KP_INT8 : KP_UINT8;
+        kp_tensor *x = tt(xt, 4, D(N, C, H, W), NULL);
+        kp_tensor *w = tt(KP_INT8, 4, D(CO, C, KH, KW), NULL);
+        kp_tensor *b = tt(KP_INT32, 1, D(CO), NULL);
+        kp_tensor *sw = tt(KP_FLOAT, 1, D(CO), NULL);
+        for (int64_t i = 0; i < x->numel; i++) ((uint8_t *)x->data)[i] = (uint8_t)rnd(0, 255);
+        for (int64_t i = 0; i < w->numel; i++) ((int8_t *)w->data)[i] = (int8_t)rnd(-127, 127);
+        for (int64_t i = 0; i < CO; i++) {
+            ((int32_t *)b->data)[i] = rnd(-3000, 3000);
+            ((float *)sw->data)[i] = (float)rnd(1, 100) * 1e-3f;
+        }
+        int zxv = sgn ? -9 : 77;
+        kp_tensor *sx = tt(KP_FLOAT, 0, NULL, V(0.02)), *zx = tt(xt, 0, NULL, V(zxv));
+        kp_tensor *sy = tt(KP_FLOAT, 0, NULL, V(0.5)), *zy = tt(xt, 0, NULL, V(sgn ? 1 : 128));
+        const kp_tensor *in[9] = {x, sx, zx, w, sw, NULL, sy, zy, b};
+        kp_tensor *out[1] = {0};
+        kp_node *n = mknode("QConv", 9, in, 1);
+        free(n->domain);
+        n->domain = strdup("ai.kompress");
+        kp_node_set_attr_ints(n, "pads", 4, D(1, 2, 0, 1));
+        kp_node_set_attr_ints(n, "strides", 2, D(2, 1));
+        kp_node_set_attr_ints(n, "dilations", 2, D(2, 1));
+        assert_int_equal(run(n, 13, 9, in, 1, out, &e), 0);
+        int64_t OH = (H + 1 - (2 * (KH - 1) + 1)) / 2 + 1, OW = (W + 3 - KW) / 1 + 1;
+        assert_int_equal(out[0]->dims[2], OH);
+        assert_int_equal(out[0]->dims[3], OW);
+        for (int64_t nn = 0; nn < N; nn++)
+            for (int64_t co = 0; co < CO; co++)
+                for (int64_t oy = 0; oy < OH; oy++)
+                    for (int64_t ox = 0; ox < OW; ox++) {
+                        int64_t acc = 0;
+                        for (int64_t c = 0; c < C; c++)
+                            for (int64_t ky = 0; ky < KH; ky++)
+                                for (int64_t kx = 0; kx < KW; kx++) {
+                                    int64_t iy = oy * 2 - 1 + 2 * ky, ix = ox - 2 + kx;
+                                    int xv = zxv;
+                                    if (iy >= 0 && iy < H && ix >= 0 && ix < W) {
+                                        uint8_t raw =
+                                            ((uint8_t *)x->data)[((nn * C + c) * H + iy) * W + ix];
+                                        xv = sgn ? (int)(int8_t)raw : (int)raw;
+                                    }
+                                    int wv =
+                                        ((int8_t *)w->data)[((co * C + c) * KH + ky) * KW + kx];
+                                    acc += (int64_t)(xv - zxv) * wv;
+                                }
+                        acc += ((int32_t *)b->data)[co];
+                        float mult = 0.02f * ((float *)sw->data)[co] / 0.5f;
+                        int32_t want = kp_i8_requant((int32_t)acc, mult, sgn ? 1 : 128,
+                                                     sgn ? -128 : 0, sgn ? 127 : 255);
+                        uint8_t raw =
+                            ((uint8_t *)out[0]->data)[((nn * CO + co) * OH + oy) * OW + ox];
+                        int got = sgn ? (int)(int8_t)raw : (int)raw;
+                        if (got != want)
+                            fail_msg("v %d n%lld co%lld y%lld x%lld: %d want %d", v, (long long)nn,
+                                     (long long)co, (long long)oy, (long long)ox, got, want);
+                    }
+        free_all(1, out);
+        kp_node_free(n);
+        kp_tensor *all[] = {x, w, b, sx, zx, sw, sy, zy};
+        free_all(8, all);
+    }
+}
+
+/* DynamicQuantizeLinear's SIMD path gives the portable loop's bytes, scale and zero point:
+ * random values, exact ties (k + 0.5 steps), NaN, lengths around the vector width. */
+static void dynamic_quantize_simd_matches_c(void **state) {
+    (void)state;
+    float x[1037];
+    uint8_t y0[1037], y1[1037];
+    for (int i = 0; i < 1037; i++) x[i] = (float)rnd(-100000, 300000) * 1e-4f;
+    float mn = 0, mx = 0;
+    for (int i = 0; i < 1037; i++) mn = x[i] < mn ? x[i] : mn, mx = x[i] > mx ? x[i] : mx;
+    float scale = (mx - mn) / 255.f;
+    for (int i = 0; i < 40; i++) x[7 * i + 3] = ((float)rnd(0, 200) + 0.5f) * scale; /* ties */
+    x[500] = NAN;
+    int64_t lens[] = {1037, 16, 15, 33, 1};
+    for (size_t l = 0; l < sizeof lens / sizeof *lens; l++) {
+        float s0, s1;
+        uint8_t z0, z1;
+        kp_q_dynamic_u8(x, lens[l], y0, &s0, &z0, 1);
+        kp_q_dynamic_u8(x, lens[l], y1, &s1, &z1, 0);
+        assert_true(s0 == s1);
+        assert_int_equal(z0, z1);
+        assert_memory_equal(y0, y1, (size_t)lens[l]);
+    }
+    float s0;
+    uint8_t z0;
+    kp_q_dynamic_u8(x, 1037, y0, &s0, &z0, 1);
+    assert_int_equal(y0[500], 0);  /* NaN */
+    for (int i = 0; i < 1037; i++) /* the definition, spot-checked */
+        if (i != 500)
+            assert_int_equal(y0[i], (int)fminf(255.f, fmaxf(0.f, kp_rne(x[i] / s0) + (float)z0)));
+}
+
+/* [N, C, H, W] bytes -> [N, H, W, C] */
+static kp_tensor *to_nhwc(const kp_tensor *x) {
+    int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3];
+    kp_tensor *y = tt(x->dtype, 4, D(N, H, W, C), NULL);
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t i = 0; i < H * W; i++)
+                ((uint8_t *)y->data)[(n * H * W + i) * C + c] =
+                    ((const uint8_t *)x->data)[(n * C + c) * H * W + i];
+    return y;
+}
+
+static void assert_same_nhwc(const kp_tensor *nchw, const kp_tensor *nhwc) {
+    int64_t C = nchw->dims[1], H = nchw->dims[2], W = nchw->dims[3];
+    assert_int_equal(nhwc->rank, 4);
+    assert_int_equal(nhwc->dims[1], H);
+    assert_int_equal(nhwc->dims[2], W);
+    assert_int_equal(nhwc->dims[3], C);
+    kp_tensor *t = to_nhwc(nchw);
+    assert_memory_equal(t->data, nhwc->data, (size_t)t->numel);
+    kp_tensor_free(t);
+}
+
+/* The channels-last variants (attributes the executor's fusion sets between int8 kernels)
+ * give the same bytes as the NCHW kernels, transposed: QConv with groups, padding and stride,
+ * int8 and uint8 activations; MaxPool8 signed and unsigned with padding. */
+static void channels_last_exact(void **state) {
+    (void)state;
+    kp_error e;
+    for (int sgn = 0; sgn < 2; sgn++) {
+        const int64_t N = 2, C = 6, H = 9, W = 7, CO = 8, G = sgn ? 2 : 1;
+        kp_dtype xt = sgn ? KP_INT8 : KP_UINT8;
+        kp_tensor *x = tt(xt, 4, D(N, C, H, W), NULL);
+        kp_tensor *w = tt(KP_INT8, 4, D(CO, C / G, 3, 3), NULL);
+        kp_tensor *b = tt(KP_INT32, 1, D(CO), NULL);
+        for (int64_t i = 0; i < x->numel; i++) ((uint8_t *)x->data)[i] = (uint8_t)rnd(0, 255);
+        for (int64_t i = 0; i < w->numel; i++) ((int8_t *)w->data)[i] = (int8_t)rnd(-127, 127);
+        for (int64_t i = 0; i < CO; i++) ((int32_t *)b->data)[i] = rnd(-3000, 3000);
+        kp_tensor *sx = tt(KP_FLOAT, 0, NULL, V(0.02)), *zx = tt(xt, 0, NULL, V(sgn ? -7 : 90));
+        kp_tensor *sw = tt(KP_FLOAT, 1, D(CO), V(0.01, 0.02, 0.005, 0.03, 0.015, 0.001, 0.2, 0.04));
+        kp_tensor *sy = tt(KP_FLOAT, 0, NULL, V(0.3)), *zy = tt(xt, 0, NULL, V(sgn ? 3 : 110));
+        kp_tensor *xl = to_nhwc(x);
+        kp_tensor *ref[1] = {0}, *got[1] = {0}, *pref[1] = {0}, *pgot[1] = {0};
+        const kp_tensor *in[9] = {x, sx, zx, w, sw, NULL, sy, zy, b};
+        kp_node *n = mknode("QConv", 9, in, 1);
+        free(n->domain);
+        n->domain = strdup("ai.kompress");
+        kp_node_set_attr_int(n, "relu", sgn);
+        kp_node_set_attr_ints(n, "pads", 4, D(1, 1, 1, 0));
+        kp_node_set_attr_ints(n, "strides", 2, D(1, 2));
+        kp_node_set_attr_int(n, "group", G);
+        assert_int_equal(run(n, 13, 9, in, 1, ref, &e), 0);
+        kp_node_set_attr_int(n, "nhwc_in", 1);
+        kp_node_set_attr_int(n, "nhwc_out", 1);
+        in[0] = xl;
+        assert_int_equal(run(n, 13, 9, in, 1, got, &e), 0);
+        assert_same_nhwc(ref[0], got[0]);
+        /* pool the conv output both ways: 3x3 stride 2 with padding, then 2x2 stride 2 */
+        for (int v = 0; v < 2; v++) {
+            const kp_tensor *pin[1] = {ref[0]};
+            kp_node *p = mknode("MaxPool8", 1, pin, 1);
+            free(p->domain);
+            p->domain = strdup("ai.kompress");
+            kp_node_set_attr_ints(p, "kernel_shape", 2, v ? D(2, 2) : D(3, 3));
+            kp_node_set_attr_ints(p, "strides", 2, D(2, 2));
+            kp_node_set_attr_ints(p, "pads", 4, v ? D(0, 0, 0, 0) : D(1, 1, 1, 1));
+            assert_int_equal(run(p, 13, 1, pin, 1, pref, &e), 0);
+            kp_node_set_attr_int(p, "nhwc", 1);
+            pin[0] = got[0];
+            assert_int_equal(run(p, 13, 1, pin, 1, pgot, &e), 0);
+            assert_same_nhwc(pref[0], pgot[0]);
+            free_all(1, pref);
+            free_all(1, pgot);
+            kp_node_free(p);
+        }
+        free_all(1, ref);
+        free_all(1, got);
+        kp_node_free(n);
+        kp_tensor *all[] = {x, w, b, sx, zx, sw, sy, zy, xl};
+        free_all(9, all);
+    }
+}
+
 /* ophelp.h helper this file does not need */
 static void unused_helpers(void) {
     kp_tensor_free(tramp(1, D(1), 1, 0));
@@ -255,6 +447,9 @@ int main(void) {
         cmocka_unit_test(matmul_integer_exact),
         cmocka_unit_test(requant_row_matches_scalar),
         cmocka_unit_test(maxpool8_exact),
+        cmocka_unit_test(channels_last_exact),
+        cmocka_unit_test(qconv_direct_exact),
+        cmocka_unit_test(dynamic_quantize_simd_matches_c),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
