@@ -129,17 +129,21 @@ static int same_file(const char *a, const char *b) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: kompress compress MODEL -o OUT --pass ID[:name=value,...] [--pass ...]\n"
-            "         [--data D [--labels L] [--format F] [--batch B] [--limit N] [--scale S]\n"
-            "          [--mean a,b,c] [--std a,b,c] [--layout nchw|nhwc]] [--calib N] [--seed S]\n"
-            "         [--project P.json] [--threads T] [--runs R] [--tol X] [--json]\n"
-            "Applies the passes in order to a copy of MODEL, checks each result against the model\n"
-            "before it (on the data, or on random inputs without --data), prints a before/after\n"
-            "table and writes OUT atomically. MODEL is never modified. `kompress passes` lists\n"
-            "the passes and their parameters. --calib: samples used for calibration (default 512;\n"
-            "0 = all). --project: data and preprocessing from a project.json. --tol: largest "
-            "relative output change a lossless pass may make (1e-4).\n");
+    fprintf(
+        f,
+        "usage: kompress compress MODEL -o OUT --pass ID[:name=value,...] [--pass ...]\n"
+        "         [--data D [--labels L] [--format F] [--batch B] [--limit N] [--scale S]\n"
+        "          [--mean a,b,c] [--std a,b,c] [--layout nchw|nhwc]] [--calib N] [--seed S]\n"
+        "         [--score holdout|all] [--project P.json] [--threads T] [--runs R] [--tol X]\n"
+        "         [--json]\n"
+        "Applies the passes in order to a copy of MODEL, checks each result against the model\n"
+        "before it (on the data, or on random inputs without --data), prints a before/after\n"
+        "table and writes OUT atomically. MODEL is never modified. `kompress passes` lists\n"
+        "the passes and their parameters. --calib: samples used for calibration (default 512;\n"
+        "0 = all). --score: samples top-1 and agreement are measured on: holdout (default;\n"
+        "the samples calibration does not use, which then takes at most half of them) or all\n"
+        "(the calibration samples too). --project: data and preprocessing from a\n"
+        "project.json. --tol: largest relative output change a lossless pass may make (1e-4).\n");
 }
 
 static void free_stage(stage *s) {
@@ -148,8 +152,53 @@ static void free_stage(stage *s) {
     free(s->notes);
 }
 
-static void print_table(stage *st, size_t n, const char *in, const char *out) {
+/* Which samples top-1 and agreement were measured on. */
+typedef struct scoring {
+    int all;                          /* --score all: every sample, calibration ones included */
+    size_t scored, total, calibrated; /* sample counts */
+    char note[256];                   /* why calibration took fewer samples than asked */
+} scoring;
+
+/* Opens the data, picks the calibration samples and the samples to score: by default the
+ * holdout (the samples calibration does not use; calibration then takes at most half, as in
+ * jobs), with --score all every sample. */
+static int open_data(const char *data, const kp_dataset_opts *dopts, const kp_model *model,
+                     size_t calib_n, uint64_t seed, kp_dataset **ds, kp_calib **calib,
+                     kp_calib **evalset, scoring *sc, kp_error *err) {
+    int rc = kp_dataset_open(data, dopts, ds, err);
+    if (!rc) rc = kp_dataset_bind(*ds, model, err);
+    if (rc) return rc;
+    size_t total = kp_dataset_n_samples(*ds), n_cal = calib_n ? calib_n : total;
+    if (!sc->all && n_cal > total / 2) {
+        n_cal = total / 2;
+        snprintf(sc->note, sizeof sc->note,
+                 "calibration uses %zu of the %zu samples so that the other %zu score the "
+                 "models (--score all scores every sample)",
+                 n_cal, total, total - n_cal);
+    }
+    if (!sc->all && n_cal == 0)
+        return kp_error_set(err, KP_ERANGE,
+                            "%zu sample(s) are too few to both calibrate and score on the others "
+                            "(--score all scores the calibration samples too)",
+                            total);
+    if ((rc = kp_dataset_calib_new(*ds, sc->all ? calib_n : n_cal, seed, calib, err))) return rc;
+    rc = sc->all ? kp_dataset_calib_new(*ds, 0, 0, evalset, err)
+                 : kp_dataset_holdout_new(*ds, *calib, evalset, err);
+    if (rc) return rc;
+    sc->total = total;
+    sc->calibrated = (*calib)->n_samples;
+    sc->scored = (*evalset)->n_samples;
+    return 0;
+}
+
+static void print_table(stage *st, size_t n, const char *in, const char *out, const scoring *sc) {
     printf("%s -> %s\n", in, out);
+    if (sc->total && sc->all)
+        printf("scored on all %zu samples (the %zu calibration samples included)\n", sc->scored,
+               sc->calibrated);
+    else if (sc->total)
+        printf("scored on the holdout: %zu of %zu samples (not the %zu used for calibration)\n",
+               sc->scored, sc->total, sc->calibrated);
     printf("%-16s %-10s %10s %10s %7s %10s %11s %8s %8s %10s\n", "stage", "status", "bytes", "gzip",
            "ratio", "ms b=1", "ms b=64", "top-1 %", "agree %", "max rel");
     for (size_t i = 0; i < n; i++) {
@@ -169,11 +218,20 @@ static void print_table(stage *st, size_t n, const char *in, const char *out) {
     }
 }
 
-static void print_json(stage *st, size_t n, const char *in, const char *out, int ok) {
+static void print_json(stage *st, size_t n, const char *in, const char *out, int ok,
+                       const scoring *sc) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "input", in);
     cJSON_AddStringToObject(root, "output", out);
     cJSON_AddBoolToObject(root, "ok", ok);
+    if (sc->total) {
+        cJSON *o = cJSON_AddObjectToObject(root, "scored");
+        cJSON_AddStringToObject(o, "set", sc->all ? "all" : "holdout");
+        cJSON_AddNumberToObject(o, "samples", (double)sc->scored);
+        cJSON_AddNumberToObject(o, "of", (double)sc->total);
+        cJSON_AddNumberToObject(o, "calibration_samples", (double)sc->calibrated);
+        if (sc->note[0]) cJSON_AddStringToObject(o, "note", sc->note);
+    }
     cJSON *arr = cJSON_AddArrayToObject(root, "stages");
     for (size_t i = 0; i < n; i++) {
         stage *s = &st[i];
@@ -222,7 +280,8 @@ enum {
     O_TOL,
     O_JSON,
     O_PASS,
-    O_PROJECT
+    O_PROJECT,
+    O_SCORE
 };
 
 static int apply_flags(kp_dataset_opts *o, const char *labels, const char *format, long long batch,
@@ -278,6 +337,7 @@ static int run(int argc, char **argv) {
                                              {"tol", required_argument, 0, O_TOL},
                                              {"json", no_argument, 0, O_JSON},
                                              {"project", required_argument, 0, O_PROJECT},
+                                             {"score", required_argument, 0, O_SCORE},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
     const char *out_path = NULL, *data = NULL, *specs[MAX_PASSES], *project = NULL;
@@ -286,7 +346,7 @@ static int run(int argc, char **argv) {
     long long f_batch = -1, f_limit = -1;
     size_t n_specs = 0, calib_n = 512;
     uint64_t seed = 1;
-    int threads = 1, runs = 20, json = 0;
+    int threads = 1, runs = 20, json = 0, score_all = 0;
     double tol = 1e-4;
     kp_dataset_opts dopts;
     kp_dataset_opts_init(&dopts);
@@ -305,6 +365,11 @@ static int run(int argc, char **argv) {
         case O_LABELS: f_labels = optarg; break;
         case O_FORMAT: f_format = optarg; break;
         case O_PROJECT: project = optarg; break;
+        case O_SCORE:
+            if (strcmp(optarg, "holdout") && strcmp(optarg, "all"))
+                return kp_cli_failf(CMD, 2, "--score is holdout or all, not '%s'", optarg);
+            score_all = !strcmp(optarg, "all");
+            break;
         case O_BATCH:
         case O_LIMIT:
         case O_CALIB:
@@ -404,18 +469,19 @@ static int run(int argc, char **argv) {
     memset(st, 0, sizeof st);
     size_t n_st = 0;
     kp_pipeline_out po_out = {0};
+    scoring sc = {0};
+    sc.all = score_all;
     if (kp_onnx_load(in_path, NULL, &model, &err)) {
         status = kp_cli_fail(CMD, &err);
         goto done;
     }
     if (data) {
-        if (kp_dataset_open(data, &dopts, &ds, &err) || kp_dataset_bind(ds, model, &err) ||
-            kp_dataset_calib_new(ds, calib_n, seed, &calib, &err) ||
-            kp_dataset_calib_new(ds, 0, 0, &evalset, &err)) {
+        if (open_data(data, &dopts, model, calib_n, seed, &ds, &calib, &evalset, &sc, &err)) {
             kp_error_wrap(&err, "data %s: ", data);
             status = kp_cli_fail(CMD, &err);
             goto done;
         }
+        if (sc.note[0] && !json) fprintf(stderr, "kompress compress: %s\n", sc.note);
     }
     signal(SIGINT, on_sigint);
 
@@ -476,9 +542,9 @@ static int run(int argc, char **argv) {
         goto done;
     }
     if (json)
-        print_json(st, n_st, in_path, out_path, status == 0);
+        print_json(st, n_st, in_path, out_path, status == 0, &sc);
     else
-        print_table(st, n_st, in_path, out_path);
+        print_table(st, n_st, in_path, out_path, &sc);
 done:
     for (size_t i = 0; i <= MAX_PASSES; i++) free_stage(&st[i]);
     for (size_t i = 0; i < n_specs; i++) kp_params_free(&params[i]);
