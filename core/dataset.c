@@ -752,27 +752,22 @@ int kp_dataset_calib_new(kp_dataset *ds, size_t n, uint64_t seed, kp_calib **out
     return 0;
 }
 
-int kp_dataset_holdout_new(kp_dataset *ds, const kp_calib *calib, kp_calib **out, kp_error *err) {
-    *out = NULL;
-    const calib_state *cs = (const calib_state *)calib->user;
-    if (cs->ds != ds) return kp_error_set(err, KP_EINVAL, "calibration subset of another data set");
-    size_t total = ds->n, n = total - cs->n;
-    if (!n)
-        return kp_error_set(err, KP_ERANGE,
-                            "all %zu samples are used for calibration: none is left to measure "
-                            "accuracy on (lower the calibration sample count)",
-                            total);
+/* The samples of a (ascending indices) not in b (ascending, or NULL = none) as a new calib. */
+static int subset_minus(kp_dataset *ds, const calib_state *a, const calib_state *b, size_t total,
+                        kp_calib **out, kp_error *err) {
+    size_t na = a ? a->n : total, nb = b ? b->n : 0;
     calib_state *s = calloc(1, sizeof *s);
-    size_t *idx = malloc(n * sizeof *idx);
+    size_t *idx = malloc((na ? na : 1) * sizeof *idx);
     if (!s || !idx) {
         free(s);
         free(idx);
         return kp_error_set(err, KP_ENOMEM, "out of memory");
     }
-    size_t k = 0, j = 0; /* cs->idx is ascending: walk both */
-    for (size_t i = 0; i < total; i++) {
-        while (j < cs->n && cs->idx[j] < i) j++;
-        if (j < cs->n && cs->idx[j] == i) continue;
+    size_t k = 0, j = 0; /* both ascending: walk both */
+    for (size_t t = 0; t < na; t++) {
+        size_t i = a ? a->idx[t] : t;
+        while (j < nb && b->idx[j] < i) j++;
+        if (j < nb && b->idx[j] == i) continue;
         idx[k++] = i;
     }
     s->ds = ds;
@@ -784,6 +779,34 @@ int kp_dataset_holdout_new(kp_dataset *ds, const kp_calib *calib, kp_calib **out
     s->c.get = calib_get;
     *out = &s->c;
     return 0;
+}
+
+int kp_dataset_holdout_new(kp_dataset *ds, const kp_calib *calib, kp_calib **out, kp_error *err) {
+    *out = NULL;
+    const calib_state *cs = (const calib_state *)calib->user;
+    if (cs->ds != ds) return kp_error_set(err, KP_EINVAL, "calibration subset of another data set");
+    if (ds->n - cs->n == 0)
+        return kp_error_set(err, KP_ERANGE,
+                            "all %zu samples are used for calibration: none is left to measure "
+                            "accuracy on (lower the calibration sample count)",
+                            ds->n);
+    return subset_minus(ds, NULL, cs, ds->n, out, err);
+}
+
+int kp_dataset_calib_minus_new(kp_dataset *ds, const kp_calib *a, const kp_calib *b, kp_calib **out,
+                               kp_error *err) {
+    *out = NULL;
+    const calib_state *as = (const calib_state *)a->user, *bs = (const calib_state *)b->user;
+    if (as->ds != ds || bs->ds != ds)
+        return kp_error_set(err, KP_EINVAL, "subsets of another data set");
+    int rc = subset_minus(ds, as, bs, ds->n, out, err);
+    if (!rc && !(*out)->n_samples) {
+        kp_dataset_calib_free(*out);
+        *out = NULL;
+        return kp_error_set(err, KP_ERANGE, "no sample is left after removing %zu of %zu", bs->n,
+                            as->n);
+    }
+    return rc;
 }
 
 void kp_dataset_calib_free(kp_calib *c) {

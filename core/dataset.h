@@ -122,6 +122,12 @@ void kp_dataset_calib_free(kp_calib *c);
  * data a pass was fitted to. KP_ERANGE when calib takes every sample. Free with
  * kp_dataset_calib_free. */
 int kp_dataset_holdout_new(kp_dataset *ds, const kp_calib *calib, kp_calib **out, kp_error *err);
+/* The samples of subset a that subset b does not use (ascending), e.g. the planner's trial
+ * measuring set: calib_new(n + m) minus calib_new(n) with the same seed (a seeded subset of n
+ * is always part of the subset of n + m). KP_ERANGE when nothing is left. Free with
+ * kp_dataset_calib_free. */
+int kp_dataset_calib_minus_new(kp_dataset *ds, const kp_calib *a, const kp_calib *b, kp_calib **out,
+                               kp_error *err);
 /* A stable hash of the calibration subset's sample indices (for run records). */
 uint64_t kp_dataset_calib_hash(const kp_calib *c);
 

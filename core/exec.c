@@ -13,6 +13,7 @@
 #include "core/exec_internal.h"
 #include "core/exec_const.h"
 #include "core/exec_qdq.h"
+#include "core/ops/conv3x3_oc.h"
 
 enum { SLOT_ACT = 0, SLOT_CONST, SLOT_INPUT, SLOT_OUTER };
 
@@ -48,6 +49,9 @@ typedef struct xnode {
     float act_a, act_b;
     int dead;
     unsigned flags; /* KP_OPF_* */
+    int pool;       /* a 2x2 stride-2 MaxPool folded into this Conv (kp_op_ctx.fused_pool) */
+    float *prep;    /* owned: Conv weights packed for core/ops/conv3x3_oc.h, or NULL */
+    size_t prep_bytes;
 } xnode;
 
 typedef struct subplan {
@@ -276,6 +280,34 @@ static int fuse_act(xgraph *x, xnode *pr, xnode *ac) {
     return 1;
 }
 
+/* An int list attribute equal to v[0..n) (absent counts as dflt for every entry). */
+static int ints_are(const kp_node *nd, const char *name, int n, const int64_t *v, int64_t dflt) {
+    const kp_attr *a = kp_node_attr(nd, name);
+    for (int i = 0; i < n; i++) {
+        int64_t got = !a ? dflt : a->type == KP_ATTR_INTS && (int)a->n == n ? a->ints[i] : -1;
+        if (got != v[i]) return 0;
+    }
+    return 1;
+}
+
+/* A 2-D Conv whose output only a MaxPool 2x2 stride 2 (floor mode, no padding, no Indices)
+ * reads: the Conv pools its own output while it is in cache (kp_op_ctx.fused_pool). */
+static int fuse_pool(xnode *cv, xnode *mp) {
+    static const int64_t two[2] = {2, 2}, one[2] = {1, 1}, zero[4] = {0, 0, 0, 0};
+    const kp_node *nd = mp->node;
+    if (mp->n_in < 1 || mp->out[0] < 0 || mp->in[0] != cv->out[0]) return 0;
+    if (mp->n_out > 1 && mp->out[1] >= 0) return 0;
+    if (strcmp(kp_node_attr_string(nd, "auto_pad", "NOTSET"), "NOTSET")) return 0;
+    if (!ints_are(nd, "kernel_shape", 2, two, -1) || !ints_are(nd, "strides", 2, two, 1) ||
+        !ints_are(nd, "pads", 4, zero, 0) || !ints_are(nd, "dilations", 2, one, 1) ||
+        kp_node_attr_int(nd, "ceil_mode", 0) != 0)
+        return 0;
+    cv->pool = 1;
+    cv->out[0] = mp->out[0];
+    mp->dead = 1;
+    return 1;
+}
+
 /* Folds BatchNormalization into the Conv before it and activations into Conv/Gemm, when the
  * intermediate value has no other reader (nor is a graph output or read by a subgraph). Folded
  * nodes are not run; their time shows under the node they were folded into. */
@@ -322,7 +354,26 @@ static int fuse_nodes(xgraph *x, kp_error *err) {
             if (rc < 0) goto out;
             s = xn->out[0];
         }
-        if (readers[s] == 1 && !x->nodes[reader[s]].dead) fuse_act(x, xn, &x->nodes[reader[s]]);
+        if (readers[s] == 1 && !x->nodes[reader[s]].dead && fuse_act(x, xn, &x->nodes[reader[s]]))
+            s = xn->out[0];
+        if (conv && readers[s] == 1 && is_op(&x->nodes[reader[s]], "MaxPool") &&
+            (xn->act == KP_ACT_NONE || xn->act == KP_ACT_RELU))
+            fuse_pool(xn, &x->nodes[reader[s]]);
+    }
+    /* 3x3 Conv with constant weights: pack them once for the channel-vectorised kernel. */
+    for (size_t k = 0; k < x->n_nodes && kp_c3oc_available(); k++) {
+        xnode *xn = &x->nodes[k];
+        if (!is_op(xn, "Conv") || xn->n_in < 2) continue;
+        const kp_tensor *w = xn->ovr[1] ? xn->ovr[1] : const_f32(x, xn->in[1], 4, -1);
+        if (!w || w->dtype != KP_FLOAT || w->rank != 4 || w->dims[2] != 3 || w->dims[3] != 3 ||
+            !w->numel || kp_node_attr_int(xn->node, "group", 1) != 1)
+            continue;
+        int64_t nf = kp_c3oc_packed_floats(w->dims[0], w->dims[1]);
+        if (nf <= 0 || (uint64_t)nf > ((uint64_t)64 << 20) / sizeof(float)) continue;
+        xn->prep = malloc((size_t)nf * sizeof(float));
+        if (!xn->prep) goto oom;
+        kp_c3oc_pack(w->data, w->dims[0], w->dims[1], xn->prep);
+        xn->prep_bytes = (size_t)nf * sizeof(float);
     }
     /* Gemm with a constant transposed B: OpenBLAS runs NoTrans B faster, so transpose once
      * here (up to 64 MiB of weights; the copy is owned by the plan). */
@@ -702,6 +753,7 @@ static void xgraph_free(xgraph *x) {
     for (size_t i = 0; i < x->n_slots; i++) kp_tensor_free(x->slots[i].owned);
     for (size_t i = 0; i < x->n_nodes; i++) {
         for (int k = 0; k < 3; k++) kp_tensor_free(x->nodes[i].ovr[k]);
+        free(x->nodes[i].prep);
         free(x->nodes[i].in);
         free(x->nodes[i].out);
         free(x->nodes[i].release);
@@ -911,7 +963,10 @@ static int run_plan(xgraph *x, const kp_tensor *const *in, kp_tensor **out, int 
                          .fused_act = xn->act,
                          .act_alpha = xn->act_a,
                          .act_beta = xn->act_b,
-                         .flags = xn->flags};
+                         .flags = xn->flags,
+                         .fused_pool = xn->pool,
+                         .prep = xn->prep,
+                         .prep_bytes = xn->prep_bytes};
         double t0 = top ? now_s() : 0;
         rc = xn->def->run(&ctx);
         if (top) e->seconds[xn->gidx] = now_s() - t0;

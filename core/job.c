@@ -150,6 +150,28 @@ static char *xstrdup(const char *s) {
     return s ? strdup(s) : NULL;
 }
 
+/* The samples accuracy is measured on: every sample not used for calibration nor by the
+ * planner's trials (the trial set extends the seeded calibration subset, see
+ * kp_dataset_calib_minus_new), so neither a fitted pass nor the plan's choice saw them. */
+static int holdout(kp_job *j, kp_dataset *ds, const kp_calib *calib, size_t n_cal, kp_calib **out,
+                   kp_error *err) {
+    size_t n_trial = (size_t)j->p->plan_info.trial_samples, total = kp_dataset_n_samples(ds);
+    if (!n_trial || n_cal + n_trial >= total) return kp_dataset_holdout_new(ds, calib, out, err);
+    kp_calib *seen = NULL;
+    int rc = kp_dataset_calib_new(ds, n_cal + n_trial, j->p->seed, &seen, err);
+    if (!rc) rc = kp_dataset_holdout_new(ds, seen, out, err);
+    kp_dataset_calib_free(seen);
+    if (!rc) {
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "accuracy is measured on %zu samples: not the %zu used for calibration nor the "
+                 "%zu the planner measured its trials on",
+                 (*out)->n_samples, n_cal, n_trial);
+        emit(j, KP_EV_LOG, -1, 0, NULL, msg);
+    }
+    return rc;
+}
+
 /* The enabled plan steps as a pipeline (core/pipeline.h): plan index, parsed parameters and
  * cache file of each, and the hooks that turn the pipeline's callbacks into job events. */
 typedef struct job_steps {
@@ -325,7 +347,12 @@ static int run_steps(kp_job *j, const kp_model *orig, const kp_calib *calib, con
         o->params = kp_params_format(&s.params[i]);
         if (!o->params) o->params = strdup("");
         o->enabled = 1;
-        o->est = j->p->plan[s.plan_index[i]].est;
+        const kp_plan_step *ps = &j->p->plan[s.plan_index[i]];
+        o->est = ps->est;
+        o->corrected = ps->corrected; /* the history correction est includes */
+        o->corr_size = ps->corr_size;
+        o->corr_lat = ps->corr_lat;
+        o->corr_drop = ps->corr_drop;
         r->step_after[r->n_steps++] = out.steps[i].metrics;
         r->after = out.steps[i].metrics;
     }
@@ -363,6 +390,11 @@ static int work(kp_job *j) {
     char fp[256];
     hw_fingerprint(fp, sizeof fp);
     r->hw_fingerprint = strdup(fp);
+    if (kp_plan_info_copy(&r->predicted, &p->plan_info)) {
+        j->have_rec = 1;
+        rc = kp_error_set(err, KP_ENOMEM, "out of memory");
+        goto done;
+    }
     j->have_rec = 1;
 
     emit(j, KP_EV_STAGE, -1, 0, NULL, "loading model");
@@ -410,10 +442,11 @@ static int work(kp_job *j) {
             goto done;
         }
         if ((rc = kp_dataset_calib_new(ds, n_cal, p->seed, &calib, err)) ||
-            (rc = kp_dataset_holdout_new(ds, calib, &evalset, err))) {
+            (rc = holdout(j, ds, calib, n_cal, &evalset, err))) {
             kp_error_wrap(err, "test data: ");
             goto done;
         }
+        r->eval_samples = evalset->n_samples;
         char h[32];
         snprintf(h, sizeof h, "%016llx", (unsigned long long)kp_dataset_calib_hash(calib));
         r->calib_hash = strdup(h);
@@ -586,6 +619,7 @@ void kp_job_free(kp_job *j) {
     free(r->calib_hash);
     free(r->tool_version);
     free(r->hw_fingerprint);
+    kp_plan_info_clear(&r->predicted);
     for (size_t i = 0; i < j->n_created; i++) free(j->created[i]);
     free(j->created);
     kp_project_free(j->p);

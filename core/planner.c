@@ -5,12 +5,15 @@
  *     sharing, then pruning when the model still does not fit the target's storage or RAM;
  *   - latency first: float16 on targets whose fp16 rate beats fp32, int8 where the target's
  *     int8 rate beats fp32 by 1.5x, else structured channel pruning with reconstruction.
- * Each candidate is asked for its own estimate (pass->estimate, which may measure on the
- * calibration subset); candidates that do not apply are left out with the reason. Estimates are
- * corrected by what earlier runs of this project measured (per pass id and target class).
- * Steps are then dropped, most accuracy-costly first, until the predicted drop fits the budget.
- * Passes are matched by id; core still never links a concrete pass. */
+ * With data, every candidate pipeline is measured whole and backed off where it breaks the
+ * budget (planner_backoff.c, planner_trial.c); the prediction for the chosen plan is its
+ * measured trial. Without data each pass's own estimate is used and steps are switched off,
+ * most accuracy-costly first, until the predicted drop fits. Estimates are corrected by what
+ * earlier runs of this project measured (per pass id). Passes are matched by id; core still
+ * never links a concrete pass. */
 #include "core/planner.h"
+
+#include "core/planner_priv.h"
 
 #include "core/measure.h"
 #include "core/verify.h"
@@ -22,21 +25,10 @@
 
 #include "core/onnx_io.h"
 
-typedef struct cand {
-    const char *id;
-    const char *params;
-    const char *why; /* reason prefix */
-} cand;
+typedef kp_pt_alt alt;
 
 #define MAX_ALTS  8
-#define MAX_STEPS 6
-
-/* One candidate pipeline; the planner tries each and keeps the best. */
-typedef struct alt {
-    const char *name;
-    size_t n;
-    cand c[MAX_STEPS];
-} alt;
+#define MAX_STEPS KP_PT_MAX_STEPS
 
 static int target_int8_fast(const kp_target *t) {
     return (t->precisions & KP_PREC_INT8) && t->int8_gops >= 1.5 * t->fp32_gflops;
@@ -112,28 +104,33 @@ static size_t alternatives(const kp_project *p, const kp_target *t, int have_dat
 }
 
 /* Correction factors learned from earlier runs: measured/predicted for size and latency
- * ratios, and measured-predicted for the accuracy drop, averaged over runs with this pass. */
-typedef struct corr {
-    double size, lat, drop;
-    int n;
-} corr;
-
-static corr learn(const kp_project *p, const char *pass_id) {
-    corr c = {1, 1, 0, 0};
+ * ratios, and measured-predicted for the accuracy drop, averaged over runs with this pass. The
+ * prediction compared is the raw one (any correction it already carried is taken out), so
+ * repeated runs do not compound corrections. */
+kp_pt_corr kp_pt_learn(const kp_project *p, const char *pass_id) {
+    kp_pt_corr c = {1, 1, 0, 0};
     double ls = 0, ll = 0, dd = 0;
+    int nd = 0;
     for (size_t r = 0; r < p->n_runs; r++) {
         const kp_run_record *rr = &p->runs[r];
         if (rr->status || !rr->step_after) continue;
         const kp_metrics_row *prev = &rr->before;
         for (size_t k = 0; k < rr->n_steps; k++) {
             const kp_metrics_row *m = &rr->step_after[k];
-            const kp_estimate *e = &rr->steps[k].est;
-            if (!strcmp(rr->steps[k].pass_id, pass_id) && e->size_ratio > 0 &&
-                prev->file_bytes > 0 && m->file_bytes > 0 && e->latency_ratio > 0 &&
-                prev->host_latency_ms > 0 && m->host_latency_ms > 0) {
-                ls += log((m->file_bytes / prev->file_bytes) / e->size_ratio);
-                ll += log((m->host_latency_ms / prev->host_latency_ms) / e->latency_ratio);
-                if (m->top1 >= 0 && prev->top1 >= 0) dd += (prev->top1 - m->top1) - e->acc_drop;
+            const kp_plan_step *st = &rr->steps[k];
+            const kp_estimate *e = &st->est;
+            double cs = st->corrected && st->corr_size > 0 ? st->corr_size : 1;
+            double cl = st->corrected && st->corr_lat > 0 ? st->corr_lat : 1;
+            double cd = st->corrected ? st->corr_drop : 0;
+            if (!strcmp(st->pass_id, pass_id) && e->size_ratio > 0 && prev->file_bytes > 0 &&
+                m->file_bytes > 0 && e->latency_ratio > 0 && prev->host_latency_ms > 0 &&
+                m->host_latency_ms > 0) {
+                ls += log((m->file_bytes / prev->file_bytes) / (e->size_ratio / cs));
+                ll += log((m->host_latency_ms / prev->host_latency_ms) / (e->latency_ratio / cl));
+                if (m->top1 >= 0 && prev->top1 >= 0) {
+                    dd += (prev->top1 - m->top1) - (e->acc_drop - cd);
+                    nd++;
+                }
                 c.n++;
             }
             prev = m;
@@ -142,7 +139,7 @@ static corr learn(const kp_project *p, const char *pass_id) {
     if (c.n) {
         c.size = exp(ls / c.n);
         c.lat = exp(ll / c.n);
-        c.drop = dd / c.n;
+        c.drop = nd ? dd / nd : 0;
     }
     return c;
 }
@@ -173,11 +170,11 @@ static int kp_planner_trial_ok(const kp_model *m) {
     return bytes < (64u << 20);
 }
 
-static int estimate_step(const kp_project *p, const kp_model *m, const kp_target *t,
-                         const kp_pass *pass, kp_plan_step *s, const kp_calib *calib,
-                         int *corrected, kp_error *err) {
+int kp_pt_pass_estimate(const kp_project *p, const kp_model *m, const kp_target *t,
+                        const kp_pass *pass, const char *params_text, const kp_calib *calib,
+                        kp_estimate *est, kp_error *err) {
     kp_params params;
-    int rc = kp_params_parse(pass, s->params ? s->params : "", &params, err);
+    int rc = kp_params_parse(pass, params_text ? params_text : "", &params, err);
     if (rc) return rc;
     kp_pass_ctx ctx = {0};
     ctx.calib = calib;
@@ -187,19 +184,33 @@ static int estimate_step(const kp_project *p, const kp_model *m, const kp_target
     ctx.seed = p->seed;
     ctx.threads = 1;
     ctx.acc_budget = p->max_drop;
-    char why[256];
-    snprintf(why, sizeof why, "%s", s->est.reason);
-    memset(&s->est, 0, sizeof s->est);
-    rc = pass->estimate ? pass->estimate(m, &params, &ctx, &s->est, err)
+    memset(est, 0, sizeof *est);
+    rc = pass->estimate ? pass->estimate(m, &params, &ctx, est, err)
                         : kp_error_set(err, KP_EUNSUPPORTED, "%s has no estimate", pass->id);
     kp_params_free(&params);
+    return rc;
+}
+
+/* The pass's estimate for step s, corrected from history (no trial). */
+static int estimate_step(const kp_project *p, const kp_model *m, const kp_target *t,
+                         const kp_pass *pass, kp_plan_step *s, const kp_calib *calib,
+                         int *corrected, kp_error *err) {
+    char why[256];
+    snprintf(why, sizeof why, "%s", s->est.reason);
+    int rc = kp_pt_pass_estimate(p, m, t, pass, s->params, calib, &s->est, err);
     if (rc) return rc;
-    corr c = learn(p, pass->id);
+    kp_pt_corr c = kp_pt_learn(p, pass->id);
+    s->corrected = 0;
+    s->corr_size = s->corr_lat = 1;
+    s->corr_drop = 0;
     if (c.n) {
         s->est.size_ratio *= c.size;
         s->est.latency_ratio *= c.lat;
         s->est.acc_drop += c.drop;
-        if (s->est.acc_drop < 0) s->est.acc_drop = 0;
+        s->corrected = 1;
+        s->corr_size = c.size;
+        s->corr_lat = c.lat;
+        s->corr_drop = c.drop;
         (*corrected)++;
     }
     if (why[0]) {
@@ -210,8 +221,8 @@ static int estimate_step(const kp_project *p, const kp_model *m, const kp_target
     return 0;
 }
 
-/* Every other batch of a calibration set: trials fit on the even batches and measure on the
- * odd ones, so a pass that fits data (reconstruct, calibration) is not judged on what it saw. */
+/* Every other batch of a calibration set (the TUI's planner, which has one subset): trials fit
+ * on the even batches and measure on the odd ones. */
 typedef struct split {
     kp_calib c;
     const kp_calib *base;
@@ -234,88 +245,6 @@ static void split_init(split *s, const kp_calib *base, size_t first) {
     s->c.get = split_get;
 }
 
-/* Trial: applies the step to a copy of the model as it stands after the previous steps and
- * measures what the estimate would only guess: exact file size, latency (measured on this
- * machine for the host target, roofline ratio for others) and top-1 on the calibration
- * subset. Replaces the estimate's numbers, keeps its reason. On success *cur becomes the
- * result (the caller owns it). */
-static int trial_step(const kp_project *p, const kp_model *orig, kp_model **cur, const kp_target *t,
-                      const kp_pass *pass, kp_plan_step *s, const kp_calib *calib, kp_error *err) {
-    kp_params params;
-    int rc = kp_params_parse(pass, s->params ? s->params : "", &params, err);
-    if (rc) return rc;
-    kp_model *next = kp_model_clone(*cur, err);
-    if (!next) {
-        kp_params_free(&params);
-        return err->code;
-    }
-    split fit, val;
-    const kp_calib *fit_c = calib, *val_c = calib;
-    if (calib->n_batches >= 2) {
-        split_init(&fit, calib, 0);
-        split_init(&val, calib, 1);
-        fit_c = &fit.c;
-        val_c = &val.c;
-    }
-    kp_pass_ctx ctx = {0};
-    ctx.calib = fit_c;
-    ctx.reference = *cur;
-    ctx.original = orig; /* reconstruct fits to the model before the whole pipeline */
-    ctx.target = t;
-    ctx.seed = p->seed;
-    ctx.threads = 1;
-    ctx.acc_budget = p->max_drop;
-    rc = pass->apply(next, &params, &ctx, err);
-    kp_params_free(&params);
-    kp_verify v = {0};
-    kp_verify_opts vo = {0};
-    vo.seed = p->seed;
-    if (!rc) rc = kp_verify_models(*cur, next, val_c, &vo, &v, err);
-    uint8_t *b0 = NULL, *b1 = NULL;
-    size_t l0 = 0, l1 = 0;
-    if (!rc) rc = kp_onnx_save_buffer(*cur, &b0, &l0, err);
-    if (!rc) rc = kp_onnx_save_buffer(next, &b1, &l1, err);
-    free(b0);
-    free(b1);
-    double r_lat = 1;
-    if (!rc && !strcmp(t->id, "host")) {
-        double t0 = 0, t1 = 0;
-        rc = kp_verify_latency(*cur, 1, 30, 1, &t0, err);
-        int runs = t0 < 5e-4 ? 200 : 30; /* sub-millisecond: more runs beat the noise */
-        if (!rc && runs > 30) rc = kp_verify_latency(*cur, 1, runs, 1, &t0, err);
-        if (!rc) rc = kp_verify_latency(next, 1, runs, 1, &t1, err);
-        if (!rc && t0 > 0) r_lat = t1 / t0;
-    } else if (!rc) {
-        kp_target_estimate e0, e1;
-        rc = kp_measure_roofline(*cur, t, &e0, err);
-        if (!rc) rc = kp_measure_roofline(next, t, &e1, err);
-        if (!rc && e0.latency_s > 0) r_lat = e1.latency_s / e0.latency_s;
-    }
-    if (rc) {
-        kp_model_free(next);
-        return rc;
-    }
-    s->est.size_ratio = l0 ? (double)l1 / (double)l0 : 1;
-    s->est.latency_ratio = r_lat;
-    /* Negative = the step won accuracy back (reconstruct after a lossy step). */
-    s->est.acc_drop = v.has_labels ? v.acc_ref - v.acc_cand : 100.0 * (1 - v.agree);
-    s->est.confidence = 0.9;
-    s->est.applicable = 1;
-    corr c = learn(p, pass->id); /* what trials missed before (e.g. subset vs full test set) */
-    if (c.n) {
-        s->est.size_ratio *= c.size;
-        s->est.latency_ratio *= c.lat;
-        s->est.acc_drop += c.drop;
-        if (s->est.acc_drop < 0) s->est.acc_drop = 0;
-    }
-    char r[256];
-    snprintf(r, sizeof r, "%.180s (tried on %zu samples)", s->est.reason, v.n_samples);
-    snprintf(s->est.reason, sizeof s->est.reason, "%s", r);
-    kp_model_free(*cur);
-    *cur = next;
-    return 0;
-}
-
 int kp_planner_estimate(const kp_project *p, const kp_model *m, const kp_target *t,
                         const kp_pass *const *passes, size_t n_passes, kp_plan *plan,
                         kp_error *err) {
@@ -329,6 +258,9 @@ int kp_planner_estimate(const kp_project *p, const kp_model *m, const kp_target 
         if (rc) return rc;
     }
     combine(plan);
+    kp_plan_info_clear(&plan->info);
+    plan->info.total = plan->total;
+    plan->info.meets = plan->total.acc_drop <= p->max_drop + 1e-9;
     return 0;
 }
 
@@ -339,20 +271,18 @@ void kp_plan_free(kp_plan *plan) {
         free(plan->steps[i].params);
     }
     free(plan->steps);
+    kp_plan_info_clear(&plan->info);
     memset(plan, 0, sizeof *plan);
 }
 
-/* Builds, estimates (and tries, when cur != NULL) one alternative into *out, then switches
- * off the most accuracy-costly steps until the predicted drop fits the budget. */
-static int plan_alt(const kp_project *p, const kp_model *m, const kp_target *t,
-                    const kp_pass *const *passes, size_t n_passes, const kp_calib *calib,
-                    const alt *al, int trials, kp_plan *out, int *corrected, int *tried,
-                    kp_error *err) {
+/* Without trials: the passes' own estimates, then the most accuracy-costly steps switched off
+ * until the predicted drop fits the budget. */
+static int plan_alt_estimated(const kp_project *p, const kp_model *m, const kp_target *t,
+                              const kp_pass *const *passes, size_t n_passes, const kp_calib *calib,
+                              const alt *al, kp_plan *out, int *corrected, kp_error *err) {
     memset(out, 0, sizeof *out);
     out->steps = calloc(MAX_STEPS, sizeof *out->steps);
     if (!out->steps) return kp_error_set(err, KP_ENOMEM, "out of memory");
-    kp_model *cur = trials ? kp_model_clone(m, NULL) : NULL;
-    int rc = 0;
     for (size_t i = 0; i < al->n; i++) {
         const kp_pass *pass = kp_pass_find(passes, n_passes, al->c[i].id);
         if (!pass) continue; /* not registered in this build */
@@ -362,32 +292,16 @@ static int plan_alt(const kp_project *p, const kp_model *m, const kp_target *t,
         s->params = strdup(al->c[i].params);
         s->enabled = 1;
         snprintf(s->est.reason, sizeof s->est.reason, "%s", al->c[i].why);
-        if (!s->pass_id || !s->params) {
-            rc = kp_error_set(err, KP_ENOMEM, "out of memory");
-            break;
-        }
+        if (!s->pass_id || !s->params) return kp_error_set(err, KP_ENOMEM, "out of memory");
         out->n++;
         kp_error pe = {0};
         int erc = estimate_step(p, m, t, pass, s, calib, corrected, &pe);
-        if (!erc && s->est.applicable && cur) {
-            kp_error te = {0};
-            if (trial_step(p, m, &cur, t, pass, s, calib, &te) == 0)
-                (*tried)++;
-            else if (te.code == KP_ECANCELLED)
-                erc = te.code;
-            else {
-                erc = te.code;
-                pe = te;
-            }
-        }
+        if (erc == KP_ENOMEM) return kp_error_set(err, KP_ENOMEM, "out of memory");
         if (erc || !s->est.applicable) {
-            /* Kept in the list, switched off, so the person sees why. */
-            s->enabled = 0;
+            s->enabled = 0; /* kept in the list, switched off, so the person sees why */
             if (pe.msg[0]) snprintf(s->est.reason, sizeof s->est.reason, "%.250s", pe.msg);
         }
     }
-    kp_model_free(cur);
-    if (rc) return rc;
     for (;;) {
         combine(out);
         if (out->total.acc_drop <= p->max_drop) break;
@@ -403,7 +317,6 @@ static int plan_alt(const kp_project *p, const kp_model *m, const kp_target *t,
                  out->steps[worst].est.acc_drop, p->max_drop, out->steps[worst].est.reason);
         snprintf(out->steps[worst].est.reason, sizeof out->steps[worst].est.reason, "%s", r);
     }
-    /* Reconstruction only makes sense after a lossy step that stayed on. */
     int lossy_before = 0;
     for (size_t i = 0; i < out->n; i++) {
         kp_plan_step *s = &out->steps[i];
@@ -416,6 +329,8 @@ static int plan_alt(const kp_project *p, const kp_model *m, const kp_target *t,
         }
     }
     combine(out);
+    out->info.total = out->total;
+    out->info.meets = out->total.acc_drop <= p->max_drop + 1e-9;
     return 0;
 }
 
@@ -438,11 +353,18 @@ static double goal_value(kp_goal g, const kp_estimate *e) {
     }
 }
 
-/* 1 when a is better than b: within budget first, then the first goal (2% counts as a tie),
- * then the second goal. */
-static int better(const kp_project *p, const kp_plan *a, const kp_plan *b) {
-    int ia = a->total.acc_drop <= p->max_drop + 1e-9, ib = b->total.acc_drop <= p->max_drop + 1e-9;
+/* 1 when a is better than b: meeting every budget first (when neither does, the one that
+ * misses by less), then the first goal (2% counts as a tie), then the second goal. */
+static int better(const kp_project *p, const kp_plan *a, const kp_plan *b, double ex_a,
+                  double ex_b) {
+    int ia = a->info.meets, ib = b->info.meets;
     if (ia != ib) return ia;
+    if (!ia) { /* the accuracy budget first, then whichever misses the rest by less */
+        int aa = a->total.acc_drop + 0.5 * a->info.acc_se <= p->max_drop + 1e-9;
+        int ab = b->total.acc_drop + 0.5 * b->info.acc_se <= p->max_drop + 1e-9;
+        if (aa != ab) return aa;
+        if (fabs(ex_a - ex_b) > 1e-9) return ex_a < ex_b;
+    }
     kp_goal g0 = p->goals[0] ? p->goals[0] : KP_GOAL_SIZE;
     double va = goal_value(g0, &a->total), vb = goal_value(g0, &b->total);
     double tie = g0 == KP_GOAL_ACCURACY ? 0.05 : 0.02 * vb;
@@ -452,25 +374,59 @@ static int better(const kp_project *p, const kp_plan *a, const kp_plan *b) {
     return va < vb;
 }
 
-int kp_planner_propose(const kp_project *p, const kp_model *m, const kp_target *t,
-                       const kp_pass *const *passes, size_t n_passes, const kp_calib *calib,
-                       kp_plan *out, kp_error *err) {
+/* Marks the tried pipelines no other one dominates on size, latency and accuracy. */
+static void mark_pareto(kp_plan_info *info) {
+    for (size_t i = 0; i < info->n_tried; i++) {
+        kp_tried *a = &info->tried[i];
+        a->pareto = 1;
+        for (size_t j = 0; j < info->n_tried && a->pareto; j++) {
+            const kp_tried *b = &info->tried[j];
+            if (j == i) continue;
+            int le = b->size_ratio <= a->size_ratio && b->latency_ratio <= a->latency_ratio &&
+                     b->acc_drop <= a->acc_drop;
+            int lt = b->size_ratio < a->size_ratio || b->latency_ratio < a->latency_ratio ||
+                     b->acc_drop < a->acc_drop;
+            if (le && (lt || j < i)) a->pareto = 0; /* equal twins: the first one stays */
+        }
+    }
+}
+
+int kp_planner_propose_split(const kp_project *p, const kp_model *m, const kp_target *t,
+                             const kp_pass *const *passes, size_t n_passes, const kp_calib *fit,
+                             const kp_calib *measure, kp_plan *out, kp_error *err) {
     memset(out, 0, sizeof *out);
     alt alts[MAX_ALTS];
-    size_t na = alternatives(p, t, calib != NULL, alts);
-    /* Trials when there is data and the model applies passes in seconds; otherwise the passes'
-     * own estimates. */
-    int trials = calib && calib->n_samples > 0 && kp_planner_trial_ok(m);
-    int corrected = 0, tried = 0, rc = 0;
+    size_t na = alternatives(p, t, fit != NULL, alts);
+    /* Trials when there is data to measure on and the model applies passes in seconds;
+     * otherwise the passes' own estimates. */
+    int trials = fit && measure && measure->n_samples > 0 && kp_planner_trial_ok(m);
+    kp_pt_env env = {0};
+    env.p = p;
+    env.orig = m;
+    env.t = t;
+    env.fit = fit;
+    env.measure = measure;
+    int rc = trials ? kp_pt_env_init(&env, err) : 0;
+    if (rc) return rc;
+    kp_plan_info tried = {0};
+    int corrected = 0;
+    double best_ex = 0, t0 = kp_pt_now();
+    size_t chosen = (size_t)-1;
     char summary[400] = "";
-    for (size_t i = 0; i < na; i++) {
+    for (size_t i = 0; i < na && !rc; i++) {
         kp_plan cand_plan;
-        rc = plan_alt(p, m, t, passes, n_passes, calib, &alts[i], trials, &cand_plan, &corrected,
-                      &tried, err);
+        size_t idx = 0;
+        double ex = 0;
+        /* Time budget: about a minute per candidate, four minutes in all. */
+        double deadline = kp_pt_now() + 60;
+        if (deadline > t0 + 240) deadline = t0 + 240;
+        rc = trials ? kp_pt_plan_alt(&env, passes, n_passes, &alts[i], deadline, &cand_plan, &tried,
+                                     &idx, &ex, &corrected, err)
+                    : plan_alt_estimated(p, m, t, passes, n_passes, fit, &alts[i], &cand_plan,
+                                         &corrected, err);
         if (rc) {
             kp_plan_free(&cand_plan);
-            kp_plan_free(out);
-            return rc;
+            break;
         }
         char part[160], name[120];
         kp_goal g0 = p->goals[0] ? p->goals[0] : KP_GOAL_SIZE;
@@ -478,21 +434,67 @@ int kp_planner_propose(const kp_project *p, const kp_model *m, const kp_target *
         snprintf(part, sizeof part, "%s%s %.3g%s", summary[0] ? ", " : "", name,
                  goal_value(g0, &cand_plan.total), g0 == KP_GOAL_ACCURACY ? "pt" : "x");
         if (strlen(summary) + strlen(part) < sizeof summary) strcat(summary, part);
-        if (i == 0 || better(p, &cand_plan, out)) {
+        if (i == 0 || better(p, &cand_plan, out, ex, best_ex)) {
             kp_plan_free(out);
             *out = cand_plan;
+            best_ex = ex;
+            chosen = trials ? idx : (size_t)-1;
         } else {
             kp_plan_free(&cand_plan);
         }
     }
+    if (rc) {
+        kp_plan_info_clear(&tried);
+        kp_plan_free(out);
+        return rc;
+    }
+    /* The chosen plan's info keeps its prediction; the tried list covers every candidate. */
+    char *miss = out->info.note;
+    out->info.note = NULL;
+    out->info.n_tried = tried.n_tried;
+    out->info.tried = tried.tried;
+    if (chosen < tried.n_tried) out->info.tried[chosen].chosen = 1;
+    mark_pareto(&out->info);
     int n_hist = 0;
     for (size_t r = 0; r < p->n_runs; r++) n_hist += p->runs[r].status == 0;
     char cname[120];
     plan_name(out, cname, sizeof cname);
-    snprintf(out->note, sizeof out->note, "chose \"%s\" of %zu pipelines %s (%.260s); %s", cname,
-             na, tried ? "tried on the calibration subset" : "estimated", summary,
+    char how[64];
+    if (trials)
+        snprintf(how, sizeof how, "tried on %zu samples (%zu pipelines measured)", env.n_measure,
+                 tried.n_tried);
+    else
+        snprintf(how, sizeof how, "estimated");
+    snprintf(out->note, sizeof out->note, "chose \"%s\" of %zu pipelines %s (%.200s); %s", cname,
+             na, how, summary,
              corrected ? "estimates corrected from earlier runs of this project"
              : n_hist  ? "no earlier run used these passes"
                        : "first plan: no run history yet");
+    if (!out->info.meets) {
+        char sh[512];
+        snprintf(sh, sizeof sh, "no plan meets every budget; the closest is kept: %.400s",
+                 miss ? miss : "the accuracy budget is missed");
+        free(miss);
+        miss = strdup(sh);
+        if (!miss) {
+            kp_plan_free(out);
+            return kp_error_set(err, KP_ENOMEM, "out of memory");
+        }
+    } else {
+        free(miss);
+        miss = strdup(out->note);
+    }
+    out->info.note = miss;
     return 0;
+}
+
+int kp_planner_propose(const kp_project *p, const kp_model *m, const kp_target *t,
+                       const kp_pass *const *passes, size_t n_passes, const kp_calib *calib,
+                       kp_plan *out, kp_error *err) {
+    if (!calib || calib->n_batches < 2)
+        return kp_planner_propose_split(p, m, t, passes, n_passes, calib, NULL, out, err);
+    split fit, val;
+    split_init(&fit, calib, 0);
+    split_init(&val, calib, 1);
+    return kp_planner_propose_split(p, m, t, passes, n_passes, &fit.c, &val.c, out, err);
 }

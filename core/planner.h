@@ -16,6 +16,8 @@ typedef struct kp_plan {
     kp_plan_step *steps; /* owned */
     kp_estimate total;   /* combined estimate of the enabled steps */
     char note[512];      /* e.g. "estimates corrected from 3 earlier runs (size x0.97)" */
+    kp_plan_info info;   /* owned: whole-plan prediction (with its ± standard error), every
+                          * pipeline tried (Pareto set marked), whether the budgets are met */
 } kp_plan;
 
 /* Proposes a plan for p (model loaded by the caller as m). calib may be NULL (then no
@@ -23,6 +25,21 @@ typedef struct kp_plan {
 int kp_planner_propose(const kp_project *p, const kp_model *m, const kp_target *t,
                        const kp_pass *const *passes, size_t n_passes, const kp_calib *calib,
                        kp_plan *out, kp_error *err);
+/* Samples the CLI's planner measures trials on by default (disjoint from the calibration subset
+ * the passes fit on, and kept out of the runs' holdout). */
+#define KP_PLANNER_TRIAL_SAMPLES 2048
+
+/* As kp_planner_propose, with trials that fit on `fit` (the run's calibration subset: the same
+ * one the run will use) and measure accuracy on `measure` (disjoint samples the run will not
+ * score; see kp_dataset_calib_minus_new). Each candidate pipeline is measured whole; when it
+ * breaks the accuracy budget the planner weakens its most sensitive step (sparsity, rank, k),
+ * re-measures the whole pipeline, and drops a step only when it cannot be weakened further.
+ * out->info records every pipeline tried and the prediction of the chosen one, which is the
+ * measured trial of exactly that plan (plus corrections learned from earlier runs). measure
+ * NULL: no trials (the passes' own estimates). */
+int kp_planner_propose_split(const kp_project *p, const kp_model *m, const kp_target *t,
+                             const kp_pass *const *passes, size_t n_passes, const kp_calib *fit,
+                             const kp_calib *measure, kp_plan *out, kp_error *err);
 /* Re-estimates totals after the user toggled steps or edited parameters (fast, no running). */
 int kp_planner_estimate(const kp_project *p, const kp_model *m, const kp_target *t,
                         const kp_pass *const *passes, size_t n_passes, kp_plan *plan,

@@ -214,9 +214,38 @@ void kp_project_free(kp_project *p) {
         free(r->calib_hash);
         free(r->tool_version);
         free(r->hw_fingerprint);
+        kp_plan_info_clear(&r->predicted);
     }
     free(p->runs);
+    kp_plan_info_clear(&p->plan_info);
     free(p);
+}
+
+void kp_plan_info_clear(kp_plan_info *pi) {
+    if (!pi) return;
+    for (size_t i = 0; i < pi->n_tried; i++) free(pi->tried[i].name);
+    free(pi->tried);
+    free(pi->note);
+    memset(pi, 0, sizeof *pi);
+}
+
+int kp_plan_info_copy(kp_plan_info *dst, const kp_plan_info *src) {
+    *dst = *src;
+    dst->note = NULL;
+    dst->tried = NULL;
+    dst->n_tried = 0;
+    if (src->note && !(dst->note = strdup(src->note))) return KP_ENOMEM;
+    if (src->n_tried) {
+        if (!(dst->tried = calloc(src->n_tried, sizeof *dst->tried))) return KP_ENOMEM;
+        for (size_t i = 0; i < src->n_tried; i++) {
+            dst->tried[i] = src->tried[i];
+            dst->tried[i].name = NULL;
+            dst->n_tried++;
+            if (src->tried[i].name && !(dst->tried[i].name = strdup(src->tried[i].name)))
+                return KP_ENOMEM;
+        }
+    }
+    return 0;
 }
 
 char *kp_project_path(const kp_project *p, const char *rel) {

@@ -40,6 +40,10 @@ typedef struct kp_plan_step {
     char *params; /* "k=v,..." validated against the pass's table */
     int enabled;
     kp_estimate est; /* planner's estimate for this step */
+    /* Correction learned from earlier runs that est already includes (size and latency
+     * factors, points added to the drop); 1, 1, 0 when none. */
+    int corrected;
+    double corr_size, corr_lat, corr_drop;
 } kp_plan_step;
 
 typedef struct kp_metrics_row {
@@ -50,6 +54,35 @@ typedef struct kp_metrics_row {
     double ram_bytes, flash_bytes, energy_mj;
     int fits_ram, fits_flash;
 } kp_metrics_row;
+
+/* One pipeline the planner measured (a candidate or one of its back-offs). */
+typedef struct kp_tried {
+    char *name;           /* owned, e.g. "fold + prune(sparsity=0.6) + reconstruct" */
+    double size_ratio;    /* predicted file size / original */
+    double latency_ratio; /* predicted latency on the target / original */
+    double acc_drop;      /* predicted top-1 drop, points (negative = gain) */
+    double acc_se;        /* ± standard error of acc_drop, points (0 = unknown) */
+    int meets;            /* within every budget */
+    int pareto;           /* no other tried pipeline is at least as good on size, latency and
+                           * accuracy and better on one */
+    int chosen;
+} kp_tried;
+
+/* What the planner predicted for the whole enabled plan, and what it tried on the way. */
+typedef struct kp_plan_info {
+    kp_estimate total;     /* measured trial of exactly the enabled plan (corrected by history)
+                            * when the planner had data; else combined step estimates */
+    double acc_se;         /* ± standard error of total.acc_drop, points (0 = unknown) */
+    int64_t trial_samples; /* samples the trials measured on (kept out of the runs' holdout) */
+    int meets;             /* the plan meets every budget */
+    char *note;            /* owned: the choice, and by how much the budget is missed if so */
+    size_t n_tried;
+    kp_tried *tried; /* owned */
+} kp_plan_info;
+
+/* Deep copy (dst is overwritten, not freed) and free (the struct itself is not freed). */
+int kp_plan_info_copy(kp_plan_info *dst, const kp_plan_info *src);
+void kp_plan_info_clear(kp_plan_info *pi);
 
 typedef struct kp_run_record {
     char *id;      /* "run-003" */
@@ -62,6 +95,8 @@ typedef struct kp_run_record {
     char *output_model, *report; /* paths relative to the project folder */
     uint64_t seed;
     char *calib_hash, *tool_version, *hw_fingerprint;
+    kp_plan_info predicted; /* the planner's prediction for the plan as run (copied) */
+    size_t eval_samples;    /* samples accuracy was measured on (the holdout) */
 } kp_run_record;
 
 typedef struct kp_project {
@@ -78,6 +113,7 @@ typedef struct kp_project {
     size_t n_runs;
     kp_run_record *runs;
     uint64_t seed;
+    kp_plan_info plan_info; /* the planner's prediction for the current plan */
 } kp_project;
 
 /* Default workspace: $XDG_DATA_HOME/kompress/projects (or ~/.local/share/...). Returns owned. */

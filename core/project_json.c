@@ -6,7 +6,11 @@
  *   "plan": [ { "pass", "params", "enabled", "estimate": {...} } ],
  *   "runs": [ { "id", "started", "status", "seed", "calib_hash", "tool_version",
  *               "hw_fingerprint", "output_model", "report", "before": {metrics},
- *               "after": {metrics}, "steps": [ { plan step..., "measured": {metrics} } ] } ] }
+ *               "after": {metrics}, "eval_samples"?, "predicted"?: {plan summary},
+ *               "steps": [ { plan step..., "measured": {metrics} } ] } ] },
+ *   "plan_summary"?: { "total": {estimate}, "acc_se", "trial_samples", "meets", "note",
+ *                      "tried": [ { "name", "size_ratio", "latency_ratio", "acc_drop",
+ *                                   "acc_se", "meets", "pareto", "chosen" } ] } }
  * Paths are stored as given (relative = relative to the project folder). */
 #include "core/project_json.h"
 
@@ -102,6 +106,8 @@ static void get_metrics(ctx *c, const cJSON *o, kp_metrics_row *m) {
     m->fits_flash = (int)get_num(c, o, "fits_flash", 1, 0, 1);
 }
 
+static void get_estimate(ctx *c, const cJSON *e, kp_estimate *est);
+
 static void get_step(ctx *c, const cJSON *o, kp_plan_step *s) {
     memset(s, 0, sizeof *s);
     if (!cJSON_IsObject(o)) {
@@ -115,16 +121,60 @@ static void get_step(ctx *c, const cJSON *o, kp_plan_step *s) {
     s->enabled = en ? cJSON_IsTrue(en) : 1;
     if (en && !cJSON_IsBool(en)) bad(c, "enabled", "true or false");
     const cJSON *e = item(o, "estimate");
-    if (e) {
-        s->est.size_ratio = get_num(c, e, "size_ratio", 1, 0, 1e6);
-        s->est.latency_ratio = get_num(c, e, "latency_ratio", 1, 0, 1e6);
-        s->est.acc_drop = get_num(c, e, "acc_drop", 0, -100, 100);
-        s->est.confidence = get_num(c, e, "confidence", 0, 0, 1);
-        s->est.applicable = (int)get_num(c, e, "applicable", 1, 0, 1);
-        char *r = get_str(c, e, "reason", 0);
-        if (r) snprintf(s->est.reason, sizeof s->est.reason, "%s", r);
-        free(r);
+    if (e) get_estimate(c, e, &s->est);
+    s->corr_size = s->corr_lat = 1;
+    const cJSON *k = item(o, "correction");
+    if (k && !cJSON_IsNull(k)) {
+        s->corrected = 1;
+        s->corr_size = get_num(c, k, "size", 1, 1e-6, 1e6);
+        s->corr_lat = get_num(c, k, "latency", 1, 1e-6, 1e6);
+        s->corr_drop = get_num(c, k, "acc_drop", 0, -100, 100);
     }
+}
+
+static void get_estimate(ctx *c, const cJSON *e, kp_estimate *est) {
+    est->size_ratio = get_num(c, e, "size_ratio", 1, 0, 1e6);
+    est->latency_ratio = get_num(c, e, "latency_ratio", 1, 0, 1e6);
+    est->acc_drop = get_num(c, e, "acc_drop", 0, -100, 100);
+    est->confidence = get_num(c, e, "confidence", 0, 0, 1);
+    est->applicable = (int)get_num(c, e, "applicable", 1, 0, 1);
+    char *r = get_str(c, e, "reason", 0);
+    if (r) snprintf(est->reason, sizeof est->reason, "%s", r);
+    free(r);
+}
+
+static int get_plan_info(ctx *c, const cJSON *o, const char *field, kp_plan_info *pi) {
+    memset(pi, 0, sizeof *pi);
+    if (!o || cJSON_IsNull(o)) return 0;
+    if (!cJSON_IsObject(o)) return bad(c, field, "an object");
+    const cJSON *t = item(o, "total");
+    if (t) get_estimate(c, t, &pi->total);
+    pi->acc_se = get_num(c, o, "acc_se", 0, 0, 100);
+    pi->trial_samples = (int64_t)get_num(c, o, "trial_samples", 0, 0, 1e12);
+    pi->meets = (int)get_num(c, o, "meets", 1, 0, 1);
+    pi->note = get_str(c, o, "note", 0);
+    const cJSON *arr = item(o, "tried");
+    if (!arr || cJSON_IsNull(arr)) return c->rc;
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) > 4096)
+        return bad(c, "tried", "a list of at most 4096 objects");
+    size_t cnt = (size_t)cJSON_GetArraySize(arr);
+    pi->tried = calloc(cnt ? cnt : 1, sizeof *pi->tried);
+    if (!pi->tried) return c->rc = kp_error_set(c->err, KP_ENOMEM, "out of memory");
+    const cJSON *e;
+    cJSON_ArrayForEach(e, arr) {
+        if (!cJSON_IsObject(e)) return bad(c, "tried", "a list of objects");
+        kp_tried *k = &pi->tried[pi->n_tried++];
+        k->name = get_str(c, e, "name", 1);
+        k->size_ratio = get_num(c, e, "size_ratio", 1, 0, 1e6);
+        k->latency_ratio = get_num(c, e, "latency_ratio", 1, 0, 1e6);
+        k->acc_drop = get_num(c, e, "acc_drop", 0, -100, 100);
+        k->acc_se = get_num(c, e, "acc_se", 0, 0, 100);
+        k->meets = (int)get_num(c, e, "meets", 0, 0, 1);
+        k->pareto = (int)get_num(c, e, "pareto", 0, 0, 1);
+        k->chosen = (int)get_num(c, e, "chosen", 0, 0, 1);
+        if (c->rc) break;
+    }
+    return c->rc;
 }
 
 static int get_steps(ctx *c, const cJSON *arr, const char *field, kp_plan_step **out, size_t *n,
@@ -230,6 +280,7 @@ int kp_project_from_json(const char *text, const char *path, kp_project *p, kp_e
     p->latency_budget_ms = get_num(&c, b, "latency_ms", 0, 0, 1e12);
     if (c.rc) goto done;
     if (get_steps(&c, item(o, "plan"), "plan", &p->plan, &p->n_plan, NULL)) goto done;
+    if (get_plan_info(&c, item(o, "plan_summary"), "plan_summary", &p->plan_info)) goto done;
     const cJSON *runs = item(o, "runs");
     if (runs && !cJSON_IsNull(runs)) {
         if (!cJSON_IsArray(runs)) {
@@ -260,6 +311,8 @@ int kp_project_from_json(const char *text, const char *path, kp_project *p, kp_e
             rr->report = get_str(&c, r, "report", 0);
             get_metrics(&c, item(r, "before"), &rr->before);
             get_metrics(&c, item(r, "after"), &rr->after);
+            rr->eval_samples = (size_t)get_num(&c, r, "eval_samples", 0, 0, 1e15);
+            if (get_plan_info(&c, item(r, "predicted"), "predicted", &rr->predicted)) goto done;
             if (get_steps(&c, item(r, "steps"), "steps", &rr->steps, &rr->n_steps, &rr->step_after))
                 goto done;
         }
@@ -290,18 +343,51 @@ static cJSON *metrics_json(const kp_metrics_row *m) {
     return o;
 }
 
+static void put_estimate(cJSON *e, const kp_estimate *est) {
+    cJSON_AddNumberToObject(e, "size_ratio", est->size_ratio);
+    cJSON_AddNumberToObject(e, "latency_ratio", est->latency_ratio);
+    cJSON_AddNumberToObject(e, "acc_drop", est->acc_drop);
+    cJSON_AddNumberToObject(e, "confidence", est->confidence);
+    cJSON_AddNumberToObject(e, "applicable", est->applicable);
+    put_str(e, "reason", est->reason);
+}
+
+static cJSON *plan_info_json(const kp_plan_info *pi) {
+    cJSON *o = cJSON_CreateObject();
+    put_estimate(cJSON_AddObjectToObject(o, "total"), &pi->total);
+    cJSON_AddNumberToObject(o, "acc_se", pi->acc_se);
+    cJSON_AddNumberToObject(o, "trial_samples", (double)pi->trial_samples);
+    cJSON_AddNumberToObject(o, "meets", pi->meets);
+    put_str(o, "note", pi->note);
+    cJSON *arr = cJSON_AddArrayToObject(o, "tried");
+    for (size_t i = 0; i < pi->n_tried; i++) {
+        const kp_tried *k = &pi->tried[i];
+        cJSON *e = cJSON_CreateObject();
+        put_str(e, "name", k->name ? k->name : "");
+        cJSON_AddNumberToObject(e, "size_ratio", k->size_ratio);
+        cJSON_AddNumberToObject(e, "latency_ratio", k->latency_ratio);
+        cJSON_AddNumberToObject(e, "acc_drop", k->acc_drop);
+        cJSON_AddNumberToObject(e, "acc_se", k->acc_se);
+        cJSON_AddNumberToObject(e, "meets", k->meets);
+        cJSON_AddNumberToObject(e, "pareto", k->pareto);
+        cJSON_AddNumberToObject(e, "chosen", k->chosen);
+        cJSON_AddItemToArray(arr, e);
+    }
+    return o;
+}
+
 static cJSON *step_json(const kp_plan_step *s, const kp_metrics_row *measured) {
     cJSON *o = cJSON_CreateObject();
     put_str(o, "pass", s->pass_id);
     put_str(o, "params", s->params ? s->params : "");
     cJSON_AddBoolToObject(o, "enabled", s->enabled);
-    cJSON *e = cJSON_AddObjectToObject(o, "estimate");
-    cJSON_AddNumberToObject(e, "size_ratio", s->est.size_ratio);
-    cJSON_AddNumberToObject(e, "latency_ratio", s->est.latency_ratio);
-    cJSON_AddNumberToObject(e, "acc_drop", s->est.acc_drop);
-    cJSON_AddNumberToObject(e, "confidence", s->est.confidence);
-    cJSON_AddNumberToObject(e, "applicable", s->est.applicable);
-    put_str(e, "reason", s->est.reason);
+    put_estimate(cJSON_AddObjectToObject(o, "estimate"), &s->est);
+    if (s->corrected) {
+        cJSON *k = cJSON_AddObjectToObject(o, "correction");
+        cJSON_AddNumberToObject(k, "size", s->corr_size);
+        cJSON_AddNumberToObject(k, "latency", s->corr_lat);
+        cJSON_AddNumberToObject(k, "acc_drop", s->corr_drop);
+    }
     if (measured) cJSON_AddItemToObject(o, "measured", metrics_json(measured));
     return o;
 }
@@ -338,6 +424,8 @@ char *kp_project_to_json(const kp_project *p) {
     cJSON_AddNumberToObject(o, "seed", (double)p->seed);
     cJSON *plan = cJSON_AddArrayToObject(o, "plan");
     for (size_t i = 0; i < p->n_plan; i++) cJSON_AddItemToArray(plan, step_json(&p->plan[i], 0));
+    if (p->n_plan && p->plan_info.total.size_ratio > 0)
+        cJSON_AddItemToObject(o, "plan_summary", plan_info_json(&p->plan_info));
     cJSON *runs = cJSON_AddArrayToObject(o, "runs");
     for (size_t i = 0; i < p->n_runs; i++) {
         const kp_run_record *r = &p->runs[i];
@@ -353,6 +441,9 @@ char *kp_project_to_json(const kp_project *p) {
         put_str(ro, "report", r->report);
         cJSON_AddItemToObject(ro, "before", metrics_json(&r->before));
         cJSON_AddItemToObject(ro, "after", metrics_json(&r->after));
+        if (r->eval_samples) cJSON_AddNumberToObject(ro, "eval_samples", (double)r->eval_samples);
+        if (r->predicted.total.size_ratio > 0)
+            cJSON_AddItemToObject(ro, "predicted", plan_info_json(&r->predicted));
         cJSON *st = cJSON_AddArrayToObject(ro, "steps");
         for (size_t k = 0; k < r->n_steps; k++)
             cJSON_AddItemToArray(st,

@@ -66,6 +66,50 @@ static void md_row(sb *b, const char *label, const kp_metrics_row *m, const kp_m
         m->fits_ram && m->fits_flash ? "yes" : "no", m->energy_mj);
 }
 
+/* The planner's prediction for the whole plan against the run, and what it tried. */
+static void plan_md(sb *b, const kp_project *p, const kp_run_record *r) {
+    const kp_plan_info *pi = &r->predicted;
+    if (pi->total.size_ratio <= 0) return;
+    put(b, "\n## The whole plan: predicted vs measured\n\n");
+    double ms = r->before.file_bytes > 0 ? r->after.file_bytes / r->before.file_bytes : 0;
+    int host = !p->target_id || !strcmp(p->target_id, "host");
+    double ml =
+        host ? (r->before.host_latency_ms > 0 ? r->after.host_latency_ms / r->before.host_latency_ms
+                                              : 0)
+             : (r->before.target_latency_ms > 0
+                    ? r->after.target_latency_ms / r->before.target_latency_ms
+                    : 0);
+    put(b,
+        "| | size ratio | latency ratio (%s) | top-1 drop, points | samples "
+        "|\n|---|---|---|---|---|\n",
+        host ? "measured here" : "target estimate");
+    put(b, "| predicted | %.3f | %.3f | %.2f ± %.2f | %lld (trials) |\n", pi->total.size_ratio,
+        pi->total.latency_ratio, pi->total.acc_drop, pi->acc_se, (long long)pi->trial_samples);
+    char drop[32] = "-";
+    if (r->before.top1 >= 0 && r->after.top1 >= 0)
+        snprintf(drop, sizeof drop, "%.2f", r->before.top1 - r->after.top1);
+    put(b, "| measured | %.3f | %.3f | %s | %zu (holdout) |\n", ms, ml, drop, r->eval_samples);
+    put(b, "\n± is the standard error of the trial's paired top-1 difference. ");
+    if (!pi->meets && pi->note)
+        put(b, "**Budget missed**: %s.\n", pi->note);
+    else
+        put(b, "The plan met every budget on the trials.\n");
+    if (!pi->n_tried) return;
+    size_t n_p = 0;
+    for (size_t i = 0; i < pi->n_tried; i++) n_p += pi->tried[i].pareto != 0;
+    put(b,
+        "\n## What the planner tried (%zu pipelines, %zu on the Pareto front)\n\n| pipeline | size "
+        "ratio | latency ratio | top-1 drop | meets budgets | Pareto | chosen "
+        "|\n|---|---|---|---|---|---|---|\n",
+        pi->n_tried, n_p);
+    for (size_t i = 0; i < pi->n_tried; i++) {
+        const kp_tried *k = &pi->tried[i];
+        put(b, "| %s | %.3f | %.3f | %.2f ± %.2f | %s | %s | %s |\n", k->name ? k->name : "?",
+            k->size_ratio, k->latency_ratio, k->acc_drop, k->acc_se, k->meets ? "yes" : "no",
+            k->pareto ? "yes" : "", k->chosen ? "**yes**" : "");
+    }
+}
+
 static char *markdown(const kp_project *p, const kp_run_record *r) {
     sb b = {0};
     put(&b, "# Kompress report: %s, %s\n\n", p->name ? p->name : "project", r->id ? r->id : "run");
@@ -108,6 +152,7 @@ static char *markdown(const kp_project *p, const kp_run_record *r) {
             e->size_ratio, sr, e->latency_ratio, lr, e->acc_drop, drop, e->reason);
         prev = m;
     }
+    plan_md(&b, p, r);
     if (b.oom) {
         free(b.s);
         return NULL;

@@ -26,7 +26,7 @@ int kp_cli_open_project(const char *arg, kp_project **out, kp_error *err) {
                         arg);
 }
 
-int kp_cli_ctx_open(const kp_project *p, size_t calib_samples, kp_cli_ctx *c, kp_error *err) {
+int kp_cli_ctx_open(const kp_project *p, size_t trial_samples, kp_cli_ctx *c, kp_error *err) {
     memset(c, 0, sizeof *c);
     if (!p->model) return kp_error_set(err, KP_EINVAL, "the project has no model");
     char *mp = kp_project_path(p, p->model);
@@ -45,7 +45,22 @@ int kp_cli_ctx_open(const kp_project *p, size_t calib_samples, kp_cli_ctx *c, kp
     if (!rc && p->data.path) {
         rc = kp_dataset_open_project(p, 64, &c->ds, err);
         if (!rc) rc = kp_dataset_bind(c->ds, c->model, err);
-        if (!rc) rc = kp_dataset_calib_new(c->ds, calib_samples, p->seed, &c->calib, err);
+        /* The same subset the run calibrates on (core/job.c: at most half the samples). */
+        size_t total = rc ? 0 : kp_dataset_n_samples(c->ds);
+        size_t n_cal = p->data.calib_samples > 0 ? (size_t)p->data.calib_samples : 512;
+        if (n_cal > total / 2) n_cal = total / 2;
+        if (!rc && !n_cal)
+            rc = kp_error_set(err, KP_ERANGE, "%zu sample(s) are too few to plan on", total);
+        if (!rc) rc = kp_dataset_calib_new(c->ds, n_cal, p->seed, &c->calib, err);
+        /* Trials measure on samples beyond it, leaving at least half the rest to the run. */
+        size_t n_trial = trial_samples;
+        if (n_trial > (total - n_cal) / 2) n_trial = (total - n_cal) / 2;
+        if (!rc && n_trial) {
+            kp_calib *both = NULL;
+            rc = kp_dataset_calib_new(c->ds, n_cal + n_trial, p->seed, &both, err);
+            if (!rc) rc = kp_dataset_calib_minus_new(c->ds, both, c->calib, &c->trial, err);
+            kp_dataset_calib_free(both);
+        }
         if (rc) kp_error_wrap(err, "test data: ");
     }
     if (rc) kp_cli_ctx_free(c);
@@ -53,6 +68,7 @@ int kp_cli_ctx_open(const kp_project *p, size_t calib_samples, kp_cli_ctx *c, kp
 }
 
 void kp_cli_ctx_free(kp_cli_ctx *c) {
+    kp_dataset_calib_free(c->trial);
     kp_dataset_calib_free(c->calib);
     kp_dataset_free(c->ds);
     free(c->targets);
@@ -63,10 +79,19 @@ void kp_cli_ctx_free(kp_cli_ctx *c) {
 int kp_cli_propose(kp_project *p, const kp_cli_ctx *c, kp_plan *plan, kp_error *err) {
     size_t n;
     const kp_pass *const *reg = kp_passes(&n);
-    int rc = kp_planner_propose(p, c->model, c->target, reg, n, c->calib, plan, err);
+    int rc =
+        kp_planner_propose_split(p, c->model, c->target, reg, n, c->calib, c->trial, plan, err);
     if (rc) return rc;
+    kp_plan_info info;
+    if (kp_plan_info_copy(&info, &plan->info)) {
+        kp_plan_info_clear(&info);
+        return kp_error_set(err, KP_ENOMEM, "out of memory");
+    }
     kp_plan_step *steps = calloc(plan->n ? plan->n : 1, sizeof *steps);
-    if (!steps) return kp_error_set(err, KP_ENOMEM, "out of memory");
+    if (!steps) {
+        kp_plan_info_clear(&info);
+        return kp_error_set(err, KP_ENOMEM, "out of memory");
+    }
     for (size_t i = 0; i < plan->n; i++) {
         steps[i] = plan->steps[i];
         steps[i].pass_id = strdup(plan->steps[i].pass_id);
@@ -79,6 +104,8 @@ int kp_cli_propose(kp_project *p, const kp_cli_ctx *c, kp_plan *plan, kp_error *
     free(p->plan);
     p->plan = steps;
     p->n_plan = plan->n;
+    kp_plan_info_clear(&p->plan_info);
+    p->plan_info = info;
     return 0;
 }
 
@@ -96,4 +123,27 @@ void kp_cli_print_plan(const kp_project *p, const kp_plan *plan) {
     }
     printf("  total: %s\n", plan->total.reason);
     if (plan->note[0]) printf("  note: %s\n", plan->note);
+    if (!plan->info.meets && plan->info.note) printf("  BUDGET MISSED: %s\n", plan->info.note);
+    kp_cli_print_tried(&plan->info);
+}
+
+void kp_cli_print_tried(const kp_plan_info *pi) {
+    size_t n_p = 0;
+    for (size_t i = 0; i < pi->n_tried; i++) n_p += pi->tried[i].pareto != 0;
+    if (!pi->n_tried) return;
+    printf("  tried %zu pipelines; the Pareto set (none better on size, latency and accuracy "
+           "at once):\n",
+           pi->n_tried);
+    printf("      %8s %8s %15s  %s\n", "size", "latency", "Δtop-1", "pipeline");
+    for (size_t i = 0; i < pi->n_tried; i++) {
+        const kp_tried *k = &pi->tried[i];
+        if (!k->pareto && !k->chosen) continue;
+        char acc[32];
+        snprintf(acc, sizeof acc, "%+.2f ± %.2f", -k->acc_drop, k->acc_se);
+        printf("  %c%c  %7.3fx %7.2fx %15s  %s%s\n", k->chosen ? '*' : ' ', k->meets ? ' ' : '!',
+               k->size_ratio, k->latency_ratio, acc, k->name ? k->name : "?",
+               k->pareto ? "" : " (not Pareto)");
+    }
+    printf("  (* = chosen, ! = misses a budget; %zu of %zu on the Pareto front)\n", n_p,
+           pi->n_tried);
 }

@@ -11,19 +11,24 @@
 #define CMD "plan"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: kompress plan PROJECT [--calib N] [--json]\n"
-               "Proposes passes for the project's target and goals, with each one's estimated\n"
-               "effect and reason, and stores the plan in project.json. --calib: samples used\n"
-               "to try steps on (default 512: half fit, half measure).\n");
+    fprintf(f,
+            "usage: kompress plan PROJECT [--trial N] [--json]\n"
+            "Proposes passes for the project's target and goals, with each one's estimated\n"
+            "effect and reason, and stores the plan in project.json. Passes fit on the\n"
+            "project's calibration subset (the one the run uses); --trial: samples the\n"
+            "candidate pipelines are measured on (default %d, other samples than the\n"
+            "calibration ones; runs do not score them). --calib is an old name for --trial.\n",
+            KP_PLANNER_TRIAL_SAMPLES);
 }
 
 static int run(int argc, char **argv) {
     static const struct option opts[] = {{"json", no_argument, 0, 'j'},
                                          {"calib", required_argument, 0, 'c'},
+                                         {"trial", required_argument, 0, 'c'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     int json = 0, c;
-    long calib = 512;
+    long calib = KP_PLANNER_TRIAL_SAMPLES;
     optind = 1;
     while ((c = getopt_long(argc, argv, "jc:h", opts, NULL)) != -1) {
         if (c == 'j')
@@ -31,8 +36,8 @@ static int run(int argc, char **argv) {
         else if (c == 'c') {
             char *end;
             calib = strtol(optarg, &end, 10);
-            if (*end || calib < 1 || calib > 1000000)
-                return kp_cli_failf(CMD, 2, "--calib must be 1..1000000");
+            if (*end || calib < 0 || calib > 1000000)
+                return kp_cli_failf(CMD, 2, "--trial must be 0..1000000 (0: no trials)");
         } else if (c == 'h') {
             usage(stdout);
             return 0;
@@ -76,7 +81,26 @@ static int run(int argc, char **argv) {
         cJSON_AddNumberToObject(t, "size_ratio", plan.total.size_ratio);
         cJSON_AddNumberToObject(t, "latency_ratio", plan.total.latency_ratio);
         cJSON_AddNumberToObject(t, "acc_drop", plan.total.acc_drop);
+        cJSON_AddNumberToObject(t, "acc_se", plan.info.acc_se);
+        cJSON_AddNumberToObject(t, "trial_samples", (double)plan.info.trial_samples);
+        cJSON_AddBoolToObject(o, "meets_budget", plan.info.meets);
+        if (!plan.info.meets && plan.info.note)
+            cJSON_AddStringToObject(o, "budget_missed", plan.info.note);
         cJSON_AddStringToObject(o, "note", plan.note);
+        cJSON *tr = cJSON_AddArrayToObject(o, "tried");
+        for (size_t i = 0; i < plan.info.n_tried; i++) {
+            const kp_tried *k = &plan.info.tried[i];
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "pipeline", k->name ? k->name : "");
+            cJSON_AddNumberToObject(e, "size_ratio", k->size_ratio);
+            cJSON_AddNumberToObject(e, "latency_ratio", k->latency_ratio);
+            cJSON_AddNumberToObject(e, "acc_drop", k->acc_drop);
+            cJSON_AddNumberToObject(e, "acc_se", k->acc_se);
+            cJSON_AddBoolToObject(e, "meets_budget", k->meets);
+            cJSON_AddBoolToObject(e, "pareto", k->pareto);
+            cJSON_AddBoolToObject(e, "chosen", k->chosen);
+            cJSON_AddItemToArray(tr, e);
+        }
         char *s = cJSON_Print(o);
         if (s) puts(s);
         free(s);

@@ -125,7 +125,7 @@ static int run(int argc, char **argv) {
     if (!p->n_plan) {
         kp_cli_ctx ctx;
         kp_plan plan = {0};
-        int rc = kp_cli_ctx_open(p, 512, &ctx, &err);
+        int rc = kp_cli_ctx_open(p, KP_PLANNER_TRIAL_SAMPLES, &ctx, &err);
         if (!rc) rc = kp_cli_propose(p, &ctx, &plan, &err);
         if (!rc && !json) kp_cli_print_plan(p, &plan);
         kp_plan_free(&plan);
@@ -187,6 +187,8 @@ static int run(int argc, char **argv) {
                 off = 1;
             }
         if (!off) break;
+        /* The planner's prediction was for the plan before this change. */
+        kp_plan_info_clear(&p->plan_info);
         if (!json)
             fprintf(stderr,
                     "measured drop %.2f points breaks the %.2f budget: switching off %s "
@@ -240,6 +242,17 @@ static int run(int argc, char **argv) {
         for (size_t k = 0; k < best->n_steps; k++)
             row(best->steps[k].pass_id, &best->step_after[k], &best->before);
         row("final", &best->after, &best->before);
+        const kp_plan_info *pi = &best->predicted;
+        if (pi->total.size_ratio > 0 && best->before.file_bytes > 0)
+            printf("predicted %.3fx the size, %.2fx the target latency, %+.2f ± %.2f points "
+                   "(trials on "
+                   "%lld samples); measured %.3fx, %.2fx, %+.2f points on %zu holdout samples\n",
+                   pi->total.size_ratio, pi->total.latency_ratio, -pi->total.acc_drop, pi->acc_se,
+                   (long long)pi->trial_samples, best->after.file_bytes / best->before.file_bytes,
+                   best->before.target_latency_ms > 0
+                       ? best->after.target_latency_ms / best->before.target_latency_ms
+                       : 0,
+                   -drop, best->eval_samples);
         if (drop > p->max_drop + 1e-9)
             printf("no plan met the %.2f-point budget; the closest (%s, -%.2f points, %.2f over) "
                    "is saved\n",

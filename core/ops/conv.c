@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/ops/conv3x3.h"
+#include "core/ops/conv3x3_oc.h"
 #include "core/ops/spatial.h"
 
 /* ---- shared checks ------------------------------------------------------------------------- */
@@ -278,6 +279,40 @@ static void depthwise_2d(const kp_op_ctx *ctx, const float *x, const float *w, f
 
 /* ---- Conv ---------------------------------------------------------------------------------- */
 
+/* Fused 2x2 stride-2 MaxPool (floor mode): y[p][oy][ox] = max of full[p][2oy..+1][2ox..+1] for
+ * np planes of h x w. */
+static void maxpool2(const float *full, int64_t np, int64_t h, int64_t w, float *y) {
+    int64_t oh = h / 2, ow = w / 2;
+    for (int64_t p = 0; p < np; p++)
+        for (int64_t oy = 0; oy < oh; oy++) {
+            const float *a = full + (p * h + 2 * oy) * w, *b = a + w;
+            float *d = y + (p * oh + oy) * ow;
+            for (int64_t ox = 0; ox < ow; ox++) {
+                float v = a[2 * ox];
+                if (a[2 * ox + 1] > v) v = a[2 * ox + 1];
+                if (b[2 * ox] > v) v = b[2 * ox];
+                if (b[2 * ox + 1] > v) v = b[2 * ox + 1];
+                d[ox] = v;
+            }
+        }
+}
+
+/* The end of every im2col path: pools the full output into the node's output when fused. */
+static int conv_done(const kp_spatial *s, int64_t planes, const float *full, float *y, int pool) {
+    if (pool) maxpool2(full, planes, s->out[0], s->out[1], y);
+    return 0;
+}
+
+/* Packed weights for the channel-vectorised 3x3 kernel: the executor's (ctx->prep) when they
+ * match, else packed here into scratch. */
+static const float *c3oc_weights(kp_op_ctx *ctx, const float *w, int64_t m, int64_t c) {
+    int64_t nf = kp_c3oc_packed_floats(m, c);
+    if (ctx->prep && ctx->prep_bytes == (size_t)nf * sizeof(float)) return ctx->prep;
+    float *p = ctx->scratch(ctx, (size_t)nf * sizeof *p);
+    if (p) kp_c3oc_pack(w, m, c, p);
+    return p;
+}
+
 static int conv_run(kp_op_ctx *ctx) {
     const kp_tensor *x = kp_op_input(ctx, 0), *w = kp_op_input(ctx, 1), *b = kp_op_input(ctx, 2);
     int rc;
@@ -301,16 +336,22 @@ static int conv_run(kp_op_ctx *ctx) {
     if ((rc = kp_spatial_init(ctx, x, k, 0, &s)) < 0) return rc;
     int64_t dims[KP_MAX_RANK] = {n, m};
     for (int i = 0; i < nd; i++) dims[2 + i] = s.out[i];
-    kp_tensor *yt = kp_op_output(ctx, 0, KP_FLOAT, x->rank, dims);
+    int pool = ctx->fused_pool;
+    if (pool && (nd != 2 || (ctx->fused_act != KP_ACT_NONE && ctx->fused_act != KP_ACT_RELU)))
+        return kp_op_fail(ctx, KP_EINVAL, "a fused MaxPool needs a 2-D Conv with ReLU or none");
+    int64_t pdims[KP_MAX_RANK] = {n, m, s.out[0] / 2, nd == 2 ? s.out[1] / 2 : 0};
+    kp_tensor *yt = kp_op_output(ctx, 0, KP_FLOAT, x->rank, pool ? pdims : dims);
     if (!yt) return ctx->err->code;
     if (!yt->numel) return 0;
-    float *y = yt->data;
+    float *yout = yt->data, *y = yout;
+    int64_t full = n * m * s.out_size;
+    if (pool && !(y = ctx->scratch(ctx, (size_t)full * sizeof *y))) return ctx->err->code;
     if (!x->numel || !w->numel) {
         /* Empty X or W (data may be NULL) with a non-empty Y: every sum is over nothing or
          * over padding only, so Y is the bias (then the fused activation). */
-        memset(y, 0, (size_t)yt->numel * sizeof *y);
-        add_bias(ctx, y, b ? b->data : NULL, n, m, yt->numel / (n * m));
-        return 0;
+        memset(y, 0, (size_t)full * sizeof *y);
+        add_bias(ctx, y, b ? b->data : NULL, n, m, full / (n * m));
+        return conv_done(&s, n * m, y, yout, pool);
     }
     const float *xd = x->data, *wd = w->data;
     int64_t cg = c / group, mg = m / group, kk = cg * s.k_size, os = s.out_size, is = s.in_size;
@@ -328,26 +369,43 @@ static int conv_run(kp_op_ctx *ctx) {
             for (int64_t ch = 0; ch < c; ch++)
                 depthwise_2d(ctx, xd + (i * c + ch) * is, wd + ch * s.k_size,
                              bias ? bias[ch] : 0.0f, y + (i * m + ch) * os, &s, dpad);
-        return 0;
+        return conv_done(&s, n * m, y, yout, pool);
     }
     int isa3 = nd == 2 && group == 1 ? kp_conv3x3_isa() : KP_C3_NONE;
     for (int i = 0; i < nd && isa3; i++)
         if (s.k[i] != 3 || s.stride[i] != 1 || s.dil[i] != 1 || s.pad_b[i] != 1 || s.pad_e[i] != 1)
             isa3 = KP_C3_NONE;
+    int relu = ctx->fused_act == KP_ACT_RELU;
+    if (isa3 && (relu || ctx->fused_act == KP_ACT_NONE) && c >= KP_C3OC_MIN_C &&
+        kp_c3oc_available()) {
+        /* Channel-vectorised direct 3x3 kernel, pooling fused (core/ops/conv3x3_oc.h). */
+        int64_t h = s.in[0], wd2 = s.in[1], ys = pool ? m * (h / 2) * (wd2 / 2) : m * os;
+        const float *pk = c3oc_weights(ctx, wd, m, c);
+        float *sc = ctx->scratch(ctx, (size_t)kp_c3oc_scratch_floats(c, m, h, wd2) * sizeof *sc);
+        if (!pk || !sc) return ctx->err->code;
+        for (int64_t i = 0; i < n; i++)
+            kp_c3oc_run(xd + i * c * is, c, h, wd2, pk, m, b ? b->data : NULL, relu, pool,
+                        yout + i * ys, sc);
+        return 0;
+    }
     if (isa3) {
         /* Direct 3x3 kernel: no im2col copy (core/ops/conv3x3.h). */
         int64_t h = s.in[0], wd2 = s.in[1];
         float *p3 = ctx->scratch(ctx, (size_t)kp_conv3x3_pad_floats(c, h, wd2) * sizeof *p3);
         float *o3 = ctx->scratch(ctx, (size_t)kp_conv3x3_out_floats(m, h, wd2) * sizeof *o3);
         if (!p3 || !o3) return ctx->err->code;
-        int relu = ctx->fused_act == KP_ACT_RELU;
+        /* Pooled in the kernel's output pass (then y is the node's output) when the
+         * activation is ReLU or none. */
+        int kpool = pool && (relu || ctx->fused_act == KP_ACT_NONE);
+        int64_t ys = kpool ? m * (h / 2) * (wd2 / 2) : m * os;
+        float *yk = kpool ? yout : y;
         for (int64_t i = 0; i < n; i++) {
-            float *yi = y + i * m * os;
-            kp_conv3x3_run(isa3, xd + i * c * is, c, h, wd2, wd, m, b ? b->data : NULL, relu, yi,
-                           p3, o3);
-            if (ctx->fused_act && !relu) kp_op_apply_act(ctx, yi, m * os);
+            float *yi = yk + i * ys;
+            kp_conv3x3_run(isa3, xd + i * c * is, c, h, wd2, wd, m, b ? b->data : NULL, relu, kpool,
+                           yi, p3, o3);
+            if (ctx->fused_act && !relu) kp_op_apply_act(ctx, yi, ys);
         }
-        return 0;
+        return kpool ? 0 : conv_done(&s, n * m, y, yout, pool);
     }
     float *col = NULL, *pad = NULL;
     int s1 = nd == 2 && s.stride[0] == 1 && s.stride[1] == 1;
@@ -371,7 +429,7 @@ static int conv_run(kp_op_ctx *ctx) {
                 }
             }
         add_bias(ctx, y, b ? b->data : NULL, n, m, os);
-        return 0;
+        return conv_done(&s, n * m, y, yout, pool);
     }
     if (!pointwise && !depthwise && kk && os) {
         col = ctx->scratch(ctx, (size_t)(kk * os) * sizeof *col);
@@ -427,7 +485,7 @@ static int conv_run(kp_op_ctx *ctx) {
                     }
                 }
         }
-        return 0;
+        return conv_done(&s, n * m, y, yout, pool);
     }
     for (int64_t i = 0; i < n; i++)
         for (int64_t g = 0; g < group; g++) {
@@ -469,7 +527,7 @@ static int conv_run(kp_op_ctx *ctx) {
             /* Bias and activation while this image's output is still in cache. */
             add_bias(ctx, yg, b ? (const float *)b->data + g * mg : NULL, 1, mg, os);
         }
-    return 0;
+    return conv_done(&s, n * m, y, yout, pool);
 }
 
 /* ---- ConvTranspose ------------------------------------------------------------------------- */

@@ -88,15 +88,17 @@ static void fill_pad(const float *x, int64_t c, int64_t h, int64_t w, float *pad
 }
 
 void kp_conv3x3_run(int isa, const float *x, int64_t c, int64_t h, int64_t w, const float *wt,
-                    int64_t m, const float *bias, int relu, float *y, float *pad, float *out) {
+                    int64_t m, const float *bias, int relu, int pool, float *y, float *pad,
+                    float *out) {
     int64_t ps = ps_of(h, w), nq = nq_of(h, w);
     fill_pad(x, c, h, w, pad);
 #if defined(__x86_64__) || defined(__i386__)
     if (isa == KP_C3_AVX512)
-        plane_avx512(pad, ps, c, wt, bias, relu, m, out, nq, y, h, w);
+        plane_avx512(pad, ps, c, wt, bias, relu, pool, m, out, nq, y, h, w);
     else
-        plane_avx2(pad, ps, c, wt, bias, relu, m, out, nq, y, h, w);
+        plane_avx2(pad, ps, c, wt, bias, relu, pool, m, out, nq, y, h, w);
 #else
     (void)isa, (void)wt, (void)bias, (void)relu, (void)m, (void)out, (void)y, (void)ps, (void)nq;
+    (void)pool;
 #endif
 }

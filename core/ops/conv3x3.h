@@ -21,10 +21,12 @@ int kp_conv3x3_isa(void);
 int64_t kp_conv3x3_pad_floats(int64_t c, int64_t h, int64_t w);
 int64_t kp_conv3x3_out_floats(int64_t m, int64_t h, int64_t w);
 /* One image: y[M][H][W] = sum over C input channels and 3x3 taps of w[M][C][3][3] x x[C][H][W]
- * (padding 1) + bias[M] (bias may be NULL); relu != 0 clamps at 0. pad and out are scratch of
+ * (padding 1) + bias[M] (bias may be NULL); relu != 0 clamps at 0; pool != 0 then takes the
+ * 2x2 stride-2 maximum (floor mode): y is M x H/2 x W/2. pad and out are scratch of
  * the sizes above (contents ignored). isa must be a path the CPU supports (<= kp_conv3x3_isa()),
  * not KP_C3_NONE. Borrowed pointers only; y must not overlap x. */
 void kp_conv3x3_run(int isa, const float *x, int64_t c, int64_t h, int64_t w, const float *wt,
-                    int64_t m, const float *bias, int relu, float *y, float *pad, float *out);
+                    int64_t m, const float *bias, int relu, int pool, float *y, float *pad,
+                    float *out);
 
 #endif

@@ -2,7 +2,8 @@
  * with C3_ATTR, C3_V, C3_VL, C3_NV, C3_LOAD, C3_STORE, C3_SET1, C3_ZERO, C3_MAX, C3_FMA and
  * C3_FN defined). tile: MB output channels x NV vectors of positions starting at q0, bias first,
  * summed over all input channels and the 9 taps, ReLU last; plane: every output channel, 4 at a
- * time, each block copied into y (spare columns dropped) while it is in L1. */
+ * time, each block copied into y (spare columns dropped; 2x2 max-pooled when pool) while it is
+ * in L1. */
 
 C3_ATTR static inline __attribute__((always_inline)) void
 C3_FN(tile)(const float *pad, int64_t ps, int64_t c, const float *wt, const float *bias, int relu,
@@ -53,11 +54,29 @@ C3_ATTR static void C3_FN(compact)(const float *out, int64_t nq, float *y, int m
         }
 }
 
+/* out -> y pooled 2x2 stride 2 (floor): y is mb planes of (h / 2) x (w / 2). */
+C3_ATTR static void C3_FN(compact_pool)(const float *out, int64_t nq, float *y, int mb, int64_t h,
+                                        int64_t w) {
+    int64_t oh = h / 2, ow = w / 2;
+    for (int m = 0; m < mb; m++)
+        for (int64_t r = 0; r < oh; r++) {
+            const float *a = out + m * nq + 2 * r * (w + 2), *b = a + (w + 2);
+            float *d = y + (m * oh + r) * ow;
+            for (int64_t j = 0; j < ow; j++) {
+                float v = a[2 * j];
+                if (a[2 * j + 1] > v) v = a[2 * j + 1];
+                if (b[2 * j] > v) v = b[2 * j];
+                if (b[2 * j + 1] > v) v = b[2 * j + 1];
+                d[j] = v;
+            }
+        }
+}
+
 /* nq: positions per output plane (a multiple of C3_VL); out: scratch of 4 * nq floats. */
 C3_ATTR static void C3_FN(plane)(const float *pad, int64_t ps, int64_t c, const float *wt,
-                                 const float *bias, int relu, int64_t m, float *out, int64_t nq,
-                                 float *y, int64_t h, int64_t w) {
-    int64_t w2 = w + 2;
+                                 const float *bias, int relu, int pool, int64_t m, float *out,
+                                 int64_t nq, float *y, int64_t h, int64_t w) {
+    int64_t w2 = w + 2, ys = pool ? (h / 2) * (w / 2) : h * w;
     for (int64_t m0 = 0; m0 < m; m0 += 4) {
         const float *wm = wt + m0 * c * 9, *bm = bias ? bias + m0 : NULL;
         int64_t q0 = 0;
@@ -66,7 +85,10 @@ C3_ATTR static void C3_FN(plane)(const float *pad, int64_t ps, int64_t c, const 
                 C3_FN(tile)(pad, ps, c, wm, bm, relu, out, nq, q0, w2, 4, C3_NV);
             for (; q0 < nq; q0 += C3_VL)
                 C3_FN(tile)(pad, ps, c, wm, bm, relu, out, nq, q0, w2, 4, 1);
-            C3_FN(compact)(out, nq, y + m0 * h * w, 4, h, w);
+            if (pool)
+                C3_FN(compact_pool)(out, nq, y + m0 * ys, 4, h, w);
+            else
+                C3_FN(compact)(out, nq, y + m0 * ys, 4, h, w);
             continue;
         }
         for (int64_t mm = m0; mm < m; mm++) {
@@ -76,7 +98,10 @@ C3_ATTR static void C3_FN(plane)(const float *pad, int64_t ps, int64_t c, const 
                 C3_FN(tile)(pad, ps, c, wm, bm, relu, out, nq, q0, w2, 1, C3_NV);
             for (; q0 < nq; q0 += C3_VL)
                 C3_FN(tile)(pad, ps, c, wm, bm, relu, out, nq, q0, w2, 1, 1);
-            C3_FN(compact)(out, nq, y + mm * h * w, 1, h, w);
+            if (pool)
+                C3_FN(compact_pool)(out, nq, y + mm * ys, 1, h, w);
+            else
+                C3_FN(compact)(out, nq, y + mm * ys, 1, h, w);
         }
     }
 }

@@ -36,6 +36,14 @@ struct kp_op_ctx {
     float act_alpha, act_beta; /* CLIP: min, max; LEAKY: alpha */
     /* KP_OPF_* hints from the executor's preparation. */
     unsigned flags;
+    /* Conv only: 1 when the executor folded the MaxPool 2x2 stride 2 (floor mode, no padding)
+     * that reads this Conv's output into it: the kernel writes the pooled output, after the
+     * fused activation (only ReLU or none then). 0 otherwise. */
+    int fused_pool;
+    /* Data the executor prepared once for this node (Conv: weights packed by kp_c3oc_pack for
+     * a 3x3 kernel, group 1), borrowed; NULL when none. Kernels check prep_bytes before use. */
+    const void *prep;
+    size_t prep_bytes;
 };
 
 /* Gemm: input B was transposed ahead of time, so transB is to be read inverted. */

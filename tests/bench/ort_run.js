@@ -1,7 +1,9 @@
 // Usage: node tests/bench/ort_run.js MODEL.onnx --in X.npy|X.f32:1x1x28x28 ... [--runs 20]
 //        [--warmup 3] [--threads 1] [--out DIR] — runs MODEL in ONNX Runtime (intra 1, inter 1
 //        by default) on the given inputs (graph input order), prints one JSON line with median,
-//        p10, p90 latency in ms and output shapes; --out writes output_K.npy for comparison.
+//        p10, p90 latency in ms, the median CPU time per run (cpu_median_ms: user + system of
+//        the whole process over the run, process.cpuUsage(), so it includes any thread ORT
+//        starts) and output shapes; --out writes output_K.npy for comparison.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -45,14 +47,18 @@ async function main() {
   const runs = Number(o.runs || 20), warmup = Number(o.warmup || 3);
   let out = null;
   for (let i = 0; i < warmup; i++) out = await sess.run(feeds);
-  const times = [];
+  const times = [], cpu = [];
   for (let i = 0; i < runs; i++) {
+    const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     out = await sess.run(feeds);
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    const dc = process.cpuUsage(c0);
+    cpu.push((dc.user + dc.system) / 1e3);
   }
   if (!out) out = await sess.run(feeds);
   times.sort((a, b) => a - b);
+  cpu.sort((a, b) => a - b);
   const res = {
     engine: 'onnxruntime-node',
     model: o._[0],
@@ -60,6 +66,7 @@ async function main() {
     median_ms: times.length ? pct(times, 50) : null,
     p10_ms: times.length ? pct(times, 10) : null,
     p90_ms: times.length ? pct(times, 90) : null,
+    cpu_median_ms: cpu.length ? pct(cpu, 50) : null,
     outputs: [],
   };
   if (o.out) fs.mkdirSync(o.out, { recursive: true });

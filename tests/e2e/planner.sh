@@ -26,7 +26,36 @@ m = re.search(r"total: ([0-9.]+)x smaller", t)
 sys.exit(0 if m and float(m.group(1)) >= 3.9 else 1)
 PYEOF
 grep -q "first plan" "$T/plan.txt" || fail "first plan should say it has no history"
+grep -q "points of top-1 (the whole plan measured on [0-9]* samples)" "$T/plan.txt" || fail "plan total should be the measured whole plan with its ±: $(cat "$T/plan.txt")"
+grep -q "tried [0-9]* pipelines; the Pareto set" "$T/plan.txt" || fail "plan should show the Pareto set: $(cat "$T/plan.txt")"
 "$K" run "$P" > "$T/run1.txt" 2>"$T/run1.err" || { cat "$T/run1.err"; fail "run"; }
+# The plan's prediction (with its standard error and the Pareto set) is kept in project.json and
+# in the run record; the run scores none of the samples the trials measured on: 2000 samples,
+# 256 calibrate, 872 (= (2000 - 256) / 2) measure the trials, 872 are left to score the run.
+"$PY" - "$P/project.json" <<'PYEOF' || fail "project.json plan summary / run record"
+import json, sys
+d = json.load(open(sys.argv[1]))
+ps = d["plan_summary"]
+assert ps["trial_samples"] == 872, ps["trial_samples"]
+assert ps["acc_se"] > 0 and ps["total"]["size_ratio"] > 0, ps
+tried = ps["tried"]
+assert sum(t["chosen"] for t in tried) == 1 and any(t["pareto"] for t in tried), tried
+chosen = [t for t in tried if t["chosen"]][0]
+assert abs(chosen["size_ratio"] - ps["total"]["size_ratio"]) < 1e-9, (chosen, ps["total"])
+for a in tried:  # Pareto: nothing tried is at least as good everywhere and better somewhere
+    dom = [b for b in tried if b is not a and b["size_ratio"] <= a["size_ratio"] and
+           b["latency_ratio"] <= a["latency_ratio"] and b["acc_drop"] <= a["acc_drop"] and
+           (b["size_ratio"] < a["size_ratio"] or b["latency_ratio"] < a["latency_ratio"] or
+            b["acc_drop"] < a["acc_drop"])]
+    assert bool(a["pareto"]) == (not dom), (a, dom)
+r = d["runs"][0]
+assert r["eval_samples"] == 872, r["eval_samples"]
+assert r["predicted"]["total"]["size_ratio"] == ps["total"]["size_ratio"]
+# the size prediction is of exactly the model the run makes (same calibration subset)
+meas = r["after"]["file_bytes"] / r["before"]["file_bytes"]
+assert abs(meas / ps["total"]["size_ratio"] - 1) < 0.01, (meas, ps["total"]["size_ratio"])
+PYEOF
+grep -q "predicted .* points (trials on 872 samples); measured .* on 872 holdout samples" "$T/run1.txt" || fail "run should compare prediction and measurement: $(cat "$T/run1.txt")"
 [ -f "$P/runs/run-001/model.onnx" ] || fail "no output model"
 for f in md csv json; do [ -s "$P/runs/run-001/report.$f" ] || fail "no report.$f"; done
 "$K" report "$P" --format csv | grep -q "^final," || fail "csv report"
@@ -63,6 +92,30 @@ grep -q "\[x\] fp16" "$T/gpu.txt" || fail "edge GPU + latency should plan fp16: 
     --workspace "$T" >/dev/null || fail "new acc"
 "$K" plan "$T/acc" > "$T/acc.txt" || fail "plan acc"
 grep -q "\[x\] quant\|\[x\] prune\|\[x\] cluster" "$T/acc.txt" && fail "accuracy goal planned lossy passes: $(cat "$T/acc.txt")"
+
+# Nothing meets the budget (a 1000-byte model): the plan says by how much, keeps the closest,
+# and the run still saves it.
+"$K" new tiny --model examples/fashion-mnist/mlp.onnx --data "$IMG" --labels "$LAB" \
+    --scale 0.00392156862745098 --mean 0.286 --std 0.353 --target host --goal size \
+    --size-budget 1000 --limit 1000 --calib 128 --workspace "$T" >/dev/null || fail "new tiny"
+"$K" plan "$T/tiny" --trial 256 > "$T/tiny.txt" || fail "plan with an impossible budget should still plan: $(cat "$T/tiny.txt")"
+grep -q "BUDGET MISSED: no plan meets every budget; the closest is kept: size [0-9]* bytes, [0-9]* over the 1000 budget" "$T/tiny.txt" || fail "missed budget not explained: $(cat "$T/tiny.txt")"
+"$PY" - "$T/tiny/project.json" <<'PYEOF' || fail "closest plan not saved"
+import json, sys
+d = json.load(open(sys.argv[1]))
+ps = d["plan_summary"]
+assert ps["meets"] == 0 and "over the 1000 budget" in ps["note"], ps
+assert any(s["enabled"] and s["pass"] != "fold" for s in d["plan"]), d["plan"]
+assert not any(t["meets"] for t in ps["tried"]), ps["tried"]
+# the closest: nothing tried is smaller while keeping the accuracy budget
+ch = [t for t in ps["tried"] if t["chosen"]][0]
+assert all(t["size_ratio"] >= ch["size_ratio"] - 1e-9 for t in ps["tried"] if t["acc_drop"] + 0.5 * t["acc_se"] <= 1.0), ps["tried"]
+PYEOF
+"$K" run "$T/tiny" --json > "$T/tiny-run.json" || fail "run of the closest plan"
+"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["model"].endswith("model.onnx")' "$T/tiny-run.json" || fail "closest model not saved"
+"$K" report "$T/tiny" --run run-001 > "$T/tiny-report.md" || fail "report tiny"
+grep -q "Pareto" "$T/tiny-report.md" || fail "report should show the Pareto set: $(cat "$T/tiny-report.md")"
+grep -q "over the 1000 budget" "$T/tiny-report.md" || fail "report should say the budget was missed: $(cat "$T/tiny-report.md")"
 
 # Cancel: every file byte-identical afterwards.
 snap() { (cd "$P" && find . -type f | sort | xargs sha256sum); }

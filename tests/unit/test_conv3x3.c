@@ -58,7 +58,7 @@ static void check_one(int isa, int64_t c, int64_t h, int64_t w, int64_t m, int w
     for (int64_t i = 0; i < np; i++) pad[i] = NAN;
     for (int64_t i = 0; i < no; i++) out[i] = NAN;
     for (int64_t i = 0; i < m * h * w; i++) y[i] = NAN;
-    kp_conv3x3_run(isa, x, c, h, w, wt, m, with_bias ? bias : NULL, relu, y, pad, out);
+    kp_conv3x3_run(isa, x, c, h, w, wt, m, with_bias ? bias : NULL, relu, 0, y, pad, out);
     conv_ref(x, c, h, w, wt, m, with_bias ? bias : NULL, relu, ref);
     for (int64_t i = 0; i < m * h * w; i++)
         if (!(fabs((double)y[i] - ref[i]) <=
