@@ -92,10 +92,13 @@ enum { MAX_LAYERS = 256, MAX_BATCHES = 2, BATCH = 4 };
 static struct {
     pthread_t th;
     int started;
-    atomic_int finished;
+    atomic_int loaded;   /* the compressed model's load ended (ui or load_err is set) */
+    atomic_int finished; /* everything ended */
     volatile int cancel;
     kp_project *proj;
     kp_model *m0, *m1;
+    kp_model *ui; /* a copy of m1 for the screen, until taken */
+    char load_err[512];
     kp_layer_result res;
     char path[8192]; /* the compressed model the result is for */
 } T;
@@ -191,9 +194,26 @@ out:
     kp_dataset_free(ds);
 }
 
+/* Loads the compressed model and hands the screen a copy of its own (the worker goes on
+ * shape-inferring m1, which the screen must not see half-changed). 0 when loaded. */
+static int load_output(void) {
+    kp_error err = {0};
+    int rc = kp_onnx_load(T.path, NULL, &T.m1, &err);
+    if (rc) T.m1 = NULL;
+    if (!rc && !(T.ui = kp_model_clone(T.m1, &err))) rc = err.code ? err.code : KP_ENOMEM;
+    if (rc) snprintf(T.load_err, sizeof T.load_err, "%s", err.msg[0] ? err.msg : "out of memory");
+    atomic_store(&T.loaded, 1);
+    return rc;
+}
+
 static void *worker(void *arg) {
     (void)arg;
     kp_layer_result *R = &T.res;
+    if (load_output() || T.cancel) {
+        snprintf(R->err_note, sizeof R->err_note, "%s", T.load_err);
+        atomic_store(&T.finished, 1);
+        return NULL;
+    }
     kp_layer L0[MAX_LAYERS], L1[MAX_LAYERS];
     size_t n0 = kp_layers_of(T.m0->graph, L0, MAX_LAYERS);
     size_t n1 = kp_layers_of(T.m1->graph, L1, MAX_LAYERS);
@@ -216,27 +236,28 @@ static void release(void) {
     kp_project_free(T.proj);
     kp_model_free(T.m0);
     kp_model_free(T.m1);
+    kp_model_free(T.ui);
     T.proj = NULL;
-    T.m0 = T.m1 = NULL;
+    T.m0 = T.m1 = T.ui = NULL;
 }
 
 int kp_layer_task_start(kp_app *a, const char *out_path, char *msg, size_t len) {
     kp_layer_task_end();
     memset(&T.res, 0, sizeof T.res);
     T.cancel = 0;
+    T.load_err[0] = 0;
     kp_error err = {0};
     if (!a->proj || !a->model) {
         snprintf(msg, len, "the per-layer view needs the project and its model");
         return -1;
     }
-    if (kp_project_load(a->proj->dir, &T.proj, &err) || !(T.m0 = kp_model_clone(a->model, &err)) ||
-        kp_onnx_load(out_path, NULL, &T.m1, &err)) {
-        T.m1 = NULL;
+    if (kp_project_load(a->proj->dir, &T.proj, &err) || !(T.m0 = kp_model_clone(a->model, &err))) {
         snprintf(msg, len, "%s", err.msg);
         release();
         return -1;
     }
     snprintf(T.path, sizeof T.path, "%s", out_path);
+    atomic_store(&T.loaded, 0);
     atomic_store(&T.finished, 0);
     if (pthread_create(&T.th, NULL, worker, NULL)) {
         snprintf(msg, len, "cannot start a thread for the per-layer view");
@@ -250,6 +271,21 @@ int kp_layer_task_start(kp_app *a, const char *out_path, char *msg, size_t len) 
 const kp_layer_result *kp_layer_task_poll(const char *out_path) {
     if (!T.started || !atomic_load(&T.finished) || strcmp(out_path, T.path)) return NULL;
     return &T.res;
+}
+
+int kp_layer_task_take_model(const char *out_path, kp_model **out, char *msg, size_t len) {
+    *out = NULL;
+    if (!T.started || strcmp(out_path, T.path) || !atomic_load(&T.loaded)) return 0;
+    if (!T.ui && !T.load_err[0]) return 0; /* taken already */
+    *out = T.ui;
+    T.ui = NULL;
+    if (!*out) snprintf(msg, len, "%s", T.load_err);
+    T.load_err[0] = 0;
+    return 1;
+}
+
+int kp_layer_task_loading(const char *out_path) {
+    return T.started && !strcmp(out_path, T.path) && !atomic_load(&T.loaded);
 }
 
 int kp_layer_task_running(void) {
