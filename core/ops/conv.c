@@ -4,10 +4,12 @@
  * col directly, depthwise 2-D convolutions run a direct loop. ConvTranspose: col = W^T x X,
  * then col2im scatters col into Y. Bias is added in one pass over the output. */
 #include <cblas.h>
+#include <math.h>
 #include <string.h>
 
 #include "core/ops/conv3x3.h"
 #include "core/ops/conv3x3_oc.h"
+#include "core/ops/dw3x3.h"
 #include "core/ops/gemm_packed.h"
 
 #include "core/ops/spatial.h"
@@ -245,6 +247,15 @@ static void depthwise_2d(const kp_op_ctx *ctx, const float *x, const float *w, f
         if (hi > lo) copy_floats(pr + lo, x + yy * iw, hi - lo);
         for (int64_t j = hi > lo ? hi : lo; j < wp; j++) pr[j] = 0;
     }
+    int act = ctx->fused_act;
+    if (kh == 3 && kw == 3 && dh == 1 && dw == 1 && sh == sw && (sh == 1 || sh == 2) &&
+        (act == KP_ACT_NONE || act == KP_ACT_RELU || act == KP_ACT_CLIP) && kp_dw3x3_available()) {
+        /* AVX-512, activation in registers (core/ops/dw3x3.h); pad has its slack. */
+        float lo = act == KP_ACT_CLIP ? ctx->act_alpha : 0.0f;
+        float hi = act == KP_ACT_CLIP ? ctx->act_beta : INFINITY;
+        kp_dw3x3_plane(pad, wp, w, bias, (int)sh, act != KP_ACT_NONE, lo, hi, y, oh, ow);
+        return;
+    }
     int fast = kh == 3 && kw == 3 && sw == 1 && dw == 1;
     for (int64_t oy = 0; oy < oh; oy++) {
         float *yr = y + oy * ow;
@@ -381,8 +392,9 @@ static int conv_run(kp_op_ctx *ctx) {
     if (depthwise) {
         int64_t hp = (s.out[0] - 1) * s.stride[0] + (s.k[0] - 1) * s.dil[0] + 1;
         int64_t wp = (s.out[1] - 1) * s.stride[1] + (s.k[1] - 1) * s.dil[1] + 1;
-        float *dpad = ctx->scratch(ctx, (size_t)(hp * wp) * sizeof *dpad);
+        float *dpad = ctx->scratch(ctx, (size_t)(hp * wp + KP_DW3X3_SLACK) * sizeof *dpad);
         if (!dpad) return ctx->err->code;
+        memset(dpad + hp * wp, 0, KP_DW3X3_SLACK * sizeof *dpad);
         const float *bias = b ? b->data : NULL;
         for (int64_t i = 0; i < n; i++)
             for (int64_t ch = 0; ch < c; ch++)

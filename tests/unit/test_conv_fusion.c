@@ -37,13 +37,15 @@ typedef struct {
     int64_t pk, ps;  /* MaxPool kernel and stride */
     int64_t ppad;    /* MaxPool pads (all sides) */
     int ceil;        /* MaxPool ceil_mode */
+    int64_t group;   /* Conv group (0 = 1) */
 } shape;
 
 /* x -> Conv(w, b) -> [act] -> MaxPool -> y */
 static kp_model *build(const shape *s) {
     kp_model *m = kp_model_new();
     kp_graph *g = m->graph;
-    int64_t xd[4] = {-1, s->c, s->h, s->w}, wd[4] = {s->m, s->c, s->k, s->k}, bd[1] = {s->m};
+    int64_t grp = s->group ? s->group : 1;
+    int64_t xd[4] = {-1, s->c, s->h, s->w}, wd[4] = {s->m, s->c / grp, s->k, s->k}, bd[1] = {s->m};
     int64_t yd[4] = {-1, s->m, -1, -1};
     g->inputs = calloc(1, sizeof *g->inputs);
     g->n_inputs = 1;
@@ -66,6 +68,7 @@ static kp_model *build(const shape *s) {
     kp_node_set_attr_ints(cv, "pads", 4, pads);
     kp_node_set_attr_ints(cv, "strides", 2, st);
     kp_node_set_attr_ints(cv, "kernel_shape", 2, ks);
+    if (grp > 1) kp_node_set_attr_int(cv, "group", grp);
     assert_int_equal(kp_graph_add_node(g, cv), 0);
     if (s->act) {
         const char *ain[1] = {"c"}, *aout[1] = {"a"};
@@ -123,14 +126,18 @@ static void check(const shape *s) {
 static void fused_paths(void **state) {
     (void)state;
     static const shape cases[] = {
-        {2, 1, 32, 28, 28, 3, 1, 1, "Relu", 2, 2, 0, 0},  /* demo CNN layer 1 */
-        {2, 32, 64, 14, 14, 3, 1, 1, "Relu", 2, 2, 0, 0}, /* demo CNN layer 2 */
-        {3, 3, 5, 9, 7, 3, 1, 1, "Relu", 2, 2, 0, 0},     /* odd sizes, few channels */
-        {2, 17, 33, 10, 13, 3, 1, 1, "Relu", 2, 2, 0, 0},
-        {1, 9, 18, 5, 31, 3, 1, 1, NULL, 2, 2, 0, 0},    /* no activation */
-        {2, 8, 16, 12, 11, 5, 1, 2, "Relu", 2, 2, 0, 0}, /* 5x5: im2col + sgemm */
-        {2, 4, 6, 13, 12, 3, 2, 1, "Relu", 2, 2, 0, 0},  /* stride 2: im2col */
-        {1, 20, 7, 3, 3, 3, 1, 1, "Relu", 2, 2, 0, 0},   /* 3x3 plane -> 1x1 */
+        {2, 1, 32, 28, 28, 3, 1, 1, "Relu", 2, 2, 0, 0, 1},  /* demo CNN layer 1 */
+        {2, 32, 64, 14, 14, 3, 1, 1, "Relu", 2, 2, 0, 0, 1}, /* demo CNN layer 2 */
+        {3, 3, 5, 9, 7, 3, 1, 1, "Relu", 2, 2, 0, 0, 1},     /* odd sizes, few channels */
+        {2, 17, 33, 10, 13, 3, 1, 1, "Relu", 2, 2, 0, 0, 1},
+        {1, 9, 18, 5, 31, 3, 1, 1, NULL, 2, 2, 0, 0, 1},      /* no activation */
+        {2, 8, 16, 12, 11, 5, 1, 2, "Relu", 2, 2, 0, 0, 1},   /* 5x5: im2col + sgemm */
+        {2, 4, 6, 13, 12, 3, 2, 1, "Relu", 2, 2, 0, 0, 1},    /* stride 2: im2col */
+        {1, 20, 7, 3, 3, 3, 1, 1, "Relu", 2, 2, 0, 0, 1},     /* 3x3 plane -> 1x1 */
+        {2, 24, 24, 13, 21, 3, 1, 1, "Relu", 2, 2, 0, 0, 24}, /* depthwise, stride 1 */
+        {2, 20, 20, 15, 40, 3, 2, 1, "Relu", 2, 2, 0, 0, 20}, /* depthwise, stride 2 */
+        {1, 8, 8, 9, 9, 5, 1, 2, NULL, 2, 2, 0, 0, 8},        /* depthwise 5x5: loop */
+        {2, 16, 32, 10, 10, 3, 1, 1, "Relu", 2, 2, 0, 0, 4},  /* grouped */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check(&cases[i]);
 }
@@ -138,11 +145,11 @@ static void fused_paths(void **state) {
 static void unfusable_pools(void **state) {
     (void)state;
     static const shape cases[] = {
-        {2, 16, 16, 9, 9, 3, 1, 1, "Relu", 3, 2, 0, 0},      /* 3x3 window */
-        {2, 16, 16, 9, 9, 3, 1, 1, "Relu", 2, 2, 0, 1},      /* ceil_mode */
-        {2, 16, 16, 8, 8, 3, 1, 1, "Relu", 2, 2, 1, 0},      /* padded pool */
-        {2, 16, 16, 8, 8, 3, 1, 1, "Relu", 2, 1, 0, 0},      /* stride 1 */
-        {2, 16, 16, 8, 8, 3, 1, 1, "LeakyRelu", 2, 2, 0, 0}, /* activation not ReLU */
+        {2, 16, 16, 9, 9, 3, 1, 1, "Relu", 3, 2, 0, 0, 1},      /* 3x3 window */
+        {2, 16, 16, 9, 9, 3, 1, 1, "Relu", 2, 2, 0, 1, 1},      /* ceil_mode */
+        {2, 16, 16, 8, 8, 3, 1, 1, "Relu", 2, 2, 1, 0, 1},      /* padded pool */
+        {2, 16, 16, 8, 8, 3, 1, 1, "Relu", 2, 1, 0, 0, 1},      /* stride 1 */
+        {2, 16, 16, 8, 8, 3, 1, 1, "LeakyRelu", 2, 2, 0, 0, 1}, /* activation not ReLU */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check(&cases[i]);
 }
