@@ -235,6 +235,16 @@ static void depthwise_2d(const kp_op_ctx *ctx, const float *x, const float *w, f
     int64_t kh = s->k[0], kw = s->k[1], sh = s->stride[0], sw = s->stride[1];
     int64_t dh = s->dil[0], dw = s->dil[1], ph = s->pad_b[0], pw = s->pad_b[1];
     int64_t hp = (oh - 1) * sh + (kh - 1) * dh + 1, wp = (ow - 1) * sw + (kw - 1) * dw + 1;
+    int act = ctx->fused_act;
+    if (kh == 3 && kw == 3 && dh == 1 && dw == 1 && sh == sw && (sh == 1 || sh == 2) && ph <= 2 &&
+        pw <= 2 && (act == KP_ACT_NONE || act == KP_ACT_RELU || act == KP_ACT_CLIP) &&
+        kp_dw3x3_available()) {
+        /* AVX-512 from the plane itself, activation in registers (core/ops/dw3x3.h). */
+        float lo = act == KP_ACT_CLIP ? ctx->act_alpha : 0.0f;
+        float hi = act == KP_ACT_CLIP ? ctx->act_beta : INFINITY;
+        kp_dw3x3_plane(x, ih, iw, w, bias, (int)sh, ph, pw, act != KP_ACT_NONE, lo, hi, y, oh, ow);
+        return;
+    }
     for (int64_t r = 0; r < hp; r++) {
         float *pr = pad + r * wp;
         int64_t yy = r - ph;
@@ -246,15 +256,6 @@ static void depthwise_2d(const kp_op_ctx *ctx, const float *x, const float *w, f
         for (int64_t j = 0; j < lo; j++) pr[j] = 0;
         if (hi > lo) copy_floats(pr + lo, x + yy * iw, hi - lo);
         for (int64_t j = hi > lo ? hi : lo; j < wp; j++) pr[j] = 0;
-    }
-    int act = ctx->fused_act;
-    if (kh == 3 && kw == 3 && dh == 1 && dw == 1 && sh == sw && (sh == 1 || sh == 2) &&
-        (act == KP_ACT_NONE || act == KP_ACT_RELU || act == KP_ACT_CLIP) && kp_dw3x3_available()) {
-        /* AVX-512, activation in registers (core/ops/dw3x3.h); pad has its slack. */
-        float lo = act == KP_ACT_CLIP ? ctx->act_alpha : 0.0f;
-        float hi = act == KP_ACT_CLIP ? ctx->act_beta : INFINITY;
-        kp_dw3x3_plane(pad, wp, w, bias, (int)sh, act != KP_ACT_NONE, lo, hi, y, oh, ow);
-        return;
     }
     int fast = kh == 3 && kw == 3 && sw == 1 && dw == 1;
     for (int64_t oy = 0; oy < oh; oy++) {
@@ -392,9 +393,8 @@ static int conv_run(kp_op_ctx *ctx) {
     if (depthwise) {
         int64_t hp = (s.out[0] - 1) * s.stride[0] + (s.k[0] - 1) * s.dil[0] + 1;
         int64_t wp = (s.out[1] - 1) * s.stride[1] + (s.k[1] - 1) * s.dil[1] + 1;
-        float *dpad = ctx->scratch(ctx, (size_t)(hp * wp + KP_DW3X3_SLACK) * sizeof *dpad);
+        float *dpad = ctx->scratch(ctx, (size_t)(hp * wp) * sizeof *dpad);
         if (!dpad) return ctx->err->code;
-        memset(dpad + hp * wp, 0, KP_DW3X3_SLACK * sizeof *dpad);
         const float *bias = b ? b->data : NULL;
         for (int64_t i = 0; i < n; i++)
             for (int64_t ch = 0; ch < c; ch++)
