@@ -23,8 +23,8 @@ static int read_value(const char *cmd, const kp_opt *o, const char *arg) {
     case KP_OPT_LONG: {
         long long v = strtoll(arg, &end, 10);
         if (!*arg || *end || (double)v < o->min || (double)v > o->max)
-            return kp_cli_failf(cmd, 2, "--%s: a whole number from %.0f to %.0f, not '%s'",
-                                o->name, o->min, o->max, arg);
+            return kp_cli_failf(cmd, 2, "--%s: a whole number from %.0f to %.0f, not '%s'", o->name,
+                                o->min, o->max, arg);
         *(long long *)o->dest = v;
         return 0;
     }
@@ -46,9 +46,9 @@ static int read_value(const char *cmd, const kp_opt *o, const char *arg) {
     }
 }
 
-int kp_cli_parse(const char *cmd, int argc, char **argv, const kp_opt *opts,
-                 void (*usage)(FILE *), const char *pos_name, size_t min_pos, size_t max_pos,
-                 const char **pos, size_t *n_pos) {
+int kp_cli_parse(const char *cmd, int argc, char **argv, const kp_opt *opts, void (*usage)(FILE *),
+                 const char *pos_name, size_t min_pos, size_t max_pos, const char **pos,
+                 size_t *n_pos) {
     struct option lo[MAX_OPTS + 2];
     char short_opts[2 * MAX_OPTS + 2];
     size_t n = 0, k = 0;

@@ -30,14 +30,17 @@ typedef struct kp_opt {
     int (*fn)(void *dest, const char *arg, kp_error *err);
 } kp_opt;
 
+#define KP_OPT_END                                                                                 \
+    { NULL, 0, KP_OPT_FLAG, NULL, 0, 0, NULL }
+
 /* Parses argv (argv[0] is the command name) against opts (ended by a NULL name; --help/-h is
  * added). Positional arguments go to pos (at most max_pos; pos_name, e.g. "MODEL", names them
  * in messages). Returns -1 when the command should go on; otherwise the exit status to return:
  * 0 after --help (usage on stdout), 2 after a bad option, value or argument count (message as
  * "kompress CMD: ...", usage on stderr where it helps). */
-int kp_cli_parse(const char *cmd, int argc, char **argv, const kp_opt *opts,
-                 void (*usage)(FILE *), const char *pos_name, size_t min_pos, size_t max_pos,
-                 const char **pos, size_t *n_pos);
+int kp_cli_parse(const char *cmd, int argc, char **argv, const kp_opt *opts, void (*usage)(FILE *),
+                 const char *pos_name, size_t min_pos, size_t max_pos, const char **pos,
+                 size_t *n_pos);
 
 /* The data-set options of `eval` and `compress` as given (NULL / -1 = not given). */
 typedef struct kp_cli_data {

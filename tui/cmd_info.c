@@ -280,8 +280,7 @@ static int print_json(const info *in) {
 
 static int run(int argc, char **argv) {
     int json = 0;
-    const kp_opt opts[] = {{"json", 'j', KP_OPT_FLAG, &json, 0, 0, NULL},
-                           {NULL, 0, 0, NULL, 0, 0, NULL}};
+    const kp_opt opts[] = {{"json", 'j', KP_OPT_FLAG, &json, 0, 0, NULL}, KP_OPT_END};
     info in = {0};
     size_t n_pos;
     int st = kp_cli_parse("info", argc, argv, opts, usage, "MODEL", 1, 1, &in.path, &n_pos);
