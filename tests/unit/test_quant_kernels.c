@@ -10,6 +10,7 @@
 
 #include "ophelp.h"
 
+#include "core/calib_stats.h"
 #include "core/ops/int8_gemm.h"
 #include "core/ops/int8_ops.h"
 
@@ -349,6 +350,39 @@ static void dynamic_quantize_simd_matches_c(void **state) {
             assert_int_equal(y0[i], (int)fminf(255.f, fmaxf(0.f, kp_rne(x[i] / s0) + (float)z0)));
 }
 
+/* method=mse: uniform data keeps (about) its whole range, lone far outliers are clipped,
+ * symmetric ranges stay symmetric and signed asymmetric ones keep both ends. */
+static void mse_range_choices(void **state) {
+    (void)state;
+    enum { NB = 2048 };
+    static double h[NB];
+    double lo, hi;
+    for (int i = 0; i < NB; i++) h[i] = 100;
+    kp_calib_mse_range(h, NB, 0.0, 1.0 / NB, 255, 0, &lo, &hi);
+    assert_true(lo == 0 && hi > 0.99 && hi <= 1.0);
+    /* [0, 100]: 2e7 values in [0, 1) and a single one at 100. Noise N h^2 / (12 * 255^2)
+     * against clipping (100 - h)^2 balance at h = 100 * 780300 / (N + 780300) = 3.76 */
+    for (int i = 0; i < NB; i++) h[i] = i < NB / 100 ? 1e6 : 0;
+    h[NB - 1] = 1;
+    kp_calib_mse_range(h, NB, 0.0, 100.0 / NB, 255, 0, &lo, &hi);
+    assert_true(lo == 0 && hi > 3.3 && hi < 4.2);
+    /* the same with real mass at 100: clipping it would cost more than coarser steps */
+    h[NB - 1] = 1e5;
+    kp_calib_mse_range(h, NB, 0.0, 100.0 / NB, 255, 0, &lo, &hi);
+    assert_true(hi > 99.0);
+    /* symmetric (even level count) over [-1, 1] */
+    for (int i = 0; i < NB; i++) h[i] = 10;
+    kp_calib_mse_range(h, NB, -1.0, 2.0 / NB, 254, 1, &lo, &hi);
+    assert_true(hi > 0.98 && lo == -hi);
+    /* asymmetric signed over [-0.5, 2] */
+    kp_calib_mse_range(h, NB, -0.5, 2.5 / NB, 255, 0, &lo, &hi);
+    assert_true(lo < -0.48 && lo >= -0.5 && hi > 1.98 && hi <= 2.0);
+    /* empty histogram: the full range back */
+    for (int i = 0; i < NB; i++) h[i] = 0;
+    kp_calib_mse_range(h, NB, -1.0, 3.0 / NB, 255, 0, &lo, &hi);
+    assert_true(lo == -1.0 && hi == 2.0);
+}
+
 /* [N, C, H, W] bytes -> [N, H, W, C] */
 static kp_tensor *to_nhwc(const kp_tensor *x) {
     int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3];
@@ -450,6 +484,7 @@ int main(void) {
         cmocka_unit_test(channels_last_exact),
         cmocka_unit_test(qconv_direct_exact),
         cmocka_unit_test(dynamic_quantize_simd_matches_c),
+        cmocka_unit_test(mse_range_choices),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
