@@ -1,8 +1,9 @@
 /* GEMM with B packed once (core/ops/gemm_packed.h) against a naive reference over random
  * shapes (rows 1..40 around the 12-row tile, columns not multiples of 16, K from 1), B in both
- * layouts, with and without bias and ReLU; and Gemm nodes through the executor, which packs
- * constant B at plan time: packed runs must match unpacked ones (keep_values disables the
- * preparation) for every C form and attribute the kernel takes or leaves to OpenBLAS. */
+ * layouts, with and without bias and ReLU; the same kernel with B read in place (strided
+ * operands, bias per row, as Conv's im2col path uses it); and Gemm nodes through the executor,
+ * which packs constant B at plan time: packed runs must match unpacked ones (keep_values disables
+ * the preparation) for every C form and attribute the kernel takes or leaves to OpenBLAS. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -63,6 +64,38 @@ static void kernel_random(void **state) {
     for (int it = 0; it < 60; it++)
         check_kernel(1 + next() % 40, 1 + next() % 70, 1 + next() % 70, (int)(next() % 2),
                      (int)(next() % 2), (int)(next() % 2));
+}
+
+/* kp_gemm_nn_run: B read in place with its own row stride, strided A and y, bias per row. */
+static void check_nn(int64_t m, int64_t k, int64_t n, int with_bias, int relu) {
+    int64_t lda = k + 3, ldb = n + 5, ldy = n + 2;
+    float *a = buf(m * lda, 0), *b = buf(k * ldb, 0), *bias = buf(m, 0), *y = buf(m * ldy, 1);
+    kp_gemm_nn_run(a, lda, m, k, b, ldb, n, with_bias ? bias : NULL, relu, y, ldy);
+    for (int64_t i = 0; i < m; i++) {
+        for (int64_t j = 0; j < n; j++) {
+            double acc = with_bias ? bias[i] : 0;
+            for (int64_t p = 0; p < k; p++) acc += (double)a[i * lda + p] * b[p * ldb + j];
+            if (relu && acc < 0) acc = 0;
+            float got = y[i * ldy + j];
+            if (!(fabs(got - acc) <= 1e-4 * (1 + fabs(acc))))
+                fail_msg("nn m=%lld k=%lld n=%lld: y[%lld][%lld] = %g, want %g", (long long)m,
+                         (long long)k, (long long)n, (long long)i, (long long)j, (double)got, acc);
+        }
+        for (int64_t j = n; j < ldy; j++) assert_true(isnan(y[i * ldy + j])); /* untouched */
+    }
+    free(a);
+    free(b);
+    free(bias);
+    free(y);
+}
+
+static void nn_random(void **state) {
+    (void)state;
+    if (!kp_gemmp_available()) skip();
+    check_nn(64, 288, 196, 1, 1); /* a 3x3 Conv over 14x14 through im2col */
+    for (int it = 0; it < 60; it++)
+        check_nn(1 + next() % 40, 1 + next() % 70, 1 + next() % 70, (int)(next() % 2),
+                 (int)(next() % 2));
 }
 
 static void pack_layout(void **state) {
@@ -167,6 +200,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pack_layout),
         cmocka_unit_test(kernel_random),
+        cmocka_unit_test(nn_random),
         cmocka_unit_test(exec_forms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
