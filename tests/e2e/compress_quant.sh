@@ -8,7 +8,9 @@
 #    JSON says so), outputs pass onnx.checker, and (when the ONNX Runtime harness is installed:
 #    sh tests/bench/setup.sh) ORT runs them with the same top-1 (+-0.5) as ours with
 #    --score all on all 2000;
-#  - too few samples to calibrate and score on others is an error that names --score all.
+#  - too few samples to calibrate and score on others is an error that names --score all;
+#  - the executor runs the static CNN's layers as int8 kernels, and a residual Add between
+#    quantized layers as one int8 kernel (QAdd), close to the float model.
 set -u
 K=${KOMPRESS:?}
 PY=/usr/bin/python3
@@ -111,6 +113,23 @@ if [ -x "$NT" ] && [ -f "$T/cnn-static.onnx" ]; then
   "$NT" "$T/cnn-static.onnx" 1 1 > "$T/nt" 2>&1 || bad "node_times failed: $(tail -2 "$T/nt")"
   nq=$(grep -c "ai.kompress:Q\(Conv\|Gemm\)" "$T/nt"); nf=$(grep -c " \(Conv\|Gemm\|DequantizeLinear\) ->" "$T/nt")
   [ "$nq" -eq 6 ] && [ "$nf" -eq 0 ] || bad "executor runs $nq int8 layers of 6 and $nf float Conv/Gemm/DQ: $(cat "$T/nt")"
+fi
+
+# a residual Add between quantized layers runs as one int8 kernel (ai.kompress:QAdd), and the
+# quantized model stays close to the float one in our executor
+QA=${BUILD:-build}/tools/quant_apply
+if [ -x "$NT" ] && [ -x "$QA" ]; then
+  $PY tests/e2e/make_residual.py "$T/res.onnx" || bad "cannot build the residual model"
+  if "$QA" "$T/res.onnx" "$T/res_q.onnx" --random-calib 4 quant-static > "$T/res.log" 2>&1; then
+    cos=$(sed -n 's/.*cosine \([0-9.]*\).*/\1/p' "$T/res.log")
+    $PY -c "import sys; sys.exit(0 if float('$cos') > 0.999 else 1)" || bad "residual: cosine $cos"
+    "$NT" "$T/res_q.onnx" 2 1 > "$T/res.nt" 2>&1 || bad "node_times on the residual model failed"
+    grep -q "ai.kompress:QAdd" "$T/res.nt" && ! grep -q " Add ->" "$T/res.nt" ||
+      bad "residual Add not fused to int8: $(cat "$T/res.nt")"
+    echo "residual: int8 Add fused, cosine $cos"
+  else
+    bad "quant-static on the residual model: $(tail -3 "$T/res.log")"
+  fi
 fi
 
 [ "$(sum $EX/mlp.onnx)" = "$before_mlp" ] || bad "the input MLP changed"
