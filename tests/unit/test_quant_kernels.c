@@ -248,14 +248,13 @@ static void maxpool8_exact(void **state) {
 static void qconv_direct_exact(void **state) {
     (void)state;
     kp_error e;
-    for (int v = 0; v < 4; v++) {
-        /* v = 2, 3: rows of 3 bytes (one or three channels), padded to a quad by a zero tap */
+    for (int v = 0; v < 7; v++) {
+        /* v = 2, 3: rows of 3 bytes (one or three channels), padded to a quad by a zero tap;
+         * v = 4..6: kernel rows of 72, 64 and 32 bytes (the AMX path where the CPU has it:
+         * a 64-byte chunk plus a remainder, whole chunks only, a remainder only) */
+        static const int64_t cs[7] = {8, 8, 1, 3, 24, 32, 16}, kws[7] = {2, 2, 3, 3, 3, 2, 2};
         int sgn = v & 1;
-        const int64_t N = 2,
-                      C = v == 2   ? 1
-                          : v == 3 ? 3
-                                   : 8,
-                      H = 9, W = 11, CO = 20, KH = 3, KW = v >= 2 ? 3 : 2;
+        const int64_t N = 2, C = cs[v], H = 9, W = 11, CO = v == 5 ? 70 : 20, KH = 3, KW = kws[v];
         kp_dtype xt = sgn ? KP_INT8 : KP_UINT8;
         kp_tensor *x = tt(xt, 4, D(N, C, H, W), NULL);
         kp_tensor *w = tt(KP_INT8, 4, D(CO, C, KH, KW), NULL);
