@@ -349,6 +349,41 @@ static void dynamic_quantize_simd_matches_c(void **state) {
             assert_int_equal(y0[i], (int)fminf(255.f, fmaxf(0.f, kp_rne(x[i] / s0) + (float)z0)));
 }
 
+/* QuantizeLinear per tensor on more than a vector's worth (the SIMD path where the CPU has it)
+ * against the definition: ties, saturation both ways, NaN -> 0, uint8 and int8. */
+static void quantize_linear_long(void **state) {
+    (void)state;
+    kp_error e;
+    kp_tensor *x = tt(KP_FLOAT, 1, D(1037), NULL);
+    float *xf = x->data;
+    for (int i = 0; i < 1037; i++) xf[i] = (float)rnd(-400000, 400000) * 1e-3f;
+    for (int i = 0; i < 50; i++) xf[11 * i + 2] = ((float)rnd(-300, 300) + 0.5f) * 0.25f; /* ties */
+    xf[7] = NAN;
+    xf[8] = 1e30f;
+    xf[9] = -1e30f;
+    for (int s8 = 0; s8 < 2; s8++) {
+        kp_tensor *sc = tt(KP_FLOAT, 0, NULL, V(0.25));
+        kp_tensor *z = tt(s8 ? KP_INT8 : KP_UINT8, 0, NULL, V(s8 ? -3 : 120));
+        const kp_tensor *in[3] = {x, sc, z};
+        kp_tensor *out[1] = {0};
+        kp_node *n = mknode("QuantizeLinear", 3, in, 1);
+        assert_int_equal(run(n, 13, 3, in, 1, out, &e), 0);
+        for (int i = 0; i < 1037; i++) {
+            float v = kp_rne(xf[i] / 0.25f) + (s8 ? -3.f : 120.f);
+            float lo = s8 ? -128.f : 0.f, hi = s8 ? 127.f : 255.f;
+            int want = isnan(v) ? 0 : (int)(v < lo ? lo : v > hi ? hi : v);
+            int got = s8 ? ((int8_t *)out[0]->data)[i] : ((uint8_t *)out[0]->data)[i];
+            if (got != want)
+                fail_msg("s8 %d i %d x %g: %d want %d", s8, i, (double)xf[i], got, want);
+        }
+        free_all(1, out);
+        kp_node_free(n);
+        kp_tensor *all[] = {sc, z};
+        free_all(2, all);
+    }
+    kp_tensor_free(x);
+}
+
 /* method=mse: uniform data keeps (about) its whole range, lone far outliers are clipped,
  * symmetric ranges stay symmetric and signed asymmetric ones keep both ends. */
 static void mse_range_choices(void **state) {
@@ -484,6 +519,7 @@ int main(void) {
         cmocka_unit_test(qconv_direct_exact),
         cmocka_unit_test(dynamic_quantize_simd_matches_c),
         cmocka_unit_test(mse_range_choices),
+        cmocka_unit_test(quantize_linear_long),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
