@@ -87,13 +87,13 @@ static void add_bias(const kp_op_ctx *ctx, float *y, const float *b, int64_t n, 
 }
 
 /* y (row stride ldy) = w[mg][kk] x col[kk][nc] (row stride ldc), then bias[mg] (NULL: none) and
- * the fused activation. With AVX-512 our kernel (core/ops/gemm_packed.h: col read in place,
- * bias and ReLU in registers; OpenBLAS would pack both operands on every call), else OpenBLAS
- * and a bias pass. */
+ * the fused activation. Single-threaded with AVX-512: our kernel (core/ops/gemm_packed.h: col
+ * read in place, bias and ReLU in registers; OpenBLAS would pack both operands on every call);
+ * else OpenBLAS (which uses the threads asked for) and a bias pass. */
 static void conv_gemm(const kp_op_ctx *ctx, int64_t mg, int64_t nc, int64_t kk, const float *w,
                       const float *col, int64_t ldc, const float *bias, float *y, int64_t ldy) {
     int act = ctx->fused_act;
-    if (kp_gemmp_available() && (act == KP_ACT_NONE || act == KP_ACT_RELU)) {
+    if (ctx->threads <= 1 && kp_gemmp_available() && (act == KP_ACT_NONE || act == KP_ACT_RELU)) {
         kp_gemm_nn_run(w, kk, mg, kk, col, ldc, nc, bias, act == KP_ACT_RELU, y, ldy);
         return;
     }
@@ -499,7 +499,7 @@ static int conv_run(kp_op_ctx *ctx) {
                 } else
                     im2col_nd(xi, c, &s, colc + j * os, ld, 0, os);
             }
-            if (kp_gemmp_available())
+            if (ctx->threads <= 1 && kp_gemmp_available())
                 kp_gemm_nn_run(wd, kk, m, kk, colc, ld, ld, NULL, 0, ytmp, ld);
             else
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)ld, (int)kk,

@@ -162,22 +162,28 @@ static void check_exec(int64_t m, int64_t k, int64_t n, int tb, int c_form, floa
     kp_tensor *x = kp_tensor_new(KP_FLOAT, 2, xd, NULL);
     for (int64_t i = 0; i < x->numel; i++) ((float *)x->data)[i] = frand();
     const kp_tensor *ins[1] = {x};
-    kp_tensor *y1 = NULL, *y2 = NULL;
+    kp_tensor *y1 = NULL, *y2 = NULL, *y3 = NULL;
     kp_error err = {0};
-    kp_exec *fast = NULL, *plain = NULL;
-    kp_exec_opts keep = {.keep_values = 1};
+    kp_exec *fast = NULL, *plain = NULL, *multi = NULL;
+    kp_exec_opts keep = {.keep_values = 1}, two = {.threads = 2}; /* 2: OpenBLAS, prepared B */
     assert_int_equal(kp_exec_new(md, NULL, &fast, &err), 0);
     assert_int_equal(kp_exec_new(md, &keep, &plain, &err), 0);
+    assert_int_equal(kp_exec_new(md, &two, &multi, &err), 0);
     if (kp_exec_run(fast, ins, &y1, &err)) fail_msg("%s", err.msg);
     if (kp_exec_run(plain, ins, &y2, &err)) fail_msg("%s", err.msg);
+    if (kp_exec_run(multi, ins, &y3, &err)) fail_msg("%s", err.msg);
     for (int64_t i = 0; i < y1->numel; i++) {
-        float a = ((float *)y1->data)[i], b = ((float *)y2->data)[i];
-        if (!(fabsf(a - b) <= 1e-5f * (1 + fabsf(b))))
-            fail_msg("m=%lld k=%lld n=%lld tb=%d c=%d: y[%lld] = %g packed, %g plain", (long long)m,
-                     (long long)k, (long long)n, tb, c_form, (long long)i, (double)a, (double)b);
+        float a = ((float *)y1->data)[i], b = ((float *)y2->data)[i], c = ((float *)y3->data)[i];
+        if (!(fabsf(a - b) <= 1e-5f * (1 + fabsf(b))) || !(fabsf(c - b) <= 1e-5f * (1 + fabsf(b))))
+            fail_msg("m=%lld k=%lld n=%lld tb=%d c=%d: y[%lld] = %g packed, %g plain, %g with 2 "
+                     "threads",
+                     (long long)m, (long long)k, (long long)n, tb, c_form, (long long)i, (double)a,
+                     (double)b, (double)c);
     }
     kp_tensor_free(y1);
     kp_tensor_free(y2);
+    kp_tensor_free(y3);
+    kp_exec_free(multi);
     kp_tensor_free(x);
     kp_exec_free(fast);
     kp_exec_free(plain);
