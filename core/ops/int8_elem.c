@@ -16,8 +16,7 @@ static int scalar_q(kp_op_ctx *ctx, const kp_tensor *s, const kp_tensor *z, kp_d
     if (!s || s->numel != 1 || s->dtype != KP_FLOAT)
         return kp_op_fail(ctx, KP_EFORMAT, "%s scale must be one float", what);
     if (z && (z->numel != 1 || z->dtype != t))
-        return kp_op_fail(ctx, KP_EFORMAT, "%s zero point must be one %s", what,
-                          kp_dtype_name(t));
+        return kp_op_fail(ctx, KP_EFORMAT, "%s zero point must be one %s", what, kp_dtype_name(t));
     return 0;
 }
 
@@ -69,6 +68,80 @@ int kp_op_KQAdd(kp_op_ctx *ctx) {
                 yo[r * bc.inner + i] = (uint8_t)v;
         }
         kp_bcast_next(&bc, idx, off);
+    }
+    return 0;
+}
+
+/* ai.kompress:QConcat: DequantizeLinear of every input -> Concat -> QuantizeLinear as one kernel.
+ * Inputs: y_scale, y_zero (may be empty), then (x, x_scale, x_zero) per input; attribute axis.
+ * Each element is rne(((q - z) * s) / y_scale) + y_zero saturated, the unfused float steps; an
+ * input already in the output's type, scale and zero point is copied (the same bytes: for
+ * |q - z| <= 255 the round trip through float is exact). */
+int kp_op_KQConcat(kp_op_ctx *ctx) {
+    const kp_tensor *sy = kp_op_input(ctx, 0), *zy = kp_op_input(ctx, 1);
+    if (ctx->n_in < 5 || (ctx->n_in - 2) % 3)
+        return kp_op_fail(ctx, KP_EFORMAT, "needs y_scale, y_zero and (x, scale, zero) triples");
+    size_t k = (ctx->n_in - 2) / 3;
+    kp_dtype yt = zy ? zy->dtype : KP_UINT8;
+    if (!kp_q_is_8bit(yt)) return kp_op_fail(ctx, KP_EUNSUPPORTED, "output must be 8-bit");
+    int rc = scalar_q(ctx, sy, zy, yt, "y");
+    if (rc) return rc;
+    const kp_tensor *x0 = kp_op_input(ctx, 2);
+    if (!x0) return kp_op_fail(ctx, KP_EFORMAT, "first input missing");
+    int rank = x0->rank;
+    int64_t axis = kp_node_attr_int(ctx->node, "axis", 0);
+    if (axis < 0) axis += rank;
+    if (axis < 0 || axis >= rank)
+        return kp_op_fail(ctx, KP_EFORMAT, "axis %lld out of range for rank %d",
+                          (long long)kp_node_attr_int(ctx->node, "axis", 0), rank);
+    int64_t dims[KP_MAX_RANK];
+    memcpy(dims, x0->dims, sizeof(int64_t) * (size_t)rank);
+    dims[axis] = 0;
+    for (size_t i = 0; i < k; i++) {
+        const kp_tensor *x = kp_op_input(ctx, 2 + 3 * i);
+        if (!x || !kp_q_is_8bit(x->dtype) || x->rank != rank)
+            return kp_op_fail(ctx, KP_EFORMAT, "input %zu: needs a uint8/int8 tensor of rank %d", i,
+                              rank);
+        for (int d = 0; d < rank; d++)
+            if (d != axis && x->dims[d] != x0->dims[d])
+                return kp_op_fail(ctx, KP_EFORMAT, "input %zu: dim %d is %lld, not %lld", i, d,
+                                  (long long)x->dims[d], (long long)x0->dims[d]);
+        rc = scalar_q(ctx, kp_op_input(ctx, 3 + 3 * i), kp_op_input(ctx, 4 + 3 * i), x->dtype,
+                      "input");
+        if (rc) return rc;
+        dims[axis] += x->dims[axis];
+    }
+    kp_tensor *y = kp_op_output(ctx, 0, yt, rank, dims);
+    if (!y) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
+    int64_t outer = 1, inner = 1;
+    for (int d = 0; d < axis; d++) outer *= dims[d];
+    for (int d = (int)axis + 1; d < rank; d++) inner *= dims[d];
+    float fy = kp_q_scale(sy, 0), zyf = (float)kp_q_zp(zy, 0);
+    int ys = yt == KP_INT8;
+    float lo = ys ? -128.f : 0.f, hi = ys ? 127.f : 255.f;
+    int64_t at = 0; /* elements of the output row already filled */
+    for (size_t i = 0; i < k; i++) {
+        const kp_tensor *x = kp_op_input(ctx, 2 + 3 * i), *s = kp_op_input(ctx, 3 + 3 * i),
+                        *z = kp_op_input(ctx, 4 + 3 * i);
+        int64_t run = x->dims[axis] * inner, row = dims[axis] * inner;
+        int xs = x->dtype == KP_INT8;
+        float fs = kp_q_scale(s, 0);
+        int32_t iz = kp_q_zp(z, 0);
+        int same = x->dtype == yt && fs == fy && iz == kp_q_zp(zy, 0);
+        for (int64_t o = 0; o < outer; o++) {
+            const uint8_t *src = (const uint8_t *)x->data + o * run;
+            uint8_t *dst = (uint8_t *)y->data + o * row + at;
+            if (same) {
+                memcpy(dst, src, (size_t)run);
+                continue;
+            }
+            for (int64_t j = 0; j < run; j++) {
+                float v = kp_rne(deq(src, j, xs, iz, fs) / fy) + zyf;
+                v = isnan(v) ? 0.f : v < lo ? lo : v > hi ? hi : v;
+                dst[j] = ys ? (uint8_t)(int8_t)v : (uint8_t)v;
+            }
+        }
+        at += x->dims[axis] * inner;
     }
     return 0;
 }
