@@ -23,8 +23,9 @@
 static const kp_param_def params[] = {
     {"bits", KP_PARAM_INT, "8", 2, 8, NULL,
      "weight bits (levels 2^(bits-1)-1 each side; stored as int8)"},
-    {"method", KP_PARAM_ENUM, "minmax", 0, 0, "minmax|percentile|entropy",
-     "how each activation's range is chosen from the calibration data"},
+    {"method", KP_PARAM_ENUM, "minmax", 0, 0, "minmax|percentile|entropy|mse",
+     "how each activation's range is chosen from the calibration data (mse: least expected "
+     "squared quantization error over its histogram)"},
     {"percentile", KP_PARAM_FLOAT, "99.999", 90, 100, NULL,
      "percentile method: kept share of values"},
     {"per_channel", KP_PARAM_BOOL, "true", 0, 0, NULL, "one weight scale per output channel"},

@@ -38,21 +38,26 @@ void kp_gemmp_pack(const float *b, int64_t k, int64_t n, int trans_b, float *pac
 
 #define GP_ATTR __attribute__((target("avx512f")))
 
-/* r_n rows x nb blocks of 16 columns; ma/mb: lanes of each block inside N. */
+/* r_n rows x nb blocks of 16 columns; ma/mb: lanes of each block inside N. B's block b, row p
+ * is at wa + b * bstep + p * bk (packed: bstep = K * 16, bk = 16; row-major: bstep = 16,
+ * bk = ldb). Bias per column (bcol, N entries) or per row (brow, one per row of a), or none. */
 GP_ATTR static inline __attribute__((always_inline)) void
-tile(const float *a, int64_t lda, int64_t k, const float *wa, const float *wb, const float *bias,
-     int relu, float *y, int64_t ldy, __mmask16 ma, __mmask16 mb, const int r_n, const int nb) {
+tile(const float *a, int64_t lda, int64_t k, const float *wa, int64_t bstep, int64_t bk,
+     const float *bcol, const float *brow, int relu, float *y, int64_t ldy, __mmask16 ma,
+     __mmask16 mb, const int r_n, const int nb) {
     __m512 acc[GP_RMAX][2];
-    __m512 b0 = bias ? _mm512_maskz_loadu_ps(ma, bias) : _mm512_setzero_ps();
-    __m512 b1 = nb > 1 && bias ? _mm512_maskz_loadu_ps(mb, bias + GP_VL) : _mm512_setzero_ps();
+    const float *wb = wa + bstep;
+    __m512 b0 = bcol ? _mm512_maskz_loadu_ps(ma, bcol) : _mm512_setzero_ps();
+    __m512 b1 = nb > 1 && bcol ? _mm512_maskz_loadu_ps(mb, bcol + GP_VL) : _mm512_setzero_ps();
 #pragma GCC unroll 12
     for (int r = 0; r < r_n; r++) {
+        if (brow) b0 = b1 = _mm512_set1_ps(brow[r]);
         acc[r][0] = b0;
         if (nb > 1) acc[r][1] = b1;
     }
     for (int64_t p = 0; p < k; p++) {
-        __m512 v0 = _mm512_loadu_ps(wa + p * GP_VL);
-        __m512 v1 = nb > 1 ? _mm512_loadu_ps(wb + p * GP_VL) : v0;
+        __m512 v0 = _mm512_maskz_loadu_ps(ma, wa + p * bk);
+        __m512 v1 = nb > 1 ? _mm512_maskz_loadu_ps(mb, wb + p * bk) : v0;
 #pragma GCC unroll 12
         for (int r = 0; r < r_n; r++) {
             __m512 xv = _mm512_set1_ps(a[r * lda + p]);
@@ -73,14 +78,14 @@ tile(const float *a, int64_t lda, int64_t k, const float *wa, const float *wb, c
 #define GP_CASE(R)                                                                                 \
     case R:                                                                                        \
         if (nb == 2)                                                                               \
-            tile(a, lda, k, wa, wb, bias, relu, y, ldy, ma, mb, R, 2);                             \
+            tile(a, lda, k, wa, bstep, bk, bcol, brow, relu, y, ldy, ma, mb, R, 2);                \
         else                                                                                       \
-            tile(a, lda, k, wa, wb, bias, relu, y, ldy, ma, mb, R, 1);                             \
+            tile(a, lda, k, wa, bstep, bk, bcol, brow, relu, y, ldy, ma, mb, R, 1);                \
         break;
 
-GP_ATTR static void tile_any(const float *a, int64_t lda, int64_t k, const float *wa,
-                             const float *wb, const float *bias, int relu, float *y, int64_t ldy,
-                             __mmask16 ma, __mmask16 mb, int r_n, int nb) {
+GP_ATTR static void tile_any(const float *a, int64_t lda, int64_t k, const float *wa, int64_t bstep,
+                             int64_t bk, const float *bcol, const float *brow, int relu, float *y,
+                             int64_t ldy, __mmask16 ma, __mmask16 mb, int r_n, int nb) {
     switch (r_n) {
         GP_CASE(1)
         GP_CASE(2)
@@ -103,23 +108,38 @@ static __mmask16 lanes(int64_t left) {
 }
 #endif
 
-void kp_gemmp_run(const float *a, int64_t m, int64_t k, const float *packed, int64_t n,
-                  const float *bias, int relu, float *y) {
+/* Both entry points: column blocks of 32 outer, row runs of up to GP_RMAX inner. */
+static void gemm_any(const float *a, int64_t lda, int64_t m, int64_t k, const float *b, int packed,
+                     int64_t ldb, int64_t n, const float *bcol, const float *brow, int relu,
+                     float *y, int64_t ldy) {
 #if defined(__x86_64__) || defined(__i386__)
     int64_t nbk = blocks_of(n);
     int64_t runs = (m + GP_RMAX - 1) / GP_RMAX, rlen = runs ? (m + runs - 1) / runs : 1;
+    int64_t bstep = packed ? k * GP_VL : GP_VL, bk = packed ? GP_VL : ldb;
     for (int64_t jb = 0; jb < nbk; jb += 2) {
         int nb = nbk - jb >= 2 ? 2 : 1;
-        const float *wa = packed + jb * k * GP_VL, *wb = wa + (nb > 1 ? k * GP_VL : 0);
         int64_t j0 = jb * GP_VL;
+        const float *wa = b + jb * bstep;
         __mmask16 ma = lanes(n - j0), mb = nb > 1 ? lanes(n - j0 - GP_VL) : 0;
-        const float *bj = bias ? bias + j0 : NULL;
+        const float *bj = bcol ? bcol + j0 : NULL;
         for (int64_t r0 = 0; r0 < m; r0 += rlen) {
             int rn = (int)(m - r0 < rlen ? m - r0 : rlen);
-            tile_any(a + r0 * k, k, k, wa, wb, bj, relu, y + r0 * n + j0, n, ma, mb, rn, nb);
+            tile_any(a + r0 * lda, lda, k, wa, bstep, bk, bj, brow ? brow + r0 : NULL, relu,
+                     y + r0 * ldy + j0, ldy, ma, mb, rn, nb);
         }
     }
 #else
-    (void)a, (void)m, (void)k, (void)packed, (void)n, (void)bias, (void)relu, (void)y;
+    (void)a, (void)lda, (void)m, (void)k, (void)b, (void)packed, (void)ldb, (void)n, (void)bcol;
+    (void)brow, (void)relu, (void)y, (void)ldy;
 #endif
+}
+
+void kp_gemmp_run(const float *a, int64_t m, int64_t k, const float *packed, int64_t n,
+                  const float *bias, int relu, float *y) {
+    gemm_any(a, k, m, k, packed, 1, 0, n, bias, NULL, relu, y, n);
+}
+
+void kp_gemm_nn_run(const float *a, int64_t lda, int64_t m, int64_t k, const float *b, int64_t ldb,
+                    int64_t n, const float *row_bias, int relu, float *y, int64_t ldy) {
+    gemm_any(a, lda, m, k, b, 0, ldb, n, NULL, row_bias, relu, y, ldy);
 }

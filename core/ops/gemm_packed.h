@@ -20,4 +20,11 @@ void kp_gemmp_pack(const float *b, int64_t k, int64_t n, int trans_b, float *pac
 void kp_gemmp_run(const float *a, int64_t m, int64_t k, const float *packed, int64_t n,
                   const float *bias, int relu, float *y);
 
+/* y[M][N] (row stride ldy) = a[M][K] (row stride lda) x b[K][N] (row stride ldb, not packed:
+ * for B that changes every call, such as Conv's im2col matrix or a 1x1 Conv's input), plus
+ * row_bias[M] (NULL: none), then max(., 0) when relu. The same kernel as kp_gemmp_run, loading
+ * B's rows in place. Only when kp_gemmp_available(). */
+void kp_gemm_nn_run(const float *a, int64_t lda, int64_t m, int64_t k, const float *b, int64_t ldb,
+                    int64_t n, const float *row_bias, int relu, float *y, int64_t ldy);
+
 #endif

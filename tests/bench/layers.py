@@ -105,6 +105,10 @@ def main():
         f"{os.getloadavg()[0]:.1f} at the end; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
         f"{a.runs} runs per figure (median)",
         f"- Command: `make && {cmd.strip()}`",
+        "- ONNX Runtime converts NCHW into its blocked layout at a model's input and back at its "
+        "output: a one-layer model charges it that conversion on every layer, which the whole "
+        "model pays once. These rows locate where time goes; the whole-model rows of the engine "
+        "table above are the fair comparison.",
         "",
         "| layer | batch | ours wall ms | ORT wall ms | wall ratio | ours CPU ms | ORT CPU ms | "
         "CPU ratio | max abs diff |",

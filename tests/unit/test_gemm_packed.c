@@ -1,8 +1,9 @@
 /* GEMM with B packed once (core/ops/gemm_packed.h) against a naive reference over random
  * shapes (rows 1..40 around the 12-row tile, columns not multiples of 16, K from 1), B in both
- * layouts, with and without bias and ReLU; and Gemm nodes through the executor, which packs
- * constant B at plan time: packed runs must match unpacked ones (keep_values disables the
- * preparation) for every C form and attribute the kernel takes or leaves to OpenBLAS. */
+ * layouts, with and without bias and ReLU; the same kernel with B read in place (strided
+ * operands, bias per row, as Conv's im2col path uses it); and Gemm nodes through the executor,
+ * which packs constant B at plan time: packed runs must match unpacked ones (keep_values disables
+ * the preparation) for every C form and attribute the kernel takes or leaves to OpenBLAS. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -63,6 +64,38 @@ static void kernel_random(void **state) {
     for (int it = 0; it < 60; it++)
         check_kernel(1 + next() % 40, 1 + next() % 70, 1 + next() % 70, (int)(next() % 2),
                      (int)(next() % 2), (int)(next() % 2));
+}
+
+/* kp_gemm_nn_run: B read in place with its own row stride, strided A and y, bias per row. */
+static void check_nn(int64_t m, int64_t k, int64_t n, int with_bias, int relu) {
+    int64_t lda = k + 3, ldb = n + 5, ldy = n + 2;
+    float *a = buf(m * lda, 0), *b = buf(k * ldb, 0), *bias = buf(m, 0), *y = buf(m * ldy, 1);
+    kp_gemm_nn_run(a, lda, m, k, b, ldb, n, with_bias ? bias : NULL, relu, y, ldy);
+    for (int64_t i = 0; i < m; i++) {
+        for (int64_t j = 0; j < n; j++) {
+            double acc = with_bias ? bias[i] : 0;
+            for (int64_t p = 0; p < k; p++) acc += (double)a[i * lda + p] * b[p * ldb + j];
+            if (relu && acc < 0) acc = 0;
+            float got = y[i * ldy + j];
+            if (!(fabs(got - acc) <= 1e-4 * (1 + fabs(acc))))
+                fail_msg("nn m=%lld k=%lld n=%lld: y[%lld][%lld] = %g, want %g", (long long)m,
+                         (long long)k, (long long)n, (long long)i, (long long)j, (double)got, acc);
+        }
+        for (int64_t j = n; j < ldy; j++) assert_true(isnan(y[i * ldy + j])); /* untouched */
+    }
+    free(a);
+    free(b);
+    free(bias);
+    free(y);
+}
+
+static void nn_random(void **state) {
+    (void)state;
+    if (!kp_gemmp_available()) skip();
+    check_nn(64, 288, 196, 1, 1); /* a 3x3 Conv over 14x14 through im2col */
+    for (int it = 0; it < 60; it++)
+        check_nn(1 + next() % 40, 1 + next() % 70, 1 + next() % 70, (int)(next() % 2),
+                 (int)(next() % 2));
 }
 
 static void pack_layout(void **state) {
@@ -129,22 +162,28 @@ static void check_exec(int64_t m, int64_t k, int64_t n, int tb, int c_form, floa
     kp_tensor *x = kp_tensor_new(KP_FLOAT, 2, xd, NULL);
     for (int64_t i = 0; i < x->numel; i++) ((float *)x->data)[i] = frand();
     const kp_tensor *ins[1] = {x};
-    kp_tensor *y1 = NULL, *y2 = NULL;
+    kp_tensor *y1 = NULL, *y2 = NULL, *y3 = NULL;
     kp_error err = {0};
-    kp_exec *fast = NULL, *plain = NULL;
-    kp_exec_opts keep = {.keep_values = 1};
+    kp_exec *fast = NULL, *plain = NULL, *multi = NULL;
+    kp_exec_opts keep = {.keep_values = 1}, two = {.threads = 2}; /* 2: OpenBLAS, prepared B */
     assert_int_equal(kp_exec_new(md, NULL, &fast, &err), 0);
     assert_int_equal(kp_exec_new(md, &keep, &plain, &err), 0);
+    assert_int_equal(kp_exec_new(md, &two, &multi, &err), 0);
     if (kp_exec_run(fast, ins, &y1, &err)) fail_msg("%s", err.msg);
     if (kp_exec_run(plain, ins, &y2, &err)) fail_msg("%s", err.msg);
+    if (kp_exec_run(multi, ins, &y3, &err)) fail_msg("%s", err.msg);
     for (int64_t i = 0; i < y1->numel; i++) {
-        float a = ((float *)y1->data)[i], b = ((float *)y2->data)[i];
-        if (!(fabsf(a - b) <= 1e-5f * (1 + fabsf(b))))
-            fail_msg("m=%lld k=%lld n=%lld tb=%d c=%d: y[%lld] = %g packed, %g plain", (long long)m,
-                     (long long)k, (long long)n, tb, c_form, (long long)i, (double)a, (double)b);
+        float a = ((float *)y1->data)[i], b = ((float *)y2->data)[i], c = ((float *)y3->data)[i];
+        if (!(fabsf(a - b) <= 1e-5f * (1 + fabsf(b))) || !(fabsf(c - b) <= 1e-5f * (1 + fabsf(b))))
+            fail_msg("m=%lld k=%lld n=%lld tb=%d c=%d: y[%lld] = %g packed, %g plain, %g with 2 "
+                     "threads",
+                     (long long)m, (long long)k, (long long)n, tb, c_form, (long long)i, (double)a,
+                     (double)b, (double)c);
     }
     kp_tensor_free(y1);
     kp_tensor_free(y2);
+    kp_tensor_free(y3);
+    kp_exec_free(multi);
     kp_tensor_free(x);
     kp_exec_free(fast);
     kp_exec_free(plain);
@@ -167,6 +206,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pack_layout),
         cmocka_unit_test(kernel_random),
+        cmocka_unit_test(nn_random),
         cmocka_unit_test(exec_forms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,7 @@
 
 #include "ophelp.h"
 
+#include "core/calib_stats.h"
 #include "core/ops/int8_gemm.h"
 #include "core/ops/int8_ops.h"
 
@@ -247,14 +248,13 @@ static void maxpool8_exact(void **state) {
 static void qconv_direct_exact(void **state) {
     (void)state;
     kp_error e;
-    for (int v = 0; v < 4; v++) {
-        /* v = 2, 3: rows of 3 bytes (one or three channels), padded to a quad by a zero tap */
+    for (int v = 0; v < 7; v++) {
+        /* v = 2, 3: rows of 3 bytes (one or three channels), padded to a quad by a zero tap;
+         * v = 4..6: kernel rows of 72, 64 and 32 bytes (the AMX path where the CPU has it:
+         * a 64-byte chunk plus a remainder, whole chunks only, a remainder only) */
+        static const int64_t cs[7] = {8, 8, 1, 3, 24, 32, 16}, kws[7] = {2, 2, 3, 3, 3, 2, 2};
         int sgn = v & 1;
-        const int64_t N = 2,
-                      C = v == 2   ? 1
-                          : v == 3 ? 3
-                                   : 8,
-                      H = 9, W = 11, CO = 20, KH = 3, KW = v >= 2 ? 3 : 2;
+        const int64_t N = 2, C = cs[v], H = 9, W = 11, CO = v == 5 ? 70 : 20, KH = 3, KW = kws[v];
         kp_dtype xt = sgn ? KP_INT8 : KP_UINT8;
         kp_tensor *x = tt(xt, 4, D(N, C, H, W), NULL);
         kp_tensor *w = tt(KP_INT8, 4, D(CO, C, KH, KW), NULL);
@@ -347,6 +347,74 @@ static void dynamic_quantize_simd_matches_c(void **state) {
     for (int i = 0; i < 1037; i++) /* the definition, spot-checked */
         if (i != 500)
             assert_int_equal(y0[i], (int)fminf(255.f, fmaxf(0.f, kp_rne(x[i] / s0) + (float)z0)));
+}
+
+/* QuantizeLinear per tensor on more than a vector's worth (the SIMD path where the CPU has it)
+ * against the definition: ties, saturation both ways, NaN -> 0, uint8 and int8. */
+static void quantize_linear_long(void **state) {
+    (void)state;
+    kp_error e;
+    kp_tensor *x = tt(KP_FLOAT, 1, D(1037), NULL);
+    float *xf = x->data;
+    for (int i = 0; i < 1037; i++) xf[i] = (float)rnd(-400000, 400000) * 1e-3f;
+    for (int i = 0; i < 50; i++) xf[11 * i + 2] = ((float)rnd(-300, 300) + 0.5f) * 0.25f; /* ties */
+    xf[7] = NAN;
+    xf[8] = 1e30f;
+    xf[9] = -1e30f;
+    for (int s8 = 0; s8 < 2; s8++) {
+        kp_tensor *sc = tt(KP_FLOAT, 0, NULL, V(0.25));
+        kp_tensor *z = tt(s8 ? KP_INT8 : KP_UINT8, 0, NULL, V(s8 ? -3 : 120));
+        const kp_tensor *in[3] = {x, sc, z};
+        kp_tensor *out[1] = {0};
+        kp_node *n = mknode("QuantizeLinear", 3, in, 1);
+        assert_int_equal(run(n, 13, 3, in, 1, out, &e), 0);
+        for (int i = 0; i < 1037; i++) {
+            float v = kp_rne(xf[i] / 0.25f) + (s8 ? -3.f : 120.f);
+            float lo = s8 ? -128.f : 0.f, hi = s8 ? 127.f : 255.f;
+            int want = isnan(v) ? 0 : (int)(v < lo ? lo : v > hi ? hi : v);
+            int got = s8 ? ((int8_t *)out[0]->data)[i] : ((uint8_t *)out[0]->data)[i];
+            if (got != want)
+                fail_msg("s8 %d i %d x %g: %d want %d", s8, i, (double)xf[i], got, want);
+        }
+        free_all(1, out);
+        kp_node_free(n);
+        kp_tensor *all[] = {sc, z};
+        free_all(2, all);
+    }
+    kp_tensor_free(x);
+}
+
+/* method=mse: uniform data keeps (about) its whole range, lone far outliers are clipped,
+ * symmetric ranges stay symmetric and signed asymmetric ones keep both ends. */
+static void mse_range_choices(void **state) {
+    (void)state;
+    enum { NB = 2048 };
+    static double h[NB];
+    double lo, hi;
+    for (int i = 0; i < NB; i++) h[i] = 100;
+    kp_calib_mse_range(h, NB, 0.0, 1.0 / NB, 255, 0, &lo, &hi);
+    assert_true(lo == 0 && hi > 0.99 && hi <= 1.0);
+    /* [0, 100]: 2e7 values in [0, 1) and a single one at 100. Noise N h^2 / (12 * 255^2)
+     * against clipping (100 - h)^2 balance at h = 100 * 780300 / (N + 780300) = 3.76 */
+    for (int i = 0; i < NB; i++) h[i] = i < NB / 100 ? 1e6 : 0;
+    h[NB - 1] = 1;
+    kp_calib_mse_range(h, NB, 0.0, 100.0 / NB, 255, 0, &lo, &hi);
+    assert_true(lo == 0 && hi > 3.3 && hi < 4.2);
+    /* the same with real mass at 100: clipping it would cost more than coarser steps */
+    h[NB - 1] = 1e5;
+    kp_calib_mse_range(h, NB, 0.0, 100.0 / NB, 255, 0, &lo, &hi);
+    assert_true(hi > 99.0);
+    /* symmetric (even level count) over [-1, 1] */
+    for (int i = 0; i < NB; i++) h[i] = 10;
+    kp_calib_mse_range(h, NB, -1.0, 2.0 / NB, 254, 1, &lo, &hi);
+    assert_true(hi > 0.98 && lo == -hi);
+    /* asymmetric signed over [-0.5, 2] */
+    kp_calib_mse_range(h, NB, -0.5, 2.5 / NB, 255, 0, &lo, &hi);
+    assert_true(lo < -0.48 && lo >= -0.5 && hi > 1.98 && hi <= 2.0);
+    /* empty histogram: the full range back */
+    for (int i = 0; i < NB; i++) h[i] = 0;
+    kp_calib_mse_range(h, NB, -1.0, 3.0 / NB, 255, 0, &lo, &hi);
+    assert_true(lo == -1.0 && hi == 2.0);
 }
 
 /* [N, C, H, W] bytes -> [N, H, W, C] */
@@ -450,6 +518,8 @@ int main(void) {
         cmocka_unit_test(channels_last_exact),
         cmocka_unit_test(qconv_direct_exact),
         cmocka_unit_test(dynamic_quantize_simd_matches_c),
+        cmocka_unit_test(mse_range_choices),
+        cmocka_unit_test(quantize_linear_long),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
