@@ -142,7 +142,7 @@ int kp_pipeline_run(const kp_model *orig, const kp_pipeline_step *steps, size_t 
                 next = NULL;
                 r->code = rc;
                 r->status = rc == KP_ECANCELLED ? KP_STEP_CANCELLED : KP_STEP_FAILED;
-                snprintf(r->error, sizeof r->error, "measuring: %s", err->msg);
+                snprintf(r->error, sizeof r->error, "measuring: %.1000s", err->msg);
             }
         }
         if (next) {
