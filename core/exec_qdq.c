@@ -335,14 +335,26 @@ static kp_node *only_consumer_is(kp_graph *g, const char *v, const char *op) {
     return u && kp_node_is(u, op) ? u : NULL;
 }
 
-/* quant-dynamic's pattern at a MatMulInteger (pos):
+/* t holds C values along the output's channel axis: [C] for a matrix product (last axis),
+ * [C, 1, ...] (rank w_rank - 1) for a convolution's NC... output. */
+static int along_channels(const kp_tensor *t, int64_t C, int conv, int w_rank) {
+    if (t->numel != C) return 0;
+    if (!conv) return t->rank == 1;
+    if (t->rank != w_rank - 1 || t->dims[0] != C) return 0;
+    for (int d = 1; d < t->rank; d++)
+        if (t->dims[d] != 1) return 0;
+    return 1;
+}
+
+/* quant-dynamic's pattern at a MatMulInteger or ConvInteger (pos):
  *   d = DynamicQuantizeLinear(x); MatMulInteger(d.y, W, d.zero[, wz]) -> Cast(float) -> t;
  *   s = Mul(d.scale, ws); Mul(t, s) [-> Add(., bias)]
  * with W, wz, ws, bias constants and every intermediate read only inside the pattern: one
  * ai.kompress:DynQMatMul (core/ops/int8_matmul.c), same bytes. */
 static int fuse_dynamic(kp_graph *g, size_t pos, kp_error *err) {
     kp_node *n = g->nodes[pos];
-    if (!kp_node_is(n, "MatMulInteger") || n->n_outputs != 1) return 0;
+    int conv = kp_node_is(n, "ConvInteger");
+    if ((!conv && !kp_node_is(n, "MatMulInteger")) || n->n_outputs != 1) return 0;
     kp_node *d = producer(g, kp_node_input(n, 0));
     if (!d || !kp_node_is(d, "DynamicQuantizeLinear") || d->n_outputs != 3) return 0;
     if (strcmp(d->outputs[0], kp_node_input(n, 0)) || !kp_node_input(n, 2) ||
@@ -350,9 +362,14 @@ static int fuse_dynamic(kp_graph *g, size_t pos, kp_error *err) {
         return 0;
     if (only_consumer(g, d->outputs[0]) != n || only_consumer(g, d->outputs[2]) != n) return 0;
     const kp_tensor *w = cst(g, kp_node_input(n, 1));
-    if (!w || w->rank != 2 || (w->dtype != KP_INT8 && w->dtype != KP_UINT8)) return 0;
+    if (!w || (w->dtype != KP_INT8 && w->dtype != KP_UINT8)) return 0;
+    if (conv ? (w->rank != 4 && w->rank != 3) || w->dtype != KP_INT8 : w->rank != 2) return 0;
+    int64_t C = conv ? w->dims[0] : w->dims[1];
     const char *wzn = kp_node_input(n, 3);
-    if (wzn && !cst(g, wzn)) return 0;
+    const kp_tensor *wz = wzn ? cst(g, wzn) : NULL;
+    if (wzn && !wz) return 0;
+    for (int64_t i = 0; conv && wz && i < wz->numel; i++)
+        if (kp_tensor_get(wz, i) != 0) return 0; /* the direct conv path wants zero points 0 */
     kp_node *c = only_consumer_is(g, n->outputs[0], "Cast");
     if (!c || c->n_outputs != 1 || kp_node_attr_int(c, "to", 0) != KP_FLOAT) return 0;
     kp_node *m2 = only_consumer_is(g, c->outputs[0], "Mul");
@@ -362,7 +379,8 @@ static int fuse_dynamic(kp_graph *g, size_t pos, kp_error *err) {
     int si = !strcmp(kp_node_input(m1, 0), d->outputs[1]) ? 0 : 1;
     const char *wsn = kp_node_input(m1, 1 - (size_t)si);
     const kp_tensor *ws = cst(g, wsn);
-    if (!ws || ws->dtype != KP_FLOAT || (ws->numel != 1 && ws->numel != w->dims[1])) return 0;
+    if (!ws || ws->dtype != KP_FLOAT || !(ws->numel == 1 || along_channels(ws, C, conv, w->rank)))
+        return 0;
     if (only_consumer(g, m1->outputs[0]) != m2) return 0;
     int ci = !strcmp(kp_node_input(m2, 0), c->outputs[0]) ? 0 : 1;
     if (strcmp(kp_node_input(m2, 1 - (size_t)ci), m1->outputs[0])) return 0;
@@ -372,19 +390,19 @@ static int fuse_dynamic(kp_graph *g, size_t pos, kp_error *err) {
         int ti = !strcmp(kp_node_input(add, 0), m2->outputs[0]) ? 0 : 1;
         const char *bn = kp_node_input(add, 1 - (size_t)ti);
         const kp_tensor *b = cst(g, bn);
-        if (b && b->dtype == KP_FLOAT && b->numel == w->dims[1] && b->rank == 1)
+        if (b && b->dtype == KP_FLOAT && along_channels(b, C, conv, w->rank))
             bias = bn;
         else
             add = NULL;
     } else
         add = NULL;
     const char *out = add ? add->outputs[0] : m2->outputs[0];
-    kp_node *f = kp_node_new("DynQMatMul", n->name, 0, NULL, 1, &out);
+    kp_node *f = kp_node_new(conv ? "DynQConv" : "DynQMatMul", n->name, 0, NULL, 1, &out);
     if (!f) return kp_error_set(err, KP_ENOMEM, "out of memory");
     const char *in[5] = {kp_node_input(d, 0), kp_node_input(n, 1), wzn, wsn, bias};
     free(f->domain);
     f->domain = strdup("ai.kompress");
-    if (!f->domain || set_inputs(f, in, 5)) {
+    if (!f->domain || set_inputs(f, in, 5) || (conv && copy_conv_attrs(f, n))) {
         kp_node_free(f);
         return kp_error_set(err, KP_ENOMEM, "out of memory");
     }
