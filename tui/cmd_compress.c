@@ -46,7 +46,13 @@ typedef struct stage {
 typedef struct run_ctx {
     stage *st;
     int json, threads, runs;
+    int line_open; /* a progress line without its newline is on stderr */
 } run_ctx;
+
+static void end_line(run_ctx *u) {
+    if (u->line_open) fputc('\n', stderr);
+    u->line_open = 0;
+}
 
 static void add_note(void *user, size_t step, const char *msg) {
     stage *s = &((run_ctx *)user)->st[step + 1];
@@ -58,16 +64,18 @@ static void add_note(void *user, size_t step, const char *msg) {
 }
 
 static void on_progress(void *user, size_t step, double f, const char *what) {
-    (void)user;
+    run_ctx *u = user;
     (void)step;
     if (!isatty(2)) return;
     fprintf(stderr, "\r  %3.0f%% %-60.60s", 100 * f, what ? what : "");
-    if (f >= 1) fputc('\n', stderr);
+    u->line_open = 1;
+    if (f >= 1) end_line(u);
 }
 
 static void on_step_start(void *user, size_t step, const kp_pass *pass) {
     run_ctx *u = user;
     (void)step;
+    end_line(u);
     if (!u->json) fprintf(stderr, "kompress compress: running %s...\n", pass->id);
 }
 
@@ -412,7 +420,7 @@ static int run(int argc, char **argv) {
 
     kp_pipeline_step steps[MAX_PASSES];
     for (size_t i = 0; i < n_specs; i++) steps[i] = (kp_pipeline_step){passes[i], &params[i]};
-    run_ctx rc_user = {st, json, threads, runs};
+    run_ctx rc_user = {st, json, threads, runs, 0};
     kp_pipeline_opts po = {0};
     po.calib = calib;
     po.verify_data = evalset;
@@ -430,6 +438,7 @@ static int run(int argc, char **argv) {
     po.note = add_note;
     po.step_done = on_step_done;
     int prc = kp_pipeline_run(model, steps, n_specs, &po, &po_out, &err);
+    end_line(&rc_user);
     if (prc && prc != KP_ECANCELLED) {
         status = kp_cli_fail(CMD, &err);
         goto done;
