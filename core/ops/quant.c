@@ -338,6 +338,8 @@ const kp_op_def kp_ops_quant[] = {
     {"", "QLinearMatMul", kp_op_QLinearMatMul},
     {"", "QuantizeLinear", quantize_linear},
     {"ai.kompress", "MaxPool8", kp_op_KMaxPool8},
+    {"ai.kompress", "QAdd", kp_op_KQAdd},
+    {"ai.kompress", "QConcat", kp_op_KQConcat},
     {"ai.kompress", "QConv", kp_op_KQConv},
     {"ai.kompress", "QGemm", kp_op_KQGemm},
     {"ai.kompress", "RoundF16", round_f16},
