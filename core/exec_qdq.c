@@ -267,6 +267,68 @@ static int fuse_move(kp_graph *g, size_t pos, kp_error *err) {
     return 1;
 }
 
+/* DQ(a), DQ(b) -> Add [-> Relu] -> Q: one int8 kernel (ai.kompress:QAdd, core/ops/int8_elem.c)
+ * whose bytes equal the unfused float steps. The DQ nodes stay for any other readers. */
+static int fuse_add(kp_graph *g, size_t pos, kp_error *err) {
+    kp_node *n = g->nodes[pos];
+    if (!kp_node_is(n, "Add") || n->n_inputs != 2 || n->n_outputs != 1) return 0;
+    kp_node *da = producer(g, kp_node_input(n, 0)), *db = producer(g, kp_node_input(n, 1));
+    if (!dq_act_ok(g, da) || !dq_act_ok(g, db)) return 0;
+    kp_node *after = only_consumer(g, n->outputs[0]), *relu = NULL, *q = NULL;
+    if (after && kp_node_is(after, "Relu") && after->n_outputs == 1) {
+        kp_node *aq = only_consumer(g, after->outputs[0]);
+        if (q_ok(g, aq)) relu = after, q = aq;
+    } else if (q_ok(g, after))
+        q = after;
+    if (!q) return 0;
+    const char *out = q->outputs[0];
+    kp_node *f = kp_node_new("QAdd", n->name, 0, NULL, 1, &out);
+    if (!f) return kp_error_set(err, KP_ENOMEM, "out of memory");
+    const char *in[8] = {kp_node_input(da, 0), kp_node_input(da, 1), kp_node_input(da, 2),
+                         kp_node_input(db, 0), kp_node_input(db, 1), kp_node_input(db, 2),
+                         kp_node_input(q, 1),  kp_node_input(q, 2)};
+    free(f->domain);
+    f->domain = strdup("ai.kompress");
+    if (!f->domain || set_inputs(f, in, 8) || (relu && kp_node_set_attr_int(f, "relu", 1))) {
+        kp_node_free(f);
+        return kp_error_set(err, KP_ENOMEM, "out of memory");
+    }
+    kp_graph_replace_node(g, pos, f);
+    if (relu) remove_node_ptr(g, relu);
+    remove_node_ptr(g, q);
+    return 1;
+}
+
+/* DQ(x_1) .. DQ(x_k) -> Concat -> Q: one int8 kernel (ai.kompress:QConcat). */
+static int fuse_concat(kp_graph *g, size_t pos, kp_error *err) {
+    kp_node *n = g->nodes[pos];
+    if (!kp_node_is(n, "Concat") || n->n_inputs < 1 || n->n_inputs > 64 || n->n_outputs != 1)
+        return 0;
+    kp_node *q = only_consumer(g, n->outputs[0]);
+    if (!q_ok(g, q)) return 0;
+    const char *in[2 + 3 * 64];
+    in[0] = kp_node_input(q, 1);
+    in[1] = kp_node_input(q, 2);
+    for (size_t i = 0; i < n->n_inputs; i++) {
+        kp_node *d = producer(g, kp_node_input(n, i));
+        if (!dq_act_ok(g, d)) return 0;
+        for (int t = 0; t < 3; t++) in[2 + 3 * i + (size_t)t] = kp_node_input(d, (size_t)t);
+    }
+    const char *out = q->outputs[0];
+    kp_node *f = kp_node_new("QConcat", n->name, 0, NULL, 1, &out);
+    if (!f) return kp_error_set(err, KP_ENOMEM, "out of memory");
+    free(f->domain);
+    f->domain = strdup("ai.kompress");
+    if (!f->domain || set_inputs(f, in, 2 + 3 * n->n_inputs) ||
+        kp_node_set_attr_int(f, "axis", kp_node_attr_int(n, "axis", 0))) {
+        kp_node_free(f);
+        return kp_error_set(err, KP_ENOMEM, "out of memory");
+    }
+    kp_graph_replace_node(g, pos, f);
+    remove_node_ptr(g, q);
+    return 1;
+}
+
 static int has_fp16(const kp_graph *g) {
     for (size_t i = 0; i < g->n_inits; i++)
         if (g->inits[i]->dtype == KP_FLOAT16) return 1;
@@ -471,6 +533,8 @@ int kp_exec_qdq_fuse(const kp_model *m, kp_model **out, kp_error *err) {
             kp_node *n = g->nodes[i];
             if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx")) continue;
             rc = phase == 0 ? fuse_compute(g, i, err) : fuse_move(g, i, err);
+            if (phase == 1 && rc == 0) rc = fuse_add(g, i, err);
+            if (phase == 1 && rc == 0) rc = fuse_concat(g, i, err);
             if (rc < 0) break;
             if (rc > 0) {
                 fused++;

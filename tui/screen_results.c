@@ -38,7 +38,7 @@ static void leave(kp_app *a) {
     S.out_path[0] = 0;
     S.task_err[0] = 0;
     S.loading = 0;
-    kp_layer_task_end();
+    kp_layer_task_leave();
 }
 
 static void enter(kp_app *a) {

@@ -157,6 +157,9 @@ int kp_layer_task_loading(const char *out_path);
 int kp_layer_task_take_model(const char *out_path, kp_model **out, char *msg, size_t len);
 const kp_layer_result *kp_layer_task_poll(const char *out_path);
 int kp_layer_task_running(void);
+/* leave: the screen is left; a task still at work is cancelled and finishes on its own (joined
+ * later), so leaving never waits for a big model. end: cancels and waits for every task (exit). */
+void kp_layer_task_leave(void);
 void kp_layer_task_end(void);
 
 /* Loading the model on a worker thread (tui/model_task.c). start: 0 or -1 with msg. adopt:

@@ -655,6 +655,17 @@ void kp_i8_gemm(const kp_i8_rows *a, const kp_i8_packed *b, int32_t *C, int64_t 
     raw_fn fn = pick(b, force_path, &name);
 #ifdef KP_X86
     if (fn == raw_512 && !b->any_zb) {
+        /* AMX on contiguous rows: one zero point for all of them (the usual per-tensor case) */
+        int64_t M = a->M, lda = b->kq * 4;
+        int same_za = M >= 8 && lda >= 32 && !force_path;
+        for (int64_t m = 1; same_za && m < M; m++) same_za = a->za[m] == a->za[0];
+        const uint8_t **rows = same_za && amx_on() ? malloc((size_t)M * sizeof *rows) : NULL;
+        if (rows) {
+            for (int64_t m = 0; m < M; m++) rows[m] = a->data + (size_t)m * (size_t)lda;
+            int done = gemm_amx(rows, M, 1, lda, 0, a->za[0], b, C, ldc);
+            free((void *)rows);
+            if (done) return;
+        }
         gemm512_direct(a, b, C, ldc);
         return;
     }

@@ -1,6 +1,7 @@
 # The Results screen stays responsive while a big compressed model loads: the load runs on the
 # per-layer view's worker thread, so the view shows a spinner line, the help overlay opens and
 # closes and the views switch while the model is still loading; the layer rows appear at the end.
+# Leaving the screen during the load and coming back loads it again.
 . "$(dirname "$0")/lib/tmux.sh"
 P=$(demo_project)
 # A compressed model that takes a few seconds to load: a chain of 600,000 Add nodes (24 MB; the
@@ -56,6 +57,17 @@ keys v
 wait_for "removed" 120
 screen | grep -q "loading the compressed model" && fail "still loading after the rows appeared"
 screen | grep -q "classifier.1" || fail "no layer rows after the load"
+# Leaving while the worker measures, or while a load runs, and coming back: a new task loads
+# the model again (the one left behind is cancelled and finishes on its own; quitting waits
+# for it and exits cleanly).
+keys 1
+wait_for "─ 1 Project ─"
+keys 8
+wait_for "loading the compressed model"
+keys 1
+wait_for "─ 1 Project ─"
+keys 8
+wait_for "removed" 120
 keys q
 wait_for "EXITED rc=0" 60
 echo "results_busy: ok"
