@@ -46,7 +46,13 @@ typedef struct stage {
 typedef struct run_ctx {
     stage *st;
     int json, threads, runs;
+    int line_open; /* a progress line without its newline is on stderr */
 } run_ctx;
+
+static void end_line(run_ctx *u) {
+    if (u->line_open) fputc('\n', stderr);
+    u->line_open = 0;
+}
 
 static void add_note(void *user, size_t step, const char *msg) {
     stage *s = &((run_ctx *)user)->st[step + 1];
@@ -58,16 +64,18 @@ static void add_note(void *user, size_t step, const char *msg) {
 }
 
 static void on_progress(void *user, size_t step, double f, const char *what) {
-    (void)user;
+    run_ctx *u = user;
     (void)step;
     if (!isatty(2)) return;
     fprintf(stderr, "\r  %3.0f%% %-60.60s", 100 * f, what ? what : "");
-    if (f >= 1) fputc('\n', stderr);
+    u->line_open = 1;
+    if (f >= 1) end_line(u);
 }
 
 static void on_step_start(void *user, size_t step, const kp_pass *pass) {
     run_ctx *u = user;
     (void)step;
+    end_line(u);
     if (!u->json) fprintf(stderr, "kompress compress: running %s...\n", pass->id);
 }
 
@@ -139,10 +147,11 @@ static void usage(FILE *f) {
         "Applies the passes in order to a copy of MODEL, checks each result against the model\n"
         "before it (on the data, or on random inputs without --data), prints a before/after\n"
         "table and writes OUT atomically. MODEL is never modified. `kompress passes` lists\n"
-        "the passes and their parameters. --calib: samples used for calibration (default 512;\n"
-        "0 = all). --score: samples top-1 and agreement are measured on: holdout (default;\n"
-        "the samples calibration does not use, which then takes at most half of them) or all\n"
-        "(the calibration samples too). --project: data and preprocessing from a\n"
+        "the passes and their parameters. --calib: samples used for calibration (default 512,\n"
+        "or the project's; 0 = all); --seed: which ones (default 1, or the project's).\n"
+        "--score: samples top-1 and agreement are measured on: holdout (default; the samples\n"
+        "calibration does not use, which then takes at most half of them) or all (the\n"
+        "calibration samples too). --project: data, preprocessing and calibration subset from a\n"
         "project.json. --tol: largest relative output change a lossless pass may make (1e-4).\n");
 }
 
@@ -156,6 +165,7 @@ static void free_stage(stage *s) {
 typedef struct scoring {
     int all;                          /* --score all: every sample, calibration ones included */
     size_t scored, total, calibrated; /* sample counts */
+    char calib_hash[24];              /* of the calibration subset, as in run records */
     char note[256];                   /* why calibration took fewer samples than asked */
 } scoring;
 
@@ -188,6 +198,8 @@ static int open_data(const char *data, const kp_dataset_opts *dopts, const kp_mo
     sc->total = total;
     sc->calibrated = (*calib)->n_samples;
     sc->scored = (*evalset)->n_samples;
+    snprintf(sc->calib_hash, sizeof sc->calib_hash, "%016llx",
+             (unsigned long long)kp_dataset_calib_hash(*calib));
     return 0;
 }
 
@@ -230,6 +242,7 @@ static void print_json(stage *st, size_t n, const char *in, const char *out, int
         cJSON_AddNumberToObject(o, "samples", (double)sc->scored);
         cJSON_AddNumberToObject(o, "of", (double)sc->total);
         cJSON_AddNumberToObject(o, "calibration_samples", (double)sc->calibrated);
+        cJSON_AddStringToObject(o, "calibration_hash", sc->calib_hash);
         if (sc->note[0]) cJSON_AddStringToObject(o, "note", sc->note);
     }
     cJSON *arr = cJSON_AddArrayToObject(root, "stages");
@@ -288,7 +301,7 @@ static int run(int argc, char **argv) {
     pass_specs sp = {0};
     kp_cli_data dd;
     kp_cli_data_init(&dd);
-    long long calib_ll = 512, seed_ll = 1, threads_ll = 1, runs_ll = 20;
+    long long calib_ll = -1, seed_ll = -1, threads_ll = 1, runs_ll = 20; /* -1: not given */
     int json = 0, score_all = 0;
     double tol = 1e-4;
     kp_opt opts[KP_CLI_DATA_N_OPTS + 12] = {
@@ -308,8 +321,8 @@ static int run(int argc, char **argv) {
     int pst = kp_cli_parse(CMD, argc, argv, opts, usage, "MODEL", 1, 1, &in_path, &n_pos);
     if (pst >= 0) return pst;
     const char **specs = sp.v, *data = dd.data;
-    size_t n_specs = sp.n, calib_n = (size_t)calib_ll;
-    uint64_t seed = (uint64_t)seed_ll;
+    size_t n_specs = sp.n, calib_n = calib_ll < 0 ? 512 : (size_t)calib_ll;
+    uint64_t seed = seed_ll < 0 ? 1 : (uint64_t)seed_ll;
     int threads = (int)threads_ll, runs = (int)runs_ll;
     kp_dataset_opts dopts;
     kp_dataset_opts_init(&dopts);
@@ -345,6 +358,10 @@ static int run(int argc, char **argv) {
         }
         data = pdata;
         if (plabels) dopts.labels = plabels;
+        /* the project's calibration subset: the holdout is the one its runs score */
+        if (calib_ll < 0 && proj->data.calib_samples > 0)
+            calib_n = (size_t)proj->data.calib_samples;
+        if (seed_ll < 0) seed = proj->seed;
     }
     if (data && !status) status = kp_cli_data_apply(&dd, &dopts, &err);
     if (status) {
@@ -412,7 +429,7 @@ static int run(int argc, char **argv) {
 
     kp_pipeline_step steps[MAX_PASSES];
     for (size_t i = 0; i < n_specs; i++) steps[i] = (kp_pipeline_step){passes[i], &params[i]};
-    run_ctx rc_user = {st, json, threads, runs};
+    run_ctx rc_user = {st, json, threads, runs, 0};
     kp_pipeline_opts po = {0};
     po.calib = calib;
     po.verify_data = evalset;
@@ -430,6 +447,7 @@ static int run(int argc, char **argv) {
     po.note = add_note;
     po.step_done = on_step_done;
     int prc = kp_pipeline_run(model, steps, n_specs, &po, &po_out, &err);
+    end_line(&rc_user);
     if (prc && prc != KP_ECANCELLED) {
         status = kp_cli_fail(CMD, &err);
         goto done;

@@ -9,6 +9,8 @@
 #    sh tests/bench/setup.sh) ORT runs them with the same top-1 (+-0.5) as ours with
 #    --score all on all 2000;
 #  - too few samples to calibrate and score on others is an error that names --score all;
+#  - with --project, compress calibrates on the project's subset (same hash as `kompress run`)
+#    and scores the same holdout (same top-1 of the original);
 #  - the executor runs the static CNN's layers as int8 kernels, and a residual Add between
 #    quantized layers as one int8 kernel (QAdd), a Concat likewise (QConcat), close to the
 #    float model.
@@ -71,7 +73,9 @@ r = json.load(open(sys.argv[1])); name = sys.argv[3]
 a, b = r["stages"][0], r["stages"][1]
 sc = r["scored"]
 n, cal = int(sys.argv[4]), int(sys.argv[5])
-assert sc == {"set": "holdout", "samples": n - cal, "of": n, "calibration_samples": cal}, sc
+assert {k: sc[k] for k in ("set", "samples", "of", "calibration_samples")} == \
+    {"set": "holdout", "samples": n - cal, "of": n, "calibration_samples": cal}, sc
+assert len(sc["calibration_hash"]) == 16 and "note" not in sc, sc
 print(f"{name}: {a['bytes']} -> {b['bytes']} bytes ({b['ratio']:.2f}x), top-1 {a['top1']:.2f}% -> "
       f"{b['top1']:.2f}%, agreement {100*b['agreement']:.2f}%, b=1 {a['latency_ms_b1']:.3f} -> "
       f"{b['latency_ms_b1']:.3f} ms")
@@ -121,6 +125,33 @@ if [ -x "$NT" ] && [ -f "$T/mlp-dynamic.onnx" ]; then
   "$NT" "$T/mlp-dynamic.onnx" 1 1 > "$T/ntd" 2>&1 || bad "node_times failed: $(tail -2 "$T/ntd")"
   nd=$(grep -c "ai.kompress:DynQMatMul" "$T/ntd"); nu=$(grep -c " \(MatMulInteger\|Cast\|DynamicQuantizeLinear\) ->" "$T/ntd")
   [ "$nd" -eq 3 ] && [ "$nu" -eq 0 ] || bad "dynamic MLP: $nd fused layers of 3, $nu unfused nodes: $(cat "$T/ntd")"
+fi
+
+# With --project and no --calib/--seed, compress calibrates on the project's subset and scores
+# the holdout its runs score: same calibration hash, same top-1 of the original as `kompress run`.
+mkdir -p "$T/proj" && cp $EX/cnn.onnx $EX/project.json "$T/proj/"
+$PY - "$T/proj/project.json" $LIMIT $CAL <<'PYEOF' || bad "could not write the test project"
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["data"]["eval_limit"] = int(sys.argv[2]); d["data"]["calib_samples"] = int(sys.argv[3])
+d["plan"] = [{"pass": "fold", "params": "", "enabled": True}]
+json.dump(d, open(sys.argv[1], "w"))
+PYEOF
+if "$K" run "$T/proj" --json > "$T/run.json" 2> "$T/run.err" &&
+   "$K" compress $EX/cnn.onnx -o "$T/f.onnx" --pass fold --project "$T/proj/project.json" \
+     --runs 1 --json > "$T/f.json" 2> "$T/f.err"; then
+  $PY - "$T/proj/project.json" "$T/f.json" $CAL <<'PYEOF' || fail=1
+import json, sys
+run = json.load(open(sys.argv[1]))["runs"][-1]; c = json.load(open(sys.argv[2]))
+sc = c["scored"]
+print(f"project: run and compress calibrate on {run['calib_hash']} / {sc['calibration_hash']}, "
+      f"original top-1 {run['before']['top1']:.2f}% / {c['stages'][0]['top1']:.2f}% on {sc['samples']} samples")
+assert sc["calibration_hash"] == run["calib_hash"], (sc, run["calib_hash"])
+assert sc["calibration_samples"] == int(sys.argv[3]) and sc["set"] == "holdout", sc
+assert abs(run["before"]["top1"] - c["stages"][0]["top1"]) < 1e-6
+PYEOF
+else
+  bad "project run/compress failed: $(cat "$T/run.err" "$T/f.err")"
 fi
 
 # a residual Add between quantized layers runs as one int8 kernel (ai.kompress:QAdd), and the
