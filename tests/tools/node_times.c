@@ -50,7 +50,7 @@ int main(int argc, char **argv) {
     }
     double total = 0;
     for (size_t i = 0; i < nn; i++) total += acc[i];
-    printf("%s batch %lld: %.3f ms per run (sum of nodes, wall), %.3f ms process CPU\n", argv[1],
+    printf("%s batch %lld: %.3f ms per run (sum of nodes, wall), %.4f ms process CPU\n", argv[1],
            (long long)batch, 1e3 * total, 1e3 * cpu);
     const kp_graph *g = kp_exec_model(e)->graph; /* constants evaluated, QDQ fused */
     for (size_t i = 0; i < nn; i++)
