@@ -337,6 +337,8 @@ const kp_op_def kp_ops_quant[] = {
     {"", "QLinearConv", kp_op_QLinearConv},
     {"", "QLinearMatMul", kp_op_QLinearMatMul},
     {"", "QuantizeLinear", quantize_linear},
+    {"ai.kompress", "DynQConv", kp_op_KDynQConv},
+    {"ai.kompress", "DynQMatMul", kp_op_KDynQMatMul},
     {"ai.kompress", "MaxPool8", kp_op_KMaxPool8},
     {"ai.kompress", "QAdd", kp_op_KQAdd},
     {"ai.kompress", "QConcat", kp_op_KQConcat},

@@ -69,6 +69,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--batch", type=int, nargs="+", default=[1, 64])
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--build", default=os.environ.get("BUILD", "build"))
     ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     a = ap.parse_args()
@@ -89,6 +90,12 @@ def main():
             od, oo = tempfile.mkdtemp(dir=tmp), tempfile.mkdtemp(dir=tmp)
             ours = engine.run_ours(kp_run, model, [x], a.runs, od)
             ort = engine.run_ort(model, [x], a.runs, oo)
+            for _ in range(a.rounds - 1):  # engines in turns, best round kept (as engine.py)
+                o2 = engine.run_ours(kp_run, model, [x], a.runs, od)
+                r2 = engine.run_ort(model, [x], a.runs, oo)
+                for best, new in ((ours, o2), (ort, r2)):
+                    for key in ("median_ms", "cpu_median_ms"):
+                        best[key] = min(best[key], new[key])
             diff = engine.max_diff(od, oo)
             rows.append((name, b, ours, ort, diff))
             print(f"{name:26s} batch {b:3d}: ours {ours['median_ms']:8.4f} ms (CPU "
@@ -103,7 +110,7 @@ def main():
         "",
         f"- {engine.lscpu_model()}; load average {load0:.1f} at the start, "
         f"{os.getloadavg()[0]:.1f} at the end; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
-        f"{a.runs} runs per figure (median)",
+        f"{a.runs} runs per figure (median), best of {a.rounds} rounds taken in turns",
         f"- Command: `make && {cmd.strip()}`",
         "- ONNX Runtime converts NCHW into its blocked layout at a model's input and back at its "
         "output: a one-layer model charges it that conversion on every layer, which the whole "

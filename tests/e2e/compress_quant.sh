@@ -119,6 +119,13 @@ if [ -x "$NT" ] && [ -f "$T/cnn-static.onnx" ]; then
   nq=$(grep -c "ai.kompress:Q\(Conv\|Gemm\)" "$T/nt"); nf=$(grep -c " \(Conv\|Gemm\|DequantizeLinear\) ->" "$T/nt")
   [ "$nq" -eq 6 ] && [ "$nf" -eq 0 ] || bad "executor runs $nq int8 layers of 6 and $nf float Conv/Gemm/DQ: $(cat "$T/nt")"
 fi
+# and the dynamic MLP's DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul -> Add chains as
+# one kernel each (ai.kompress:DynQMatMul)
+if [ -x "$NT" ] && [ -f "$T/mlp-dynamic.onnx" ]; then
+  "$NT" "$T/mlp-dynamic.onnx" 1 1 > "$T/ntd" 2>&1 || bad "node_times failed: $(tail -2 "$T/ntd")"
+  nd=$(grep -c "ai.kompress:DynQMatMul" "$T/ntd"); nu=$(grep -c " \(MatMulInteger\|Cast\|DynamicQuantizeLinear\) ->" "$T/ntd")
+  [ "$nd" -eq 3 ] && [ "$nu" -eq 0 ] || bad "dynamic MLP: $nd fused layers of 3, $nu unfused nodes: $(cat "$T/ntd")"
+fi
 
 # With --project and no --calib/--seed, compress calibrates on the project's subset and scores
 # the holdout its runs score: same calibration hash, same top-1 of the original as `kompress run`.

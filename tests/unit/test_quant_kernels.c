@@ -486,6 +486,113 @@ static void qconcat_matches_unfused(void **state) {
     }
 }
 
+/* ai.kompress:DynQMatMul equals DynamicQuantizeLinear -> MatMulInteger -> Cast ->
+ * Mul(., Mul(scale, w_scale)) -> Add(bias) run op by op; per-channel and per-tensor scales,
+ * with and without bias, a 3-D input. */
+static void dynq_matmul_matches_unfused(void **state) {
+    (void)state;
+    kp_error e;
+    const int64_t B = 2, M = 5, K = 70, N = 19;
+    kp_tensor *x = tt(KP_FLOAT, 3, D(B, M, K), NULL), *w = tt(KP_INT8, 2, D(K, N), NULL);
+    kp_tensor *wsv = tt(KP_FLOAT, 1, D(N), NULL), *wss = tt(KP_FLOAT, 0, NULL, V(0.013));
+    kp_tensor *bias = tt(KP_FLOAT, 1, D(N), NULL), *wz = tt(KP_INT8, 1, D(N), NULL);
+    for (int64_t i = 0; i < x->numel; i++) ((float *)x->data)[i] = (float)rnd(-3000, 5000) * 1e-3f;
+    for (int64_t i = 0; i < w->numel; i++) ((int8_t *)w->data)[i] = (int8_t)rnd(-127, 127);
+    for (int64_t i = 0; i < N; i++) {
+        ((float *)wsv->data)[i] = (float)rnd(1, 100) * 1e-3f;
+        ((float *)bias->data)[i] = (float)rnd(-1000, 1000) * 1e-3f;
+        ((int8_t *)wz->data)[i] = 0;
+    }
+    for (int v = 0; v < 2; v++) {
+        const kp_tensor *ws = v ? wss : wsv, *bv = v ? NULL : bias;
+        const kp_tensor *in[5] = {x, w, wz, ws, bv};
+        kp_tensor *got[1] = {0};
+        kp_node *n = mknode("DynQMatMul", 5, in, 1);
+        free(n->domain);
+        n->domain = strdup("ai.kompress");
+        assert_int_equal(run(n, 13, 5, in, 1, got, &e), 0);
+        const kp_tensor *i1[1] = {x};
+        kp_tensor *dq[3] = {0}, *acc[1] = {0}, *f[1] = {0}, *sc[1] = {0}, *t[1] = {0}, *y[1] = {0};
+        kp_node *n1 = mknode("DynamicQuantizeLinear", 1, i1, 3);
+        assert_int_equal(run(n1, 13, 1, i1, 3, dq, &e), 0);
+        const kp_tensor *i2[4] = {dq[0], w, dq[2], wz};
+        kp_node *n2 = mknode("MatMulInteger", 4, i2, 1);
+        assert_int_equal(run(n2, 13, 4, i2, 1, acc, &e), 0);
+        const kp_tensor *i3[1] = {acc[0]};
+        kp_node *n3 = mknode("Cast", 1, i3, 1);
+        kp_node_set_attr_int(n3, "to", KP_FLOAT);
+        assert_int_equal(run(n3, 13, 1, i3, 1, f, &e), 0);
+        const kp_tensor *i4[2] = {dq[1], ws};
+        kp_node *n4 = mknode("Mul", 2, i4, 1);
+        assert_int_equal(run(n4, 13, 2, i4, 1, sc, &e), 0);
+        const kp_tensor *i5[2] = {f[0], sc[0]};
+        assert_int_equal(run(n4, 13, 2, i5, 1, t, &e), 0);
+        kp_node *n6 = NULL;
+        if (bv) {
+            const kp_tensor *i6[2] = {t[0], bv};
+            n6 = mknode("Add", 2, i6, 1);
+            assert_int_equal(run(n6, 13, 2, i6, 1, y, &e), 0);
+        }
+        const kp_tensor *want = bv ? y[0] : t[0];
+        assert_int_equal(got[0]->rank, 3);
+        assert_int_equal(got[0]->dims[2], N);
+        assert_memory_equal(got[0]->data, want->data, (size_t)want->numel * sizeof(float));
+        kp_tensor *all[] = {got[0], dq[0], dq[1], dq[2], acc[0], f[0], sc[0], t[0], y[0]};
+        free_all(9, all);
+        kp_node *nodes[] = {n, n1, n2, n3, n4, n6};
+        for (int k = 0; k < 6; k++) kp_node_free(nodes[k]);
+    }
+    kp_tensor *all[] = {x, w, wsv, wss, bias, wz};
+    free_all(6, all);
+}
+
+/* ai.kompress:DynQConv equals DynamicQuantizeLinear -> ConvInteger -> Cast ->
+ * Mul(., Mul(scale, w_scale)) -> Add(bias) run op by op (scales and bias along channels). */
+static void dynq_conv_matches_unfused(void **state) {
+    (void)state;
+    kp_error e;
+    kp_tensor *x = tt(KP_FLOAT, 4, D(2, 8, 7, 6), NULL), *w = tt(KP_INT8, 4, D(5, 8, 3, 3), NULL);
+    kp_tensor *ws = tt(KP_FLOAT, 3, D(5, 1, 1), V(0.01, 0.02, 0.003, 0.04, 0.005));
+    kp_tensor *bias = tt(KP_FLOAT, 3, D(5, 1, 1), V(0.5, -0.25, 1.5, 0, -2));
+    kp_tensor *wz = tt(KP_INT8, 0, NULL, V(0));
+    for (int64_t i = 0; i < x->numel; i++) ((float *)x->data)[i] = (float)rnd(-3000, 5000) * 1e-3f;
+    for (int64_t i = 0; i < w->numel; i++) ((int8_t *)w->data)[i] = (int8_t)rnd(-127, 127);
+    const kp_tensor *in[5] = {x, w, wz, ws, bias};
+    kp_tensor *got[1] = {0}, *dq[3] = {0}, *acc[1] = {0}, *f[1] = {0}, *sc[1] = {0}, *t[1] = {0},
+              *y[1] = {0};
+    kp_node *n = mknode("DynQConv", 5, in, 1);
+    free(n->domain);
+    n->domain = strdup("ai.kompress");
+    kp_node_set_attr_ints(n, "pads", 4, D(1, 1, 1, 1));
+    assert_int_equal(run(n, 13, 5, in, 1, got, &e), 0);
+    const kp_tensor *i1[1] = {x};
+    kp_node *n1 = mknode("DynamicQuantizeLinear", 1, i1, 3);
+    assert_int_equal(run(n1, 13, 1, i1, 3, dq, &e), 0);
+    const kp_tensor *i2[4] = {dq[0], w, dq[2], wz};
+    kp_node *n2 = mknode("ConvInteger", 4, i2, 1);
+    kp_node_set_attr_ints(n2, "pads", 4, D(1, 1, 1, 1));
+    assert_int_equal(run(n2, 13, 4, i2, 1, acc, &e), 0);
+    const kp_tensor *i3[1] = {acc[0]};
+    kp_node *n3 = mknode("Cast", 1, i3, 1);
+    kp_node_set_attr_int(n3, "to", KP_FLOAT);
+    assert_int_equal(run(n3, 13, 1, i3, 1, f, &e), 0);
+    const kp_tensor *i4[2] = {dq[1], ws};
+    kp_node *n4 = mknode("Mul", 2, i4, 1);
+    assert_int_equal(run(n4, 13, 2, i4, 1, sc, &e), 0);
+    const kp_tensor *i5[2] = {f[0], sc[0]};
+    assert_int_equal(run(n4, 13, 2, i5, 1, t, &e), 0);
+    const kp_tensor *i6[2] = {t[0], bias};
+    kp_node *n6 = mknode("Add", 2, i6, 1);
+    assert_int_equal(run(n6, 13, 2, i6, 1, y, &e), 0);
+    assert_int_equal(got[0]->numel, y[0]->numel);
+    assert_memory_equal(got[0]->data, y[0]->data, (size_t)y[0]->numel * sizeof(float));
+    kp_tensor *all[] = {got[0], dq[0], dq[1], dq[2], acc[0], f[0], sc[0],
+                        t[0],   y[0],  x,     w,     ws,     bias, wz};
+    free_all(14, all);
+    kp_node *nodes[] = {n, n1, n2, n3, n4, n6};
+    for (int k = 0; k < 6; k++) kp_node_free(nodes[k]);
+}
+
 /* method=mse: uniform data keeps (about) its whole range, lone far outliers are clipped,
  * symmetric ranges stay symmetric and signed asymmetric ones keep both ends. */
 static void mse_range_choices(void **state) {
@@ -624,6 +731,8 @@ int main(void) {
         cmocka_unit_test(quantize_linear_long),
         cmocka_unit_test(qadd_matches_unfused),
         cmocka_unit_test(qconcat_matches_unfused),
+        cmocka_unit_test(dynq_matmul_matches_unfused),
+        cmocka_unit_test(dynq_conv_matches_unfused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
