@@ -3,9 +3,10 @@
  * output error: the original and the compressed model run on a few test samples with
  * keep_values, each layer's output compared where the value name exists in both (relative max
  * error, max|a-b| / max|a|, the worst over the samples). Like tui/plan_task.c, the thread works
- * on its own copies (a clone of the original, its own load of the compressed model, the project
- * reloaded), so the UI never waits for it, not even when the screen is left while it works
- * (the task is cancelled and joined once it ends). */
+ * on its own copies: it loads the compressed model (handing the screen a copy of it), the
+ * original from its file and the project itself, so the UI thread only copies paths and never
+ * waits for it, not even when the screen is left while it works (the task is cancelled and
+ * joined once it ends). */
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -103,6 +104,8 @@ typedef struct task {
     char load_err[512];
     kp_layer_result res;
     char path[8192]; /* the compressed model the result is for */
+    char *orig_path; /* the original to load here (NULL: m0 was cloned at start) */
+    char *proj_dir;  /* the project to reload here */
 } task;
 
 enum { MAX_OLD = 8 };
@@ -221,6 +224,19 @@ static void *worker(void *arg) {
         atomic_store(&t->finished, 1);
         return NULL;
     }
+    /* the original and the project are read here too: the UI thread only copies two paths */
+    kp_error e = {0};
+    int rc = 0;
+    if (!t->m0) {
+        kp_model *m = NULL;
+        if (!(rc = kp_onnx_load(t->orig_path, NULL, &m, &e))) t->m0 = m;
+    }
+    if (!rc) rc = kp_project_load(t->proj_dir, &t->proj, &e);
+    if (rc) {
+        snprintf(R->err_note, sizeof R->err_note, "not measured: %s", e.msg);
+        atomic_store(&t->finished, 1);
+        return NULL;
+    }
     kp_layer L0[MAX_LAYERS], L1[MAX_LAYERS];
     size_t n0 = kp_layers_of(t->m0->graph, L0, MAX_LAYERS);
     size_t n1 = kp_layers_of(t->m1->graph, L1, MAX_LAYERS);
@@ -240,6 +256,8 @@ static void task_free(task *t) {
     kp_model_free(t->m0);
     kp_model_free(t->m1);
     kp_model_free(t->ui);
+    free(t->orig_path);
+    free(t->proj_dir);
     free(t);
 }
 
@@ -271,8 +289,13 @@ int kp_layer_task_start(kp_app *a, const char *out_path, char *msg, size_t len) 
         snprintf(msg, len, "out of memory");
         return -1;
     }
-    if (kp_project_load(a->proj->dir, &t->proj, &err) ||
-        !(t->m0 = kp_model_clone(a->model, &err))) {
+    if (!(t->proj_dir = strdup(a->proj->dir)) ||
+        (a->model_path[0] && !(t->orig_path = strdup(a->model_path)))) {
+        snprintf(msg, len, "out of memory");
+        task_free(t);
+        return -1;
+    }
+    if (!t->orig_path && !(t->m0 = kp_model_clone(a->model, &err))) {
         snprintf(msg, len, "%s", err.msg);
         task_free(t);
         return -1;
