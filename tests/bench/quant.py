@@ -403,8 +403,14 @@ def main():
         "at least 2000 runs at b=1 and 50 at b=64), the figure to compare when the machine is "
         "shared; wall-clock medians swing with the load.",
         "- int8 kernels: " + sh([k, "version"]).strip() + ", int8 GEMM path chosen at run time "
-        "(AVX-512 VNNI here). fp16 in our engine is emulated (fp16 storage, fp32 arithmetic), so "
-        "its latency there is not a target figure.",
+        "(AVX-512 VNNI here, and AMX tiles for convolutions and matrix products where the CPU and "
+        "OS allow them; KOMPRESS_NO_AMX=1 measures without). fp16 in our engine is emulated "
+        "(fp16 storage, fp32 arithmetic), so its latency there is not a target figure.",
+        "- ONNX Runtime on our QDQ files: its optimizer turns the QDQ Conv layers into QLinearConv "
+        "but leaves QDQ Gemm as DequantizeLinear -> float Gemm (seen in the graph it saves with "
+        "optimizedModelFilePath), dequantizing the weights on every run: that is why the static "
+        "MLP is slower in ORT than its fp32 original, while quant-dynamic's MatMulInteger pattern "
+        "is faster there.",
     ]
     for name, bs in (("cnn", (64, 1)), ("mlp", (64, 1))):
         rows = {r[0]: r for r in summary[name]}
