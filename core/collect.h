@@ -1,5 +1,6 @@
 /* Streams named intermediate values of a model over calibration data, one batch at a time
- * (bounded memory), through the executor's keep_values option. */
+ * (bounded memory: the values become extra outputs of a private copy run by an ordinary
+ * executor, which frees everything else as it goes). */
 #ifndef KP_COLLECT_H
 #define KP_COLLECT_H
 
