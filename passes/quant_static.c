@@ -226,6 +226,16 @@ static int calibrate(sq *s, const kp_model *m, kp_error *err) {
             a->zp = (int32_t)(z < 0 ? 0 : z > 255 ? 255 : z);
         }
     }
+    /* MaxPool and Flatten only move values: their outputs keep their input's scale and zero
+     * point (max commutes with the quantizer), so int8 stays int8 through them whatever range
+     * method chose the input's (the nodes are in topological order, so chains follow) */
+    for (size_t i = 0; i < s->g->n_nodes; i++) {
+        kp_node *n = s->g->nodes[i];
+        if (!(kp_node_is(n, "MaxPool") || kp_node_is(n, "Flatten")) || !n->n_outputs) continue;
+        act *in = kp_node_input(n, 0) ? find_act(s, kp_node_input(n, 0)) : NULL;
+        act *out = find_act(s, n->outputs[0]);
+        if (in && out) out->scale = in->scale, out->zp = in->zp;
+    }
     return 0;
 }
 
