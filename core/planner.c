@@ -377,7 +377,11 @@ static int better(const kp_project *p, const kp_plan *a, const kp_plan *b, doubl
         int aa = a->total.acc_drop + KP_PT_SE_MARGIN * a->info.acc_se <= p->max_drop + 1e-9;
         int ab = b->total.acc_drop + KP_PT_SE_MARGIN * b->info.acc_se <= p->max_drop + 1e-9;
         if (aa != ab) return aa;
-        if (fabs(ex_a - ex_b) > 1e-9) return ex_a < ex_b;
+        /* Missing a budget the person set: whichever misses by less. Missing only the
+         * target's RAM or flash (no plan fits): the goals decide, and the note says by how
+         * much it does not fit. */
+        if ((p->size_budget_bytes > 0 || p->latency_budget_ms > 0) && fabs(ex_a - ex_b) > 1e-9)
+            return ex_a < ex_b;
     }
     kp_goal g0 = p->goals[0] ? p->goals[0] : KP_GOAL_SIZE;
     double va = goal_value(g0, &a->total), vb = goal_value(g0, &b->total);
@@ -515,7 +519,16 @@ int kp_planner_propose(const kp_project *p, const kp_model *m, const kp_target *
     split_init(&fit, calib, 0);
     split_init(&val, calib, 1);
     int rc = kp_planner_propose_split(p, m, t, passes, n_passes, &fit.c, &val.c, out, err);
-    /* The trials measured inside the calibration subset, which runs never score anyway. */
-    if (!rc) out->info.trial_samples = 0;
+    if (!rc) {
+        /* Only the figures stay (this entry's callers keep and free the steps alone); the
+         * trials measured inside the calibration subset, which runs never score anyway. */
+        kp_plan_info keep = out->info;
+        keep.note = NULL;
+        keep.tried = NULL;
+        keep.n_tried = 0;
+        keep.trial_samples = 0;
+        kp_plan_info_clear(&out->info);
+        out->info = keep;
+    }
     return rc;
 }
