@@ -55,9 +55,30 @@ def compress(model, steps, out):
     st = d["stages"]
     if not d.get("ok") or any(s["status"] not in ("ok", "input") for s in st):
         return None
-    return {"bytes": st[-1]["bytes"], "lat": st[-1].get("latency_ms_b1"), "top1": st[-1].get("top1"),
+    return {"path": out, "bytes": st[-1]["bytes"], "lat": st[-1].get("latency_ms_b1"), "top1": st[-1].get("top1"),
             "base_lat": st[0].get("latency_ms_b1"),
             "base_top1": st[0].get("top1"), "est": estimates(out)}
+
+
+def host_ms(model):
+    """Median batch-1 latency of model, timed by `kompress compress` (its input stage)."""
+    r = sh([K, "compress", model, "-o", os.path.join(tempfile.gettempdir(), "kp-planner-bench-timing.onnx"), "--pass", "fold",
+            "--json", "--runs", "50"])
+    try:
+        return json.loads(r.stdout)["stages"][0]["latency_ms_b1"]
+    except (ValueError, KeyError, IndexError):
+        return None
+
+
+def interleaved(a, b, rounds=5):
+    """Median host latency of models a and b, timed alternately (the load on a shared machine
+    drifts; timing both in turns compares them under the same load)."""
+    ta, tb = [], []
+    for _ in range(rounds):
+        ta.append(host_ms(a))
+        tb.append(host_ms(b))
+    ta, tb = sorted(x for x in ta if x), sorted(x for x in tb if x)
+    return (ta[len(ta) // 2] if ta else None), (tb[len(tb) // 2] if tb else None)
 
 
 def goal_value(goal, target, r):
@@ -141,13 +162,21 @@ def main():
         better = sum(1 for v in vals if v < mv - 1e-12)
         best = vals[0] if vals else None
         best_c = ["+".join(c) for c, r in ok if goal_value(g0, target, r) == best][:1]
+        retimed = ""
         if g0 == "accuracy":  # within 10% of the best's error rate
             within = best is not None and (100 + mv) <= (100 + best) * 1.10 + 1e-9
+        elif g0 == "latency" and target == "host" and best_c:
+            # sub-millisecond timings from separate processes: time the planner's model and the
+            # best exhaustive one in turns, then compare
+            bm = [r for c, r in ok if "+".join(c) == best_c[0]][0]["path"]
+            t_mine, t_best = interleaved(out_model, bm)
+            within = t_mine is not None and t_best is not None and t_mine <= t_best * 1.10
+            retimed = " (timed in turns: %.4f vs %.4f ms)" % (t_mine or 0, t_best or 0)
         else:
             within = best is not None and mv <= best * 1.10 + 1e-12
         ok_pred = abs(ps / ms - 1) <= 0.05 and abs(pl / ml - 1) <= 0.25 and abs(pd - drop) <= 1.0
         rows.append((name, target, ",".join(goals), " + ".join(steps) or "(nothing)", ps, ms, pl, ml, pd, drop,
-                     drop <= 1.0 + 1e-9, better, len(vals), best_c[0] if best_c else "-", within,
+                     drop <= 1.0 + 1e-9, better, len(vals), (best_c[0] if best_c else "-") + retimed, within,
                      pse, star, ok_pred, n_tried, pn, n_eval))
         print("%s %s %s: %s" % (name, target, goals, rows[-1]), file=sys.stderr)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
@@ -160,7 +189,8 @@ def main():
              "(the samples neither calibration nor the trials used). "
              "Rank = how many of the exhaustively measured single passes and ordered pairs that meet "
              "the budget beat the planner's result on the first goal (`kompress compress`, top-1 on its holdout; "
-             "host latency compared as the ratio to the original timed in the same process)."
+             "host latency compared as the ratio to the original timed in the same process; for a host latency "
+             "goal, \"within 10%\" times the planner's model and the best exhaustive one in turns, 5 rounds of 50 runs)."
              % (" --quick" if QUICK else "", cpu, platform.machine(), LIMIT or "all 10000"), "",
              "| model | target | goals | plan (as run) | pipelines tried | size pred | size meas | latency pred | latency meas | drop pred ± SE (trial samples) | drop meas (holdout samples) | pred within 5% / 25% / 1 pt | meets budget | rank | best exhaustive | within 10% of best |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
