@@ -190,7 +190,7 @@ def main():
              "Rank = how many of the exhaustively measured single passes and ordered pairs that meet "
              "the budget beat the planner's result on the first goal (`kompress compress`, top-1 on its holdout; "
              "host latency compared as the ratio to the original timed in the same process; for a host latency "
-             "goal, \"within 10%\" times the planner's model and the best exhaustive one in turns, 5 rounds of 50 runs)."
+             "goal, \"within 10%%\" times the planner's model and the best exhaustive one in turns, 5 rounds of 50 runs)."
              % (" --quick" if QUICK else "", cpu, platform.machine(), LIMIT or "all 10000"), "",
              "| model | target | goals | plan (as run) | pipelines tried | size pred | size meas | latency pred | latency meas | drop pred ± SE (trial samples) | drop meas (holdout samples) | pred within 5% / 25% / 1 pt | meets budget | rank | best exhaustive | within 10% of best |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
