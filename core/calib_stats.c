@@ -12,6 +12,8 @@ int kp_calib_method_parse(const char *s, kp_calib_method *m) {
         *m = KP_CALIB_PERCENTILE;
     else if (!strcmp(s, "entropy"))
         *m = KP_CALIB_ENTROPY;
+    else if (!strcmp(s, "mse"))
+        *m = KP_CALIB_MSE;
     else
         return KP_EINVAL;
     return 0;
@@ -118,6 +120,68 @@ double kp_calib_kl_threshold(const double *hist, int bins, double bin_w, int nq)
     return best * bin_w;
 }
 
+/* Prefix sums over bins [0, k): count, sum of centres, sum of squared centres. */
+typedef struct msum {
+    double *n, *c, *c2;
+} msum;
+
+/* Squared clipping error of every value below lo (bins [0, k)) and above hi (bins [j, bins)). */
+static double clip_err(const msum *m, int bins, int k, double lo, int j, double hi) {
+    double below = m->c2[k] - 2 * lo * m->c[k] + lo * lo * m->n[k];
+    double n = m->n[bins] - m->n[j], c = m->c[bins] - m->c[j], c2 = m->c2[bins] - m->c2[j];
+    double above = c2 - 2 * hi * c + hi * hi * n;
+    return (below > 0 ? below : 0) + (above > 0 ? above : 0);
+}
+
+void kp_calib_mse_range(const double *hist, int bins, double x0, double bin_w, int levels, int sym,
+                        double *lo, double *hi) {
+    double x1 = x0 + bins * bin_w;
+    *lo = x0 < 0 ? x0 : 0;
+    *hi = x1 > 0 ? x1 : 0;
+    if (bins <= 0 || !(bin_w > 0) || levels < 1) return;
+    msum m = {calloc((size_t)bins + 1, sizeof(double)), calloc((size_t)bins + 1, sizeof(double)),
+              calloc((size_t)bins + 1, sizeof(double))};
+    if (!m.n || !m.c || !m.c2) goto done;
+    for (int i = 0; i < bins; i++) {
+        double c = x0 + (i + 0.5) * bin_w;
+        m.n[i + 1] = m.n[i] + hist[i];
+        m.c[i + 1] = m.c[i] + hist[i] * c;
+        m.c2[i + 1] = m.c2[i] + hist[i] * c * c;
+    }
+    if (m.n[bins] <= 0) goto done;
+    /* candidate ends on bin edges: lo = x0 + k*w (k in [0, z]) and hi = x0 + j*w (j in [z, bins]),
+     * z the bin holding 0; about 256 steps each way keep the search small */
+    int z = x0 >= 0 ? 0 : (int)floor(-x0 / bin_w);
+    if (z > bins) z = bins;
+    int step = bins / 256 > 1 ? bins / 256 : 1;
+    double best = INFINITY;
+    for (int j = bins; j >= z && j >= 1; j -= step) {
+        double h = x0 + j * bin_w;
+        if (h < 0) h = 0;
+        int k0 = x0 >= 0 ? 0 : 0, k1 = x0 >= 0 ? 0 : z;
+        for (int k = k0; k <= k1; k += (sym || x0 >= 0) ? (k1 - k0 + 1) : step) {
+            double l = x0 >= 0 ? 0 : x0 + k * bin_w;
+            if (l > 0) l = 0;
+            int kk = k, jj = j;
+            if (sym) { /* [-h, h]: clip below at -h */
+                l = -h;
+                kk = (int)floor((l - x0) / bin_w);
+                if (kk < 0) kk = 0;
+                if (kk > bins) kk = bins;
+            }
+            double delta = (h - l) / levels;
+            if (!(delta > 0)) continue;
+            double inside = m.n[jj] - m.n[kk];
+            double e = inside * delta * delta / 12.0 + clip_err(&m, bins, kk, l, jj, h);
+            if (e < best) best = e, *lo = l, *hi = h;
+        }
+    }
+done:
+    free(m.n);
+    free(m.c);
+    free(m.c2);
+}
+
 void kp_calib_stats_range(const kp_calib_stats *s, kp_calib_method m, double percentile, int levels,
                           float *lo, float *hi) {
     double mn = s->count ? s->min : 0, mx = s->count ? s->max : 0;
@@ -151,6 +215,11 @@ void kp_calib_stats_range(const kp_calib_stats *s, kp_calib_method m, double per
         double t = kp_calib_kl_threshold(s->hist_abs, s->bins, amax / s->bins, nq);
         mn = fmax(s->min, -t);
         mx = fmin(s->max, t);
+    } else if (m == KP_CALIB_MSE && s->count) {
+        kp_calib_mse_range(s->hist, s->bins, s->min, (s->max - s->min) / s->bins, levels,
+                           levels % 2 == 0, &mn, &mx);
+        mn = fmax(mn, s->min);
+        mx = fmin(mx, s->max);
     }
     if (mn > 0) mn = 0;
     if (mx < 0) mx = 0;

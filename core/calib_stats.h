@@ -13,6 +13,7 @@ typedef enum kp_calib_method {
     KP_CALIB_MINMAX = 0,
     KP_CALIB_PERCENTILE = 1,
     KP_CALIB_ENTROPY = 2,
+    KP_CALIB_MSE = 3, /* the range minimising the expected squared quantization error */
 } kp_calib_method;
 
 int kp_calib_method_parse(const char *s, kp_calib_method *m); /* 0 or KP_EINVAL */
@@ -36,6 +37,14 @@ void kp_calib_stats_add_hist(kp_calib_stats *s, const float *x, int64_t n);
  * quantization levels the range will be cut into (255 for uint8, 254 for symmetric int8). */
 void kp_calib_stats_range(const kp_calib_stats *s, kp_calib_method m, double percentile, int levels,
                           float *lo, float *hi);
+
+/* MSE range on a histogram of `bins` bins of width bin_w starting at x0: the [lo, hi]
+ * (containing 0; lo = 0 when x0 >= 0; symmetric, lo = -hi, when sym) minimising
+ *   sum over bins of count * (delta^2 / 12 inside the range, squared clipping distance outside)
+ * with delta = (hi - lo) / levels: rounding noise against clipping error, as PyTorch's
+ * HistogramObserver trades them. Bin counts sit at bin centres. Exposed for tests. */
+void kp_calib_mse_range(const double *hist, int bins, double x0, double bin_w, int levels, int sym,
+                        double *lo, double *hi);
 
 /* Entropy threshold on a histogram of |x| with `bins` bins of width bin_w: the T minimizing
  * KL(P || Q) where Q is P quantized to `nq` levels (TensorRT's method). Exposed for tests. */

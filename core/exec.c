@@ -14,6 +14,7 @@
 #include "core/exec_const.h"
 #include "core/exec_qdq.h"
 #include "core/ops/conv3x3_oc.h"
+#include "core/ops/gemm_packed.h"
 
 enum { SLOT_ACT = 0, SLOT_CONST, SLOT_INPUT, SLOT_OUTER };
 
@@ -359,6 +360,23 @@ static int fuse_nodes(xgraph *x, kp_error *err) {
         if (conv && readers[s] == 1 && is_op(&x->nodes[reader[s]], "MaxPool") &&
             (xn->act == KP_ACT_NONE || xn->act == KP_ACT_RELU))
             fuse_pool(xn, &x->nodes[reader[s]]);
+    }
+    /* Gemm with a constant B: pack it once for core/ops/gemm_packed.h (after the transposition
+     * above, which the flag records). */
+    for (size_t k = 0; k < x->n_nodes && kp_gemmp_available(); k++) {
+        xnode *xn = &x->nodes[k];
+        if (!is_op(xn, "Gemm") || xn->n_in < 2) continue;
+        const kp_tensor *b = xn->ovr[1] ? xn->ovr[1] : const_f32(x, xn->in[1], 2, -1);
+        if (!b || b->dtype != KP_FLOAT || b->rank != 2 || !b->numel) continue;
+        int tb = kp_node_attr_int(xn->node, "transB", 0) != 0;
+        if (xn->flags & KP_OPF_B_PRETRANSPOSED) tb = !tb;
+        int64_t kk = tb ? b->dims[1] : b->dims[0], nn = tb ? b->dims[0] : b->dims[1];
+        int64_t nf = kp_gemmp_packed_floats(kk, nn);
+        if (nf <= 0 || (uint64_t)nf > ((uint64_t)64 << 20) / sizeof(float)) continue;
+        xn->prep = malloc((size_t)nf * sizeof(float));
+        if (!xn->prep) goto oom;
+        kp_gemmp_pack(b->data, kk, nn, tb, xn->prep);
+        xn->prep_bytes = (size_t)nf * sizeof(float);
     }
     /* 3x3 Conv with constant weights: pack them once for the channel-vectorised kernel. */
     for (size_t k = 0; k < x->n_nodes && kp_c3oc_available(); k++) {

@@ -267,6 +267,154 @@ static int fuse_move(kp_graph *g, size_t pos, kp_error *err) {
     return 1;
 }
 
+/* DQ(a), DQ(b) -> Add [-> Relu] -> Q: one int8 kernel (ai.kompress:QAdd, core/ops/int8_elem.c)
+ * whose bytes equal the unfused float steps. The DQ nodes stay for any other readers. */
+static int fuse_add(kp_graph *g, size_t pos, kp_error *err) {
+    kp_node *n = g->nodes[pos];
+    if (!kp_node_is(n, "Add") || n->n_inputs != 2 || n->n_outputs != 1) return 0;
+    kp_node *da = producer(g, kp_node_input(n, 0)), *db = producer(g, kp_node_input(n, 1));
+    if (!dq_act_ok(g, da) || !dq_act_ok(g, db)) return 0;
+    kp_node *after = only_consumer(g, n->outputs[0]), *relu = NULL, *q = NULL;
+    if (after && kp_node_is(after, "Relu") && after->n_outputs == 1) {
+        kp_node *aq = only_consumer(g, after->outputs[0]);
+        if (q_ok(g, aq)) relu = after, q = aq;
+    } else if (q_ok(g, after))
+        q = after;
+    if (!q) return 0;
+    const char *out = q->outputs[0];
+    kp_node *f = kp_node_new("QAdd", n->name, 0, NULL, 1, &out);
+    if (!f) return kp_error_set(err, KP_ENOMEM, "out of memory");
+    const char *in[8] = {kp_node_input(da, 0), kp_node_input(da, 1), kp_node_input(da, 2),
+                         kp_node_input(db, 0), kp_node_input(db, 1), kp_node_input(db, 2),
+                         kp_node_input(q, 1),  kp_node_input(q, 2)};
+    free(f->domain);
+    f->domain = strdup("ai.kompress");
+    if (!f->domain || set_inputs(f, in, 8) || (relu && kp_node_set_attr_int(f, "relu", 1))) {
+        kp_node_free(f);
+        return kp_error_set(err, KP_ENOMEM, "out of memory");
+    }
+    kp_graph_replace_node(g, pos, f);
+    if (relu) remove_node_ptr(g, relu);
+    remove_node_ptr(g, q);
+    return 1;
+}
+
+/* DQ(x_1) .. DQ(x_k) -> Concat -> Q: one int8 kernel (ai.kompress:QConcat). */
+static int fuse_concat(kp_graph *g, size_t pos, kp_error *err) {
+    kp_node *n = g->nodes[pos];
+    if (!kp_node_is(n, "Concat") || n->n_inputs < 1 || n->n_inputs > 64 || n->n_outputs != 1)
+        return 0;
+    kp_node *q = only_consumer(g, n->outputs[0]);
+    if (!q_ok(g, q)) return 0;
+    const char *in[2 + 3 * 64];
+    in[0] = kp_node_input(q, 1);
+    in[1] = kp_node_input(q, 2);
+    for (size_t i = 0; i < n->n_inputs; i++) {
+        kp_node *d = producer(g, kp_node_input(n, i));
+        if (!dq_act_ok(g, d)) return 0;
+        for (int t = 0; t < 3; t++) in[2 + 3 * i + (size_t)t] = kp_node_input(d, (size_t)t);
+    }
+    const char *out = q->outputs[0];
+    kp_node *f = kp_node_new("QConcat", n->name, 0, NULL, 1, &out);
+    if (!f) return kp_error_set(err, KP_ENOMEM, "out of memory");
+    free(f->domain);
+    f->domain = strdup("ai.kompress");
+    if (!f->domain || set_inputs(f, in, 2 + 3 * n->n_inputs) ||
+        kp_node_set_attr_int(f, "axis", kp_node_attr_int(n, "axis", 0))) {
+        kp_node_free(f);
+        return kp_error_set(err, KP_ENOMEM, "out of memory");
+    }
+    kp_graph_replace_node(g, pos, f);
+    remove_node_ptr(g, q);
+    return 1;
+}
+
+/* The node reading value v as its only reader, with op type op (default domain), or NULL. */
+static kp_node *only_consumer_is(kp_graph *g, const char *v, const char *op) {
+    kp_node *u = v && *v ? only_consumer(g, v) : NULL;
+    return u && kp_node_is(u, op) ? u : NULL;
+}
+
+/* t holds C values along the output's channel axis: [C] for a matrix product (last axis),
+ * [C, 1, ...] (rank w_rank - 1) for a convolution's NC... output. */
+static int along_channels(const kp_tensor *t, int64_t C, int conv, int w_rank) {
+    if (t->numel != C) return 0;
+    if (!conv) return t->rank == 1;
+    if (t->rank != w_rank - 1 || t->dims[0] != C) return 0;
+    for (int d = 1; d < t->rank; d++)
+        if (t->dims[d] != 1) return 0;
+    return 1;
+}
+
+/* quant-dynamic's pattern at a MatMulInteger or ConvInteger (pos):
+ *   d = DynamicQuantizeLinear(x); MatMulInteger(d.y, W, d.zero[, wz]) -> Cast(float) -> t;
+ *   s = Mul(d.scale, ws); Mul(t, s) [-> Add(., bias)]
+ * with W, wz, ws, bias constants and every intermediate read only inside the pattern: one
+ * ai.kompress:DynQMatMul (core/ops/int8_matmul.c), same bytes. */
+static int fuse_dynamic(kp_graph *g, size_t pos, kp_error *err) {
+    kp_node *n = g->nodes[pos];
+    int conv = kp_node_is(n, "ConvInteger");
+    if ((!conv && !kp_node_is(n, "MatMulInteger")) || n->n_outputs != 1) return 0;
+    kp_node *d = producer(g, kp_node_input(n, 0));
+    if (!d || !kp_node_is(d, "DynamicQuantizeLinear") || d->n_outputs != 3) return 0;
+    if (strcmp(d->outputs[0], kp_node_input(n, 0)) || !kp_node_input(n, 2) ||
+        strcmp(d->outputs[2], kp_node_input(n, 2)))
+        return 0;
+    if (only_consumer(g, d->outputs[0]) != n || only_consumer(g, d->outputs[2]) != n) return 0;
+    const kp_tensor *w = cst(g, kp_node_input(n, 1));
+    if (!w || (w->dtype != KP_INT8 && w->dtype != KP_UINT8)) return 0;
+    if (conv ? (w->rank != 4 && w->rank != 3) || w->dtype != KP_INT8 : w->rank != 2) return 0;
+    int64_t C = conv ? w->dims[0] : w->dims[1];
+    const char *wzn = kp_node_input(n, 3);
+    const kp_tensor *wz = wzn ? cst(g, wzn) : NULL;
+    if (wzn && !wz) return 0;
+    for (int64_t i = 0; conv && wz && i < wz->numel; i++)
+        if (kp_tensor_get(wz, i) != 0) return 0; /* the direct conv path wants zero points 0 */
+    kp_node *c = only_consumer_is(g, n->outputs[0], "Cast");
+    if (!c || c->n_outputs != 1 || kp_node_attr_int(c, "to", 0) != KP_FLOAT) return 0;
+    kp_node *m2 = only_consumer_is(g, c->outputs[0], "Mul");
+    kp_node *m1 = only_consumer_is(g, d->outputs[1], "Mul");
+    if (!m2 || !m1 || m1 == m2 || m1->n_outputs != 1 || m2->n_outputs != 1) return 0;
+    /* m1 = Mul(scale, ws) in either order, read only by m2 */
+    int si = !strcmp(kp_node_input(m1, 0), d->outputs[1]) ? 0 : 1;
+    const char *wsn = kp_node_input(m1, 1 - (size_t)si);
+    const kp_tensor *ws = cst(g, wsn);
+    if (!ws || ws->dtype != KP_FLOAT || !(ws->numel == 1 || along_channels(ws, C, conv, w->rank)))
+        return 0;
+    if (only_consumer(g, m1->outputs[0]) != m2) return 0;
+    int ci = !strcmp(kp_node_input(m2, 0), c->outputs[0]) ? 0 : 1;
+    if (strcmp(kp_node_input(m2, 1 - (size_t)ci), m1->outputs[0])) return 0;
+    kp_node *add = only_consumer_is(g, m2->outputs[0], "Add");
+    const char *bias = NULL;
+    if (add && add->n_outputs == 1) {
+        int ti = !strcmp(kp_node_input(add, 0), m2->outputs[0]) ? 0 : 1;
+        const char *bn = kp_node_input(add, 1 - (size_t)ti);
+        const kp_tensor *b = cst(g, bn);
+        if (b && b->dtype == KP_FLOAT && along_channels(b, C, conv, w->rank))
+            bias = bn;
+        else
+            add = NULL;
+    } else
+        add = NULL;
+    const char *out = add ? add->outputs[0] : m2->outputs[0];
+    kp_node *f = kp_node_new(conv ? "DynQConv" : "DynQMatMul", n->name, 0, NULL, 1, &out);
+    if (!f) return kp_error_set(err, KP_ENOMEM, "out of memory");
+    const char *in[5] = {kp_node_input(d, 0), kp_node_input(n, 1), wzn, wsn, bias};
+    free(f->domain);
+    f->domain = strdup("ai.kompress");
+    if (!f->domain || set_inputs(f, in, 5) || (conv && copy_conv_attrs(f, n))) {
+        kp_node_free(f);
+        return kp_error_set(err, KP_ENOMEM, "out of memory");
+    }
+    kp_graph_replace_node(g, pos, f);
+    remove_node_ptr(g, d);
+    remove_node_ptr(g, c);
+    remove_node_ptr(g, m1);
+    remove_node_ptr(g, m2);
+    if (add) remove_node_ptr(g, add);
+    return 1;
+}
+
 static int has_fp16(const kp_graph *g) {
     for (size_t i = 0; i < g->n_inits; i++)
         if (g->inits[i]->dtype == KP_FLOAT16) return 1;
@@ -278,7 +426,9 @@ static int has_fp16(const kp_graph *g) {
 
 static int worth_it(const kp_graph *g) {
     for (size_t i = 0; i < g->n_nodes; i++)
-        if (kp_node_is(g->nodes[i], "DequantizeLinear")) return 1;
+        if (kp_node_is(g->nodes[i], "DequantizeLinear") ||
+            kp_node_is(g->nodes[i], "DynamicQuantizeLinear"))
+            return 1;
     return has_fp16(g);
 }
 
@@ -471,6 +621,9 @@ int kp_exec_qdq_fuse(const kp_model *m, kp_model **out, kp_error *err) {
             kp_node *n = g->nodes[i];
             if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx")) continue;
             rc = phase == 0 ? fuse_compute(g, i, err) : fuse_move(g, i, err);
+            if (phase == 0 && rc == 0) rc = fuse_dynamic(g, i, err);
+            if (phase == 1 && rc == 0) rc = fuse_add(g, i, err);
+            if (phase == 1 && rc == 0) rc = fuse_concat(g, i, err);
             if (rc < 0) break;
             if (rc > 0) {
                 fused++;

@@ -140,7 +140,9 @@ int kp_pipeline_run(const kp_model *orig, const kp_pipeline_step *steps, size_t 
                 r->metrics = prev;
                 kp_model_free(next);
                 next = NULL;
-                if (rc == KP_ECANCELLED) r->status = KP_STEP_CANCELLED;
+                r->code = rc;
+                r->status = rc == KP_ECANCELLED ? KP_STEP_CANCELLED : KP_STEP_FAILED;
+                snprintf(r->error, sizeof r->error, "measuring: %.1000s", err->msg);
             }
         }
         if (next) {

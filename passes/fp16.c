@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "passes/quant_util.h"
+#include "passes/wstore.h"
 
 static const kp_param_def params[] = {
     {"keep_io_float", KP_PARAM_BOOL, "true", 0, 0, NULL,
@@ -80,6 +81,9 @@ static int add_cast(kp_graph *g, const char *in, const char *out, int to, kp_err
 }
 
 static int apply(kp_model *m, const kp_params *p, const kp_pass_ctx *ctx, kp_error *err) {
+    /* weights stored compactly by prune/cluster (passes/wstore.h) become plain float first */
+    int drc = kp_wstore_decode_model(m, NULL, err);
+    if (drc < 0) return drc;
     kp_graph *g = m->graph;
     char bad[512] = "";
     size_t used = 0;

@@ -11,6 +11,7 @@
 
 #include "core/verify.h"
 #include "passes/quant_util.h"
+#include "passes/wstore.h"
 
 extern const kp_pass kp_pass_quant_static;
 
@@ -102,7 +103,8 @@ static int apply(kp_model *m, const kp_params *p, const kp_pass_ctx *ctx, kp_err
     mp s = {p, ctx, NULL, NULL, 0};
     kp_model *base = kp_model_clone(m, err);
     if (!base) return err->code ? err->code : KP_ENOMEM;
-    int rc = kp_q_fold_bn(base->graph, err);
+    int rc = kp_wstore_decode_model(base, NULL, err); /* prune/cluster storage made plain */
+    if (rc >= 0) rc = kp_q_fold_bn(base->graph, err);
     if (rc < 0) {
         kp_model_free(base);
         return rc;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "passes/quant_util.h"
+#include "passes/wstore.h"
 
 static const kp_param_def params[] = {
     {"bits", KP_PARAM_INT, "8", 2, 8, NULL,
@@ -316,13 +317,40 @@ static int rewrite_graph(kp_graph *g, dq_state *s, kp_error *err) {
     return rc;
 }
 
+extern const kp_pass kp_pass_quant_dynamic;
+
+int kp_q_dynamic_bodies(kp_graph *g, const kp_params *sp, const kp_pass_ctx *ctx, int reduce,
+                        size_t *n_done, kp_error *err) {
+    *n_done = 0;
+    kp_params dp;
+    int rc = kp_params_defaults(&kp_pass_quant_dynamic, &dp, err);
+    if (rc) return rc;
+    char bits[16];
+    snprintf(bits, sizeof bits, "%lld", (long long)kp_params_int(sp, "bits"));
+    rc = kp_params_set(&dp, "bits", bits, err);
+    if (!rc)
+        rc = kp_params_set(&dp, "per_channel", kp_params_bool(sp, "per_channel") ? "true" : "false",
+                           err);
+    if (!rc) rc = kp_params_set(&dp, "exclude", kp_params_str(sp, "exclude"), err);
+    dq_state s = {0};
+    s.p = &dp;
+    s.ctx = ctx;
+    s.reduce = reduce;
+    for (size_t i = 0; i < g->n_nodes && !rc; i++) rc = recurse(g->nodes[i], &s, err);
+    *n_done = s.n_done;
+    kp_params_free(&dp);
+    return rc;
+}
+
 static int apply(kp_model *m, const kp_params *p, const kp_pass_ctx *ctx, kp_error *err) {
     if (kp_model_opset(m, "") < 11)
         return kp_error_set(err, KP_EUNSUPPORTED,
                             "quant-dynamic needs ONNX opset >= 11 (DynamicQuantizeLinear); the "
                             "model imports opset %lld",
                             (long long)kp_model_opset(m, ""));
-    int rc = kp_q_fold_bn(m->graph, err);
+    /* weights stored compactly by prune/cluster (passes/wstore.h) become plain again */
+    int rc = kp_wstore_decode_model(m, NULL, err);
+    if (rc >= 0) rc = kp_q_fold_bn(m->graph, err);
     if (rc < 0) return rc;
     dq_state s = {0};
     s.p = p;

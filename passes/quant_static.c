@@ -18,12 +18,14 @@
 #include "core/calib_stats.h"
 #include "core/collect.h"
 #include "passes/quant_util.h"
+#include "passes/wstore.h"
 
 static const kp_param_def params[] = {
     {"bits", KP_PARAM_INT, "8", 2, 8, NULL,
      "weight bits (levels 2^(bits-1)-1 each side; stored as int8)"},
-    {"method", KP_PARAM_ENUM, "minmax", 0, 0, "minmax|percentile|entropy",
-     "how each activation's range is chosen from the calibration data"},
+    {"method", KP_PARAM_ENUM, "minmax", 0, 0, "minmax|percentile|entropy|mse",
+     "how each activation's range is chosen from the calibration data (mse: least expected "
+     "squared quantization error over its histogram)"},
     {"percentile", KP_PARAM_FLOAT, "99.999", 90, 100, NULL,
      "percentile method: kept share of values"},
     {"per_channel", KP_PARAM_BOOL, "true", 0, 0, NULL, "one weight scale per output channel"},
@@ -137,15 +139,6 @@ static int plan(sq *s, kp_error *err) {
         int data = kp_node_is(n, "MaxPool") || kp_node_is(n, "AveragePool") ||
                    kp_node_is(n, "GlobalAveragePool") || kp_node_is(n, "Add") ||
                    kp_node_is(n, "Concat") || kp_node_is(n, "Flatten");
-        for (size_t a = 0; a < n->n_attrs; a++)
-            if (n->attrs[a].type == KP_ATTR_GRAPH || n->attrs[a].type == KP_ATTR_GRAPHS) {
-                snprintf(msg, sizeof msg,
-                         "%s: subgraph layers kept in float (static QDQ covers the "
-                         "top-level graph; quant-dynamic quantizes inside If/Loop bodies)",
-                         kp_q_layer_name(n));
-                note(s, msg);
-                break;
-            }
         if (!compute && !data) continue;
         if (kp_q_in_list(excl, n)) {
             snprintf(msg, sizeof msg, "%s: kept in float (excluded)", kp_q_layer_name(n));
@@ -443,7 +436,9 @@ static int apply(kp_model *m, const kp_params *p, const kp_pass_ctx *ctx, kp_err
                             "quant-static needs ONNX opset >= 13 for per-channel weights (>= 10 "
                             "with per_channel=false); the model imports opset %lld",
                             (long long)opset);
-    int rc = kp_q_fold_bn(m->graph, err);
+    /* weights stored compactly by prune/cluster (passes/wstore.h) become plain again */
+    int rc = kp_wstore_decode_model(m, NULL, err);
+    if (rc >= 0) rc = kp_q_fold_bn(m->graph, err);
     if (rc < 0) return rc;
     sq s = {0};
     s.p = p;
@@ -455,6 +450,19 @@ static int apply(kp_model *m, const kp_params *p, const kp_pass_ctx *ctx, kp_err
     rc = plan(&s, err);
     if (!rc) rc = calibrate(&s, m, err);
     if (!rc) rc = rewrite(&s, err);
+    /* If/Loop bodies: calibration covers the top-level graph only, so layers inside bodies get
+     * int8 weights with activations quantized at run time (the dynamic pattern) */
+    size_t in_bodies = 0;
+    if (!rc) rc = kp_q_dynamic_bodies(m->graph, p, ctx, s.reduce, &in_bodies, err);
+    if (!rc && in_bodies) {
+        char msg[300];
+        snprintf(msg, sizeof msg,
+                 "quant-static: %zu layers inside If/Loop bodies got int8 weights with "
+                 "activations quantized at run time (DynamicQuantizeLinear); activations inside "
+                 "bodies are not calibrated",
+                 in_bodies);
+        note(&s, msg);
+    }
     for (size_t i = 0; i < s.n_acts; i++) {
         free(s.acts[i].name);
         free(s.acts[i].dq);

@@ -49,6 +49,13 @@ int kp_q_copy_conv_attrs(kp_node *dst, const kp_node *src);
 int kp_q_estimate_int8(const kp_model *m, const kp_pass_ctx *ctx, int with_conv, int is_static,
                        kp_estimate *out, kp_error *err);
 
+/* quant-dynamic's rewrite (DynamicQuantizeLinear -> MatMulInteger/ConvInteger) applied inside
+ * every If/Loop/Scan body of g (not to g's own nodes), with bits, per_channel and exclude taken
+ * from the static pass's parameters sp: how quant-static makes weights in bodies int8.
+ * *n_done: layers rewritten. */
+int kp_q_dynamic_bodies(kp_graph *g, const kp_params *sp, const kp_pass_ctx *ctx, int reduce,
+                        size_t *n_done, kp_error *err);
+
 /* fp16 over fp32 throughput of target t (0 when it has no fp16). */
 double kp_q_target_fp16_speedup(const struct kp_target *t);
 

@@ -2,7 +2,6 @@
  * of the model, checks each result numerically against the model before it, prints a
  * before/after table and writes OUT atomically. The input file is never written. */
 #include <cjson/cJSON.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include "core/verify.h"
 #include "passes/registry.h"
 #include "tui/cli.h"
+#include "tui/cli_opts.h"
 
 #define CMD        "compress"
 #define MAX_PASSES 32
@@ -46,7 +46,13 @@ typedef struct stage {
 typedef struct run_ctx {
     stage *st;
     int json, threads, runs;
+    int line_open; /* a progress line without its newline is on stderr */
 } run_ctx;
+
+static void end_line(run_ctx *u) {
+    if (u->line_open) fputc('\n', stderr);
+    u->line_open = 0;
+}
 
 static void add_note(void *user, size_t step, const char *msg) {
     stage *s = &((run_ctx *)user)->st[step + 1];
@@ -58,16 +64,18 @@ static void add_note(void *user, size_t step, const char *msg) {
 }
 
 static void on_progress(void *user, size_t step, double f, const char *what) {
-    (void)user;
+    run_ctx *u = user;
     (void)step;
     if (!isatty(2)) return;
     fprintf(stderr, "\r  %3.0f%% %-60.60s", 100 * f, what ? what : "");
-    if (f >= 1) fputc('\n', stderr);
+    u->line_open = 1;
+    if (f >= 1) end_line(u);
 }
 
 static void on_step_start(void *user, size_t step, const kp_pass *pass) {
     run_ctx *u = user;
     (void)step;
+    end_line(u);
     if (!u->json) fprintf(stderr, "kompress compress: running %s...\n", pass->id);
 }
 
@@ -139,10 +147,11 @@ static void usage(FILE *f) {
         "Applies the passes in order to a copy of MODEL, checks each result against the model\n"
         "before it (on the data, or on random inputs without --data), prints a before/after\n"
         "table and writes OUT atomically. MODEL is never modified. `kompress passes` lists\n"
-        "the passes and their parameters. --calib: samples used for calibration (default 512;\n"
-        "0 = all). --score: samples top-1 and agreement are measured on: holdout (default;\n"
-        "the samples calibration does not use, which then takes at most half of them) or all\n"
-        "(the calibration samples too). --project: data and preprocessing from a\n"
+        "the passes and their parameters. --calib: samples used for calibration (default 512,\n"
+        "or the project's; 0 = all); --seed: which ones (default 1, or the project's).\n"
+        "--score: samples top-1 and agreement are measured on: holdout (default; the samples\n"
+        "calibration does not use, which then takes at most half of them) or all (the\n"
+        "calibration samples too). --project: data, preprocessing and calibration subset from a\n"
         "project.json. --tol: largest relative output change a lossless pass may make (1e-4).\n");
 }
 
@@ -156,6 +165,7 @@ static void free_stage(stage *s) {
 typedef struct scoring {
     int all;                          /* --score all: every sample, calibration ones included */
     size_t scored, total, calibrated; /* sample counts */
+    char calib_hash[24];              /* of the calibration subset, as in run records */
     char note[256];                   /* why calibration took fewer samples than asked */
 } scoring;
 
@@ -188,6 +198,8 @@ static int open_data(const char *data, const kp_dataset_opts *dopts, const kp_mo
     sc->total = total;
     sc->calibrated = (*calib)->n_samples;
     sc->scored = (*evalset)->n_samples;
+    snprintf(sc->calib_hash, sizeof sc->calib_hash, "%016llx",
+             (unsigned long long)kp_dataset_calib_hash(*calib));
     return 0;
 }
 
@@ -230,6 +242,7 @@ static void print_json(stage *st, size_t n, const char *in, const char *out, int
         cJSON_AddNumberToObject(o, "samples", (double)sc->scored);
         cJSON_AddNumberToObject(o, "of", (double)sc->total);
         cJSON_AddNumberToObject(o, "calibration_samples", (double)sc->calibrated);
+        cJSON_AddStringToObject(o, "calibration_hash", sc->calib_hash);
         if (sc->note[0]) cJSON_AddStringToObject(o, "note", sc->note);
     }
     cJSON *arr = cJSON_AddArrayToObject(root, "stages");
@@ -263,153 +276,57 @@ static void print_json(stage *st, size_t n, const char *in, const char *out, int
     cJSON_Delete(root);
 }
 
-enum {
-    O_DATA = 256,
-    O_LABELS,
-    O_FORMAT,
-    O_BATCH,
-    O_LIMIT,
-    O_SCALE,
-    O_MEAN,
-    O_STD,
-    O_LAYOUT,
-    O_CALIB,
-    O_SEED,
-    O_THREADS,
-    O_RUNS,
-    O_TOL,
-    O_JSON,
-    O_PASS,
-    O_PROJECT,
-    O_SCORE
-};
+/* --pass may be given many times: the specs in order. */
+typedef struct pass_specs {
+    const char *v[MAX_PASSES];
+    size_t n;
+} pass_specs;
 
-static int apply_flags(kp_dataset_opts *o, const char *labels, const char *format, long long batch,
-                       long long limit, const char *scale, const char *mean, const char *std,
-                       const char *layout, kp_error *err) {
-    if (labels) o->labels = labels;
-    if (format && kp_data_format_parse(format, &o->format))
-        return kp_error_set(err, KP_EINVAL, "unknown data format '%s'", format);
-    if (batch > 0) o->batch = (size_t)batch;
-    if (limit >= 0) o->limit = (size_t)limit;
-    if (scale) {
-        char *end;
-        double v = strtod(scale, &end);
-        if (!*scale || *end || !(v > 0))
-            return kp_error_set(err, KP_EINVAL, "bad value '%s' for --scale", scale);
-        o->pre.scale = v;
-    }
-    if (mean && kp_preproc_parse_list(mean, o->pre.mean, &o->pre.n_mean, err)) return KP_EINVAL;
-    if (std && kp_preproc_parse_list(std, o->pre.std, &o->pre.n_std, err)) return KP_EINVAL;
-    if (layout) {
-        if (!strcmp(layout, "nchw"))
-            o->pre.layout = KP_LAYOUT_NCHW;
-        else if (!strcmp(layout, "nhwc"))
-            o->pre.layout = KP_LAYOUT_NHWC;
-        else
-            return kp_error_set(err, KP_EINVAL, "--layout must be nchw or nhwc, not '%s'", layout);
-    }
+static int add_spec(void *dest, const char *arg, kp_error *err) {
+    pass_specs *p = dest;
+    if (p->n == MAX_PASSES) return kp_error_set(err, KP_ERANGE, "at most %d passes", MAX_PASSES);
+    p->v[p->n++] = arg;
     return 0;
 }
 
-static const char *opt_name(const struct option *o, int val) {
-    for (; o->name; o++)
-        if (o->val == val) return o->name;
-    return "?";
+static int read_score(void *dest, const char *arg, kp_error *err) {
+    if (strcmp(arg, "holdout") && strcmp(arg, "all"))
+        return kp_error_set(err, KP_EINVAL, "--score is holdout or all, not '%s'", arg);
+    *(int *)dest = !strcmp(arg, "all");
+    return 0;
 }
 
 static int run(int argc, char **argv) {
-    static const struct option longopts[] = {{"output", required_argument, 0, 'o'},
-                                             {"pass", required_argument, 0, O_PASS},
-                                             {"data", required_argument, 0, O_DATA},
-                                             {"labels", required_argument, 0, O_LABELS},
-                                             {"format", required_argument, 0, O_FORMAT},
-                                             {"batch", required_argument, 0, O_BATCH},
-                                             {"limit", required_argument, 0, O_LIMIT},
-                                             {"scale", required_argument, 0, O_SCALE},
-                                             {"mean", required_argument, 0, O_MEAN},
-                                             {"std", required_argument, 0, O_STD},
-                                             {"layout", required_argument, 0, O_LAYOUT},
-                                             {"calib", required_argument, 0, O_CALIB},
-                                             {"seed", required_argument, 0, O_SEED},
-                                             {"threads", required_argument, 0, O_THREADS},
-                                             {"runs", required_argument, 0, O_RUNS},
-                                             {"tol", required_argument, 0, O_TOL},
-                                             {"json", no_argument, 0, O_JSON},
-                                             {"project", required_argument, 0, O_PROJECT},
-                                             {"score", required_argument, 0, O_SCORE},
-                                             {"help", no_argument, 0, 'h'},
-                                             {0, 0, 0, 0}};
-    const char *out_path = NULL, *data = NULL, *specs[MAX_PASSES], *project = NULL;
-    const char *f_labels = NULL, *f_format = NULL, *f_scale = NULL, *f_mean = NULL, *f_std = NULL,
-               *f_layout = NULL;
-    long long f_batch = -1, f_limit = -1;
-    size_t n_specs = 0, calib_n = 512;
-    uint64_t seed = 1;
-    int threads = 1, runs = 20, json = 0, score_all = 0;
+    const char *out_path = NULL, *project = NULL, *in_path = NULL;
+    pass_specs sp = {0};
+    kp_cli_data dd;
+    kp_cli_data_init(&dd);
+    long long calib_ll = -1, seed_ll = -1, threads_ll = 1, runs_ll = 20; /* -1: not given */
+    int json = 0, score_all = 0;
     double tol = 1e-4;
+    kp_opt opts[KP_CLI_DATA_N_OPTS + 12] = {
+        {"output", 'o', KP_OPT_STR, &out_path, 0, 0, NULL},
+        {"pass", 0, KP_OPT_FN, &sp, 0, 0, add_spec},
+        {"calib", 0, KP_OPT_LONG, &calib_ll, 0, 1e12, NULL},
+        {"seed", 0, KP_OPT_LONG, &seed_ll, 0, 9e18, NULL},
+        {"threads", 0, KP_OPT_LONG, &threads_ll, 0, 256, NULL},
+        {"runs", 0, KP_OPT_LONG, &runs_ll, 1, 1000, NULL},
+        {"tol", 0, KP_OPT_DOUBLE, &tol, 1e-300, 1e300, NULL},
+        {"json", 0, KP_OPT_FLAG, &json, 0, 0, NULL},
+        {"project", 0, KP_OPT_STR, &project, 0, 0, NULL},
+        {"score", 0, KP_OPT_FN, &score_all, 0, 0, read_score},
+    };
+    kp_cli_data_opts(&dd, 0, opts + 10);
+    size_t n_pos;
+    int pst = kp_cli_parse(CMD, argc, argv, opts, usage, "MODEL", 1, 1, &in_path, &n_pos);
+    if (pst >= 0) return pst;
+    const char **specs = sp.v, *data = dd.data;
+    size_t n_specs = sp.n, calib_n = calib_ll < 0 ? 512 : (size_t)calib_ll;
+    uint64_t seed = seed_ll < 0 ? 1 : (uint64_t)seed_ll;
+    int threads = (int)threads_ll, runs = (int)runs_ll;
     kp_dataset_opts dopts;
     kp_dataset_opts_init(&dopts);
     kp_error err = {0};
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
-        char *end = NULL;
-        switch (c) {
-        case 'o': out_path = optarg; break;
-        case O_PASS:
-            if (n_specs == MAX_PASSES) return kp_cli_failf(CMD, 2, "at most %d passes", MAX_PASSES);
-            specs[n_specs++] = optarg;
-            break;
-        case O_DATA: data = optarg; break;
-        case O_LABELS: f_labels = optarg; break;
-        case O_FORMAT: f_format = optarg; break;
-        case O_PROJECT: project = optarg; break;
-        case O_SCORE:
-            if (strcmp(optarg, "holdout") && strcmp(optarg, "all"))
-                return kp_cli_failf(CMD, 2, "--score is holdout or all, not '%s'", optarg);
-            score_all = !strcmp(optarg, "all");
-            break;
-        case O_BATCH:
-        case O_LIMIT:
-        case O_CALIB:
-        case O_SEED:
-        case O_THREADS:
-        case O_RUNS: {
-            long long v = strtoll(optarg, &end, 10);
-            if (!*optarg || *end || v < 0 || (c == O_BATCH && (v < 1 || v > 65536)) ||
-                (c == O_THREADS && v > 256) || (c == O_RUNS && (v < 1 || v > 1000)))
-                return kp_cli_failf(CMD, 2, "bad value '%s' for --%s", optarg,
-                                    opt_name(longopts, c));
-            if (c == O_BATCH) f_batch = v;
-            if (c == O_LIMIT) f_limit = v;
-            if (c == O_CALIB) calib_n = (size_t)v;
-            if (c == O_SEED) seed = (uint64_t)v;
-            if (c == O_THREADS) threads = (int)v;
-            if (c == O_RUNS) runs = (int)v;
-            break;
-        }
-        case O_TOL: {
-            double v = strtod(optarg, &end);
-            if (!*optarg || *end || !(v > 0))
-                return kp_cli_failf(CMD, 2, "bad value '%s' for --tol", optarg);
-            tol = v;
-            break;
-        }
-        case O_SCALE: f_scale = optarg; break;
-        case O_MEAN: f_mean = optarg; break;
-        case O_STD: f_std = optarg; break;
-        case O_LAYOUT: f_layout = optarg; break;
-        case O_JSON: json = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (optind != argc - 1) {
-        usage(stderr);
-        return kp_cli_failf(CMD, 2, optind >= argc ? "no MODEL given" : "one MODEL only");
-    }
-    const char *in_path = argv[optind];
     if (!out_path) return kp_cli_failf(CMD, 2, "no output given (-o OUT)");
     if (!n_specs) return kp_cli_failf(CMD, 2, "no --pass given (see `kompress passes`)");
     if (same_file(in_path, out_path))
@@ -441,10 +358,12 @@ static int run(int argc, char **argv) {
         }
         data = pdata;
         if (plabels) dopts.labels = plabels;
+        /* the project's calibration subset: the holdout is the one its runs score */
+        if (calib_ll < 0 && proj->data.calib_samples > 0)
+            calib_n = (size_t)proj->data.calib_samples;
+        if (seed_ll < 0) seed = proj->seed;
     }
-    if (data && !status)
-        status = apply_flags(&dopts, f_labels, f_format, f_batch, f_limit, f_scale, f_mean, f_std,
-                             f_layout, &err);
+    if (data && !status) status = kp_cli_data_apply(&dd, &dopts, &err);
     if (status) {
         for (size_t k = 0; k < n_specs; k++) kp_params_free(&params[k]);
         kp_project_free(proj);
@@ -456,6 +375,8 @@ static int run(int argc, char **argv) {
         if (passes[i]->needs_data && !data) {
             for (size_t k = 0; k < n_specs; k++) kp_params_free(&params[k]);
             kp_project_free(proj);
+            free(pdata);
+            free(plabels);
             return kp_cli_failf(CMD, 2,
                                 "pass %s needs calibration data: give --data (and --labels for "
                                 "accuracy) or --project",
@@ -508,7 +429,7 @@ static int run(int argc, char **argv) {
 
     kp_pipeline_step steps[MAX_PASSES];
     for (size_t i = 0; i < n_specs; i++) steps[i] = (kp_pipeline_step){passes[i], &params[i]};
-    run_ctx rc_user = {st, json, threads, runs};
+    run_ctx rc_user = {st, json, threads, runs, 0};
     kp_pipeline_opts po = {0};
     po.calib = calib;
     po.verify_data = evalset;
@@ -526,6 +447,7 @@ static int run(int argc, char **argv) {
     po.note = add_note;
     po.step_done = on_step_done;
     int prc = kp_pipeline_run(model, steps, n_specs, &po, &po_out, &err);
+    end_line(&rc_user);
     if (prc && prc != KP_ECANCELLED) {
         status = kp_cli_fail(CMD, &err);
         goto done;

@@ -1,6 +1,5 @@
 /* kompress eval MODEL --data D ...: accuracy on test data, latency, size, memory, MACs. */
 #include <cjson/cJSON.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include "core/project.h"
 #include "core/shape_infer.h"
 #include "tui/cli.h"
+#include "tui/cli_opts.h"
 
 #define CMD "eval"
 
@@ -48,20 +48,11 @@ static void usage(FILE *f) {
 }
 
 typedef struct eval_args {
-    const char *model, *data, *labels, *format, *label_column, *npz_key, *reference, *project;
-    const char *save_preds;
-    const char *scale, *mean, *std, *layout;
-    long batch, limit, threads, runs, warmup;
+    const char *model, *reference, *project, *save_preds;
+    kp_cli_data d; /* --data, --labels, preprocessing, --batch, --limit */
+    long long threads, runs, warmup;
     int json, no_latency;
 } eval_args;
-
-static int parse_long(const char *s, long lo, long hi, long *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
 
 /* ---- progress ------------------------------------------------------------------------------ */
 
@@ -401,117 +392,27 @@ static void print_json(const char *model, const char *data, kp_dataset *ds, cons
 /* ---- main ----------------------------------------------------------------------------------- */
 
 static int parse_args(int argc, char **argv, eval_args *a) {
-    enum { O_LABELCOL = 256, O_NPZKEY, O_REF, O_NOLAT, O_WARMUP, O_PREDS };
-    static const struct option opts[] = {{"data", required_argument, 0, 'd'},
-                                         {"labels", required_argument, 0, 'l'},
-                                         {"format", required_argument, 0, 'f'},
-                                         {"label-column", required_argument, 0, O_LABELCOL},
-                                         {"npz-key", required_argument, 0, O_NPZKEY},
-                                         {"reference", required_argument, 0, O_REF},
-                                         {"batch", required_argument, 0, 'b'},
-                                         {"limit", required_argument, 0, 'n'},
-                                         {"threads", required_argument, 0, 't'},
-                                         {"runs", required_argument, 0, 'r'},
-                                         {"warmup", required_argument, 0, O_WARMUP},
-                                         {"scale", required_argument, 0, 's'},
-                                         {"mean", required_argument, 0, 'm'},
-                                         {"std", required_argument, 0, 'S'},
-                                         {"layout", required_argument, 0, 'L'},
-                                         {"project", required_argument, 0, 'p'},
-                                         {"no-latency", no_argument, 0, O_NOLAT},
-                                         {"json", no_argument, 0, 'j'},
-                                         {"save-preds", required_argument, 0, O_PREDS},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
-    a->batch = 64;
+    kp_cli_data_init(&a->d);
     a->threads = 1;
     a->runs = 20;
     a->warmup = 3;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "d:l:f:b:n:t:r:s:m:S:L:p:jh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': a->data = optarg; break;
-        case 'l': a->labels = optarg; break;
-        case 'f': a->format = optarg; break;
-        case O_LABELCOL: a->label_column = optarg; break;
-        case O_NPZKEY: a->npz_key = optarg; break;
-        case O_REF: a->reference = optarg; break;
-        case O_PREDS: a->save_preds = optarg; break;
-        case O_NOLAT: a->no_latency = 1; break;
-        case 's': a->scale = optarg; break;
-        case 'm': a->mean = optarg; break;
-        case 'S': a->std = optarg; break;
-        case 'L': a->layout = optarg; break;
-        case 'p': a->project = optarg; break;
-        case 'j': a->json = 1; break;
-        case 'h': usage(stdout); return 0;
-        case 'b':
-            if (parse_long(optarg, 1, 1 << 20, &a->batch))
-                return kp_cli_failf(CMD, 2, "--batch: a number from 1 to %d", 1 << 20);
-            break;
-        case 'n':
-            if (parse_long(optarg, 1, 1L << 40, &a->limit))
-                return kp_cli_failf(CMD, 2, "--limit: a positive number");
-            break;
-        case 't':
-            if (parse_long(optarg, 1, 256, &a->threads))
-                return kp_cli_failf(CMD, 2, "--threads: a number from 1 to 256");
-            break;
-        case 'r':
-            if (parse_long(optarg, 1, 100000, &a->runs))
-                return kp_cli_failf(CMD, 2, "--runs: a number from 1 to 100000");
-            break;
-        case O_WARMUP:
-            if (parse_long(optarg, 0, 100000, &a->warmup))
-                return kp_cli_failf(CMD, 2, "--warmup: a number from 0 to 100000");
-            break;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (optind < argc) a->model = argv[optind++];
-    if (optind < argc) return kp_cli_failf(CMD, 2, "unexpected argument '%s'", argv[optind]);
-    return -1;
-}
-
-static int apply_overrides(const eval_args *a, kp_dataset_opts *o, kp_error *err) {
-    if (a->format && kp_data_format_parse(a->format, &o->format))
-        return kp_error_set(err, KP_EINVAL, "--format %s: use npy, npz, idx, csv or onnx-pb",
-                            a->format);
-    if (a->labels) o->labels = a->labels;
-    if (a->label_column) o->label_column = a->label_column;
-    if (a->npz_key) o->npz_key = a->npz_key;
-    if (a->limit) o->limit = (size_t)a->limit;
-    o->batch = (size_t)a->batch;
-    if (a->scale) {
-        char *end;
-        o->pre.scale = strtod(a->scale, &end);
-        if (*end || end == a->scale || !isfinite(o->pre.scale) || o->pre.scale == 0) {
-            /* allow "1/255" */
-            double num, den;
-            char extra;
-            if (sscanf(a->scale, "%lf/%lf%c", &num, &den, &extra) == 2 && den != 0 && num != 0)
-                o->pre.scale = num / den;
-            else
-                return kp_error_set(err, KP_EINVAL, "--scale %s: a non-zero number (or 1/255)",
-                                    a->scale);
-        }
-    }
-    int rc;
-    if (a->mean && (rc = kp_preproc_parse_list(a->mean, o->pre.mean, &o->pre.n_mean, err)))
-        return kp_error_wrap(err, "--mean: ");
-    if (a->std && (rc = kp_preproc_parse_list(a->std, o->pre.std, &o->pre.n_std, err)))
-        return kp_error_wrap(err, "--std: ");
-    if (a->layout) {
-        if (!strcmp(a->layout, "nchw"))
-            o->pre.layout = KP_LAYOUT_NCHW;
-        else if (!strcmp(a->layout, "nhwc"))
-            o->pre.layout = KP_LAYOUT_NHWC;
-        else
-            return kp_error_set(err, KP_EINVAL, "--layout %s: nchw or nhwc", a->layout);
-    }
-    return 0;
+    kp_opt opts[KP_CLI_DATA_N_OPTS + 10] = {
+        {"reference", 0, KP_OPT_STR, &a->reference, 0, 0, NULL},
+        {"threads", 't', KP_OPT_LONG, &a->threads, 1, 256, NULL},
+        {"runs", 'r', KP_OPT_LONG, &a->runs, 1, 100000, NULL},
+        {"warmup", 0, KP_OPT_LONG, &a->warmup, 0, 100000, NULL},
+        {"project", 'p', KP_OPT_STR, &a->project, 0, 0, NULL},
+        {"no-latency", 0, KP_OPT_FLAG, &a->no_latency, 0, 0, NULL},
+        {"json", 'j', KP_OPT_FLAG, &a->json, 0, 0, NULL},
+        {"save-preds", 0, KP_OPT_STR, &a->save_preds, 0, 0, NULL},
+    };
+    kp_cli_data_opts(&a->d, 1, opts + 8);
+    size_t n_pos;
+    int st = kp_cli_parse(CMD, argc, argv, opts, usage, "MODEL", 0, 1, &a->model, &n_pos);
+    /* accuracy and the batch latency use the same batch size (64 unless given) */
+    if (a->d.batch < 0) a->d.batch = 64;
+    return st;
 }
 
 static int run(int argc, char **argv) {
@@ -532,12 +433,12 @@ static int run(int argc, char **argv) {
     if (a.project) {
         if ((rc = kp_project_load(a.project, &proj, &err))) goto fail;
         if (!a.model && proj->model) model_path = kp_project_path(proj, proj->model);
-        if (!a.data && (rc = kp_dataset_opts_from_spec(&proj->data, proj->dir, &o, &data_path,
-                                                       &labels_path, &err)))
+        if (!a.d.data && (rc = kp_dataset_opts_from_spec(&proj->data, proj->dir, &o, &data_path,
+                                                         &labels_path, &err)))
             goto fail;
     }
     if (a.model) model_path = strdup(a.model);
-    if (a.data) data_path = strdup(a.data);
+    if (a.d.data) data_path = strdup(a.d.data);
     if (!model_path || !data_path) {
         usage(stderr);
         status = kp_cli_failf(CMD, 2, "%s",
@@ -545,7 +446,7 @@ static int run(int argc, char **argv) {
                                           : "give --data (or --project)");
         goto done;
     }
-    if ((rc = apply_overrides(&a, &o, &err))) goto fail;
+    if ((rc = kp_cli_data_apply(&a.d, &o, &err))) goto fail;
     if ((rc = kp_onnx_load(model_path, NULL, &m, &err))) goto fail;
     if (refuse_missing(m, model_path)) goto done;
     if (a.reference) {

@@ -3,7 +3,6 @@
  * (initializers, Constant nodes and subgraph weights alike), file size, MACs in total and for
  * the largest layers (rules in core/model_stats.h), op histogram, ops the executor lacks. */
 #include <cjson/cJSON.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "core/onnx_io.h"
 #include "core/shape_infer.h"
 #include "tui/cli.h"
+#include "tui/cli_opts.h"
 
 #define TOP_LAYERS 10
 
@@ -279,27 +279,12 @@ static int print_json(const info *in) {
 }
 
 static int run(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    int json = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-        if (c == 'j') {
-            json = 1;
-        } else if (c == 'h') {
-            usage(stdout);
-            return 0;
-        } else {
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind != argc - 1) {
-        usage(stderr);
-        return 2;
-    }
+    int json = 0;
+    const kp_opt opts[] = {{"json", 'j', KP_OPT_FLAG, &json, 0, 0, NULL}, KP_OPT_END};
     info in = {0};
-    in.path = argv[optind];
+    size_t n_pos;
+    int st = kp_cli_parse("info", argc, argv, opts, usage, "MODEL", 1, 1, &in.path, &n_pos);
+    if (st >= 0) return st;
     struct stat sb;
     if (stat(in.path, &sb)) return kp_cli_failf("info", 1, "cannot open %s: no such file", in.path);
     if (!S_ISREG(sb.st_mode)) return kp_cli_failf("info", 1, "%s is not a regular file", in.path);

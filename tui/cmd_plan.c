@@ -1,11 +1,11 @@
 /* kompress plan PROJECT [--json] [--calib N]: propose a plan and store it in project.json. */
 #include <cjson/cJSON.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tui/cli.h"
+#include "tui/cli_opts.h"
 #include "tui/cli_project.h"
 
 #define CMD "plan"
@@ -22,42 +22,23 @@ static void usage(FILE *f) {
 }
 
 static int run(int argc, char **argv) {
-    static const struct option opts[] = {{"json", no_argument, 0, 'j'},
-                                         {"calib", required_argument, 0, 'c'},
-                                         {"trial", required_argument, 0, 'c'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    int json = 0, c;
-    long calib = KP_PLANNER_TRIAL_SAMPLES;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "jc:h", opts, NULL)) != -1) {
-        if (c == 'j')
-            json = 1;
-        else if (c == 'c') {
-            char *end;
-            calib = strtol(optarg, &end, 10);
-            if (*end || calib < 0 || calib > 1000000)
-                return kp_cli_failf(CMD, 2, "--trial must be 0..1000000 (0: no trials)");
-        } else if (c == 'h') {
-            usage(stdout);
-            return 0;
-        } else {
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind != argc - 1) {
-        usage(stderr);
-        return 2;
-    }
+    int json = 0;
+    long long calib = KP_PLANNER_TRIAL_SAMPLES;
+    const char *proj_arg = NULL;
+    const kp_opt opts[] = {{"json", 'j', KP_OPT_FLAG, &json, 0, 0, NULL},
+                           {"calib", 'c', KP_OPT_LONG, &calib, 0, 1000000, NULL},
+                           {"trial", 0, KP_OPT_LONG, &calib, 0, 1000000, NULL}, /* 0: no trials */
+                           KP_OPT_END};
+    size_t n_pos;
+    int st = kp_cli_parse(CMD, argc, argv, opts, usage, "PROJECT", 1, 1, &proj_arg, &n_pos);
+    if (st >= 0) return st;
     kp_error err = {0};
     kp_project *p = NULL;
     kp_cli_ctx ctx = {0};
     kp_plan plan = {0};
     int status = 1;
-    if (kp_cli_open_project(argv[optind], &p, &err) ||
-        kp_cli_ctx_open(p, (size_t)calib, &ctx, &err) || kp_cli_propose(p, &ctx, &plan, &err) ||
-        kp_project_save(p, &err)) {
+    if (kp_cli_open_project(proj_arg, &p, &err) || kp_cli_ctx_open(p, (size_t)calib, &ctx, &err) ||
+        kp_cli_propose(p, &ctx, &plan, &err) || kp_project_save(p, &err)) {
         kp_cli_fail(CMD, &err);
         goto done;
     }

@@ -3,7 +3,6 @@
  * most accuracy) and runs again, up to N tries. Every try is a run record; the best one that
  * meets the budget (or the closest) is named at the end. */
 #include <cjson/cJSON.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include "core/job.h"
 #include "passes/registry.h"
 #include "tui/cli.h"
+#include "tui/cli_opts.h"
 #include "tui/cli_project.h"
 
 #define CMD "run"
@@ -90,38 +90,21 @@ static int run_once(kp_project *p, const kp_pass *const *reg, size_t n, int quie
 }
 
 static int run(int argc, char **argv) {
-    static const struct option opts[] = {{"json", no_argument, 0, 'j'},
-                                         {"tries", required_argument, 0, 't'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    int json = 0, c;
-    long tries = 3;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "jt:h", opts, NULL)) != -1) {
-        if (c == 'j')
-            json = 1;
-        else if (c == 't') {
-            char *end;
-            tries = strtol(optarg, &end, 10);
-            if (*end || tries < 1 || tries > 10) return kp_cli_failf(CMD, 2, "--tries is 1..10");
-        } else if (c == 'h') {
-            usage(stdout);
-            return 0;
-        } else {
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind != argc - 1) {
-        usage(stderr);
-        return 2;
-    }
+    int json = 0;
+    long long tries = 3;
+    const char *proj_arg = NULL;
+    const kp_opt opts[] = {{"json", 'j', KP_OPT_FLAG, &json, 0, 0, NULL},
+                           {"tries", 't', KP_OPT_LONG, &tries, 1, 10, NULL},
+                           KP_OPT_END};
+    size_t n_pos;
+    int st = kp_cli_parse(CMD, argc, argv, opts, usage, "PROJECT", 1, 1, &proj_arg, &n_pos);
+    if (st >= 0) return st;
     kp_error err = {0};
     kp_project *p = NULL;
     size_t n;
     const kp_pass *const *reg = kp_passes(&n);
     int status = 1;
-    if (kp_cli_open_project(argv[optind], &p, &err)) return kp_cli_fail(CMD, &err);
+    if (kp_cli_open_project(proj_arg, &p, &err)) return kp_cli_fail(CMD, &err);
     if (!p->n_plan) {
         kp_cli_ctx ctx;
         kp_plan plan = {0};

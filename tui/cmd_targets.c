@@ -1,12 +1,12 @@
 /* kompress targets [--json] [--dir DIR]: the hardware profiles, built-in and user. */
 #include <cjson/cJSON.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/target.h"
 #include "tui/cli.h"
+#include "tui/cli_opts.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: kompress targets [--json] [--dir DIR]\n\n"
@@ -35,27 +35,14 @@ static void precisions(unsigned p, char *buf, size_t cap) {
 }
 
 static int run(int argc, char **argv) {
-    static const struct option opts[] = {{"json", no_argument, 0, 'j'},
-                                         {"dir", required_argument, 0, 'd'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    int json = 0, c;
+    int json = 0;
     const char *dir = NULL;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "jd:h", opts, NULL)) != -1) {
-        if (c == 'j')
-            json = 1;
-        else if (c == 'd')
-            dir = optarg;
-        else if (c == 'h') {
-            usage(stdout);
-            return 0;
-        } else {
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind < argc) return kp_cli_failf("targets", 2, "unexpected argument '%s'", argv[optind]);
+    const kp_opt opts[] = {{"json", 'j', KP_OPT_FLAG, &json, 0, 0, NULL},
+                           {"dir", 'd', KP_OPT_STR, &dir, 0, 0, NULL},
+                           KP_OPT_END};
+    size_t n_pos;
+    int st = kp_cli_parse("targets", argc, argv, opts, usage, NULL, 0, 0, NULL, &n_pos);
+    if (st >= 0) return st;
     kp_target *t;
     size_t n;
     kp_error err = {0};

@@ -3,8 +3,10 @@
  * output error: the original and the compressed model run on a few test samples with
  * keep_values, each layer's output compared where the value name exists in both (relative max
  * error, max|a-b| / max|a|, the worst over the samples). Like tui/plan_task.c, the thread works
- * on its own copies (a clone of the original, its own load of the compressed model, the project
- * reloaded), so the UI never waits for it. */
+ * on its own copies: it loads the compressed model (handing the screen a copy of it), the
+ * original from its file and the project itself, so the UI thread only copies paths and never
+ * waits for it, not even when the screen is left while it works (the task is cancelled and
+ * joined once it ends). */
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -89,16 +91,27 @@ size_t kp_layers_of(const kp_graph *g, kp_layer *out, size_t cap) {
 
 enum { MAX_LAYERS = 256, MAX_BATCHES = 2, BATCH = 4 };
 
-static struct {
+/* One task: its own copies of everything, so an abandoned task (the screen was left while it
+ * worked) can finish on its own and be joined later without holding the UI up. */
+typedef struct task {
     pthread_t th;
-    int started;
-    atomic_int finished;
+    atomic_int loaded;   /* the compressed model's load ended (ui or load_err is set) */
+    atomic_int finished; /* everything ended */
     volatile int cancel;
     kp_project *proj;
     kp_model *m0, *m1;
+    kp_model *ui; /* a copy of m1 for the screen, until taken */
+    char load_err[512];
     kp_layer_result res;
     char path[8192]; /* the compressed model the result is for */
-} T;
+    char *orig_path; /* the original to load here (NULL: m0 was cloned at start) */
+    char *proj_dir;  /* the project to reload here */
+} task;
+
+enum { MAX_OLD = 8 };
+static task *T;            /* the screen's task, NULL = none */
+static task *old[MAX_OLD]; /* abandoned tasks still running, joined once finished */
+static size_t n_old;
 
 static void macs_of(kp_model *m, int64_t *macs, int64_t *total) {
     kp_error e = {0};
@@ -131,22 +144,22 @@ static int compare(const kp_tensor *a, const kp_tensor *b, double *diff, double 
     return 1;
 }
 
-static void errors_of(kp_layer *L0, size_t n0) {
-    kp_layer_result *R = &T.res;
+static void errors_of(task *t, kp_layer *L0, size_t n0) {
+    kp_layer_result *R = &t->res;
     kp_error e = {0};
     kp_dataset *ds = NULL;
     kp_exec *x0 = NULL, *x1 = NULL;
-    kp_exec_opts o = {.threads = 1, .cancel = &T.cancel, .keep_values = 1};
+    kp_exec_opts o = {.threads = 1, .cancel = &t->cancel, .keep_values = 1};
     double diff[MAX_LAYERS] = {0}, mag[MAX_LAYERS] = {0};
     int seen[MAX_LAYERS] = {0};
     size_t n_out0 = 0, n_out1 = 0;
     kp_tensor **out0 = NULL, **out1 = NULL;
-    if (!T.proj->data.path || !T.proj->data.path[0]) {
+    if (!t->proj->data.path || !t->proj->data.path[0]) {
         snprintf(R->err_note, sizeof R->err_note, "error: no test data in this project");
         return;
     }
-    if (kp_dataset_open_project(T.proj, BATCH, &ds, &e) || kp_dataset_bind(ds, T.m0, &e) ||
-        kp_exec_new(T.m0, &o, &x0, &e) || kp_exec_new(T.m1, &o, &x1, &e)) {
+    if (kp_dataset_open_project(t->proj, BATCH, &ds, &e) || kp_dataset_bind(ds, t->m0, &e) ||
+        kp_exec_new(t->m0, &o, &x0, &e) || kp_exec_new(t->m1, &o, &x1, &e)) {
         snprintf(R->err_note, sizeof R->err_note, "error not measured: %s", e.msg);
         goto out;
     }
@@ -160,7 +173,7 @@ static void errors_of(kp_layer *L0, size_t n0) {
     }
     size_t nb = kp_dataset_n_batches(ds), samples = 0;
     if (nb > MAX_BATCHES) nb = MAX_BATCHES;
-    for (size_t b = 0; b < nb && !T.cancel; b++) {
+    for (size_t b = 0; b < nb && !t->cancel; b++) {
         kp_batch bt;
         if (kp_dataset_batch(ds, b, &bt, &e) || bt.n_inputs != kp_exec_n_inputs(x0) ||
             bt.n_inputs != kp_exec_n_inputs(x1) || kp_exec_run(x0, bt.inputs, out0, &e) ||
@@ -191,72 +204,152 @@ out:
     kp_dataset_free(ds);
 }
 
+/* Loads the compressed model and hands the screen a copy of its own (the worker goes on
+ * shape-inferring m1, which the screen must not see half-changed). 0 when loaded. */
+static int load_output(task *t) {
+    kp_error err = {0};
+    int rc = kp_onnx_load(t->path, NULL, &t->m1, &err);
+    if (rc) t->m1 = NULL;
+    if (!rc && !(t->ui = kp_model_clone(t->m1, &err))) rc = err.code ? err.code : KP_ENOMEM;
+    if (rc) snprintf(t->load_err, sizeof t->load_err, "%s", err.msg[0] ? err.msg : "out of memory");
+    atomic_store(&t->loaded, 1);
+    return rc;
+}
+
 static void *worker(void *arg) {
-    (void)arg;
-    kp_layer_result *R = &T.res;
+    task *t = arg;
+    kp_layer_result *R = &t->res;
+    if (load_output(t) || t->cancel) {
+        snprintf(R->err_note, sizeof R->err_note, "%s", t->load_err);
+        atomic_store(&t->finished, 1);
+        return NULL;
+    }
+    /* the original and the project are read here too: the UI thread only copies two paths */
+    kp_error e = {0};
+    int rc = 0;
+    if (!t->m0) {
+        kp_model *m = NULL;
+        if (!(rc = kp_onnx_load(t->orig_path, NULL, &m, &e))) t->m0 = m;
+    }
+    if (!rc) rc = kp_project_load(t->proj_dir, &t->proj, &e);
+    if (rc) {
+        snprintf(R->err_note, sizeof R->err_note, "not measured: %s", e.msg);
+        atomic_store(&t->finished, 1);
+        return NULL;
+    }
     kp_layer L0[MAX_LAYERS], L1[MAX_LAYERS];
-    size_t n0 = kp_layers_of(T.m0->graph, L0, MAX_LAYERS);
-    size_t n1 = kp_layers_of(T.m1->graph, L1, MAX_LAYERS);
+    size_t n0 = kp_layers_of(t->m0->graph, L0, MAX_LAYERS);
+    size_t n1 = kp_layers_of(t->m1->graph, L1, MAX_LAYERS);
     R->n = n0 > n1 ? n0 : n1;
     (void)L1;
     for (size_t k = 0; k < R->n; k++) R->err[k] = NAN, R->macs0[k] = R->macs1[k] = -1;
-    errors_of(L0, n0); /* before shape inference: the executor gets the models as saved */
-    macs_of(T.m0, R->macs0, &R->total0);
-    macs_of(T.m1, R->macs1, &R->total1);
-    atomic_store(&T.finished, 1);
+    errors_of(t, L0, n0); /* before shape inference: the executor gets the models as saved */
+    if (!t->cancel) macs_of(t->m0, R->macs0, &R->total0);
+    if (!t->cancel) macs_of(t->m1, R->macs1, &R->total1);
+    atomic_store(&t->finished, 1);
     return NULL;
 }
 
-static void release(void) {
-    if (T.started) {
-        T.cancel = 1;
-        pthread_join(T.th, NULL);
-    }
-    T.started = 0;
-    kp_project_free(T.proj);
-    kp_model_free(T.m0);
-    kp_model_free(T.m1);
-    T.proj = NULL;
-    T.m0 = T.m1 = NULL;
+static void task_free(task *t) {
+    if (!t) return;
+    kp_project_free(t->proj);
+    kp_model_free(t->m0);
+    kp_model_free(t->m1);
+    kp_model_free(t->ui);
+    free(t->orig_path);
+    free(t->proj_dir);
+    free(t);
+}
+
+static void join_free(task *t) {
+    pthread_join(t->th, NULL);
+    task_free(t);
+}
+
+/* Joins the abandoned tasks that have finished (wait: all of them). */
+static void reap(int wait) {
+    size_t k = 0;
+    for (size_t i = 0; i < n_old; i++)
+        if (wait || atomic_load(&old[i]->finished))
+            join_free(old[i]);
+        else
+            old[k++] = old[i];
+    n_old = k;
 }
 
 int kp_layer_task_start(kp_app *a, const char *out_path, char *msg, size_t len) {
-    kp_layer_task_end();
-    memset(&T.res, 0, sizeof T.res);
-    T.cancel = 0;
+    kp_layer_task_leave();
     kp_error err = {0};
     if (!a->proj || !a->model) {
         snprintf(msg, len, "the per-layer view needs the project and its model");
         return -1;
     }
-    if (kp_project_load(a->proj->dir, &T.proj, &err) || !(T.m0 = kp_model_clone(a->model, &err)) ||
-        kp_onnx_load(out_path, NULL, &T.m1, &err)) {
-        T.m1 = NULL;
+    task *t = calloc(1, sizeof *t);
+    if (!t) {
+        snprintf(msg, len, "out of memory");
+        return -1;
+    }
+    if (!(t->proj_dir = strdup(a->proj->dir)) ||
+        (a->model_path[0] && !(t->orig_path = strdup(a->model_path)))) {
+        snprintf(msg, len, "out of memory");
+        task_free(t);
+        return -1;
+    }
+    if (!t->orig_path && !(t->m0 = kp_model_clone(a->model, &err))) {
         snprintf(msg, len, "%s", err.msg);
-        release();
+        task_free(t);
         return -1;
     }
-    snprintf(T.path, sizeof T.path, "%s", out_path);
-    atomic_store(&T.finished, 0);
-    if (pthread_create(&T.th, NULL, worker, NULL)) {
+    snprintf(t->path, sizeof t->path, "%s", out_path);
+    if (pthread_create(&t->th, NULL, worker, t)) {
         snprintf(msg, len, "cannot start a thread for the per-layer view");
-        release();
+        task_free(t);
         return -1;
     }
-    T.started = 1;
+    T = t;
     return 0;
 }
 
 const kp_layer_result *kp_layer_task_poll(const char *out_path) {
-    if (!T.started || !atomic_load(&T.finished) || strcmp(out_path, T.path)) return NULL;
-    return &T.res;
+    if (!T || !atomic_load(&T->finished) || strcmp(out_path, T->path)) return NULL;
+    return &T->res;
+}
+
+int kp_layer_task_take_model(const char *out_path, kp_model **out, char *msg, size_t len) {
+    *out = NULL;
+    if (!T || strcmp(out_path, T->path) || !atomic_load(&T->loaded)) return 0;
+    if (!T->ui && !T->load_err[0]) return 0; /* taken already */
+    *out = T->ui;
+    T->ui = NULL;
+    if (!*out) snprintf(msg, len, "%s", T->load_err);
+    T->load_err[0] = 0;
+    return 1;
+}
+
+int kp_layer_task_loading(const char *out_path) {
+    return T && !strcmp(out_path, T->path) && !atomic_load(&T->loaded);
 }
 
 int kp_layer_task_running(void) {
-    return T.started && !atomic_load(&T.finished);
+    return T && !atomic_load(&T->finished);
+}
+
+void kp_layer_task_leave(void) {
+    reap(0);
+    if (!T) return;
+    T->cancel = 1;
+    if (atomic_load(&T->finished) || n_old == MAX_OLD) {
+        join_free(T); /* at once when finished; waits only when MAX_OLD are still at work */
+    } else {
+        old[n_old++] = T;
+    }
+    T = NULL;
 }
 
 void kp_layer_task_end(void) {
-    release();
-    T.path[0] = 0;
+    if (T) T->cancel = 1;
+    for (size_t i = 0; i < n_old; i++) old[i]->cancel = 1;
+    if (T) join_free(T);
+    T = NULL;
+    reap(1);
 }

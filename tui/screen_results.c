@@ -16,9 +16,9 @@ static struct {
     kp_model *out; /* the compressed model, for the per-layer view */
     char out_path[8192];
     char out_err[512];
-    char task_path[8192]; /* the output model the layer task was started for */
     char task_err[600];
-    int shown; /* the per-layer view was drawn with the task's result */
+    int shown;   /* the per-layer view was drawn with the task's result */
+    int loading; /* the layer task is loading out_path */
 } S;
 
 static const kp_run_record *last_run(const kp_app *a) {
@@ -36,9 +36,9 @@ static void leave(kp_app *a) {
     if (S.out) kp_model_free(S.out);
     S.out = NULL;
     S.out_path[0] = 0;
-    S.task_path[0] = 0;
     S.task_err[0] = 0;
-    kp_layer_task_end();
+    S.loading = 0;
+    kp_layer_task_leave();
 }
 
 static void enter(kp_app *a) {
@@ -175,16 +175,27 @@ static void draw_layers(kp_app *a, const kp_run_record *rr, kp_rect r) {
         kp_put(r.y, r.x + 1, r.w - 2, KP_ROLE_WARN, "the original model is not loaded (step 2)");
         return;
     }
+    static const char *const spin[] = {"|", "/", "-", "\\"};
+    static unsigned k_spin;
     const char *path = rr->output_model ? kp_app_path(a, rr->output_model) : NULL;
     if (path && strcmp(path, S.out_path)) {
+        /* The compressed model loads on the layer task's worker, which then computes MACs and
+         * errors: the screen keeps answering keys while a large model loads. */
         if (S.out) kp_model_free(S.out);
         S.out = NULL;
+        S.out_err[0] = 0;
+        S.task_err[0] = 0;
         snprintf(S.out_path, sizeof S.out_path, "%s", path);
-        kp_error err = {0};
-        if (kp_onnx_load(path, NULL, &S.out, &err)) {
-            S.out = NULL;
-            snprintf(S.out_err, sizeof S.out_err, "%s", err.msg);
-        }
+        char msg[512];
+        S.loading = !kp_layer_task_start(a, path, msg, sizeof msg);
+        if (!S.loading) snprintf(S.out_err, sizeof S.out_err, "%s", msg);
+    }
+    if (S.loading && kp_layer_task_take_model(S.out_path, &S.out, S.out_err, sizeof S.out_err))
+        S.loading = 0;
+    if (S.loading) {
+        kp_putf(r.y, r.x + 1, r.w - 2, KP_ROLE_MUTED, "%s loading the compressed model %s...",
+                spin[k_spin++ % 4], rr->output_model);
+        return;
     }
     if (!S.out) {
         kp_wrap(r.y, r.x + 1, r.w - 2, 3, KP_ROLE_BAD, path ? S.out_err : "no output model");
@@ -194,14 +205,8 @@ static void draw_layers(kp_app *a, const kp_run_record *rr, kp_rect r) {
     size_t n0 = kp_layers_of(a->model->graph, L0, 256), n1 = kp_layers_of(S.out->graph, L1, 256);
     const kp_layer_result *R = kp_layer_task_poll(S.out_path);
     S.shown = R != NULL;
-    if (!R && !kp_layer_task_running() && strcmp(S.task_path, S.out_path)) {
-        char msg[512];
-        snprintf(S.task_path, sizeof S.task_path, "%s", S.out_path);
-        if (kp_layer_task_start(a, S.out_path, msg, sizeof msg))
-            snprintf(S.task_err, sizeof S.task_err, "MACs and error not computed: %s", msg);
-        else
-            S.task_err[0] = 0;
-    }
+    if (!R && !kp_layer_task_running()) /* the worker ended without a result */
+        snprintf(S.task_err, sizeof S.task_err, "MACs and error not computed");
     int wide = r.w - 2 >= 84, y = r.y;
     if (wide)
         kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-20s %-6s %9s %9s %8s %8s %-5s %6s %8s",
@@ -213,8 +218,6 @@ static void draw_layers(kp_app *a, const kp_run_record *rr, kp_rect r) {
     size_t n = n0;
     if (S.scroll > (int)n - h) S.scroll = (int)n - h;
     if (S.scroll < 0) S.scroll = 0;
-    static const char *const spin[] = {"|", "/", "-", "\\"};
-    static unsigned k_spin;
     const char *pending = S.task_err[0] ? "-" : "...";
     for (int i = 0; i < h && (size_t)(S.scroll + i) < n; i++) {
         size_t k = (size_t)(S.scroll + i);

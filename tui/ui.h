@@ -150,8 +150,16 @@ typedef struct kp_layer_result {
     char err_note[300];
 } kp_layer_result;
 int kp_layer_task_start(kp_app *a, const char *out_path, char *msg, size_t len);
+/* The compressed model is loaded on the worker too. loading: 1 while out_path is being loaded.
+ * take_model: 1 once its load ended: *out is the model (owned by the caller from now on) or
+ * NULL with the load's error in msg; 0 while loading, when taken already, or another path. */
+int kp_layer_task_loading(const char *out_path);
+int kp_layer_task_take_model(const char *out_path, kp_model **out, char *msg, size_t len);
 const kp_layer_result *kp_layer_task_poll(const char *out_path);
 int kp_layer_task_running(void);
+/* leave: the screen is left; a task still at work is cancelled and finishes on its own (joined
+ * later), so leaving never waits for a big model. end: cancels and waits for every task (exit). */
+void kp_layer_task_leave(void);
 void kp_layer_task_end(void);
 
 /* Loading the model on a worker thread (tui/model_task.c). start: 0 or -1 with msg. adopt:

@@ -4,10 +4,14 @@
  * col directly, depthwise 2-D convolutions run a direct loop. ConvTranspose: col = W^T x X,
  * then col2im scatters col into Y. Bias is added in one pass over the output. */
 #include <cblas.h>
+#include <math.h>
 #include <string.h>
 
 #include "core/ops/conv3x3.h"
 #include "core/ops/conv3x3_oc.h"
+#include "core/ops/dw3x3.h"
+#include "core/ops/gemm_packed.h"
+
 #include "core/ops/spatial.h"
 
 /* ---- shared checks ------------------------------------------------------------------------- */
@@ -80,6 +84,23 @@ static void add_bias(const kp_op_ctx *ctx, float *y, const float *b, int64_t n, 
                 if (act) kp_op_apply_act(ctx, p, os);
             }
         }
+}
+
+/* y (row stride ldy) = w[mg][kk] x col[kk][nc] (row stride ldc), then bias[mg] (NULL: none) and
+ * the fused activation. Single-threaded with AVX-512: our kernel (core/ops/gemm_packed.h: col
+ * read in place, bias and ReLU in registers; OpenBLAS would pack both operands on every call);
+ * else OpenBLAS (which uses the threads asked for) and a bias pass. */
+static void conv_gemm(const kp_op_ctx *ctx, int64_t mg, int64_t nc, int64_t kk, const float *w,
+                      const float *col, int64_t ldc, const float *bias, float *y, int64_t ldy) {
+    int act = ctx->fused_act;
+    if (ctx->threads <= 1 && kp_gemmp_available() && (act == KP_ACT_NONE || act == KP_ACT_RELU)) {
+        kp_gemm_nn_run(w, kk, mg, kk, col, ldc, nc, bias, act == KP_ACT_RELU, y, ldy);
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)nc, (int)kk, 1.0f, w,
+                (int)kk, col, (int)ldc, 0.0f, y, (int)ldy);
+    for (int64_t mm = 0; mm < mg; mm++)
+        add_bias(ctx, y + mm * ldy, bias ? bias + mm : NULL, 1, 1, nc);
 }
 
 /* ---- im2col -------------------------------------------------------------------------------- */
@@ -214,6 +235,16 @@ static void depthwise_2d(const kp_op_ctx *ctx, const float *x, const float *w, f
     int64_t kh = s->k[0], kw = s->k[1], sh = s->stride[0], sw = s->stride[1];
     int64_t dh = s->dil[0], dw = s->dil[1], ph = s->pad_b[0], pw = s->pad_b[1];
     int64_t hp = (oh - 1) * sh + (kh - 1) * dh + 1, wp = (ow - 1) * sw + (kw - 1) * dw + 1;
+    int act = ctx->fused_act;
+    if (kh == 3 && kw == 3 && dh == 1 && dw == 1 && sh == sw && (sh == 1 || sh == 2) && ph <= 2 &&
+        pw <= 2 && (act == KP_ACT_NONE || act == KP_ACT_RELU || act == KP_ACT_CLIP) &&
+        kp_dw3x3_available()) {
+        /* AVX-512 from the plane itself, activation in registers (core/ops/dw3x3.h). */
+        float lo = act == KP_ACT_CLIP ? ctx->act_alpha : 0.0f;
+        float hi = act == KP_ACT_CLIP ? ctx->act_beta : INFINITY;
+        kp_dw3x3_plane(x, ih, iw, w, bias, (int)sh, ph, pw, act != KP_ACT_NONE, lo, hi, y, oh, ow);
+        return;
+    }
     for (int64_t r = 0; r < hp; r++) {
         float *pr = pad + r * wp;
         int64_t yy = r - ph;
@@ -468,8 +499,11 @@ static int conv_run(kp_op_ctx *ctx) {
                 } else
                     im2col_nd(xi, c, &s, colc + j * os, ld, 0, os);
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)ld, (int)kk, 1.0f,
-                        wd, (int)kk, colc, (int)ld, 0.0f, ytmp, (int)ld);
+            if (ctx->threads <= 1 && kp_gemmp_available())
+                kp_gemm_nn_run(wd, kk, m, kk, colc, ld, ld, NULL, 0, ytmp, ld);
+            else
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)ld, (int)kk,
+                            1.0f, wd, (int)kk, colc, (int)ld, 0.0f, ytmp, (int)ld);
             for (int64_t j = 0; j < cn; j++)
                 for (int64_t mm = 0; mm < m; mm++) {
                     float *dst = y + ((i0 + j) * m + mm) * os;
@@ -508,12 +542,8 @@ static int conv_run(kp_op_ctx *ctx) {
                         im2col_rows_s1(pad, cg, &s, col, nc, y0, ny);
                     else
                         im2col_2d(xg, cg, &s, col, nc, y0, ny);
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)nc,
-                                (int)kk, 1.0f, wg, (int)kk, col, (int)nc, 0.0f, yg + y0 * ow,
-                                (int)os);
-                    for (int64_t mm = 0; mm < mg; mm++)
-                        add_bias(ctx, yg + mm * os + y0 * ow,
-                                 b ? (const float *)b->data + g * mg + mm : NULL, 1, 1, nc);
+                    conv_gemm(ctx, mg, nc, kk, wg, col, nc,
+                              b ? (const float *)b->data + g * mg : NULL, yg + y0 * ow, os);
                 }
                 continue;
             }
@@ -522,10 +552,9 @@ static int conv_run(kp_op_ctx *ctx) {
                 im2col_nd(xg, cg, &s, col, os, 0, os);
                 src = col;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)os, (int)kk, 1.0f,
-                        wg, (int)kk, src, (int)os, 0.0f, yg, (int)os);
             /* Bias and activation while this image's output is still in cache. */
-            add_bias(ctx, yg, b ? (const float *)b->data + g * mg : NULL, 1, mg, os);
+            conv_gemm(ctx, mg, os, kk, wg, src, os, b ? (const float *)b->data + g * mg : NULL, yg,
+                      os);
         }
     return conv_done(&s, n * m, y, yout, pool);
 }

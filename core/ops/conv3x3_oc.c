@@ -53,54 +53,58 @@ int64_t kp_c3oc_scratch_floats(int64_t c, int64_t m, int64_t h, int64_t w) {
 
 #define OC_ATTR __attribute__((target("avx512f")))
 
-/* R pixels of one output row x NB blocks of 16 channels. in: the padded input at the top-left
- * of the first pixel's window; wa/wb: the blocks' packed weights; bv: their bias; t: T at the
- * first pixel and the first block's channel. */
+/* R pixels of one output row x NB (1, 2 or 4) consecutive blocks of 16 channels. in: the padded
+ * input at the top-left of the first pixel's window; wa: the first block's packed weights (the
+ * next blocks follow at c * OC_TAPF); bv: their bias; t: T at the first pixel and the first
+ * block's channel. */
 OC_ATTR static inline __attribute__((always_inline)) void
-tile(const float *in, int64_t ps, int64_t w2, int64_t c, const float *wa, const float *wb,
-     const float *bv, int relu, float *t, int64_t s, const int r_n, const int nb) {
-    __m512 acc[2][OC_RMAX];
-    __m512 b0 = _mm512_loadu_ps(bv), b1 = nb > 1 ? _mm512_loadu_ps(bv + OC_VL) : b0;
+tile(const float *in, int64_t ps, int64_t w2, int64_t c, const float *wa, const float *bv, int relu,
+     float *t, int64_t s, const int r_n, const int nb) {
+    __m512 acc[4][OC_RMAX], bb[4];
+    const int64_t wstep = c * OC_TAPF;
+#pragma GCC unroll 4
+    for (int b = 0; b < nb; b++) bb[b] = _mm512_loadu_ps(bv + b * OC_VL);
 #pragma GCC unroll 12
-    for (int r = 0; r < r_n; r++) {
-        acc[0][r] = b0;
-        if (nb > 1) acc[1][r] = b1;
-    }
+    for (int r = 0; r < r_n; r++)
+#pragma GCC unroll 4
+        for (int b = 0; b < nb; b++) acc[b][r] = bb[b];
     for (int64_t ci = 0; ci < c; ci++) {
-        const float *p = in + ci * ps, *w0 = wa + ci * OC_TAPF, *w1 = wb + ci * OC_TAPF;
+        const float *p = in + ci * ps, *w0 = wa + ci * OC_TAPF;
 #pragma GCC unroll 9
         for (int k = 0; k < 9; k++) {
             const float *pk = p + (k / 3) * w2 + k % 3;
-            __m512 v0 = _mm512_loadu_ps(w0 + k * OC_VL);
-            __m512 v1 = nb > 1 ? _mm512_loadu_ps(w1 + k * OC_VL) : v0;
+            __m512 v[4];
+#pragma GCC unroll 4
+            for (int b = 0; b < nb; b++) v[b] = _mm512_loadu_ps(w0 + b * wstep + k * OC_VL);
 #pragma GCC unroll 12
             for (int r = 0; r < r_n; r++) {
                 __m512 xv = _mm512_set1_ps(pk[r]);
-                acc[0][r] = _mm512_fmadd_ps(v0, xv, acc[0][r]);
-                if (nb > 1) acc[1][r] = _mm512_fmadd_ps(v1, xv, acc[1][r]);
+#pragma GCC unroll 4
+                for (int b = 0; b < nb; b++) acc[b][r] = _mm512_fmadd_ps(v[b], xv, acc[b][r]);
             }
         }
     }
     __m512 z = _mm512_setzero_ps();
 #pragma GCC unroll 12
-    for (int r = 0; r < r_n; r++) {
-        _mm512_storeu_ps(t + r * s, relu ? _mm512_max_ps(acc[0][r], z) : acc[0][r]);
-        if (nb > 1)
-            _mm512_storeu_ps(t + r * s + OC_VL, relu ? _mm512_max_ps(acc[1][r], z) : acc[1][r]);
-    }
+    for (int r = 0; r < r_n; r++)
+#pragma GCC unroll 4
+        for (int b = 0; b < nb; b++)
+            _mm512_storeu_ps(t + r * s + b * OC_VL, relu ? _mm512_max_ps(acc[b][r], z) : acc[b][r]);
 }
 
+/* 4 blocks only for runs of up to 6 pixels (4 x 6 accumulators), as in kp_c3oc_run. */
 #define OC_CASE(R)                                                                                 \
     case R:                                                                                        \
-        if (nb == 2)                                                                               \
-            tile(in, ps, w2, c, wa, wb, bv, relu, t, s, R, 2);                                     \
+        if (R <= 6 && nb == 4)                                                                     \
+            tile(in, ps, w2, c, wa, bv, relu, t, s, R <= 6 ? R : 1, 4);                            \
+        else if (nb >= 2)                                                                          \
+            tile(in, ps, w2, c, wa, bv, relu, t, s, R, 2);                                         \
         else                                                                                       \
-            tile(in, ps, w2, c, wa, wb, bv, relu, t, s, R, 1);                                     \
+            tile(in, ps, w2, c, wa, bv, relu, t, s, R, 1);                                         \
         break;
 
 OC_ATTR static void tile_any(const float *in, int64_t ps, int64_t w2, int64_t c, const float *wa,
-                             const float *wb, const float *bv, int relu, float *t, int64_t s,
-                             int r_n, int nb) {
+                             const float *bv, int relu, float *t, int64_t s, int r_n, int nb) {
     switch (r_n) {
         OC_CASE(1)
         OC_CASE(2)
@@ -159,15 +163,17 @@ void kp_c3oc_run(const float *x, int64_t c, int64_t h, int64_t w, const float *p
     if (bias) memcpy(bv, bias, (size_t)m * sizeof *bv);
     /* Row split into near-equal runs of at most OC_RMAX pixels. */
     int64_t runs = (w + OC_RMAX - 1) / OC_RMAX, rlen = (w + runs - 1) / runs;
-    for (int64_t ob = 0; ob < nbk; ob += 2) {
-        int nb = nbk - ob >= 2 ? 2 : 1;
-        const float *wa = packed + ob * c * OC_TAPF, *wb = wa + (nb > 1 ? c * OC_TAPF : 0);
+    for (int64_t ob = 0; ob < nbk;) {
+        /* Narrow planes (runs of up to 6 pixels) take 4 blocks at a time: more sums per load. */
+        int nb = rlen <= 6 && nbk - ob >= 4 ? 4 : nbk - ob >= 2 ? 2 : 1;
+        const float *wa = packed + ob * c * OC_TAPF;
         for (int64_t yy = 0; yy < h; yy++)
             for (int64_t x0 = 0; x0 < w; x0 += rlen) {
                 int rn = (int)(w - x0 < rlen ? w - x0 : rlen);
-                tile_any(pad + yy * w2 + x0, ps, w2, c, wa, wb, bv + ob * OC_VL, relu,
+                tile_any(pad + yy * w2 + x0, ps, w2, c, wa, bv + ob * OC_VL, relu,
                          t + (yy * w + x0) * s + ob * OC_VL, s, rn, nb);
             }
+        ob += nb;
     }
     if (pool) {
         pool_rows(t, s, w, h / 2, w / 2);

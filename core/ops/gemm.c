@@ -3,6 +3,7 @@
 #include <cblas.h>
 #include <string.h>
 
+#include "core/ops/gemm_packed.h"
 #include "core/ops/ops.h"
 
 /* ---- Gemm ---------------------------------------------------------------------------------- */
@@ -47,6 +48,17 @@ static int gemm_run(kp_op_ctx *ctx) {
     if (!y) return ctx->err->code;
     if (!y->numel) return 0;
     int has_c = c && beta != 0.0 && c->numel;
+    /* B packed by the executor (ctx->prep, core/ops/gemm_packed.h): one thread (more go to
+     * OpenBLAS, which uses them), several rows, no scaling, C absent or a bias row, ReLU or no
+     * activation. One row stays on sgemv below. */
+    if (a->dtype == KP_FLOAT && ctx->prep && ctx->threads <= 1 && m > 1 && k && !ta &&
+        alpha == 1.0 && ctx->prep_bytes == (size_t)kp_gemmp_packed_floats(k, n) * sizeof(float) &&
+        (!has_c || (beta == 1.0 && c->numel == n && cs0 == 0 && (n == 1 || cs1 == 1))) &&
+        (ctx->fused_act == KP_ACT_NONE || ctx->fused_act == KP_ACT_RELU)) {
+        kp_gemmp_run(a->data, m, k, ctx->prep, n, has_c ? c->data : NULL,
+                     ctx->fused_act == KP_ACT_RELU, y->data);
+        return 0;
+    }
     if (a->dtype == KP_FLOAT) {
         float *yd = y->data;
         if (has_c) {

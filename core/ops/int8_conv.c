@@ -427,3 +427,66 @@ int kp_op_KQConv(kp_op_ctx *ctx) {
 int kp_op_QLinearConv(kp_op_ctx *ctx) {
     return qconv(ctx, 0);
 }
+
+/* ai.kompress:DynQConv, the executor's fusion of quant-dynamic's convolution pattern
+ *   DynamicQuantizeLinear(x) -> ConvInteger(., w, ., w_zero) -> Cast(float)
+ *   -> Mul(., Mul(x_scale, w_scale)) [-> Add(., bias)]
+ * Inputs: x (float NCHW), w (int8), w_zero (optional, zero), w_scale (one or Cout floats along
+ * the channel axis), bias (optional, Cout floats along the channel axis); Conv attributes. Same
+ * float steps in the same order as the unfused ops, so the same bytes. */
+typedef struct dyn_emit {
+    float *y;
+    const float *sc;   /* x_scale * w_scale per output channel */
+    const float *bias; /* NULL or per output channel */
+} dyn_emit;
+
+static void emit_dyn(void *user, int64_t n, int64_t gi, const int32_t *acc, const cgeom *g) {
+    dyn_emit *d = user;
+    int64_t M = g->OH * g->OW, C = g->Coutg;
+    for (int64_t c = 0; c < C; c++) {
+        int64_t co = gi * C + c;
+        float s = d->sc[co], *dst = d->y + (n * g->Cout + co) * M;
+        if (d->bias)
+            for (int64_t i = 0; i < M; i++) dst[i] = (float)acc[i * C + c] * s + d->bias[co];
+        else
+            for (int64_t i = 0; i < M; i++) dst[i] = (float)acc[i * C + c] * s;
+    }
+}
+
+int kp_op_KDynQConv(kp_op_ctx *ctx) {
+    const kp_tensor *x = kp_op_input(ctx, 0), *w = kp_op_input(ctx, 1), *wz = kp_op_input(ctx, 2);
+    const kp_tensor *ws = kp_op_input(ctx, 3), *bias = kp_op_input(ctx, 4);
+    if (!x || x->dtype != KP_FLOAT || !w)
+        return kp_op_fail(ctx, KP_EFORMAT, "needs a float input and 8-bit weights");
+    if (!kp_q_is_8bit(w->dtype)) return kp_op_fail(ctx, KP_EFORMAT, "weights must be 8-bit");
+    cgeom g;
+    int rc = geometry(ctx, x, w, &g, 0, 0);
+    if (rc) return rc;
+    if (!ws || ws->dtype != KP_FLOAT || (ws->numel != 1 && ws->numel != g.Cout))
+        return kp_op_fail(ctx, KP_EFORMAT, "w_scale must be 1 or %lld floats", (long long)g.Cout);
+    if (bias && (bias->dtype != KP_FLOAT || bias->numel != g.Cout))
+        return kp_op_fail(ctx, KP_EFORMAT, "bias must be %lld floats", (long long)g.Cout);
+    int64_t d[4];
+    int r = out_dims(x, &g, d);
+    kp_tensor *y = kp_op_output(ctx, 0, KP_FLOAT, r, d);
+    if (!y) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
+    kp_tensor *xq = kp_tensor_new(KP_UINT8, x->rank, x->dims, ctx->err);
+    float *sc = malloc((size_t)(g.Cout + 1) * sizeof *sc);
+    int64_t one = 1;
+    kp_tensor *xz = kp_tensor_new(KP_UINT8, 0, &one, ctx->err);
+    if (!xq || !sc || !xz) {
+        kp_tensor_free(xq);
+        kp_tensor_free(xz);
+        free(sc);
+        return ctx->err->code ? ctx->err->code : kp_op_fail(ctx, KP_ENOMEM, "out of memory");
+    }
+    float xs;
+    kp_q_dynamic_u8(x->data, x->numel, xq->data, &xs, (uint8_t *)xz->data, 0);
+    for (int64_t c = 0; c < g.Cout; c++) sc[c] = xs * kp_q_scale(ws, c);
+    dyn_emit de = {y->data, sc, bias ? bias->data : NULL};
+    rc = conv_int(ctx, xq, w, xz, wz, &g, emit_dyn, &de);
+    kp_tensor_free(xq);
+    kp_tensor_free(xz);
+    free(sc);
+    return rc;
+}

@@ -9,7 +9,11 @@
 #include "core/cpu.h"
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #define KP_X86 1
 #endif
 
@@ -326,13 +330,28 @@ tile512_1(const uint8_t *a, int64_t lda, const int32_t *za, const int8_t *b, int
           const int32_t *cs, int64_t ncols, int32_t *C, int64_t ldc) {
     (void)lda;
     (void)ldc;
-    __m512i c0 = _mm512_setzero_si512(), c1 = c0;
+    /* one row (matrix-vector): even and odd quads in separate accumulators, so four
+     * independent dot-product chains hide the instruction latency; int32 sums wrap alike */
+    __m512i c0 = _mm512_setzero_si512(), c1 = c0, e0 = c0, e1 = c0;
     const int8_t *b1 = b + (size_t)kq * 64;
-    for (int64_t q = 0; q < kq; q++) {
+    int64_t q = 0;
+    for (; q + 2 <= kq; q += 2) {
+        __m512i x = _mm512_set1_epi32(load4(a + 4 * q)),
+                y = _mm512_set1_epi32(load4(a + 4 * q + 4));
+        c0 = _mm512_dpbusd_epi32(c0, x, _mm512_load_si512((const void *)(b + q * 64)));
+        e0 = _mm512_dpbusd_epi32(e0, y, _mm512_load_si512((const void *)(b + q * 64 + 64)));
+        if (np > 1) {
+            c1 = _mm512_dpbusd_epi32(c1, x, _mm512_load_si512((const void *)(b1 + q * 64)));
+            e1 = _mm512_dpbusd_epi32(e1, y, _mm512_load_si512((const void *)(b1 + q * 64 + 64)));
+        }
+    }
+    for (; q < kq; q++) {
         __m512i x = _mm512_set1_epi32(load4(a + 4 * q));
         c0 = _mm512_dpbusd_epi32(c0, x, _mm512_load_si512((const void *)(b + q * 64)));
         if (np > 1) c1 = _mm512_dpbusd_epi32(c1, x, _mm512_load_si512((const void *)(b1 + q * 64)));
     }
+    c0 = _mm512_add_epi32(c0, e0);
+    c1 = _mm512_add_epi32(c1, e1);
     __mmask16 m0 = mask_of(ncols), m1 = mask_of(ncols - 16);
     store_corr(C, m0, c0, za[0], _mm512_maskz_loadu_epi32(m0, cs));
     if (np > 1) store_corr(C + 16, m1, c1, za[0], _mm512_maskz_loadu_epi32(m1, cs + 16));
@@ -467,6 +486,136 @@ const char *kp_i8_gemm_path(const kp_i8_packed *b) {
     return name;
 }
 
+#ifdef KP_X86
+/* ---- AMX (Sapphire Rapids and later): TDPBUSD on 16-row tiles --------------------------------
+ * Same raw u8*s8 sums as every other path (exact int32, wrapping), so results are identical. The
+ * packed B panels are already in the tile layout (a row = one k-quad of 16 columns). */
+static pthread_once_t amx_once = PTHREAD_ONCE_INIT;
+static int amx_usable;
+
+static void amx_init(void) {
+    unsigned a, b, c, d;
+    if (__get_cpuid_max(0, NULL) < 7) return;
+    __cpuid_count(7, 0, a, b, c, d);
+    if (!((d >> 24) & 1) || !((d >> 25) & 1)) return; /* AMX-TILE, AMX-INT8 */
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if (((lo >> 17) & 3) != 3) return; /* XTILECFG and XTILEDATA state enabled by the OS */
+    /* Linux hands out tile state only on request (ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) */
+    amx_usable = syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+}
+
+/* AMX only when the int8 path is VNNI-512 (so KOMPRESS_ISA caps apply) and the OS allows it;
+ * KOMPRESS_NO_AMX=1 turns it off (benchmarks of the VNNI path). */
+static int amx_on(void) {
+    if (strcmp(kp_cpu_int8_path(), "avx512-vnni")) return 0;
+    pthread_once(&amx_once, amx_init);
+    const char *off = getenv("KOMPRESS_NO_AMX");
+    return amx_usable && !(off && *off && strcmp(off, "0"));
+}
+
+typedef struct amx_cfg {
+    uint8_t palette, start_row;
+    uint8_t reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} amx_cfg;
+
+/* tmm0-3: C of up to 4 panels; tmm4/5: A chunk of 64 bytes / of the remainder; tmm6/7: B. */
+__attribute__((target("amx-tile,amx-int8"))) static void amx_config(int mr, int rem) {
+    amx_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 4; t++) cfg.rows[t] = (uint8_t)mr, cfg.colsb[t] = 64;
+    cfg.rows[4] = (uint8_t)mr, cfg.colsb[4] = 64;
+    cfg.rows[5] = (uint8_t)mr, cfg.colsb[5] = (uint16_t)(rem ? rem : 64);
+    cfg.rows[6] = 16, cfg.colsb[6] = 64;
+    cfg.rows[7] = (uint8_t)(rem ? rem / 4 : 16), cfg.colsb[7] = 64;
+    /* the compiler does not see ldtilecfg read cfg: keep the stores */
+    __asm__ volatile("" : : "r"(&cfg) : "memory");
+    _tile_loadconfig(&cfg);
+}
+
+#define KP_AMX_PANEL(t)                                                                            \
+    do {                                                                                           \
+        if (np > t) {                                                                              \
+            if (full) {                                                                            \
+                _tile_loadd(6, bq + (size_t)(t)*kq * 64, 64);                                      \
+                _tile_dpbusd(t, 4, 6);                                                             \
+            } else {                                                                               \
+                _tile_loadd(7, bq + (size_t)(t)*kq * 64, 64);                                      \
+                _tile_dpbusd(t, 5, 7);                                                             \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+/* One group of mr <= 16 rows at a uniform stride rs, panels p0 .. p0+np-1 (np <= 4). corr: per
+ * column -za*colsum for those panels (64 entries); out: mr x 64 int32, row stride 64. */
+__attribute__((target("amx-tile,amx-int8"))) static void
+amx_group(const uint8_t *a0, int64_t rs, int64_t S, int64_t L, int64_t ss, const int8_t *bp,
+          int64_t kq, int np, const int32_t *corr, int32_t *out) {
+    if (np > 0) _tile_loadd(0, corr, 0); /* stride 0: every row starts at -za*colsum */
+    if (np > 1) _tile_loadd(1, corr + 16, 0);
+    if (np > 2) _tile_loadd(2, corr + 32, 0);
+    if (np > 3) _tile_loadd(3, corr + 48, 0);
+    for (int64_t sg = 0; sg < S; sg++)
+        for (int64_t off = 0; off < L; off += 64) {
+            int full = L - off >= 64;
+            const uint8_t *ap = a0 + sg * ss + off;
+            if (full)
+                _tile_loadd(4, ap, rs);
+            else
+                _tile_loadd(5, ap, rs);
+            const int8_t *bq = bp + (size_t)((sg * L + off) / 4) * 64;
+            KP_AMX_PANEL(0);
+            KP_AMX_PANEL(1);
+            KP_AMX_PANEL(2);
+            KP_AMX_PANEL(3);
+        }
+    if (np > 0) _tile_stored(0, out, 256);
+    if (np > 1) _tile_stored(1, out + 16, 256);
+    if (np > 2) _tile_stored(2, out + 32, 256);
+    if (np > 3) _tile_stored(3, out + 48, 256);
+}
+
+__attribute__((target("amx-tile,amx-int8"))) static void amx_release(void) {
+    _tile_release();
+}
+
+/* The segment GEMM on AMX: rows grouped in runs of up to 16 at one stride. */
+static int gemm_amx(const uint8_t *const *rows, int64_t M, int64_t S, int64_t L, int64_t ss,
+                    int32_t za, const kp_i8_packed *b, int32_t *C, int64_t ldc) {
+    int64_t N = b->N, kq = b->kq;
+    int32_t corr[64], out[16 * 64];
+    int cfg_mr = -1, rem = (int)(L % 64);
+    for (int64_t m0 = 0; m0 < M;) {
+        int mr = 1;
+        int64_t rs = M - m0 > 1 ? rows[m0 + 1] - rows[m0] : 64;
+        while (m0 + mr < M && mr < 16 && rows[m0 + mr] - rows[m0 + mr - 1] == rs) mr++;
+        if (mr == 1) rs = 64;
+        if (rs <= 0 || rs > 65535) return 0; /* tile strides are positive here */
+        if (mr != cfg_mr) {
+            amx_config(mr, rem);
+            cfg_mr = mr;
+        }
+        for (int64_t p = 0; p < b->panels; p += 4) {
+            int np = b->panels - p >= 4 ? 4 : (int)(b->panels - p);
+            int64_t n0 = p * 16, nn = N - n0 < 16 * np ? N - n0 : 16 * np;
+            for (int64_t j = 0; j < 16 * np; j++)
+                corr[j] = j < nn ? (int32_t)(0u - (uint32_t)za * (uint32_t)b->col_sum[n0 + j]) : 0;
+            amx_group(rows[m0], rs, S, L, ss, b->data + (size_t)p * (size_t)kq * 64, kq, np, corr,
+                      out);
+            for (int r = 0; r < mr; r++)
+                memcpy(C + (size_t)(m0 + r) * (size_t)ldc + n0, out + r * 64,
+                       (size_t)nn * sizeof(int32_t));
+        }
+        m0 += mr;
+    }
+    amx_release();
+    return 1;
+}
+#endif
+
 int kp_i8_gemm_segments(const uint8_t *const *rows, int64_t M, int64_t S, int64_t L,
                         int64_t seg_stride, int32_t za, const kp_i8_packed *b, int32_t *C,
                         int64_t ldc) {
@@ -474,6 +623,9 @@ int kp_i8_gemm_segments(const uint8_t *const *rows, int64_t M, int64_t S, int64_
 #ifdef KP_X86
     const char *name;
     if (pick(b, NULL, &name) != raw_512) return 0;
+    /* AMX pays off once a row chunk holds enough k (tiny first-layer rows stay on VNNI) */
+    if (L >= 32 && M >= 8 && amx_on() && gemm_amx(rows, M, S, L, seg_stride, za, b, C, ldc))
+        return 1;
     int64_t l4 = L / 4, N = b->N;
     for (int64_t m0 = 0; m0 < M;) {
         int mr = M - m0 >= 4 ? 4 : 1;
@@ -503,6 +655,17 @@ void kp_i8_gemm(const kp_i8_rows *a, const kp_i8_packed *b, int32_t *C, int64_t 
     raw_fn fn = pick(b, force_path, &name);
 #ifdef KP_X86
     if (fn == raw_512 && !b->any_zb) {
+        /* AMX on contiguous rows: one zero point for all of them (the usual per-tensor case) */
+        int64_t M = a->M, lda = b->kq * 4;
+        int same_za = M >= 8 && lda >= 32 && !force_path;
+        for (int64_t m = 1; same_za && m < M; m++) same_za = a->za[m] == a->za[0];
+        const uint8_t **rows = same_za && amx_on() ? malloc((size_t)M * sizeof *rows) : NULL;
+        if (rows) {
+            for (int64_t m = 0; m < M; m++) rows[m] = a->data + (size_t)m * (size_t)lda;
+            int done = gemm_amx(rows, M, 1, lda, 0, a->za[0], b, C, ldc);
+            free((void *)rows);
+            if (done) return;
+        }
         gemm512_direct(a, b, C, ldc);
         return;
     }

@@ -228,3 +228,74 @@ int kp_op_QLinearMatMul(kp_op_ctx *ctx) {
 int kp_op_KQGemm(kp_op_ctx *ctx) {
     return qmatmul(ctx, 1);
 }
+
+/* ai.kompress:DynQMatMul, the executor's fusion of quant-dynamic's pattern
+ *   DynamicQuantizeLinear(x) -> MatMulInteger(., w, ., w_zero) -> Cast(float)
+ *   -> Mul(., Mul(x_scale, w_scale)) [-> Add(., bias)]
+ * Inputs: x (float, last dim K), w (8-bit [K, N], constant), w_zero (optional), w_scale (one or
+ * N floats), bias (optional, N floats). The steps and their float order are the unfused ones,
+ * so the bytes are too; no uint8 copy of x, int32 or intermediate float tensor is left. */
+int kp_op_KDynQMatMul(kp_op_ctx *ctx) {
+    const kp_tensor *x = kp_op_input(ctx, 0), *w = kp_op_input(ctx, 1), *wz = kp_op_input(ctx, 2);
+    const kp_tensor *ws = kp_op_input(ctx, 3), *bias = kp_op_input(ctx, 4);
+    if (!x || x->dtype != KP_FLOAT || x->rank < 1)
+        return kp_op_fail(ctx, KP_EFORMAT, "needs a float input");
+    if (!w || w->rank != 2 || !kp_q_is_8bit(w->dtype))
+        return kp_op_fail(ctx, KP_EFORMAT, "weight must be a 2-D 8-bit tensor");
+    int64_t K = w->dims[0], N = w->dims[1];
+    if (x->dims[x->rank - 1] != K)
+        return kp_op_fail(ctx, KP_EFORMAT, "inner dims differ: %lld vs %lld",
+                          (long long)x->dims[x->rank - 1], (long long)K);
+    if (!ws || ws->dtype != KP_FLOAT || (ws->numel != 1 && ws->numel != N))
+        return kp_op_fail(ctx, KP_EFORMAT, "w_scale must be 1 or %lld floats", (long long)N);
+    if (wz && (wz->dtype != w->dtype || (wz->numel != 1 && wz->numel != N)))
+        return kp_op_fail(ctx, KP_EFORMAT, "w_zero must be %s with 1 or %lld values",
+                          kp_dtype_name(w->dtype), (long long)N);
+    if (bias && (bias->dtype != KP_FLOAT || bias->numel != N))
+        return kp_op_fail(ctx, KP_EFORMAT, "bias must be %lld floats", (long long)N);
+    int64_t dims[KP_MAX_RANK];
+    int rank = x->rank;
+    memcpy(dims, x->dims, sizeof(int64_t) * (size_t)rank);
+    dims[rank - 1] = N;
+    kp_tensor *y = kp_op_output(ctx, 0, KP_FLOAT, rank, dims);
+    if (!y) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
+    int64_t M = K ? x->numel / K : 0;
+    if (M * N == 0) return 0;
+    uint8_t *xq = malloc((size_t)x->numel + 1);
+    int32_t *acc = malloc((size_t)(M * N) * sizeof *acc);
+    float *sc = malloc((size_t)N * sizeof *sc);
+    kp_i8_rows rows = {0};
+    int rc = 0;
+    if (!xq || !acc || !sc) {
+        rc = kp_op_fail(ctx, KP_ENOMEM, "out of memory");
+        goto done;
+    }
+    float xs;
+    uint8_t xz;
+    kp_q_dynamic_u8(x->data, x->numel, xq, &xs, &xz, 0);
+    size_t nzb = wz ? (size_t)wz->numel : 0;
+    mm_pack pk = {w->data, w->dtype == KP_INT8, K, N, wz ? wz->data : NULL, nzb};
+    const kp_i8_packed *p = kp_i8_cache_get(ctx->node, 1, w->data, (size_t)(K * N),
+                                            wz ? wz->data : NULL, nzb, pack_b, &pk, ctx->err);
+    if (!p) {
+        rc = ctx->err->code ? ctx->err->code : KP_ENOMEM;
+        goto done;
+    }
+    rc = kp_i8_rows_prepare(&rows, xq, 0, M, K, K, &xz, 1, ctx->err);
+    if (rc) goto done;
+    kp_i8_gemm(&rows, p, acc, N, NULL);
+    for (int64_t j = 0; j < N; j++) sc[j] = xs * kp_q_scale(ws, j);
+    const float *bv = bias ? bias->data : NULL;
+    float *yo = y->data;
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t j = 0; j < N; j++) {
+            float v = (float)acc[m * N + j] * sc[j];
+            yo[m * N + j] = bv ? v + bv[j] : v;
+        }
+done:
+    kp_i8_rows_free(&rows);
+    free(xq);
+    free(acc);
+    free(sc);
+    return rc;
+}

@@ -33,5 +33,9 @@ int kp_op_QLinearConv(kp_op_ctx *ctx);
 int kp_op_KQConv(kp_op_ctx *ctx);
 int kp_op_KQGemm(kp_op_ctx *ctx);
 int kp_op_KMaxPool8(kp_op_ctx *ctx);
+int kp_op_KQAdd(kp_op_ctx *ctx);
+int kp_op_KQConcat(kp_op_ctx *ctx);
+int kp_op_KDynQMatMul(kp_op_ctx *ctx);
+int kp_op_KDynQConv(kp_op_ctx *ctx);
 
 #endif

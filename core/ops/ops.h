@@ -41,7 +41,8 @@ struct kp_op_ctx {
      * fused activation (only ReLU or none then). 0 otherwise. */
     int fused_pool;
     /* Data the executor prepared once for this node (Conv: weights packed by kp_c3oc_pack for
-     * a 3x3 kernel, group 1), borrowed; NULL when none. Kernels check prep_bytes before use. */
+     * a 3x3 kernel, group 1; Gemm: B packed by kp_gemmp_pack), borrowed; NULL when none.
+     * Kernels check prep_bytes before use. */
     const void *prep;
     size_t prep_bytes;
 };

@@ -215,6 +215,39 @@ MAXPOOL_BODY(double)
 MAXPOOL_BODY(int8_t)
 MAXPOOL_BODY(uint8_t)
 
+/* 2-D float MaxPool without dilation or Indices (e.g. ResNet's 3x3 stride 2 pad 1): for each
+ * output row, the maximum over the window's rows first (a contiguous, vectorisable pass into
+ * rmax), then over each window's columns. Same result as maxpool_float for non-NaN inputs. */
+static void maxpool2d_float(const float *x, float *y, int64_t planes, const win3 *w,
+                            const taps3 *tp, float *rmax) {
+    int64_t ih = w->in[1], iw = w->in[2], oh = w->out[1], ow = w->out[2];
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * ih * iw;
+        float *yp = y + pl * oh * ow;
+        for (int64_t oy = 0; oy < oh; oy++) {
+            int64_t l1 = tp->lo[1][oy], h1 = tp->hi[1][oy], r0 = oy * w->s[1] - w->pb[1];
+            if (h1 <= l1) { /* the window is all padding: maxpool_float writes 0 */
+                for (int64_t ox = 0; ox < ow; ox++) yp[oy * ow + ox] = 0;
+                continue;
+            }
+            memcpy(rmax, xp + (r0 + l1) * iw, (size_t)iw * sizeof *rmax);
+            for (int64_t j = l1 + 1; j < h1; j++) {
+                const float *row = xp + (r0 + j) * iw;
+                for (int64_t i = 0; i < iw; i++) rmax[i] = row[i] > rmax[i] ? row[i] : rmax[i];
+            }
+            for (int64_t ox = 0; ox < ow; ox++) {
+                int64_t l2 = tp->lo[2][ox], h2 = tp->hi[2][ox], c0 = ox * w->s[2] - w->pb[2];
+                float best = 0;
+                for (int64_t j = l2; j < h2; j++) {
+                    float v = rmax[c0 + j];
+                    if (j == l2 || v > best) best = v;
+                }
+                yp[oy * ow + ox] = best;
+            }
+        }
+    }
+}
+
 static int maxpool_run(kp_op_ctx *ctx) {
     const kp_tensor *x = kp_op_input(ctx, 0);
     if (x && x->dtype != KP_FLOAT && x->dtype != KP_DOUBLE && x->dtype != KP_INT8 &&
@@ -240,6 +273,12 @@ static int maxpool_run(kp_op_ctx *ctx) {
     }
     taps3 tp;
     if ((rc = make_taps(ctx, &w, &tp)) < 0) return rc;
+    if (!id && x->dtype == KP_FLOAT && sp.nd == 2 && w.d[1] == 1 && w.d[2] == 1) {
+        float *rmax = ctx->scratch(ctx, (size_t)(w.in[2] ? w.in[2] : 1) * sizeof *rmax);
+        if (!rmax) return ctx->err->code;
+        maxpool2d_float(x->data, y->data, planes, &w, &tp, rmax);
+        return 0;
+    }
     switch (x->dtype) {
     case KP_FLOAT: maxpool_float(x->data, y->data, id, planes, &w, &tp, col_major, sp.nd); break;
     case KP_DOUBLE: maxpool_double(x->data, y->data, id, planes, &w, &tp, col_major, sp.nd); break;

@@ -117,6 +117,10 @@ static inline int64_t map_idx(const qmap *m, int64_t i) {
     return (o * m->Ds + d / m->block) * m->inner + in;
 }
 
+/* Per-tensor QuantizeLinear of n floats into uint8 or int8, NaN -> 0 (SIMD where the CPU has
+ * it, the same bytes). */
+static void quant_rows(const float *x, int64_t n, float sc, float zp, int is_s8, void *y);
+
 static int quantize_linear(kp_op_ctx *ctx) {
     const kp_tensor *x = kp_op_input(ctx, 0), *s = kp_op_input(ctx, 1), *z = kp_op_input(ctx, 2);
     if (!x || !s) return kp_op_fail(ctx, KP_EFORMAT, "needs inputs x and y_scale");
@@ -139,22 +143,9 @@ static int quantize_linear(kp_op_ctx *ctx) {
     if (m.mode == 0 && x->dtype == KP_FLOAT) {
         float sc = kp_q_scale(s, 0);
         float zp = (float)kp_q_zp(z, 0);
-        const float *xf = x->data;
-        if (yt == KP_UINT8) {
-            uint8_t *yo = y->data;
-            for (int64_t i = 0; i < x->numel; i++) {
-                float v = kp_rne(xf[i] / sc) + zp;
-                /* NaN gives 0, as in the generic path below (and ONNX's reference). */
-                yo[i] = isnan(v) ? 0 : (uint8_t)(v < 0.f ? 0.f : v > 255.f ? 255.f : v);
-            }
-            return 0;
-        }
-        if (yt == KP_INT8) {
-            int8_t *yo = y->data;
-            for (int64_t i = 0; i < x->numel; i++) {
-                float v = kp_rne(xf[i] / sc) + zp;
-                yo[i] = isnan(v) ? 0 : (int8_t)(v < -128.f ? -128.f : v > 127.f ? 127.f : v);
-            }
+        /* NaN gives 0, as in the generic path below (and ONNX's reference). */
+        if (yt == KP_UINT8 || yt == KP_INT8) {
+            quant_rows(x->data, x->numel, sc, zp, yt == KP_INT8, y->data);
             return 0;
         }
     }
@@ -235,20 +226,40 @@ __attribute__((target("avx512f"))) static void range_512(const float *x, int64_t
     }
 }
 
+/* y = saturate(rne(x / scale) + zp) into uint8 ([0, 255]) or int8 ([-128, 127]), NaN -> 0, 16
+ * at a time; returns how many were done (the caller finishes the tail in C). */
 __attribute__((target("avx512f"))) static int64_t quant_512(const float *x, int64_t n, float scale,
-                                                            float zpf, uint8_t *y) {
-    const __m512 s = _mm512_set1_ps(scale), z = _mm512_set1_ps(zpf), top = _mm512_set1_ps(255.f);
+                                                            float zpf, int is_s8, void *y) {
+    const __m512 s = _mm512_set1_ps(scale), z = _mm512_set1_ps(zpf);
+    const __m512 lo = _mm512_set1_ps(is_s8 ? -128.f : 0.f),
+                 hi = _mm512_set1_ps(is_s8 ? 127.f : 255.f);
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m512 v = _mm512_div_ps(_mm512_loadu_ps(x + i), s);
         v = _mm512_add_ps(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
                           z);
-        v = _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), top); /* NaN -> 0 */
-        _mm_storeu_si128((__m128i *)(y + i), _mm512_cvtusepi32_epi8(_mm512_cvttps_epi32(v)));
+        v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v); /* NaN -> 0 */
+        __m512i q = _mm512_cvttps_epi32(_mm512_min_ps(_mm512_max_ps(v, lo), hi));
+        _mm_storeu_si128((__m128i *)((uint8_t *)y + i),
+                         is_s8 ? _mm512_cvtsepi32_epi8(q) : _mm512_cvtusepi32_epi8(q));
     }
     return i;
 }
 #endif
+
+static void quant_rows(const float *x, int64_t n, float sc, float zp, int is_s8, void *y) {
+    int64_t i = 0;
+#if defined(__x86_64__)
+    if (kp_cpu()->avx512f) i = quant_512(x, n, sc, zp, is_s8, y);
+#endif
+    for (; i < n; i++) {
+        float v = kp_rne(x[i] / sc) + zp;
+        if (is_s8)
+            ((int8_t *)y)[i] = isnan(v) ? 0 : (int8_t)(v < -128.f ? -128.f : v > 127.f ? 127.f : v);
+        else
+            ((uint8_t *)y)[i] = isnan(v) ? 0 : (uint8_t)(v < 0.f ? 0.f : v > 255.f ? 255.f : v);
+    }
+}
 
 void kp_q_dynamic_u8(const float *x, int64_t n, uint8_t *y, float *scale_out, uint8_t *zp_out,
                      int portable) {
@@ -270,7 +281,7 @@ void kp_q_dynamic_u8(const float *x, int64_t n, uint8_t *y, float *scale_out, ui
     if (zpf < 0.f) zpf = 0.f;
     if (zpf > 255.f) zpf = 255.f;
 #if defined(__x86_64__)
-    if (simd) done = quant_512(x, n, scale, zpf, y);
+    if (simd) done = quant_512(x, n, scale, zpf, 0, y);
 #endif
     for (int64_t i = done; i < n; i++) {
         float v = kp_rne(x[i] / scale) + zpf;
@@ -326,7 +337,11 @@ const kp_op_def kp_ops_quant[] = {
     {"", "QLinearConv", kp_op_QLinearConv},
     {"", "QLinearMatMul", kp_op_QLinearMatMul},
     {"", "QuantizeLinear", quantize_linear},
+    {"ai.kompress", "DynQConv", kp_op_KDynQConv},
+    {"ai.kompress", "DynQMatMul", kp_op_KDynQMatMul},
     {"ai.kompress", "MaxPool8", kp_op_KMaxPool8},
+    {"ai.kompress", "QAdd", kp_op_KQAdd},
+    {"ai.kompress", "QConcat", kp_op_KQConcat},
     {"ai.kompress", "QConv", kp_op_KQConv},
     {"ai.kompress", "QGemm", kp_op_KQGemm},
     {"ai.kompress", "RoundF16", round_f16},

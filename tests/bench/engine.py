@@ -188,6 +188,8 @@ def write_section(path, text):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=50)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="interleaved rounds per engine; the best round's medians are reported")
     ap.add_argument("--suite", type=int, default=6, help="how many suite conv nets")
     ap.add_argument("--build", default=os.environ.get("BUILD", "build"))
     ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
@@ -250,6 +252,15 @@ def main():
             rows.append((label, b, None, None, None, None, f"ours failed: {e}"))
             continue
         ort = run_ort(model, ins, a.runs, oo)
+        # More rounds, the engines taking turns: each figure is the best round's median, so a
+        # burst of other work on the machine during one engine's round does not decide a ratio.
+        for _ in range(a.rounds - 1):
+            o2 = run_ours(kp_run, model, ins, a.runs, od)
+            r2 = run_ort(model, ins, a.runs, oo)
+            for best, new in ((ours, o2), (ort, r2)):
+                for key in ("median_ms", "cpu_median_ms"):
+                    if new.get(key) is not None and new[key] < best[key]:
+                        best[key] = new[key]
         diff = max_diff(od, oo)
         pt = torch_latency(tname, np.load(ins[0]), a.runs) if tname and not a.no_torch else None
         note = ""
@@ -288,7 +299,9 @@ def main():
         f"{load0:.1f}, at the end {os.getloadavg()[0]:.1f} (a load above the CPU count means "
         "other work shared the CPUs: both engines slow down, ratios get noisy)",
         f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {ort_version}; "
-        f"runs per figure: {a.runs} (after 5 warm-up runs), median reported",
+        f"runs per figure: {a.runs} (after 5 warm-up runs), median reported; {a.rounds} rounds "
+        "per engine, taken in turns (ours, ORT, ours, ORT, ...), the best round's median kept "
+        "for each engine",
         f"- Command: `make && {cmd.strip()}`",
         "- ours = `build/tools/kp_run` (OpenBLAS 1 thread); ORT = onnxruntime-node, "
         "intraOpNumThreads=1, interOpNumThreads=1, graph optimizations on; PyTorch = eager, "

@@ -8,7 +8,12 @@
 #    JSON says so), outputs pass onnx.checker, and (when the ONNX Runtime harness is installed:
 #    sh tests/bench/setup.sh) ORT runs them with the same top-1 (+-0.5) as ours with
 #    --score all on all 2000;
-#  - too few samples to calibrate and score on others is an error that names --score all.
+#  - too few samples to calibrate and score on others is an error that names --score all;
+#  - with --project, compress calibrates on the project's subset (same hash as `kompress run`)
+#    and scores the same holdout (same top-1 of the original);
+#  - the executor runs the static CNN's layers as int8 kernels, and a residual Add between
+#    quantized layers as one int8 kernel (QAdd), a Concat likewise (QConcat), close to the
+#    float model.
 set -u
 K=${KOMPRESS:?}
 PY=/usr/bin/python3
@@ -68,7 +73,9 @@ r = json.load(open(sys.argv[1])); name = sys.argv[3]
 a, b = r["stages"][0], r["stages"][1]
 sc = r["scored"]
 n, cal = int(sys.argv[4]), int(sys.argv[5])
-assert sc == {"set": "holdout", "samples": n - cal, "of": n, "calibration_samples": cal}, sc
+assert {k: sc[k] for k in ("set", "samples", "of", "calibration_samples")} == \
+    {"set": "holdout", "samples": n - cal, "of": n, "calibration_samples": cal}, sc
+assert len(sc["calibration_hash"]) == 16 and "note" not in sc, sc
 print(f"{name}: {a['bytes']} -> {b['bytes']} bytes ({b['ratio']:.2f}x), top-1 {a['top1']:.2f}% -> "
       f"{b['top1']:.2f}%, agreement {100*b['agreement']:.2f}%, b=1 {a['latency_ms_b1']:.3f} -> "
       f"{b['latency_ms_b1']:.3f} ms")
@@ -111,6 +118,87 @@ if [ -x "$NT" ] && [ -f "$T/cnn-static.onnx" ]; then
   "$NT" "$T/cnn-static.onnx" 1 1 > "$T/nt" 2>&1 || bad "node_times failed: $(tail -2 "$T/nt")"
   nq=$(grep -c "ai.kompress:Q\(Conv\|Gemm\)" "$T/nt"); nf=$(grep -c " \(Conv\|Gemm\|DequantizeLinear\) ->" "$T/nt")
   [ "$nq" -eq 6 ] && [ "$nf" -eq 0 ] || bad "executor runs $nq int8 layers of 6 and $nf float Conv/Gemm/DQ: $(cat "$T/nt")"
+fi
+# and the dynamic MLP's DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul -> Add chains as
+# one kernel each (ai.kompress:DynQMatMul)
+if [ -x "$NT" ] && [ -f "$T/mlp-dynamic.onnx" ]; then
+  "$NT" "$T/mlp-dynamic.onnx" 1 1 > "$T/ntd" 2>&1 || bad "node_times failed: $(tail -2 "$T/ntd")"
+  nd=$(grep -c "ai.kompress:DynQMatMul" "$T/ntd"); nu=$(grep -c " \(MatMulInteger\|Cast\|DynamicQuantizeLinear\) ->" "$T/ntd")
+  [ "$nd" -eq 3 ] && [ "$nu" -eq 0 ] || bad "dynamic MLP: $nd fused layers of 3, $nu unfused nodes: $(cat "$T/ntd")"
+fi
+
+# With --project and no --calib/--seed, compress calibrates on the project's subset and scores
+# the holdout its runs score: same calibration hash, same top-1 of the original as `kompress run`.
+mkdir -p "$T/proj" && cp $EX/cnn.onnx $EX/project.json "$T/proj/"
+$PY - "$T/proj/project.json" $LIMIT $CAL <<'PYEOF' || bad "could not write the test project"
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["data"]["eval_limit"] = int(sys.argv[2]); d["data"]["calib_samples"] = int(sys.argv[3])
+d["plan"] = [{"pass": "fold", "params": "", "enabled": True}]
+json.dump(d, open(sys.argv[1], "w"))
+PYEOF
+if "$K" run "$T/proj" --json > "$T/run.json" 2> "$T/run.err" &&
+   "$K" compress $EX/cnn.onnx -o "$T/f.onnx" --pass fold --project "$T/proj/project.json" \
+     --runs 1 --json > "$T/f.json" 2> "$T/f.err"; then
+  $PY - "$T/proj/project.json" "$T/f.json" $CAL <<'PYEOF' || fail=1
+import json, sys
+run = json.load(open(sys.argv[1]))["runs"][-1]; c = json.load(open(sys.argv[2]))
+sc = c["scored"]
+print(f"project: run and compress calibrate on {run['calib_hash']} / {sc['calibration_hash']}, "
+      f"original top-1 {run['before']['top1']:.2f}% / {c['stages'][0]['top1']:.2f}% on {sc['samples']} samples")
+assert sc["calibration_hash"] == run["calib_hash"], (sc, run["calib_hash"])
+assert sc["calibration_samples"] == int(sys.argv[3]) and sc["set"] == "holdout", sc
+assert abs(run["before"]["top1"] - c["stages"][0]["top1"]) < 1e-6
+PYEOF
+else
+  bad "project run/compress failed: $(cat "$T/run.err" "$T/f.err")"
+fi
+
+# a residual Add between quantized layers runs as one int8 kernel (ai.kompress:QAdd), and the
+# quantized model stays close to the float one in our executor
+QA=${BUILD:-build}/tools/quant_apply
+if [ -x "$NT" ] && [ -x "$QA" ]; then
+  $PY tests/e2e/make_residual.py "$T/res.onnx" || bad "cannot build the residual model"
+  if "$QA" "$T/res.onnx" "$T/res_q.onnx" --random-calib 4 quant-static > "$T/res.log" 2>&1; then
+    cos=$(sed -n 's/.*cosine \([0-9.]*\).*/\1/p' "$T/res.log")
+    $PY -c "import sys; sys.exit(0 if float('$cos') > 0.999 else 1)" || bad "residual: cosine $cos"
+    "$NT" "$T/res_q.onnx" 2 1 > "$T/res.nt" 2>&1 || bad "node_times on the residual model failed"
+    grep -q "ai.kompress:QAdd" "$T/res.nt" && ! grep -q " Add ->" "$T/res.nt" ||
+      bad "residual Add not fused to int8: $(cat "$T/res.nt")"
+    echo "residual: int8 Add fused, cosine $cos"
+  else
+    bad "quant-static on the residual model: $(tail -3 "$T/res.log")"
+  fi
+fi
+
+# the same for a Concat of two quantized branches (ai.kompress:QConcat)
+if [ -x "$NT" ] && [ -x "$QA" ]; then
+  $PY - "$T/cat.onnx" <<'PYEOF' || bad "cannot build the concat model"
+import sys, numpy as np, onnx
+from onnx import helper as h, numpy_helper as nh, TensorProto as T
+rng = np.random.default_rng(0)
+W = lambda n, *s: nh.from_array((0.3 * rng.standard_normal(s)).astype(np.float32), n)
+p = dict(pads=[1, 1, 1, 1], kernel_shape=[3, 3])
+nodes = [h.make_node("Conv", ["x", "w1"], ["a"], **p), h.make_node("Relu", ["a"], ["ar"]),
+         h.make_node("Conv", ["x", "w2"], ["b"], **p), h.make_node("Relu", ["b"], ["br"]),
+         h.make_node("Concat", ["ar", "br"], ["c"], axis=1),
+         h.make_node("Conv", ["c", "w3"], ["y"], **p)]
+g = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", T.FLOAT, ["N", 2, 8, 8])],
+                 [h.make_tensor_value_info("y", T.FLOAT, ["N", 3, 8, 8])],
+                 [W("w1", 4, 2, 3, 3), W("w2", 4, 2, 3, 3), W("w3", 3, 8, 3, 3)])
+m = h.make_model(g, opset_imports=[h.make_opsetid("", 13)]); m.ir_version = 7
+onnx.save(m, sys.argv[1])
+PYEOF
+  if "$QA" "$T/cat.onnx" "$T/cat_q.onnx" --random-calib 4 quant-static > "$T/cat.log" 2>&1; then
+    cos=$(sed -n 's/.*cosine \([0-9.]*\).*/\1/p' "$T/cat.log")
+    $PY -c "import sys; sys.exit(0 if float('$cos') > 0.999 else 1)" || bad "concat: cosine $cos"
+    "$NT" "$T/cat_q.onnx" 2 1 > "$T/cat.nt" 2>&1 || bad "node_times on the concat model failed"
+    grep -q "ai.kompress:QConcat" "$T/cat.nt" && ! grep -q " Concat ->" "$T/cat.nt" ||
+      bad "Concat not fused to int8: $(cat "$T/cat.nt")"
+    echo "concat: int8 Concat fused, cosine $cos"
+  else
+    bad "quant-static on the concat model: $(tail -3 "$T/cat.log")"
+  fi
 fi
 
 [ "$(sum $EX/mlp.onnx)" = "$before_mlp" ] || bad "the input MLP changed"

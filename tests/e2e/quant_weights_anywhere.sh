@@ -3,6 +3,12 @@
 # inside both branches of an If. Every one must become int8 (MatMulInteger), the result must
 # pass onnx.checker and stay close to the float model (checked by build/tools/quant_apply on
 # random inputs when our executor runs If).
+# quant-static on the same model (calibrated on seeded random inputs): top-level weights int8
+# in QDQ, the If branches' Gemms int8 through the dynamic pattern (activations inside bodies are
+# not calibrated), close to the float model.
+# Weights stored compactly by prune/cluster (passes/wstore.h) are decoded first: prune ->
+# quant-static on the demo CNN and cluster -> quant-dynamic on the demo MLP leave every layer
+# with int8 weights and no compact-storage nodes, with outputs close to the original's.
 set -u
 PY=/usr/bin/python3
 QA=${BUILD:-build}/tools/quant_apply
@@ -54,3 +60,69 @@ cos = float(re.search(r"cosine ([0-9.]+)", open(sys.argv[2]).read()).group(1))
 assert cos > 0.999, cos
 print("quant_weights_anywhere: initializer, Constant node and If branches all int8; cosine", cos)
 PYEOF
+[ $? -eq 0 ] || exit 1
+
+# quant-static: QDQ at the top level, the dynamic pattern inside the If branches
+"$QA" "$T/in.onnx" "$T/st.onnx" --random-calib 4 quant-static > "$T/slog" 2>&1 || { cat "$T/slog"; echo "FAIL: quant-static"; exit 1; }
+cat "$T/slog"
+$PY - "$T/st.onnx" "$T/slog" <<'PYEOF' || exit 1
+import re, sys, onnx
+m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True)
+inits = {t.name: t for t in m.graph.initializer}
+prod = {o: n for n in m.graph.node for o in n.output}
+mms = [n for n in m.graph.node if n.op_type == "MatMul"]
+assert len(mms) == 2, [n.op_type for n in m.graph.node]
+for n in mms:  # both weights (initializer and Constant node) as int8 behind DequantizeLinear
+    d = prod.get(n.input[1])
+    assert d is not None and d.op_type == "DequantizeLinear", n.input
+    assert inits[d.input[0]].data_type == onnx.TensorProto.INT8, d.input
+    x = prod.get(n.input[0])
+    assert x is not None and x.op_type == "DequantizeLinear", n.input  # activation QDQ
+iff = [n for n in m.graph.node if n.op_type == "If"][0]
+for a in iff.attribute:
+    ops = [n.op_type for n in a.g.node]
+    assert "MatMulInteger" in ops and "Gemm" not in ops, (a.name, ops)
+log = open(sys.argv[2]).read()
+assert "2 layers inside If/Loop bodies" in log, log
+cos = float(re.search(r"cosine ([0-9.]+)", log).group(1))
+assert cos > 0.99, cos
+print("quant_weights_anywhere: quant-static top level QDQ, If branches int8; cosine", cos)
+PYEOF
+
+# compact storage from prune / cluster is decoded before quantizing
+D=/usr/share/datasets/fashion-mnist
+EX=examples/fashion-mnist
+if [ ! -f $D/t10k-images-idx3-ubyte.gz ]; then
+  echo "(no Fashion-MNIST: prune/cluster -> quant not checked)"; exit 0
+fi
+for case in "cnn prune:sparsity=0.5 quant-static" "mlp cluster:k=16 quant-dynamic"; do
+  set -- $case
+  "$QA" $EX/$1.onnx "$T/$1_$3.onnx" --idx $D/t10k-images-idx3-ubyte.gz $D/t10k-labels-idx1-ubyte.gz \
+    256 1000 $2 $3 > "$T/$1.log" 2>&1 || { cat "$T/$1.log"; echo "FAIL: $2 -> $3"; exit 1; }
+  tail -2 "$T/$1.log"
+  $PY - "$T/$1_$3.onnx" "$T/$1.log" "$3" <<'PYEOF' || exit 1
+import re, sys, onnx
+m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True)
+ops = [n.op_type for n in m.graph.node]
+left = [o for o in ("Gather", "ScatterElements", "CumSum", "ConstantOfShape") if o in ops]
+assert not left, f"compact-storage nodes left: {left}"
+inits = {t.name: t for t in m.graph.initializer}
+prod = {o: n for n in m.graph.node for o in n.output}
+if sys.argv[3] == "quant-static":
+    layers = [n for n in m.graph.node if n.op_type in ("Conv", "Gemm", "MatMul")]
+    assert len(layers) == 6, ops
+    for n in layers:
+        d = prod.get(n.input[1])
+        assert d is not None and d.op_type == "DequantizeLinear", (n.name, n.input)
+        assert inits[d.input[0]].data_type == onnx.TensorProto.INT8, d.input
+else:
+    assert ops.count("MatMulInteger") == 3 and "Gemm" not in ops, ops
+log = open(sys.argv[2]).read()
+cos = float(re.search(r"cosine ([0-9.]+)", log).group(1))
+agree = float(re.search(r"agree ([0-9.]+)", log).group(1))
+ref, new = map(float, re.search(r"top1 ref ([0-9.]+)% new ([0-9.]+)%", log).groups())
+assert cos > 0.99 and agree >= 0.95 and ref - new <= 2.0, (cos, agree, ref, new)
+print(f"quant_weights_anywhere: {sys.argv[1].split('/')[-1]}: int8 weights after compact storage; "
+      f"cosine {cos}, agree {agree}, top-1 {ref} -> {new}")
+PYEOF
+done

@@ -60,5 +60,9 @@ int main(int argc, char **argv) {
                g->nodes[i]->n_outputs ? g->nodes[i]->outputs[0] : "");
     kp_exec_free(e);
     kp_model_free(m);
+    for (size_t i = 0; i < n_in; i++) kp_tensor_free(in[i]);
+    free(in);
+    free(outs);
+    free(acc);
     return 0;
 }

@@ -1,10 +1,11 @@
 /* Applies registered passes and checks the result against the input:
- *   quant_apply IN.onnx OUT.onnx [--no-verify] [--idx IMAGES.gz LABELS.gz CALIB_N EVAL_N]
- *               PASS[:k=v,...] ...
+ *   quant_apply IN.onnx OUT.onnx [--no-verify] [--idx IMAGES.gz LABELS.gz CALIB_N EVAL_N |
+ *               --random-calib BATCHES] PASS[:k=v,...] ...
  * Without --idx: no calibration data, checked on random inputs. With --idx: Fashion-MNIST IDX
  * files preprocessed as the demo project declares ((x/255 - 0.286) / 0.353), the first CALIB_N
- * samples calibrate, the first EVAL_N are evaluated (top-1 of both models). For quantization
- * tests and benchmarks; `kompress compress` is the product. */
+ * samples calibrate, the first EVAL_N are evaluated (top-1 of both models). --random-calib:
+ * calibration on BATCHES batches of 16 seeded random inputs (kp_verify_random_inputs). For
+ * quantization tests and benchmarks; `kompress compress` is the product. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,26 @@ static int idx_get(kp_calib *c, size_t b, const kp_tensor *const **in, const int
     *in = d->tv;
     *lab = d->y + start;
     *bs = n;
+    return 0;
+}
+
+typedef struct rnd_data {
+    const kp_model *m;
+    kp_tensor **in;
+    size_t n_in;
+} rnd_data;
+
+static int rnd_get(kp_calib *c, size_t b, const kp_tensor *const **in, const int64_t **lab,
+                   size_t *bs, kp_error *err) {
+    rnd_data *r = c->user;
+    for (size_t i = 0; i < r->n_in; i++) kp_tensor_free(r->in[i]);
+    free(r->in);
+    r->in = NULL;
+    int rc = kp_verify_random_inputs(r->m, 16, 1000 + b, &r->in, &r->n_in, err);
+    if (rc) return rc;
+    *in = (const kp_tensor *const *)r->in;
+    *lab = NULL;
+    *bs = 16;
     return 0;
 }
 
@@ -108,6 +129,15 @@ int main(int argc, char **argv) {
         evalset.n_batches = (evalset.n_samples + d.batch - 1) / d.batch;
         first += 5;
     }
+    rnd_data rd = {ref, NULL, 0};
+    kp_calib rcal = {0};
+    if (argc > first + 1 && !strcmp(argv[first], "--random-calib")) {
+        rcal.user = &rd;
+        rcal.get = rnd_get;
+        rcal.n_batches = (size_t)atol(argv[first + 1]);
+        rcal.n_samples = rcal.n_batches * 16;
+        first += 2;
+    }
     for (int a = first; a < argc; a++) {
         const kp_pass *p;
         kp_params prm;
@@ -117,7 +147,7 @@ int main(int argc, char **argv) {
         }
         kp_pass_ctx ctx = {0};
         ctx.reference = ref;
-        ctx.calib = d.x ? &calib : NULL;
+        ctx.calib = d.x ? &calib : rcal.get ? &rcal : NULL;
         ctx.note = note;
         int rc = p->apply(m, &prm, &ctx, &err);
         kp_params_free(&prm);
@@ -153,6 +183,8 @@ int main(int argc, char **argv) {
     kp_model_free(m);
     kp_model_free(ref);
     kp_tensor_free(d.t);
+    for (size_t i = 0; i < rd.n_in; i++) kp_tensor_free(rd.in[i]);
+    free(rd.in);
     free(d.x);
     free(d.y);
     return 0;

@@ -4,7 +4,7 @@
  * channel-vectorised and width-vectorised direct 3x3 kernels, im2col + sgemm (5x5, stride 2,
  * and every shape when run with KOMPRESS_ISA=c, as tests/e2e/conv_portable.sh does), and for
  * MaxPools that must not be fused (3x3 window, ceil_mode, pads) and activations that block the
- * pool fusion (LeakyRelu). */
+ * pool fusion (LeakyRelu). Also MaxPool's 2-D fast path against its general loop. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +17,7 @@
 
 #include "core/exec.h"
 #include "core/graph.h"
+#include "core/ops/ops.h"
 
 static uint32_t rng = 99;
 static float frand(void) {
@@ -36,13 +37,15 @@ typedef struct {
     int64_t pk, ps;  /* MaxPool kernel and stride */
     int64_t ppad;    /* MaxPool pads (all sides) */
     int ceil;        /* MaxPool ceil_mode */
+    int64_t group;   /* Conv group (0 = 1) */
 } shape;
 
 /* x -> Conv(w, b) -> [act] -> MaxPool -> y */
 static kp_model *build(const shape *s) {
     kp_model *m = kp_model_new();
     kp_graph *g = m->graph;
-    int64_t xd[4] = {-1, s->c, s->h, s->w}, wd[4] = {s->m, s->c, s->k, s->k}, bd[1] = {s->m};
+    int64_t grp = s->group ? s->group : 1;
+    int64_t xd[4] = {-1, s->c, s->h, s->w}, wd[4] = {s->m, s->c / grp, s->k, s->k}, bd[1] = {s->m};
     int64_t yd[4] = {-1, s->m, -1, -1};
     g->inputs = calloc(1, sizeof *g->inputs);
     g->n_inputs = 1;
@@ -65,6 +68,7 @@ static kp_model *build(const shape *s) {
     kp_node_set_attr_ints(cv, "pads", 4, pads);
     kp_node_set_attr_ints(cv, "strides", 2, st);
     kp_node_set_attr_ints(cv, "kernel_shape", 2, ks);
+    if (grp > 1) kp_node_set_attr_int(cv, "group", grp);
     assert_int_equal(kp_graph_add_node(g, cv), 0);
     if (s->act) {
         const char *ain[1] = {"c"}, *aout[1] = {"a"};
@@ -122,14 +126,18 @@ static void check(const shape *s) {
 static void fused_paths(void **state) {
     (void)state;
     static const shape cases[] = {
-        {2, 1, 32, 28, 28, 3, 1, 1, "Relu", 2, 2, 0, 0},  /* demo CNN layer 1 */
-        {2, 32, 64, 14, 14, 3, 1, 1, "Relu", 2, 2, 0, 0}, /* demo CNN layer 2 */
-        {3, 3, 5, 9, 7, 3, 1, 1, "Relu", 2, 2, 0, 0},     /* odd sizes, few channels */
-        {2, 17, 33, 10, 13, 3, 1, 1, "Relu", 2, 2, 0, 0},
-        {1, 9, 18, 5, 31, 3, 1, 1, NULL, 2, 2, 0, 0},    /* no activation */
-        {2, 8, 16, 12, 11, 5, 1, 2, "Relu", 2, 2, 0, 0}, /* 5x5: im2col + sgemm */
-        {2, 4, 6, 13, 12, 3, 2, 1, "Relu", 2, 2, 0, 0},  /* stride 2: im2col */
-        {1, 20, 7, 3, 3, 3, 1, 1, "Relu", 2, 2, 0, 0},   /* 3x3 plane -> 1x1 */
+        {2, 1, 32, 28, 28, 3, 1, 1, "Relu", 2, 2, 0, 0, 1},  /* demo CNN layer 1 */
+        {2, 32, 64, 14, 14, 3, 1, 1, "Relu", 2, 2, 0, 0, 1}, /* demo CNN layer 2 */
+        {3, 3, 5, 9, 7, 3, 1, 1, "Relu", 2, 2, 0, 0, 1},     /* odd sizes, few channels */
+        {2, 17, 33, 10, 13, 3, 1, 1, "Relu", 2, 2, 0, 0, 1},
+        {1, 9, 18, 5, 31, 3, 1, 1, NULL, 2, 2, 0, 0, 1},      /* no activation */
+        {2, 8, 16, 12, 11, 5, 1, 2, "Relu", 2, 2, 0, 0, 1},   /* 5x5: im2col + sgemm */
+        {2, 4, 6, 13, 12, 3, 2, 1, "Relu", 2, 2, 0, 0, 1},    /* stride 2: im2col */
+        {1, 20, 7, 3, 3, 3, 1, 1, "Relu", 2, 2, 0, 0, 1},     /* 3x3 plane -> 1x1 */
+        {2, 24, 24, 13, 21, 3, 1, 1, "Relu", 2, 2, 0, 0, 24}, /* depthwise, stride 1 */
+        {2, 20, 20, 15, 40, 3, 2, 1, "Relu", 2, 2, 0, 0, 20}, /* depthwise, stride 2 */
+        {1, 8, 8, 9, 9, 5, 1, 2, NULL, 2, 2, 0, 0, 8},        /* depthwise 5x5: loop */
+        {2, 16, 32, 10, 10, 3, 1, 1, "Relu", 2, 2, 0, 0, 4},  /* grouped */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check(&cases[i]);
 }
@@ -137,19 +145,60 @@ static void fused_paths(void **state) {
 static void unfusable_pools(void **state) {
     (void)state;
     static const shape cases[] = {
-        {2, 16, 16, 9, 9, 3, 1, 1, "Relu", 3, 2, 0, 0},      /* 3x3 window */
-        {2, 16, 16, 9, 9, 3, 1, 1, "Relu", 2, 2, 0, 1},      /* ceil_mode */
-        {2, 16, 16, 8, 8, 3, 1, 1, "Relu", 2, 2, 1, 0},      /* padded pool */
-        {2, 16, 16, 8, 8, 3, 1, 1, "Relu", 2, 1, 0, 0},      /* stride 1 */
-        {2, 16, 16, 8, 8, 3, 1, 1, "LeakyRelu", 2, 2, 0, 0}, /* activation not ReLU */
+        {2, 16, 16, 9, 9, 3, 1, 1, "Relu", 3, 2, 0, 0, 1},      /* 3x3 window */
+        {2, 16, 16, 9, 9, 3, 1, 1, "Relu", 2, 2, 0, 1, 1},      /* ceil_mode */
+        {2, 16, 16, 8, 8, 3, 1, 1, "Relu", 2, 2, 1, 0, 1},      /* padded pool */
+        {2, 16, 16, 8, 8, 3, 1, 1, "Relu", 2, 1, 0, 0, 1},      /* stride 1 */
+        {2, 16, 16, 8, 8, 3, 1, 1, "LeakyRelu", 2, 2, 0, 0, 1}, /* activation not ReLU */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check(&cases[i]);
+}
+
+/* MaxPool without Indices takes the 2-D fast path (rows first); asking for Indices takes the
+ * general loop: Y must be the same, over windows, strides and pads that clip at the borders. */
+static void maxpool_fast_matches_general(void **state) {
+    (void)state;
+    static const int64_t cfg[][4] = {{3, 2, 1, 0}, {2, 2, 0, 1}, {3, 1, 1, 0}, {5, 3, 2, 1},
+                                     {3, 2, 0, 1}, {2, 1, 1, 0}, {4, 3, 3, 1}};
+    for (size_t t = 0; t < sizeof cfg / sizeof *cfg; t++) {
+        int64_t k = cfg[t][0], st = cfg[t][1], pd = cfg[t][2], ceil = cfg[t][3];
+        int64_t xd[4] = {2, 3, 9 + (int64_t)t, 7 + 2 * (int64_t)t};
+        kp_tensor *x = kp_tensor_new(KP_FLOAT, 4, xd, NULL);
+        assert_non_null(x);
+        for (int64_t i = 0; i < x->numel; i++) ((float *)x->data)[i] = frand();
+        const char *in[1] = {"x"}, *o1[1] = {"y"}, *o2[2] = {"y", "i"};
+        kp_node *fast = kp_node_new("MaxPool", "fast", 1, in, 1, o1);
+        kp_node *gen = kp_node_new("MaxPool", "gen", 1, in, 2, o2);
+        int64_t ks[2] = {k, k}, ss[2] = {st, st}, ps[4] = {pd, pd, pd, pd};
+        for (int j = 0; j < 2; j++) {
+            kp_node *nd = j ? gen : fast;
+            kp_node_set_attr_ints(nd, "kernel_shape", 2, ks);
+            kp_node_set_attr_ints(nd, "strides", 2, ss);
+            kp_node_set_attr_ints(nd, "pads", 4, ps);
+            kp_node_set_attr_int(nd, "ceil_mode", ceil);
+        }
+        kp_error err = {0};
+        kp_tensor *yf = NULL, *yg[2] = {NULL, NULL};
+        const kp_tensor *ins[1] = {x};
+        if (kp_op_call(fast, 12, 1, ins, 1, &yf, &err)) fail_msg("%s", err.msg);
+        if (kp_op_call(gen, 12, 1, ins, 2, yg, &err)) fail_msg("%s", err.msg);
+        assert_int_equal(yf->numel, yg[0]->numel);
+        assert_true(yf->numel > 0);
+        assert_memory_equal(yf->data, yg[0]->data, (size_t)yf->numel * sizeof(float));
+        kp_tensor_free(yf);
+        kp_tensor_free(yg[0]);
+        kp_tensor_free(yg[1]);
+        kp_tensor_free(x);
+        kp_node_free(fast);
+        kp_node_free(gen);
+    }
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fused_paths),
         cmocka_unit_test(unfusable_pools),
+        cmocka_unit_test(maxpool_fast_matches_general),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

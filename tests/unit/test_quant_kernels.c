@@ -10,6 +10,7 @@
 
 #include "ophelp.h"
 
+#include "core/calib_stats.h"
 #include "core/ops/int8_gemm.h"
 #include "core/ops/int8_ops.h"
 
@@ -247,14 +248,13 @@ static void maxpool8_exact(void **state) {
 static void qconv_direct_exact(void **state) {
     (void)state;
     kp_error e;
-    for (int v = 0; v < 4; v++) {
-        /* v = 2, 3: rows of 3 bytes (one or three channels), padded to a quad by a zero tap */
+    for (int v = 0; v < 7; v++) {
+        /* v = 2, 3: rows of 3 bytes (one or three channels), padded to a quad by a zero tap;
+         * v = 4..6: kernel rows of 72, 64 and 32 bytes (the AMX path where the CPU has it:
+         * a 64-byte chunk plus a remainder, whole chunks only, a remainder only) */
+        static const int64_t cs[7] = {8, 8, 1, 3, 24, 32, 16}, kws[7] = {2, 2, 3, 3, 3, 2, 2};
         int sgn = v & 1;
-        const int64_t N = 2,
-                      C = v == 2   ? 1
-                          : v == 3 ? 3
-                                   : 8,
-                      H = 9, W = 11, CO = 20, KH = 3, KW = v >= 2 ? 3 : 2;
+        const int64_t N = 2, C = cs[v], H = 9, W = 11, CO = v == 5 ? 70 : 20, KH = 3, KW = kws[v];
         kp_dtype xt = sgn ? KP_INT8 : KP_UINT8;
         kp_tensor *x = tt(xt, 4, D(N, C, H, W), NULL);
         kp_tensor *w = tt(KP_INT8, 4, D(CO, C, KH, KW), NULL);
@@ -347,6 +347,283 @@ static void dynamic_quantize_simd_matches_c(void **state) {
     for (int i = 0; i < 1037; i++) /* the definition, spot-checked */
         if (i != 500)
             assert_int_equal(y0[i], (int)fminf(255.f, fmaxf(0.f, kp_rne(x[i] / s0) + (float)z0)));
+}
+
+/* QuantizeLinear per tensor on more than a vector's worth (the SIMD path where the CPU has it)
+ * against the definition: ties, saturation both ways, NaN -> 0, uint8 and int8. */
+static void quantize_linear_long(void **state) {
+    (void)state;
+    kp_error e;
+    kp_tensor *x = tt(KP_FLOAT, 1, D(1037), NULL);
+    float *xf = x->data;
+    for (int i = 0; i < 1037; i++) xf[i] = (float)rnd(-400000, 400000) * 1e-3f;
+    for (int i = 0; i < 50; i++) xf[11 * i + 2] = ((float)rnd(-300, 300) + 0.5f) * 0.25f; /* ties */
+    xf[7] = NAN;
+    xf[8] = 1e30f;
+    xf[9] = -1e30f;
+    for (int s8 = 0; s8 < 2; s8++) {
+        kp_tensor *sc = tt(KP_FLOAT, 0, NULL, V(0.25));
+        kp_tensor *z = tt(s8 ? KP_INT8 : KP_UINT8, 0, NULL, V(s8 ? -3 : 120));
+        const kp_tensor *in[3] = {x, sc, z};
+        kp_tensor *out[1] = {0};
+        kp_node *n = mknode("QuantizeLinear", 3, in, 1);
+        assert_int_equal(run(n, 13, 3, in, 1, out, &e), 0);
+        for (int i = 0; i < 1037; i++) {
+            float v = kp_rne(xf[i] / 0.25f) + (s8 ? -3.f : 120.f);
+            float lo = s8 ? -128.f : 0.f, hi = s8 ? 127.f : 255.f;
+            int want = isnan(v) ? 0 : (int)(v < lo ? lo : v > hi ? hi : v);
+            int got = s8 ? ((int8_t *)out[0]->data)[i] : ((uint8_t *)out[0]->data)[i];
+            if (got != want)
+                fail_msg("s8 %d i %d x %g: %d want %d", s8, i, (double)xf[i], got, want);
+        }
+        free_all(1, out);
+        kp_node_free(n);
+        kp_tensor *all[] = {sc, z};
+        free_all(2, all);
+    }
+    kp_tensor_free(x);
+}
+
+/* ai.kompress:QAdd equals DequantizeLinear x2 -> Add [-> Relu] -> QuantizeLinear run op by op:
+ * uint8 + int8 into uint8 or int8, channel broadcast, with and without relu. */
+static void qadd_matches_unfused(void **state) {
+    (void)state;
+    kp_error e;
+    kp_tensor *a = tt(KP_UINT8, 4, D(2, 3, 5, 7), NULL), *b = tt(KP_INT8, 4, D(1, 3, 1, 7), NULL);
+    for (int64_t i = 0; i < a->numel; i++) ((uint8_t *)a->data)[i] = (uint8_t)rnd(0, 255);
+    for (int64_t i = 0; i < b->numel; i++) ((int8_t *)b->data)[i] = (int8_t)rnd(-128, 127);
+    kp_tensor *sa = tt(KP_FLOAT, 0, NULL, V(0.037)), *za = tt(KP_UINT8, 0, NULL, V(90));
+    kp_tensor *sb = tt(KP_FLOAT, 0, NULL, V(0.051)), *zb = tt(KP_INT8, 0, NULL, V(-4));
+    for (int v = 0; v < 4; v++) {
+        int relu = v & 1, s8 = v >> 1;
+        kp_tensor *sy = tt(KP_FLOAT, 0, NULL, V(0.045));
+        kp_tensor *zy = tt(s8 ? KP_INT8 : KP_UINT8, 0, NULL, V(s8 ? 5 : 60));
+        const kp_tensor *in[8] = {a, sa, za, b, sb, zb, sy, zy};
+        kp_tensor *got[1] = {0}, *fa[1] = {0}, *fb[1] = {0}, *sum[1] = {0}, *r[1] = {0},
+                  *want[1] = {0};
+        kp_node *n = mknode("QAdd", 8, in, 1);
+        free(n->domain);
+        n->domain = strdup("ai.kompress");
+        kp_node_set_attr_int(n, "relu", relu);
+        assert_int_equal(run(n, 13, 8, in, 1, got, &e), 0);
+        const kp_tensor *i1[3] = {a, sa, za}, *i2[3] = {b, sb, zb};
+        kp_node *dq = mknode("DequantizeLinear", 3, i1, 1), *add, *rl, *q;
+        assert_int_equal(run(dq, 13, 3, i1, 1, fa, &e), 0);
+        assert_int_equal(run(dq, 13, 3, i2, 1, fb, &e), 0);
+        const kp_tensor *i3[2] = {fa[0], fb[0]};
+        add = mknode("Add", 2, i3, 1);
+        assert_int_equal(run(add, 13, 2, i3, 1, sum, &e), 0);
+        const kp_tensor *i4[1] = {sum[0]};
+        rl = mknode("Relu", 1, i4, 1);
+        assert_int_equal(run(rl, 13, 1, i4, 1, r, &e), 0);
+        const kp_tensor *i5[3] = {relu ? r[0] : sum[0], sy, zy};
+        q = mknode("QuantizeLinear", 3, i5, 1);
+        assert_int_equal(run(q, 13, 3, i5, 1, want, &e), 0);
+        assert_int_equal(got[0]->dtype, want[0]->dtype);
+        assert_int_equal(got[0]->numel, want[0]->numel);
+        assert_memory_equal(got[0]->data, want[0]->data, (size_t)want[0]->numel);
+        kp_tensor *all[] = {got[0], fa[0], fb[0], sum[0], r[0], want[0], sy, zy};
+        free_all(8, all);
+        kp_node *nodes[] = {n, dq, add, rl, q};
+        for (int k = 0; k < 5; k++) kp_node_free(nodes[k]);
+    }
+    kp_tensor *all[] = {a, b, sa, za, sb, zb};
+    free_all(6, all);
+}
+
+/* ai.kompress:QConcat equals DequantizeLinear per input -> Concat -> QuantizeLinear: inputs in
+ * the output's parameters (copied), in others, int8 among uint8; axis 1 and -1. */
+static void qconcat_matches_unfused(void **state) {
+    (void)state;
+    kp_error e;
+    kp_tensor *x[3] = {tt(KP_UINT8, 3, D(2, 3, 4), NULL), tt(KP_UINT8, 3, D(2, 3, 4), NULL),
+                       tt(KP_INT8, 3, D(2, 3, 4), NULL)};
+    for (int t = 0; t < 3; t++)
+        for (int64_t i = 0; i < x[t]->numel; i++) ((uint8_t *)x[t]->data)[i] = (uint8_t)rnd(0, 255);
+    kp_tensor *sc[3] = {tt(KP_FLOAT, 0, NULL, V(0.05)), tt(KP_FLOAT, 0, NULL, V(0.02)),
+                        tt(KP_FLOAT, 0, NULL, V(0.07))};
+    kp_tensor *zp[3] = {tt(KP_UINT8, 0, NULL, V(100)), tt(KP_UINT8, 0, NULL, V(3)),
+                        tt(KP_INT8, 0, NULL, V(-9))};
+    kp_tensor *sy = sc[0], *zy = zp[0]; /* input 0 is already in the output's parameters */
+    for (int ax = 0; ax < 2; ax++) {
+        const kp_tensor *in[11] = {sy, zy};
+        for (int t = 0; t < 3; t++)
+            in[2 + 3 * t] = x[t], in[3 + 3 * t] = sc[t], in[4 + 3 * t] = zp[t];
+        kp_tensor *got[1] = {0}, *f[3] = {0}, *cat[1] = {0}, *want[1] = {0};
+        kp_node *n = mknode("QConcat", 11, in, 1);
+        free(n->domain);
+        n->domain = strdup("ai.kompress");
+        kp_node_set_attr_int(n, "axis", ax ? -1 : 1);
+        assert_int_equal(run(n, 13, 11, in, 1, got, &e), 0);
+        kp_node *dq = NULL;
+        for (int t = 0; t < 3; t++) {
+            const kp_tensor *i1[3] = {x[t], sc[t], zp[t]};
+            if (!dq) dq = mknode("DequantizeLinear", 3, i1, 1);
+            kp_tensor *o[1] = {0};
+            assert_int_equal(run(dq, 13, 3, i1, 1, o, &e), 0);
+            f[t] = o[0];
+        }
+        const kp_tensor *i2[3] = {f[0], f[1], f[2]};
+        kp_node *c = mknode("Concat", 3, i2, 1);
+        kp_node_set_attr_int(c, "axis", ax ? -1 : 1);
+        assert_int_equal(run(c, 13, 3, i2, 1, cat, &e), 0);
+        const kp_tensor *i3[3] = {cat[0], sy, zy};
+        kp_node *q = mknode("QuantizeLinear", 3, i3, 1);
+        assert_int_equal(run(q, 13, 3, i3, 1, want, &e), 0);
+        assert_int_equal(got[0]->numel, want[0]->numel);
+        for (int d = 0; d < 3; d++) assert_int_equal(got[0]->dims[d], want[0]->dims[d]);
+        assert_memory_equal(got[0]->data, want[0]->data, (size_t)want[0]->numel);
+        kp_tensor *all[] = {got[0], f[0], f[1], f[2], cat[0], want[0]};
+        free_all(6, all);
+        kp_node_free(n);
+        kp_node_free(dq);
+        kp_node_free(c);
+        kp_node_free(q);
+    }
+    for (int t = 0; t < 3; t++) {
+        kp_tensor *all[] = {x[t], sc[t], zp[t]};
+        free_all(3, all);
+    }
+}
+
+/* ai.kompress:DynQMatMul equals DynamicQuantizeLinear -> MatMulInteger -> Cast ->
+ * Mul(., Mul(scale, w_scale)) -> Add(bias) run op by op; per-channel and per-tensor scales,
+ * with and without bias, a 3-D input. */
+static void dynq_matmul_matches_unfused(void **state) {
+    (void)state;
+    kp_error e;
+    const int64_t B = 2, M = 5, K = 70, N = 19;
+    kp_tensor *x = tt(KP_FLOAT, 3, D(B, M, K), NULL), *w = tt(KP_INT8, 2, D(K, N), NULL);
+    kp_tensor *wsv = tt(KP_FLOAT, 1, D(N), NULL), *wss = tt(KP_FLOAT, 0, NULL, V(0.013));
+    kp_tensor *bias = tt(KP_FLOAT, 1, D(N), NULL), *wz = tt(KP_INT8, 1, D(N), NULL);
+    for (int64_t i = 0; i < x->numel; i++) ((float *)x->data)[i] = (float)rnd(-3000, 5000) * 1e-3f;
+    for (int64_t i = 0; i < w->numel; i++) ((int8_t *)w->data)[i] = (int8_t)rnd(-127, 127);
+    for (int64_t i = 0; i < N; i++) {
+        ((float *)wsv->data)[i] = (float)rnd(1, 100) * 1e-3f;
+        ((float *)bias->data)[i] = (float)rnd(-1000, 1000) * 1e-3f;
+        ((int8_t *)wz->data)[i] = 0;
+    }
+    for (int v = 0; v < 2; v++) {
+        const kp_tensor *ws = v ? wss : wsv, *bv = v ? NULL : bias;
+        const kp_tensor *in[5] = {x, w, wz, ws, bv};
+        kp_tensor *got[1] = {0};
+        kp_node *n = mknode("DynQMatMul", 5, in, 1);
+        free(n->domain);
+        n->domain = strdup("ai.kompress");
+        assert_int_equal(run(n, 13, 5, in, 1, got, &e), 0);
+        const kp_tensor *i1[1] = {x};
+        kp_tensor *dq[3] = {0}, *acc[1] = {0}, *f[1] = {0}, *sc[1] = {0}, *t[1] = {0}, *y[1] = {0};
+        kp_node *n1 = mknode("DynamicQuantizeLinear", 1, i1, 3);
+        assert_int_equal(run(n1, 13, 1, i1, 3, dq, &e), 0);
+        const kp_tensor *i2[4] = {dq[0], w, dq[2], wz};
+        kp_node *n2 = mknode("MatMulInteger", 4, i2, 1);
+        assert_int_equal(run(n2, 13, 4, i2, 1, acc, &e), 0);
+        const kp_tensor *i3[1] = {acc[0]};
+        kp_node *n3 = mknode("Cast", 1, i3, 1);
+        kp_node_set_attr_int(n3, "to", KP_FLOAT);
+        assert_int_equal(run(n3, 13, 1, i3, 1, f, &e), 0);
+        const kp_tensor *i4[2] = {dq[1], ws};
+        kp_node *n4 = mknode("Mul", 2, i4, 1);
+        assert_int_equal(run(n4, 13, 2, i4, 1, sc, &e), 0);
+        const kp_tensor *i5[2] = {f[0], sc[0]};
+        assert_int_equal(run(n4, 13, 2, i5, 1, t, &e), 0);
+        kp_node *n6 = NULL;
+        if (bv) {
+            const kp_tensor *i6[2] = {t[0], bv};
+            n6 = mknode("Add", 2, i6, 1);
+            assert_int_equal(run(n6, 13, 2, i6, 1, y, &e), 0);
+        }
+        const kp_tensor *want = bv ? y[0] : t[0];
+        assert_int_equal(got[0]->rank, 3);
+        assert_int_equal(got[0]->dims[2], N);
+        assert_memory_equal(got[0]->data, want->data, (size_t)want->numel * sizeof(float));
+        kp_tensor *all[] = {got[0], dq[0], dq[1], dq[2], acc[0], f[0], sc[0], t[0], y[0]};
+        free_all(9, all);
+        kp_node *nodes[] = {n, n1, n2, n3, n4, n6};
+        for (int k = 0; k < 6; k++) kp_node_free(nodes[k]);
+    }
+    kp_tensor *all[] = {x, w, wsv, wss, bias, wz};
+    free_all(6, all);
+}
+
+/* ai.kompress:DynQConv equals DynamicQuantizeLinear -> ConvInteger -> Cast ->
+ * Mul(., Mul(scale, w_scale)) -> Add(bias) run op by op (scales and bias along channels). */
+static void dynq_conv_matches_unfused(void **state) {
+    (void)state;
+    kp_error e;
+    kp_tensor *x = tt(KP_FLOAT, 4, D(2, 8, 7, 6), NULL), *w = tt(KP_INT8, 4, D(5, 8, 3, 3), NULL);
+    kp_tensor *ws = tt(KP_FLOAT, 3, D(5, 1, 1), V(0.01, 0.02, 0.003, 0.04, 0.005));
+    kp_tensor *bias = tt(KP_FLOAT, 3, D(5, 1, 1), V(0.5, -0.25, 1.5, 0, -2));
+    kp_tensor *wz = tt(KP_INT8, 0, NULL, V(0));
+    for (int64_t i = 0; i < x->numel; i++) ((float *)x->data)[i] = (float)rnd(-3000, 5000) * 1e-3f;
+    for (int64_t i = 0; i < w->numel; i++) ((int8_t *)w->data)[i] = (int8_t)rnd(-127, 127);
+    const kp_tensor *in[5] = {x, w, wz, ws, bias};
+    kp_tensor *got[1] = {0}, *dq[3] = {0}, *acc[1] = {0}, *f[1] = {0}, *sc[1] = {0}, *t[1] = {0},
+              *y[1] = {0};
+    kp_node *n = mknode("DynQConv", 5, in, 1);
+    free(n->domain);
+    n->domain = strdup("ai.kompress");
+    kp_node_set_attr_ints(n, "pads", 4, D(1, 1, 1, 1));
+    assert_int_equal(run(n, 13, 5, in, 1, got, &e), 0);
+    const kp_tensor *i1[1] = {x};
+    kp_node *n1 = mknode("DynamicQuantizeLinear", 1, i1, 3);
+    assert_int_equal(run(n1, 13, 1, i1, 3, dq, &e), 0);
+    const kp_tensor *i2[4] = {dq[0], w, dq[2], wz};
+    kp_node *n2 = mknode("ConvInteger", 4, i2, 1);
+    kp_node_set_attr_ints(n2, "pads", 4, D(1, 1, 1, 1));
+    assert_int_equal(run(n2, 13, 4, i2, 1, acc, &e), 0);
+    const kp_tensor *i3[1] = {acc[0]};
+    kp_node *n3 = mknode("Cast", 1, i3, 1);
+    kp_node_set_attr_int(n3, "to", KP_FLOAT);
+    assert_int_equal(run(n3, 13, 1, i3, 1, f, &e), 0);
+    const kp_tensor *i4[2] = {dq[1], ws};
+    kp_node *n4 = mknode("Mul", 2, i4, 1);
+    assert_int_equal(run(n4, 13, 2, i4, 1, sc, &e), 0);
+    const kp_tensor *i5[2] = {f[0], sc[0]};
+    assert_int_equal(run(n4, 13, 2, i5, 1, t, &e), 0);
+    const kp_tensor *i6[2] = {t[0], bias};
+    kp_node *n6 = mknode("Add", 2, i6, 1);
+    assert_int_equal(run(n6, 13, 2, i6, 1, y, &e), 0);
+    assert_int_equal(got[0]->numel, y[0]->numel);
+    assert_memory_equal(got[0]->data, y[0]->data, (size_t)y[0]->numel * sizeof(float));
+    kp_tensor *all[] = {got[0], dq[0], dq[1], dq[2], acc[0], f[0], sc[0],
+                        t[0],   y[0],  x,     w,     ws,     bias, wz};
+    free_all(14, all);
+    kp_node *nodes[] = {n, n1, n2, n3, n4, n6};
+    for (int k = 0; k < 6; k++) kp_node_free(nodes[k]);
+}
+
+/* method=mse: uniform data keeps (about) its whole range, lone far outliers are clipped,
+ * symmetric ranges stay symmetric and signed asymmetric ones keep both ends. */
+static void mse_range_choices(void **state) {
+    (void)state;
+    enum { NB = 2048 };
+    static double h[NB];
+    double lo, hi;
+    for (int i = 0; i < NB; i++) h[i] = 100;
+    kp_calib_mse_range(h, NB, 0.0, 1.0 / NB, 255, 0, &lo, &hi);
+    assert_true(lo == 0 && hi > 0.99 && hi <= 1.0);
+    /* [0, 100]: 2e7 values in [0, 1) and a single one at 100. Noise N h^2 / (12 * 255^2)
+     * against clipping (100 - h)^2 balance at h = 100 * 780300 / (N + 780300) = 3.76 */
+    for (int i = 0; i < NB; i++) h[i] = i < NB / 100 ? 1e6 : 0;
+    h[NB - 1] = 1;
+    kp_calib_mse_range(h, NB, 0.0, 100.0 / NB, 255, 0, &lo, &hi);
+    assert_true(lo == 0 && hi > 3.3 && hi < 4.2);
+    /* the same with real mass at 100: clipping it would cost more than coarser steps */
+    h[NB - 1] = 1e5;
+    kp_calib_mse_range(h, NB, 0.0, 100.0 / NB, 255, 0, &lo, &hi);
+    assert_true(hi > 99.0);
+    /* symmetric (even level count) over [-1, 1] */
+    for (int i = 0; i < NB; i++) h[i] = 10;
+    kp_calib_mse_range(h, NB, -1.0, 2.0 / NB, 254, 1, &lo, &hi);
+    assert_true(hi > 0.98 && lo == -hi);
+    /* asymmetric signed over [-0.5, 2] */
+    kp_calib_mse_range(h, NB, -0.5, 2.5 / NB, 255, 0, &lo, &hi);
+    assert_true(lo < -0.48 && lo >= -0.5 && hi > 1.98 && hi <= 2.0);
+    /* empty histogram: the full range back */
+    for (int i = 0; i < NB; i++) h[i] = 0;
+    kp_calib_mse_range(h, NB, -1.0, 3.0 / NB, 255, 0, &lo, &hi);
+    assert_true(lo == -1.0 && hi == 2.0);
 }
 
 /* [N, C, H, W] bytes -> [N, H, W, C] */
@@ -450,6 +727,12 @@ int main(void) {
         cmocka_unit_test(channels_last_exact),
         cmocka_unit_test(qconv_direct_exact),
         cmocka_unit_test(dynamic_quantize_simd_matches_c),
+        cmocka_unit_test(mse_range_choices),
+        cmocka_unit_test(quantize_linear_long),
+        cmocka_unit_test(qadd_matches_unfused),
+        cmocka_unit_test(qconcat_matches_unfused),
+        cmocka_unit_test(dynq_matmul_matches_unfused),
+        cmocka_unit_test(dynq_conv_matches_unfused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
