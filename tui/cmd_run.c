@@ -173,11 +173,11 @@ static int run(int argc, char **argv) {
         /* Reconstruction with no lossy step on before it has nothing to refit. */
         int lossy = 0;
         for (size_t i = 0; i < p->n_plan; i++) {
-            kp_plan_step *st = &p->plan[i];
-            const kp_pass *pass = kp_pass_find(reg, n, st->pass_id);
-            if (!st->enabled || !pass) continue;
-            if (!strcmp(st->pass_id, "reconstruct"))
-                st->enabled = lossy;
+            kp_plan_step *step = &p->plan[i];
+            const kp_pass *pass = kp_pass_find(reg, n, step->pass_id);
+            if (!step->enabled || !pass) continue;
+            if (!strcmp(step->pass_id, "reconstruct"))
+                step->enabled = lossy;
             else if (!pass->lossless)
                 lossy = 1;
         }
