@@ -86,9 +86,11 @@ static size_t alternatives(const kp_project *p, const kp_target *t, int have_dat
         a[n++] = (alt){"low rank + sharing", 4, {FOLD, LOWRANK, CLUSTER16, RECON}};
         a[n++] = (alt){"pruning + sharing", 4, {FOLD, PRUNE, CLUSTER16, RECON}};
         a[n++] = (alt){"deep pruning + sharing", 5, {FOLD, PRUNE80, RECON, CLUSTER16, RECON}};
+        a[n++] = (alt){"lossless only", 1, {FOLD}}; /* what stays when nothing else fits */
         return n;
     }
-    /* latency first */
+    /* latency first; the lossless clean-up alone is the baseline the others must beat */
+    a[n++] = (alt){"lossless only", 1, {FOLD}};
     if (target_fp16_fast(t) && (t->cls == KP_TARGET_GPU || !target_int8_fast(t)))
         a[n++] = (alt){"float16", 2, {FOLD, FP16}};
     /* GPUs: float16 is what their runtimes run fast without per-model int8 engine builds. */
@@ -115,6 +117,17 @@ kp_pt_corr kp_pt_learn(const kp_project *p, const char *pass_id) {
         const kp_run_record *rr = &p->runs[r];
         if (rr->status || !rr->step_after) continue;
         const kp_metrics_row *prev = &rr->before;
+        /* The accuracy part is learned only from a run whose whole-plan miss is larger than
+         * sampling noise explains (2 standard errors of trial and holdout together); a smaller
+         * miss teaches "no correction". Size and latency are measured, not sampled. */
+        int acc_sig = 1;
+        const kp_plan_info *pi = &rr->predicted;
+        if (pi->total.size_ratio > 0 && pi->acc_se > 0 && pi->trial_samples > 0 &&
+            rr->eval_samples > 0 && rr->before.top1 >= 0 && rr->after.top1 >= 0) {
+            double se_h = pi->acc_se * sqrt((double)pi->trial_samples / (double)rr->eval_samples);
+            double miss = (rr->before.top1 - rr->after.top1) - pi->total.acc_drop;
+            acc_sig = fabs(miss) > 2 * sqrt(pi->acc_se * pi->acc_se + se_h * se_h);
+        }
         for (size_t k = 0; k < rr->n_steps; k++) {
             const kp_metrics_row *m = &rr->step_after[k];
             const kp_plan_step *st = &rr->steps[k];
@@ -128,7 +141,7 @@ kp_pt_corr kp_pt_learn(const kp_project *p, const char *pass_id) {
                 ls += log((m->file_bytes / prev->file_bytes) / (e->size_ratio / cs));
                 ll += log((m->host_latency_ms / prev->host_latency_ms) / (e->latency_ratio / cl));
                 if (m->top1 >= 0 && prev->top1 >= 0) {
-                    dd += (prev->top1 - m->top1) - (e->acc_drop - cd);
+                    if (acc_sig) dd += (prev->top1 - m->top1) - (e->acc_drop - cd);
                     nd++;
                 }
                 c.n++;
@@ -354,23 +367,32 @@ static double goal_value(kp_goal g, const kp_estimate *e) {
 }
 
 /* 1 when a is better than b: meeting every budget first (when neither does, the one that
- * misses by less), then the first goal (2% counts as a tie), then the second goal. */
+ * misses by less), then the first goal (2% counts as a tie), then the second goal, then the
+ * accuracy cost. */
 static int better(const kp_project *p, const kp_plan *a, const kp_plan *b, double ex_a,
                   double ex_b) {
     int ia = a->info.meets, ib = b->info.meets;
     if (ia != ib) return ia;
     if (!ia) { /* the accuracy budget first, then whichever misses the rest by less */
-        int aa = a->total.acc_drop + 0.5 * a->info.acc_se <= p->max_drop + 1e-9;
-        int ab = b->total.acc_drop + 0.5 * b->info.acc_se <= p->max_drop + 1e-9;
+        int aa = a->total.acc_drop + KP_PT_SE_MARGIN * a->info.acc_se <= p->max_drop + 1e-9;
+        int ab = b->total.acc_drop + KP_PT_SE_MARGIN * b->info.acc_se <= p->max_drop + 1e-9;
         if (aa != ab) return aa;
-        if (fabs(ex_a - ex_b) > 1e-9) return ex_a < ex_b;
+        /* Missing a budget the person set: whichever misses by less. Missing only the
+         * target's RAM or flash (no plan fits): the goals decide, and the note says by how
+         * much it does not fit. */
+        if ((p->size_budget_bytes > 0 || p->latency_budget_ms > 0) && fabs(ex_a - ex_b) > 1e-9)
+            return ex_a < ex_b;
     }
     kp_goal g0 = p->goals[0] ? p->goals[0] : KP_GOAL_SIZE;
     double va = goal_value(g0, &a->total), vb = goal_value(g0, &b->total);
     double tie = g0 == KP_GOAL_ACCURACY ? 0.05 : 0.02 * vb;
     if (va < vb - tie) return 1;
     if (va > vb + tie) return 0;
+    /* A tie on the first goal: the second goal decides, else the smaller accuracy cost (a
+     * couple of percent of latency is not worth risking the budget for). */
     if (p->goals[1]) return goal_value(p->goals[1], &a->total) < goal_value(p->goals[1], &b->total);
+    if (fabs(a->total.acc_drop - b->total.acc_drop) > 0.05)
+        return a->total.acc_drop < b->total.acc_drop;
     return va < vb;
 }
 
@@ -496,5 +518,17 @@ int kp_planner_propose(const kp_project *p, const kp_model *m, const kp_target *
     split fit, val;
     split_init(&fit, calib, 0);
     split_init(&val, calib, 1);
-    return kp_planner_propose_split(p, m, t, passes, n_passes, &fit.c, &val.c, out, err);
+    int rc = kp_planner_propose_split(p, m, t, passes, n_passes, &fit.c, &val.c, out, err);
+    if (!rc) {
+        /* Only the figures stay (this entry's callers keep and free the steps alone); the
+         * trials measured inside the calibration subset, which runs never score anyway. */
+        kp_plan_info keep = out->info;
+        keep.note = NULL;
+        keep.tried = NULL;
+        keep.n_tried = 0;
+        keep.trial_samples = 0;
+        kp_plan_info_clear(&out->info);
+        out->info = keep;
+    }
+    return rc;
 }

@@ -21,7 +21,9 @@ typedef struct kp_plan {
 } kp_plan;
 
 /* Proposes a plan for p (model loaded by the caller as m). calib may be NULL (then no
- * measured sensitivity; estimates say so through lower confidence). */
+ * measured sensitivity; estimates say so through lower confidence). With calib, trials fit on
+ * its even batches and measure on its odd ones. out->info keeps the whole-plan figures but no
+ * tried list or note (see kp_planner_propose_split for those). */
 int kp_planner_propose(const kp_project *p, const kp_model *m, const kp_target *t,
                        const kp_pass *const *passes, size_t n_passes, const kp_calib *calib,
                        kp_plan *out, kp_error *err);

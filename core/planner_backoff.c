@@ -165,16 +165,17 @@ static int totals(const kp_pt_env *env, const kp_pt_run *run, const kp_pt_corr *
     if (rc) return rc;
     o->ram_bytes = (double)e.ram_bytes;
     o->fits_ram = e.fits_ram;
-    /* Judged with half a standard error of margin: a plan right at the budget on the trial
-     * samples is as likely to break it on the run's as not. */
-    double drop = o->drop + 0.5 * o->se;
+    /* Judged with one standard error of margin: a plan right at the budget on the trial
+     * samples is as likely to break it on the run's as not, and the best of many tried
+     * pipelines tends to have been measured lucky. */
+    double drop = o->drop + KP_PT_SE_MARGIN * o->se;
     double ex[5] = {0, 0, 0, 0, 0};
     const char *what[5] = {0};
     char buf[5][96];
     if (drop > p->max_drop + 1e-9) {
         ex[0] = (drop - p->max_drop) / (p->max_drop > 0.25 ? p->max_drop : 0.25);
         snprintf(buf[0], sizeof buf[0], "top-1 drop %.2f (+%.2f margin) > %.2f points", o->drop,
-                 0.5 * o->se, p->max_drop);
+                 KP_PT_SE_MARGIN * o->se, p->max_drop);
         what[0] = buf[0];
     }
     if (p->size_budget_bytes > 0 && o->bytes > p->size_budget_bytes) {
@@ -214,7 +215,7 @@ static int totals(const kp_pt_env *env, const kp_pt_run *run, const kp_pt_corr *
 }
 
 static int acc_ok(const kp_project *p, const kp_pt_tot *t) {
-    return t->drop + 0.5 * t->se <= p->max_drop + 1e-9;
+    return t->drop + KP_PT_SE_MARGIN * t->se <= p->max_drop + 1e-9;
 }
 
 static double goal_of(kp_goal g, const kp_pt_tot *t) {
@@ -307,7 +308,8 @@ static int fill_plan(const kp_pt_env *env, const kp_pt_cfg *c, const kp_pt_cfg *
         } else if (first->on[i] && is_recon(c->pass[i])) {
             snprintf(r, sizeof r, "off: no lossy step before it to refit");
         } else if (first->on[i]) {
-            snprintf(r, sizeof r, "off: the whole pipeline broke the %.2f-point budget with it; %.150s",
+            snprintf(r, sizeof r,
+                     "off: the whole pipeline broke the %.2f-point budget with it; %.150s",
                      env->p->max_drop, why[i]);
         } else {
             snprintf(r, sizeof r, "%.250s", why[i]);
@@ -351,7 +353,8 @@ int kp_pt_plan_alt(const kp_pt_env *env, const kp_pass *const *passes, size_t n_
         corr[k] = kp_pt_learn(p, pass->id);
         kp_estimate est;
         kp_error pe = {0};
-        int rc = kp_pt_pass_estimate(p, env->orig, env->t, pass, cfg.params[k], env->fit, &est, &pe);
+        int rc =
+            kp_pt_pass_estimate(p, env->orig, env->t, pass, cfg.params[k], env->fit, &est, &pe);
         if (rc == KP_ENOMEM || rc == KP_ECANCELLED) {
             *err = pe;
             return rc;

@@ -8,6 +8,9 @@
 #include "core/planner.h"
 
 #define KP_PT_MAX_STEPS 6
+/* A pipeline keeps the accuracy budget when its measured drop plus this many standard errors
+ * does. */
+#define KP_PT_SE_MARGIN 1.0
 
 /* A candidate pipeline: passes with parameters, each on or off. */
 typedef struct kp_pt_cfg {
@@ -19,14 +22,14 @@ typedef struct kp_pt_cfg {
 
 /* What one step did, measured on the pipeline as it stood (cumulative). */
 typedef struct kp_pt_step {
-    int ran;           /* 1 when the step was on and applied */
-    int failed;        /* 1 when it was on but the pass refused or failed (msg says why) */
-    char msg[256];     /* the error of a failed step */
-    double bytes;      /* file bytes after the step */
-    double lat;        /* latency after it: host seconds measured, or roofline seconds */
-    double cum_drop;   /* top-1 points lost against the original on the measuring set */
-    double agree;      /* top-1 agreement with the original, 0..1 */
-    kp_model *after;   /* owned: the model after this step (NULL when it did not run) */
+    int ran;         /* 1 when the step was on and applied */
+    int failed;      /* 1 when it was on but the pass refused or failed (msg says why) */
+    char msg[256];   /* the error of a failed step */
+    double bytes;    /* file bytes after the step */
+    double lat;      /* latency after it: host seconds measured, or roofline seconds */
+    double cum_drop; /* top-1 points lost against the original on the measuring set */
+    double agree;    /* top-1 agreement with the original, 0..1 */
+    kp_model *after; /* owned: the model after this step (NULL when it did not run) */
 } kp_pt_step;
 
 /* The measured state of the last pipeline tried; kept to re-run only from a changed step. */
@@ -41,9 +44,9 @@ typedef struct kp_pt_env {
     const kp_project *p;
     const kp_model *orig;
     const kp_target *t;
-    const kp_calib *fit;     /* passes fit on this (the run's calibration subset) */
-    const kp_calib *measure; /* accuracy is measured on this (disjoint from fit) */
-    int host;                /* latency measured here rather than roofline */
+    const kp_calib *fit;         /* passes fit on this (the run's calibration subset) */
+    const kp_calib *measure;     /* accuracy is measured on this (disjoint from fit) */
+    int host;                    /* latency measured here rather than roofline */
     double base_bytes, base_lat; /* of the original */
     double base_target_ms;       /* original latency on the target, ms (for budgets) */
     size_t n_measure;            /* samples in measure */
@@ -96,7 +99,7 @@ typedef struct kp_pt_tot {
     double size, lat, drop, se; /* ratios to the original; drop and its ± in points */
     double bytes, target_ms, ram_bytes;
     int fits_ram, meets;
-    double excess; /* how far past the worst-broken budget, relative (0 when met) */
+    double excess;  /* how far past the worst-broken budget, relative (0 when met) */
     char miss[200]; /* what is missed and by how much, "" when met */
 } kp_pt_tot;
 

@@ -86,9 +86,32 @@ int kp_target_estimate_model(const kp_target *t, const kp_model *m, double host_
         kp_model_stats_free(st);
         return kp_error_set(err, KP_ENOMEM, "out of memory");
     }
+    /* Nodes computed from weights alone (DequantizeLinear of int8 weights, codebook lookups,
+     * Casts of float16 weights) decode stored weights: a deployment runtime reads the stored
+     * form inside the consuming kernel, so their outputs count as weights, not as live
+     * activations. */
+    unsigned char *wdec = calloc(nn + 1, 1);
+    if (!wdec) {
+        free(born);
+        free(freed);
+        kp_model_stats_free(st);
+        return kp_error_set(err, KP_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < nn; i++) {
+        const kp_node *n = g->nodes[i];
+        int only = n->n_inputs > 0;
+        for (size_t k = 0; k < n->n_inputs && only; k++) {
+            const char *in = n->inputs[k];
+            if (!in[0] || kp_graph_init(g, in)) continue;
+            size_t pos = 0;
+            only = kp_graph_producer(g, in, &pos) && pos < i && wdec[pos];
+        }
+        wdec[i] = (unsigned char)only;
+    }
     double lat = 0, bw = t->mem_bw_gbs * 1e9;
     for (size_t i = 0; i < nn; i++) {
         const kp_node *n = g->nodes[i];
+        if (wdec[i]) continue;
         int b1 = 0;
         int64_t macs = kp_node_macs(g, n, &b1);
         double bytes = 0;
@@ -121,6 +144,7 @@ int kp_target_estimate_model(const kp_target *t, const kp_model *m, double host_
     }
     free(born);
     free(freed);
+    free(wdec);
     double weights = (double)st->param_bytes;
     kp_model_stats_free(st);
 

@@ -1,4 +1,4 @@
-/* kompress plan PROJECT [--json] [--calib N]: propose a plan and store it in project.json. */
+/* kompress plan PROJECT [--json] [--trial N]: propose a plan and store it in project.json. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>

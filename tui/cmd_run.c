@@ -170,6 +170,17 @@ static int run(int argc, char **argv) {
                 off = 1;
             }
         if (!off) break;
+        /* Reconstruction with no lossy step on before it has nothing to refit. */
+        int lossy = 0;
+        for (size_t i = 0; i < p->n_plan; i++) {
+            kp_plan_step *step = &p->plan[i];
+            const kp_pass *pass = kp_pass_find(reg, n, step->pass_id);
+            if (!step->enabled || !pass) continue;
+            if (!strcmp(step->pass_id, "reconstruct"))
+                step->enabled = lossy;
+            else if (!pass->lossless)
+                lossy = 1;
+        }
         /* The planner's prediction was for the plan before this change. */
         kp_plan_info_clear(&p->plan_info);
         if (!json)

@@ -42,7 +42,7 @@ def estimates(model):
 
 
 def compress(model, steps, out):
-    args = [K, "compress", model, "-o", out, "--project", PROJ, "--json", "--runs", "10"]
+    args = [K, "compress", model, "-o", out, "--project", PROJ, "--json", "--runs", "30"]
     if LIMIT:
         args += ["--limit", str(LIMIT)]
     for s in steps:
@@ -55,8 +55,30 @@ def compress(model, steps, out):
     st = d["stages"]
     if not d.get("ok") or any(s["status"] not in ("ok", "input") for s in st):
         return None
-    return {"bytes": st[-1]["bytes"], "lat": st[-1].get("latency_ms_b1"), "top1": st[-1].get("top1"),
+    return {"path": out, "bytes": st[-1]["bytes"], "lat": st[-1].get("latency_ms_b1"), "top1": st[-1].get("top1"),
+            "base_lat": st[0].get("latency_ms_b1"),
             "base_top1": st[0].get("top1"), "est": estimates(out)}
+
+
+def host_ms(model):
+    """Median batch-1 latency of model, timed by `kompress compress` (its input stage)."""
+    r = sh([K, "compress", model, "-o", os.path.join(tempfile.gettempdir(), "kp-planner-bench-timing.onnx"), "--pass", "fold",
+            "--json", "--runs", "50"])
+    try:
+        return json.loads(r.stdout)["stages"][0]["latency_ms_b1"]
+    except (ValueError, KeyError, IndexError):
+        return None
+
+
+def interleaved(a, b, rounds=5):
+    """Median host latency of models a and b, timed alternately (the load on a shared machine
+    drifts; timing both in turns compares them under the same load)."""
+    ta, tb = [], []
+    for _ in range(rounds):
+        ta.append(host_ms(a))
+        tb.append(host_ms(b))
+    ta, tb = sorted(x for x in ta if x), sorted(x for x in tb if x)
+    return (ta[len(ta) // 2] if ta else None), (tb[len(tb) // 2] if tb else None)
 
 
 def goal_value(goal, target, r):
@@ -64,7 +86,9 @@ def goal_value(goal, target, r):
         return r["bytes"]
     if goal == "accuracy":
         return -r["top1"]
-    return r["lat"] if target == "host" else r["est"][target]["latency_ms"]
+    # host: the ratio to the original timed in the same process (absolute sub-millisecond
+    # timings from different processes drift with the load on a shared machine)
+    return r["lat"] / r["base_lat"] if target == "host" else r["est"][target]["latency_ms"]
 
 
 def main():
@@ -103,19 +127,28 @@ def main():
         out_model = os.path.join(pdir, rj["model"]) if not rj["model"].startswith("/") else rj["model"]
         est = estimates(out_model)
         mine = {"bytes": rec["after"]["file_bytes"], "lat": rec["after"]["host_latency_ms"],
-                "top1": rec["after"]["top1"], "est": est}
+                "base_lat": rec["before"]["host_latency_ms"], "top1": rec["after"]["top1"], "est": est}
         base = rec["before"]
         drop = base["top1"] - mine["top1"]
         # the plan's own parameter choices (not every default), as the planner wrote them
         planned = {st["pass"]: st["params"] for st in proj["plan"] if st["enabled"]}
         steps = [s["pass"] + ("(%s)" % planned[s["pass"]] if planned.get(s["pass"]) else "")
                  for s in rec["steps"]]
-        # predicted = product of the enabled steps' estimates of that run
-        ps, pl, pd = 1.0, 1.0, 0.0
-        for s in rec["steps"]:
-            ps *= s["estimate"]["size_ratio"]
-            pl *= s["estimate"]["latency_ratio"]
-            pd += s["estimate"]["acc_drop"]
+        # predicted = the planner's measured trial of exactly this plan (run record "predicted");
+        # a run-level back-off changes the plan after planning: then the product of the steps'
+        # estimates (marked "*")
+        pr = rec.get("predicted")
+        if pr and pr["total"]["size_ratio"] > 0:
+            ps, pl, pd = pr["total"]["size_ratio"], pr["total"]["latency_ratio"], pr["total"]["acc_drop"]
+            pse, pn, star = pr["acc_se"], pr["trial_samples"], ""
+        else:
+            ps, pl, pd, pse, pn, star = 1.0, 1.0, 0.0, 0.0, 0, "*"
+            for s in rec["steps"]:
+                ps *= s["estimate"]["size_ratio"]
+                pl *= s["estimate"]["latency_ratio"]
+                pd += s["estimate"]["acc_drop"]
+        n_tried = len(pr["tried"]) if pr else 0
+        n_eval = rec.get("eval_samples", 0)
         ms = mine["bytes"] / base["file_bytes"]
         if target == "host":
             ml = mine["lat"] / base["host_latency_ms"] if base["host_latency_ms"] > 0 else 0
@@ -129,27 +162,45 @@ def main():
         better = sum(1 for v in vals if v < mv - 1e-12)
         best = vals[0] if vals else None
         best_c = ["+".join(c) for c, r in ok if goal_value(g0, target, r) == best][:1]
+        retimed = ""
         if g0 == "accuracy":  # within 10% of the best's error rate
             within = best is not None and (100 + mv) <= (100 + best) * 1.10 + 1e-9
+        elif g0 == "latency" and target == "host" and best_c:
+            # sub-millisecond timings from separate processes: time the planner's model and the
+            # best exhaustive one in turns, then compare
+            bm = [r for c, r in ok if "+".join(c) == best_c[0]][0]["path"]
+            t_mine, t_best = interleaved(out_model, bm)
+            within = t_mine is not None and t_best is not None and t_mine <= t_best * 1.10
+            retimed = " (timed in turns: %.4f vs %.4f ms)" % (t_mine or 0, t_best or 0)
         else:
             within = best is not None and mv <= best * 1.10 + 1e-12
+        ok_pred = abs(ps / ms - 1) <= 0.05 and abs(pl / ml - 1) <= 0.25 and abs(pd - drop) <= 1.0
         rows.append((name, target, ",".join(goals), " + ".join(steps) or "(nothing)", ps, ms, pl, ml, pd, drop,
-                     drop <= 1.0 + 1e-9, better, len(vals), best_c[0] if best_c else "-", within))
+                     drop <= 1.0 + 1e-9, better, len(vals), (best_c[0] if best_c else "-") + retimed, within,
+                     pse, star, ok_pred, n_tried, pn, n_eval))
         print("%s %s %s: %s" % (name, target, goals, rows[-1]), file=sys.stderr)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     lines = ["<!-- planner:begin -->", "## Planner", "",
              "Command: `/usr/bin/python3 tests/bench/planner.py%s` on %s (%s), single thread, batch 1. "
-             "Accuracy on %s Fashion-MNIST test images; budget 1.0 point. Latency: measured on the host; for other targets the roofline estimate of the real output (no such device here). Predicted = product of the "
-             "plan's step estimates (trials on the calibration subset); measured = the run. "
+             "Fashion-MNIST test images (%s); budget 1.0 point. Latency: measured on the host; for other targets the roofline estimate of the real output (no such device here). "
+             "Predicted = the planner's measured trial of exactly the plan it chose (passes fit on the run's "
+             "calibration subset of 512 samples; accuracy measured on the trial samples, other than those), "
+             "± the standard error of that paired top-1 difference; measured = the run, top-1 on the holdout "
+             "(the samples neither calibration nor the trials used). "
              "Rank = how many of the exhaustively measured single passes and ordered pairs that meet "
-             "the budget beat the planner's result on the first goal."
+             "the budget beat the planner's result on the first goal (`kompress compress`, top-1 on its holdout; "
+             "host latency compared as the ratio to the original timed in the same process; for a host latency "
+             "goal, \"within 10%%\" times the planner's model and the best exhaustive one in turns, 5 rounds of 50 runs)."
              % (" --quick" if QUICK else "", cpu, platform.machine(), LIMIT or "all 10000"), "",
-             "| model | target | goals | plan (as run) | size pred | size meas | latency pred | latency meas | drop pred | drop meas | meets budget | rank | best exhaustive | within 10% of best |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| model | target | goals | plan (as run) | pipelines tried | size pred | size meas | latency pred | latency meas | drop pred ± SE (trial samples) | drop meas (holdout samples) | pred within 5% / 25% / 1 pt | meets budget | rank | best exhaustive | within 10% of best |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append("| %s | %s | %s | %s | %.3f | %.3f | %.2f | %.2f | %.2f | %.2f | %s | %d of %d | %s | %s |"
-                     % (r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], "yes" if r[10] else "NO",
+        lines.append("| %s | %s | %s | %s | %d | %.3f%s | %.3f | %.2f%s | %.2f | %.2f ± %.2f%s (%d) | %.2f (%d) | %s | %s | %d of %d | %s | %s |"
+                     % (r[0], r[1], r[2], r[3], r[18], r[4], r[16], r[5], r[6], r[16], r[7], r[8], r[15], r[16],
+                        r[19], r[9], r[20], "yes" if r[17] else "NO", "yes" if r[10] else "NO",
                         r[11], r[12], r[13], "yes" if r[14] else "NO"))
+    if any(r[16] for r in rows):
+        lines += ["", "\\* the run backed off after planning: product of the steps' estimates."]
     lines += ["", "<!-- planner:end -->"]
     path = os.path.join(ROOT, "tests", "bench", "RESULTS.md")
     text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
