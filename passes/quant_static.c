@@ -49,6 +49,7 @@ typedef struct act {
     int32_t zp;
     char *dq;    /* name of the dequantized value */
     char *sname; /* name of its scale initializer (borrowed from the graph's tensor) */
+    char *zname; /* name of its zero point initializer (borrowed likewise) */
 } act;
 
 typedef struct sq {
@@ -226,6 +227,16 @@ static int calibrate(sq *s, const kp_model *m, kp_error *err) {
             a->zp = (int32_t)(z < 0 ? 0 : z > 255 ? 255 : z);
         }
     }
+    /* MaxPool and Flatten only move values: their outputs keep their input's scale and zero
+     * point (max commutes with the quantizer), so int8 stays int8 through them whatever range
+     * method chose the input's (the nodes are in topological order, so chains follow) */
+    for (size_t i = 0; i < s->g->n_nodes; i++) {
+        kp_node *n = s->g->nodes[i];
+        if (!(kp_node_is(n, "MaxPool") || kp_node_is(n, "Flatten")) || !n->n_outputs) continue;
+        act *in = kp_node_input(n, 0) ? find_act(s, kp_node_input(n, 0)) : NULL;
+        act *out = find_act(s, n->outputs[0]);
+        if (in && out) out->scale = in->scale, out->zp = in->zp;
+    }
     return 0;
 }
 
@@ -249,11 +260,19 @@ static int add_node(sq *s, const char *op, size_t n_in, const char *const *in, c
 
 static int qdq_act(sq *s, act *a, kp_error *err) {
     kp_dtype zt = s->sym ? KP_INT8 : KP_UINT8;
-    /* short names: every byte counts in a file that is mostly int8 weights */
-    const char *sn = add_init(s, "s", "", kp_q_scalar_f(a->scale), err);
-    const char *zn = sn ? add_init(s, "z", "", kp_q_scalar_zp(zt, a->zp), err) : NULL;
+    /* short names, and one initializer per distinct scale / zero point (MaxPool and Flatten
+     * outputs share their input's; most zero points after Relu are 0): every byte counts in a
+     * file that is mostly int8 weights */
+    const char *sn = NULL, *zn = NULL;
+    for (act *o = s->acts; o < a; o++) {
+        if (!sn && o->sname && o->scale == a->scale) sn = o->sname;
+        if (!zn && o->zname && o->zp == a->zp) zn = o->zname;
+    }
+    if (!sn) sn = add_init(s, "s", "", kp_q_scalar_f(a->scale), err);
+    if (sn && !zn) zn = add_init(s, "z", "", kp_q_scalar_zp(zt, a->zp), err);
     if (!sn || !zn) return KP_ENOMEM;
     a->sname = (char *)sn;
+    a->zname = (char *)zn;
     char *qn = kp_graph_unique_name(s->g, "q");
     a->dq = qn ? kp_graph_unique_name(s->g, "d") : NULL;
     int rc = (!qn || !a->dq) ? kp_error_set(err, KP_ENOMEM, "out of memory") : 0;
@@ -306,19 +325,28 @@ static int quant_weights(sq *s, kp_node *n, kp_error *err) {
             return kp_error_set(err, KP_ENOMEM, "out of memory");
         }
     }
-    kp_tensor_free(zp); /* symmetric: the zero point input is omitted (0) */
+    /* symmetric weights, yet the zero point (all 0) is written out: ONNX Runtime's CPU provider
+     * only fuses DQ -> Gemm/MatMul -> Q into its int8 QGemm when the weight's DequantizeLinear
+     * has an explicit zero point; without it, it dequantizes the weights and runs a float Gemm
+     * (slower than the fp32 model). C bytes per layer; Conv fuses without it. */
     int shrt = kp_params_bool(s->p, "short_names");
     const char *qn = add_init(s, shrt ? "w" : wn, shrt ? "" : "_q", q, err);
     const char *sn = qn ? add_init(s, "ws", "", sc, err) : NULL;
-    if (!qn || !sn) {
+    const char *zn = NULL;
+    if (conv)
+        kp_tensor_free(zp), zp = NULL; /* QLinearConv fuses without it: bytes saved */
+    else if (sn)
+        zn = add_init(s, "wz", "", zp, err);
+    if (!qn || !sn || (!conv && !zn)) {
         if (!qn) kp_tensor_free(sc);
+        if (!sn) kp_tensor_free(zp);
         kp_tensor_free(bq), kp_tensor_free(bs);
         return KP_ENOMEM;
     }
     char *wdq = kp_graph_unique_name(s->g, "wd");
     if (!wdq) return kp_error_set(err, KP_ENOMEM, "out of memory");
-    const char *in[2] = {qn, sn};
-    rc = add_node(s, "DequantizeLinear", 2, in, wdq, s->per_channel ? axis : -1, err);
+    const char *in[3] = {qn, sn, zn};
+    rc = add_node(s, "DequantizeLinear", zn ? 3 : 2, in, wdq, s->per_channel ? axis : -1, err);
     if (!rc && kp_node_set_input(n, 1, wdq)) rc = kp_error_set(err, KP_ENOMEM, "out of memory");
     free(wdq);
     kp_tensor_free(bs); /* the bias scale is x_scale * w_scale, computed in the graph */

@@ -119,6 +119,25 @@ if [ -x "$NT" ] && [ -f "$T/cnn-static.onnx" ]; then
   nq=$(grep -c "ai.kompress:Q\(Conv\|Gemm\)" "$T/nt"); nf=$(grep -c " \(Conv\|Gemm\|DequantizeLinear\) ->" "$T/nt")
   [ "$nq" -eq 6 ] && [ "$nf" -eq 0 ] || bad "executor runs $nq int8 layers of 6 and $nf float Conv/Gemm/DQ: $(cat "$T/nt")"
 fi
+# ONNX Runtime fuses every quantized layer of the static CNN into its int8 kernels too (QGemm
+# needs the weight DequantizeLinear's explicit zero point): its optimized graph has no float
+# Conv/Gemm and no DequantizeLinear left
+ORTM=tests/bench/scratch/node_modules/onnxruntime-node
+if [ -f $ORTM/package.json ] && [ -f "$T/cnn-static.onnx" ]; then
+  node -e '
+const ort = require(process.argv[1]);
+ort.InferenceSession.create(process.argv[2], { intraOpNumThreads: 1, interOpNumThreads: 1,
+  graphOptimizationLevel: "all", optimizedModelFilePath: process.argv[3], logSeverityLevel: 3 })
+  .catch((e) => { console.error(e.message); process.exit(1); });' "$PWD/$ORTM" "$T/cnn-static.onnx" \
+    "$T/cnn-static.ort.onnx" 2> "$T/ortopt.err" || bad "ORT could not optimize: $(cat "$T/ortopt.err")"
+  $PY - "$T/cnn-static.ort.onnx" <<'PYEOF' || bad "ONNX Runtime runs some int8 layers in float"
+import sys, onnx
+ops = [n.op_type for n in onnx.load(sys.argv[1]).graph.node]
+print("ORT optimized static CNN:", " ".join(ops))
+assert ops.count("QGemm") == 2 and ops.count("QLinearConv") == 4, ops
+assert not {"Gemm", "Conv", "DequantizeLinear", "MatMul"} & set(ops), ops
+PYEOF
+fi
 # and the dynamic MLP's DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul -> Add chains as
 # one kernel each (ai.kompress:DynQMatMul)
 if [ -x "$NT" ] && [ -f "$T/mlp-dynamic.onnx" ]; then
