@@ -270,6 +270,24 @@ def mlp_corrections(x, y):
         sw = amax / 127
         return np.clip(np.round(w / sw[:, None]), -127, 127) * sw[:, None], sw
 
+    def rounding(w, sw, xin, iters=400):
+        # floor or ceil per weight, one flip per output channel per step, each the one that
+        # lowers the layer's squared output error on the calibration inputs the most
+        base = w / sw[:, None]
+        lo, q = np.floor(base), np.clip(np.round(base), -127, 127)
+        G = xin.T @ xin
+        for _ in range(iters):
+            grad = ((q - base) * sw[:, None]) @ G
+            other = np.clip(np.where(q == lo, lo + 1, lo), -127, 127)
+            t = (other - q) * sw[:, None]
+            gain = 2 * t * grad + t * t * np.diag(G)[None, :]
+            j = gain.argmin(1)
+            rows = np.where(gain[np.arange(len(j)), j] < -1e-12)[0]
+            if not len(rows):
+                break
+            q[rows, j[rows]] = other[rows, j[rows]]
+        return q * sw[:, None]
+
     def build(Xc, mode):
         h, ranges, pre_f = Xc, [(Xc.min(), Xc.max())], []
         for i in range(3):
@@ -289,6 +307,8 @@ def mlp_corrections(x, y):
                     err = np.minimum(e, err)
                 amax = best
             w, sw = wq(W[i], amax)
+            if mode == "rounding direction per weight (greedy, AdaRound-style)":
+                w = rounding(W[i], sw, hq)
             b = B[i].copy()
             if mode == "bias correction (weight error)":
                 b = b + (hq @ (W[i] - w).T).mean(0)
@@ -318,7 +338,7 @@ def mlp_corrections(x, y):
     subsets = [np.random.default_rng(s).choice(len(x), 512, replace=False) for s in range(1, 6)]
     rows = []
     for mode in ("none", "bias correction (weight error)", "bias correction (whole error)",
-                 "mse-clipped weights"):
+                 "mse-clipped weights", "rounding direction per weight (greedy, AdaRound-style)"):
         mse, top1 = [], []
         for sel in subsets:
             ranges, layers = build(X[sel], mode)
@@ -475,6 +495,11 @@ def main():
         for mode, mse, t in mlp_corrections(x, y):
             lines.append(f"| {mode} | {mse:.3e} | {', '.join(f'{v:.2f}' for v in t)} | "
                          f"{np.mean(t):.3f} |")
+        lines.append(
+            "\nEach correction that lowers the calibration error brings the int8 MLP closer to "
+            "fp32, and fp32 itself scores below PyTorch's static PTQ here: none raises the mean "
+            "top-1 beyond the spread between subsets, so quant-static keeps plain rounding and "
+            "no correction (none of them is worth its calibration cost on this model).")
     cpu = "unknown CPU"
     try:
         cpu = re.search(r"Model name:\s*(.*)", sh(["lscpu"])).group(1).strip()
