@@ -5,8 +5,12 @@
  * Checked in ONNX Runtime 1.30 (tests/bench/ort_run.js on hand-made models): its CPU
  * ConvInteger runs int8 and uint8 weights but refuses per-channel zero points
  * ("IsScalarOr1Element"), so Conv weights are symmetric int8 with one scalar zero point 0 and
- * the per-channel scales are applied after the integer convolution. conv=keep leaves Conv in
- * float. Weights are found wherever they live, including If/Loop bodies. */
+ * the per-channel scales are applied after the integer convolution. That ConvInteger runs 4-5x
+ * SLOWER than the fp32 Conv in ONNX Runtime 1.30's CPU provider (tests/bench/RESULTS.md), and
+ * PyTorch's quantize_dynamic leaves Conv in float too, so conv=keep (Conv stays float, one note
+ * per run says why) is the default; conv=convinteger writes ConvInteger anyway (our executor
+ * fuses it into ai.kompress:DynQConv). Weights are found wherever they live, including If/Loop
+ * bodies. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +24,9 @@ static const kp_param_def params[] = {
     {"per_channel", KP_PARAM_BOOL, "true", 0, 0, NULL, "one scale per output channel"},
     {"reduce_range", KP_PARAM_ENUM, "auto", 0, 0, "auto|on|off",
      "7-bit weights (auto: when the target's u8*s8 dot products saturate: x86 without VNNI)"},
-    {"conv", KP_PARAM_ENUM, "convinteger", 0, 0, "convinteger|keep",
-     "Conv as ConvInteger (int8 weights, scalar zero point) or kept in float"},
+    {"conv", KP_PARAM_ENUM, "keep", 0, 0, "keep|convinteger",
+     "keep: Conv stays float (ONNX Runtime runs ConvInteger slower than float Conv; "
+     "quant-static quantizes convolutions); convinteger: int8 Conv weights as ConvInteger"},
     {"exclude", KP_PARAM_STRING, "", 0, 0, NULL, "layers (node or output names) kept in float"},
 };
 
@@ -30,6 +35,7 @@ typedef struct dq_state {
     const kp_pass_ctx *ctx;
     int reduce;
     size_t n_done, n_skipped;
+    size_t n_conv_kept; /* Conv layers left float by conv=keep */
     /* activations already quantized in the current graph: x -> (xq, xs, xz) */
     size_t n_cache;
     char *cache[64][4];
@@ -306,13 +312,16 @@ static int rewrite_graph(kp_graph *g, dq_state *s, kp_error *err) {
             r = rewrite_matmul(g, &i, &inner, err);
         else if (is_conv && !strcmp(kp_params_str(s->p, "conv"), "convinteger"))
             r = rewrite_conv(g, &i, &inner, err);
-        else
+        else {
+            if (is_conv) inner.n_conv_kept++;
             rc = recurse(n, &inner, err);
+        }
         if (r < 0) rc = r;
         if (r == 1) inner.n_done++;
         if (r == 0) i++;
     }
     s->n_done = inner.n_done;
+    s->n_conv_kept = inner.n_conv_kept;
     cache_clear(&inner);
     return rc;
 }
@@ -332,6 +341,8 @@ int kp_q_dynamic_bodies(kp_graph *g, const kp_params *sp, const kp_pass_ctx *ctx
         rc = kp_params_set(&dp, "per_channel", kp_params_bool(sp, "per_channel") ? "true" : "false",
                            err);
     if (!rc) rc = kp_params_set(&dp, "exclude", kp_params_str(sp, "exclude"), err);
+    /* quant-static's uncalibrated bodies keep their int8 convolutions as before */
+    if (!rc) rc = kp_params_set(&dp, "conv", "convinteger", err);
     dq_state s = {0};
     s.p = &dp;
     s.ctx = ctx;
@@ -358,13 +369,30 @@ static int apply(kp_model *m, const kp_params *p, const kp_pass_ctx *ctx, kp_err
     s.reduce = kp_q_reduce_range(kp_params_str(p, "reduce_range"), ctx);
     rc = rewrite_graph(m->graph, &s, err);
     if (rc) return rc;
+    if (!s.n_done && s.n_conv_kept)
+        return kp_error_set(err, KP_EUNSUPPORTED,
+                            "quant-dynamic changes nothing here: the model's only weights are in "
+                            "%zu Conv layer(s), which it keeps in float by default (ONNX Runtime "
+                            "runs ConvInteger slower than float Conv); use quant-static for "
+                            "convolutions, or quant-dynamic:conv=convinteger for int8 conv "
+                            "weights anyway",
+                            s.n_conv_kept);
     if (!s.n_done)
         return kp_error_set(err, KP_EUNSUPPORTED,
-                            "quant-dynamic found no Conv, Gemm or MatMul with constant float "
-                            "weights to quantize");
+                            "quant-dynamic found no Gemm or MatMul (or Conv, with "
+                            "conv=convinteger) with constant float weights to quantize");
     kp_graph_remove_dead(m->graph);
     rc = kp_graph_toposort(m->graph, err);
     if (rc) return rc;
+    if (ctx && ctx->note && s.n_conv_kept) {
+        char msg[320];
+        snprintf(msg, sizeof msg,
+                 "%zu Conv kept in float: ONNX Runtime runs ConvInteger slower than float Conv; "
+                 "use quant-static for convolutions, or conv=convinteger for int8 conv weights "
+                 "anyway",
+                 s.n_conv_kept);
+        ctx->note(ctx->user, msg);
+    }
     if (ctx && ctx->note) {
         char msg[200];
         snprintf(msg, sizeof msg, "quant-dynamic: %zu layers in int8%s", s.n_done,

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/cpu.h"
+#include "core/model_stats.h"
 /* core/target.h has a comment-start sequence inside its header comment (-Wcomment). */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wcomment"
@@ -289,11 +290,41 @@ static void weight_bytes(kp_graph *g, int with_conv, double *qbytes, double *all
     free(refs);
 }
 
+/* Share of the top-level graph's MACs in the layers that will be int8 (Gemm/MatMul, and Conv
+ * when with_conv); -1 when some layer's MACs are unknown or the graph has none. */
+static double quantized_mac_share(kp_graph *g, int with_conv) {
+    double q = 0, all = 0;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const kp_node *n = g->nodes[i];
+        int64_t mm = kp_node_macs(g, n, NULL);
+        if (mm < 0) return -1;
+        all += (double)mm;
+        int is_w = n->n_inputs > 1 && n->inputs[1] && n->inputs[1][0] &&
+                   kp_graph_find_const(g, n->inputs[1]);
+        if (is_w && (kp_node_is(n, "Gemm") || kp_node_is(n, "MatMul") ||
+                     (with_conv && kp_node_is(n, "Conv"))))
+            q += (double)mm;
+    }
+    return all > 0 ? q / all : -1;
+}
+
 int kp_q_estimate_int8(const kp_model *m, const kp_pass_ctx *ctx, int with_conv, int is_static,
                        kp_estimate *out, kp_error *err) {
     memset(out, 0, sizeof *out);
     double qb = 0, all = 0;
     weight_bytes(m->graph, with_conv, &qb, &all);
+    if (qb <= 0 && !with_conv) {
+        double cb = 0, call = 0;
+        weight_bytes(m->graph, 1, &cb, &call);
+        if (cb > 0) {
+            snprintf(out->reason, sizeof out->reason,
+                     "changes nothing by default: the only weights are Conv kernels, kept in "
+                     "float (ONNX Runtime runs ConvInteger slower than float Conv); use "
+                     "quant-static, or conv=convinteger for int8 conv weights anyway");
+            out->size_ratio = out->latency_ratio = 1;
+            return 0;
+        }
+    }
     if (qb <= 0) {
         snprintf(out->reason, sizeof out->reason,
                  "no Conv/Gemm/MatMul with constant float weights: nothing to quantize");
@@ -328,7 +359,12 @@ int kp_q_estimate_int8(const kp_model *m, const kp_pass_ctx *ctx, int with_conv,
                 : !strcmp(path, "avx2")      ? 1.6
                                              : 0.5;
     }
-    double frac = qb / (all > 0 ? all : qb);   /* compute share approximated by weight share */
+    double frac = qb / (all > 0 ? all : qb); /* compute share approximated by weight share */
+    /* with Conv kept float the weight share overstates the int8 compute (a CNN's classifier
+     * holds most weights but little compute): use the MAC share when the shapes give it.
+     * quant-static's estimate (with_conv) keeps the weight share it was checked against. */
+    double ms = with_conv ? -1 : quantized_mac_share(m->graph, 0);
+    if (ms >= 0) frac = ms;
     double overhead = is_static ? 0.05 : 0.15; /* (de)quantization work around the layers */
     out->latency_ratio = frac / speed + (1 - frac) + overhead;
     if (out->latency_ratio >= 1.0)

@@ -13,7 +13,11 @@
 #    and scores the same holdout (same top-1 of the original);
 #  - the executor runs the static CNN's layers as int8 kernels, and a residual Add between
 #    quantized layers as one int8 kernel (QAdd), a Concat likewise (QConcat), close to the
-#    float model.
+#    float model;
+#  - quant-dynamic keeps the CNN's Conv layers float by default (ONNX Runtime runs ConvInteger
+#    slower than float Conv) with a note saying why, and conv=convinteger writes ConvInteger
+#    that our executor fuses (ai.kompress:DynQConv); on a model whose only weights are Conv
+#    kernels the default is an error that points to quant-static.
 set -u
 K=${KOMPRESS:?}
 PY=/usr/bin/python3
@@ -146,6 +150,33 @@ if [ -x "$NT" ] && [ -f "$T/mlp-dynamic.onnx" ]; then
   [ "$nd" -eq 3 ] && [ "$nu" -eq 0 ] || bad "dynamic MLP: $nd fused layers of 3, $nu unfused nodes: $(cat "$T/ntd")"
 fi
 
+# quant-dynamic on the CNN: Conv stays float by default, ConvInteger with conv=convinteger
+for spec in quant-dynamic quant-dynamic:conv=convinteger; do
+  if "$K" compress $EX/cnn.onnx -o "$T/cd.onnx" --pass $spec --runs 1 > "$T/cd.log" 2>&1; then
+    $PY - "$T/cd.onnx" "$T/cd.log" "$spec" <<'PYEOF' || bad "$spec on the CNN: wrong layers"
+import sys, onnx
+m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True)
+ops = [n.op_type for n in m.graph.node]; log = open(sys.argv[2]).read()
+assert ops.count("MatMulInteger") == 2 and "Gemm" not in ops, ops
+if sys.argv[3] == "quant-dynamic":
+    assert ops.count("Conv") == 4 and "ConvInteger" not in ops, ops
+    assert "4 Conv kept in float: ONNX Runtime runs ConvInteger slower" in log, log
+else:
+    assert ops.count("ConvInteger") == 4 and "Conv" not in ops, ops
+    assert "kept in float" not in log, log
+print(f"{sys.argv[3]} on the CNN: {ops.count('Conv')} Conv float, {ops.count('ConvInteger')} ConvInteger, "
+      f"{ops.count('MatMulInteger')} MatMulInteger")
+PYEOF
+  else
+    bad "$spec on the CNN failed: $(tail -3 "$T/cd.log")"
+  fi
+done
+if [ -x "$NT" ] && [ -f "$T/cd.onnx" ]; then # the conv=convinteger CNN, fused by our executor
+  "$NT" "$T/cd.onnx" 1 1 > "$T/ntc" 2>&1 || bad "node_times failed: $(tail -2 "$T/ntc")"
+  nd=$(grep -c "ai.kompress:DynQConv" "$T/ntc")
+  [ "$nd" -eq 4 ] || bad "conv=convinteger CNN: $nd fused DynQConv of 4: $(cat "$T/ntc")"
+fi
+
 # With --project and no --calib/--seed, compress calibrates on the project's subset and scores
 # the holdout its runs score: same calibration hash, same top-1 of the original as `kompress run`.
 mkdir -p "$T/proj" && cp $EX/cnn.onnx $EX/project.json "$T/proj/"
@@ -218,6 +249,15 @@ PYEOF
   else
     bad "quant-static on the concat model: $(tail -3 "$T/cat.log")"
   fi
+  # only Conv weights: quant-dynamic's default would change nothing, so it says so and fails
+  if "$QA" "$T/cat.onnx" "$T/cat_d.onnx" quant-dynamic > "$T/catd.log" 2>&1; then
+    bad "quant-dynamic on a Conv-only model succeeded: $(cat "$T/catd.log")"
+  else
+    grep -q "changes nothing here.*use quant-static" "$T/catd.log" ||
+      bad "quant-dynamic on a Conv-only model: unhelpful message: $(cat "$T/catd.log")"
+  fi
+  "$QA" "$T/cat.onnx" "$T/cat_d.onnx" quant-dynamic:conv=convinteger > "$T/catd.log" 2>&1 ||
+    bad "quant-dynamic:conv=convinteger on the Conv-only model: $(tail -3 "$T/catd.log")"
 fi
 
 [ "$(sum $EX/mlp.onnx)" = "$before_mlp" ] || bad "the input MLP changed"

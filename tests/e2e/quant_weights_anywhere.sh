@@ -9,6 +9,8 @@
 # Weights stored compactly by prune/cluster (passes/wstore.h) are decoded first: prune ->
 # quant-static on the demo CNN and cluster -> quant-dynamic on the demo MLP leave every layer
 # with int8 weights and no compact-storage nodes, with outputs close to the original's.
+# Conv layers, at the top level and inside If branches, stay float under quant-dynamic's
+# default (conv=keep) and become ConvInteger everywhere with conv=convinteger.
 set -u
 PY=/usr/bin/python3
 QA=${BUILD:-build}/tools/quant_apply
@@ -61,6 +63,50 @@ assert cos > 0.999, cos
 print("quant_weights_anywhere: initializer, Constant node and If branches all int8; cosine", cos)
 PYEOF
 [ $? -eq 0 ] || exit 1
+
+# Conv at the top level and in both If branches: float by default, ConvInteger on request
+$PY - "$T/conv.onnx" <<'PYEOF' || exit 1
+import sys, numpy as np, onnx
+from onnx import helper as h, TensorProto as T, numpy_helper as nh
+rng = np.random.default_rng(1)
+def W(name, *s):
+    t = nh.from_array((rng.standard_normal(s) * 0.3).astype(np.float32)); t.name = name; return t
+p = dict(pads=[1, 1, 1, 1], kernel_shape=[3, 3])
+def branch(name):
+    return h.make_graph([h.make_node("Conv", ["c1", name + "_w"], [name + "_y"], **p)], name, [],
+                        [h.make_tensor_value_info(name + "_y", T.FLOAT, None)], [W(name + "_w", 4, 4, 3, 3)])
+nodes = [h.make_node("Conv", ["x", "w1"], ["c1"], **p),
+         h.make_node("If", ["cond"], ["c2"], then_branch=branch("then"), else_branch=branch("else")),
+         h.make_node("Flatten", ["c2"], ["f"]), h.make_node("Gemm", ["f", "wg"], ["y"], transB=1)]
+g = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", T.FLOAT, ["N", 2, 4, 4]),
+                              h.make_tensor_value_info("cond", T.BOOL, [])],
+                 [h.make_tensor_value_info("y", T.FLOAT, ["N", 5])], [W("w1", 4, 2, 3, 3), W("wg", 5, 64)])
+m = h.make_model(g, opset_imports=[h.make_opsetid("", 13)]); m.ir_version = 8
+onnx.checker.check_model(m, full_check=True)
+onnx.save(m, sys.argv[1])
+PYEOF
+for spec in quant-dynamic quant-dynamic:conv=convinteger; do
+  if ! "$QA" "$T/conv.onnx" "$T/conv_q.onnx" $spec > "$T/clog" 2>&1; then
+    grep -q "without a kernel: If" "$T/clog" || { cat "$T/clog"; echo "FAIL: $spec"; exit 1; }
+    "$QA" "$T/conv.onnx" "$T/conv_q.onnx" --no-verify $spec > "$T/clog" 2>&1 || { cat "$T/clog"; echo "FAIL: $spec"; exit 1; }
+  fi
+  $PY - "$T/conv_q.onnx" "$T/clog" $spec <<'PYEOF' || exit 1
+import re, sys, onnx
+m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True)
+top = [n.op_type for n in m.graph.node]
+iff = [n for n in m.graph.node if n.op_type == "If"][0]
+body = [n.op_type for a in iff.attribute for n in a.g.node]
+conv = "ConvInteger" if sys.argv[3].endswith("convinteger") else "Conv"
+assert top.count("MatMulInteger") == 1 and top.count(conv) == 1, top
+assert body.count(conv) == 2 and len(set(body) & {"Conv", "ConvInteger"}) == 1, body
+log = open(sys.argv[2]).read()
+assert ("3 Conv kept in float" in log) == (conv == "Conv"), log
+c = re.search(r"cosine ([0-9.]+)", log)
+assert c is None or float(c.group(1)) > 0.999, log
+print(f"quant_weights_anywhere: {sys.argv[3]}: top-level and If-branch convolutions all {conv}")
+PYEOF
+  [ $? -eq 0 ] || exit 1
+done
 
 # quant-static: QDQ at the top level, the dynamic pattern inside the If branches
 "$QA" "$T/in.onnx" "$T/st.onnx" --random-calib 4 quant-static > "$T/slog" 2>&1 || { cat "$T/slog"; echo "FAIL: quant-static"; exit 1; }
