@@ -411,7 +411,8 @@ static int estimate(const kp_model *m, const kp_params *p, const kp_pass_ctx *ct
 const kp_pass kp_pass_quant_dynamic = {
     "quant-dynamic",
     "Dynamic int8 quantization",
-    "int8 weights per output channel; activations quantized at run time (no calibration data)",
+    "int8 Gemm/MatMul weights, activations quantized at run time (no "
+    "calibration data); Conv stays float unless conv=convinteger",
     0,
     0,
     sizeof params / sizeof *params,
