@@ -459,11 +459,6 @@ static int work(kp_job *j) {
     kp_target_estimate he;
     if ((rc = kp_measure_roofline(orig, &host, &he, err))) goto done;
     if ((rc = kp_measure_model(orig, &mo, &r->before, err))) goto done;
-    /* Sub-millisecond models: a median of 20 runs swings with the load; 200 cost little. */
-    if (r->before.host_latency_ms > 0 && r->before.host_latency_ms < 0.5) {
-        mo.runs = 200;
-        if ((rc = kp_measure_model(orig, &mo, &r->before, err))) goto done;
-    }
     /* Host calibration: measured single-thread latency over the roofline of this machine. */
     if (he.latency_s > 0) mo.host_factor = r->before.host_latency_ms * 1e-3 / he.latency_s;
     if (!strcmp(t->id, "host")) {

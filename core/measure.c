@@ -35,10 +35,8 @@ int kp_measure_model(const kp_model *m, const kp_measure_opts *o, kp_metrics_row
     out->gzip_bytes = (double)gz;
     if (o->cancel && *o->cancel) return kp_error_set(err, KP_ECANCELLED, "cancelled");
     double med = 0;
-    if ((rc = kp_verify_latency(m, 1, o->runs > 0 ? o->runs : 20, o->threads, &med, err)))
+    if ((rc = kp_verify_latency_host(m, o->runs > 0 ? o->runs : 20, o->threads, &med, err)))
         return rc;
-    /* Sub-millisecond models: scheduling noise dominates 20 runs; 200 cost < 0.1 s. */
-    if (med < 5e-4 && (rc = kp_verify_latency(m, 1, 200, o->threads, &med, err))) return rc;
     out->host_latency_ms = med * 1e3;
     if (o->target) {
         kp_target_estimate est;

@@ -26,9 +26,7 @@ static int model_bytes(const kp_model *m, double *bytes, kp_error *err) {
 /* Host: median seconds at batch 1 (more runs when sub-millisecond); else roofline seconds. */
 static int model_latency(const kp_pt_env *env, const kp_model *m, double *lat, kp_error *err) {
     if (env->host) {
-        int rc = kp_verify_latency(m, 1, 30, 1, lat, err);
-        if (!rc && *lat < 5e-4) rc = kp_verify_latency(m, 1, 200, 1, lat, err);
-        return rc;
+        return kp_verify_latency_host(m, 30, 1, lat, err);
     }
     kp_target_estimate e;
     int rc = kp_measure_roofline(m, env->t, &e, err);

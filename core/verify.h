@@ -44,8 +44,14 @@ typedef struct kp_verify_opts {
 int kp_verify_models(const kp_model *ref, const kp_model *cand, const kp_calib *data,
                      const kp_verify_opts *opts, kp_verify *out, kp_error *err);
 
-/* Median seconds of `runs` inferences at batch size `batch` on seeded random inputs (symbolic
+/* kp_verify_latency_host: the batch-1 median used for host latency figures: `runs` runs, then,
+ * for a sub-millisecond model, as many runs as fill about 50 ms (at most 10000), so that a pause
+ * of the machine lasting a millisecond or two cannot move the median (200 runs of a 10 µs model
+ * last only 2 ms).
+ * Median seconds of `runs` inferences at batch size `batch` on seeded random inputs (symbolic
  * dims = batch for the first dim, 1 elsewhere); after one warm-up run. */
+int kp_verify_latency_host(const kp_model *m, int runs, int threads, double *median_s,
+                           kp_error *err);
 int kp_verify_latency(const kp_model *m, int64_t batch, int runs, int threads, double *median_s,
                       kp_error *err);
 
