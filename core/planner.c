@@ -434,7 +434,7 @@ int kp_planner_propose_split(const kp_project *p, const kp_model *m, const kp_ta
     int corrected = 0;
     double best_ex = 0, t0 = kp_pt_now();
     size_t chosen = (size_t)-1;
-    char summary[400] = "";
+    char summary[240] = "";
     for (size_t i = 0; i < na && !rc; i++) {
         kp_plan cand_plan;
         size_t idx = 0;
@@ -453,9 +453,17 @@ int kp_planner_propose_split(const kp_project *p, const kp_model *m, const kp_ta
         char part[160], name[120];
         kp_goal g0 = p->goals[0] ? p->goals[0] : KP_GOAL_SIZE;
         plan_name(&cand_plan, name, sizeof name);
-        snprintf(part, sizeof part, "%s%s %.3g%s", summary[0] ? ", " : "", name,
-                 goal_value(g0, &cand_plan.total), g0 == KP_GOAL_ACCURACY ? "pt" : "x");
-        if (strlen(summary) + strlen(part) < sizeof summary) strcat(summary, part);
+        snprintf(part, sizeof part, "%s %.3g%s", name, goal_value(g0, &cand_plan.total),
+                 g0 == KP_GOAL_ACCURACY ? "pt" : "x");
+        /* whole entries only, each once (two strategies may end on the same pipeline) */
+        if (!strstr(summary, part)) {
+            if (strlen(summary) + strlen(part) + 8 < sizeof summary) {
+                if (summary[0]) strcat(summary, ", ");
+                strcat(summary, part);
+            } else if (!strstr(summary, ", ...")) {
+                strcat(summary, ", ...");
+            }
+        }
         if (i == 0 || better(p, &cand_plan, out, ex, best_ex)) {
             kp_plan_free(out);
             *out = cand_plan;
@@ -487,8 +495,8 @@ int kp_planner_propose_split(const kp_project *p, const kp_model *m, const kp_ta
                  tried.n_tried);
     else
         snprintf(how, sizeof how, "estimated");
-    snprintf(out->note, sizeof out->note, "chose \"%s\" of %zu pipelines %s (%.200s); %s", cname,
-             na, how, summary,
+    snprintf(out->note, sizeof out->note, "chose \"%s\" of %zu pipelines %s (%s); %s", cname, na,
+             how, summary,
              corrected ? "estimates corrected from earlier runs of this project"
              : n_hist  ? "no earlier run used these passes"
                        : "first plan: no run history yet");
