@@ -3,7 +3,7 @@
 predicted vs measured size / latency / accuracy, and how the measured result ranks against
 every single pass and every ordered pair of passes, measured exhaustively on the same data.
 
-Run from the repo root after `make bench` (it needs build/tools/target_estimate):
+Run from the repo root after `make test` (it builds build/tools/, which this script needs):
   /usr/bin/python3 tests/bench/planner.py [--quick]
 Writes the "Planner" section of tests/bench/RESULTS.md (between its markers).
 Latency on the host is measured (batch 1, single thread); on other targets it is the roofline
