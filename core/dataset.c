@@ -705,6 +705,18 @@ static int calib_get(kp_calib *c, size_t b, const kp_tensor *const **inputs, con
     return 0;
 }
 
+/* Fills s as the subset idx[0..n) (ascending sample indices, owned by s) of ds. */
+static kp_calib *calib_init(calib_state *s, kp_dataset *ds, size_t *idx, size_t n) {
+    s->ds = ds;
+    s->idx = idx;
+    s->n = n;
+    s->c.n_samples = n;
+    s->c.n_batches = ds->pb ? n : (n + ds->batch - 1) / ds->batch;
+    s->c.user = s;
+    s->c.get = calib_get;
+    return &s->c;
+}
+
 static uint64_t splitmix64(uint64_t *x) {
     uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -741,14 +753,7 @@ int kp_dataset_calib_new(kp_dataset *ds, size_t n, uint64_t seed, kp_calib **out
         }
         qsort(all, n, sizeof *all, cmp_size);
     }
-    s->ds = ds;
-    s->idx = all;
-    s->n = n;
-    s->c.n_samples = n;
-    s->c.n_batches = ds->pb ? n : (n + ds->batch - 1) / ds->batch;
-    s->c.user = s;
-    s->c.get = calib_get;
-    *out = &s->c;
+    *out = calib_init(s, ds, all, n);
     return 0;
 }
 
@@ -770,14 +775,7 @@ static int subset_minus(kp_dataset *ds, const calib_state *a, const calib_state 
         if (j < nb && b->idx[j] == i) continue;
         idx[k++] = i;
     }
-    s->ds = ds;
-    s->idx = idx;
-    s->n = k;
-    s->c.n_samples = k;
-    s->c.n_batches = ds->pb ? k : (k + ds->batch - 1) / ds->batch;
-    s->c.user = s;
-    s->c.get = calib_get;
-    *out = &s->c;
+    *out = calib_init(s, ds, idx, k);
     return 0;
 }
 
