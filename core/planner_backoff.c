@@ -351,6 +351,9 @@ int kp_pt_plan_alt(const kp_pt_env *env, const kp_pass *const *passes, size_t n_
         snprintf(cfg.params[k], sizeof cfg.params[k], "%s", al->c[i].params);
         cfg.on[k] = 1;
         corr[k] = kp_pt_learn(p, pass->id);
+        /* On the host a trial's latency is itself a measurement on this machine: a factor
+         * learned from one earlier run's equally noisy timings would only add its noise. */
+        if (env->host) corr[k].lat = 1;
         kp_estimate est;
         kp_error pe = {0};
         int rc =
