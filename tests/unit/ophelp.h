@@ -15,7 +15,7 @@
 #include "core/tensor.h"
 
 /* Tensor of dtype dt and shape dims[rank] holding vals (converted), or zeros if vals NULL. */
-static kp_tensor *tt(kp_dtype dt, int rank, const int64_t *dims, const double *vals) {
+static inline kp_tensor *tt(kp_dtype dt, int rank, const int64_t *dims, const double *vals) {
     kp_error e;
     kp_tensor *t = kp_tensor_new(dt, rank, dims, &e);
     if (!t) abort();
@@ -24,13 +24,14 @@ static kp_tensor *tt(kp_dtype dt, int rank, const int64_t *dims, const double *v
 }
 
 /* float32 tensor with values 0, 1, 2, ... scaled by `scale` and shifted by `shift`. */
-static kp_tensor *tramp(int rank, const int64_t *dims, double scale, double shift) {
+static inline kp_tensor *tramp(int rank, const int64_t *dims, double scale, double shift) {
     kp_tensor *t = tt(KP_FLOAT, rank, dims, NULL);
     for (int64_t i = 0; i < t->numel; i++) ((float *)t->data)[i] = (float)(i * scale + shift);
     return t;
 }
 
-static kp_node *mknode(const char *op, size_t n_in, const kp_tensor *const *in, size_t n_out) {
+static inline kp_node *mknode(const char *op, size_t n_in, const kp_tensor *const *in,
+                              size_t n_out) {
     const char *ins[16], *outs[16];
     static const char *names[16] = {"i0", "i1", "i2",  "i3",  "i4",  "i5",  "i6",  "i7",
                                     "i8", "i9", "i10", "i11", "i12", "i13", "i14", "i15"};
@@ -44,14 +45,14 @@ static kp_node *mknode(const char *op, size_t n_in, const kp_tensor *const *in, 
 }
 
 /* Runs node at opset; returns kp_op_call's code. Frees nothing. */
-static int run(kp_node *n, int64_t opset, size_t n_in, const kp_tensor *const *in, size_t n_out,
-               kp_tensor **out, kp_error *err) {
+static inline int run(kp_node *n, int64_t opset, size_t n_in, const kp_tensor *const *in,
+                      size_t n_out, kp_tensor **out, kp_error *err) {
     kp_error_clear(err);
     return kp_op_call(n, opset, n_in, in, n_out, out, err);
 }
 
 /* 1 when t has the given shape and every element is within 1e-5 (relative) of want. */
-static int close_to(const kp_tensor *t, int rank, const int64_t *dims, const double *want) {
+static inline int close_to(const kp_tensor *t, int rank, const int64_t *dims, const double *want) {
     if (!t || t->rank != rank) {
         fprintf(stderr, "rank %d, want %d\n", t ? t->rank : -1, rank);
         return 0;
@@ -72,7 +73,7 @@ static int close_to(const kp_tensor *t, int rank, const int64_t *dims, const dou
     return 1;
 }
 
-static void free_all(size_t n, kp_tensor **t) {
+static inline void free_all(size_t n, kp_tensor **t) {
     for (size_t i = 0; i < n; i++) kp_tensor_free(t[i]);
 }
 
