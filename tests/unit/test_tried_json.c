@@ -101,8 +101,7 @@ static void refuses_bad_types(void **state) {
         {HEAD "\"plan_summary\": {\"meets\": 2}}", "meets"},
         {HEAD "\"plan_summary\": {\"tried\": [{\"pipeline\": 3}]}}", "pipeline"},
         {HEAD "\"plan_summary\": {\"tried\": [{\"size_ratio\": 1}]}}", "pipeline"},
-        {HEAD "\"plan_summary\": {\"tried\": [{\"pipeline\": \"a\", \"chosen\": 0.5}]}}",
-         "chosen"},
+        {HEAD "\"plan_summary\": {\"tried\": [{\"pipeline\": \"a\", \"chosen\": 0.5}]}}", "chosen"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         kp_project q = {0};
