@@ -72,8 +72,9 @@ int kp_dataset_project_holdout(kp_dataset *ds, const kp_project *p, const kp_cal
 }
 
 const char *kp_dataset_holdout_describe(const kp_holdout_info *h, char *buf, size_t cap) {
-    int n = snprintf(buf, cap, "scored on the holdout: %zu of %zu samples (not the %zu used for "
-                               "calibration",
+    int n = snprintf(buf, cap,
+                     "scored on the holdout: %zu of %zu samples (not the %zu used for "
+                     "calibration",
                      h->scored, h->total, h->calibrated);
     if (n >= 0 && (size_t)n < cap && h->trial)
         n += snprintf(buf + n, cap - (size_t)n, " nor the %zu the planner measured its trials on",
