@@ -1,5 +1,4 @@
 /* kompress report PROJECT [--format md|csv|json] [--run ID] [--errors] */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +6,7 @@
 
 #include "core/report.h"
 #include "tui/cli.h"
+#include "tui/cli_opts.h"
 #include "tui/cli_project.h"
 
 #define CMD "report"
@@ -95,39 +95,26 @@ static void errors(const kp_project *p) {
     }
 }
 
+static int read_format(void *dest, const char *arg, kp_error *err) {
+    if (kp_report_format_parse(arg, dest))
+        return kp_error_set(err, KP_EINVAL, "--format is md, csv or json, not '%s'", arg);
+    return 0;
+}
+
 static int run(int argc, char **argv) {
-    static const struct option opts[] = {{"format", required_argument, 0, 'f'},
-                                         {"run", required_argument, 0, 'r'},
-                                         {"errors", no_argument, 0, 'e'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
     kp_report_format fmt = KP_REPORT_MD;
-    const char *run_id = NULL;
-    int want_errors = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "f:r:eh", opts, NULL)) != -1) {
-        if (c == 'f') {
-            if (kp_report_format_parse(optarg, &fmt))
-                return kp_cli_failf(CMD, 2, "--format is md, csv or json, not '%s'", optarg);
-        } else if (c == 'r')
-            run_id = optarg;
-        else if (c == 'e')
-            want_errors = 1;
-        else if (c == 'h') {
-            usage(stdout);
-            return 0;
-        } else {
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind != argc - 1) {
-        usage(stderr);
-        return 2;
-    }
+    const char *run_id = NULL, *proj_arg = NULL;
+    int want_errors = 0;
+    const kp_opt opts[] = {{"format", 'f', KP_OPT_FN, &fmt, 0, 0, read_format},
+                           {"run", 'r', KP_OPT_STR, &run_id, 0, 0, NULL},
+                           {"errors", 'e', KP_OPT_FLAG, &want_errors, 0, 0, NULL},
+                           KP_OPT_END};
+    size_t n_pos;
+    int st = kp_cli_parse(CMD, argc, argv, opts, usage, "PROJECT", 1, 1, &proj_arg, &n_pos);
+    if (st >= 0) return st;
     kp_error err = {0};
     kp_project *p = NULL;
-    if (kp_cli_open_project(argv[optind], &p, &err)) return kp_cli_fail(CMD, &err);
+    if (kp_cli_open_project(proj_arg, &p, &err)) return kp_cli_fail(CMD, &err);
     int status = 1;
     if (want_errors) {
         errors(p);
