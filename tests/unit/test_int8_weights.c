@@ -13,10 +13,8 @@
 #include "core/exec.h"
 #include "core/ops/int8_ops.h"
 
-static uint32_t rng = 7;
 static int rnd(int lo, int hi) {
-    rng = rng * 1103515245u + 12345u;
-    return lo + (int)((rng >> 8) % (uint32_t)(hi - lo + 1));
+    return lo + (int)(rnd_u32() % (uint32_t)(hi - lo + 1));
 }
 
 static kp_tensor *rand8(kp_dtype dt, int rank, const int64_t *dims) {
@@ -28,7 +26,7 @@ static kp_tensor *rand8(kp_dtype dt, int rank, const int64_t *dims) {
 
 static kp_tensor *randf(int rank, const int64_t *dims) {
     kp_tensor *t = tt(KP_FLOAT, rank, dims, NULL);
-    for (int64_t i = 0; i < t->numel; i++) ((float *)t->data)[i] = (float)rnd(-1000, 1000) / 300.f;
+    for (int64_t i = 0; i < t->numel; i++) ((float *)t->data)[i] = rnd_f() * 3.f;
     return t;
 }
 
@@ -199,12 +197,7 @@ static void executor_runs_match(void **state) {
         assert_int_equal(kp_tensor_set_name(c, names[i]), 0);
         assert_int_equal(kp_graph_add_init(g, c), 0);
     }
-    g->inputs = calloc(1, sizeof *g->inputs);
-    g->outputs = calloc(1, sizeof *g->outputs);
-    g->n_inputs = g->n_outputs = 1;
-    g->inputs[0].name = strdup("x");
-    g->outputs[0].name = strdup("y");
-    assert_int_equal(kp_type_set_tensor(&g->inputs[0].type, KP_UINT8, 4, D(1, 3, 6, 6)), 0);
+    set_io(g, KP_UINT8, 4, D(1, 3, 6, 6), 4, D(1, 4, 6, 6));
     const char *ins[8] = {"x", "sx", "zx", "w", "sw", "zw", "sy", "zy"}, *outs[1] = {"y"};
     kp_node *n = kp_node_new("QLinearConv", "qc", 8, ins, 1, outs);
     kp_node_set_attr_ints(n, "pads", 4, D(1, 1, 1, 1));
@@ -230,6 +223,7 @@ static void executor_runs_match(void **state) {
 }
 
 int main(void) {
+    rnd_seed(7);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(qlinear_conv_planned),
         cmocka_unit_test(dyn_conv_planned),
