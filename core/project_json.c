@@ -6,7 +6,8 @@
  *   "plan": [ { "pass", "params", "enabled", "estimate": {...} } ],
  *   "runs": [ { "id", "started", "status", "seed", "calib_hash", "tool_version",
  *               "hw_fingerprint", "output_model", "report", "before": {metrics},
- *               "after": {metrics}, "eval_samples"?, "predicted"?: {plan summary},
+ *               "after": {metrics}, "eval_samples"?, "holdout_hash"?,
+ *               "predicted"?: {plan summary},
  *               "steps": [ { plan step..., "measured": {metrics} } ] } ] },
  *   "plan_summary"?: { "total": {estimate}, "acc_se", "trial_samples", "meets_budget": bool,
  *                      "note", "tried": [ {tried pipeline, see kp_tried_json} ] } }
@@ -327,6 +328,7 @@ int kp_project_from_json(const char *text, const char *path, kp_project *p, kp_e
             get_metrics(&c, item(r, "before"), &rr->before);
             get_metrics(&c, item(r, "after"), &rr->after);
             rr->eval_samples = (size_t)get_num(&c, r, "eval_samples", 0, 0, 1e15);
+            rr->holdout_hash = get_str(&c, r, "holdout_hash", 0);
             if (get_plan_info(&c, item(r, "predicted"), "predicted", &rr->predicted)) goto done;
             if (get_steps(&c, item(r, "steps"), "steps", &rr->steps, &rr->n_steps, &rr->step_after))
                 goto done;
@@ -444,7 +446,7 @@ char *kp_project_to_json(const kp_project *p) {
     cJSON_AddNumberToObject(o, "seed", (double)p->seed);
     cJSON *plan = cJSON_AddArrayToObject(o, "plan");
     for (size_t i = 0; i < p->n_plan; i++) cJSON_AddItemToArray(plan, step_json(&p->plan[i], 0));
-    if (p->n_plan && p->plan_info.total.size_ratio > 0)
+    if (p->n_plan && (p->plan_info.total.size_ratio > 0 || p->plan_info.trial_samples > 0))
         cJSON_AddItemToObject(o, "plan_summary", plan_info_json(&p->plan_info));
     cJSON *runs = cJSON_AddArrayToObject(o, "runs");
     for (size_t i = 0; i < p->n_runs; i++) {
@@ -462,6 +464,7 @@ char *kp_project_to_json(const kp_project *p) {
         cJSON_AddItemToObject(ro, "before", metrics_json(&r->before));
         cJSON_AddItemToObject(ro, "after", metrics_json(&r->after));
         if (r->eval_samples) cJSON_AddNumberToObject(ro, "eval_samples", (double)r->eval_samples);
+        put_str(ro, "holdout_hash", r->holdout_hash);
         if (r->predicted.total.size_ratio > 0)
             cJSON_AddItemToObject(ro, "predicted", plan_info_json(&r->predicted));
         cJSON *st = cJSON_AddArrayToObject(ro, "steps");
