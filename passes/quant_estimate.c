@@ -125,16 +125,16 @@ static int quantized(kp_graph *g, const kp_node *n, int with_conv) {
 /* Ops that run on int8 data in a static int8 graph (ONNX Runtime's QDQ fusions, our
  * executor's int8 kernels): no Quantize/Dequantize around them. */
 static int int8_capable(const kp_node *n) {
-    static const char *const ops[] = {"MaxPool",   "Relu",    "Clip",      "Flatten", "Reshape",
-                                      "Transpose", "Squeeze", "Unsqueeze", "Identity", "Concat",
-                                      "Add",       "BatchNormalization"};
+    static const char *const ops[] = {"MaxPool",  "Relu",      "Clip",    "Flatten",
+                                      "Reshape",  "Transpose", "Squeeze", "Unsqueeze",
+                                      "Identity", "Concat",    "Add",     "BatchNormalization"};
     for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
         if (kp_node_is(n, ops[i])) return 1;
     return 0;
 }
 
 typedef struct cost {
-    double before, after;   /* seconds */
+    double before, after;    /* seconds */
     double q_macs, all_macs; /* MACs in quantized layers, in all */
     double dq;               /* seconds of run-time activation quantization */
     size_t n_q;
@@ -256,8 +256,8 @@ int kp_q_estimate_int8(const kp_model *m, const kp_pass_ctx *ctx, int with_conv,
         snprintf(out->reason, sizeof out->reason,
                  "int8 will not beat fp32 on %s (%zu int8 layers, %.0f%% of the MACs%s): only "
                  "the file shrinks (~%.0f%%)",
-                 mc.where, c.n_q, share,
-                 is_static ? "" : ", activations quantized at run time", 100 * out->size_ratio);
+                 mc.where, c.n_q, share, is_static ? "" : ", activations quantized at run time",
+                 100 * out->size_ratio);
     else
         snprintf(out->reason, sizeof out->reason,
                  "int8 weights: file ~%.0f%% of now; ~%.2fx faster on %s (%zu int8 layers, %.0f%% "
