@@ -148,4 +148,43 @@ int kp_dataset_opts_from_spec(const kp_data_spec *spec, const char *dir, kp_data
 /* Opens the project's test data (eval_limit applied); batch 0 = 64. */
 int kp_dataset_open_project(const kp_project *p, size_t batch, kp_dataset **out, kp_error *err);
 
+/* ---- a project's samples (core/dataset_holdout.c): the same for plan, run, compress ------ */
+
+/* Calibration samples of a project whose data has `total` samples: data.calib_samples (512
+ * when unset), at most half of total so that the rest can score. */
+size_t kp_dataset_project_calib_count(const kp_project *p, size_t total);
+/* The planner's trial samples for a request of n_trial: at most half of what calibration
+ * leaves (so that runs keep at least as many to score). */
+size_t kp_dataset_project_trial_count(const kp_project *p, size_t total, size_t n_trial);
+/* The project's calibration subset: kp_dataset_project_calib_count samples drawn with p->seed
+ * (the one plan and run fit passes on). KP_ERANGE when there are too few samples. */
+int kp_dataset_project_calib(kp_dataset *ds, const kp_project *p, kp_calib **out, kp_error *err);
+/* The planner's trial samples: kp_dataset_project_trial_count samples beyond the calibration
+ * subset (the seeded subset of n_cal + n minus that of n_cal). *out is NULL (and 0 returned)
+ * when there are none. */
+int kp_dataset_project_trial(kp_dataset *ds, const kp_project *p, size_t n_trial, kp_calib **out,
+                             kp_error *err);
+
+/* Which samples a holdout scores. */
+typedef struct kp_holdout_info {
+    size_t total;      /* samples in the data set */
+    size_t calibrated; /* in the calibration subset */
+    size_t trial;      /* planner's trial samples left out (0 = none) */
+    size_t scored;     /* in the holdout */
+    uint64_t hash;     /* kp_dataset_calib_hash of the holdout: equal hashes = same samples */
+} kp_holdout_info;
+
+/* The samples a project's models are scored on: those of ds that calib (the calibration subset
+ * used, normally kp_dataset_project_calib's) does not use, minus the trial samples the planner
+ * measured the current plan on (p->plan_info.trial_samples, rebuilt as kp_dataset_project_trial
+ * does; none when p is NULL), so that neither a fitted pass nor the plan's choice saw them.
+ * Used by `run` (core/job.c) and `compress --project`. KP_ERANGE when none is left. Free *out
+ * with kp_dataset_calib_free; info (optional) says which samples. */
+int kp_dataset_project_holdout(kp_dataset *ds, const kp_project *p, const kp_calib *calib,
+                               kp_calib **out, kp_holdout_info *info, kp_error *err);
+/* One line for people: "scored on the holdout: 872 of 2000 samples (not the 256 used for
+ * calibration nor the 872 the planner measured its trials on; holdout 0123456789abcdef)".
+ * Returns buf. */
+const char *kp_dataset_holdout_describe(const kp_holdout_info *h, char *buf, size_t cap);
+
 #endif

@@ -53,6 +53,8 @@ typedef struct xnode {
     int pool;       /* a 2x2 stride-2 MaxPool folded into this Conv (kp_op_ctx.fused_pool) */
     float *prep;    /* owned: Conv weights packed for core/ops/conv3x3_oc.h, or NULL */
     size_t prep_bytes;
+    kp_op_state state; /* the kernel's own, freed with the plan (kp_op_ctx.state) */
+    uint32_t const_in; /* kp_op_ctx.const_in */
 } xnode;
 
 typedef struct subplan {
@@ -438,6 +440,21 @@ out:
     return rc;
 }
 
+/* Which inputs of xn are the same tensor on every run of the plan (kp_op_ctx.const_in). */
+static uint32_t const_inputs(const xgraph *x, const xnode *xn) {
+    uint32_t m = 0;
+    for (size_t i = 0; i < xn->n_in && i < 32; i++) {
+        int c = i < 3 && xn->ovr[i];
+        if (!c && xn->in[i] >= 0) {
+            const slot *s = &x->slots[xn->in[i]];
+            while (s->kind == SLOT_OUTER) s = &s->outer_g->slots[s->outer_slot];
+            c = s->kind == SLOT_CONST;
+        }
+        if (c) m |= 1u << i;
+    }
+    return m;
+}
+
 static int xgraph_build(kp_exec *root, xgraph *parent, const kp_graph *g, xgraph **out,
                         kp_error *err) {
     xgraph *x = calloc(1, sizeof *x);
@@ -635,6 +652,7 @@ static int xgraph_build(kp_exec *root, xgraph *parent, const kp_graph *g, xgraph
             xn->release[xn->n_release++] = (int)i;
         }
     }
+    for (size_t p = 0; p < x->n_nodes; p++) x->nodes[p].const_in = const_inputs(x, &x->nodes[p]);
     x->in_buf = calloc(x->max_in + 1, sizeof *x->in_buf);
     x->out_buf = calloc(x->max_out + 1, sizeof *x->out_buf);
     x->tmp_out = calloc(x->max_out + 1, sizeof *x->tmp_out);
@@ -772,6 +790,7 @@ static void xgraph_free(xgraph *x) {
     for (size_t i = 0; i < x->n_nodes; i++) {
         for (int k = 0; k < 3; k++) kp_tensor_free(x->nodes[i].ovr[k]);
         free(x->nodes[i].prep);
+        if (x->nodes[i].state.free) x->nodes[i].state.free(x->nodes[i].state.data);
         free(x->nodes[i].in);
         free(x->nodes[i].out);
         free(x->nodes[i].release);
@@ -984,7 +1003,9 @@ static int run_plan(xgraph *x, const kp_tensor *const *in, kp_tensor **out, int 
                          .flags = xn->flags,
                          .fused_pool = xn->pool,
                          .prep = xn->prep,
-                         .prep_bytes = xn->prep_bytes};
+                         .prep_bytes = xn->prep_bytes,
+                         .state = &xn->state,
+                         .const_in = xn->const_in};
         double t0 = top ? now_s() : 0;
         rc = xn->def->run(&ctx);
         if (top) e->seconds[xn->gidx] = now_s() - t0;

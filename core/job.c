@@ -150,28 +150,6 @@ static char *xstrdup(const char *s) {
     return s ? strdup(s) : NULL;
 }
 
-/* The samples accuracy is measured on: every sample not used for calibration nor by the
- * planner's trials (the trial set extends the seeded calibration subset, see
- * kp_dataset_calib_minus_new), so neither a fitted pass nor the plan's choice saw them. */
-static int holdout(kp_job *j, kp_dataset *ds, const kp_calib *calib, size_t n_cal, kp_calib **out,
-                   kp_error *err) {
-    size_t n_trial = (size_t)j->p->plan_info.trial_samples, total = kp_dataset_n_samples(ds);
-    if (!n_trial || n_cal + n_trial >= total) return kp_dataset_holdout_new(ds, calib, out, err);
-    kp_calib *seen = NULL;
-    int rc = kp_dataset_calib_new(ds, n_cal + n_trial, j->p->seed, &seen, err);
-    if (!rc) rc = kp_dataset_holdout_new(ds, seen, out, err);
-    kp_dataset_calib_free(seen);
-    if (!rc) {
-        char msg[200];
-        snprintf(msg, sizeof msg,
-                 "accuracy is measured on %zu samples: not the %zu used for calibration nor the "
-                 "%zu the planner measured its trials on",
-                 (*out)->n_samples, n_cal, n_trial);
-        emit(j, KP_EV_LOG, -1, 0, NULL, msg);
-    }
-    return rc;
-}
-
 /* The enabled plan steps as a pipeline (core/pipeline.h): plan index, parsed parameters and
  * cache file of each, and the hooks that turn the pipeline's callbacks into job events. */
 typedef struct job_steps {
@@ -423,31 +401,26 @@ static int work(kp_job *j) {
             kp_error_wrap(err, "test data: ");
             goto done;
         }
-        /* Calibration takes at most half the samples; accuracy is measured on the others. */
-        size_t total = kp_dataset_n_samples(ds), n_cal = (size_t)p->data.calib_samples;
-        if (n_cal > total / 2) {
-            n_cal = total / 2;
-            char msg[160];
-            snprintf(msg, sizeof msg,
-                     "calibration uses %zu of the %zu samples; accuracy is measured on the other "
-                     "%zu",
-                     n_cal, total, total - n_cal);
-            emit(j, KP_EV_LOG, -1, 0, NULL, msg);
-        }
-        if (n_cal == 0) {
-            rc = kp_error_set(err, KP_ERANGE,
-                              "test data: %zu sample(s) are too few to both "
-                              "calibrate and measure",
-                              total);
-            goto done;
-        }
-        if ((rc = kp_dataset_calib_new(ds, n_cal, p->seed, &calib, err)) ||
-            (rc = holdout(j, ds, calib, n_cal, &evalset, err))) {
+        /* Calibration takes at most half the samples; accuracy is measured on the others
+         * except the planner's trial samples (the same holdout as `compress --project`). */
+        kp_holdout_info hi;
+        char msg[400];
+        if ((rc = kp_dataset_project_calib(ds, p, &calib, err)) ||
+            (rc = kp_dataset_project_holdout(ds, p, calib, &evalset, &hi, err))) {
             kp_error_wrap(err, "test data: ");
             goto done;
         }
+        if (p->data.calib_samples > 0 && hi.calibrated < (size_t)p->data.calib_samples) {
+            snprintf(msg, sizeof msg,
+                     "calibration uses %zu of the %zu samples (at most half), not %lld",
+                     hi.calibrated, hi.total, (long long)p->data.calib_samples);
+            emit(j, KP_EV_LOG, -1, 0, NULL, msg);
+        }
+        emit(j, KP_EV_LOG, -1, 0, NULL, kp_dataset_holdout_describe(&hi, msg, sizeof msg));
         r->eval_samples = evalset->n_samples;
         char h[32];
+        snprintf(h, sizeof h, "%016llx", (unsigned long long)hi.hash);
+        r->holdout_hash = strdup(h);
         snprintf(h, sizeof h, "%016llx", (unsigned long long)kp_dataset_calib_hash(calib));
         r->calib_hash = strdup(h);
     }
@@ -617,6 +590,7 @@ void kp_job_free(kp_job *j) {
     free(r->output_model);
     free(r->report);
     free(r->calib_hash);
+    free(r->holdout_hash);
     free(r->tool_version);
     free(r->hw_fingerprint);
     kp_plan_info_clear(&r->predicted);

@@ -212,6 +212,7 @@ void kp_project_free(kp_project *p) {
         free(r->output_model);
         free(r->report);
         free(r->calib_hash);
+        free(r->holdout_hash);
         free(r->tool_version);
         free(r->hw_fingerprint);
         kp_plan_info_clear(&r->predicted);

@@ -97,6 +97,7 @@ typedef struct kp_run_record {
     char *calib_hash, *tool_version, *hw_fingerprint;
     kp_plan_info predicted; /* the planner's prediction for the plan as run (copied) */
     size_t eval_samples;    /* samples accuracy was measured on (the holdout) */
+    char *holdout_hash;     /* which ones: kp_holdout_info.hash in hex (NULL in older files) */
 } kp_run_record;
 
 typedef struct kp_project {

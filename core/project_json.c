@@ -6,12 +6,14 @@
  *   "plan": [ { "pass", "params", "enabled", "estimate": {...} } ],
  *   "runs": [ { "id", "started", "status", "seed", "calib_hash", "tool_version",
  *               "hw_fingerprint", "output_model", "report", "before": {metrics},
- *               "after": {metrics}, "eval_samples"?, "predicted"?: {plan summary},
+ *               "after": {metrics}, "eval_samples"?, "holdout_hash"?,
+ *               "predicted"?: {plan summary},
  *               "steps": [ { plan step..., "measured": {metrics} } ] } ] },
- *   "plan_summary"?: { "total": {estimate}, "acc_se", "trial_samples", "meets", "note",
- *                      "tried": [ { "name", "size_ratio", "latency_ratio", "acc_drop",
- *                                   "acc_se", "meets", "pareto", "chosen" } ] } }
- * Paths are stored as given (relative = relative to the project folder). */
+ *   "plan_summary"?: { "total": {estimate}, "acc_se", "trial_samples", "meets_budget": bool,
+ *                      "note", "tried": [ {tried pipeline, see kp_tried_json} ] } }
+ * Paths are stored as given (relative = relative to the project folder). Files written before
+ * the tried list had one format (tried "name", and "meets"/"pareto"/"chosen" as 0/1 numbers) are
+ * still read. */
 #include "core/project_json.h"
 
 #include <cjson/cJSON.h>
@@ -63,6 +65,20 @@ static double get_num(ctx *c, const cJSON *o, const char *k, double dflt, double
         return dflt;
     }
     return v->valuedouble;
+}
+
+/* A yes/no field: true/false, or the 0/1 of older files; old_k is the field's older name. */
+static int get_flag(ctx *c, const cJSON *o, const char *k, const char *old_k, int dflt) {
+    const cJSON *v = item(o, k);
+    if ((!v || cJSON_IsNull(v)) && old_k) {
+        v = item(o, old_k);
+        k = old_k;
+    }
+    if (!v || cJSON_IsNull(v)) return dflt;
+    if (cJSON_IsBool(v)) return cJSON_IsTrue(v);
+    if (cJSON_IsNumber(v) && (v->valuedouble == 0 || v->valuedouble == 1)) return v->valueint;
+    bad(c, k, "true or false");
+    return dflt;
 }
 
 static size_t get_nums(ctx *c, const cJSON *o, const char *k, double *dst, size_t cap) {
@@ -151,7 +167,7 @@ static int get_plan_info(ctx *c, const cJSON *o, const char *field, kp_plan_info
     if (t) get_estimate(c, t, &pi->total);
     pi->acc_se = get_num(c, o, "acc_se", 0, 0, 100);
     pi->trial_samples = (int64_t)get_num(c, o, "trial_samples", 0, 0, 1e12);
-    pi->meets = (int)get_num(c, o, "meets", 1, 0, 1);
+    pi->meets = get_flag(c, o, "meets_budget", "meets", 1);
     pi->note = get_str(c, o, "note", 0);
     const cJSON *arr = item(o, "tried");
     if (!arr || cJSON_IsNull(arr)) return c->rc;
@@ -164,14 +180,14 @@ static int get_plan_info(ctx *c, const cJSON *o, const char *field, kp_plan_info
     cJSON_ArrayForEach(e, arr) {
         if (!cJSON_IsObject(e)) return bad(c, "tried", "a list of objects");
         kp_tried *k = &pi->tried[pi->n_tried++];
-        k->name = get_str(c, e, "name", 1);
+        k->name = get_str(c, e, item(e, "name") && !item(e, "pipeline") ? "name" : "pipeline", 1);
         k->size_ratio = get_num(c, e, "size_ratio", 1, 0, 1e6);
         k->latency_ratio = get_num(c, e, "latency_ratio", 1, 0, 1e6);
         k->acc_drop = get_num(c, e, "acc_drop", 0, -100, 100);
         k->acc_se = get_num(c, e, "acc_se", 0, 0, 100);
-        k->meets = (int)get_num(c, e, "meets", 0, 0, 1);
-        k->pareto = (int)get_num(c, e, "pareto", 0, 0, 1);
-        k->chosen = (int)get_num(c, e, "chosen", 0, 0, 1);
+        k->meets = get_flag(c, e, "meets_budget", "meets", 0);
+        k->pareto = get_flag(c, e, "pareto", NULL, 0);
+        k->chosen = get_flag(c, e, "chosen", NULL, 0);
         if (c->rc) break;
     }
     return c->rc;
@@ -312,6 +328,7 @@ int kp_project_from_json(const char *text, const char *path, kp_project *p, kp_e
             get_metrics(&c, item(r, "before"), &rr->before);
             get_metrics(&c, item(r, "after"), &rr->after);
             rr->eval_samples = (size_t)get_num(&c, r, "eval_samples", 0, 0, 1e15);
+            rr->holdout_hash = get_str(&c, r, "holdout_hash", 0);
             if (get_plan_info(&c, item(r, "predicted"), "predicted", &rr->predicted)) goto done;
             if (get_steps(&c, item(r, "steps"), "steps", &rr->steps, &rr->n_steps, &rr->step_after))
                 goto done;
@@ -352,27 +369,32 @@ static void put_estimate(cJSON *e, const kp_estimate *est) {
     put_str(e, "reason", est->reason);
 }
 
+cJSON *kp_tried_json(const kp_tried *tried, size_t n) {
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && i < n; i++) {
+        const kp_tried *k = &tried[i];
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "pipeline", k->name ? k->name : "");
+        cJSON_AddNumberToObject(e, "size_ratio", k->size_ratio);
+        cJSON_AddNumberToObject(e, "latency_ratio", k->latency_ratio);
+        cJSON_AddNumberToObject(e, "acc_drop", k->acc_drop);
+        cJSON_AddNumberToObject(e, "acc_se", k->acc_se);
+        cJSON_AddBoolToObject(e, "meets_budget", k->meets);
+        cJSON_AddBoolToObject(e, "pareto", k->pareto);
+        cJSON_AddBoolToObject(e, "chosen", k->chosen);
+        cJSON_AddItemToArray(arr, e);
+    }
+    return arr;
+}
+
 static cJSON *plan_info_json(const kp_plan_info *pi) {
     cJSON *o = cJSON_CreateObject();
     put_estimate(cJSON_AddObjectToObject(o, "total"), &pi->total);
     cJSON_AddNumberToObject(o, "acc_se", pi->acc_se);
     cJSON_AddNumberToObject(o, "trial_samples", (double)pi->trial_samples);
-    cJSON_AddNumberToObject(o, "meets", pi->meets);
+    cJSON_AddBoolToObject(o, "meets_budget", pi->meets);
     put_str(o, "note", pi->note);
-    cJSON *arr = cJSON_AddArrayToObject(o, "tried");
-    for (size_t i = 0; i < pi->n_tried; i++) {
-        const kp_tried *k = &pi->tried[i];
-        cJSON *e = cJSON_CreateObject();
-        put_str(e, "name", k->name ? k->name : "");
-        cJSON_AddNumberToObject(e, "size_ratio", k->size_ratio);
-        cJSON_AddNumberToObject(e, "latency_ratio", k->latency_ratio);
-        cJSON_AddNumberToObject(e, "acc_drop", k->acc_drop);
-        cJSON_AddNumberToObject(e, "acc_se", k->acc_se);
-        cJSON_AddNumberToObject(e, "meets", k->meets);
-        cJSON_AddNumberToObject(e, "pareto", k->pareto);
-        cJSON_AddNumberToObject(e, "chosen", k->chosen);
-        cJSON_AddItemToArray(arr, e);
-    }
+    cJSON_AddItemToObject(o, "tried", kp_tried_json(pi->tried, pi->n_tried));
     return o;
 }
 
@@ -424,7 +446,7 @@ char *kp_project_to_json(const kp_project *p) {
     cJSON_AddNumberToObject(o, "seed", (double)p->seed);
     cJSON *plan = cJSON_AddArrayToObject(o, "plan");
     for (size_t i = 0; i < p->n_plan; i++) cJSON_AddItemToArray(plan, step_json(&p->plan[i], 0));
-    if (p->n_plan && p->plan_info.total.size_ratio > 0)
+    if (p->n_plan && (p->plan_info.total.size_ratio > 0 || p->plan_info.trial_samples > 0))
         cJSON_AddItemToObject(o, "plan_summary", plan_info_json(&p->plan_info));
     cJSON *runs = cJSON_AddArrayToObject(o, "runs");
     for (size_t i = 0; i < p->n_runs; i++) {
@@ -442,6 +464,7 @@ char *kp_project_to_json(const kp_project *p) {
         cJSON_AddItemToObject(ro, "before", metrics_json(&r->before));
         cJSON_AddItemToObject(ro, "after", metrics_json(&r->after));
         if (r->eval_samples) cJSON_AddNumberToObject(ro, "eval_samples", (double)r->eval_samples);
+        put_str(ro, "holdout_hash", r->holdout_hash);
         if (r->predicted.total.size_ratio > 0)
             cJSON_AddItemToObject(ro, "predicted", plan_info_json(&r->predicted));
         cJSON *st = cJSON_AddArrayToObject(ro, "steps");

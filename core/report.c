@@ -123,6 +123,11 @@ static char *markdown(const kp_project *p, const kp_run_record *r) {
                           : "failed",
         (unsigned long long)r->seed, r->calib_hash ? r->calib_hash : "-",
         r->tool_version ? r->tool_version : "-", r->hw_fingerprint ? r->hw_fingerprint : "-");
+    if (r->eval_samples)
+        put(&b,
+            "- top-1 scored on %zu samples used neither for calibration nor for the planner's "
+            "trials (holdout %s)\n",
+            r->eval_samples, r->holdout_hash ? r->holdout_hash : "-");
     if (r->output_model) put(&b, "- compressed model: `%s`\n", r->output_model);
     put(&b, "\n| stage | file bytes | gzip bytes | smaller | host ms (b=1) | target ms | top-1 "
             "| RAM bytes | fits | energy mJ |\n|---|---|---|---|---|---|---|---|---|---|\n");

@@ -138,6 +138,17 @@ static int parse_scale(const char *s, double *out) {
     return -1;
 }
 
+int kp_cli_read_scale(void *dest, const char *arg, kp_error *err) {
+    double v;
+    if (parse_scale(arg, &v))
+        return kp_error_set(err, KP_EINVAL, "--scale %s: a non-zero number (or 1/255)", arg);
+    if (fabs(v) > KP_CLI_SCALE_MAX || fabs(v) < 1 / KP_CLI_SCALE_MAX)
+        return kp_error_set(err, KP_ERANGE, "--scale %s: from %g to %g in size", arg,
+                            1 / KP_CLI_SCALE_MAX, KP_CLI_SCALE_MAX);
+    *(double *)dest = v;
+    return 0;
+}
+
 int kp_cli_data_apply(const kp_cli_data *d, kp_dataset_opts *o, kp_error *err) {
     if (d->format && kp_data_format_parse(d->format, &o->format))
         return kp_error_set(err, KP_EINVAL, "--format %s: use npy, npz, idx, csv or onnx-pb",
@@ -147,8 +158,7 @@ int kp_cli_data_apply(const kp_cli_data *d, kp_dataset_opts *o, kp_error *err) {
     if (d->npz_key) o->npz_key = d->npz_key;
     if (d->batch > 0) o->batch = (size_t)d->batch;
     if (d->limit >= 0) o->limit = (size_t)d->limit;
-    if (d->scale && parse_scale(d->scale, &o->pre.scale))
-        return kp_error_set(err, KP_EINVAL, "--scale %s: a non-zero number (or 1/255)", d->scale);
+    if (d->scale && kp_cli_read_scale(&o->pre.scale, d->scale, err)) return err->code;
     if (d->mean && kp_preproc_parse_list(d->mean, o->pre.mean, &o->pre.n_mean, err))
         return kp_error_wrap(err, "--mean: ");
     if (d->std && kp_preproc_parse_list(d->std, o->pre.std, &o->pre.n_std, err))

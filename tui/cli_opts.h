@@ -59,4 +59,9 @@ size_t kp_cli_data_opts(kp_cli_data *d, int with_letters, kp_opt *out);
 /* Applies what was given onto o (o->labels etc. borrow d's strings). Errors name the option. */
 int kp_cli_data_apply(const kp_cli_data *d, kp_dataset_opts *o, kp_error *err);
 
+/* A KP_OPT_FN reader for --scale (dest is double *): a number or a fraction such as "1/255",
+ * non-zero and from 1/KP_CLI_SCALE_MAX to KP_CLI_SCALE_MAX in size (what project.json holds). */
+#define KP_CLI_SCALE_MAX 1e9
+int kp_cli_read_scale(void *dest, const char *arg, kp_error *err);
+
 #endif

@@ -45,22 +45,10 @@ int kp_cli_ctx_open(const kp_project *p, size_t trial_samples, kp_cli_ctx *c, kp
     if (!rc && p->data.path) {
         rc = kp_dataset_open_project(p, 64, &c->ds, err);
         if (!rc) rc = kp_dataset_bind(c->ds, c->model, err);
-        /* The same subset the run calibrates on (core/job.c: at most half the samples). */
-        size_t total = rc ? 0 : kp_dataset_n_samples(c->ds);
-        size_t n_cal = p->data.calib_samples > 0 ? (size_t)p->data.calib_samples : 512;
-        if (n_cal > total / 2) n_cal = total / 2;
-        if (!rc && !n_cal)
-            rc = kp_error_set(err, KP_ERANGE, "%zu sample(s) are too few to plan on", total);
-        if (!rc) rc = kp_dataset_calib_new(c->ds, n_cal, p->seed, &c->calib, err);
-        /* Trials measure on samples beyond it, leaving at least half the rest to the run. */
-        size_t n_trial = trial_samples;
-        if (n_trial > (total - n_cal) / 2) n_trial = (total - n_cal) / 2;
-        if (!rc && n_trial) {
-            kp_calib *both = NULL;
-            rc = kp_dataset_calib_new(c->ds, n_cal + n_trial, p->seed, &both, err);
-            if (!rc) rc = kp_dataset_calib_minus_new(c->ds, both, c->calib, &c->trial, err);
-            kp_dataset_calib_free(both);
-        }
+        /* The subset the run calibrates on, and trial samples beyond it that leave at least
+         * half the rest to the run's holdout (core/dataset.h, as run and compress do). */
+        if (!rc) rc = kp_dataset_project_calib(c->ds, p, &c->calib, err);
+        if (!rc) rc = kp_dataset_project_trial(c->ds, p, trial_samples, &c->trial, err);
         if (rc) kp_error_wrap(err, "test data: ");
     }
     if (rc) kp_cli_ctx_free(c);

@@ -152,7 +152,8 @@ static void usage(FILE *f) {
         "--score: samples top-1 and agreement are measured on: holdout (default; the samples\n"
         "calibration does not use, which then takes at most half of them) or all (the\n"
         "calibration samples too). --project: data, preprocessing and calibration subset from a\n"
-        "project.json. --tol: largest relative output change a lossless pass may make (1e-4).\n");
+        "project.json, and the holdout its runs score (not the planner's trial samples either).\n"
+        "--tol: largest relative output change a lossless pass may make (1e-4).\n");
 }
 
 static void free_stage(stage *s) {
@@ -165,16 +166,18 @@ static void free_stage(stage *s) {
 typedef struct scoring {
     int all;                          /* --score all: every sample, calibration ones included */
     size_t scored, total, calibrated; /* sample counts */
+    kp_holdout_info hold;             /* which samples the holdout is (not with all) */
     char calib_hash[24];              /* of the calibration subset, as in run records */
     char note[256];                   /* why calibration took fewer samples than asked */
 } scoring;
 
 /* Opens the data, picks the calibration samples and the samples to score: by default the
  * holdout (the samples calibration does not use; calibration then takes at most half, as in
- * jobs), with --score all every sample. */
+ * jobs; with a project, not its planner's trial samples either: the holdout its runs score),
+ * with --score all every sample. */
 static int open_data(const char *data, const kp_dataset_opts *dopts, const kp_model *model,
-                     size_t calib_n, uint64_t seed, kp_dataset **ds, kp_calib **calib,
-                     kp_calib **evalset, scoring *sc, kp_error *err) {
+                     const kp_project *proj, size_t calib_n, uint64_t seed, kp_dataset **ds,
+                     kp_calib **calib, kp_calib **evalset, scoring *sc, kp_error *err) {
     int rc = kp_dataset_open(data, dopts, ds, err);
     if (!rc) rc = kp_dataset_bind(*ds, model, err);
     if (rc) return rc;
@@ -193,7 +196,7 @@ static int open_data(const char *data, const kp_dataset_opts *dopts, const kp_mo
                             total);
     if ((rc = kp_dataset_calib_new(*ds, sc->all ? calib_n : n_cal, seed, calib, err))) return rc;
     rc = sc->all ? kp_dataset_calib_new(*ds, 0, 0, evalset, err)
-                 : kp_dataset_holdout_new(*ds, *calib, evalset, err);
+                 : kp_dataset_project_holdout(*ds, proj, *calib, evalset, &sc->hold, err);
     if (rc) return rc;
     sc->total = total;
     sc->calibrated = (*calib)->n_samples;
@@ -208,9 +211,10 @@ static void print_table(stage *st, size_t n, const char *in, const char *out, co
     if (sc->total && sc->all)
         printf("scored on all %zu samples (the %zu calibration samples included)\n", sc->scored,
                sc->calibrated);
-    else if (sc->total)
-        printf("scored on the holdout: %zu of %zu samples (not the %zu used for calibration)\n",
-               sc->scored, sc->total, sc->calibrated);
+    else if (sc->total) {
+        char line[400];
+        printf("%s\n", kp_dataset_holdout_describe(&sc->hold, line, sizeof line));
+    }
     printf("%-16s %-10s %10s %10s %7s %10s %11s %8s %8s %10s\n", "stage", "status", "bytes", "gzip",
            "ratio", "ms b=1", "ms b=64", "top-1 %", "agree %", "max rel");
     for (size_t i = 0; i < n; i++) {
@@ -243,6 +247,12 @@ static void print_json(stage *st, size_t n, const char *in, const char *out, int
         cJSON_AddNumberToObject(o, "of", (double)sc->total);
         cJSON_AddNumberToObject(o, "calibration_samples", (double)sc->calibrated);
         cJSON_AddStringToObject(o, "calibration_hash", sc->calib_hash);
+        if (!sc->all) {
+            char h[24];
+            snprintf(h, sizeof h, "%016llx", (unsigned long long)sc->hold.hash);
+            cJSON_AddNumberToObject(o, "trial_samples", (double)sc->hold.trial);
+            cJSON_AddStringToObject(o, "holdout_hash", h);
+        }
         if (sc->note[0]) cJSON_AddStringToObject(o, "note", sc->note);
     }
     cJSON *arr = cJSON_AddArrayToObject(root, "stages");
@@ -397,7 +407,7 @@ static int run(int argc, char **argv) {
         goto done;
     }
     if (data) {
-        if (open_data(data, &dopts, model, calib_n, seed, &ds, &calib, &evalset, &sc, &err)) {
+        if (open_data(data, &dopts, model, proj, calib_n, seed, &ds, &calib, &evalset, &sc, &err)) {
             kp_error_wrap(&err, "data %s: ", data);
             status = kp_cli_fail(CMD, &err);
             goto done;

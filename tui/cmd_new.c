@@ -1,6 +1,5 @@
 /* kompress new NAME --model M [--data D --labels L ...] --target T --goal G [--goal G]
  *                  [--max-drop X] [--workspace DIR] [--json] */
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include "core/project.h"
 #include "core/target.h"
 #include "tui/cli.h"
+#include "tui/cli_opts.h"
 
 #define CMD "new"
 
@@ -34,117 +34,91 @@ static char *abs_path(const char *p, kp_error *err) {
     return r;
 }
 
-static int parse_num(const char *s, double lo, double hi, double *out) {
-    char *end;
-    double v = strtod(s, &end);
-    if (!*s || *end || v < lo || v > hi) return -1;
-    *out = v;
+/* --goal, up to twice, in priority order. */
+typedef struct goal_list {
+    kp_goal g[2];
+    int n;
+} goal_list;
+
+static int read_goal(void *dest, const char *arg, kp_error *err) {
+    goal_list *l = dest;
+    kp_goal g = kp_goal_from_name(arg);
+    if (g == KP_GOAL_NONE)
+        return kp_error_set(err, KP_EINVAL, "--goal: latency, size or accuracy, not '%s'", arg);
+    if (l->n == 2) return kp_error_set(err, KP_ERANGE, "--goal: at most two goals");
+    if (l->n == 1 && l->g[0] == g)
+        return kp_error_set(err, KP_EINVAL, "--goal: '%s' given twice", arg);
+    l->g[l->n++] = g;
+    return 0;
+}
+
+/* --mean / --std: per-channel values, at most as many as a project holds. */
+typedef struct chan_list {
+    const char *name;
+    size_t n;
+    float v[KP_DATA_MAX_CHANNELS];
+} chan_list;
+
+static int read_chans(void *dest, const char *arg, kp_error *err) {
+    chan_list *l = dest;
+    kp_data_spec spec;
+    const size_t cap = sizeof spec.mean / sizeof spec.mean[0];
+    if (kp_preproc_parse_list(arg, l->v, &l->n, err)) return kp_error_wrap(err, "--%s: ", l->name);
+    if (l->n > cap)
+        return kp_error_set(err, KP_ERANGE, "--%s: at most %zu values (one per channel), not %zu",
+                            l->name, cap, l->n);
+    for (size_t i = 0; !strcmp(l->name, "std") && i < l->n; i++)
+        if (l->v[i] == 0) return kp_error_set(err, KP_EINVAL, "--std: values must not be zero");
+    return 0;
+}
+
+static int read_layout(void *dest, const char *arg, kp_error *err) {
+    if (strcmp(arg, "nchw") && strcmp(arg, "nhwc"))
+        return kp_error_set(err, KP_EINVAL, "--layout: nchw or nhwc, not '%s'", arg);
+    *(const char **)dest = arg;
+    return 0;
+}
+
+static int read_format(void *dest, const char *arg, kp_error *err) {
+    kp_data_format f;
+    if (kp_data_format_parse(arg, &f))
+        return kp_error_set(err, KP_EINVAL, "--format %s: use npy, npz, idx, csv or onnx-pb", arg);
+    *(const char **)dest = arg;
     return 0;
 }
 
 static int run(int argc, char **argv) {
-    enum {
-        O_MODEL = 256,
-        O_DATA,
-        O_LABELS,
-        O_FORMAT,
-        O_SCALE,
-        O_MEAN,
-        O_STD,
-        O_LAYOUT,
-        O_TARGET,
-        O_GOAL,
-        O_DROP,
-        O_SIZEB,
-        O_LATB,
-        O_WS,
-        O_JSON,
-        O_CALIB,
-        O_LIMIT
-    };
-    static const struct option opts[] = {{"model", required_argument, 0, O_MODEL},
-                                         {"data", required_argument, 0, O_DATA},
-                                         {"labels", required_argument, 0, O_LABELS},
-                                         {"format", required_argument, 0, O_FORMAT},
-                                         {"scale", required_argument, 0, O_SCALE},
-                                         {"mean", required_argument, 0, O_MEAN},
-                                         {"std", required_argument, 0, O_STD},
-                                         {"layout", required_argument, 0, O_LAYOUT},
-                                         {"target", required_argument, 0, O_TARGET},
-                                         {"goal", required_argument, 0, O_GOAL},
-                                         {"max-drop", required_argument, 0, O_DROP},
-                                         {"size-budget", required_argument, 0, O_SIZEB},
-                                         {"latency-budget", required_argument, 0, O_LATB},
-                                         {"workspace", required_argument, 0, O_WS},
-                                         {"limit", required_argument, 0, O_LIMIT},
-                                         {"calib", required_argument, 0, O_CALIB},
-                                         {"json", no_argument, 0, O_JSON},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
     const char *model = NULL, *data = NULL, *labels = NULL, *format = NULL, *target = "host",
-               *ws = NULL, *mean = NULL, *std = NULL, *layout = "nchw";
-    double scale = 1, drop = 1.0, sizeb = 0, latb = 0, calib = 512, limit = 0;
-    kp_goal goals[2] = {KP_GOAL_NONE, KP_GOAL_NONE};
-    int n_goals = 0, json = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case O_MODEL: model = optarg; break;
-        case O_DATA: data = optarg; break;
-        case O_LABELS: labels = optarg; break;
-        case O_FORMAT: format = optarg; break;
-        case O_MEAN: mean = optarg; break;
-        case O_STD: std = optarg; break;
-        case O_LAYOUT: layout = optarg; break;
-        case O_TARGET: target = optarg; break;
-        case O_WS: ws = optarg; break;
-        case O_JSON: json = 1; break;
-        case O_SCALE:
-            if (parse_num(optarg, 1e-12, 1e12, &scale))
-                return kp_cli_failf(CMD, 2, "--scale must be a positive number, not '%s'", optarg);
-            break;
-        case O_DROP:
-            if (parse_num(optarg, 0, 100, &drop))
-                return kp_cli_failf(CMD, 2, "--max-drop must be 0..100 points, not '%s'", optarg);
-            break;
-        case O_SIZEB:
-            if (parse_num(optarg, 0, 1e15, &sizeb))
-                return kp_cli_failf(CMD, 2, "--size-budget must be bytes, not '%s'", optarg);
-            break;
-        case O_LATB:
-            if (parse_num(optarg, 0, 1e9, &latb))
-                return kp_cli_failf(CMD, 2, "--latency-budget must be ms, not '%s'", optarg);
-            break;
-        case O_CALIB:
-            if (parse_num(optarg, 1, 1e9, &calib))
-                return kp_cli_failf(CMD, 2, "--calib must be a sample count, not '%s'", optarg);
-            break;
-        case O_LIMIT:
-            if (parse_num(optarg, 0, 1e12, &limit))
-                return kp_cli_failf(CMD, 2, "--limit must be a sample count, not '%s'", optarg);
-            break;
-        case O_GOAL: {
-            kp_goal g = kp_goal_from_name(optarg);
-            if (g == KP_GOAL_NONE)
-                return kp_cli_failf(CMD, 2, "goal '%s' is not latency, size or accuracy", optarg);
-            if (n_goals == 2) return kp_cli_failf(CMD, 2, "at most two goals");
-            if (n_goals == 1 && goals[0] == g)
-                return kp_cli_failf(CMD, 2, "goal '%s' given twice", optarg);
-            goals[n_goals++] = g;
-            break;
-        }
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (optind != argc - 1) {
-        usage(stderr);
-        return 2;
-    }
+               *ws = NULL, *layout = "nchw", *name = NULL;
+    double scale = 1, drop = 1.0, sizeb = 0, latb = 0;
+    long long calib = 512, limit = 0;
+    goal_list gl = {{KP_GOAL_NONE, KP_GOAL_NONE}, 0};
+    chan_list mean = {"mean", 0, {0}}, std = {"std", 0, {0}};
+    int json = 0;
+    const kp_opt opts[] = {{"model", 0, KP_OPT_STR, &model, 0, 0, NULL},
+                           {"data", 0, KP_OPT_STR, &data, 0, 0, NULL},
+                           {"labels", 0, KP_OPT_STR, &labels, 0, 0, NULL},
+                           {"format", 0, KP_OPT_FN, &format, 0, 0, read_format},
+                           {"scale", 0, KP_OPT_FN, &scale, 0, 0, kp_cli_read_scale},
+                           {"mean", 0, KP_OPT_FN, &mean, 0, 0, read_chans},
+                           {"std", 0, KP_OPT_FN, &std, 0, 0, read_chans},
+                           {"layout", 0, KP_OPT_FN, &layout, 0, 0, read_layout},
+                           {"target", 0, KP_OPT_STR, &target, 0, 0, NULL},
+                           {"goal", 0, KP_OPT_FN, &gl, 0, 0, read_goal},
+                           {"max-drop", 0, KP_OPT_DOUBLE, &drop, 0, 100, NULL},
+                           {"size-budget", 0, KP_OPT_DOUBLE, &sizeb, 0, 1e15, NULL},
+                           {"latency-budget", 0, KP_OPT_DOUBLE, &latb, 0, 1e9, NULL},
+                           {"workspace", 0, KP_OPT_STR, &ws, 0, 0, NULL},
+                           {"limit", 0, KP_OPT_LONG, &limit, 0, 1e12, NULL},
+                           {"calib", 0, KP_OPT_LONG, &calib, 1, 1e9, NULL},
+                           {"json", 0, KP_OPT_FLAG, &json, 0, 0, NULL},
+                           KP_OPT_END};
+    size_t n_pos;
+    int st = kp_cli_parse(CMD, argc, argv, opts, usage, "NAME", 1, 1, &name, &n_pos);
+    if (st >= 0) return st;
+    kp_goal *goals = gl.g;
+    if (!gl.n) goals[gl.n++] = KP_GOAL_SIZE;
     if (!model) return kp_cli_failf(CMD, 2, "--model is required");
-    if (strcmp(layout, "nchw") && strcmp(layout, "nhwc"))
-        return kp_cli_failf(CMD, 2, "--layout must be nchw or nhwc");
-    if (!n_goals) goals[n_goals++] = KP_GOAL_SIZE;
     kp_error err = {0};
     kp_target *targets = NULL;
     size_t nt = 0;
@@ -164,7 +138,7 @@ static int run(int argc, char **argv) {
         goto done;
     }
     if (!ws) ws = owned_ws = kp_project_default_workspace();
-    if (kp_project_create(ws, argv[optind], &p, &err)) goto done;
+    if (kp_project_create(ws, name, &p, &err)) goto done;
     p->model = mabs;
     mabs = NULL;
     free(p->target_id);
@@ -182,18 +156,10 @@ static int run(int argc, char **argv) {
         if (!(p->data.path = abs_path(data, &err))) goto undo;
         if (labels && !(p->data.labels = abs_path(labels, &err))) goto undo;
         if (format) p->data.format = strdup(format);
-        float v[KP_DATA_MAX_CHANNELS];
-        size_t n = 0;
-        if (mean) {
-            if (kp_preproc_parse_list(mean, v, &n, &err) || n > 8) goto undo;
-            for (size_t i = 0; i < n; i++) p->data.mean[i] = v[i];
-            p->data.n_mean = n;
-        }
-        if (std) {
-            if (kp_preproc_parse_list(std, v, &n, &err) || n > 8) goto undo;
-            for (size_t i = 0; i < n; i++) p->data.std[i] = v[i];
-            p->data.n_std = n;
-        }
+        for (size_t i = 0; i < mean.n; i++) p->data.mean[i] = mean.v[i];
+        for (size_t i = 0; i < std.n; i++) p->data.std[i] = std.v[i];
+        p->data.n_mean = mean.n;
+        p->data.n_std = std.n;
         /* The data must fit the model now, not at the first run. */
         kp_dataset *ds = NULL;
         if (kp_dataset_open_project(p, 64, &ds, &err) || kp_dataset_bind(ds, m, &err)) {

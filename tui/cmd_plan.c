@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/project_json.h"
 #include "tui/cli.h"
 #include "tui/cli_opts.h"
 #include "tui/cli_project.h"
@@ -68,20 +69,7 @@ static int run(int argc, char **argv) {
         if (!plan.info.meets && plan.info.note)
             cJSON_AddStringToObject(o, "budget_missed", plan.info.note);
         cJSON_AddStringToObject(o, "note", plan.note);
-        cJSON *tr = cJSON_AddArrayToObject(o, "tried");
-        for (size_t i = 0; i < plan.info.n_tried; i++) {
-            const kp_tried *k = &plan.info.tried[i];
-            cJSON *e = cJSON_CreateObject();
-            cJSON_AddStringToObject(e, "pipeline", k->name ? k->name : "");
-            cJSON_AddNumberToObject(e, "size_ratio", k->size_ratio);
-            cJSON_AddNumberToObject(e, "latency_ratio", k->latency_ratio);
-            cJSON_AddNumberToObject(e, "acc_drop", k->acc_drop);
-            cJSON_AddNumberToObject(e, "acc_se", k->acc_se);
-            cJSON_AddBoolToObject(e, "meets_budget", k->meets);
-            cJSON_AddBoolToObject(e, "pareto", k->pareto);
-            cJSON_AddBoolToObject(e, "chosen", k->chosen);
-            cJSON_AddItemToArray(tr, e);
-        }
+        cJSON_AddItemToObject(o, "tried", kp_tried_json(plan.info.tried, plan.info.n_tried));
         char *s = cJSON_Print(o);
         if (s) puts(s);
         free(s);

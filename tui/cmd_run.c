@@ -181,8 +181,11 @@ static int run(int argc, char **argv) {
             else if (!pass->lossless)
                 lossy = 1;
         }
-        /* The planner's prediction was for the plan before this change. */
+        /* The planner's prediction was for the plan before this change; the samples its
+         * trials measured on stay out of the holdout (the plan was chosen on them). */
+        int64_t trials = p->plan_info.trial_samples;
         kp_plan_info_clear(&p->plan_info);
+        p->plan_info.trial_samples = trials;
         if (!json)
             fprintf(stderr,
                     "measured drop %.2f points breaks the %.2f budget: switching off %s "
@@ -224,11 +227,12 @@ static int run(int argc, char **argv) {
         printf("{\"run\": \"%s\", \"model\": \"%s/%s\", \"report\": \"%s/%s\", "
                "\"before\": {\"bytes\": %.0f, \"latency_ms\": %.4f, \"top1\": %.2f}, "
                "\"after\": {\"bytes\": %.0f, \"latency_ms\": %.4f, \"top1\": %.2f}, "
-               "\"meets_budget\": %s}\n",
+               "\"meets_budget\": %s, \"scored\": {\"samples\": %zu, \"holdout_hash\": \"%s\"}}\n",
                best->id, p->dir, best->output_model, p->dir, best->report, best->before.file_bytes,
                best->before.host_latency_ms, best->before.top1, best->after.file_bytes,
                best->after.host_latency_ms, best->after.top1,
-               drop <= p->max_drop + 1e-9 ? "true" : "false");
+               drop <= p->max_drop + 1e-9 ? "true" : "false", best->eval_samples,
+               best->holdout_hash ? best->holdout_hash : "");
     } else {
         printf("  %-16s %10s %10s %7s %9s %10s %7s %5s\n", "", "bytes", "gzip", "smaller",
                "host ms", "target ms", "top-1", "fits");

@@ -1,7 +1,7 @@
 /* ConvInteger and QLinearConv (1-D and 2-D, groups, strides, pads, dilations, auto_pad) on the
  * int8 GEMM. Each image is moved to channels-last once, so a patch row is a few contiguous
  * copies; padding takes the input zero point, so padded taps contribute exactly zero. Weights
- * are reordered to (ky, kx, c) to match and packed once per model through the cache.
+ * are reordered to (ky, kx, c) to match and packed once per plan (kp_i8_weights).
  * The fused ai.kompress:QConv may also take and give channels-last tensors (attributes
  * nhwc_in, nhwc_out: [N, H, W, C], set by the executor's int8 fusion between its int8 kernels),
  * which skips both transposes. */
@@ -95,7 +95,6 @@ static int geometry(kp_op_ctx *ctx, const kp_tensor *x0, const kp_tensor *w, cge
 /* acc for image n, group gi: [OH*OW, Coutg] int32. */
 typedef struct conv_work {
     uint8_t *nhwc;        /* H*W*Cg */
-    int8_t *wre;          /* Coutg * K reordered weights */
     int32_t *acc;         /* OH*OW*Coutg */
     kp_i8_rows rows;      /* patches */
     uint8_t *pad;         /* direct path: the zero-point padded image, channels-last, unsigned */
@@ -104,7 +103,6 @@ typedef struct conv_work {
 
 static void work_free(conv_work *w) {
     free(w->nhwc);
-    free(w->wre);
     free(w->acc);
     free(w->pad);
     free((void *)w->rowp);
@@ -113,7 +111,6 @@ static void work_free(conv_work *w) {
 
 typedef struct conv_pack {
     const int8_t *w; /* this group's weights as stored: [co][c][ky][kx] */
-    int8_t *wre;     /* scratch: Coutg * K */
     const cgeom *g;
     int64_t K;   /* packed row length: kh * kwp * Cg */
     int64_t kwp; /* kernel width as packed: kw, or more with zero taps for the direct path */
@@ -128,22 +125,26 @@ static int pack_conv(void *user, kp_i8_packed *out, kp_error *err) {
     conv_pack *p = user;
     const cgeom *g = p->g;
     int64_t K = p->K, T = g->kh * g->kw, K0 = g->Cg * T;
-    memset(p->wre, 0, (size_t)(g->Coutg * K));
+    int8_t *wre = calloc((size_t)(g->Coutg * K) + 1, 1);
+    if (!wre) return kp_error_set(err, KP_ENOMEM, "out of memory packing int8 weights");
     for (int64_t co = 0; co < g->Coutg; co++)
         for (int64_t c = 0; c < g->Cg; c++)
             for (int64_t ky = 0; ky < g->kh; ky++)
                 for (int64_t kx = 0; kx < g->kw; kx++)
-                    p->wre[co * K + (ky * p->kwp + kx) * g->Cg + c] =
+                    wre[co * K + (ky * p->kwp + kx) * g->Cg + c] =
                         p->w[co * K0 + c * T + ky * g->kw + kx];
-    return kp_i8_pack(p->wre, p->ws, 1, K, g->Coutg, K, p->zw, p->nzw, out, err);
+    int rc = kp_i8_pack(wre, p->ws, 1, K, g->Coutg, K, p->zw, p->nzw, out, err);
+    free(wre);
+    return rc;
 }
 
 /* Runs the integer convolution of every image and group, handing each accumulator block to
- * emit(). zx: raw input zero point byte; zw: weight zero points (NULL, 1 or Cout values). */
+ * emit(). zx: raw input zero point byte; wz: weight zero points (NULL, 1 or Cout values);
+ * w_in: which node inputs w and wz are (bits, for kp_i8_weights). */
 typedef void (*emit_fn)(void *user, int64_t n, int64_t gi, const int32_t *acc, const cgeom *g);
 
 static int conv_int(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *w, const kp_tensor *xz,
-                    const kp_tensor *wz, const cgeom *g, emit_fn emit, void *user) {
+                    const kp_tensor *wz, uint32_t w_in, const cgeom *g, emit_fn emit, void *user) {
     if (!kp_q_is_8bit(x->dtype) || !kp_q_is_8bit(w->dtype))
         return kp_op_fail(ctx, KP_EUNSUPPORTED, "operands %s x %s: only 8-bit integers",
                           kp_dtype_name(x->dtype), kp_dtype_name(w->dtype));
@@ -168,10 +169,9 @@ static int conv_int(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *w, cons
     int64_t Kp = g->kh * kwp * g->Cg;
     conv_work wk = {0};
     wk.nhwc = malloc((size_t)(HW * g->Cg) + 1);
-    wk.wre = malloc((size_t)(g->Coutg * Kp) + 1);
     wk.acc = malloc((size_t)(M * g->Coutg) * sizeof(int32_t) + 4);
     int rc = 0;
-    if (!wk.nhwc || !wk.wre || !wk.acc) {
+    if (!wk.nhwc || !wk.acc) {
         rc = kp_op_fail(ctx, KP_ENOMEM, "out of memory");
         goto done;
     }
@@ -187,16 +187,15 @@ static int conv_int(kp_op_ctx *ctx, const kp_tensor *x, const kp_tensor *w, cons
         size_t nzw = wz ? (size_t)wz->numel : 0;
         const uint8_t *zwp = wz ? (const uint8_t *)wz->data + (nzw > 1 ? gi * g->Coutg : 0) : NULL;
         conv_pack pk = {(const int8_t *)w->data + gi * g->Coutg * K,
-                        wk.wre,
                         g,
                         Kp,
                         kwp,
                         ws,
                         zwp,
                         nzw > 1 ? (size_t)g->Coutg : nzw};
-        const kp_i8_packed *p =
-            kp_i8_cache_get(ctx->node, (int)((kwp != g->kw ? 3000 : 1000) + gi), pk.w,
-                            (size_t)(g->Coutg * K), zwp, pk.nzw, pack_conv, &pk, ctx->err);
+        kp_i8_want want = {w_in, (size_t)gi, (size_t)g->group, kwp, pk.w, (size_t)(g->Coutg * K),
+                           zwp,  pk.nzw,     pack_conv,        &pk};
+        const kp_i8_packed *p = kp_i8_weights(ctx, &want);
         if (!p) {
             rc = ctx->err->code ? ctx->err->code : KP_ENOMEM;
             break;
@@ -331,7 +330,9 @@ int kp_op_ConvInteger(kp_op_ctx *ctx) {
     int r = out_dims(x, &g, d);
     kp_tensor *y = kp_op_output(ctx, 0, KP_INT32, r, d);
     if (!y) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
-    return conv_int(ctx, x, w, kp_op_input(ctx, 2), kp_op_input(ctx, 3), &g, emit_int32, y->data);
+    const kp_tensor *wz = kp_op_input(ctx, 3);
+    return conv_int(ctx, x, w, kp_op_input(ctx, 2), wz, (1u << 1) | (wz ? 1u << 3 : 0), &g,
+                    emit_int32, y->data);
 }
 
 typedef struct qemit {
@@ -413,7 +414,7 @@ static int qconv(kp_op_ctx *ctx, int fused) {
                kp_q_zp(zy, 0),
                fused ? (int)kp_node_attr_int(ctx->node, "relu", 0) : 0,
                malloc((size_t)(g.OH * g.OW * g.Coutg) + 1)};
-    rc = q.tmp ? conv_int(ctx, x, w, zx, zw, &g, emit_q, &q)
+    rc = q.tmp ? conv_int(ctx, x, w, zx, zw, (1u << 3) | (zw ? 1u << 5 : 0), &g, emit_q, &q)
                : kp_op_fail(ctx, KP_ENOMEM, "out of memory");
     free(q.tmp);
     free(mult);
@@ -484,7 +485,7 @@ int kp_op_KDynQConv(kp_op_ctx *ctx) {
     kp_q_dynamic_u8(x->data, x->numel, xq->data, &xs, (uint8_t *)xz->data, 0);
     for (int64_t c = 0; c < g.Cout; c++) sc[c] = xs * kp_q_scale(ws, c);
     dyn_emit de = {y->data, sc, bias ? bias->data : NULL};
-    rc = conv_int(ctx, xq, w, xz, wz, &g, emit_dyn, &de);
+    rc = conv_int(ctx, xq, w, xz, wz, (1u << 1) | (wz ? 1u << 2 : 0), &g, emit_dyn, &de);
     kp_tensor_free(xq);
     kp_tensor_free(xz);
     free(sc);

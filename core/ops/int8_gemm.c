@@ -168,38 +168,55 @@ static inline int32_t load4(const uint8_t *p) {
     return v;
 }
 
+/* The 4 x 2 block of 512-bit accumulators: four rows against two 16-column panels. The
+ * helpers are always inlined into their callers, so the accumulators stay in registers. */
+typedef struct acc4x2 {
+    __m512i c00, c01, c10, c11, c20, c21, c30, c31;
+} acc4x2;
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline acc4x2
+acc4x2_zero(void) {
+    __m512i z = _mm512_setzero_si512();
+    return (acc4x2){z, z, z, z, z, z, z, z};
+}
+
+/* c += rows a0..a3 times panels b0, b1 over quads [0, n). */
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void
+dot4x2(acc4x2 *c, const uint8_t *a0, const uint8_t *a1, const uint8_t *a2, const uint8_t *a3,
+       const int8_t *b0, const int8_t *b1, int64_t n) {
+    for (int64_t q = 0; q < n; q++) {
+        __m512i v0 = _mm512_load_si512((const void *)(b0 + q * 64));
+        __m512i v1 = _mm512_load_si512((const void *)(b1 + q * 64));
+        __m512i x = _mm512_set1_epi32(load4(a0 + 4 * q));
+        c->c00 = _mm512_dpbusd_epi32(c->c00, x, v0);
+        c->c01 = _mm512_dpbusd_epi32(c->c01, x, v1);
+        x = _mm512_set1_epi32(load4(a1 + 4 * q));
+        c->c10 = _mm512_dpbusd_epi32(c->c10, x, v0);
+        c->c11 = _mm512_dpbusd_epi32(c->c11, x, v1);
+        x = _mm512_set1_epi32(load4(a2 + 4 * q));
+        c->c20 = _mm512_dpbusd_epi32(c->c20, x, v0);
+        c->c21 = _mm512_dpbusd_epi32(c->c21, x, v1);
+        x = _mm512_set1_epi32(load4(a3 + 4 * q));
+        c->c30 = _mm512_dpbusd_epi32(c->c30, x, v0);
+        c->c31 = _mm512_dpbusd_epi32(c->c31, x, v1);
+    }
+}
+
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
 raw_512(const uint8_t *a, int64_t lda, int mr, const int8_t *b, int64_t kq, int np,
         int32_t raw[4][32]) {
     const int8_t *b1 = b + (size_t)kq * 64;
     if (mr == 4 && np == 2) {
-        __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
-                c30 = c00, c31 = c00;
-        const uint8_t *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda;
-        for (int64_t q = 0; q < kq; q++) {
-            __m512i v0 = _mm512_load_si512((const void *)(b + q * 64));
-            __m512i v1 = _mm512_load_si512((const void *)(b1 + q * 64));
-            __m512i x = _mm512_set1_epi32(load4(a0 + 4 * q));
-            c00 = _mm512_dpbusd_epi32(c00, x, v0);
-            c01 = _mm512_dpbusd_epi32(c01, x, v1);
-            x = _mm512_set1_epi32(load4(a1 + 4 * q));
-            c10 = _mm512_dpbusd_epi32(c10, x, v0);
-            c11 = _mm512_dpbusd_epi32(c11, x, v1);
-            x = _mm512_set1_epi32(load4(a2 + 4 * q));
-            c20 = _mm512_dpbusd_epi32(c20, x, v0);
-            c21 = _mm512_dpbusd_epi32(c21, x, v1);
-            x = _mm512_set1_epi32(load4(a3 + 4 * q));
-            c30 = _mm512_dpbusd_epi32(c30, x, v0);
-            c31 = _mm512_dpbusd_epi32(c31, x, v1);
-        }
-        _mm512_storeu_si512((void *)&raw[0][0], c00);
-        _mm512_storeu_si512((void *)&raw[0][16], c01);
-        _mm512_storeu_si512((void *)&raw[1][0], c10);
-        _mm512_storeu_si512((void *)&raw[1][16], c11);
-        _mm512_storeu_si512((void *)&raw[2][0], c20);
-        _mm512_storeu_si512((void *)&raw[2][16], c21);
-        _mm512_storeu_si512((void *)&raw[3][0], c30);
-        _mm512_storeu_si512((void *)&raw[3][16], c31);
+        acc4x2 c = acc4x2_zero();
+        dot4x2(&c, a, a + lda, a + 2 * lda, a + 3 * lda, b, b1, kq);
+        _mm512_storeu_si512((void *)&raw[0][0], c.c00);
+        _mm512_storeu_si512((void *)&raw[0][16], c.c01);
+        _mm512_storeu_si512((void *)&raw[1][0], c.c10);
+        _mm512_storeu_si512((void *)&raw[1][16], c.c11);
+        _mm512_storeu_si512((void *)&raw[2][0], c.c20);
+        _mm512_storeu_si512((void *)&raw[2][16], c.c21);
+        _mm512_storeu_si512((void *)&raw[3][0], c.c30);
+        _mm512_storeu_si512((void *)&raw[3][16], c.c31);
         return;
     }
     for (int r = 0; r < mr; r++) {
@@ -277,52 +294,61 @@ static __mmask16 mask_of(int64_t n) {
     return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
-tile512_4(const uint8_t *a, int64_t lda, const int32_t *za, const int8_t *b, int64_t kq, int np,
-          const int32_t *cs, int64_t ncols, int32_t *C, int64_t ldc) {
-    __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
-            c30 = c00, c31 = c00;
+/* Four rows ar[0..3] against one or two 16-column panels (np). A row is S segments of 4*l4
+ * bytes at stride ss: the windows of a direct convolution (no im2col), or one segment of kq
+ * quads for contiguous rows. za: each row's zero point. Inlined into the two callers below, so
+ * each gets the loop specialised (one segment, per-row zero points / one zero point). */
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void
+tile512_4(const uint8_t *const *ar, int64_t S, int64_t l4, int64_t ss, const int32_t *za,
+          const int8_t *b, int64_t kq, int np, const int32_t *cs, int64_t ncols, int32_t *C,
+          int64_t ldc) {
+    acc4x2 c = acc4x2_zero();
     const int8_t *b1 = b + (size_t)kq * 64;
-    const uint8_t *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda;
-    if (np > 1) {
-        for (int64_t q = 0; q < kq; q++) {
-            __m512i v0 = _mm512_load_si512((const void *)(b + q * 64));
-            __m512i v1 = _mm512_load_si512((const void *)(b1 + q * 64));
-            __m512i x = _mm512_set1_epi32(load4(a0 + 4 * q));
-            c00 = _mm512_dpbusd_epi32(c00, x, v0);
-            c01 = _mm512_dpbusd_epi32(c01, x, v1);
-            x = _mm512_set1_epi32(load4(a1 + 4 * q));
-            c10 = _mm512_dpbusd_epi32(c10, x, v0);
-            c11 = _mm512_dpbusd_epi32(c11, x, v1);
-            x = _mm512_set1_epi32(load4(a2 + 4 * q));
-            c20 = _mm512_dpbusd_epi32(c20, x, v0);
-            c21 = _mm512_dpbusd_epi32(c21, x, v1);
-            x = _mm512_set1_epi32(load4(a3 + 4 * q));
-            c30 = _mm512_dpbusd_epi32(c30, x, v0);
-            c31 = _mm512_dpbusd_epi32(c31, x, v1);
+    for (int64_t sg = 0; sg < S; sg++) {
+        const uint8_t *a0 = ar[0] + sg * ss, *a1 = ar[1] + sg * ss, *a2 = ar[2] + sg * ss,
+                      *a3 = ar[3] + sg * ss;
+        const int8_t *bq = b + sg * l4 * 64;
+        if (np > 1) {
+            dot4x2(&c, a0, a1, a2, a3, bq, b1 + sg * l4 * 64, l4);
+            continue;
         }
-    } else {
-        for (int64_t q = 0; q < kq; q++) {
-            __m512i v0 = _mm512_load_si512((const void *)(b + q * 64));
-            c00 = _mm512_dpbusd_epi32(c00, _mm512_set1_epi32(load4(a0 + 4 * q)), v0);
-            c10 = _mm512_dpbusd_epi32(c10, _mm512_set1_epi32(load4(a1 + 4 * q)), v0);
-            c20 = _mm512_dpbusd_epi32(c20, _mm512_set1_epi32(load4(a2 + 4 * q)), v0);
-            c30 = _mm512_dpbusd_epi32(c30, _mm512_set1_epi32(load4(a3 + 4 * q)), v0);
+        for (int64_t q = 0; q < l4; q++) {
+            __m512i v0 = _mm512_load_si512((const void *)(bq + q * 64));
+            c.c00 = _mm512_dpbusd_epi32(c.c00, _mm512_set1_epi32(load4(a0 + 4 * q)), v0);
+            c.c10 = _mm512_dpbusd_epi32(c.c10, _mm512_set1_epi32(load4(a1 + 4 * q)), v0);
+            c.c20 = _mm512_dpbusd_epi32(c.c20, _mm512_set1_epi32(load4(a2 + 4 * q)), v0);
+            c.c30 = _mm512_dpbusd_epi32(c.c30, _mm512_set1_epi32(load4(a3 + 4 * q)), v0);
         }
     }
     __mmask16 m0 = mask_of(ncols), m1 = mask_of(ncols - 16);
     __m512i s0 = _mm512_maskz_loadu_epi32(m0, cs);
-    store_corr(C, m0, c00, za[0], s0);
-    store_corr(C + ldc, m0, c10, za[1], s0);
-    store_corr(C + 2 * ldc, m0, c20, za[2], s0);
-    store_corr(C + 3 * ldc, m0, c30, za[3], s0);
+    store_corr(C, m0, c.c00, za[0], s0);
+    store_corr(C + ldc, m0, c.c10, za[1], s0);
+    store_corr(C + 2 * ldc, m0, c.c20, za[2], s0);
+    store_corr(C + 3 * ldc, m0, c.c30, za[3], s0);
     if (np > 1) {
         __m512i s1 = _mm512_maskz_loadu_epi32(m1, cs + 16);
-        store_corr(C + 16, m1, c01, za[0], s1);
-        store_corr(C + ldc + 16, m1, c11, za[1], s1);
-        store_corr(C + 2 * ldc + 16, m1, c21, za[2], s1);
-        store_corr(C + 3 * ldc + 16, m1, c31, za[3], s1);
+        store_corr(C + 16, m1, c.c01, za[0], s1);
+        store_corr(C + ldc + 16, m1, c.c11, za[1], s1);
+        store_corr(C + 2 * ldc + 16, m1, c.c21, za[2], s1);
+        store_corr(C + 3 * ldc + 16, m1, c.c31, za[3], s1);
     }
+}
+
+/* Contiguous rows a, a + lda, ...: one segment of kq quads. */
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
+rows512_4(const uint8_t *a, int64_t lda, const int32_t *za, const int8_t *b, int64_t kq, int np,
+          const int32_t *cs, int64_t ncols, int32_t *C, int64_t ldc) {
+    const uint8_t *ar[4] = {a, a + lda, a + 2 * lda, a + 3 * lda};
+    tile512_4(ar, 1, kq, 0, za, b, kq, np, cs, ncols, C, ldc);
+}
+
+/* Direct-convolution windows: S segments each, one zero point for all rows. */
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
+seg512_4(const uint8_t *const *ar, int64_t S, int64_t l4, int64_t ss, int32_t za, const int8_t *b,
+         int64_t kq, int np, const int32_t *cs, int64_t ncols, int32_t *C, int64_t ldc) {
+    const int32_t z4[4] = {za, za, za, za};
+    tile512_4(ar, S, l4, ss, z4, b, kq, np, cs, ncols, C, ldc);
 }
 
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
@@ -368,64 +394,11 @@ static void gemm512_direct(const kp_i8_rows *a, const kp_i8_packed *b, int32_t *
             const int8_t *bp = b->data + (size_t)p * (size_t)kq * 64;
             int32_t *cp = C + (size_t)m0 * (size_t)ldc + n0;
             if (mr == 4)
-                tile512_4(ap, lda, a->za + m0, bp, kq, np, b->col_sum + n0, nn, cp, ldc);
+                rows512_4(ap, lda, a->za + m0, bp, kq, np, b->col_sum + n0, nn, cp, ldc);
             else
                 tile512_1(ap, lda, a->za + m0, bp, kq, np, b->col_sum + n0, nn, cp, ldc);
         }
         m0 += mr;
-    }
-}
-
-/* Rows made of S segments of 4*l4 bytes at stride ss (direct convolution, no im2col). */
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
-seg512_4(const uint8_t *const *ar, int64_t S, int64_t l4, int64_t ss, int32_t za, const int8_t *b,
-         int64_t kq, int np, const int32_t *cs, int64_t ncols, int32_t *C, int64_t ldc) {
-    __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
-            c30 = c00, c31 = c00;
-    const int8_t *b1 = b + (size_t)kq * 64;
-    for (int64_t sg = 0; sg < S; sg++) {
-        const uint8_t *a0 = ar[0] + sg * ss, *a1 = ar[1] + sg * ss, *a2 = ar[2] + sg * ss,
-                      *a3 = ar[3] + sg * ss;
-        const int8_t *bq = b + sg * l4 * 64, *bq1 = b1 + sg * l4 * 64;
-        if (np > 1) {
-            for (int64_t q = 0; q < l4; q++) {
-                __m512i v0 = _mm512_load_si512((const void *)(bq + q * 64));
-                __m512i v1 = _mm512_load_si512((const void *)(bq1 + q * 64));
-                __m512i x = _mm512_set1_epi32(load4(a0 + 4 * q));
-                c00 = _mm512_dpbusd_epi32(c00, x, v0);
-                c01 = _mm512_dpbusd_epi32(c01, x, v1);
-                x = _mm512_set1_epi32(load4(a1 + 4 * q));
-                c10 = _mm512_dpbusd_epi32(c10, x, v0);
-                c11 = _mm512_dpbusd_epi32(c11, x, v1);
-                x = _mm512_set1_epi32(load4(a2 + 4 * q));
-                c20 = _mm512_dpbusd_epi32(c20, x, v0);
-                c21 = _mm512_dpbusd_epi32(c21, x, v1);
-                x = _mm512_set1_epi32(load4(a3 + 4 * q));
-                c30 = _mm512_dpbusd_epi32(c30, x, v0);
-                c31 = _mm512_dpbusd_epi32(c31, x, v1);
-            }
-        } else {
-            for (int64_t q = 0; q < l4; q++) {
-                __m512i v0 = _mm512_load_si512((const void *)(bq + q * 64));
-                c00 = _mm512_dpbusd_epi32(c00, _mm512_set1_epi32(load4(a0 + 4 * q)), v0);
-                c10 = _mm512_dpbusd_epi32(c10, _mm512_set1_epi32(load4(a1 + 4 * q)), v0);
-                c20 = _mm512_dpbusd_epi32(c20, _mm512_set1_epi32(load4(a2 + 4 * q)), v0);
-                c30 = _mm512_dpbusd_epi32(c30, _mm512_set1_epi32(load4(a3 + 4 * q)), v0);
-            }
-        }
-    }
-    __mmask16 m0 = mask_of(ncols), m1 = mask_of(ncols - 16);
-    __m512i s0 = _mm512_maskz_loadu_epi32(m0, cs);
-    store_corr(C, m0, c00, za, s0);
-    store_corr(C + ldc, m0, c10, za, s0);
-    store_corr(C + 2 * ldc, m0, c20, za, s0);
-    store_corr(C + 3 * ldc, m0, c30, za, s0);
-    if (np > 1) {
-        __m512i s1 = _mm512_maskz_loadu_epi32(m1, cs + 16);
-        store_corr(C + 16, m1, c01, za, s1);
-        store_corr(C + ldc + 16, m1, c11, za, s1);
-        store_corr(C + 2 * ldc + 16, m1, c21, za, s1);
-        store_corr(C + 3 * ldc + 16, m1, c31, za, s1);
     }
 }
 

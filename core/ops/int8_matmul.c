@@ -1,6 +1,6 @@
 /* MatMulInteger and QLinearMatMul on the int8 GEMM: numpy-style batch broadcasting, 1-D
- * operands, per-row A / per-column B zero points and scales. A constant rank-2 B (the usual
- * weight) is packed once per model through the cache. */
+ * operands, per-row A / per-column B zero points and scales. A rank-2 B (the usual weight)
+ * is packed once per plan (kp_i8_weights). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,9 +82,9 @@ static int pack_b(void *user, kp_i8_packed *out, kp_error *err) {
     return kp_i8_pack(p->b, p->bs, 0, p->K, p->N, p->N, p->zb, p->nzb, out, err);
 }
 
-/* acc (n_batch * M * N int32) = (A - za)(B - zb). */
+/* acc (n_batch * M * N int32) = (A - za)(B - zb). b_in: the inputs b and zb are (bits). */
 static int int_product(kp_op_ctx *ctx, const kp_tensor *a, const kp_tensor *b, const kp_tensor *za,
-                       const kp_tensor *zb, const mm *g, int32_t *acc) {
+                       const kp_tensor *zb, uint32_t b_in, const mm *g, int32_t *acc) {
     if (!kp_q_is_8bit(a->dtype) || !kp_q_is_8bit(b->dtype))
         return kp_op_fail(ctx, KP_EUNSUPPORTED, "operands %s x %s: only 8-bit integers",
                           kp_dtype_name(a->dtype), kp_dtype_name(b->dtype));
@@ -108,8 +108,8 @@ static int int_product(kp_op_ctx *ctx, const kp_tensor *a, const kp_tensor *b, c
     if (b_single && (nza <= 1 || g->a_rank == 2)) {
         /* One weight matrix: every row of every batch in one GEMM. */
         mm_pack pk = {b->data, bs, g->K, g->N, zb ? zb->data : NULL, nzb};
-        const kp_i8_packed *p = kp_i8_cache_get(ctx->node, 1, b->data, (size_t)(g->K * g->N),
-                                                zb ? zb->data : NULL, nzb, pack_b, &pk, ctx->err);
+        kp_i8_want want = {b_in, 0, 1, 0, b->data, (size_t)(g->K * g->N), pk.zb, nzb, pack_b, &pk};
+        const kp_i8_packed *p = kp_i8_weights(ctx, &want);
         if (!p) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
         int64_t rows_total = g->n_batch * g->M;
         int64_t a_batches = 1;
@@ -148,7 +148,9 @@ int kp_op_MatMulInteger(kp_op_ctx *ctx) {
     if (rc) return rc;
     kp_tensor *y = kp_op_output(ctx, 0, KP_INT32, g.out_rank, g.out_dims);
     if (!y) return ctx->err->code ? ctx->err->code : KP_ENOMEM;
-    return int_product(ctx, a, b, kp_op_input(ctx, 2), kp_op_input(ctx, 3), &g, y->data);
+    const kp_tensor *zb = kp_op_input(ctx, 3);
+    return int_product(ctx, a, b, kp_op_input(ctx, 2), zb, (1u << 1) | (zb ? 1u << 3 : 0), &g,
+                       y->data);
 }
 
 /* QLinearMatMul, and the executor's fused ai.kompress:QGemm: the same inputs plus an int32
@@ -183,7 +185,7 @@ static int qmatmul(kp_op_ctx *ctx, int fused) {
         free(mult);
         return kp_op_fail(ctx, KP_ENOMEM, "out of memory");
     }
-    rc = int_product(ctx, a, b, za, zb, &g, acc);
+    rc = int_product(ctx, a, b, za, zb, (1u << 3) | (zb ? 1u << 5 : 0), &g, acc);
     if (!rc) {
         float inv = sy ? kp_q_scale(sy, 0) : 1.f;
         int per_row = sa->numel > 1;
@@ -275,8 +277,9 @@ int kp_op_KDynQMatMul(kp_op_ctx *ctx) {
     kp_q_dynamic_u8(x->data, x->numel, xq, &xs, &xz, 0);
     size_t nzb = wz ? (size_t)wz->numel : 0;
     mm_pack pk = {w->data, w->dtype == KP_INT8, K, N, wz ? wz->data : NULL, nzb};
-    const kp_i8_packed *p = kp_i8_cache_get(ctx->node, 1, w->data, (size_t)(K * N),
-                                            wz ? wz->data : NULL, nzb, pack_b, &pk, ctx->err);
+    kp_i8_want want = {
+        (1u << 1) | (wz ? 1u << 2 : 0), 0, 1, 0, w->data, (size_t)(K * N), pk.zb, nzb, pack_b, &pk};
+    const kp_i8_packed *p = kp_i8_weights(ctx, &want);
     if (!p) {
         rc = ctx->err->code ? ctx->err->code : KP_ENOMEM;
         goto done;

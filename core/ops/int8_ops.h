@@ -5,14 +5,29 @@
 #include "core/ops/int8_gemm.h"
 #include "core/ops/ops.h"
 
-/* Packed weights cached per (node, input slot), revalidated on every use against the bytes they
- * were made from (key: the weights as stored in the model, then their zero points), so a
- * weight is packed once per model and a changed or reused buffer is never served stale.
- * pack() runs on a miss. The pointer stays valid until the next call for that node and slot. */
+/* Packed int8 weights for a kernel. A node has n packings (Conv: one per group), made by
+ * pack(user) from the bytes key[0, bytes) then key2[0, bytes2) (the weights as stored, then
+ * their zero points), which come from the node's inputs flagged in `inputs` (bit i = input i);
+ * tag is whatever else the packing depends on (Conv: the padded kernel width).
+ * Inside an executor, when those inputs are plan constants (kp_op_ctx.const_in), a packing is
+ * made on the plan's first run and kept in the node's kp_op_state: later runs take it with no
+ * check at all. Otherwise (kp_op_call, weights computed at run time) a process-wide cache keyed
+ * by (node, idx, tag) is revalidated against the key bytes on every call, so a changed or reused
+ * buffer is never served stale. The pointer stays valid until the node's next call (cache) or
+ * the end of the plan (state). */
 typedef int (*kp_i8_pack_fn)(void *user, kp_i8_packed *out, kp_error *err);
-const kp_i8_packed *kp_i8_cache_get(const kp_node *node, int slot, const void *key, size_t bytes,
-                                    const void *key2, size_t bytes2, kp_i8_pack_fn pack, void *user,
-                                    kp_error *err);
+typedef struct kp_i8_want {
+    uint32_t inputs;
+    size_t idx, n;
+    int64_t tag;
+    const void *key;
+    size_t bytes;
+    const void *key2;
+    size_t bytes2;
+    kp_i8_pack_fn pack;
+    void *user;
+} kp_i8_want;
+const kp_i8_packed *kp_i8_weights(kp_op_ctx *ctx, const kp_i8_want *w);
 
 /* Zero point / scale readers: element i of a scalar-or-vector tensor (NULL tensor = 0 / 1). */
 int32_t kp_q_zp(const kp_tensor *t, int64_t i);

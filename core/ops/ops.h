@@ -45,7 +45,20 @@ struct kp_op_ctx {
      * Kernels check prep_bytes before use. */
     const void *prep;
     size_t prep_bytes;
+    /* Per-node state kept across the runs of one executor plan; NULL outside an executor
+     * (kp_op_call). A kernel may keep there data made only from its attributes and from inputs
+     * flagged in const_in (e.g. packed weights): it sets data and free on first use, and the
+     * executor calls free(data) with the plan. */
+    struct kp_op_state *state;
+    /* Bit i (i < 32): input i is a constant of the plan (initializer, Constant node or a
+     * replacement the executor made): the same tensor with the same bytes on every run. */
+    uint32_t const_in;
 };
+
+typedef struct kp_op_state {
+    void *data;
+    void (*free)(void *data);
+} kp_op_state;
 
 /* Gemm: input B was transposed ahead of time, so transB is to be read inverted. */
 #define KP_OPF_B_PRETRANSPOSED 1u

@@ -1,5 +1,6 @@
 #!/bin/sh
-# The table-driven option parser (tui/cli_opts.c) of info, eval, compress, plan, run, targets:
+# The table-driven option parser (tui/cli_opts.c) of info, eval, compress, plan, run, targets,
+# new and report:
 # --help prints the usage on stdout and exits 0; an unknown option, a bad value (naming the
 # option and its range) or a wrong count of positional arguments exits 2 and writes nothing to
 # stdout; options may follow the arguments; "--name=value" and short letters work.
@@ -11,7 +12,7 @@ trap 'rm -rf "$T"' EXIT
 fail=0
 bad() { echo "FAIL: $*"; fail=1; }
 
-for c in info eval compress plan run targets; do
+for c in info eval compress plan run targets new report; do
   "$K" $c --help > "$T/out" 2> "$T/err"; rc=$?
   [ $rc -eq 0 ] && grep -q "usage: kompress $c" "$T/out" && [ ! -s "$T/err" ] ||
     bad "$c --help: exit $rc, stdout '$(head -1 "$T/out")', stderr '$(cat "$T/err")'"
@@ -43,6 +44,46 @@ usage2 plan-trial "--trial: a whole number from 0 to 1000000, not '-1'" plan --t
 usage2 run-tries "--tries: a whole number from 1 to 10, not '11'" run x --tries 11
 usage2 run-none "kompress run: no PROJECT given" run
 usage2 targets-arg "unexpected argument 'x'" targets x
+# new: every option named in its message; nothing is created on a refusal
+NW="--workspace $T/ws"
+usage2 new-unknown "unrecognized option '--modle'" new p --modle $EX/mlp.onnx $NW
+usage2 new-missing "option '--model' requires an argument" new p $NW --model
+usage2 new-none "kompress new: no NAME given" new --model $EX/mlp.onnx $NW
+usage2 new-two "unexpected argument 'q'" new p q --model $EX/mlp.onnx $NW
+usage2 new-model "kompress new: --model is required" new p $NW
+usage2 new-drop "--max-drop: a number from 0 to 100, not '200'" new p --model $EX/mlp.onnx $NW --max-drop 200
+usage2 new-size "--size-budget: a number from 0 to 1e+15, not 'big'" new p --model $EX/mlp.onnx $NW --size-budget big
+usage2 new-lat "--latency-budget: a number from 0 to 1e+09, not '-2'" new p --model $EX/mlp.onnx $NW --latency-budget=-2
+usage2 new-calib "--calib: a whole number from 1 to 1000000000, not '0'" new p --model $EX/mlp.onnx $NW --calib 0
+usage2 new-limit "--limit: a whole number from 0 to 1000000000000, not '1.5'" new p --model $EX/mlp.onnx $NW --limit 1.5
+usage2 new-scale "--scale 0: a non-zero number (or 1/255)" new p --model $EX/mlp.onnx $NW --scale 0
+usage2 new-scale-big "--scale 1e12: from 1e-09 to 1e+09 in size" new p --model $EX/mlp.onnx $NW --scale 1e12
+usage2 new-mean "--mean: at most 8 values (one per channel), not 9" new p --model $EX/mlp.onnx $NW --mean 1,2,3,4,5,6,7,8,9
+usage2 new-std "--std: values must not be zero" new p --model $EX/mlp.onnx $NW --std 0.5,0
+usage2 new-layout "--layout: nchw or nhwc, not 'hwc'" new p --model $EX/mlp.onnx $NW --layout hwc
+usage2 new-format "--format jpg: use npy, npz, idx, csv or onnx-pb" new p --model $EX/mlp.onnx $NW --format jpg
+usage2 new-goal "--goal: latency, size or accuracy, not 'speed'" new p --model $EX/mlp.onnx $NW --goal speed
+usage2 new-goal2 "--goal: 'size' given twice" new p --model $EX/mlp.onnx $NW --goal size --goal size
+usage2 new-goal3 "--goal: at most two goals" new p --model $EX/mlp.onnx $NW --goal size --goal accuracy --goal latency
+usage2 new-target "target 'toaster' is not known" new p --model $EX/mlp.onnx $NW --target toaster
+[ -e "$T/ws/p" ] && bad "a refused new created its project"
+# report: the same, then a real project (options before and after it, short letters)
+usage2 report-unknown "unrecognized option '--colour'" report --colour x
+usage2 report-missing "option '--run' requires an argument" report x --run
+usage2 report-format "--format is md, csv or json, not 'pdf'" report x --format pdf
+usage2 report-none "kompress report: no PROJECT given" report
+usage2 report-two "unexpected argument 'y'" report x y
+"$K" new p --model $EX/mlp.onnx --scale 1/255 --goal size --goal=accuracy --max-drop=0.5 $NW --json > "$T/new.json" ||
+  bad "new with table options: $(cat "$T/new.json")"
+/usr/bin/python3 - "$T/ws/p/project.json" <<'PYEOF' || bad "new did not store its options"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["goals"] == ["size", "accuracy"] and d["budgets"]["max_drop"] == 0.5, d
+assert abs(d["data"]["preprocessing"]["scale"] - 1 / 255) < 1e-15, d["data"]
+PYEOF
+"$K" report "$T/ws/p" -f csv > "$T/out" 2> "$T/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "no finished run yet" "$T/err" || bad "report of a run-less project: exit $rc, $(cat "$T/err")"
+"$K" report -e "$T/ws/p" > "$T/out" 2> "$T/err" && grep -q "^run " "$T/out" || bad "report -e: $(cat "$T/err")"
 [ -e "$T/x.onnx" ] && bad "a refused compress wrote its output"
 
 # Options after the argument, --name=value, short letters and repeated --pass all work.

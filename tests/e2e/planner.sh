@@ -39,6 +39,8 @@ ps = d["plan_summary"]
 assert ps["trial_samples"] == 872, ps["trial_samples"]
 assert ps["acc_se"] > 0 and ps["total"]["size_ratio"] > 0, ps
 tried = ps["tried"]
+assert all(isinstance(t[k], bool) for t in tried for k in ("meets_budget", "pareto", "chosen")), tried
+assert all(t["pipeline"] for t in tried), tried
 assert sum(t["chosen"] for t in tried) == 1 and any(t["pareto"] for t in tried), tried
 chosen = [t for t in tried if t["chosen"]][0]
 assert abs(chosen["size_ratio"] - ps["total"]["size_ratio"]) < 1e-9, (chosen, ps["total"])
@@ -104,9 +106,9 @@ grep -q "BUDGET MISSED: no plan meets every budget; the closest is kept: size [0
 import json, sys
 d = json.load(open(sys.argv[1]))
 ps = d["plan_summary"]
-assert ps["meets"] == 0 and "over the 1000 budget" in ps["note"], ps
+assert ps["meets_budget"] is False and "over the 1000 budget" in ps["note"], ps
 assert any(s["enabled"] and s["pass"] != "fold" for s in d["plan"]), d["plan"]
-assert not any(t["meets"] for t in ps["tried"]), ps["tried"]
+assert not any(t["meets_budget"] for t in ps["tried"]), ps["tried"]
 # the closest: nothing tried is smaller while keeping the accuracy budget
 ch = [t for t in ps["tried"] if t["chosen"]][0]
 assert all(t["size_ratio"] >= ch["size_ratio"] - 1e-9 for t in ps["tried"] if t["acc_drop"] + 1.0 * t["acc_se"] <= 1.0), ps["tried"]

@@ -12,54 +12,19 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "ophelp.h"
+
 #include "core/cpu.h"
 #include "core/ops/conv3x3.h"
 
-static uint32_t rng = 777;
-static float frand(void) {
-    rng = rng * 1664525u + 1013904223u;
-    return (float)((rng >> 8) & 0xffff) / 32768.0f - 1.0f;
-}
-
-static float *rand_buf(int64_t n) {
-    float *p = malloc((size_t)(n ? n : 1) * sizeof *p);
-    assert_non_null(p);
-    for (int64_t i = 0; i < n; i++) p[i] = frand();
-    return p;
-}
-
-static void conv_ref(const float *x, int64_t c, int64_t h, int64_t w, const float *wt, int64_t m,
-                     const float *bias, int relu, float *y) {
-    for (int64_t o = 0; o < m; o++)
-        for (int64_t p = 0; p < h; p++)
-            for (int64_t q = 0; q < w; q++) {
-                double acc = bias ? bias[o] : 0;
-                for (int64_t ci = 0; ci < c; ci++)
-                    for (int64_t a = 0; a < 3; a++)
-                        for (int64_t b = 0; b < 3; b++) {
-                            int64_t yy = p - 1 + a, xx = q - 1 + b;
-                            if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
-                            acc += (double)x[(ci * h + yy) * w + xx] *
-                                   wt[((o * c + ci) * 3 + a) * 3 + b];
-                        }
-                if (relu && acc < 0) acc = 0;
-                y[(o * h + p) * w + q] = (float)acc;
-            }
-}
-
 static void check_one(int isa, int64_t c, int64_t h, int64_t w, int64_t m, int with_bias,
                       int relu) {
-    float *x = rand_buf(c * h * w), *wt = rand_buf(m * c * 9), *bias = rand_buf(m);
-    float *y = malloc((size_t)(m * h * w) * sizeof *y),
-          *ref = malloc((size_t)(m * h * w) * sizeof *ref);
-    int64_t np = kp_conv3x3_pad_floats(c, h, w), no = kp_conv3x3_out_floats(m, h, w);
-    float *pad = malloc((size_t)np * sizeof *pad), *out = malloc((size_t)no * sizeof *out);
-    assert_true(y && ref && pad && out);
-    for (int64_t i = 0; i < np; i++) pad[i] = NAN;
-    for (int64_t i = 0; i < no; i++) out[i] = NAN;
-    for (int64_t i = 0; i < m * h * w; i++) y[i] = NAN;
+    float *x = rnd_floats(c * h * w, 0), *wt = rnd_floats(m * c * 9, 0), *bias = rnd_floats(m, 0);
+    float *y = rnd_floats(m * h * w, 1), *ref = rnd_floats(m * h * w, 1);
+    float *pad = rnd_floats(kp_conv3x3_pad_floats(c, h, w), 1);
+    float *out = rnd_floats(kp_conv3x3_out_floats(m, h, w), 1);
     kp_conv3x3_run(isa, x, c, h, w, wt, m, with_bias ? bias : NULL, relu, 0, y, pad, out);
-    conv_ref(x, c, h, w, wt, m, with_bias ? bias : NULL, relu, ref);
+    ref_conv3x3(x, c, h, w, wt, m, with_bias ? bias : NULL, relu, ref);
     for (int64_t i = 0; i < m * h * w; i++)
         if (!(fabs((double)y[i] - ref[i]) <=
               1e-5 * (1 + sqrt((double)c * 9) + fabs((double)ref[i]))))
@@ -86,9 +51,9 @@ static void run_isa(int isa) {
                       (int)((i + j) / 2 % 2));
     /* Random shapes. */
     for (int t = 0; t < 40; t++) {
-        rng = rng * 1664525u + 1013904223u;
-        int64_t c = 1 + (rng >> 8) % 20, m = 1 + (rng >> 13) % 19, h = 1 + (rng >> 18) % 17;
-        int64_t w = 1 + (rng >> 23) % 33;
+        uint32_t r = rnd_u32();
+        int64_t c = 1 + r % 20, m = 1 + (r >> 5) % 19, h = 1 + (r >> 10) % 17;
+        int64_t w = 1 + (r >> 15) % 33;
         check_one(isa, c, h, w, m, t % 2, t / 2 % 2);
     }
 }
@@ -114,6 +79,7 @@ static void test_selected(void **state) {
 }
 
 int main(void) {
+    rnd_seed(777);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_avx512),
         cmocka_unit_test(test_avx2),

@@ -13,43 +13,15 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "ophelp.h"
+
 #include "core/ops/conv3x3_oc.h"
-
-static uint32_t rng = 4242;
-static uint32_t next(void) {
-    rng = rng * 1664525u + 1013904223u;
-    return rng >> 8;
-}
-static float frand(void) {
-    return (float)(next() & 0xffff) / 32768.0f - 1.0f;
-}
-
-static float *buf(int64_t n, int nan_fill) {
-    float *p = malloc((size_t)(n ? n : 1) * sizeof *p);
-    assert_non_null(p);
-    for (int64_t i = 0; i < n; i++) p[i] = nan_fill ? NAN : frand();
-    return p;
-}
 
 /* Reference: conv (double sums), bias, ReLU, then the optional 2x2 stride-2 max pool. */
 static void ref(const float *x, int64_t c, int64_t h, int64_t w, const float *wt, int64_t m,
                 const float *bias, int relu, int pool, float *y) {
-    float *full = buf(m * h * w, 0);
-    for (int64_t o = 0; o < m; o++)
-        for (int64_t p = 0; p < h; p++)
-            for (int64_t q = 0; q < w; q++) {
-                double acc = bias ? bias[o] : 0;
-                for (int64_t ci = 0; ci < c; ci++)
-                    for (int64_t a = 0; a < 3; a++)
-                        for (int64_t b = 0; b < 3; b++) {
-                            int64_t yy = p - 1 + a, xx = q - 1 + b;
-                            if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
-                            acc += (double)x[(ci * h + yy) * w + xx] *
-                                   wt[((o * c + ci) * 3 + a) * 3 + b];
-                        }
-                if (relu && acc < 0) acc = 0;
-                full[(o * h + p) * w + q] = (float)acc;
-            }
+    float *full = rnd_floats(m * h * w, 1);
+    ref_conv3x3(x, c, h, w, wt, m, bias, relu, full);
     if (!pool) {
         memcpy(y, full, (size_t)(m * h * w) * sizeof *y);
     } else {
@@ -68,11 +40,11 @@ static void ref(const float *x, int64_t c, int64_t h, int64_t w, const float *wt
 static void check_one(int64_t c, int64_t h, int64_t w, int64_t m, int with_bias, int relu,
                       int pool) {
     int64_t ny = pool ? m * (h / 2) * (w / 2) : m * h * w;
-    float *x = buf(c * h * w, 0), *wt = buf(m * c * 9, 0), *bias = buf(m, 0);
-    float *y = buf(ny, 1), *want = buf(ny, 0);
+    float *x = rnd_floats(c * h * w, 0), *wt = rnd_floats(m * c * 9, 0), *bias = rnd_floats(m, 0);
+    float *y = rnd_floats(ny, 1), *want = rnd_floats(ny, 0);
     int64_t np = kp_c3oc_packed_floats(m, c), ns = kp_c3oc_scratch_floats(c, m, h, w);
     assert_true(np >= m * c * 9 && ns > 0);
-    float *pk = buf(np, 1), *sc = buf(ns, 1);
+    float *pk = rnd_floats(np, 1), *sc = rnd_floats(ns, 1);
     kp_c3oc_pack(wt, m, c, pk);
     kp_c3oc_run(x, c, h, w, pk, m, with_bias ? bias : NULL, relu, pool, y, sc);
     ref(x, c, h, w, wt, m, with_bias ? bias : NULL, relu, pool, want);
@@ -108,10 +80,10 @@ static void random_shapes(void **state) {
     (void)state;
     if (!kp_c3oc_available()) skip();
     for (int it = 0; it < 60; it++) {
-        int64_t c = 1 + next() % 40, m = 1 + next() % 70;
-        int64_t h = 1 + next() % 31, w = 1 + next() % 30;
-        if (it % 5 == 0) c = 16 * (1 + next() % 4) + (int64_t)(next() % 3); /* near 16k */
-        check_one(c, h, w, m, (int)(next() % 2), (int)(next() % 2), (int)(next() % 2));
+        int64_t c = 1 + rnd_u32() % 40, m = 1 + rnd_u32() % 70;
+        int64_t h = 1 + rnd_u32() % 31, w = 1 + rnd_u32() % 30;
+        if (it % 5 == 0) c = 16 * (1 + rnd_u32() % 4) + (int64_t)(rnd_u32() % 3); /* near 16k */
+        check_one(c, h, w, m, (int)(rnd_u32() % 2), (int)(rnd_u32() % 2), (int)(rnd_u32() % 2));
     }
 }
 
@@ -119,7 +91,7 @@ static void pack_layout(void **state) {
     (void)state;
     /* Block b, input channel ci, tap t, lane l holds w[16b + l][ci][t]; lanes past M are 0. */
     int64_t m = 19, c = 3;
-    float *wt = buf(m * c * 9, 0), *pk = buf(kp_c3oc_packed_floats(m, c), 1);
+    float *wt = rnd_floats(m * c * 9, 0), *pk = rnd_floats(kp_c3oc_packed_floats(m, c), 1);
     assert_int_equal(kp_c3oc_packed_floats(m, c), 2 * c * 9 * 16);
     kp_c3oc_pack(wt, m, c, pk);
     for (int64_t b = 0; b < 2; b++)
@@ -138,6 +110,7 @@ static void pack_layout(void **state) {
 }
 
 int main(void) {
+    rnd_seed(4242);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pack_layout),
         cmocka_unit_test(demo_shapes),

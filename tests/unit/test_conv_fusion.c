@@ -15,21 +15,11 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "ophelp.h"
+
 #include "core/exec.h"
 #include "core/graph.h"
 #include "core/ops/ops.h"
-
-static uint32_t rng = 99;
-static float frand(void) {
-    rng = rng * 1664525u + 1013904223u;
-    return (float)((rng >> 8) & 0xffff) / 32768.0f - 1.0f;
-}
-
-static void set_vi(kp_value_info *v, const char *name, int rank, const int64_t *dims) {
-    memset(v, 0, sizeof *v);
-    v->name = strdup(name);
-    assert_int_equal(kp_type_set_tensor(&v->type, KP_FLOAT, rank, dims), 0);
-}
 
 typedef struct {
     int64_t n, c, m, h, w, k, stride, pad;
@@ -47,16 +37,11 @@ static kp_model *build(const shape *s) {
     int64_t grp = s->group ? s->group : 1;
     int64_t xd[4] = {-1, s->c, s->h, s->w}, wd[4] = {s->m, s->c / grp, s->k, s->k}, bd[1] = {s->m};
     int64_t yd[4] = {-1, s->m, -1, -1};
-    g->inputs = calloc(1, sizeof *g->inputs);
-    g->n_inputs = 1;
-    set_vi(&g->inputs[0], "x", 4, xd);
-    g->outputs = calloc(1, sizeof *g->outputs);
-    g->n_outputs = 1;
-    set_vi(&g->outputs[0], "y", 4, yd);
+    set_io(g, KP_FLOAT, 4, xd, 4, yd);
     kp_tensor *w = kp_tensor_new(KP_FLOAT, 4, wd, NULL), *b = kp_tensor_new(KP_FLOAT, 1, bd, NULL);
     assert_true(w && b);
-    for (int64_t i = 0; i < w->numel; i++) ((float *)w->data)[i] = frand();
-    for (int64_t i = 0; i < b->numel; i++) ((float *)b->data)[i] = frand();
+    for (int64_t i = 0; i < w->numel; i++) ((float *)w->data)[i] = rnd_f();
+    for (int64_t i = 0; i < b->numel; i++) ((float *)b->data)[i] = rnd_f();
     assert_int_equal(kp_tensor_set_name(w, "w"), 0);
     assert_int_equal(kp_tensor_set_name(b, "b"), 0);
     assert_int_equal(kp_graph_add_init(g, w), 0);
@@ -91,7 +76,7 @@ static void check(const shape *s) {
     int64_t xd[4] = {s->n, s->c, s->h, s->w};
     kp_tensor *x = kp_tensor_new(KP_FLOAT, 4, xd, NULL);
     assert_non_null(x);
-    for (int64_t i = 0; i < x->numel; i++) ((float *)x->data)[i] = frand();
+    for (int64_t i = 0; i < x->numel; i++) ((float *)x->data)[i] = rnd_f();
     const kp_tensor *in[1] = {x};
     kp_tensor *y1 = NULL, *y2 = NULL;
     kp_error err = {0};
@@ -165,7 +150,7 @@ static void maxpool_fast_matches_general(void **state) {
         int64_t xd[4] = {2, 3, 9 + (int64_t)t, 7 + 2 * (int64_t)t};
         kp_tensor *x = kp_tensor_new(KP_FLOAT, 4, xd, NULL);
         assert_non_null(x);
-        for (int64_t i = 0; i < x->numel; i++) ((float *)x->data)[i] = frand();
+        for (int64_t i = 0; i < x->numel; i++) ((float *)x->data)[i] = rnd_f();
         const char *in[1] = {"x"}, *o1[1] = {"y"}, *o2[2] = {"y", "i"};
         kp_node *fast = kp_node_new("MaxPool", "fast", 1, in, 1, o1);
         kp_node *gen = kp_node_new("MaxPool", "gen", 1, in, 2, o2);
@@ -195,6 +180,7 @@ static void maxpool_fast_matches_general(void **state) {
 }
 
 int main(void) {
+    rnd_seed(99);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fused_paths),
         cmocka_unit_test(unfusable_pools),

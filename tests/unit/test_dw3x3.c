@@ -11,25 +11,18 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "core/ops/dw3x3.h"
+#include "ophelp.h"
 
-static uint32_t rng = 31337;
-static uint32_t next(void) {
-    rng = rng * 1664525u + 1013904223u;
-    return rng >> 8;
-}
-static float frand(void) {
-    return (float)(next() & 0xffff) / 32768.0f - 1.0f;
-}
+#include "core/ops/dw3x3.h"
 
 /* ih x iw plane, the output size any (taps past the plane count 0, as with end padding). */
 static void check(int64_t ih, int64_t iw, int stride, int64_t pt, int64_t pl, int64_t oh,
                   int64_t ow, int clamp, float lo, float hi) {
     float *x = malloc((size_t)(ih * iw) * sizeof *x);
-    float *y = malloc((size_t)(oh * ow + 1) * sizeof *y), w[9], bias = frand();
+    float *y = malloc((size_t)(oh * ow + 1) * sizeof *y), w[9], bias = rnd_f();
     assert_true(x && y);
-    for (int64_t i = 0; i < ih * iw; i++) x[i] = frand();
-    for (int t = 0; t < 9; t++) w[t] = frand();
+    for (int64_t i = 0; i < ih * iw; i++) x[i] = rnd_f();
+    for (int t = 0; t < 9; t++) w[t] = rnd_f();
     y[oh * ow] = 12345.0f; /* must stay: the kernel writes only oh x ow */
     kp_dw3x3_plane(x, ih, iw, w, bias, stride, pt, pl, clamp, lo, hi, y, oh, ow);
     for (int64_t oy = 0; oy < oh; oy++)
@@ -63,9 +56,11 @@ static void random_planes(void **state) {
     (void)state;
     if (!kp_dw3x3_available()) skip();
     for (int it = 0; it < 120; it++) {
-        int stride = 1 + (int)(next() % 2), clamp = (int)(next() % 3);
-        int64_t ih = 1 + next() % 20, iw = 1 + next() % 40, pt = next() % 3, pl = next() % 3;
-        int64_t oh = out_of(ih, stride, pt, next() % 3), ow = out_of(iw, stride, pl, next() % 3);
+        int stride = 1 + (int)(rnd_u32() % 2), clamp = (int)(rnd_u32() % 3);
+        int64_t ih = 1 + rnd_u32() % 20, iw = 1 + rnd_u32() % 40, pt = rnd_u32() % 3,
+                pl = rnd_u32() % 3;
+        int64_t oh = out_of(ih, stride, pt, rnd_u32() % 3),
+                ow = out_of(iw, stride, pl, rnd_u32() % 3);
         if (!oh || !ow) continue;
         check(ih, iw, stride, pt, pl, oh, ow, clamp != 0, clamp == 2 ? -0.25f : 0.0f,
               clamp == 2 ? 0.5f : INFINITY);
@@ -78,6 +73,7 @@ static void random_planes(void **state) {
 }
 
 int main(void) {
+    rnd_seed(31337);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(random_planes),
     };

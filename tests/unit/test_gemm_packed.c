@@ -13,42 +13,35 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "ophelp.h"
+
 #include "core/exec.h"
 #include "core/graph.h"
 #include "core/ops/gemm_packed.h"
 
-static uint32_t rng = 2024;
-static uint32_t next(void) {
-    rng = rng * 1664525u + 1013904223u;
-    return rng >> 8;
-}
-static float frand(void) {
-    return (float)(next() & 0xffff) / 32768.0f - 1.0f;
-}
-static float *buf(int64_t n, int nan_fill) {
-    float *p = malloc((size_t)(n ? n : 1) * sizeof *p);
-    assert_non_null(p);
-    for (int64_t i = 0; i < n; i++) p[i] = nan_fill ? NAN : frand();
-    return p;
+/* Where the kernel's y differs from the reference by more than 1e-4 (relative), as a message. */
+static void compare(const char *what, int64_t m, int64_t k, int64_t n, const float *y, int64_t ldy,
+                    const double *want) {
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            float got = y[i * ldy + j];
+            double acc = want[i * n + j];
+            if (!(fabs(got - acc) <= 1e-4 * (1 + fabs(acc))))
+                fail_msg("%s m=%lld k=%lld n=%lld: y[%lld][%lld] = %g, want %g", what, (long long)m,
+                         (long long)k, (long long)n, (long long)i, (long long)j, (double)got, acc);
+        }
 }
 
 static void check_kernel(int64_t m, int64_t k, int64_t n, int tb, int with_bias, int relu) {
-    float *a = buf(m * k, 0), *b = buf(k * n, 0), *bias = buf(n, 0), *y = buf(m * n, 1);
-    float *pk = buf(kp_gemmp_packed_floats(k, n), 1);
+    float *a = rnd_floats(m * k, 0), *b = rnd_floats(k * n, 0), *bias = rnd_floats(n, 0);
+    float *y = rnd_floats(m * n, 1), *pk = rnd_floats(kp_gemmp_packed_floats(k, n), 1);
+    double *want = malloc((size_t)(m * n + 1) * sizeof *want);
+    assert_non_null(want);
     kp_gemmp_pack(b, k, n, tb, pk);
     kp_gemmp_run(a, m, k, pk, n, with_bias ? bias : NULL, relu, y);
-    for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < n; j++) {
-            double acc = with_bias ? bias[j] : 0;
-            for (int64_t p = 0; p < k; p++)
-                acc += (double)a[i * k + p] * (tb ? b[j * k + p] : b[p * n + j]);
-            if (relu && acc < 0) acc = 0;
-            float got = y[i * n + j];
-            if (!(fabs(got - acc) <= 1e-4 * (1 + fabs(acc))))
-                fail_msg("m=%lld k=%lld n=%lld tb=%d: y[%lld][%lld] = %g, want %g", (long long)m,
-                         (long long)k, (long long)n, tb, (long long)i, (long long)j, (double)got,
-                         acc);
-        }
+    ref_gemm(a, k, b, tb ? k : n, tb, m, k, n, with_bias ? bias : NULL, 0, relu, want);
+    compare(tb ? "tb" : "nn", m, k, n, y, n, want);
+    free(want);
     free(a);
     free(b);
     free(bias);
@@ -62,27 +55,23 @@ static void kernel_random(void **state) {
     check_kernel(64, 784, 256, 1, 1, 1); /* the demo MLP's first layer */
     check_kernel(64, 128, 10, 1, 1, 0);
     for (int it = 0; it < 60; it++)
-        check_kernel(1 + next() % 40, 1 + next() % 70, 1 + next() % 70, (int)(next() % 2),
-                     (int)(next() % 2), (int)(next() % 2));
+        check_kernel(1 + rnd_u32() % 40, 1 + rnd_u32() % 70, 1 + rnd_u32() % 70,
+                     (int)(rnd_u32() % 2), (int)(rnd_u32() % 2), (int)(rnd_u32() % 2));
 }
 
 /* kp_gemm_nn_run: B read in place with its own row stride, strided A and y, bias per row. */
 static void check_nn(int64_t m, int64_t k, int64_t n, int with_bias, int relu) {
     int64_t lda = k + 3, ldb = n + 5, ldy = n + 2;
-    float *a = buf(m * lda, 0), *b = buf(k * ldb, 0), *bias = buf(m, 0), *y = buf(m * ldy, 1);
+    float *a = rnd_floats(m * lda, 0), *b = rnd_floats(k * ldb, 0), *bias = rnd_floats(m, 0);
+    float *y = rnd_floats(m * ldy, 1);
+    double *want = malloc((size_t)(m * n + 1) * sizeof *want);
+    assert_non_null(want);
     kp_gemm_nn_run(a, lda, m, k, b, ldb, n, with_bias ? bias : NULL, relu, y, ldy);
-    for (int64_t i = 0; i < m; i++) {
-        for (int64_t j = 0; j < n; j++) {
-            double acc = with_bias ? bias[i] : 0;
-            for (int64_t p = 0; p < k; p++) acc += (double)a[i * lda + p] * b[p * ldb + j];
-            if (relu && acc < 0) acc = 0;
-            float got = y[i * ldy + j];
-            if (!(fabs(got - acc) <= 1e-4 * (1 + fabs(acc))))
-                fail_msg("nn m=%lld k=%lld n=%lld: y[%lld][%lld] = %g, want %g", (long long)m,
-                         (long long)k, (long long)n, (long long)i, (long long)j, (double)got, acc);
-        }
+    ref_gemm(a, lda, b, ldb, 0, m, k, n, with_bias ? bias : NULL, 1, relu, want);
+    compare("strided", m, k, n, y, ldy, want);
+    for (int64_t i = 0; i < m; i++)
         for (int64_t j = n; j < ldy; j++) assert_true(isnan(y[i * ldy + j])); /* untouched */
-    }
+    free(want);
     free(a);
     free(b);
     free(bias);
@@ -94,14 +83,14 @@ static void nn_random(void **state) {
     if (!kp_gemmp_available()) skip();
     check_nn(64, 288, 196, 1, 1); /* a 3x3 Conv over 14x14 through im2col */
     for (int it = 0; it < 60; it++)
-        check_nn(1 + next() % 40, 1 + next() % 70, 1 + next() % 70, (int)(next() % 2),
-                 (int)(next() % 2));
+        check_nn(1 + rnd_u32() % 40, 1 + rnd_u32() % 70, 1 + rnd_u32() % 70, (int)(rnd_u32() % 2),
+                 (int)(rnd_u32() % 2));
 }
 
 static void pack_layout(void **state) {
     (void)state;
     int64_t k = 3, n = 21;
-    float *b = buf(k * n, 0), *pk = buf(kp_gemmp_packed_floats(k, n), 1);
+    float *b = rnd_floats(k * n, 0), *pk = rnd_floats(kp_gemmp_packed_floats(k, n), 1);
     assert_int_equal(kp_gemmp_packed_floats(k, n), 2 * k * 16);
     kp_gemmp_pack(b, k, n, 0, pk);
     for (int64_t blk = 0; blk < 2; blk++)
@@ -117,16 +106,10 @@ static void pack_layout(void **state) {
 
 /* ---- through the executor ---------------------------------------------------------------- */
 
-static void set_vi(kp_value_info *v, const char *name, int rank, const int64_t *dims) {
-    memset(v, 0, sizeof *v);
-    v->name = strdup(name);
-    assert_int_equal(kp_type_set_tensor(&v->type, KP_FLOAT, rank, dims), 0);
-}
-
 static void add_init(kp_graph *g, const char *name, int rank, const int64_t *dims) {
     kp_tensor *t = kp_tensor_new(KP_FLOAT, rank, dims, NULL);
     assert_non_null(t);
-    for (int64_t i = 0; i < t->numel; i++) ((float *)t->data)[i] = frand();
+    for (int64_t i = 0; i < t->numel; i++) ((float *)t->data)[i] = rnd_f();
     assert_int_equal(kp_tensor_set_name(t, name), 0);
     assert_int_equal(kp_graph_add_init(g, t), 0);
 }
@@ -137,12 +120,7 @@ static void check_exec(int64_t m, int64_t k, int64_t n, int tb, int c_form, floa
     kp_model *md = kp_model_new();
     kp_graph *g = md->graph;
     int64_t xd[2] = {m, k}, yd[2] = {m, n};
-    g->inputs = calloc(1, sizeof *g->inputs);
-    g->n_inputs = 1;
-    set_vi(&g->inputs[0], "x", 2, xd);
-    g->outputs = calloc(1, sizeof *g->outputs);
-    g->n_outputs = 1;
-    set_vi(&g->outputs[0], "y", 2, yd);
+    set_io(g, KP_FLOAT, 2, xd, 2, yd);
     int64_t bd[2] = {tb ? n : k, tb ? k : n};
     add_init(g, "b", 2, bd);
     int64_t c1[1] = {n}, c2[2] = {1, n}, cm[2] = {m, n};
@@ -160,7 +138,7 @@ static void check_exec(int64_t m, int64_t k, int64_t n, int tb, int c_form, floa
         assert_int_equal(kp_graph_add_node(g, kp_node_new("Relu", "relu", 1, ri, 1, ro)), 0);
     }
     kp_tensor *x = kp_tensor_new(KP_FLOAT, 2, xd, NULL);
-    for (int64_t i = 0; i < x->numel; i++) ((float *)x->data)[i] = frand();
+    for (int64_t i = 0; i < x->numel; i++) ((float *)x->data)[i] = rnd_f();
     const kp_tensor *ins[1] = {x};
     kp_tensor *y1 = NULL, *y2 = NULL, *y3 = NULL;
     kp_error err = {0};
@@ -203,6 +181,7 @@ static void exec_forms(void **state) {
 }
 
 int main(void) {
+    rnd_seed(2024);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pack_layout),
         cmocka_unit_test(kernel_random),

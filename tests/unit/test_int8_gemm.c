@@ -8,28 +8,25 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "ophelp.h"
+
 #include "core/cpu.h"
 #include "core/ops/int8_gemm.h"
-
-static uint32_t rng = 12345;
-static uint32_t next(void) {
-    rng = rng * 1664525u + 1013904223u;
-    return rng >> 8;
-}
 
 static void one(int64_t M, int64_t K, int64_t N, int as, int bs, int per_row, int per_col,
                 int small_b, const char *path) {
     uint8_t *A = malloc((size_t)(M * K)), *B = malloc((size_t)(K * N));
     uint8_t za[64], zb[80];
     int32_t *C = malloc((size_t)(M * N) * 4), *R = malloc((size_t)(M * N) * 4);
-    for (int64_t i = 0; i < M * K; i++) A[i] = (uint8_t)next();
+    for (int64_t i = 0; i < M * K; i++) A[i] = (uint8_t)rnd_u32();
     for (int64_t i = 0; i < K * N; i++) {
-        B[i] = (uint8_t)next();
+        B[i] = (uint8_t)rnd_u32();
         if (small_b)
-            B[i] = bs ? (uint8_t)(int8_t)((int)(next() % 128) - 64) : (uint8_t)(64 + next() % 128);
+            B[i] = bs ? (uint8_t)(int8_t)((int)(rnd_u32() % 128) - 64)
+                      : (uint8_t)(64 + rnd_u32() % 128);
     }
-    for (int i = 0; i < 64; i++) za[i] = (uint8_t)next();
-    for (int i = 0; i < 80; i++) zb[i] = small_b ? (bs ? 0 : 128) : (uint8_t)next();
+    for (int i = 0; i < 64; i++) za[i] = (uint8_t)rnd_u32();
+    for (int i = 0; i < 80; i++) zb[i] = small_b ? (bs ? 0 : 128) : (uint8_t)rnd_u32();
     size_t nza = per_row ? (size_t)M : 1, nzb = per_col ? (size_t)N : 1;
     kp_i8_gemm_ref(A, as, B, bs, M, K, N, za, nza, zb, nzb, R);
     kp_i8_packed p;
@@ -113,6 +110,7 @@ static void byte_transpose(void **state) {
 }
 
 int main(void) {
+    rnd_seed(12345);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(all_paths), cmocka_unit_test(avx2_needs_small_weights),
         cmocka_unit_test(requant_rounding), cmocka_unit_test(byte_transpose)};
