@@ -140,7 +140,7 @@ static void counts_are_capped(void **state) {
     assert_int_equal(kp_dataset_project_calib_count(&p, 1), 0);
     assert_int_equal(kp_dataset_project_trial_count(&p, 10000, 2048), 2048);
     assert_int_equal(kp_dataset_project_trial_count(&p, 2000, 2048), 744); /* (2000-512)/2 */
-    kp_project d = project(0, 0); /* unset: 512 */
+    kp_project d = project(0, 0);                                          /* unset: 512 */
     assert_int_equal(kp_dataset_project_calib_count(&d, 5000), 512);
 }
 
