@@ -58,5 +58,8 @@ typedef struct kp_target_estimate {
  * this machine (0 = none). */
 int kp_target_estimate_model(const kp_target *t, const kp_model *m, double host_factor,
                              kp_target_estimate *out, kp_error *err);
+/* Fixed cost of running one layer on a target of class c, seconds (kernel launch, a runtime's
+ * layer loop), as the roofline above counts it. */
+double kp_target_dispatch_s(kp_target_class c);
 
 #endif

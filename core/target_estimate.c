@@ -13,7 +13,7 @@
 #include "core/model_stats.h"
 #include "core/target.h"
 
-static double dispatch_s(kp_target_class c) {
+double kp_target_dispatch_s(kp_target_class c) {
     switch (c) {
     case KP_TARGET_GPU: return 5e-6; /* kernel launch */
     case KP_TARGET_EDGE: return 3e-6;
@@ -132,7 +132,7 @@ int kp_target_estimate_model(const kp_target *t, const kp_model *m, double host_
         }
         double compute = macs > 0 ? 2.0 * (double)macs / throughput(t, layer_precision(g, n)) : 0;
         double memory = bytes / bw;
-        lat += (compute > memory ? compute : memory) + dispatch_s(t->cls);
+        lat += (compute > memory ? compute : memory) + kp_target_dispatch_s(t->cls);
     }
     double live = 0, peak = 0;
     for (size_t k = 0; k < g->n_inputs; k++)
