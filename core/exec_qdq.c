@@ -348,9 +348,9 @@ static int along_channels(const kp_tensor *t, int64_t C, int conv, int w_rank) {
 
 /* quant-dynamic's pattern at a MatMulInteger or ConvInteger (pos):
  *   d = DynamicQuantizeLinear(x); MatMulInteger(d.y, W, d.zero[, wz]) -> Cast(float) -> t;
- *   s = Mul(d.scale, ws); Mul(t, s) [-> Add(., bias)] [-> Relu]
+ *   s = Mul(d.scale, ws); Mul(t, s) [-> Add(., bias)]
  * with W, wz, ws, bias constants and every intermediate read only inside the pattern: one
- * ai.kompress:DynQMatMul or DynQConv (attribute relu = 1 for the Relu), same bytes. */
+ * ai.kompress:DynQMatMul (core/ops/int8_matmul.c), same bytes. */
 static int fuse_dynamic(kp_graph *g, size_t pos, kp_error *err) {
     kp_node *n = g->nodes[pos];
     int conv = kp_node_is(n, "ConvInteger");
@@ -397,19 +397,12 @@ static int fuse_dynamic(kp_graph *g, size_t pos, kp_error *err) {
     } else
         add = NULL;
     const char *out = add ? add->outputs[0] : m2->outputs[0];
-    /* a Relu that alone reads the result runs inside (as float Conv/Gemm get theirs) */
-    kp_node *relu = only_consumer_is(g, out, "Relu");
-    if (relu && relu->n_outputs == 1 && relu->outputs[0][0])
-        out = relu->outputs[0];
-    else
-        relu = NULL;
     kp_node *f = kp_node_new(conv ? "DynQConv" : "DynQMatMul", n->name, 0, NULL, 1, &out);
     if (!f) return kp_error_set(err, KP_ENOMEM, "out of memory");
     const char *in[5] = {kp_node_input(d, 0), kp_node_input(n, 1), wzn, wsn, bias};
     free(f->domain);
     f->domain = strdup("ai.kompress");
-    if (!f->domain || set_inputs(f, in, 5) || (conv && copy_conv_attrs(f, n)) ||
-        (relu && kp_node_set_attr_int(f, "relu", 1))) {
+    if (!f->domain || set_inputs(f, in, 5) || (conv && copy_conv_attrs(f, n))) {
         kp_node_free(f);
         return kp_error_set(err, KP_ENOMEM, "out of memory");
     }
@@ -419,7 +412,6 @@ static int fuse_dynamic(kp_graph *g, size_t pos, kp_error *err) {
     remove_node_ptr(g, m1);
     remove_node_ptr(g, m2);
     if (add) remove_node_ptr(g, add);
-    if (relu) remove_node_ptr(g, relu);
     return 1;
 }
 

@@ -433,14 +433,12 @@ int kp_op_QLinearConv(kp_op_ctx *ctx) {
  *   DynamicQuantizeLinear(x) -> ConvInteger(., w, ., w_zero) -> Cast(float)
  *   -> Mul(., Mul(x_scale, w_scale)) [-> Add(., bias)]
  * Inputs: x (float NCHW), w (int8), w_zero (optional, zero), w_scale (one or Cout floats along
- * the channel axis), bias (optional, Cout floats along the channel axis); Conv attributes, and
- * relu = 1 for a following Relu. Same float steps in the same order as the unfused ops, so the
- * same bytes. */
+ * the channel axis), bias (optional, Cout floats along the channel axis); Conv attributes. Same
+ * float steps in the same order as the unfused ops, so the same bytes. */
 typedef struct dyn_emit {
     float *y;
     const float *sc;   /* x_scale * w_scale per output channel */
     const float *bias; /* NULL or per output channel */
-    int relu;          /* a fused Relu: x > 0 ? x : 0 as the Relu kernel (NaN -> 0) */
 } dyn_emit;
 
 static void emit_dyn(void *user, int64_t n, int64_t gi, const int32_t *acc, const cgeom *g) {
@@ -448,13 +446,11 @@ static void emit_dyn(void *user, int64_t n, int64_t gi, const int32_t *acc, cons
     int64_t M = g->OH * g->OW, C = g->Coutg;
     for (int64_t c = 0; c < C; c++) {
         int64_t co = gi * C + c;
-        float s = d->sc[co], b = d->bias ? d->bias[co] : 0.f, *dst = d->y + (n * g->Cout + co) * M;
+        float s = d->sc[co], *dst = d->y + (n * g->Cout + co) * M;
         if (d->bias)
-            for (int64_t i = 0; i < M; i++) dst[i] = (float)acc[i * C + c] * s + b;
+            for (int64_t i = 0; i < M; i++) dst[i] = (float)acc[i * C + c] * s + d->bias[co];
         else
             for (int64_t i = 0; i < M; i++) dst[i] = (float)acc[i * C + c] * s;
-        if (d->relu)
-            for (int64_t i = 0; i < M; i++) dst[i] = dst[i] > 0.f ? dst[i] : 0.f;
     }
 }
 
@@ -488,8 +484,7 @@ int kp_op_KDynQConv(kp_op_ctx *ctx) {
     float xs;
     kp_q_dynamic_u8(x->data, x->numel, xq->data, &xs, (uint8_t *)xz->data, 0);
     for (int64_t c = 0; c < g.Cout; c++) sc[c] = xs * kp_q_scale(ws, c);
-    dyn_emit de = {y->data, sc, bias ? bias->data : NULL,
-                   (int)kp_node_attr_int(ctx->node, "relu", 0)};
+    dyn_emit de = {y->data, sc, bias ? bias->data : NULL};
     rc = conv_int(ctx, xq, w, xz, wz, (1u << 1) | (wz ? 1u << 2 : 0), &g, emit_dyn, &de);
     kp_tensor_free(xq);
     kp_tensor_free(xz);

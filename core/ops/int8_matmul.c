@@ -235,9 +235,8 @@ int kp_op_KQGemm(kp_op_ctx *ctx) {
  *   DynamicQuantizeLinear(x) -> MatMulInteger(., w, ., w_zero) -> Cast(float)
  *   -> Mul(., Mul(x_scale, w_scale)) [-> Add(., bias)]
  * Inputs: x (float, last dim K), w (8-bit [K, N], constant), w_zero (optional), w_scale (one or
- * N floats), bias (optional, N floats); attribute relu = 1 applies a following Relu. The steps
- * and their float order are the unfused ones, so the bytes are too; no uint8 copy of x, int32 or
- * intermediate float tensor is left. */
+ * N floats), bias (optional, N floats). The steps and their float order are the unfused ones,
+ * so the bytes are too; no uint8 copy of x, int32 or intermediate float tensor is left. */
 int kp_op_KDynQMatMul(kp_op_ctx *ctx) {
     const kp_tensor *x = kp_op_input(ctx, 0), *w = kp_op_input(ctx, 1), *wz = kp_op_input(ctx, 2);
     const kp_tensor *ws = kp_op_input(ctx, 3), *bias = kp_op_input(ctx, 4);
@@ -291,12 +290,10 @@ int kp_op_KDynQMatMul(kp_op_ctx *ctx) {
     for (int64_t j = 0; j < N; j++) sc[j] = xs * kp_q_scale(ws, j);
     const float *bv = bias ? bias->data : NULL;
     float *yo = y->data;
-    int relu = (int)kp_node_attr_int(ctx->node, "relu", 0);
     for (int64_t m = 0; m < M; m++)
         for (int64_t j = 0; j < N; j++) {
             float v = (float)acc[m * N + j] * sc[j];
-            if (bv) v += bv[j];
-            yo[m * N + j] = !relu || v > 0.f ? v : 0.f; /* Relu's own NaN -> 0 */
+            yo[m * N + j] = bv ? v + bv[j] : v;
         }
 done:
     kp_i8_rows_free(&rows);
