@@ -535,13 +535,23 @@ int kp_graph_set_value_type(kp_graph *g, const char *name, const kp_type *t) {
     char *nm = kp_strdup(name);
     int was_current = kp_graph_index_current(g);
     size_t old_n = g->n_value_info;
-    kp_value_info *nv = nm ? realloc(g->value_info, (old_n + 1) * sizeof *nv) : NULL;
-    if (!nv) {
+    /* Doubling, not one more each time: inference appends one per value, and a realloc that
+     * copies every time (sanitizers) made a 600,000-node model's inference quadratic. */
+    size_t cap = g->value_info && g->value_info == g->vi_buf && g->cap_value_info > old_n
+                     ? g->cap_value_info
+                     : old_n;
+    kp_value_info *nv = g->value_info;
+    if (old_n + 1 > cap) {
+        cap = cap < 8 ? 8 : cap * 2;
+        nv = nm && cap <= SIZE_MAX / sizeof *nv ? realloc(g->value_info, cap * sizeof *nv) : NULL;
+    }
+    if (!nm || !nv) {
         free(nm);
         kp_type_clear(&copy);
         return KP_ENOMEM;
     }
-    g->value_info = nv;
+    g->value_info = g->vi_buf = nv;
+    g->cap_value_info = cap;
     memset(&nv[old_n], 0, sizeof *nv);
     nv[old_n].name = nm;
     nv[old_n].type = copy;

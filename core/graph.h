@@ -145,6 +145,10 @@ typedef struct kp_graph {
     void *index;             /* private lookup cache, see kp_graph_index(); NULL when stale */
     char *uniq_base;         /* private: kp_graph_unique_name's last base and next suffix */
     uint64_t uniq_next;
+    /* private: kp_graph_set_value_type grows value_info geometrically; cap_value_info is the
+     * allocated length while value_info is still vi_buf (anything else: exactly n_value_info) */
+    kp_value_info *vi_buf;
+    size_t cap_value_info;
 } kp_graph;
 
 typedef struct kp_opset {

@@ -263,6 +263,8 @@ int kp_onnx_load(const char *path, const kp_load_opts *opts, kp_model **out, kp_
     size_t max = opts && opts->max_file_bytes ? opts->max_file_bytes : KP_DEFAULT_MAX_FILE;
     uint8_t *buf = NULL;
     size_t len = 0;
+    if (opts && opts->cancel && *opts->cancel)
+        return kp_error_set(err, KP_ECANCELLED, "loading %s was cancelled", path);
     int rc = kp_read_file(path, max, &buf, &len, err);
     if (rc) return rc;
     struct stat st;
@@ -276,7 +278,7 @@ int kp_onnx_load(const char *path, const kp_load_opts *opts, kp_model **out, kp_
         free(buf);
         return kp_error_set(err, KP_ENOMEM, "out of memory");
     }
-    rc = kp_onnx_load_owned(buf, len, buf, dir, out, err);
+    rc = kp_onnx_load_owned(buf, len, buf, dir, opts ? opts->cancel : NULL, out, err);
     free(dir);
     if (rc) return kp_error_wrap(err, "%s: ", path);
     if (stat(path, &st) == 0) {

@@ -262,6 +262,7 @@ static int ld_graph_body(kp_ld *c, const Onnx__GraphProto *gp, kp_graph *g, int 
         g->cap_nodes = gp->n_node;
     }
     for (size_t i = 0; i < gp->n_node; i++) {
+        if (!(i & 4095) && (rc = kp_ld_cancelled(c))) return rc;
         if ((rc = ld_node(c, gp->node[i], i, g, depth, &g->nodes[i]))) return rc;
         g->n_nodes++;
     }
@@ -270,6 +271,7 @@ static int ld_graph_body(kp_ld *c, const Onnx__GraphProto *gp, kp_graph *g, int 
         if (!g->inits) return kp_ld_oom(c);
     }
     for (size_t i = 0; i < gp->n_initializer; i++) {
+        if (!(i & 1023) && (rc = kp_ld_cancelled(c))) return rc;
         if ((rc = kp_ld_tensor(c, gp->initializer[i], &g->inits[i]))) return rc;
         g->n_inits++;
     }
@@ -416,11 +418,11 @@ static int ld_model(kp_ld *c, const Onnx__ModelProto *mp, kp_model *m) {
 
 int kp_onnx_load_buffer(const uint8_t *buf, size_t len, const char *dir, kp_model **out,
                         kp_error *err) {
-    return kp_onnx_load_owned(buf, len, NULL, dir, out, err);
+    return kp_onnx_load_owned(buf, len, NULL, dir, NULL, out, err);
 }
 
 int kp_onnx_load_owned(const uint8_t *buf, size_t len, uint8_t *owned, const char *dir,
-                       kp_model **out, kp_error *err) {
+                       const volatile int *cancel, kp_model **out, kp_error *err) {
     if (!out) {
         free(owned);
         return kp_error_set(err, KP_EINVAL, "kp_onnx_load_buffer: out is NULL");
@@ -434,7 +436,9 @@ int kp_onnx_load_owned(const uint8_t *buf, size_t len, uint8_t *owned, const cha
         free(owned);
         return kp_error_set(err, KP_EFORMAT, "the file is empty, not an ONNX model");
     }
+    kp_ld c = {.dir = dir, .err = err, .cancel = cancel};
     int rc = kp_onnx_scan(buf, len, &onnx__model_proto__descriptor, err);
+    if (!rc) rc = kp_ld_cancelled(&c);
     if (rc) {
         free(owned);
         return rc;
@@ -449,7 +453,10 @@ int kp_onnx_load_owned(const uint8_t *buf, size_t len, uint8_t *owned, const cha
         return kp_error_set(err, KP_EFORMAT,
                             "not an ONNX model: it has no graph (damaged file, or not a model)");
     }
-    kp_ld c = {.dir = dir, .err = err};
+    if ((rc = kp_ld_cancelled(&c))) {
+        onnx__model_proto__free_unpacked(mp, NULL);
+        return rc;
+    }
     kp_model *m = kp_model_new();
     if (!m) {
         onnx__model_proto__free_unpacked(mp, NULL);
@@ -459,10 +466,12 @@ int kp_onnx_load_owned(const uint8_t *buf, size_t len, uint8_t *owned, const cha
     rc = ld_model(&c, mp, m);
     onnx__model_proto__free_unpacked(mp, NULL);
     if (!rc && dir && !(m->dir = strdup(dir))) rc = kp_error_set(err, KP_ENOMEM, "out of memory");
+    if (!rc) rc = kp_ld_cancelled(&c);
     if (!rc) {
         rc = kp_graph_validate(m->graph, err);
         if (rc) kp_error_wrap(err, "invalid graph: ");
     }
+    if (!rc) rc = kp_ld_cancelled(&c);
     if (rc) {
         kp_model_free(m);
         return rc;

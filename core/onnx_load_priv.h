@@ -12,8 +12,12 @@
 typedef struct kp_ld {
     const char *dir; /* external data base folder, NULL = refuse external data */
     kp_error *err;
-    int too_deep; /* the nesting limit was hit: outer levels add no more context */
+    int too_deep;               /* the nesting limit was hit: outer levels add no more context */
+    const volatile int *cancel; /* optional, see kp_load_opts.cancel */
 } kp_ld;
+
+/* KP_ECANCELLED (with a message) when c's cancel flag is raised, else 0. */
+int kp_ld_cancelled(kp_ld *c);
 
 /* Wire checks before unpack: nesting depth, NUL bytes in strings, estimated parse memory. */
 int kp_onnx_scan(const uint8_t *buf, size_t len, const ProtobufCMessageDescriptor *d,

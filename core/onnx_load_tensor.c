@@ -24,6 +24,11 @@ int kp_ld_oom(kp_ld *c) {
     return kp_error_set(c->err, KP_ENOMEM, "out of memory while loading");
 }
 
+int kp_ld_cancelled(kp_ld *c) {
+    return c->cancel && *c->cancel ? kp_error_set(c->err, KP_ECANCELLED, "the load was cancelled")
+                                   : 0;
+}
+
 int kp_ld_str(kp_ld *c, const char *s, char **out) {
     *out = NULL;
     if (!s) return 0;

@@ -19,9 +19,10 @@ int kp_ext_pread(int fd, void *dst, size_t n, uint64_t off, const char *tensor, 
 
 /* kp_onnx_load_buffer that also takes `owned` (may be NULL; usually the malloc'd buffer buf
  * points into) and frees it as soon as the bytes are parsed, before the IR is built, so a file
- * is not held in memory twice. `owned` is freed on every path. */
+ * is not held in memory twice. `owned` is freed on every path. cancel may be NULL (see
+ * kp_load_opts.cancel). */
 int kp_onnx_load_owned(const uint8_t *buf, size_t len, uint8_t *owned, const char *dir,
-                       kp_model **out, kp_error *err);
+                       const volatile int *cancel, kp_model **out, kp_error *err);
 
 /* Streams data into a temp file next to path through write_fn (which returns 0 or KP_E* and
  * fills err), then fsyncs it and renames it over path. */

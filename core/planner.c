@@ -185,7 +185,7 @@ static int kp_planner_trial_ok(const kp_model *m) {
 
 int kp_pt_pass_estimate(const kp_project *p, const kp_model *m, const kp_target *t,
                         const kp_pass *pass, const char *params_text, const kp_calib *calib,
-                        kp_estimate *est, kp_error *err) {
+                        const volatile int *cancel, kp_estimate *est, kp_error *err) {
     kp_params params;
     int rc = kp_params_parse(pass, params_text ? params_text : "", &params, err);
     if (rc) return rc;
@@ -197,6 +197,7 @@ int kp_pt_pass_estimate(const kp_project *p, const kp_model *m, const kp_target 
     ctx.seed = p->seed;
     ctx.threads = 1;
     ctx.acc_budget = p->max_drop;
+    ctx.cancel = cancel;
     memset(est, 0, sizeof *est);
     rc = pass->estimate ? pass->estimate(m, &params, &ctx, est, err)
                         : kp_error_set(err, KP_EUNSUPPORTED, "%s has no estimate", pass->id);
@@ -207,10 +208,10 @@ int kp_pt_pass_estimate(const kp_project *p, const kp_model *m, const kp_target 
 /* The pass's estimate for step s, corrected from history (no trial). */
 static int estimate_step(const kp_project *p, const kp_model *m, const kp_target *t,
                          const kp_pass *pass, kp_plan_step *s, const kp_calib *calib,
-                         int *corrected, kp_error *err) {
+                         const volatile int *cancel, int *corrected, kp_error *err) {
     char why[256];
     snprintf(why, sizeof why, "%s", s->est.reason);
-    int rc = kp_pt_pass_estimate(p, m, t, pass, s->params, calib, &s->est, err);
+    int rc = kp_pt_pass_estimate(p, m, t, pass, s->params, calib, cancel, &s->est, err);
     if (rc) return rc;
     kp_pt_corr c = kp_pt_learn(p, pass->id);
     s->corrected = 0;
@@ -267,7 +268,7 @@ int kp_planner_estimate(const kp_project *p, const kp_model *m, const kp_target 
         const kp_pass *pass = kp_pass_find(passes, n_passes, s->pass_id);
         if (!pass) return kp_error_set(err, KP_ENOTFOUND, "no pass named \"%s\"", s->pass_id);
         s->est.reason[0] = 0;
-        int rc = estimate_step(p, m, t, pass, s, NULL, &corrected, err);
+        int rc = estimate_step(p, m, t, pass, s, NULL, NULL, &corrected, err);
         if (rc) return rc;
     }
     combine(plan);
@@ -292,7 +293,8 @@ void kp_plan_free(kp_plan *plan) {
  * until the predicted drop fits the budget. */
 static int plan_alt_estimated(const kp_project *p, const kp_model *m, const kp_target *t,
                               const kp_pass *const *passes, size_t n_passes, const kp_calib *calib,
-                              const alt *al, kp_plan *out, int *corrected, kp_error *err) {
+                              const alt *al, const volatile int *cancel, kp_plan *out,
+                              int *corrected, kp_error *err) {
     memset(out, 0, sizeof *out);
     out->steps = calloc(MAX_STEPS, sizeof *out->steps);
     if (!out->steps) return kp_error_set(err, KP_ENOMEM, "out of memory");
@@ -308,7 +310,8 @@ static int plan_alt_estimated(const kp_project *p, const kp_model *m, const kp_t
         if (!s->pass_id || !s->params) return kp_error_set(err, KP_ENOMEM, "out of memory");
         out->n++;
         kp_error pe = {0};
-        int erc = estimate_step(p, m, t, pass, s, calib, corrected, &pe);
+        int erc = estimate_step(p, m, t, pass, s, calib, cancel, corrected, &pe);
+        if (cancel && *cancel) return kp_error_set(err, KP_ECANCELLED, "plan cancelled");
         if (erc == KP_ENOMEM) return kp_error_set(err, KP_ENOMEM, "out of memory");
         if (erc || !s->est.applicable) {
             s->enabled = 0; /* kept in the list, switched off, so the person sees why */
@@ -416,7 +419,15 @@ static void mark_pareto(kp_plan_info *info) {
 int kp_planner_propose_split(const kp_project *p, const kp_model *m, const kp_target *t,
                              const kp_pass *const *passes, size_t n_passes, const kp_calib *fit,
                              const kp_calib *measure, kp_plan *out, kp_error *err) {
+    return kp_planner_propose_split_opts(p, m, t, passes, n_passes, fit, measure, NULL, out, err);
+}
+
+int kp_planner_propose_split_opts(const kp_project *p, const kp_model *m, const kp_target *t,
+                                  const kp_pass *const *passes, size_t n_passes,
+                                  const kp_calib *fit, const kp_calib *measure,
+                                  const kp_planner_opts *opts, kp_plan *out, kp_error *err) {
     memset(out, 0, sizeof *out);
+    const volatile int *cancel = opts ? opts->cancel : NULL;
     alt alts[MAX_ALTS];
     size_t na = alternatives(p, t, fit != NULL, alts);
     /* Trials when there is data to measure on and the model applies passes in seconds;
@@ -428,7 +439,8 @@ int kp_planner_propose_split(const kp_project *p, const kp_model *m, const kp_ta
     env.t = t;
     env.fit = fit;
     env.measure = measure;
-    int rc = trials ? kp_pt_env_init(&env, err) : 0;
+    env.cancel = cancel;
+    int rc = trials ? kp_pt_env_init(&env, err) : kp_pt_cancelled(&env, err);
     if (rc) return rc;
     kp_plan_info tried = {0};
     int corrected = 0;
@@ -437,15 +449,17 @@ int kp_planner_propose_split(const kp_project *p, const kp_model *m, const kp_ta
     char summary[240] = "";
     for (size_t i = 0; i < na && !rc; i++) {
         kp_plan cand_plan;
+        memset(&cand_plan, 0, sizeof cand_plan);
         size_t idx = 0;
         double ex = 0;
+        if ((rc = kp_pt_cancelled(&env, err))) break;
         /* Time budget: about a minute per candidate, four minutes in all. */
         double deadline = kp_pt_now() + 60;
         if (deadline > t0 + 240) deadline = t0 + 240;
         rc = trials ? kp_pt_plan_alt(&env, passes, n_passes, &alts[i], deadline, &cand_plan, &tried,
                                      &idx, &ex, &corrected, err)
-                    : plan_alt_estimated(p, m, t, passes, n_passes, fit, &alts[i], &cand_plan,
-                                         &corrected, err);
+                    : plan_alt_estimated(p, m, t, passes, n_passes, fit, &alts[i], cancel,
+                                         &cand_plan, &corrected, err);
         if (rc) {
             kp_plan_free(&cand_plan);
             break;
@@ -521,12 +535,20 @@ int kp_planner_propose_split(const kp_project *p, const kp_model *m, const kp_ta
 int kp_planner_propose(const kp_project *p, const kp_model *m, const kp_target *t,
                        const kp_pass *const *passes, size_t n_passes, const kp_calib *calib,
                        kp_plan *out, kp_error *err) {
+    return kp_planner_propose_opts(p, m, t, passes, n_passes, calib, NULL, out, err);
+}
+
+int kp_planner_propose_opts(const kp_project *p, const kp_model *m, const kp_target *t,
+                            const kp_pass *const *passes, size_t n_passes, const kp_calib *calib,
+                            const kp_planner_opts *opts, kp_plan *out, kp_error *err) {
     if (!calib || calib->n_batches < 2)
-        return kp_planner_propose_split(p, m, t, passes, n_passes, calib, NULL, out, err);
+        return kp_planner_propose_split_opts(p, m, t, passes, n_passes, calib, NULL, opts, out,
+                                             err);
     split fit, val;
     split_init(&fit, calib, 0);
     split_init(&val, calib, 1);
-    int rc = kp_planner_propose_split(p, m, t, passes, n_passes, &fit.c, &val.c, out, err);
+    int rc =
+        kp_planner_propose_split_opts(p, m, t, passes, n_passes, &fit.c, &val.c, opts, out, err);
     if (!rc) {
         /* Only the figures stay (this entry's callers keep and free the steps alone); the
          * trials measured inside the calibration subset, which runs never score anyway. */

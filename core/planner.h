@@ -42,6 +42,22 @@ int kp_planner_propose(const kp_project *p, const kp_model *m, const kp_target *
 int kp_planner_propose_split(const kp_project *p, const kp_model *m, const kp_target *t,
                              const kp_pass *const *passes, size_t n_passes, const kp_calib *fit,
                              const kp_calib *measure, kp_plan *out, kp_error *err);
+/* Options of the _opts entries below (zeroed = the defaults of the entries above). */
+typedef struct kp_planner_opts {
+    /* Optional: once non-zero the planner stops with KP_ECANCELLED and *out is left empty. It
+     * is checked between candidate pipelines, between a trial's steps, and inside the passes,
+     * the accuracy check and the latency rounds of a trial. The planner never saves anything,
+     * so a cancelled plan leaves the project as it was. */
+    const volatile int *cancel;
+} kp_planner_opts;
+/* kp_planner_propose and kp_planner_propose_split with options (opts may be NULL). */
+int kp_planner_propose_opts(const kp_project *p, const kp_model *m, const kp_target *t,
+                            const kp_pass *const *passes, size_t n_passes, const kp_calib *calib,
+                            const kp_planner_opts *opts, kp_plan *out, kp_error *err);
+int kp_planner_propose_split_opts(const kp_project *p, const kp_model *m, const kp_target *t,
+                                  const kp_pass *const *passes, size_t n_passes,
+                                  const kp_calib *fit, const kp_calib *measure,
+                                  const kp_planner_opts *opts, kp_plan *out, kp_error *err);
 /* Re-estimates totals after the user toggled steps or edited parameters (fast, no running). */
 int kp_planner_estimate(const kp_project *p, const kp_model *m, const kp_target *t,
                         const kp_pass *const *passes, size_t n_passes, kp_plan *plan,

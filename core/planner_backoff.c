@@ -356,8 +356,11 @@ int kp_pt_plan_alt(const kp_pt_env *env, const kp_pass *const *passes, size_t n_
         if (env->host) corr[k].lat = 1;
         kp_estimate est;
         kp_error pe = {0};
-        int rc =
-            kp_pt_pass_estimate(p, env->orig, env->t, pass, cfg.params[k], env->fit, &est, &pe);
+        int rc = kp_pt_cancelled(env, err);
+        if (rc) return rc;
+        rc = kp_pt_pass_estimate(p, env->orig, env->t, pass, cfg.params[k], env->fit, env->cancel,
+                                 &est, &pe);
+        if (rc && env->cancel && *env->cancel) return kp_pt_cancelled(env, err);
         if (rc == KP_ENOMEM || rc == KP_ECANCELLED) {
             *err = pe;
             return rc;
@@ -386,6 +389,7 @@ int kp_pt_plan_alt(const kp_pt_env *env, const kp_pass *const *passes, size_t n_
         int have = 0, best_is_last = 0;
         /* From the last step back: each trial re-runs only from the step it changes. */
         for (size_t i = cfg.n; i-- > 0 && !rc;) {
+            if ((rc = kp_pt_cancelled(env, err))) break;
             if (!cfg.on[i] || cfg.pass[i]->lossless || is_recon(cfg.pass[i])) continue;
             kp_pt_cfg c2 = cfg;
             if (!weaken(cfg.pass[i]->id, c2.params[i], sizeof c2.params[i])) c2.on[i] = 0;

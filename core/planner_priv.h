@@ -51,7 +51,11 @@ typedef struct kp_pt_env {
     double base_target_ms;       /* original latency on the target, ms (for budgets) */
     size_t n_measure;            /* samples in measure */
     int has_labels;
+    const volatile int *cancel; /* optional: KP_ECANCELLED once non-zero */
 } kp_pt_env;
+
+/* KP_ECANCELLED with a message when env's cancel flag is raised, else 0. */
+int kp_pt_cancelled(const kp_pt_env *env, kp_error *err);
 
 /* Measures the original (size, latency) into env. */
 int kp_pt_env_init(kp_pt_env *env, kp_error *err);
@@ -89,10 +93,11 @@ typedef struct kp_pt_corr {
 } kp_pt_corr;
 kp_pt_corr kp_pt_learn(const kp_project *p, const char *pass_id);
 
-/* The pass's own estimate for params on m (calib may be NULL); no correction applied. */
+/* The pass's own estimate for params on m (calib may be NULL); no correction applied. cancel
+ * (may be NULL) is handed to the pass. */
 int kp_pt_pass_estimate(const kp_project *p, const kp_model *m, const kp_target *t,
                         const kp_pass *pass, const char *params, const kp_calib *calib,
-                        kp_estimate *est, kp_error *err);
+                        const volatile int *cancel, kp_estimate *est, kp_error *err);
 
 /* Predicted effect of a whole measured pipeline, corrected by history. */
 typedef struct kp_pt_tot {

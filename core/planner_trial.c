@@ -34,10 +34,15 @@ static int model_latency(const kp_pt_env *env, const kp_model *m, double *lat, k
     return rc;
 }
 
+int kp_pt_cancelled(const kp_pt_env *env, kp_error *err) {
+    return env->cancel && *env->cancel ? kp_error_set(err, KP_ECANCELLED, "plan cancelled") : 0;
+}
+
 int kp_pt_env_init(kp_pt_env *env, kp_error *err) {
     env->host = !strcmp(env->t->id, "host");
     env->n_measure = env->measure ? env->measure->n_samples : 0;
-    int rc = model_bytes(env->orig, &env->base_bytes, err);
+    int rc = kp_pt_cancelled(env, err);
+    if (!rc) rc = model_bytes(env->orig, &env->base_bytes, err);
     if (!rc) rc = model_latency(env, env->orig, &env->base_lat, err);
     if (rc) return rc;
     if (env->host) {
@@ -97,13 +102,17 @@ static int run_step(const kp_pt_env *env, const kp_pt_cfg *cfg, size_t i, const 
     ctx.seed = env->p->seed;
     ctx.threads = 1;
     ctx.acc_budget = env->p->max_drop;
+    ctx.cancel = env->cancel;
     rc = pass->apply(next, &params, &ctx, err);
     kp_params_free(&params);
+    if (!rc) rc = kp_pt_cancelled(env, err);
     if (!rc) rc = kp_graph_validate(next->graph, err);
     kp_verify v = {0};
     kp_verify_opts vo = {0};
     vo.seed = env->p->seed;
+    vo.cancel = env->cancel;
     if (!rc) rc = kp_verify_models(env->orig, next, env->measure, &vo, &v, err);
+    if (!rc) rc = kp_pt_cancelled(env, err);
     if (!rc) rc = model_bytes(next, &s->bytes, err);
     if (!rc) rc = model_latency(env, next, &s->lat, err);
     if (rc) {
@@ -127,9 +136,13 @@ int kp_pt_measure(const kp_pt_env *env, kp_pt_run *run, kp_pt_cfg *cfg, kp_error
         kp_pt_step *s = &run->st[i];
         int last = kp_pt_last(run);
         const kp_model *prev = last >= 0 ? run->st[last].after : env->orig;
+        int rc = kp_pt_cancelled(env, err);
+        if (rc) return rc;
         if (cfg->on[i]) {
             kp_error se = {0};
-            int rc = run_step(env, cfg, i, prev, s, &se);
+            rc = run_step(env, cfg, i, prev, s, &se);
+            /* a pass may report a cancel in its own words: the flag decides */
+            if (rc && env->cancel && *env->cancel) return kp_pt_cancelled(env, err);
             if (rc == KP_ECANCELLED || rc == KP_ENOMEM) {
                 *err = se;
                 return rc;
@@ -157,7 +170,8 @@ int kp_pt_latency_ratio(const kp_pt_env *env, const kp_model *m, double *ratio, 
     int n = 0;
     for (int round = 0; round < 5; round++) {
         double a = 0, b = 0;
-        int rc = model_latency(env, env->orig, &a, err);
+        int rc = kp_pt_cancelled(env, err);
+        if (!rc) rc = model_latency(env, env->orig, &a, err);
         if (!rc) rc = model_latency(env, m, &b, err);
         if (rc) return rc;
         if (a > 0) r[n++] = b / a;

@@ -32,6 +32,7 @@ typedef struct si_run {
     /* every si_val made during the run */
     si_val **vals;
     size_t n_vals, cap_vals;
+    const volatile int *cancel; /* optional: checked every few thousand nodes */
 } si_run;
 
 /* ---- helpers shared with the rules ---------------------------------------------------- */
@@ -485,6 +486,8 @@ static int infer_graph(si_run *r, kp_graph *g, int depth) {
     if (depth > MAX_DEPTH)
         return kp_error_set(r->err, KP_ERANGE, "subgraphs are nested more than %d deep", MAX_DEPTH);
     for (size_t i = 0; i < g->n_nodes; i++) {
+        if (!(i & 1023) && r->cancel && *r->cancel)
+            return kp_error_set(r->err, KP_ECANCELLED, "shape inference was cancelled");
         int rc = infer_node(r, g, g->nodes[i], depth);
         if (rc) return rc;
     }
@@ -492,8 +495,13 @@ static int infer_graph(si_run *r, kp_graph *g, int depth) {
 }
 
 int kp_infer_shapes(kp_model *m, kp_error *err) {
+    return kp_infer_shapes_cancel(m, NULL, err);
+}
+
+int kp_infer_shapes_cancel(kp_model *m, const volatile int *cancel, kp_error *err) {
     if (!m || !m->graph) return kp_error_set(err, KP_EINVAL, "no model");
     si_run r = {0};
+    r.cancel = cancel;
     r.opset = kp_model_opset(m, "");
     if (r.opset <= 0) r.opset = 1;
     r.err = err;

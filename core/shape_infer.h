@@ -11,6 +11,9 @@
 /* Infers for the whole model (subgraphs included). Returns 0, or KP_EFORMAT when the model is
  * inconsistent (e.g. Add of 3 and 4 wide dims), naming the node. */
 int kp_infer_shapes(kp_model *m, kp_error *err);
+/* The same, stopping with KP_ECANCELLED once *cancel is non-zero (checked every thousand
+ * nodes; cancel may be NULL). The value_info inferred so far stays (it is only a cache). */
+int kp_infer_shapes_cancel(kp_model *m, const volatile int *cancel, kp_error *err);
 
 /* Names of the ops with a shape rule, in strictly ascending order: i-th name or NULL past the
  * end (for tests and `kompress info`). */

@@ -425,6 +425,11 @@ int kp_app_main(int argc, char **argv) {
         }
         if (handle_key(a, (int)wc, r == KEY_CODE_YES) != KP_DRAW_NONE) dirty = 1;
     }
+    /* Every worker is told to stop first, so they wind down together; each join then takes
+     * about a second at most (a load or plan nobody will see is not waited for). */
+    kp_plan_task_cancel();
+    kp_model_task_cancel();
+    if (a->job) kp_job_cancel(a->job);
     if (screens[a->step]->leave) screens[a->step]->leave(a);
     kp_term_end();
     kp_plan_task_end();

@@ -6,7 +6,9 @@
  * on its own copies: it loads the compressed model (handing the screen a copy of it), the
  * original from its file and the project itself, so the UI thread only copies paths and never
  * waits for it, not even when the screen is left while it works (the task is cancelled and
- * joined once it ends). */
+ * joined once it ends). A cancelled task stops within about a second, whatever it was doing
+ * (the loads, shape inference and the MAC walk check the cancel flag every few thousand
+ * nodes), so quitting joins every task without waiting for work nobody will see. */
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -16,6 +18,7 @@
 
 #include "core/dataset.h"
 #include "core/model_stats.h"
+#include "core/onnx_io.h"
 #include "core/shape_infer.h"
 #include "tui/ui.h"
 
@@ -113,18 +116,18 @@ static task *T;            /* the screen's task, NULL = none */
 static task *old[MAX_OLD]; /* abandoned tasks still running, joined once finished */
 static size_t n_old;
 
-static void macs_of(kp_model *m, int64_t *macs, int64_t *total) {
+static void macs_of(task *t, kp_model *m, int64_t *macs, int64_t *total) {
     kp_error e = {0};
     *total = -1;
-    if (kp_infer_shapes(m, &e)) return;
+    if (kp_infer_shapes_cancel(m, &t->cancel, &e) || t->cancel) return;
     kp_layer L[MAX_LAYERS];
     size_t n = kp_layers_of(m->graph, L, MAX_LAYERS);
     kp_model_stats *st = NULL;
-    if (!kp_model_stats_compute(m, &st, &e)) {
+    if (!t->cancel && !kp_model_stats_compute(m, &st, &e)) {
         *total = st->macs_complete ? st->macs : -1;
         kp_model_stats_free(st);
     }
-    for (size_t k = 0; k < n; k++) {
+    for (size_t k = 0; k < n && !t->cancel; k++) {
         int b1 = 0;
         macs[k] = kp_node_macs(m->graph, L[k].n, &b1);
     }
@@ -158,8 +161,9 @@ static void errors_of(task *t, kp_layer *L0, size_t n0) {
         snprintf(R->err_note, sizeof R->err_note, "error: no test data in this project");
         return;
     }
+    if (t->cancel) return;
     if (kp_dataset_open_project(t->proj, BATCH, &ds, &e) || kp_dataset_bind(ds, t->m0, &e) ||
-        kp_exec_new(t->m0, &o, &x0, &e) || kp_exec_new(t->m1, &o, &x1, &e)) {
+        kp_exec_new(t->m0, &o, &x0, &e) || t->cancel || kp_exec_new(t->m1, &o, &x1, &e)) {
         snprintf(R->err_note, sizeof R->err_note, "error not measured: %s", e.msg);
         goto out;
     }
@@ -208,8 +212,10 @@ out:
  * shape-inferring m1, which the screen must not see half-changed). 0 when loaded. */
 static int load_output(task *t) {
     kp_error err = {0};
-    int rc = kp_onnx_load(t->path, NULL, &t->m1, &err);
+    kp_load_opts lo = {.cancel = &t->cancel};
+    int rc = kp_onnx_load(t->path, &lo, &t->m1, &err);
     if (rc) t->m1 = NULL;
+    if (!rc && t->cancel) rc = kp_error_set(&err, KP_ECANCELLED, "cancelled");
     if (!rc && !(t->ui = kp_model_clone(t->m1, &err))) rc = err.code ? err.code : KP_ENOMEM;
     if (rc) snprintf(t->load_err, sizeof t->load_err, "%s", err.msg[0] ? err.msg : "out of memory");
     atomic_store(&t->loaded, 1);
@@ -229,10 +235,11 @@ static void *worker(void *arg) {
     int rc = 0;
     if (!t->m0) {
         kp_model *m = NULL;
-        if (!(rc = kp_onnx_load(t->orig_path, NULL, &m, &e))) t->m0 = m;
+        kp_load_opts lo = {.cancel = &t->cancel};
+        if (!(rc = kp_onnx_load(t->orig_path, &lo, &m, &e))) t->m0 = m;
     }
     if (!rc) rc = kp_project_load(t->proj_dir, &t->proj, &e);
-    if (rc) {
+    if (rc || t->cancel) {
         snprintf(R->err_note, sizeof R->err_note, "not measured: %s", e.msg);
         atomic_store(&t->finished, 1);
         return NULL;
@@ -244,8 +251,8 @@ static void *worker(void *arg) {
     (void)L1;
     for (size_t k = 0; k < R->n; k++) R->err[k] = NAN, R->macs0[k] = R->macs1[k] = -1;
     errors_of(t, L0, n0); /* before shape inference: the executor gets the models as saved */
-    if (!t->cancel) macs_of(t->m0, R->macs0, &R->total0);
-    if (!t->cancel) macs_of(t->m1, R->macs1, &R->total1);
+    if (!t->cancel) macs_of(t, t->m0, R->macs0, &R->total0);
+    if (!t->cancel) macs_of(t, t->m1, R->macs1, &R->total1);
     atomic_store(&t->finished, 1);
     return NULL;
 }

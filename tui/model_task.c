@@ -2,7 +2,9 @@
  * screen: the thread loads the file and measures MACs and peak activation memory with one run
  * on zero inputs (symbolic dims set to 1), then the UI adopts the model when it polls
  * (kp_model_task_adopt, every loop turn via the Model screen's tick). Screens that need the
- * model at once call kp_app_load_model, which waits for a load in progress. */
+ * model at once call kp_app_load_model, which waits for a load in progress. Quitting (or a new
+ * load) cancels a load in progress: the loader and the measuring run check the flag, so the
+ * join takes about a second at most. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@ static struct {
     pthread_t th;
     int started;
     atomic_int finished;
+    volatile int cancel; /* raised by kp_model_task_end: the result is not wanted */
     char path[8192];
     kp_model *model;
     kp_error err;
@@ -28,11 +31,12 @@ static void measure(const kp_model *m) {
     T.measure_err[0] = 0;
     kp_exec_opts o = {0};
     o.keep_values = 1;
+    o.cancel = &T.cancel;
     kp_exec *e = NULL;
     kp_error err = {0};
     kp_tensor *in[16] = {0}, *out[64] = {0};
     size_t ni = 0, no = 0;
-    if (kp_exec_new(m, &o, &e, &err)) goto done;
+    if (T.cancel || kp_exec_new(m, &o, &e, &err)) goto done;
     ni = kp_exec_n_inputs(e);
     no = kp_exec_n_outputs(e);
     if (ni > 16 || no > 64) {
@@ -64,7 +68,8 @@ done:
 
 static void *worker(void *arg) {
     (void)arg;
-    if (kp_onnx_load(T.path, NULL, &T.model, &T.err))
+    kp_load_opts lo = {.cancel = &T.cancel};
+    if (kp_onnx_load(T.path, &lo, &T.model, &T.err))
         T.model = NULL;
     else
         measure(T.model);
@@ -81,6 +86,7 @@ int kp_model_task_start(const char *path, char *msg, size_t len) {
     snprintf(T.path, sizeof T.path, "%s", path);
     memset(&T.err, 0, sizeof T.err);
     T.model = NULL;
+    T.cancel = 0;
     atomic_store(&T.finished, 0);
     if (pthread_create(&T.th, NULL, worker, NULL)) {
         snprintf(msg, len, "cannot start a thread to load the model");
@@ -110,7 +116,12 @@ int kp_model_task_adopt(kp_app *a, int wait) {
     return 1;
 }
 
+void kp_model_task_cancel(void) {
+    T.cancel = 1;
+}
+
 void kp_model_task_end(void) {
+    T.cancel = 1;
     if (T.started) pthread_join(T.th, NULL);
     T.started = 0;
     kp_model_free(T.model);

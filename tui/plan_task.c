@@ -2,7 +2,9 @@
  * the planner may measure per-layer sensitivity on calibration data, which takes seconds.
  * The thread works on its own copies (the project reloaded from its saved project.json, a clone
  * of the model, a copy of the target, its own data set), so the UI may keep changing things;
- * the result is adopted when the UI polls it. */
+ * the result is adopted when the UI polls it. kp_plan_task_cancel (the Plan screen's c / Esc,
+ * and quitting) raises a flag the planner checks between trials and inside them; a cancelled
+ * plan is dropped (nothing is saved: the planner never writes the project). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@ static struct {
     pthread_t th;
     int started;         /* a thread exists and has not been joined */
     atomic_int finished; /* set by the worker at the end */
+    volatile int cancel; /* raised by kp_plan_task_cancel */
     kp_project *proj;
     kp_model *model;
     kp_target target;
@@ -45,7 +48,8 @@ static void *worker(void *arg) {
         o.pre.layout = !strcmp(d->layout, "nhwc") ? KP_LAYOUT_NHWC : KP_LAYOUT_NCHW;
         kp_error e = {0};
         size_t n = d->calib_samples > 0 ? (size_t)d->calib_samples : 256;
-        if (!path || kp_dataset_open(path, &o, &ds, &e) || kp_dataset_bind(ds, T.model, &e) ||
+        if (!path || T.cancel || kp_dataset_open(path, &o, &ds, &e) ||
+            kp_dataset_bind(ds, T.model, &e) ||
             kp_dataset_calib_new(ds, n, T.proj->seed, &calib, &e)) {
             snprintf(T.calib_note, sizeof T.calib_note, "no calibration data (%s)",
                      e.msg[0] ? e.msg : "out of memory");
@@ -58,7 +62,13 @@ static void *worker(void *arg) {
     }
     size_t np;
     const kp_pass *const *passes = kp_passes(&np);
-    T.rc = kp_planner_propose(T.proj, T.model, &T.target, passes, np, calib, &T.plan, &T.err);
+    kp_planner_opts po = {.cancel = &T.cancel};
+    T.rc = kp_planner_propose_opts(T.proj, T.model, &T.target, passes, np, calib, &po, &T.plan,
+                                   &T.err);
+    if (T.cancel && !T.rc) { /* cancelled after its last check: the answer is not wanted */
+        kp_plan_free(&T.plan);
+        T.rc = kp_error_set(&T.err, KP_ECANCELLED, "plan cancelled");
+    }
     if (calib) kp_dataset_calib_free(calib);
     kp_dataset_free(ds);
     atomic_store(&T.finished, 1);
@@ -91,6 +101,7 @@ int kp_plan_task_start(kp_app *a, char *msg, size_t len) {
     memset(&T.err, 0, sizeof T.err);
     memset(&T.plan, 0, sizeof T.plan);
     T.calib_note[0] = 0;
+    T.cancel = 0;
     T.target = *t;
     if (kp_project_load(a->proj->dir, &T.proj, &T.err) ||
         !(T.model = kp_model_clone(a->model, &T.err))) {
@@ -112,6 +123,10 @@ int kp_plan_task_poll(kp_plan *out, char *msg, size_t len) {
     if (!T.started) return 0;
     if (!atomic_load(&T.finished)) return 0;
     release();
+    if (T.rc == KP_ECANCELLED || (T.rc && T.cancel)) {
+        snprintf(msg, len, "plan cancelled");
+        return -2;
+    }
     if (T.rc) {
         snprintf(msg, len, "%s", T.err.msg[0] ? T.err.msg : "the planner failed");
         return -1;
@@ -121,9 +136,14 @@ int kp_plan_task_poll(kp_plan *out, char *msg, size_t len) {
     return 1;
 }
 
+void kp_plan_task_cancel(void) {
+    if (T.started) T.cancel = 1;
+}
+
 void kp_plan_task_end(void) {
     if (!T.started) return;
-    release(); /* waits for the planner */
+    T.cancel = 1;
+    release(); /* the planner stops at its next check */
     for (size_t i = 0; i < T.plan.n; i++) {
         free(T.plan.steps[i].pass_id);
         free(T.plan.steps[i].params);

@@ -148,6 +148,11 @@ static int tick(kp_app *a) {
     char msg[512];
     int r = kp_plan_task_poll(&np, msg, sizeof msg);
     if (r == 0) return kp_plan_task_running(); /* spinner */
+    if (r == -2) {
+        snprintf(S.err, sizeof S.err, "plan cancelled; the project is as it was");
+        kp_app_msg(a, KP_ROLE_WARN, "plan cancelled; press r to ask the planner again");
+        return 1;
+    }
     if (r < 0) {
         snprintf(S.err, sizeof S.err, "the planner failed: %s", msg);
         kp_app_msg(a, KP_ROLE_BAD, "%s", S.err);
@@ -226,7 +231,8 @@ static void draw(kp_app *a, kp_rect r) {
         static const char *const spin[] = {"|", "/", "-", "\\"};
         static unsigned k;
         kp_putf(r.y + r.h - 1, r.x + 1, r.w - 2, KP_ROLE_WARN,
-                "%s the planner is working; the table updates when it answers", spin[k++ % 4]);
+                "%s the planner is working; the table updates when it answers (c cancels)",
+                spin[k++ % 4]);
         r.h--;
     }
     kp_plan *p = &a->plan;
@@ -427,6 +433,11 @@ static int key(kp_app *a, kp_action act, int ch, int is_key) {
         return KP_UNHANDLED;
     }
     if (kp_list_key(&S.list, act, 5)) return KP_DRAW_SCREEN;
+    if (kp_plan_task_running() && (act == KP_ACT_CANCEL || act == KP_ACT_BACK)) {
+        kp_plan_task_cancel();
+        kp_app_msg(a, KP_ROLE_WARN, "cancelling the planner...");
+        return KP_DRAW_ALL;
+    }
     if (kp_plan_task_running() &&
         (act == KP_ACT_REPLAN || act == KP_ACT_TOGGLE || act == KP_ACT_ENTER ||
          act == KP_ACT_EDIT || act == KP_ACT_NEW || act == KP_ACT_DELETE || act == KP_ACT_RUN)) {
@@ -470,6 +481,7 @@ static const kp_help help[] = {
     {KP_ACT_NEW, "add a pass", "add"},
     {KP_ACT_RUN, "run (step 7)", "run"},
     {KP_ACT_REPLAN, "ask the planner again", NULL},
+    {KP_ACT_CANCEL, "cancel the planner while it works", NULL},
     {KP_ACT_DELETE, "remove the step", NULL},
     {KP_ACT_UP, "previous step", NULL},
     {KP_ACT_DOWN, "next step", NULL},

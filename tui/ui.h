@@ -124,10 +124,13 @@ const char *kp_app_path(const kp_app *a, const char *rel);
 int kp_app_setstr(char **dst, const char *s);
 /* Asking the planner in the background (tui/plan_task.c). start: 0, or -1 with msg. poll: 0
  * still working or none started, 1 done (*out filled, owned by the caller; msg holds a note),
- * -1 failed (msg). end: waits for a running planner and drops its result (at exit). */
+ * -1 failed (msg), -2 cancelled (msg "plan cancelled"; nothing changed). cancel: asks a running
+ * planner to stop (it does within about a second; poll then says -2). end: cancels a running
+ * planner, waits for it and drops its result (at exit). */
 int kp_plan_task_start(kp_app *a, char *msg, size_t len);
 int kp_plan_task_poll(kp_plan *out, char *msg, size_t len);
 int kp_plan_task_running(void);
+void kp_plan_task_cancel(void);
 void kp_plan_task_end(void);
 
 /* The layers that hold weights (Conv, Gemm, MatMul and their quantized forms with a stored
@@ -169,6 +172,8 @@ void kp_layer_task_end(void);
 int kp_model_task_start(const char *path, char *msg, size_t len);
 int kp_model_task_adopt(kp_app *a, int wait);
 int kp_model_task_running(void);
+/* Asks a load in progress to stop (at exit: its model is not wanted). */
+void kp_model_task_cancel(void);
 void kp_model_task_end(void);
 /* Waits for the Data screen's preview worker (at exit). */
 void kp_data_preview_end(void);
