@@ -14,7 +14,8 @@ typedef struct kp_exec kp_exec;
 
 typedef struct kp_exec_opts {
     int threads;                /* 0 or 1 = single thread (the default for measurements) */
-    const volatile int *cancel; /* optional; non-zero stops the run with KP_ECANCELLED */
+    const volatile int *cancel; /* optional; non-zero stops the run (and kp_exec_new) with
+                                 * KP_ECANCELLED */
     int keep_values;            /* keep every intermediate value (for calibration/debug) */
 } kp_exec_opts;
 
