@@ -455,10 +455,11 @@ static uint32_t const_inputs(const xgraph *x, const xnode *xn) {
     return m;
 }
 
-/* KP_ECANCELLED every 4096th node once the run's cancel flag is raised (planning a graph of
- * hundreds of thousands of nodes takes seconds under sanitizers), else 0. */
+/* KP_ECANCELLED at every 4096th node (not the first: a small graph is always planned) once the
+ * cancel flag is raised (planning a graph of hundreds of thousands of nodes takes seconds
+ * under sanitizers), else 0. */
 static int build_cancelled(const kp_exec *root, size_t k, kp_error *err) {
-    if ((k & 4095) || !root->opts.cancel || !*root->opts.cancel) return 0;
+    if (!k || (k & 4095) || !root->opts.cancel || !*root->opts.cancel) return 0;
     return kp_error_set(err, KP_ECANCELLED, "cancelled");
 }
 
