@@ -289,6 +289,31 @@ void kp_plan_free(kp_plan *plan) {
     memset(plan, 0, sizeof *plan);
 }
 
+int kp_plan_adopt(kp_project *p, const kp_plan *plan, kp_error *err) {
+    kp_plan_info info;
+    kp_plan_step *steps = calloc(plan->n ? plan->n : 1, sizeof *steps);
+    int rc = steps ? kp_plan_info_copy(&info, &plan->info) : KP_ENOMEM;
+    for (size_t i = 0; !rc && i < plan->n; i++) {
+        steps[i] = plan->steps[i];
+        steps[i].pass_id = plan->steps[i].pass_id ? strdup(plan->steps[i].pass_id) : NULL;
+        steps[i].params = strdup(plan->steps[i].params ? plan->steps[i].params : "");
+        if ((plan->steps[i].pass_id && !steps[i].pass_id) || !steps[i].params) rc = KP_ENOMEM;
+    }
+    if (rc) {
+        for (size_t i = 0; steps && i < plan->n; i++) free(steps[i].pass_id), free(steps[i].params);
+        free(steps);
+        if (steps) kp_plan_info_clear(&info);
+        return kp_error_set(err, KP_ENOMEM, "out of memory adopting the plan");
+    }
+    for (size_t i = 0; i < p->n_plan; i++) free(p->plan[i].pass_id), free(p->plan[i].params);
+    free(p->plan);
+    p->plan = steps;
+    p->n_plan = plan->n;
+    kp_plan_info_clear(&p->plan_info);
+    p->plan_info = info;
+    return 0;
+}
+
 /* Without trials: the passes' own estimates, then the most accuracy-costly steps switched off
  * until the predicted drop fits the budget. */
 static int plan_alt_estimated(const kp_project *p, const kp_model *m, const kp_target *t,

@@ -63,5 +63,8 @@ int kp_planner_estimate(const kp_project *p, const kp_model *m, const kp_target 
                         const kp_pass *const *passes, size_t n_passes, kp_plan *plan,
                         kp_error *err);
 void kp_plan_free(kp_plan *plan);
+/* Makes plan the project's plan: a copy of its steps, and what the planner measured
+ * (plan->info: prediction, trial samples, pipelines tried). p is unchanged on failure. */
+int kp_plan_adopt(kp_project *p, const kp_plan *plan, kp_error *err);
 
 #endif

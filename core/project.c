@@ -230,6 +230,12 @@ void kp_plan_info_clear(kp_plan_info *pi) {
     memset(pi, 0, sizeof *pi);
 }
 
+void kp_plan_info_outdate(kp_plan_info *pi) {
+    int64_t trials = pi->trial_samples;
+    kp_plan_info_clear(pi);
+    pi->trial_samples = trials;
+}
+
 int kp_plan_info_copy(kp_plan_info *dst, const kp_plan_info *src) {
     *dst = *src;
     dst->note = NULL;

@@ -83,6 +83,10 @@ typedef struct kp_plan_info {
 /* Deep copy (dst is overwritten, not freed) and free (the struct itself is not freed). */
 int kp_plan_info_copy(kp_plan_info *dst, const kp_plan_info *src);
 void kp_plan_info_clear(kp_plan_info *pi);
+/* The plan's steps changed after the planner chose them: its prediction and tried list no
+ * longer describe the plan, so they go; the samples its trials measured on stay out of the
+ * runs' holdout (the plan was chosen on them). */
+void kp_plan_info_outdate(kp_plan_info *pi);
 
 typedef struct kp_run_record {
     char *id;      /* "run-003" */

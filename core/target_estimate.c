@@ -3,7 +3,9 @@
  * bytes moved / memory bandwidth) + a fixed per-layer dispatch cost of the target class.
  * Precision of a layer: int8 for QLinear and *Integer ops and for float ops fed by
  * DequantizeLinear (QDQ form); fp16 when its first input is float16; fp32 otherwise. A precision
- * the target lacks runs at its fp32 rate (what a runtime falls back to).
+ * the target lacks runs at its fp32 rate (what a runtime falls back to). QDQ form counts as a
+ * runtime runs it: activation Quantize/DequantizeLinear between int8 layers are folded into
+ * them (no time of their own), and int8 layers move their stored 1-byte values.
  * RAM: peak of live activations over the node order (liveness, batch 1), plus the weights for
  * targets that execute from RAM (MCUs read weights from flash in place).
  * Flash/storage: bytes of constant tensors plus 2% for the graph itself. */
@@ -13,7 +15,7 @@
 #include "core/model_stats.h"
 #include "core/target.h"
 
-static double dispatch_s(kp_target_class c) {
+double kp_target_dispatch_s(kp_target_class c) {
     switch (c) {
     case KP_TARGET_GPU: return 5e-6; /* kernel launch */
     case KP_TARGET_EDGE: return 3e-6;
@@ -22,17 +24,54 @@ static double dispatch_s(kp_target_class c) {
     }
 }
 
-/* Bytes of a value at batch 1 (symbolic dims count as 1); 0 when unknown. */
-static double value_bytes(kp_graph *g, const char *name) {
+double kp_target_value_elems(kp_graph *g, const char *name) {
     if (!name || !*name) return 0;
     const kp_tensor *c = kp_graph_find_const(g, name);
-    if (c) return (double)c->nbytes;
+    if (c) return (double)c->numel;
     const kp_type *t = kp_graph_value_type(g, name);
     if (!t || t->kind != KP_TYPE_TENSOR || t->rank < 0) return 0;
     double n = 1;
     for (int i = 0; i < t->rank; i++) n *= t->dims[i].value > 0 ? (double)t->dims[i].value : 1;
-    size_t es = kp_dtype_size(t->elem);
-    return n * (double)(es ? es : 1);
+    return n;
+}
+
+/* Bytes of a value at batch 1 (symbolic dims count as 1); 0 when unknown. */
+static double value_bytes(kp_graph *g, const char *name) {
+    const kp_tensor *c = name && *name ? kp_graph_find_const(g, name) : NULL;
+    if (c) return (double)c->nbytes;
+    const kp_type *t = name && *name ? kp_graph_value_type(g, name) : NULL;
+    size_t es = t && t->kind == KP_TYPE_TENSOR ? kp_dtype_size(t->elem) : 0;
+    return kp_target_value_elems(g, name) * (double)(es ? es : 1);
+}
+
+/* Element size of a value (constant or typed), 0 when unknown. */
+static size_t elem_size(kp_graph *g, const char *name) {
+    const kp_tensor *c = kp_graph_find_const(g, name);
+    if (c) return kp_dtype_size(c->dtype);
+    const kp_type *t = kp_graph_value_type(g, name);
+    return t && t->kind == KP_TYPE_TENSOR ? kp_dtype_size(t->elem) : 0;
+}
+
+/* QDQ form as a runtime runs it: a DequantizeLinear's output is read in its stored type (the
+ * consumer is an int8 kernel), and a value that only QuantizeLinear reads is written in the
+ * quantized type. Bytes of input `name` / output `name` of a layer. */
+static double in_bytes(kp_graph *g, const char *name) {
+    double b = value_bytes(g, name);
+    kp_node *p = name && *name ? kp_graph_producer(g, name, NULL) : NULL;
+    if (!p || !kp_node_is(p, "DequantizeLinear") || !p->n_inputs) return b;
+    size_t es = elem_size(g, p->inputs[0]), fs = elem_size(g, name);
+    return es && fs ? b * (double)es / (double)fs : b;
+}
+
+static double out_bytes(kp_graph *g, const char *name) {
+    double b = value_bytes(g, name);
+    kp_node *users[8];
+    size_t nu = name && *name ? kp_graph_consumers(g, name, users, 8) : 0;
+    if (!nu || nu > 8 || kp_graph_is_output(g, name)) return b;
+    for (size_t k = 0; k < nu; k++)
+        if (!kp_node_is(users[k], "QuantizeLinear") || users[k]->n_outputs < 1) return b;
+    size_t es = elem_size(g, users[0]->outputs[0]), fs = elem_size(g, name);
+    return es && fs ? b * (double)es / (double)fs : b;
 }
 
 static int is_int8_op(const kp_node *n) {
@@ -54,6 +93,22 @@ static prec layer_precision(kp_graph *g, const kp_node *n) {
     const kp_type *t = kp_graph_value_type(g, in0);
     if (t && t->kind == KP_TYPE_TENSOR && t->elem == KP_FLOAT16) return PREC_FP16;
     return PREC_FP32;
+}
+
+/* A QuantizeLinear / DequantizeLinear of activations that a runtime folds into the int8 layers
+ * next to it (ONNX Runtime's QDQ fusion, our executor): a DequantizeLinear whose output only
+ * layers read, a QuantizeLinear of a value an int8-precision layer computed. The ones at the
+ * graph's float edges remain. */
+static int folded_qdq(kp_graph *g, const kp_node *n) {
+    if (!n->n_inputs || !n->n_outputs) return 0;
+    if (kp_node_is(n, "DequantizeLinear")) {
+        kp_node *users[1];
+        return !kp_graph_is_output(g, n->outputs[0]) &&
+               kp_graph_consumers(g, n->outputs[0], users, 1) > 0;
+    }
+    if (!kp_node_is(n, "QuantizeLinear")) return 0;
+    kp_node *p = kp_graph_producer(g, n->inputs[0], NULL);
+    return p && layer_precision(g, p) == PREC_INT8;
 }
 
 static double throughput(const kp_target *t, prec p) {
@@ -115,10 +170,11 @@ int kp_target_estimate_model(const kp_target *t, const kp_model *m, double host_
         int b1 = 0;
         int64_t macs = kp_node_macs(g, n, &b1);
         double bytes = 0;
-        for (size_t k = 0; k < n->n_inputs; k++) bytes += value_bytes(g, n->inputs[k]);
+        int folded = folded_qdq(g, n);
+        for (size_t k = 0; k < n->n_inputs; k++) bytes += in_bytes(g, n->inputs[k]);
         for (size_t k = 0; k < n->n_outputs; k++) {
             double ob = value_bytes(g, n->outputs[k]);
-            bytes += ob;
+            bytes += out_bytes(g, n->outputs[k]);
             if (!n->outputs[k][0] || kp_graph_is_output(g, n->outputs[k])) {
                 born[i] += ob; /* graph outputs live to the end */
                 continue;
@@ -132,7 +188,7 @@ int kp_target_estimate_model(const kp_target *t, const kp_model *m, double host_
         }
         double compute = macs > 0 ? 2.0 * (double)macs / throughput(t, layer_precision(g, n)) : 0;
         double memory = bytes / bw;
-        lat += (compute > memory ? compute : memory) + dispatch_s(t->cls);
+        if (!folded) lat += (compute > memory ? compute : memory) + kp_target_dispatch_s(t->cls);
     }
     double live = 0, peak = 0;
     for (size_t k = 0; k < g->n_inputs; k++)

@@ -31,6 +31,7 @@ void kp_app_plan_clear(kp_app *a) {
         free(a->plan.steps[i].params);
     }
     free(a->plan.steps);
+    kp_plan_info_clear(&a->plan.info);
     memset(&a->plan, 0, sizeof a->plan);
     a->have_plan = 0;
 }

@@ -46,7 +46,7 @@ static int read_value(const char *cmd, const kp_opt *o, const char *arg) {
     }
 }
 
-int kp_cli_parse(const char *cmd, int argc, char **argv, const kp_opt *opts, void (*usage)(FILE *),
+static int parse(const char *cmd, int argc, char **argv, const kp_opt *opts, void (*usage)(FILE *),
                  const char *pos_name, size_t min_pos, size_t max_pos, const char **pos,
                  size_t *n_pos) {
     struct option lo[MAX_OPTS + 2];
@@ -91,6 +91,24 @@ int kp_cli_parse(const char *cmd, int argc, char **argv, const kp_opt *opts, voi
         return kp_cli_failf(cmd, 2, "no %s given", pos_name ? pos_name : "argument");
     }
     return -1;
+}
+
+int kp_cli_parse(const char *cmd, int argc, char **argv, const kp_opt *opts, void (*usage)(FILE *),
+                 const char *pos_name, size_t min_pos, size_t max_pos, const char **pos,
+                 size_t *n_pos) {
+    /* getopt names the program as argv[0] in its messages ("unrecognized option", "requires
+     * an argument", "is ambiguous"): make that "kompress CMD" like every other message. It
+     * also reorders the array it is given: a copy, so the caller's argv stays as it was. */
+    char prog[96];
+    snprintf(prog, sizeof prog, "kompress %s", cmd);
+    char **av = malloc(((size_t)argc + 1) * sizeof *av);
+    if (!av) return kp_cli_failf(cmd, 2, "out of memory");
+    av[0] = prog;
+    for (int i = 1; i < argc; i++) av[i] = argv[i];
+    av[argc] = NULL;
+    int st = parse(cmd, argc, av, opts, usage, pos_name, min_pos, max_pos, pos, n_pos);
+    free(av);
+    return st;
 }
 
 /* ---- data-set options ------------------------------------------------------------------- */

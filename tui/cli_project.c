@@ -69,32 +69,7 @@ int kp_cli_propose(kp_project *p, const kp_cli_ctx *c, kp_plan *plan, kp_error *
     const kp_pass *const *reg = kp_passes(&n);
     int rc =
         kp_planner_propose_split(p, c->model, c->target, reg, n, c->calib, c->trial, plan, err);
-    if (rc) return rc;
-    kp_plan_info info;
-    if (kp_plan_info_copy(&info, &plan->info)) {
-        kp_plan_info_clear(&info);
-        return kp_error_set(err, KP_ENOMEM, "out of memory");
-    }
-    kp_plan_step *steps = calloc(plan->n ? plan->n : 1, sizeof *steps);
-    if (!steps) {
-        kp_plan_info_clear(&info);
-        return kp_error_set(err, KP_ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < plan->n; i++) {
-        steps[i] = plan->steps[i];
-        steps[i].pass_id = strdup(plan->steps[i].pass_id);
-        steps[i].params = strdup(plan->steps[i].params);
-    }
-    for (size_t i = 0; i < p->n_plan; i++) {
-        free(p->plan[i].pass_id);
-        free(p->plan[i].params);
-    }
-    free(p->plan);
-    p->plan = steps;
-    p->n_plan = plan->n;
-    kp_plan_info_clear(&p->plan_info);
-    p->plan_info = info;
-    return 0;
+    return rc ? rc : kp_plan_adopt(p, plan, err);
 }
 
 void kp_cli_print_plan(const kp_project *p, const kp_plan *plan) {

@@ -6,6 +6,7 @@
 
 #include "passes/registry.h"
 #include "tui/cli.h"
+#include "tui/cli_opts.h"
 
 static const char *type_name(kp_param_type t) {
     static const char *const names[KP_PARAM_TYPE_COUNT] = {
@@ -98,20 +99,18 @@ static void print_text(const kp_pass *const *all, size_t n) {
     }
 }
 
+static void usage(FILE *f) {
+    fprintf(f, "usage: kompress passes [--json]\n"
+               "Lists every compression pass with its parameters. Use them as\n"
+               "  kompress compress MODEL -o OUT --pass ID[:name=value,...]\n");
+}
+
 static int run(int argc, char **argv) {
     int json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json"))
-            json = 1;
-        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: kompress passes [--json]\n"
-                   "Lists every compression pass with its parameters. Use them as\n"
-                   "  kompress compress MODEL -o OUT --pass ID[:name=value,...]\n");
-            return 0;
-        } else
-            return kp_cli_failf("passes", 2,
-                                "unknown option '%s' (usage: kompress passes [--json])", argv[i]);
-    }
+    const kp_opt opts[] = {{"json", 'j', KP_OPT_FLAG, &json, 0, 0, NULL}, KP_OPT_END};
+    size_t n_pos;
+    int st = kp_cli_parse("passes", argc, argv, opts, usage, NULL, 0, 0, NULL, &n_pos);
+    if (st >= 0) return st;
     size_t n;
     const kp_pass *const *all = kp_passes(&n);
     if (json) return print_json(all, n);

@@ -183,9 +183,7 @@ static int run(int argc, char **argv) {
         }
         /* The planner's prediction was for the plan before this change; the samples its
          * trials measured on stay out of the holdout (the plan was chosen on them). */
-        int64_t trials = p->plan_info.trial_samples;
-        kp_plan_info_clear(&p->plan_info);
-        p->plan_info.trial_samples = trials;
+        kp_plan_info_outdate(&p->plan_info);
         if (!json)
             fprintf(stderr,
                     "measured drop %.2f points breaks the %.2f budget: switching off %s "

@@ -1,14 +1,19 @@
+/* `kompress version [--json]` */
 #include <stdio.h>
-#include <string.h>
 
 #include "tui/cli.h"
+#include "tui/cli_opts.h"
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: kompress version [--json]\nPrints the version of kompress.\n");
+}
 
 static int run(int argc, char **argv) {
-    int json = argc > 1 && !strcmp(argv[1], "--json");
-    if (argc > 1 && !json) {
-        printf("usage: kompress version [--json]\n");
-        return strcmp(argv[1], "--help") ? 2 : 0;
-    }
+    int json = 0;
+    const kp_opt opts[] = {{"json", 'j', KP_OPT_FLAG, &json, 0, 0, NULL}, KP_OPT_END};
+    size_t n_pos;
+    int st = kp_cli_parse("version", argc, argv, opts, usage, NULL, 0, 0, NULL, &n_pos);
+    if (st >= 0) return st;
     if (json)
         printf("{\"version\": \"%s\"}\n", KP_VERSION);
     else

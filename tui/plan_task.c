@@ -31,45 +31,36 @@ static struct {
 static void *worker(void *arg) {
     (void)arg;
     kp_dataset *ds = NULL;
-    kp_calib *calib = NULL;
-    const kp_data_spec *d = &T.proj->data;
-    if (d->path && d->path[0]) {
-        kp_dataset_opts o;
-        kp_dataset_opts_init(&o);
-        if (d->format) kp_data_format_parse(d->format, &o.format);
-        char *labels = d->labels ? kp_project_path(T.proj, d->labels) : NULL;
-        char *path = kp_project_path(T.proj, d->path);
-        o.labels = labels;
-        if (d->scale > 0) o.pre.scale = d->scale;
-        o.pre.n_mean = d->n_mean < 8 ? d->n_mean : 8;
-        o.pre.n_std = d->n_std < 8 ? d->n_std : 8;
-        for (size_t i = 0; i < o.pre.n_mean; i++) o.pre.mean[i] = (float)d->mean[i];
-        for (size_t i = 0; i < o.pre.n_std; i++) o.pre.std[i] = (float)d->std[i];
-        o.pre.layout = !strcmp(d->layout, "nhwc") ? KP_LAYOUT_NHWC : KP_LAYOUT_NCHW;
+    kp_calib *calib = NULL, *trial = NULL;
+    if (T.proj->data.path && T.proj->data.path[0]) {
+        /* The samples `kompress plan` uses (core/dataset_holdout.c): passes fit on the
+         * calibration subset the run uses, pipelines are measured on trial samples beyond it
+         * that the runs never score. */
         kp_error e = {0};
-        size_t n = d->calib_samples > 0 ? (size_t)d->calib_samples : 256;
-        if (!path || T.cancel || kp_dataset_open(path, &o, &ds, &e) ||
-            kp_dataset_bind(ds, T.model, &e) ||
-            kp_dataset_calib_new(ds, n, T.proj->seed, &calib, &e)) {
-            snprintf(T.calib_note, sizeof T.calib_note, "no calibration data (%s)",
-                     e.msg[0] ? e.msg : "out of memory");
-            calib = NULL;
+        if (T.cancel || kp_dataset_open_project(T.proj, 64, &ds, &e) ||
+            kp_dataset_bind(ds, T.model, &e) || kp_dataset_project_calib(ds, T.proj, &calib, &e) ||
+            kp_dataset_project_trial(ds, T.proj, KP_PLANNER_TRIAL_SAMPLES, &trial, &e)) {
+            snprintf(T.calib_note, sizeof T.calib_note,
+                     "estimates only: the test data cannot be used (%s)",
+                     e.msg[0] ? e.msg : "cancelled");
+            kp_dataset_calib_free(trial);
+            kp_dataset_calib_free(calib);
+            calib = trial = NULL;
         }
-        free(labels);
-        free(path);
     } else {
         snprintf(T.calib_note, sizeof T.calib_note, "no test data: estimates are not measured");
     }
     size_t np;
     const kp_pass *const *passes = kp_passes(&np);
     kp_planner_opts po = {.cancel = &T.cancel};
-    T.rc = kp_planner_propose_opts(T.proj, T.model, &T.target, passes, np, calib, &po, &T.plan,
-                                   &T.err);
+    T.rc = kp_planner_propose_split_opts(T.proj, T.model, &T.target, passes, np, calib, trial, &po,
+                                         &T.plan, &T.err);
     if (T.cancel && !T.rc) { /* cancelled after its last check: the answer is not wanted */
         kp_plan_free(&T.plan);
         T.rc = kp_error_set(&T.err, KP_ECANCELLED, "plan cancelled");
     }
-    if (calib) kp_dataset_calib_free(calib);
+    kp_dataset_calib_free(trial);
+    kp_dataset_calib_free(calib);
     kp_dataset_free(ds);
     atomic_store(&T.finished, 1);
     return NULL;

@@ -52,6 +52,8 @@ static int copy_steps(const kp_plan_step *src, size_t n, kp_plan_step **out) {
 }
 
 /* Writes the working plan into the project and saves it. */
+/* The user changed the plan: the project takes its steps; the planner's prediction and tried
+ * list no longer describe it (its trial samples stay out of the runs' holdout). */
 static void sync(kp_app *a) {
     kp_plan_step *s;
     if (copy_steps(a->plan.steps, a->plan.n, &s)) {
@@ -61,6 +63,7 @@ static void sync(kp_app *a) {
     free_steps(a->proj->plan, a->proj->n_plan);
     a->proj->plan = s;
     a->proj->n_plan = a->plan.n;
+    kp_plan_info_outdate(&a->proj->plan_info);
     kp_app_save_project(a);
 }
 
@@ -159,15 +162,19 @@ static int tick(kp_app *a) {
         return 1;
     }
     if (!a->proj || strcmp(a->proj->dir, S.planned_dir)) { /* another project by now */
-        for (size_t i = 0; i < np.n; i++) free(np.steps[i].pass_id), free(np.steps[i].params);
-        free(np.steps);
+        kp_plan_free(&np);
         return 1;
     }
     kp_app_plan_clear(a);
     a->plan = np;
     a->have_plan = 1;
     S.list.sel = 0;
-    sync(a);
+    kp_error err = {0}; /* the project takes the plan with what the planner measured */
+    if (kp_plan_adopt(a->proj, &a->plan, &err)) {
+        kp_app_msg(a, KP_ROLE_BAD, "%s", err.msg);
+        return 1;
+    }
+    if (kp_app_save_project(a)) return 1; /* it said why */
     kp_app_msg(a, KP_ROLE_OK, "the planner proposed %zu step%s%s%s", np.n, np.n == 1 ? "" : "s",
                msg[0] ? "; " : "", msg);
     return 1;
@@ -245,7 +252,7 @@ static void draw(kp_app *a, kp_rect r) {
     int y = r.y;
     kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-3s %-15s %-*s %6s %6s %6s%s", "on", "pass", pw,
             "parameters", "size", "lat.", "acc.", wide ? "  reason" : "");
-    int h = r.h - 8;
+    int h = r.h - 9;
     S.list.n = (int)p->n;
     kp_list_fit(&S.list, h);
     for (int i = 0; i < h && S.list.top + i < (int)p->n; i++) {
@@ -257,7 +264,7 @@ static void draw(kp_app *a, kp_rect r) {
         pct(s->est.size_ratio, ds);
         pct(s->est.latency_ratio, dl);
         if (s->est.size_ratio > 0)
-            snprintf(da, sizeof da, "%6.2f", -s->est.acc_drop);
+            snprintf(da, sizeof da, "%+6.2f", 0.0 - s->est.acc_drop);
         else
             snprintf(da, sizeof da, "%6s", "-");
         kp_putf(y, r.x + 1, r.w - 2, role, "%s %-15.15s %-*.*s %6s %6s %s",
@@ -269,28 +276,44 @@ static void draw(kp_app *a, kp_rect r) {
     if (!p->n)
         kp_wrap(y, r.x + 1, r.w - 2, 3, KP_ROLE_WARN,
                 "The plan is empty: r asks the planner, a adds a pass.");
-    y = r.y + r.h - 7;
+    y = r.y + r.h - 8;
     if (p->n && !wide) {
         const kp_plan_step *s = &p->steps[S.list.sel];
         kp_wrap(y, r.x + 1, r.w - 2, 2, KP_ROLE_MUTED, s->est.reason);
     }
     y += 2;
-    struct stat st;
-    double before = a->model_path[0] && !stat(a->model_path, &st) ? (double)st.st_size : -1;
-    char b1[32], b2[32], dl[16];
-    pct(p->total.latency_ratio, dl);
-    kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "Estimated total of the enabled steps");
-    kp_putf(y++, r.x + 1, r.w - 2, p->total.size_ratio < 1 ? KP_ROLE_OK : KP_ROLE_NORMAL,
-            "size     %s -> %s  (x%.2f)", kp_fmt_bytes(before, b1),
-            kp_fmt_bytes(before * p->total.size_ratio, b2), p->total.size_ratio);
-    kp_putf(y++, r.x + 1, r.w - 2, p->total.latency_ratio < 1 ? KP_ROLE_OK : KP_ROLE_NORMAL,
-            "latency  %s on %s  (x%.2f)", dl,
-            a->proj->target_id ? a->proj->target_id : "this machine", p->total.latency_ratio);
-    kp_putf(y++, r.x + 1, r.w - 2, p->total.acc_drop > a->proj->max_drop ? KP_ROLE_BAD : KP_ROLE_OK,
-            "accuracy -%.2f points (budget %.2f)   confidence %.0f%%", p->total.acc_drop,
-            a->proj->max_drop, p->total.confidence * 100);
-    const char *note = S.err[0] ? S.err : p->note;
-    kp_put(y, r.x + 1, r.w - 2, S.err[0] ? KP_ROLE_BAD : KP_ROLE_MUTED, note);
+    /* The planner's measurement of exactly this plan while the user has not changed it; else
+     * the steps' estimates combined. */
+    const kp_plan_info *pi = &a->proj->plan_info;
+    int measured = p->n && pi->trial_samples > 0 && pi->total.size_ratio > 0;
+    const kp_estimate *t = measured ? &pi->total : &p->total;
+    if (measured)
+        kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE,
+                "Predicted for this plan (measured on %lld trial samples)",
+                (long long)pi->trial_samples);
+    else
+        kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "Estimated total of the enabled steps");
+    if (p->n) {
+        struct stat st;
+        double before = a->model_path[0] && !stat(a->model_path, &st) ? (double)st.st_size : -1;
+        char b1[32], b2[32], dl[16], se[32] = "";
+        pct(t->latency_ratio, dl);
+        if (measured && pi->acc_se > 0) snprintf(se, sizeof se, " ± %.2f", pi->acc_se);
+        kp_putf(y++, r.x + 1, r.w - 2, t->size_ratio < 1 ? KP_ROLE_OK : KP_ROLE_NORMAL,
+                "size     %s -> %s  (x%.2f)", kp_fmt_bytes(before, b1),
+                kp_fmt_bytes(before * t->size_ratio, b2), t->size_ratio);
+        kp_putf(y++, r.x + 1, r.w - 2, t->latency_ratio < 1 ? KP_ROLE_OK : KP_ROLE_NORMAL,
+                "latency  %s on %s  (x%.2f)", dl,
+                a->proj->target_id ? a->proj->target_id : "this machine", t->latency_ratio);
+        kp_putf(y++, r.x + 1, r.w - 2, t->acc_drop > a->proj->max_drop ? KP_ROLE_BAD : KP_ROLE_OK,
+                "top-1    %+.2f%s points (budget -%.2f)   confidence %.0f%%", 0.0 - t->acc_drop, se,
+                a->proj->max_drop, t->confidence * 100);
+    } else {
+        kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_MUTED, "no steps yet");
+        y += 2;
+    }
+    const char *note = S.err[0] ? S.err : measured && pi->note ? pi->note : p->note;
+    kp_wrap(y, r.x + 1, r.w - 2, 2, S.err[0] ? KP_ROLE_BAD : KP_ROLE_MUTED, note);
 }
 
 static int toggle(kp_app *a) {

@@ -1,6 +1,6 @@
 #!/bin/sh
-# The table-driven option parser (tui/cli_opts.c) of info, eval, compress, plan, run, targets,
-# new and report:
+# The table-driven option parser (tui/cli_opts.c) of every command (info, eval, compress, plan,
+# run, targets, new, report, passes, version):
 # --help prints the usage on stdout and exits 0; an unknown option, a bad value (naming the
 # option and its range) or a wrong count of positional arguments exits 2 and writes nothing to
 # stdout; options may follow the arguments; "--name=value" and short letters work.
@@ -12,7 +12,7 @@ trap 'rm -rf "$T"' EXIT
 fail=0
 bad() { echo "FAIL: $*"; fail=1; }
 
-for c in info eval compress plan run targets new report; do
+for c in info eval compress plan run targets new report passes version; do
   "$K" $c --help > "$T/out" 2> "$T/err"; rc=$?
   [ $rc -eq 0 ] && grep -q "usage: kompress $c" "$T/out" && [ ! -s "$T/err" ] ||
     bad "$c --help: exit $rc, stdout '$(head -1 "$T/out")', stderr '$(cat "$T/err")'"
@@ -26,7 +26,14 @@ usage2() {
   grep -q -- "$pat" "$T/err" || bad "$name: stderr '$(cat "$T/err")' lacks '$pat'"
   [ ! -s "$T/out" ] || bad "$name: wrote to stdout: $(head -2 "$T/out")"
 }
-usage2 unknown "unrecognized option '--colour'" info --colour $EX/cnn.onnx
+usage2 unknown "kompress info: unrecognized option '--colour'" info --colour $EX/cnn.onnx
+usage2 short-unknown "kompress eval: invalid option -- 'z'" eval -z $EX/cnn.onnx
+usage2 short-missing "kompress compress: option requires an argument -- 'o'" compress $EX/cnn.onnx -o
+usage2 ambiguous "kompress new: option '--m' is ambiguous" new p --m x
+usage2 flag-value "kompress run: option '--json' doesn't allow an argument" run x --json=yes
+usage2 version-unknown "kompress version: unrecognized option '--bogus'" version --bogus
+usage2 version-arg "kompress version: unexpected argument 'x'" version x
+usage2 passes-unknown "kompress passes: unrecognized option '--all'" passes --all
 usage2 info-none "kompress info: no MODEL given" info
 usage2 info-two "unexpected argument 'b.onnx'" info a.onnx b.onnx
 usage2 eval-runs "--runs: a whole number from 1 to 100000, not '0'" eval $EX/cnn.onnx --runs 0
@@ -47,7 +54,7 @@ usage2 targets-arg "unexpected argument 'x'" targets x
 # new: every option named in its message; nothing is created on a refusal
 NW="--workspace $T/ws"
 usage2 new-unknown "unrecognized option '--modle'" new p --modle $EX/mlp.onnx $NW
-usage2 new-missing "option '--model' requires an argument" new p $NW --model
+usage2 new-missing "kompress new: option '--model' requires an argument" new p $NW --model
 usage2 new-none "kompress new: no NAME given" new --model $EX/mlp.onnx $NW
 usage2 new-two "unexpected argument 'q'" new p q --model $EX/mlp.onnx $NW
 usage2 new-model "kompress new: --model is required" new p $NW
@@ -69,7 +76,7 @@ usage2 new-target "target 'toaster' is not known" new p --model $EX/mlp.onnx $NW
 [ -e "$T/ws/p" ] && bad "a refused new created its project"
 # report: the same, then a real project (options before and after it, short letters)
 usage2 report-unknown "unrecognized option '--colour'" report --colour x
-usage2 report-missing "option '--run' requires an argument" report x --run
+usage2 report-missing "kompress report: option '--run' requires an argument" report x --run
 usage2 report-format "--format is md, csv or json, not 'pdf'" report x --format pdf
 usage2 report-none "kompress report: no PROJECT given" report
 usage2 report-two "unexpected argument 'y'" report x y
@@ -92,5 +99,7 @@ PYEOF
 grep -c '"stage":' "$T/y.json" | grep -qx 3 || bad "two --pass flags did not make two stages"
 "$K" info -j $EX/mlp.onnx | grep -q '"file_bytes"' || bad "info -j is not JSON"
 "$K" targets -j | grep -q '"id":' || bad "targets -j is not JSON"
+"$K" version -j | grep -q '"version":' || bad "version -j is not JSON"
+"$K" passes --json | grep -q '"id":' || bad "passes --json is not JSON"
 [ $fail -eq 0 ] && echo "cli_opts: all checks passed"
 exit $fail

@@ -49,6 +49,11 @@ if screen | grep -qF "press a to add a pass"; then
     wait_for "added fold"
 else
     wait_for "[x]" 60
+    # The planner measured its pipelines on trial samples the run will not score, as
+    # `kompress plan` does, and the project keeps what it measured
+    wait_for "Predicted for this plan (measured on"
+    grep -q '"trial_samples":[[:space:]]*[1-9]' "$P/project.json" ||
+        fail "project.json lacks the plan's trial samples: $(grep -c plan_summary "$P/project.json")"
 fi
 keys Tab
 wait_for "─ 7 Run ─"
