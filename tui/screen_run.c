@@ -185,7 +185,8 @@ static const char *fmt_pct(double v, char *b) {
     return b;
 }
 static const char *fmt_mj(double v, char *b) {
-    snprintf(b, 32, "%.3g mJ", v);
+    /* Fixed decimals, so before and after line up and read alike ("0.680", not "0.68"). */
+    snprintf(b, 32, v < 100 ? "%.3f mJ" : "%.0f mJ", v);
     return b;
 }
 
@@ -198,13 +199,13 @@ static void row(kp_rect r, int y, const char *name, double b, double af, int hav
     if (have_a && have_b && fmt == fmt_pct && b >= 0 && af >= 0) { /* accuracy: points */
         double ch = af - b;
         kp_role role = ch < -0.005 ? KP_ROLE_BAD : ch > 0.005 ? KP_ROLE_OK : KP_ROLE_MUTED;
-        snprintf(d, sizeof d, "%+.2f pts", ch);
+        kp_fmt_change(ch, 2, " pts", d);
         kp_put(y, r.x + 44, r.w - 45, role, d);
     } else if (have_a && have_b && b > 0) {
         double ch = (af - b) / b * 100;
         kp_role role = (ch < -0.5) == (lower_better != 0) ? KP_ROLE_OK : KP_ROLE_BAD;
         if (ch > -0.5 && ch < 0.5) role = KP_ROLE_MUTED;
-        snprintf(d, sizeof d, "%+.1f%%", ch);
+        kp_fmt_change(ch, 1, "%", d);
         kp_put(y, r.x + 44, r.w - 45, role, d);
     }
 }

@@ -42,6 +42,9 @@ int kp_wrap(int y, int x, int w, int h, kp_role role, const char *text);
 const char *kp_fmt_bytes(double b, char *buf);
 const char *kp_fmt_count(double n, char *buf);
 const char *kp_fmt_ms(double ms, char *buf);
+/* A signed change with `decimals` decimals and a suffix ("+1.2%", "-0.58 pts"); a value that
+ * rounds to zero prints as "0.00" with no sign, never "-0.00". buf must hold 32 bytes. */
+const char *kp_fmt_change(double v, int decimals, const char *suffix, char *buf);
 
 /* ---- list: selection + scroll offset over n rows ---- */
 typedef struct kp_list {
