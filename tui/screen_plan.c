@@ -290,7 +290,9 @@ static void draw(kp_app *a, kp_rect r) {
     if (extra < 0) extra = 0;
     int reason_h = 2 + extra / 2, note_h = 2 + extra - extra / 2;
     y = r.y + r.h - 8 - extra;
-    if (p->n && !wide) {
+    /* The highlighted step's reason in full: always when narrow, and when wide if its column
+     * cut it short. */
+    if (p->n && (!wide || kp_text_width(p->steps[S.list.sel].est.reason) > r.w - 45 - pw)) {
         const kp_plan_step *s = &p->steps[S.list.sel];
         kp_wrap(y, r.x + 1, r.w - 2, reason_h, KP_ROLE_MUTED, s->est.reason);
     }

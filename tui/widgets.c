@@ -237,6 +237,8 @@ const char *kp_fmt_count(double n, char *buf) {
 const char *kp_fmt_ms(double ms, char *buf) {
     if (!(ms >= 0))
         snprintf(buf, 32, "-");
+    else if (ms < 0.1) /* "9.2 us", not "9 us": the change must be readable from the values */
+        snprintf(buf, 32, "%.1f us", ms * 1000);
     else if (ms < 1)
         snprintf(buf, 32, "%.0f us", ms * 1000);
     else if (ms < 1000)
