@@ -313,7 +313,7 @@ static void draw(kp_app *a, kp_rect r) {
         double before = a->model_path[0] && !stat(a->model_path, &st) ? (double)st.st_size : -1;
         char b1[32], b2[32], dl[16], se[32] = "";
         pct(t->latency_ratio, dl);
-        if (measured && pi->acc_se > 0) snprintf(se, sizeof se, " ± %.2f", pi->acc_se);
+        if (measured && pi->acc_se > 0) snprintf(se, sizeof se, " %s %.2f", kp_pm(), pi->acc_se);
         kp_putf(y++, r.x + 1, r.w - 2, t->size_ratio < 1 ? KP_ROLE_OK : KP_ROLE_NORMAL,
                 "size     %s -> %s  (x%.2f)", kp_fmt_bytes(before, b1),
                 kp_fmt_bytes(before * t->size_ratio, b2), t->size_ratio);

@@ -105,7 +105,9 @@ static int put_clipped(int y, int x, int w, kp_role role, const char *s) {
 int kp_put_tail(int y, int x, int w, kp_role role, const char *s) {
     if (!s || w <= 0) return 0;
     if (kp_text_width(s) <= w) return kp_put(y, x, w, role, s);
-    int ew = kp_text_width(glyphs->ell);
+    /* The ASCII ellipsis "~" would read as the home folder in front of a path: "..." then. */
+    const char *ell = strcmp(glyphs->ell, "~") ? glyphs->ell : "...";
+    int ew = kp_text_width(ell);
     while (*s && kp_text_width(s) > w - ew) {
         s++;
         while (((unsigned char)*s & 0xC0) == 0x80) s++; /* whole UTF-8 characters */
@@ -113,7 +115,7 @@ int kp_put_tail(int y, int x, int w, kp_role role, const char *s) {
     /* Start at a folder boundary when one is near ("…/runs/a.onnx", not "…a/runs/a.onnx"). */
     const char *slash = strchr(s, '/');
     if (slash && slash != s && slash - s < 12) s = slash;
-    int c = kp_put(y, x, ew, role, glyphs->ell);
+    int c = kp_put(y, x, ew, role, ell);
     return c + kp_put(y, x + c, w - c, role, s);
 }
 
@@ -627,4 +629,8 @@ const char *kp_fmt_change(double v, int decimals, const char *suffix, char *buf)
     else
         snprintf(buf, 32, "%+.*f%s", decimals, v, suffix);
     return buf;
+}
+
+const char *kp_pm(void) {
+    return glyphs && ((unsigned char)glyphs->ell[0] & 0x80) ? "±" : "+/-";
 }

@@ -29,6 +29,8 @@ int kp_putf(int y, int x, int w, kp_role role, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 /* Like kp_put, but a string too long keeps its end ("...end/of/path"): for paths. */
 int kp_put_tail(int y, int x, int w, kp_role role, const char *s);
+/* "±" in a UTF-8 terminal, "+/-" with the ASCII glyphs (LANG=C would show "±" as blanks). */
+const char *kp_pm(void);
 /* Text width in columns of a UTF-8 string. */
 int kp_text_width(const char *s);
 void kp_fill(int y, int x, int w, kp_role role);

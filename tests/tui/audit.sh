@@ -33,6 +33,10 @@ m = lambda f, g, h, t, a, e: {"file_bytes": f, "gzip_bytes": g, "host_latency_ms
 step = {"pass": "cluster", "params": "k=16", "enabled": True}
 d["plan"] = [{"pass": "fold", "params": "", "enabled": True},
              {"pass": "prune", "params": "sparsity=0.5", "enabled": True}]
+# What the planner measured for this plan, with a note longer than the screen has room for.
+d["plan_summary"] = {"total": {"size_ratio": 0.5, "latency_ratio": 0.98, "acc_drop": 0.34,
+                               "confidence": 0.9}, "acc_se": 0.41, "trial_samples": 2048,
+                     "note": "chose fold + prune " + "of many pipelines tried " * 12 + "END"}
 d["runs"] = [
     {"id": "run-001", "started": "2026-01-01T00:00:00Z", "status": -6, "steps": [step],
      "before": m(678590, 620000, 0.50, 0.040, 92.83, 0.68), "after": m(0, 0, 0, 0, -1, 0)},
@@ -73,6 +77,11 @@ r=$(row "] fold")
 echo "$r" | grep -q -- " -0% " && fail "plan shows -0%: $r"
 echo "$r" | grep -q -- "-0\.00" && fail "plan shows -0.00: $r"
 screen | grep -q -- "[^0-9]-0% \|-0\.00" && fail "a -0 change on the Plan screen"
+# The planner's measurement: "± SE" in full words at 80 columns, the note wrapped into the
+# rows the short table leaves free and, when still too long, ending with an ellipsis.
+wait_for "-0.34 ± 0.41 pts (budget -1.00) confidence 90%"
+[ "$(screen | grep -c "of many pipelines tried")" -ge 4 ] || fail "the note does not use the free rows"
+screen | grep "of many" | tail -n 1 | grep -q "… *│$" || fail "a cut note without an ellipsis"
 
 # Results: -0.00 pts never shown for a drop below 0.005; energy with fixed decimals.
 keys 8
