@@ -455,6 +455,14 @@ static uint32_t const_inputs(const xgraph *x, const xnode *xn) {
     return m;
 }
 
+/* KP_ECANCELLED at every 4096th node (not the first: a small graph is always planned) once the
+ * cancel flag is raised (planning a graph of hundreds of thousands of nodes takes seconds
+ * under sanitizers), else 0. */
+static int build_cancelled(const kp_exec *root, size_t k, kp_error *err) {
+    if (!k || (k & 4095) || !root->opts.cancel || !*root->opts.cancel) return 0;
+    return kp_error_set(err, KP_ECANCELLED, "cancelled");
+}
+
 static int xgraph_build(kp_exec *root, xgraph *parent, const kp_graph *g, xgraph **out,
                         kp_error *err) {
     xgraph *x = calloc(1, sizeof *x);
@@ -506,6 +514,7 @@ static int xgraph_build(kp_exec *root, xgraph *parent, const kp_graph *g, xgraph
     /* Node outputs. */
     for (size_t k = 0; k < g->n_nodes; k++) {
         const kp_node *n = g->nodes[k];
+        if ((rc = build_cancelled(root, k, err)) < 0) goto fail;
         if (is_constant_node(n)) continue;
         for (size_t o = 0; o < n->n_outputs; o++) {
             const char *nm = n->outputs[o];
@@ -525,6 +534,7 @@ static int xgraph_build(kp_exec *root, xgraph *parent, const kp_graph *g, xgraph
     if (!x->nodes) goto oom;
     for (size_t k = 0; k < g->n_nodes; k++) {
         const kp_node *n = g->nodes[k];
+        if ((rc = build_cancelled(root, k, err)) < 0) goto fail;
         if (is_constant_node(n)) continue;
         xnode *xn = &x->nodes[x->n_nodes++];
         xn->node = n;

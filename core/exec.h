@@ -13,9 +13,11 @@
 typedef struct kp_exec kp_exec;
 
 typedef struct kp_exec_opts {
-    int threads;                /* 0 or 1 = single thread (the default for measurements) */
-    const volatile int *cancel; /* optional; non-zero stops the run with KP_ECANCELLED */
-    int keep_values;            /* keep every intermediate value (for calibration/debug) */
+    int threads; /* 0 or 1 = single thread (the default for measurements) */
+    /* optional; non-zero stops the run with KP_ECANCELLED, and kp_exec_new while it plans
+     * a graph of more than 4096 nodes */
+    const volatile int *cancel;
+    int keep_values; /* keep every intermediate value (for calibration/debug) */
 } kp_exec_opts;
 
 /* Prepares m for running (borrows m: it must outlive the executor and not change). Fails with

@@ -61,5 +61,8 @@ int kp_target_estimate_model(const kp_target *t, const kp_model *m, double host_
 /* Fixed cost of running one layer on a target of class c, seconds (kernel launch, a runtime's
  * layer loop), as the roofline above counts it. */
 double kp_target_dispatch_s(kp_target_class c);
+/* Elements of value `name` of g at batch 1 (a constant's, or from its value_info with symbolic
+ * dims counted as 1); 0 when unknown. */
+double kp_target_value_elems(kp_graph *g, const char *name);
 
 #endif

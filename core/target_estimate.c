@@ -24,17 +24,24 @@ double kp_target_dispatch_s(kp_target_class c) {
     }
 }
 
-/* Bytes of a value at batch 1 (symbolic dims count as 1); 0 when unknown. */
-static double value_bytes(kp_graph *g, const char *name) {
+double kp_target_value_elems(kp_graph *g, const char *name) {
     if (!name || !*name) return 0;
     const kp_tensor *c = kp_graph_find_const(g, name);
-    if (c) return (double)c->nbytes;
+    if (c) return (double)c->numel;
     const kp_type *t = kp_graph_value_type(g, name);
     if (!t || t->kind != KP_TYPE_TENSOR || t->rank < 0) return 0;
     double n = 1;
     for (int i = 0; i < t->rank; i++) n *= t->dims[i].value > 0 ? (double)t->dims[i].value : 1;
-    size_t es = kp_dtype_size(t->elem);
-    return n * (double)(es ? es : 1);
+    return n;
+}
+
+/* Bytes of a value at batch 1 (symbolic dims count as 1); 0 when unknown. */
+static double value_bytes(kp_graph *g, const char *name) {
+    const kp_tensor *c = name && *name ? kp_graph_find_const(g, name) : NULL;
+    if (c) return (double)c->nbytes;
+    const kp_type *t = name && *name ? kp_graph_value_type(g, name) : NULL;
+    size_t es = t && t->kind == KP_TYPE_TENSOR ? kp_dtype_size(t->elem) : 0;
+    return kp_target_value_elems(g, name) * (double)(es ? es : 1);
 }
 
 /* Element size of a value (constant or typed), 0 when unknown. */

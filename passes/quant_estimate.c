@@ -100,18 +100,6 @@ static void machine_of(const kp_pass_ctx *ctx, double weights, machine *mc) {
     mc->dispatch = kp_target_dispatch_s(KP_TARGET_CPU);
 }
 
-/* Elements of a value at batch 1 (symbolic dims count as 1); 0 when unknown. */
-static double elems(kp_graph *g, const char *name) {
-    if (!name || !*name) return 0;
-    const kp_tensor *c = kp_graph_find_const(g, name);
-    if (c) return (double)c->numel;
-    const kp_type *t = kp_graph_value_type(g, name);
-    if (!t || t->kind != KP_TYPE_TENSOR || t->rank < 0) return 0;
-    double n = 1;
-    for (int i = 0; i < t->rank; i++) n *= t->dims[i].value > 0 ? (double)t->dims[i].value : 1;
-    return n;
-}
-
 /* A layer the pass makes int8: Gemm/MatMul (and Conv when with_conv) with constant float
  * weights in input 1. */
 static int quantized(kp_graph *g, const kp_node *n, int with_conv) {
@@ -158,10 +146,11 @@ static void model_cost(kp_graph *g, const machine *mc, int with_conv, int is_sta
                 wb += (double)t->nbytes;
                 if (k == 1) wq = (double)t->nbytes;
             } else {
-                act_in += elems(g, in);
+                act_in += kp_target_value_elems(g, in);
             }
         }
-        for (size_t k = 0; k < n->n_outputs; k++) act_out += elems(g, n->outputs[k]);
+        for (size_t k = 0; k < n->n_outputs; k++)
+            act_out += kp_target_value_elems(g, n->outputs[k]);
         /* a layer without known shapes still streams its weights */
         if (mm < 0 && wq > 0) macs = wq / 4;
         double before = layer_s(mc, macs, mc->mac_s, wb + 4 * (act_in + act_out)), after = before;
@@ -191,9 +180,9 @@ static void model_cost(kp_graph *g, const machine *mc, int with_conv, int is_sta
     if (!is_static) return;
     for (size_t k = 0; k < g->n_inputs; k++) /* QuantizeLinear of each graph input */
         if (!kp_graph_find_const(g, g->inputs[k].name))
-            c->after += layer_s(mc, 0, 1, 5 * elems(g, g->inputs[k].name));
+            c->after += layer_s(mc, 0, 1, 5 * kp_target_value_elems(g, g->inputs[k].name));
     for (size_t k = 0; k < g->n_outputs; k++) /* DequantizeLinear of each output */
-        c->after += layer_s(mc, 0, 1, 5 * elems(g, g->outputs[k].name));
+        c->after += layer_s(mc, 0, 1, 5 * kp_target_value_elems(g, g->outputs[k].name));
 }
 
 /* 1 when some layer's MACs need shapes the graph does not carry yet. */

@@ -99,7 +99,7 @@ enum { MAX_LAYERS = 256, MAX_BATCHES = 2, BATCH = 4 };
 typedef struct task {
     pthread_t th;
     atomic_int loaded;   /* the compressed model's load ended (ui or load_err is set) */
-    atomic_int finished; /* everything ended */
+    atomic_int finished; /* everything ended (and proj, m0, m1 are freed) */
     volatile int cancel;
     kp_project *proj;
     kp_model *m0, *m1;
@@ -217,19 +217,31 @@ static int load_output(task *t) {
     if (rc) t->m1 = NULL;
     if (!rc && t->cancel) rc = kp_error_set(&err, KP_ECANCELLED, "cancelled");
     if (!rc && !(t->ui = kp_model_clone(t->m1, &err))) rc = err.code ? err.code : KP_ENOMEM;
-    if (rc) snprintf(t->load_err, sizeof t->load_err, "%s", err.msg[0] ? err.msg : "out of memory");
+    if (rc) {
+        snprintf(t->load_err, sizeof t->load_err, "%s", err.msg[0] ? err.msg : "out of memory");
+        /* here, before `loaded`: from then on the UI thread may clear load_err */
+        snprintf(t->res.err_note, sizeof t->res.err_note, "%s", t->load_err);
+    }
     atomic_store(&t->loaded, 1);
     return rc;
+}
+
+/* The end of the worker: its own copies are freed here, on the worker (a big model takes a
+ * while to free), so joining a finished task costs the UI thread next to nothing. */
+static void *finish(task *t) {
+    kp_model_free(t->m0);
+    kp_model_free(t->m1);
+    kp_project_free(t->proj);
+    t->m0 = t->m1 = NULL;
+    t->proj = NULL;
+    atomic_store(&t->finished, 1);
+    return NULL;
 }
 
 static void *worker(void *arg) {
     task *t = arg;
     kp_layer_result *R = &t->res;
-    if (load_output(t) || t->cancel) {
-        snprintf(R->err_note, sizeof R->err_note, "%s", t->load_err);
-        atomic_store(&t->finished, 1);
-        return NULL;
-    }
+    if (load_output(t) || t->cancel) return finish(t);
     /* the original and the project are read here too: the UI thread only copies two paths */
     kp_error e = {0};
     int rc = 0;
@@ -241,8 +253,7 @@ static void *worker(void *arg) {
     if (!rc) rc = kp_project_load(t->proj_dir, &t->proj, &e);
     if (rc || t->cancel) {
         snprintf(R->err_note, sizeof R->err_note, "not measured: %s", e.msg);
-        atomic_store(&t->finished, 1);
-        return NULL;
+        return finish(t);
     }
     kp_layer L0[MAX_LAYERS], L1[MAX_LAYERS];
     size_t n0 = kp_layers_of(t->m0->graph, L0, MAX_LAYERS);
@@ -253,8 +264,7 @@ static void *worker(void *arg) {
     errors_of(t, L0, n0); /* before shape inference: the executor gets the models as saved */
     if (!t->cancel) macs_of(t, t->m0, R->macs0, &R->total0);
     if (!t->cancel) macs_of(t, t->m1, R->macs1, &R->total1);
-    atomic_store(&t->finished, 1);
-    return NULL;
+    return finish(t);
 }
 
 static void task_free(task *t) {
