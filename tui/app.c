@@ -269,6 +269,15 @@ static void draw_all(kp_app *a) {
     kp_box(box, KP_ROLE_BORDER, title);
     a->body = (kp_rect){box.y + 1, box.x + 1, box.h - 2, box.w - 2};
     screens[a->step]->draw(a, a->body);
+    /* A message belongs to the step it was shown on: once the person moves to another step
+     * and nothing new was said, it goes ("now choose a model" on Results, "Tab: results" on
+     * Results, were stale). A message set by the action that changed the step is new: kept. */
+    static int drawn_step = -1;
+    static char drawn_status[sizeof a->status];
+    if ((int)a->step != drawn_step && drawn_step >= 0 && !strcmp(a->status, drawn_status))
+        a->status[0] = 0;
+    drawn_step = (int)a->step;
+    snprintf(drawn_status, sizeof drawn_status, "%s", a->status);
     kp_fill(a->rows - 2, 0, a->cols, KP_ROLE_NORMAL);
     kp_put(a->rows - 2, 1, a->cols - 2, a->status_role, a->status);
     draw_hints(a, a->rows - 1);
