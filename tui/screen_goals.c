@@ -43,9 +43,9 @@ static void draw(kp_app *a, kp_rect r) {
         snprintf(v[ROW_LAT], sizeof v[0], "none");
     static const char *const lab[ROW_COUNT] = {"First goal", "Second goal", "Accuracy budget",
                                                "Size budget", "Latency budget"};
-    kp_put(r.y, r.x + 1, r.w - 2, KP_ROLE_MUTED,
-           "What matters most? The planner favours the "
-           "first goal, then the second.");
+    kp_wrap(r.y, r.x + 1, r.w - 2, 2, KP_ROLE_MUTED,
+            "What matters most? The planner favours the "
+            "first goal, then the second.");
     for (int i = 0; i < ROW_COUNT; i++) {
         int y = r.y + 2 + i * 2, sel = i == S.list.sel;
         if (sel) kp_fill(y, r.x, r.w, KP_ROLE_SELECTED);

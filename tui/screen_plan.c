@@ -5,6 +5,7 @@
  * Estimates come from the planner (kp_planner_estimate). When the planner is not in the build,
  * each pass's own estimate() is shown and the totals are their plain product, and the screen
  * says so. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,10 +201,15 @@ static void enter(kp_app *a) {
 }
 
 static void pct(double ratio, char *buf) {
+    double d = (ratio - 1) * 100;
     if (!(ratio > 0))
         snprintf(buf, 16, "  -");
+    else if (fabs(d) < 0.05)
+        snprintf(buf, 16, "0%%"); /* never "-0%" */
+    else if (fabs(d) < 0.5)
+        snprintf(buf, 16, "%+.1f%%", d); /* small but not nothing: "-0.2%" */
     else
-        snprintf(buf, 16, "%+.0f%%", (ratio - 1) * 100);
+        snprintf(buf, 16, "%+.0f%%", d);
 }
 
 static void draw_add(kp_app *a, kp_rect r) {
@@ -263,9 +269,10 @@ static void draw(kp_app *a, kp_rect r) {
         char ds[16], dl[16], da[16];
         pct(s->est.size_ratio, ds);
         pct(s->est.latency_ratio, dl);
-        if (s->est.size_ratio > 0)
-            snprintf(da, sizeof da, "%+6.2f", 0.0 - s->est.acc_drop);
-        else
+        if (s->est.size_ratio > 0) {
+            char c[32];
+            snprintf(da, sizeof da, "%6s", kp_fmt_change(0.0 - s->est.acc_drop, 2, "", c));
+        } else
             snprintf(da, sizeof da, "%6s", "-");
         kp_putf(y, r.x + 1, r.w - 2, role, "%s %-15.15s %-*.*s %6s %6s %s",
                 s->enabled ? kp_g()->on : kp_g()->off, s->pass_id ? s->pass_id : "?", pw, pw,
@@ -273,15 +280,27 @@ static void draw(kp_app *a, kp_rect r) {
         if (wide) kp_put(y, r.x + 44 + pw, r.w - 45 - pw, role, s->est.reason);
         y++;
     }
-    if (!p->n)
+    if (!p->n && kp_plan_task_running()) /* not "empty: r asks the planner" while it does */
+        kp_wrap(y, r.x + 1, r.w - 2, 3, KP_ROLE_MUTED,
+                "The planner is choosing the passes for this model and target; they appear "
+                "here when it answers.");
+    else if (!p->n)
         kp_wrap(y, r.x + 1, r.w - 2, 3, KP_ROLE_WARN,
-                "The plan is empty: r asks the planner, a adds a pass.");
-    y = r.y + r.h - 8;
-    if (p->n && !wide) {
+                "The plan is empty: r asks the planner, n (or a) adds a pass.");
+    /* Table rows left unused give the reason and the note more lines (no cut-off text). */
+    int used = (int)p->n < h ? (int)p->n : h;
+    int extra = p->n ? h - used - 1 : 0;
+    if (extra > 4) extra = 4;
+    if (extra < 0) extra = 0;
+    int reason_h = 2 + extra / 2, note_h = 2 + extra - extra / 2;
+    y = r.y + r.h - 8 - extra;
+    /* The highlighted step's reason in full: always when narrow, and when wide if its column
+     * cut it short. */
+    if (p->n && (!wide || kp_text_width(p->steps[S.list.sel].est.reason) > r.w - 45 - pw)) {
         const kp_plan_step *s = &p->steps[S.list.sel];
-        kp_wrap(y, r.x + 1, r.w - 2, 2, KP_ROLE_MUTED, s->est.reason);
+        kp_wrap(y, r.x + 1, r.w - 2, reason_h, KP_ROLE_MUTED, s->est.reason);
     }
-    y += 2;
+    y += reason_h;
     /* The planner's measurement of exactly this plan while the user has not changed it; else
      * the steps' estimates combined. */
     const kp_plan_info *pi = &a->proj->plan_info;
@@ -298,22 +317,28 @@ static void draw(kp_app *a, kp_rect r) {
         double before = a->model_path[0] && !stat(a->model_path, &st) ? (double)st.st_size : -1;
         char b1[32], b2[32], dl[16], se[32] = "";
         pct(t->latency_ratio, dl);
-        if (measured && pi->acc_se > 0) snprintf(se, sizeof se, " ± %.2f", pi->acc_se);
+        if (measured && pi->acc_se > 0) snprintf(se, sizeof se, " %s %.2f", kp_pm(), pi->acc_se);
         kp_putf(y++, r.x + 1, r.w - 2, t->size_ratio < 1 ? KP_ROLE_OK : KP_ROLE_NORMAL,
                 "size     %s -> %s  (x%.2f)", kp_fmt_bytes(before, b1),
                 kp_fmt_bytes(before * t->size_ratio, b2), t->size_ratio);
         kp_putf(y++, r.x + 1, r.w - 2, t->latency_ratio < 1 ? KP_ROLE_OK : KP_ROLE_NORMAL,
                 "latency  %s on %s  (x%.2f)", dl,
                 a->proj->target_id ? a->proj->target_id : "this machine", t->latency_ratio);
-        kp_putf(y++, r.x + 1, r.w - 2, t->acc_drop > a->proj->max_drop ? KP_ROLE_BAD : KP_ROLE_OK,
-                "top-1    %+.2f%s points (budget -%.2f)   confidence %.0f%%", 0.0 - t->acc_drop, se,
-                a->proj->max_drop, t->confidence * 100);
+        char acc[160], ch[32];
+        kp_fmt_change(0.0 - t->acc_drop, 2, "", ch);
+        snprintf(acc, sizeof acc, "top-1    %s%s points (budget -%.2f)   confidence %.0f%%", ch, se,
+                 a->proj->max_drop, t->confidence * 100);
+        if (kp_text_width(acc) > r.w - 2) /* narrow: the same facts, shorter words */
+            snprintf(acc, sizeof acc, "top-1    %s%s pts (budget -%.2f) confidence %.0f%%", ch, se,
+                     a->proj->max_drop, t->confidence * 100);
+        kp_put(y++, r.x + 1, r.w - 2, t->acc_drop > a->proj->max_drop ? KP_ROLE_BAD : KP_ROLE_OK,
+               acc);
     } else {
         kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_MUTED, "no steps yet");
         y += 2;
     }
     const char *note = S.err[0] ? S.err : measured && pi->note ? pi->note : p->note;
-    kp_wrap(y, r.x + 1, r.w - 2, 2, S.err[0] ? KP_ROLE_BAD : KP_ROLE_MUTED, note);
+    kp_wrap(y, r.x + 1, r.w - 2, note_h, S.err[0] ? KP_ROLE_BAD : KP_ROLE_MUTED, note);
 }
 
 static int toggle(kp_app *a) {
@@ -451,7 +476,7 @@ static int key(kp_app *a, kp_action act, int ch, int is_key) {
         if (act == KP_ACT_ENTER || act == KP_ACT_TOGGLE) return add_pass(a);
         if (act == KP_ACT_BACK) {
             S.adding = 0;
-            return KP_DRAW_SCREEN;
+            return KP_DRAW_ALL; /* the hint bar changes too */
         }
         return KP_UNHANDLED;
     }
@@ -472,7 +497,7 @@ static int key(kp_app *a, kp_action act, int ch, int is_key) {
     case KP_ACT_TOGGLE: return toggle(a);
     case KP_ACT_ENTER:
     case KP_ACT_EDIT: return edit(a);
-    case KP_ACT_NEW: S.adding = 1; return KP_DRAW_SCREEN;
+    case KP_ACT_NEW: S.adding = 1; return KP_DRAW_ALL;
     case KP_ACT_DELETE: return remove_step(a);
     case KP_ACT_RUN:
         kp_app_goto(a, KP_STEP_RUN);
@@ -510,6 +535,24 @@ static const kp_help help[] = {
     {KP_ACT_DOWN, "next step", NULL},
 };
 
+/* The Add-a-pass list and a planner at work take other keys than the plan table. */
+static const kp_help add_help[] = {
+    {KP_ACT_ENTER, "add the highlighted pass to the plan", "add"},
+    {KP_ACT_BACK, "close the list", "cancel"},
+    {KP_ACT_UP, "previous pass", NULL},
+    {KP_ACT_DOWN, "next pass", NULL},
+};
+static const kp_help busy_help[] = {
+    {KP_ACT_CANCEL, "cancel the planner (the plan stays as it was)", "cancel planner"},
+    {KP_ACT_UP, "previous step", NULL},
+    {KP_ACT_DOWN, "next step", NULL},
+};
+static const kp_help *mode_help(const kp_app *a, size_t *n) {
+    if (S.adding) return *n = sizeof add_help / sizeof *add_help, add_help;
+    if (kp_plan_task_running()) return *n = sizeof busy_help / sizeof *busy_help, busy_help;
+    return NULL;
+}
+
 const kp_screen kp_screen_plan = {
     .name = "Plan",
     .help = help,
@@ -520,4 +563,5 @@ const kp_screen kp_screen_plan = {
     .click = click,
     .tick = tick,
     .done = done,
+    .mode_help = mode_help,
 };

@@ -96,12 +96,13 @@ static int done(const kp_app *a) {
 }
 
 static void draw(kp_app *a, kp_rect r) {
-    kp_putf(r.y, r.x + 1, r.w - 2, KP_ROLE_MUTED, "Workspace: %s",
-            a->workspace ? a->workspace : "-");
-    if (a->proj)
-        kp_putf(r.y + 1, r.x + 1, r.w - 2, KP_ROLE_OK, "Open: %s (%s)", a->proj->name,
-                a->proj->dir);
-    else
+    /* Paths keep their end (the folder names a person recognises) when they do not fit. */
+    int c = kp_put(r.y, r.x + 1, r.w - 2, KP_ROLE_MUTED, "Workspace: ");
+    kp_put_tail(r.y, r.x + 1 + c, r.w - 2 - c, KP_ROLE_MUTED, a->workspace ? a->workspace : "-");
+    if (a->proj) {
+        c = kp_putf(r.y + 1, r.x + 1, r.w - 2, KP_ROLE_OK, "Open: %s in ", a->proj->name);
+        kp_put_tail(r.y + 1, r.x + 1 + c, r.w - 2 - c, KP_ROLE_OK, a->proj->dir);
+    } else
         kp_put(r.y + 1, r.x + 1, r.w - 2, KP_ROLE_WARN, "No project open: pick one or create one.");
     int y = r.y + 3;
     int nw = 14, mw = 12, tw = 8;
@@ -128,8 +129,8 @@ static void draw(kp_app *a, kp_rect r) {
                w->last);
     }
     if (!S.n)
-        kp_put(y + 1, r.x + 1, r.w - 2, KP_ROLE_MUTED,
-               "No projects in this workspace yet. Press n (or Enter) to create one.");
+        kp_wrap(y + 1, r.x + 1, r.w - 2, 2, KP_ROLE_MUTED,
+                "No projects in this workspace yet. Press n (or Enter) to create one.");
     if (S.err[0]) kp_wrap(r.y + r.h - 2, r.x + 1, r.w - 2, 2, KP_ROLE_BAD, S.err);
 }
 
@@ -152,7 +153,7 @@ static int create_submit(kp_app *a, kp_form *f) {
     if (ws[0] && strcmp(ws, a->workspace)) kp_app_setstr(&a->workspace, ws);
     kp_app_close_project(a);
     a->proj = p;
-    kp_app_msg(a, KP_ROLE_OK, "created project %s in %s; now choose a model", p->name, p->dir);
+    kp_app_msg(a, KP_ROLE_OK, "created project %s; now choose its model (.onnx)", p->name);
     refresh_list(a);
     kp_app_goto(a, KP_STEP_MODEL);
     return 0;

@@ -70,14 +70,15 @@ static void line(kp_rect r, int y, const char *name, double b, double f, int low
     else if (!strcmp(unit, "%"))
         snprintf(bt, 32, "%.2f%%", b), snprintf(ft, 32, "%.2f%%", f);
     else
-        snprintf(bt, 32, "%.3g %s", b, unit), snprintf(ft, 32, "%.3g %s", f, unit);
+        snprintf(bt, 32, b < 100 ? "%.3f %s" : "%.0f %s", b, unit),
+            snprintf(ft, 32, f < 100 ? "%.3f %s" : "%.0f %s", f, unit);
     kp_role role = KP_ROLE_MUTED;
     if (!strcmp(unit, "%")) {
-        snprintf(delta, sizeof delta, "%+.2f pts", f - b);
+        kp_fmt_change(f - b, 2, " pts", delta);
         role = f - b < -0.005 ? KP_ROLE_BAD : f - b > 0.005 ? KP_ROLE_OK : KP_ROLE_MUTED;
     } else if (b > 0 && f > 0) {
         snprintf(ratio, sizeof ratio, "x%.2f", f / b);
-        snprintf(delta, sizeof delta, "%+.1f%%", (f - b) / b * 100);
+        kp_fmt_change((f - b) / b * 100, 1, "%", delta);
         int better = lower_better ? f < b * 0.995 : f > b * 1.005;
         int worse = lower_better ? f > b * 1.005 : f < b * 0.995;
         role = better ? KP_ROLE_OK : worse ? KP_ROLE_BAD : KP_ROLE_MUTED;
@@ -131,7 +132,7 @@ static void draw_summary(kp_app *a, const kp_run_record *rr, kp_rect r) {
 
 static void draw_history(kp_app *a, kp_rect r) {
     int y = r.y;
-    kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-9s %-10s %10s %10s %9s %7s", "run", "status",
+    kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-9s %-9s %9s %8s %8s %5s", "run", "status",
             "size", "latency", "top-1", "steps");
     size_t n = a->proj->n_runs;
     int h = r.h - 1;
@@ -139,15 +140,17 @@ static void draw_history(kp_app *a, kp_rect r) {
     if (S.scroll < 0) S.scroll = 0;
     for (int i = 0; i < h && (size_t)(S.scroll + i) < n; i++) {
         const kp_run_record *rr = &a->proj->runs[n - 1 - (size_t)(S.scroll + i)];
-        char s1[32], s2[32];
+        char s1[32] = "-", s2[32] = "-", s3[32] = "-";
         kp_role role = rr->status == 0 ? KP_ROLE_NORMAL : KP_ROLE_MUTED;
-        kp_putf(y++, r.x + 1, r.w - 2, role, "%-9s %-10s %10s %10s %8.2f%% %7zu",
-                rr->id ? rr->id : "?",
+        /* A run that did not finish measured nothing: "-", not "0 B" or "0.00%". */
+        if (!rr->status && rr->after.file_bytes > 0) kp_fmt_bytes(rr->after.file_bytes, s1);
+        if (!rr->status && rr->after.host_latency_ms > 0) kp_fmt_ms(rr->after.host_latency_ms, s2);
+        if (!rr->status && rr->after.top1 >= 0) snprintf(s3, sizeof s3, "%.2f%%", rr->after.top1);
+        kp_putf(y++, r.x + 1, r.w - 2, role, "%-9s %-9s %9s %8s %8s %5zu", rr->id ? rr->id : "?",
                 rr->status == 0               ? "ok"
                 : rr->status == KP_ECANCELLED ? "cancelled"
                                               : "failed",
-                kp_fmt_bytes(rr->after.file_bytes, s1), kp_fmt_ms(rr->after.host_latency_ms, s2),
-                rr->after.top1, rr->n_steps);
+                s1, s2, s3, rr->n_steps);
     }
 }
 
@@ -166,6 +169,15 @@ static long match(const kp_layer *l0, const kp_layer *L1, size_t n1, size_t k) {
     if (k < n1 && !(l0->n->name && l0->n->name[0]) && !(L1[k].n->name && L1[k].n->name[0]))
         return (long)k;
     return -1;
+}
+
+/* 1 when the compressed graph still has a node of this name: the layer is there, its weights
+ * stored in a form the table does not read as one tensor (codebook, int8 with scales...). */
+static int node_kept(const kp_graph *g, const char *name) {
+    if (!name || !name[0]) return 0;
+    for (size_t i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i]->name && !strcmp(g->nodes[i]->name, name)) return 1;
+    return 0;
 }
 
 /* Per layer (weight-holding nodes, matched in graph order): weight bytes before and after,
@@ -207,7 +219,7 @@ static void draw_layers(kp_app *a, const kp_run_record *rr, kp_rect r) {
     S.shown = R != NULL;
     if (!R && !kp_layer_task_running()) /* the worker ended without a result */
         snprintf(S.task_err, sizeof S.task_err, "MACs and error not computed");
-    int wide = r.w - 2 >= 84, y = r.y;
+    int wide = r.w - 2 >= 84, y = r.y, n_encoded = 0;
     if (wide)
         kp_putf(y++, r.x + 1, r.w - 2, KP_ROLE_TITLE, "%-20s %-6s %9s %9s %8s %8s %-5s %6s %8s",
                 "layer", "op", "before", "after", "MACs", "MACs aft", "as", "zeros", "error");
@@ -228,6 +240,14 @@ static void draw_layers(kp_app *a, const kp_run_record *rr, kp_rect r) {
         const kp_layer *any = l0 ? l0 : l1;
         /* The original weight's name reads best ("features.4.weight"). */
         const char *name = any->w->name ? any->w->name : any->n->name ? any->n->name : "?";
+        /* Every row is a weight: "features.11" reads better than a cut "features.11.". */
+        char nm[128];
+        snprintf(nm, sizeof nm, "%s", name);
+        size_t nl = strlen(nm);
+        if (nl > 7 && !strcmp(nm + nl - 7, ".weight")) nm[nl - 7] = 0;
+        name = nm;
+        const char *gone = l0 && node_kept(S.out->graph, l0->n->name) ? "encoded" : "removed";
+        if (!l1 && !strcmp(gone, "encoded")) n_encoded++;
         const char *dt = l1 ? kp_dtype_name(l1->w->dtype) : "-";
         if (!strcmp(dt, "float32"))
             dt = "fp32";
@@ -252,17 +272,23 @@ static void draw_layers(kp_app *a, const kp_run_record *rr, kp_rect r) {
                 snprintf(e, sizeof e, "-");
         }
         kp_role role = l1 && after < before ? KP_ROLE_OK : KP_ROLE_NORMAL;
-        double z = l1 ? kp_layer_zero_frac(l1->w) * 100 : 0.0;
+        /* Zeros are only known for a weight read as one tensor: "-" otherwise, not "0%". */
+        char zs[16] = "-";
+        if (l1)
+            snprintf(zs, sizeof zs, wide ? "%.1f%%" : "%.0f%%", kp_layer_zero_frac(l1->w) * 100);
         if (wide)
-            kp_putf(y++, r.x + 1, r.w - 2, role,
-                    "%-20.20s %-6.6s %9s %9s %8s %8s %-5.5s %5.1f%% %8s", name, any->n->op_type,
-                    l0 ? kp_fmt_bytes(before, s0) : "-", l1 ? kp_fmt_bytes(after, s1) : "removed",
-                    m0, m1, dt, z, e);
+            kp_putf(y++, r.x + 1, r.w - 2, role, "%-20.20s %-6.6s %9s %9s %8s %8s %-5.5s %6s %8s",
+                    name, any->n->op_type, l0 ? kp_fmt_bytes(before, s0) : "-",
+                    l1 ? kp_fmt_bytes(after, s1) : gone, m0, m1, dt, zs, e);
         else
-            kp_putf(y++, r.x + 1, r.w - 2, role, "%-12.12s %9s %9s %7s %-4.4s %3.0f%% %5s", name,
-                    l0 ? kp_fmt_bytes(before, s0) : "-", l1 ? kp_fmt_bytes(after, s1) : "removed",
-                    m1, dt, z, e);
+            kp_putf(y++, r.x + 1, r.w - 2, role, "%-12.12s %9s %9s %7s %-4.4s %4s %5s", name,
+                    l0 ? kp_fmt_bytes(before, s0) : "-", l1 ? kp_fmt_bytes(after, s1) : gone, m1,
+                    dt, zs, e);
     }
+    if (n_encoded && y < r.y + r.h - 2)
+        kp_wrap(y + 1, r.x + 1, r.w - 2, r.y + r.h - 2 - (y + 1), KP_ROLE_MUTED,
+                "encoded: the layer is kept; its weights are stored in another form (codebook, "
+                "int8 with scales...), counted in the file size of the summary.");
     char foot[400];
     if (S.task_err[0])
         snprintf(foot, sizeof foot, "%s", S.task_err);

@@ -19,6 +19,7 @@ static struct {
     double frac[MAX_STEPS], secs[MAX_STEPS], t_start[MAX_STEPS];
     int state[MAX_STEPS]; /* 0 waiting, 1 running, 2 done, 3 failed */
     char step_name[MAX_STEPS][40];
+    size_t plan_idx[MAX_STEPS]; /* row -> index in the project's plan (disabled steps skipped) */
     int n_steps;
     kp_metrics_row before, after;
     int have_before, have_after;
@@ -56,6 +57,7 @@ static int done(const kp_app *a) {
 
 static const char *prereq(kp_app *a) {
     if (!a->proj) return "Open a project first (step 1).";
+    if (!a->proj->model) return "Choose the model to compress first (step 2).";
     for (size_t i = 0; i < a->proj->n_plan; i++)
         if (a->proj->plan[i].enabled) return NULL;
     return "There is no enabled step in the plan: go to step 6 (Plan) and enable at least one.";
@@ -75,6 +77,7 @@ void kp_app_run_start(kp_app *a) {
     memset(&S, 0, sizeof S);
     for (size_t i = 0; i < a->proj->n_plan; i++) {
         if (!a->proj->plan[i].enabled || S.n_steps >= MAX_STEPS) continue;
+        S.plan_idx[S.n_steps] = i;
         snprintf(S.step_name[S.n_steps++], sizeof S.step_name[0], "%s", a->proj->plan[i].pass_id);
     }
     kp_error err = {0};
@@ -92,9 +95,16 @@ void kp_app_run_start(kp_app *a) {
     kp_app_msg(a, KP_ROLE_STATUS, "running; c cancels (nothing is lost)");
 }
 
-/* Job steps are numbered over the enabled steps in plan order. */
+/* Job events carry the step's index in the plan (core/job.c); the rows are the enabled steps
+ * only, so a disabled step before them must not shift the bars and the "step k of n". */
+static int row_of(int plan_step) {
+    for (int i = 0; i < S.n_steps; i++)
+        if (plan_step >= 0 && S.plan_idx[i] == (size_t)plan_step) return i;
+    return -1;
+}
+
 static void handle(kp_app *a, const kp_event *e) {
-    int s = e->step >= 0 && e->step < S.n_steps ? e->step : -1;
+    int s = row_of(e->step);
     switch (e->kind) {
     case KP_EV_STAGE:
         snprintf(S.stage, sizeof S.stage, "%s", e->text);
@@ -103,8 +113,8 @@ static void handle(kp_app *a, const kp_event *e) {
     case KP_EV_STEP_START:
         if (s >= 0) S.state[s] = 1, S.frac[s] = 0, S.t_start[s] = now_s();
         if (s >= 0 && e->text[0]) snprintf(S.step_name[s], sizeof S.step_name[0], "%s", e->text);
-        snprintf(S.stage, sizeof S.stage, "step %d of %d: %s", e->step + 1, S.n_steps, e->text);
-        logf_("step %d: %s", e->step + 1, e->text);
+        snprintf(S.stage, sizeof S.stage, "step %d of %d: %s", s + 1, S.n_steps, e->text);
+        logf_("step %d: %s", s + 1, e->text);
         break;
     case KP_EV_PROGRESS:
         if (s >= 0) S.frac[s] = e->fraction;
@@ -119,7 +129,7 @@ static void handle(kp_app *a, const kp_event *e) {
     case KP_EV_STEP_DONE:
         if (s >= 0)
             S.state[s] = e->text[0] ? 3 : 2, S.frac[s] = 1, S.secs[s] = now_s() - S.t_start[s];
-        logf_("step %d done%s%s", e->step + 1, e->text[0] ? ": " : "", e->text);
+        logf_("step %d done%s%s", s + 1, e->text[0] ? ": " : "", e->text);
         break;
     case KP_EV_DONE:
     case KP_EV_FAILED:
@@ -185,7 +195,8 @@ static const char *fmt_pct(double v, char *b) {
     return b;
 }
 static const char *fmt_mj(double v, char *b) {
-    snprintf(b, 32, "%.3g mJ", v);
+    /* Fixed decimals, so before and after line up and read alike ("0.680", not "0.68"). */
+    snprintf(b, 32, v < 100 ? "%.3f mJ" : "%.0f mJ", v);
     return b;
 }
 
@@ -198,13 +209,13 @@ static void row(kp_rect r, int y, const char *name, double b, double af, int hav
     if (have_a && have_b && fmt == fmt_pct && b >= 0 && af >= 0) { /* accuracy: points */
         double ch = af - b;
         kp_role role = ch < -0.005 ? KP_ROLE_BAD : ch > 0.005 ? KP_ROLE_OK : KP_ROLE_MUTED;
-        snprintf(d, sizeof d, "%+.2f pts", ch);
+        kp_fmt_change(ch, 2, " pts", d);
         kp_put(y, r.x + 44, r.w - 45, role, d);
     } else if (have_a && have_b && b > 0) {
         double ch = (af - b) / b * 100;
         kp_role role = (ch < -0.5) == (lower_better != 0) ? KP_ROLE_OK : KP_ROLE_BAD;
         if (ch > -0.5 && ch < 0.5) role = KP_ROLE_MUTED;
-        snprintf(d, sizeof d, "%+.1f%%", ch);
+        kp_fmt_change(ch, 1, "%", d);
         kp_put(y, r.x + 44, r.w - 45, role, d);
     }
 }
@@ -305,6 +316,22 @@ static const kp_help help[] = {
     {KP_ACT_BACK, "cancel while running, else previous step", NULL},
 };
 
+/* While a run works only cancelling makes sense; once it ended, running again does. */
+static const kp_help busy_help[] = {
+    {KP_ACT_CANCEL, "cancel the run (nothing is lost)", "cancel"},
+    {KP_ACT_BACK, "cancel the run", NULL},
+};
+static const kp_help after_help[] = {
+    {KP_ACT_RUN, "run the plan again", "run again"},
+    {KP_ACT_ENTER, "run the plan again", NULL},
+    {KP_ACT_BACK, "previous step", NULL},
+};
+static const kp_help *mode_help(const kp_app *a, size_t *n) {
+    if (a->job_running) return *n = sizeof busy_help / sizeof *busy_help, busy_help;
+    if (S.started && S.finished) return *n = sizeof after_help / sizeof *after_help, after_help;
+    return NULL;
+}
+
 const kp_screen kp_screen_run = {
     .name = "Run",
     .help = help,
@@ -313,4 +340,5 @@ const kp_screen kp_screen_run = {
     .key = key,
     .tick = tick,
     .done = done,
+    .mode_help = mode_help,
 };

@@ -86,8 +86,10 @@ static void details(kp_app *a, const kp_target *t, kp_rect r) {
             kp_putf(y++, r.x, r.w, e.fits_flash ? KP_ROLE_OK : KP_ROLE_BAD, "Flash %s: needs %s",
                     e.fits_flash ? "fits" : "DOES NOT FIT",
                     kp_fmt_bytes((double)e.flash_bytes, b2));
-            kp_putf(y++, r.x, r.w, KP_ROLE_NORMAL, "Latency ~%s  %.3g mJ (estimated)",
-                    kp_fmt_ms(e.latency_s * 1000, b1), e.energy_j * 1000);
+            char lat[128];
+            snprintf(lat, sizeof lat, "Latency ~%s  %.3g mJ (estimated)",
+                     kp_fmt_ms(e.latency_s * 1000, b1), e.energy_j * 1000);
+            y += kp_wrap(y, r.x, r.w, 2, KP_ROLE_NORMAL, lat);
         }
     }
     if (t->source[0] && y < r.y + r.h)

@@ -55,8 +55,38 @@ int kp_text_width(const char *s) {
     return c;
 }
 
+/* 1 when s has something other than spaces (a clipped row padded with spaces is not cut). */
+static int has_text(const char *s) {
+    for (; *s; s++)
+        if (*s != ' ') return 1;
+    return 0;
+}
+
+static int put_clipped(int y, int x, int w, kp_role role, const char *s);
+
+/* Text that does not fit ends with the ellipsis glyph, so a cut is never mistaken for the
+ * whole message ("...(estimat" read as a word). */
 int kp_put(int y, int x, int w, kp_role role, const char *s) {
     if (w <= 0 || y < 0 || x < 0 || !s) return 0;
+    int c;
+    size_t b = fit_bytes(s, w, &c);
+    if (s[b] && has_text(s + b) && glyphs) {
+        int ew = kp_text_width(glyphs->ell);
+        if (w > ew) {
+            b = fit_bytes(s, w - ew, &c);
+            while (b > 0 && s[b - 1] == ' ') b--, c--; /* "word ..." reads as "word..." */
+            char tmp[1024];
+            if (b >= sizeof tmp) b = sizeof tmp - 1;
+            memcpy(tmp, s, b);
+            tmp[b] = 0;
+            c = put_clipped(y, x, w, role, tmp);
+            return c + put_clipped(y, x + c, ew, role, glyphs->ell);
+        }
+    }
+    return put_clipped(y, x, w, role, s);
+}
+
+static int put_clipped(int y, int x, int w, kp_role role, const char *s) {
     int c;
     size_t b = fit_bytes(s, w, &c);
     /* Control characters (from file names) would move the cursor: draw them as '?'. */
@@ -75,12 +105,17 @@ int kp_put(int y, int x, int w, kp_role role, const char *s) {
 int kp_put_tail(int y, int x, int w, kp_role role, const char *s) {
     if (!s || w <= 0) return 0;
     if (kp_text_width(s) <= w) return kp_put(y, x, w, role, s);
-    int ew = kp_text_width(glyphs->ell);
+    /* The ASCII ellipsis "~" would read as the home folder in front of a path: "..." then. */
+    const char *ell = strcmp(glyphs->ell, "~") ? glyphs->ell : "...";
+    int ew = kp_text_width(ell);
     while (*s && kp_text_width(s) > w - ew) {
         s++;
         while (((unsigned char)*s & 0xC0) == 0x80) s++; /* whole UTF-8 characters */
     }
-    int c = kp_put(y, x, ew, role, glyphs->ell);
+    /* Start at a folder boundary when one is near ("…/runs/a.onnx", not "…a/runs/a.onnx"). */
+    const char *slash = strchr(s, '/');
+    if (slash && slash != s && slash - s < 12) s = slash;
+    int c = kp_put(y, x, ew, role, ell);
     return c + kp_put(y, x + c, w - c, role, s);
 }
 
@@ -160,6 +195,11 @@ int kp_wrap(int y, int x, int w, int h, kp_role role, const char *text) {
         do {
             int c;
             size_t b = fit_bytes(q, w, &c);
+            if (b < strlen(q) && line == h - 1) { /* last line: the rest ends with "…" */
+                kp_put(y + line, x, w, role, q);
+                line++;
+                break;
+            }
             if (b < strlen(q)) { /* break at the last space if there is one */
                 size_t s = b;
                 while (s > 0 && q[s] != ' ') s--;
@@ -199,6 +239,8 @@ const char *kp_fmt_count(double n, char *buf) {
 const char *kp_fmt_ms(double ms, char *buf) {
     if (!(ms >= 0))
         snprintf(buf, 32, "-");
+    else if (ms < 0.1) /* "9.2 us", not "9 us": the change must be readable from the values */
+        snprintf(buf, 32, "%.1f us", ms * 1000);
     else if (ms < 1)
         snprintf(buf, 32, "%.0f us", ms * 1000);
     else if (ms < 1000)
@@ -574,4 +616,21 @@ kp_rect kp_dialog_draw(int rows, int cols, const char *title, const char *text, 
     kp_box(r, role == KP_ROLE_BAD ? KP_ROLE_BAD : KP_ROLE_BORDER, title);
     kp_wrap(r.y + 1, r.x + 2, r.w - 4, r.h - 2, role, text);
     return r;
+}
+
+const char *kp_fmt_change(double v, int decimals, const char *suffix, char *buf) {
+    if (decimals < 0) decimals = 0;
+    if (decimals > 6) decimals = 6;
+    if (v != v) return snprintf(buf, 32, "n/a"), buf;
+    double half = 0.5;
+    for (int i = 0; i < decimals; i++) half /= 10;
+    if (v < half && v > -half)
+        snprintf(buf, 32, "%.*f%s", decimals, 0.0, suffix);
+    else
+        snprintf(buf, 32, "%+.*f%s", decimals, v, suffix);
+    return buf;
+}
+
+const char *kp_pm(void) {
+    return glyphs && ((unsigned char)glyphs->ell[0] & 0x80) ? "±" : "+/-";
 }

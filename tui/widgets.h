@@ -29,6 +29,8 @@ int kp_putf(int y, int x, int w, kp_role role, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 /* Like kp_put, but a string too long keeps its end ("...end/of/path"): for paths. */
 int kp_put_tail(int y, int x, int w, kp_role role, const char *s);
+/* "±" in a UTF-8 terminal, "+/-" with the ASCII glyphs (LANG=C would show "±" as blanks). */
+const char *kp_pm(void);
 /* Text width in columns of a UTF-8 string. */
 int kp_text_width(const char *s);
 void kp_fill(int y, int x, int w, kp_role role);
@@ -42,6 +44,9 @@ int kp_wrap(int y, int x, int w, int h, kp_role role, const char *text);
 const char *kp_fmt_bytes(double b, char *buf);
 const char *kp_fmt_count(double n, char *buf);
 const char *kp_fmt_ms(double ms, char *buf);
+/* A signed change with `decimals` decimals and a suffix ("+1.2%", "-0.58 pts"); a value that
+ * rounds to zero prints as "0.00" with no sign, never "-0.00". buf must hold 32 bytes. */
+const char *kp_fmt_change(double v, int decimals, const char *suffix, char *buf);
 
 /* ---- list: selection + scroll offset over n rows ---- */
 typedef struct kp_list {

@@ -11,6 +11,11 @@
 #include "core/cpu.h"
 #include "core/ops/int8_ops.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define KP_X86 1
+#endif
+
 typedef struct cgeom {
     int64_t N, C, H, W, Cout, Cg, Coutg, kh, kw, sh, sw, dh, dw, pt, pl, OH, OW, group;
     int nhwc_in, nhwc_out;
@@ -441,16 +446,75 @@ typedef struct dyn_emit {
     const float *bias; /* NULL or per output channel */
 } dyn_emit;
 
+/* acc is pixel-major ([M][C]), the output channel-major. One channel of pixels [i0, i1):
+ * dst[i] = (float)a[i * C] * s (+ b), in blocks of 64 pixels (64 * C int32 of acc, in L1). */
+static void dyn_channel(const int32_t *a, int64_t C, int64_t i0, int64_t i1, float s,
+                        const float *b, float *dst) {
+    if (b)
+        for (int64_t i = i0; i < i1; i++) dst[i] = (float)a[i * C] * s + *b;
+    else
+        for (int64_t i = i0; i < i1; i++) dst[i] = (float)a[i * C] * s;
+}
+
+#ifdef KP_X86
+/* 16 pixels x up to 16 channels (cn) at once: each pixel's channels are contiguous in acc, so
+ * load, convert and scale them as rows, transpose the 16 x 16 block in registers and store one
+ * row of 16 pixels per channel. The float steps are the scalar ones, lane by lane. */
+__attribute__((target("avx512f"))) static void dyn_block512(const int32_t *acc, int64_t C,
+                                                            int64_t i0, int64_t c0, int cn,
+                                                            const float *sc, const float *bias,
+                                                            float *y, int64_t M) {
+    __mmask16 mk = (__mmask16)((1u << cn) - 1);
+    __m512 vs = _mm512_maskz_loadu_ps(mk, sc + c0);
+    __m512 vb = _mm512_maskz_loadu_ps(mk, bias ? bias + c0 : sc + c0);
+    __m512 r[16], u[16], col[16];
+    for (int p = 0; p < 16; p++) {
+        __m512 f = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(mk, acc + (i0 + p) * C + c0));
+        f = _mm512_mul_ps(f, vs);
+        r[p] = bias ? _mm512_add_ps(f, vb) : f;
+    }
+    for (int a = 0; a < 4; a++) { /* rows 4a..4a+3 -> u[4a + j]: column 4k + j in lane k */
+        __m512 t0 = _mm512_unpacklo_ps(r[4 * a], r[4 * a + 1]);
+        __m512 t1 = _mm512_unpackhi_ps(r[4 * a], r[4 * a + 1]);
+        __m512 t2 = _mm512_unpacklo_ps(r[4 * a + 2], r[4 * a + 3]);
+        __m512 t3 = _mm512_unpackhi_ps(r[4 * a + 2], r[4 * a + 3]);
+        u[4 * a] = _mm512_shuffle_ps(t0, t2, 0x44);
+        u[4 * a + 1] = _mm512_shuffle_ps(t0, t2, 0xEE);
+        u[4 * a + 2] = _mm512_shuffle_ps(t1, t3, 0x44);
+        u[4 * a + 3] = _mm512_shuffle_ps(t1, t3, 0xEE);
+    }
+    for (int j = 0; j < 4; j++) { /* gather the 128-bit lanes of the four row groups */
+        __m512 v = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88);
+        __m512 v2 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xDD);
+        __m512 x = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88);
+        __m512 x2 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xDD);
+        col[j] = _mm512_shuffle_f32x4(v, x, 0x88);
+        col[8 + j] = _mm512_shuffle_f32x4(v, x, 0xDD);
+        col[4 + j] = _mm512_shuffle_f32x4(v2, x2, 0x88);
+        col[12 + j] = _mm512_shuffle_f32x4(v2, x2, 0xDD);
+    }
+    for (int c = 0; c < cn; c++) _mm512_storeu_ps(y + (c0 + c) * M + i0, col[c]);
+}
+#endif
+
+/* acc is pixel-major ([M][C]), the output channel-major: blocks of 64 pixels (64 * C int32 of
+ * acc, in L1) are written out channel by channel, rather than one strided pass over all of acc
+ * per channel. */
 static void emit_dyn(void *user, int64_t n, int64_t gi, const int32_t *acc, const cgeom *g) {
     dyn_emit *d = user;
-    int64_t M = g->OH * g->OW, C = g->Coutg;
-    for (int64_t c = 0; c < C; c++) {
-        int64_t co = gi * C + c;
-        float s = d->sc[co], *dst = d->y + (n * g->Cout + co) * M;
-        if (d->bias)
-            for (int64_t i = 0; i < M; i++) dst[i] = (float)acc[i * C + c] * s + d->bias[co];
-        else
-            for (int64_t i = 0; i < M; i++) dst[i] = (float)acc[i * C + c] * s;
+    int64_t M = g->OH * g->OW, C = g->Coutg, i0 = 0;
+    float *y = d->y + (n * g->Cout + gi * C) * M;
+    const float *sc = d->sc + gi * C, *bias = d->bias ? d->bias + gi * C : NULL;
+#ifdef KP_X86
+    if (kp_cpu()->avx512f)
+        for (; i0 + 16 <= M; i0 += 16)
+            for (int64_t c0 = 0; c0 < C; c0 += 16)
+                dyn_block512(acc, C, i0, c0, C - c0 < 16 ? (int)(C - c0) : 16, sc, bias, y, M);
+#endif
+    for (; i0 < M; i0 += 64) {
+        int64_t i1 = M - i0 > 64 ? i0 + 64 : M;
+        for (int64_t c = 0; c < C; c++)
+            dyn_channel(acc + c, C, i0, i1, sc[c], bias ? bias + c : NULL, y + c * M);
     }
 }
 

@@ -189,15 +189,23 @@ static int qmatmul(kp_op_ctx *ctx, int fused) {
     if (!rc) {
         float inv = sy ? kp_q_scale(sy, 0) : 1.f;
         int per_row = sa->numel > 1;
-        for (int64_t m = 0; m < (per_row ? g.M : 1); m++)
+        const float *sbf = sb->dtype == KP_FLOAT && sb->numel == g.N ? sb->data : NULL;
+        for (int64_t m = 0; m < (per_row ? g.M : 1); m++) {
+            float am = kp_q_scale(sa, m);
             for (int64_t j = 0; j < g.N; j++)
-                mult[m * g.N + j] = kp_q_scale(sa, m) * kp_q_scale(sb, j) / inv;
+                mult[m * g.N + j] = am * (sbf ? sbf[j] : kp_q_scale(sb, j)) / inv;
+        }
         int relu = fused ? (int)kp_node_attr_int(ctx->node, "relu", 0) : 0;
         int32_t lo = yt == KP_UINT8 ? 0 : -128, hi = yt == KP_UINT8 ? 255 : 127;
         int32_t z = kp_q_zp(zy, 0);
         if (relu && z > lo) lo = z;
         const int32_t *bv = bias ? bias->data : NULL;
         size_t rows = n / (size_t)g.N;
+        if (yt != KP_FLOAT && !per_row) { /* one scale row: the vectorized requantization */
+            kp_i8_requant_rows(acc, (int64_t)rows, g.N, g.N, bv, mult, z, lo, hi, yt == KP_UINT8,
+                               y->data, g.N);
+            rows = 0;
+        }
         for (size_t r = 0; r < rows; r++) {
             const float *mr = mult + (per_row ? (int64_t)(r % (size_t)g.M) * g.N : 0);
             const int32_t *ar = acc + r * (size_t)g.N;

@@ -181,6 +181,62 @@ static void matmul_planned(void **state) {
     free_all(11, all);
 }
 
+/* DynQConv's output (channel-major, written in 16 x 16 transposed blocks where AVX-512 is
+ * there) against the unfused ops it stands for, over channel counts around 16 and planes with
+ * and without a tail of pixels, with and without bias. */
+static void dynq_conv_layouts(void **state) {
+    (void)state;
+    static const int64_t shapes[][3] = {
+        {5, 7, 6}, {16, 4, 4}, {32, 28, 28}, {37, 5, 9}, {64, 7, 7}};
+    kp_error e;
+    for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++)
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+            int64_t co = shapes[si][0], h = shapes[si][1], wd = shapes[si][2];
+            kp_tensor *x = randf(4, D(1, 3, h, wd)), *w = rand8(KP_INT8, 4, D(co, 3, 3, 3));
+            kp_tensor *ws = randf(3, D(co, 1, 1)), *b = randf(3, D(co, 1, 1));
+            kp_tensor *wz = tt(KP_INT8, 0, NULL, V(0));
+            const kp_tensor *in[5] = {x, w, wz, ws, with_bias ? b : NULL};
+            kp_node *n = conv_node("DynQConv", "ai.kompress", 5, in, 1);
+            kp_tensor *got = NULL, *dq[3] = {0}, *acc = NULL, *f = NULL, *sc = NULL, *y = NULL;
+            if (kp_op_call(n, 13, 5, in, 1, &got, &e)) fail_msg("%s", e.msg);
+            const kp_tensor *i1[1] = {x};
+            kp_node *n1 = mknode("DynamicQuantizeLinear", 1, i1, 3);
+            assert_int_equal(kp_op_call(n1, 13, 1, i1, 3, dq, &e), 0);
+            const kp_tensor *i2[4] = {dq[0], w, dq[2], wz};
+            kp_node *n2 = conv_node("ConvInteger", NULL, 4, i2, 1);
+            assert_int_equal(kp_op_call(n2, 13, 4, i2, 1, &acc, &e), 0);
+            const kp_tensor *i3[1] = {acc};
+            kp_node *n3 = mknode("Cast", 1, i3, 1);
+            kp_node_set_attr_int(n3, "to", KP_FLOAT);
+            assert_int_equal(kp_op_call(n3, 13, 1, i3, 1, &f, &e), 0);
+            const kp_tensor *i4[2] = {dq[1], ws};
+            kp_node *n4 = mknode("Mul", 2, i4, 1);
+            assert_int_equal(kp_op_call(n4, 13, 2, i4, 1, &sc, &e), 0);
+            const kp_tensor *i5[2] = {f, sc};
+            assert_int_equal(kp_op_call(n4, 13, 2, i5, 1, &y, &e), 0);
+            if (with_bias) {
+                kp_tensor *yb = NULL;
+                const kp_tensor *i6[2] = {y, b};
+                kp_node *n6 = mknode("Add", 2, i6, 1);
+                assert_int_equal(kp_op_call(n6, 13, 2, i6, 1, &yb, &e), 0);
+                kp_node_free(n6);
+                kp_tensor_free(y);
+                y = yb;
+            }
+            if (!same_bytes(got, y)) {
+                int64_t i = 0;
+                while (((float *)got->data)[i] == ((float *)y->data)[i]) i++;
+                fail_msg("Cout %lld, %lldx%lld, bias %d: element %lld is %.9g, want %.9g",
+                         (long long)co, (long long)h, (long long)wd, with_bias, (long long)i,
+                         ((float *)got->data)[i], ((float *)y->data)[i]);
+            }
+            kp_tensor *all[] = {x, w, ws, b, wz, got, dq[0], dq[1], dq[2], acc, f, sc, y};
+            free_all(13, all);
+            kp_node *nodes[] = {n, n1, n2, n3, n4};
+            for (int k = 0; k < 5; k++) kp_node_free(nodes[k]);
+        }
+}
+
 /* The executor: a QLinearConv with initializer weights, run four times, against kp_op_call. */
 static void executor_runs_match(void **state) {
     (void)state;
@@ -225,10 +281,9 @@ static void executor_runs_match(void **state) {
 int main(void) {
     rnd_seed(7);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(qlinear_conv_planned),
-        cmocka_unit_test(dyn_conv_planned),
-        cmocka_unit_test(matmul_planned),
-        cmocka_unit_test(executor_runs_match),
+        cmocka_unit_test(qlinear_conv_planned), cmocka_unit_test(dyn_conv_planned),
+        cmocka_unit_test(matmul_planned),       cmocka_unit_test(executor_runs_match),
+        cmocka_unit_test(dynq_conv_layouts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
