@@ -137,9 +137,40 @@ static int draw_hint(int y, int x, int maxw, const kp_help *h) {
     return x - x0 + 2;
 }
 
-/* Screen hints from the left; the global ones (help, quit...) right-aligned, always shown. */
+/* The help of the screen as it is now: a mode's keys (an open list...) or the screen's. */
+static const kp_help *screen_help(const kp_app *a, size_t *n) {
+    const kp_screen *s = screens[a->step];
+    const kp_help *h = s->mode_help ? s->mode_help(a, n) : NULL;
+    if (h) return h;
+    *n = s->n_help;
+    return s->help;
+}
+
+/* A literal hint ("y" "yes"); returns the columns used. */
+static int draw_lit(int y, int x, int maxw, const char *key, const char *what) {
+    int x0 = x;
+    x += kp_put(y, x, maxw, KP_ROLE_KEY, key);
+    x += kp_put(y, x, maxw - (x - x0), KP_ROLE_HINT, " ");
+    x += kp_put(y, x, maxw - (x - x0), KP_ROLE_HINT, what);
+    return x - x0 + 2;
+}
+
+/* Screen hints from the left; the global ones (help, quit...) right-aligned. While a form or a
+ * question is open only its own keys work, so the bar shows those (not the screen's). */
 static void draw_hints(kp_app *a, int y) {
     kp_fill(y, 0, a->cols, KP_ROLE_HINT);
+    if (a->form_fn || a->confirm_fn || a->help_open) {
+        static const char *const form[][2] = {
+            {"Enter", "save"}, {"Esc", "cancel"}, {"Up/Down/Tab", "field"}, {"Bksp", "erase"}};
+        static const char *const ask[][2] = {{"y", "yes"}, {"n/Esc", "no"}};
+        static const char *const help[][2] = {{"any key", "close this help"}};
+        const char *const(*l)[2] = a->form_fn ? form : a->confirm_fn ? ask : help;
+        size_t n = a->form_fn ? 4 : a->confirm_fn ? 2 : 1;
+        int x = 1;
+        for (size_t i = 0; i < n && x < a->cols - 1; i++)
+            x += draw_lit(y, x, a->cols - 1 - x, l[i][0], l[i][1]);
+        return;
+    }
     const kp_screen *cs = screens[a->step];
     hint_capture = cs->capture && cs->capture(a);
     int gw = 0;
@@ -149,12 +180,13 @@ static void draw_hints(kp_app *a, int y) {
     int gx = a->cols - gw;
     for (size_t i = 0; i < ng; i++)
         if (global_help[i].hint) gx += draw_hint(y, gx, a->cols - gx, &global_help[i]);
-    const kp_screen *s = screens[a->step];
+    size_t nh;
+    const kp_help *sh = screen_help(a, &nh);
     int x = 1;
-    for (size_t i = 0; i < s->n_help; i++) {
-        if (!s->help[i].hint) continue;
-        if (x + hint_width(&s->help[i]) > a->cols - gw) break;
-        x += draw_hint(y, x, a->cols - gw - x, &s->help[i]);
+    for (size_t i = 0; i < nh; i++) {
+        if (!sh[i].hint) continue;
+        if (x + hint_width(&sh[i]) > a->cols - gw) break;
+        x += draw_hint(y, x, a->cols - gw - x, &sh[i]);
     }
 }
 
@@ -178,7 +210,9 @@ static void draw_steps(kp_app *a) {
 
 static void draw_help(kp_app *a) {
     const kp_screen *s = screens[a->step];
-    int n = (int)(s->n_help + sizeof global_help / sizeof *global_help);
+    size_t nh;
+    const kp_help *sh = screen_help(a, &nh);
+    int n = (int)(nh + sizeof global_help / sizeof *global_help);
     int h = n + 5, w = 64;
     if (h > a->rows - 2) h = a->rows - 2;
     if (w > a->cols - 4) w = a->cols - 4;
@@ -189,8 +223,8 @@ static void draw_help(kp_app *a) {
     kp_box(r, KP_ROLE_BORDER, title);
     int y = r.y + 1;
     for (int pass = 0; pass < 2; pass++) {
-        const kp_help *hl = pass ? global_help : s->help;
-        size_t m = pass ? sizeof global_help / sizeof *global_help : s->n_help;
+        const kp_help *hl = pass ? global_help : sh;
+        size_t m = pass ? sizeof global_help / sizeof *global_help : nh;
         if (pass && y < r.y + r.h - 2) kp_put(y++, r.x + 2, r.w - 4, KP_ROLE_MUTED, "Everywhere:");
         for (size_t i = 0; i < m && y < r.y + r.h - 2; i++, y++) {
             kp_put(y, r.x + 2, 16, KP_ROLE_KEY, kp_key_label(hl[i].act));
@@ -235,6 +269,15 @@ static void draw_all(kp_app *a) {
     kp_box(box, KP_ROLE_BORDER, title);
     a->body = (kp_rect){box.y + 1, box.x + 1, box.h - 2, box.w - 2};
     screens[a->step]->draw(a, a->body);
+    /* A message belongs to the step it was shown on: once the person moves to another step
+     * and nothing new was said, it goes ("now choose a model" on Results, "Tab: results" on
+     * Results, were stale). A message set by the action that changed the step is new: kept. */
+    static int drawn_step = -1;
+    static char drawn_status[sizeof a->status];
+    if ((int)a->step != drawn_step && drawn_step >= 0 && !strcmp(a->status, drawn_status))
+        a->status[0] = 0;
+    drawn_step = (int)a->step;
+    snprintf(drawn_status, sizeof drawn_status, "%s", a->status);
     kp_fill(a->rows - 2, 0, a->cols, KP_ROLE_NORMAL);
     kp_put(a->rows - 2, 1, a->cols - 2, a->status_role, a->status);
     draw_hints(a, a->rows - 1);

@@ -323,11 +323,17 @@ static void draw(kp_app *a, kp_rect r) {
                                    NULL};
     const char *labels[ROW_COUNT] = {"Data", "Labels", "Preprocessing"};
     char prep[300], prep2[200];
-    snprintf(prep, sizeof prep, "scale %g mean [%s] std [%s]", d->scale,
-             fmt_list(d->mean, d->n_mean, b, sizeof b), fmt_list(d->std, d->n_std, m, sizeof m));
+    /* "mean [] std []" told a newcomer nothing: say there is no normalisation. */
+    if (d->n_mean || d->n_std)
+        snprintf(prep, sizeof prep, "scale %g mean [%s] std [%s]", d->scale,
+                 fmt_list(d->mean, d->n_mean, b, sizeof b),
+                 fmt_list(d->std, d->n_std, m, sizeof m));
+    else
+        snprintf(prep, sizeof prep, "scale %g, no mean/std normalisation", d->scale);
+    char ev[48] = "all samples";
+    if (d->eval_limit > 0) snprintf(ev, sizeof ev, "%lld samples", (long long)d->eval_limit);
     snprintf(prep2, sizeof prep2, "layout %s  calibration %lld  eval %s",
-             d->layout[0] ? d->layout : "nchw", (long long)d->calib_samples,
-             d->eval_limit > 0 ? "a subset" : "all");
+             d->layout[0] ? d->layout : "nchw", (long long)d->calib_samples, ev);
     rows[ROW_PREP] = prep;
     for (int i = 0; i < ROW_COUNT; i++) {
         int y = r.y + i * 2, sel = i == S.list.sel;

@@ -280,9 +280,13 @@ static void draw(kp_app *a, kp_rect r) {
         if (wide) kp_put(y, r.x + 44 + pw, r.w - 45 - pw, role, s->est.reason);
         y++;
     }
-    if (!p->n)
+    if (!p->n && kp_plan_task_running()) /* not "empty: r asks the planner" while it does */
+        kp_wrap(y, r.x + 1, r.w - 2, 3, KP_ROLE_MUTED,
+                "The planner is choosing the passes for this model and target; they appear "
+                "here when it answers.");
+    else if (!p->n)
         kp_wrap(y, r.x + 1, r.w - 2, 3, KP_ROLE_WARN,
-                "The plan is empty: r asks the planner, a adds a pass.");
+                "The plan is empty: r asks the planner, n (or a) adds a pass.");
     /* Table rows left unused give the reason and the note more lines (no cut-off text). */
     int used = (int)p->n < h ? (int)p->n : h;
     int extra = p->n ? h - used - 1 : 0;
@@ -472,7 +476,7 @@ static int key(kp_app *a, kp_action act, int ch, int is_key) {
         if (act == KP_ACT_ENTER || act == KP_ACT_TOGGLE) return add_pass(a);
         if (act == KP_ACT_BACK) {
             S.adding = 0;
-            return KP_DRAW_SCREEN;
+            return KP_DRAW_ALL; /* the hint bar changes too */
         }
         return KP_UNHANDLED;
     }
@@ -493,7 +497,7 @@ static int key(kp_app *a, kp_action act, int ch, int is_key) {
     case KP_ACT_TOGGLE: return toggle(a);
     case KP_ACT_ENTER:
     case KP_ACT_EDIT: return edit(a);
-    case KP_ACT_NEW: S.adding = 1; return KP_DRAW_SCREEN;
+    case KP_ACT_NEW: S.adding = 1; return KP_DRAW_ALL;
     case KP_ACT_DELETE: return remove_step(a);
     case KP_ACT_RUN:
         kp_app_goto(a, KP_STEP_RUN);
@@ -531,6 +535,24 @@ static const kp_help help[] = {
     {KP_ACT_DOWN, "next step", NULL},
 };
 
+/* The Add-a-pass list and a planner at work take other keys than the plan table. */
+static const kp_help add_help[] = {
+    {KP_ACT_ENTER, "add the highlighted pass to the plan", "add"},
+    {KP_ACT_BACK, "close the list", "cancel"},
+    {KP_ACT_UP, "previous pass", NULL},
+    {KP_ACT_DOWN, "next pass", NULL},
+};
+static const kp_help busy_help[] = {
+    {KP_ACT_CANCEL, "cancel the planner (the plan stays as it was)", "cancel planner"},
+    {KP_ACT_UP, "previous step", NULL},
+    {KP_ACT_DOWN, "next step", NULL},
+};
+static const kp_help *mode_help(const kp_app *a, size_t *n) {
+    if (S.adding) return *n = sizeof add_help / sizeof *add_help, add_help;
+    if (kp_plan_task_running()) return *n = sizeof busy_help / sizeof *busy_help, busy_help;
+    return NULL;
+}
+
 const kp_screen kp_screen_plan = {
     .name = "Plan",
     .help = help,
@@ -541,4 +563,5 @@ const kp_screen kp_screen_plan = {
     .click = click,
     .tick = tick,
     .done = done,
+    .mode_help = mode_help,
 };

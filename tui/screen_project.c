@@ -153,7 +153,7 @@ static int create_submit(kp_app *a, kp_form *f) {
     if (ws[0] && strcmp(ws, a->workspace)) kp_app_setstr(&a->workspace, ws);
     kp_app_close_project(a);
     a->proj = p;
-    kp_app_msg(a, KP_ROLE_OK, "created project %s in %s; now choose a model", p->name, p->dir);
+    kp_app_msg(a, KP_ROLE_OK, "created project %s; now choose its model (.onnx)", p->name);
     refresh_list(a);
     kp_app_goto(a, KP_STEP_MODEL);
     return 0;

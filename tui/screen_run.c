@@ -57,6 +57,7 @@ static int done(const kp_app *a) {
 
 static const char *prereq(kp_app *a) {
     if (!a->proj) return "Open a project first (step 1).";
+    if (!a->proj->model) return "Choose the model to compress first (step 2).";
     for (size_t i = 0; i < a->proj->n_plan; i++)
         if (a->proj->plan[i].enabled) return NULL;
     return "There is no enabled step in the plan: go to step 6 (Plan) and enable at least one.";
@@ -315,6 +316,22 @@ static const kp_help help[] = {
     {KP_ACT_BACK, "cancel while running, else previous step", NULL},
 };
 
+/* While a run works only cancelling makes sense; once it ended, running again does. */
+static const kp_help busy_help[] = {
+    {KP_ACT_CANCEL, "cancel the run (nothing is lost)", "cancel"},
+    {KP_ACT_BACK, "cancel the run", NULL},
+};
+static const kp_help after_help[] = {
+    {KP_ACT_RUN, "run the plan again", "run again"},
+    {KP_ACT_ENTER, "run the plan again", NULL},
+    {KP_ACT_BACK, "previous step", NULL},
+};
+static const kp_help *mode_help(const kp_app *a, size_t *n) {
+    if (a->job_running) return *n = sizeof busy_help / sizeof *busy_help, busy_help;
+    if (S.started && S.finished) return *n = sizeof after_help / sizeof *after_help, after_help;
+    return NULL;
+}
+
 const kp_screen kp_screen_run = {
     .name = "Run",
     .help = help,
@@ -323,4 +340,5 @@ const kp_screen kp_screen_run = {
     .key = key,
     .tick = tick,
     .done = done,
+    .mode_help = mode_help,
 };

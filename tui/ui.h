@@ -52,6 +52,9 @@ typedef struct kp_screen {
     int (*tick)(kp_app *a);                               /* optional, every loop turn */
     int (*capture)(const kp_app *a); /* optional: 1 while printable keys are text */
     int (*done)(const kp_app *a);    /* step completed (step list mark) */
+    /* optional: the keys of a mode inside the screen (a list opened over it, work under way),
+     * shown in the hint bar and the help instead of help; NULL = help. */
+    const kp_help *(*mode_help)(const kp_app *a, size_t *n);
 } kp_screen;
 
 extern const kp_screen kp_screen_project, kp_screen_model, kp_screen_data, kp_screen_target,

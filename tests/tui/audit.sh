@@ -55,6 +55,11 @@ echo "$s" | grep -q "…$" || fail "status line cut without an ellipsis: $s"
 
 keys 1
 wait_for "─ 1 Project ─"
+keys d
+wait_for "Please confirm"
+screen | tail -n 1 | grep -q "y yes  n/Esc no" || fail "question open with the screen's hints"
+keys n
+wait_gone "Please confirm"
 r=$(row "Open: ")
 echo "$r" | grep -q "Open: fashion-mnist-demo in …/.*projects/demo " ||
     fail "open project line does not keep the folder's end: $r"
@@ -82,6 +87,27 @@ screen | grep -q -- "[^0-9]-0% \|-0\.00" && fail "a -0 change on the Plan screen
 wait_for "-0.34 ± 0.41 pts (budget -1.00) confidence 90%"
 [ "$(screen | grep -c "of many pipelines tried")" -ge 4 ] || fail "the note does not use the free rows"
 screen | grep "of many" | tail -n 1 | grep -q "… *│$" || fail "a cut note without an ellipsis"
+
+# The hint bar follows what is open: the Add-a-pass list, a parameter form, the help.
+bar() { screen | tail -n 1; }
+keys a
+wait_for "Add a pass"
+bar | grep -q "Enter add  Esc cancel" || fail "Add-a-pass list with the plan's hints: $(bar)"
+bar | grep -q "toggle" && fail "the bar offers toggle inside the Add-a-pass list"
+keys Escape
+wait_gone "Add a pass"
+bar | grep -q "Space toggle" || fail "plan hints not back after the list: $(bar)"
+keys Home
+keys Enter
+wait_for "fold: Fold and clean up"
+bar | grep -q "Enter save  Esc cancel" || fail "form open with the screen's hints: $(bar)"
+keys Escape
+wait_gone "fold: Fold and clean up"
+keys ?
+wait_for "Help: Plan"
+bar | grep -q "any key close this help" || fail "help open with the screen's hints: $(bar)"
+keys Escape
+wait_gone "Help: Plan"
 
 # Results: -0.00 pts never shown for a drop below 0.005; energy with fixed decimals.
 keys 8

@@ -13,6 +13,9 @@ wait_for "─ 6 Plan ─"
 wait_for "the planner is working" 30
 sleep 2
 screen | grep -qF "the planner is working" || fail "the planner answered within 2 s; nothing to cancel"
+# While it works the table says so, not "The plan is empty: r asks the planner".
+screen | grep -qF "The planner is choosing the passes" || fail "no word in the table while planning"
+screen | grep -qF "The plan is empty" && fail "'plan is empty' while the planner works"
 t0=$(date +%s%N)
 keys c
 wait_for "plan cancelled" 5

@@ -18,7 +18,12 @@ wait_for "─ 2 Model ─"
 keys 7
 wait_for "Ready. Press g"
 keys g
+sleep 0.3
+screen | tail -n 1 | grep -q "g run" && ! screen | grep -q "finished in" &&
+    fail "the bar offers g run while the run works"
 wait_for "finished in" 120
+screen | tail -n 1 | grep -q "g run again" || fail "no 'g run again' after the run: $(screen | tail -n 1)"
+screen | tail -n 1 | grep -q "c cancel" && fail "the bar offers cancel after the run"
 s=$(screen)
 echo "$s" | grep -q "^│.*││ fold  " && fail "a row for the disabled fold step"
 echo "$s" | grep -q "││ prune .*100%" || fail "prune's bar is not full"
