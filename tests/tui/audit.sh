@@ -70,6 +70,16 @@ keys 4
 wait_for "─ 4 Target ─"
 wait_for "(estimated)"
 
+# The data picker's title names every accepted kind on two lines, not cut.
+keys 3
+wait_for "─ 3 Test data ─"
+keys Home
+keys Enter
+wait_for "Choose the test data"
+wait_for "its ./ row)"
+keys Escape
+wait_gone "Choose the test data"
+
 keys 5
 wait_for "─ 5 Goals ─"
 wait_for "then the second."
