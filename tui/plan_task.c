@@ -134,11 +134,6 @@ void kp_plan_task_cancel(void) {
 void kp_plan_task_end(void) {
     if (!T.started) return;
     T.cancel = 1;
-    release(); /* the planner stops at its next check */
-    for (size_t i = 0; i < T.plan.n; i++) {
-        free(T.plan.steps[i].pass_id);
-        free(T.plan.steps[i].params);
-    }
-    free(T.plan.steps);
-    memset(&T.plan, 0, sizeof T.plan);
+    release();             /* the planner stops at its next check */
+    kp_plan_free(&T.plan); /* an answer nobody polled: steps and info (note, tried list) */
 }
