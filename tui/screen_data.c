@@ -29,6 +29,7 @@ typedef struct preview {
 
 static struct {
     int picking;
+    int pick_top; /* rows the picker's title took (the picker starts below them) */
     kp_picker pk;
     kp_list list; /* rows below */
     preview pv;
@@ -307,11 +308,14 @@ static void draw(kp_app *a, kp_rect r) {
         return;
     }
     if (S.picking) {
-        kp_put(r.y, r.x + 1, r.w - 2, KP_ROLE_TITLE,
-               S.picking == PICK_DATA ? "Choose the test data (.npy .npz IDX .gz .csv, or a folder "
-                                        "of input_K.pb: its ./ row)"
-                                      : "Choose the labels file (Esc: none)");
-        kp_picker_draw(&S.pk, (kp_rect){r.y + 1, r.x + 1, r.h - 1, r.w - 2});
+        /* The title names every accepted kind: two lines when narrow, never cut. */
+        int th = kp_wrap(r.y, r.x + 1, r.w - 2, 2, KP_ROLE_TITLE,
+                         S.picking == PICK_DATA
+                             ? "Choose the test data (.npy .npz IDX .gz .csv, or a folder "
+                               "of input_K.pb: its ./ row)"
+                             : "Choose the labels file (Esc: none)");
+        S.pick_top = th > 0 ? th : 1;
+        kp_picker_draw(&S.pk, (kp_rect){r.y + S.pick_top, r.x + 1, r.h - S.pick_top, r.w - 2});
         return;
     }
     const kp_data_spec *d = &a->proj->data;
@@ -330,8 +334,8 @@ static void draw(kp_app *a, kp_rect r) {
                  fmt_list(d->std, d->n_std, m, sizeof m));
     else
         snprintf(prep, sizeof prep, "scale %g, no mean/std normalisation", d->scale);
-    char ev[48] = "all samples";
-    if (d->eval_limit > 0) snprintf(ev, sizeof ev, "%lld samples", (long long)d->eval_limit);
+    char ev[48] = "all"; /* short: the line has 56 columns at 80x24 */
+    if (d->eval_limit > 0) snprintf(ev, sizeof ev, "%lld", (long long)d->eval_limit);
     snprintf(prep2, sizeof prep2, "layout %s  calibration %lld  eval %s",
              d->layout[0] ? d->layout : "nchw", (long long)d->calib_samples, ev);
     rows[ROW_PREP] = prep;
@@ -508,7 +512,8 @@ static int click(kp_app *a, kp_rect r, int row, int col) {
     if (!a->proj) return KP_UNHANDLED;
     if (S.picking) {
         char out[8192];
-        if (kp_picker_click(&S.pk, r, row - 1, out, sizeof out) == 1) chose(a, out);
+        int top = S.pick_top > 0 ? S.pick_top : 1;
+        if (kp_picker_click(&S.pk, r, row - top, out, sizeof out) == 1) chose(a, out);
         return KP_DRAW_ALL;
     }
     if (row % 2 == 0 && row / 2 < ROW_COUNT) {

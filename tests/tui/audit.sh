@@ -70,6 +70,16 @@ keys 4
 wait_for "─ 4 Target ─"
 wait_for "(estimated)"
 
+# The data picker's title names every accepted kind on two lines, not cut.
+keys 3
+wait_for "─ 3 Test data ─"
+keys Home
+keys Enter
+wait_for "Choose the test data"
+wait_for "its ./ row)"
+keys Escape
+wait_gone "Choose the test data"
+
 keys 5
 wait_for "─ 5 Goals ─"
 wait_for "then the second."
@@ -137,6 +147,25 @@ echo "$r" | grep -q "0\.00%\|0 B" && fail "cancelled run shows zeros: $r"
 r=$(row "run-002")
 echo "$r" | grep -q "92.83% *1 *│" || fail "history row cut: $r"
 
+keys q
+wait_for "EXITED rc=0"
+
+# Wide (160 columns): a reason cut in its column is shown in full under the table.
+restart
+start 160 40 -- --open "$P"
+wait_for "─ 2 Model ─"
+keys 6
+wait_for "sparsity=0.5"
+keys Home
+keys Down
+r=$(row "] prune")
+echo "$r" | grep -q "…" || fail "prune's reason fits its column; this check needs a longer one: $r"
+# The reason's first words, as its column shows them.
+start_of=$(echo "$r" | sed 's/.*[0-9]%  *[-+]\{0,1\}[0-9.]*  *//' | cut -c1-24)
+[ -n "$start_of" ] || fail "no reason in the row: $r"
+full=$(screen | grep -F -- "$start_of" | grep -v "\] prune")
+[ -n "$full" ] || fail "the cut reason ($start_of...) is not shown under the table"
+echo "$full" | grep -q "…" && fail "the reason under the table is cut too: $full"
 keys q
 wait_for "EXITED rc=0"
 echo "audit: ok"

@@ -28,6 +28,15 @@ click 22 3  # the [x] of the first plan row
 wait_for "fold disabled"
 click 22 3
 wait_for "fold enabled"
+# The data picker's title takes two rows at 80 columns: a click still picks the row under it.
+keys 3
+wait_for "─ 3 Test data ─"
+keys Home
+keys Enter
+wait_for "its ./ row)"
+click 25 7  # t10k-images-idx3-ubyte.gz (rows: title 2-3, folder 4, filter help 5, ../ 6)
+click 25 7
+wait_for "data saved"
 keys q
 wait_for "EXITED rc=0"
 assert_restored
