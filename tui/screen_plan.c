@@ -223,7 +223,7 @@ static void draw_add(kp_app *a, kp_rect r) {
         kp_role role = sel ? KP_ROLE_SELECTED : KP_ROLE_NORMAL;
         if (sel) kp_fill(r.y + 1 + i, r.x, r.w, role);
         kp_putf(r.y + 1 + i, r.x + 1, r.w - 2, role, "%-16s %s%s", p->id, p->title,
-                p->lossless ? " [lossless]" : "");
+                p->lossless && !strstr(p->title, "lossless") ? " [lossless]" : "");
     }
     if (S.add.n)
         kp_wrap(r.y + r.h - 3, r.x + 1, r.w - 2, 3, KP_ROLE_MUTED, a->passes[S.add.sel]->summary);

@@ -104,6 +104,7 @@ keys a
 wait_for "Add a pass"
 bar | grep -q "Enter add  Esc cancel" || fail "Add-a-pass list with the plan's hints: $(bar)"
 bar | grep -q "toggle" && fail "the bar offers toggle inside the Add-a-pass list"
+screen | grep -q "(lossless) \[lossless\]" && fail "fold says lossless twice"
 keys Escape
 wait_gone "Add a pass"
 bar | grep -q "Space toggle" || fail "plan hints not back after the list: $(bar)"
