@@ -52,6 +52,9 @@ typedef struct kp_target_estimate {
     uint64_t flash_bytes; /* model bytes on storage */
     int fits_ram, fits_flash;
     double host_calibration; /* measured/roofline factor applied for the host, 1 if none */
+    /* Activations whose size is unknown (no inferred shape): not counted, so ram_bytes is
+     * then a lower bound and fits_ram judges only that bound. Run kp_infer_shapes first. */
+    size_t unknown_values;
 } kp_target_estimate;
 
 /* Estimate for model m at batch 1. host_factor: measured/predicted latency ratio learned on

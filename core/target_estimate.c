@@ -174,6 +174,8 @@ int kp_target_estimate_model(const kp_target *t, const kp_model *m, double host_
         for (size_t k = 0; k < n->n_inputs; k++) bytes += in_bytes(g, n->inputs[k]);
         for (size_t k = 0; k < n->n_outputs; k++) {
             double ob = value_bytes(g, n->outputs[k]);
+            if (n->outputs[k][0] && kp_target_value_elems(g, n->outputs[k]) <= 0)
+                out->unknown_values++;
             bytes += out_bytes(g, n->outputs[k]);
             if (!n->outputs[k][0] || kp_graph_is_output(g, n->outputs[k])) {
                 born[i] += ob; /* graph outputs live to the end */

@@ -1,6 +1,7 @@
 /* Loading the project's model runs on a worker thread, so a big model never freezes the
- * screen: the thread loads the file and measures MACs and peak activation memory with one run
- * on zero inputs (symbolic dims set to 1), then the UI adopts the model when it polls
+ * screen: the thread loads the file, infers every value's shape (the Target screen's RAM
+ * estimate needs them), takes MACs from those shapes and the peak of live activations from one
+ * run on zero inputs (symbolic dims set to 1), then the UI adopts the model when it polls
  * (kp_model_task_adopt, every loop turn via the Model screen's tick). Screens that need the
  * model at once call kp_app_load_model, which waits for a load in progress. Quitting (or a new
  * load) cancels a load in progress: the loader and the measuring run check the flag, so the
@@ -12,6 +13,8 @@
 #include <string.h>
 
 #include "core/metrics.h"
+#include "core/model_stats.h"
+#include "core/shape_infer.h"
 #include "tui/ui.h"
 
 static struct {
@@ -26,53 +29,74 @@ static struct {
     char measure_err[256];
 } T;
 
-static void measure(const kp_model *m) {
-    T.macs = T.peak = -1;
-    T.measure_err[0] = 0;
+/* One run of m on zero inputs (symbolic dims set to 1). keep: keep every value (for MACs from
+ * the run's shapes), else the run frees values as the engine does and its peak is the figure
+ * `kompress eval` reports at batch 1. */
+static int run_once(const kp_model *m, int keep, double *macs, double *peak, kp_error *err) {
     kp_exec_opts o = {0};
-    o.keep_values = 1;
+    o.keep_values = keep;
     o.cancel = &T.cancel;
     kp_exec *e = NULL;
-    kp_error err = {0};
     kp_tensor *in[16] = {0}, *out[64] = {0};
     size_t ni = 0, no = 0;
-    if (T.cancel || kp_exec_new(m, &o, &e, &err)) goto done;
-    ni = kp_exec_n_inputs(e);
-    no = kp_exec_n_outputs(e);
-    if (ni > 16 || no > 64) {
-        kp_error_set(&err, KP_ERANGE, "too many inputs/outputs to measure here");
-        goto done;
+    int rc = T.cancel ? KP_ECANCELLED : kp_exec_new(m, &o, &e, err);
+    if (!rc) {
+        ni = kp_exec_n_inputs(e);
+        no = kp_exec_n_outputs(e);
+        if (ni > 16 || no > 64)
+            rc = kp_error_set(err, KP_ERANGE, "too many inputs/outputs to measure here");
     }
-    for (size_t i = 0; i < ni; i++) {
+    for (size_t i = 0; !rc && i < ni; i++) {
         const kp_value_info *vi = kp_exec_input(e, i);
         int64_t dims[KP_MAX_RANK];
         int rank = vi->type.rank;
         if (vi->type.kind != KP_TYPE_TENSOR || rank < 0 || rank > KP_MAX_RANK) {
-            kp_error_set(&err, KP_EUNSUPPORTED, "input %s has no tensor shape", vi->name);
-            goto done;
+            rc = kp_error_set(err, KP_EUNSUPPORTED, "input %s has no tensor shape", vi->name);
+            break;
         }
         for (int d = 0; d < rank; d++)
             dims[d] = vi->type.dims[d].value > 0 ? vi->type.dims[d].value : 1;
-        if (!(in[i] = kp_tensor_new(vi->type.elem, rank, dims, &err))) goto done;
+        if (!(in[i] = kp_tensor_new(vi->type.elem, rank, dims, err))) rc = KP_ENOMEM;
     }
-    if (kp_exec_run(e, (const kp_tensor *const *)in, out, &err)) goto done;
-    uint64_t macs = 0;
-    if (!kp_exec_macs(e, m, &macs, &err)) T.macs = (double)macs;
-    T.peak = (double)kp_exec_peak_bytes(e);
-done:
-    if (err.msg[0]) snprintf(T.measure_err, sizeof T.measure_err, "%s", err.msg);
+    if (!rc) rc = kp_exec_run(e, (const kp_tensor *const *)in, out, err);
+    if (!rc && macs) {
+        uint64_t n = 0;
+        if (!(rc = kp_exec_macs(e, m, &n, err))) *macs = (double)n;
+    }
+    if (!rc && peak) *peak = (double)kp_exec_peak_bytes(e);
     kp_exec_free(e); /* first: with keep_values it still refers to the inputs */
     for (size_t i = 0; i < ni && i < 16; i++) kp_tensor_free(in[i]);
     for (size_t i = 0; i < no && i < 64; i++) kp_tensor_free(out[i]);
+    return rc;
+}
+
+/* MACs from the inferred shapes (a run keeping every value when they are incomplete), and the
+ * peak of live activations of a run as the engine runs it. */
+static void measure(const kp_model *m) {
+    T.macs = T.peak = -1;
+    T.measure_err[0] = 0;
+    kp_error err = {0};
+    kp_model_stats *st = NULL;
+    if (!kp_model_stats_compute(m, &st, &err) && st->macs_complete) T.macs = (double)st->macs;
+    kp_model_stats_free(st);
+    kp_error_clear(&err);
+    if (T.macs < 0) run_once(m, 1, &T.macs, NULL, &err);
+    if (!err.msg[0]) run_once(m, 0, NULL, &T.peak, &err);
+    if (err.msg[0]) snprintf(T.measure_err, sizeof T.measure_err, "%s", err.msg);
 }
 
 static void *worker(void *arg) {
     (void)arg;
     kp_load_opts lo = {.cancel = &T.cancel};
-    if (kp_onnx_load(T.path, &lo, &T.model, &T.err))
+    if (kp_onnx_load(T.path, &lo, &T.model, &T.err)) {
         T.model = NULL;
-    else
+    } else {
+        /* Shapes of every value, for the per-target RAM estimate (Target screen); a model
+         * whose shapes cannot all be inferred still loads (the estimate says what it lacks). */
+        kp_error e = {0};
+        kp_infer_shapes_cancel(T.model, &T.cancel, &e);
         measure(T.model);
+    }
     atomic_store(&T.finished, 1);
     return NULL;
 }

@@ -81,8 +81,14 @@ static void details(kp_app *a, const kp_target *t, kp_rect r) {
             kp_wrap(y, r.x, r.w, 2, KP_ROLE_BAD, err.msg);
             y += 2;
         } else {
-            kp_putf(y++, r.x, r.w, e.fits_ram ? KP_ROLE_OK : KP_ROLE_BAD, "RAM   %s: needs %s",
-                    e.fits_ram ? "fits" : "DOES NOT FIT", kp_fmt_bytes((double)e.ram_bytes, b1));
+            if (e.unknown_values && e.fits_ram)
+                kp_putf(y++, r.x, r.w, KP_ROLE_WARN,
+                        "RAM   unknown: needs at least %s (%zu activation sizes unknown)",
+                        kp_fmt_bytes((double)e.ram_bytes, b1), e.unknown_values);
+            else
+                kp_putf(y++, r.x, r.w, e.fits_ram ? KP_ROLE_OK : KP_ROLE_BAD, "RAM   %s: needs %s",
+                        e.fits_ram ? "fits" : "DOES NOT FIT",
+                        kp_fmt_bytes((double)e.ram_bytes, b1));
             kp_putf(y++, r.x, r.w, e.fits_flash ? KP_ROLE_OK : KP_ROLE_BAD, "Flash %s: needs %s",
                     e.fits_flash ? "fits" : "DOES NOT FIT",
                     kp_fmt_bytes((double)e.flash_bytes, b2));
