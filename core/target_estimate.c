@@ -111,6 +111,26 @@ static int folded_qdq(kp_graph *g, const kp_node *n) {
     return p && layer_precision(g, p) == PREC_INT8;
 }
 
+/* An activation a runtime fuses into the layer before it (every runtime does for Conv/Gemm +
+ * Relu, ours included): the layer's only reader, so no launch and no trip through memory. */
+static int fused_activation(kp_graph *g, const kp_node *n) {
+    static const char *const acts[] = {"Relu", "Clip", "LeakyRelu"};
+    int act = 0;
+    for (size_t i = 0; i < sizeof acts / sizeof *acts; i++) act |= kp_node_is(n, acts[i]);
+    if (!act || !n->n_inputs) return 0;
+    kp_node *p = kp_graph_producer(g, n->inputs[0], NULL);
+    kp_node *users[2];
+    if (!p || kp_graph_is_output(g, n->inputs[0]) ||
+        kp_graph_consumers(g, n->inputs[0], users, 2) != 1)
+        return 0;
+    return kp_node_is(p, "Conv") || kp_node_is(p, "Gemm") || kp_node_is(p, "MatMul") ||
+           is_int8_op(p);
+}
+
+static int has_int8(const kp_target *t) {
+    return (t->precisions & KP_PREC_INT8) && t->int8_gops > 0;
+}
+
 static double throughput(const kp_target *t, prec p) {
     double fp32 = t->fp32_gflops * 1e9;
     if (p == PREC_INT8 && (t->precisions & KP_PREC_INT8) && t->int8_gops > 0)
@@ -170,13 +190,17 @@ int kp_target_estimate_model(const kp_target *t, const kp_model *m, double host_
         int b1 = 0;
         int64_t macs = kp_node_macs(g, n, &b1);
         double bytes = 0;
-        int folded = folded_qdq(g, n);
-        for (size_t k = 0; k < n->n_inputs; k++) bytes += in_bytes(g, n->inputs[k]);
+        /* Q/DQ fold into int8 layers, and data moves in its stored 1-byte form, only where
+         * the target computes in int8; elsewhere a runtime dequantizes and runs float. */
+        int i8 = has_int8(t);
+        int folded = (i8 && folded_qdq(g, n)) || fused_activation(g, n);
+        for (size_t k = 0; k < n->n_inputs; k++)
+            bytes += i8 ? in_bytes(g, n->inputs[k]) : value_bytes(g, n->inputs[k]);
         for (size_t k = 0; k < n->n_outputs; k++) {
             double ob = value_bytes(g, n->outputs[k]);
             if (n->outputs[k][0] && kp_target_value_elems(g, n->outputs[k]) <= 0)
                 out->unknown_values++;
-            bytes += out_bytes(g, n->outputs[k]);
+            bytes += i8 ? out_bytes(g, n->outputs[k]) : ob;
             if (!n->outputs[k][0] || kp_graph_is_output(g, n->outputs[k])) {
                 born[i] += ob; /* graph outputs live to the end */
                 continue;
