@@ -235,30 +235,6 @@ static int estimate_step(const kp_project *p, const kp_model *m, const kp_target
     return 0;
 }
 
-/* Every other batch of a calibration set (the TUI's planner, which has one subset): trials fit
- * on the even batches and measure on the odd ones. */
-typedef struct split {
-    kp_calib c;
-    const kp_calib *base;
-    size_t first;
-} split;
-
-static int split_get(kp_calib *c, size_t b, const kp_tensor *const **inputs, const int64_t **labels,
-                     size_t *batch_size, kp_error *err) {
-    split *s = c->user;
-    return s->base->get((kp_calib *)s->base, s->first + 2 * b, inputs, labels, batch_size, err);
-}
-
-static void split_init(split *s, const kp_calib *base, size_t first) {
-    memset(s, 0, sizeof *s);
-    s->base = base;
-    s->first = first;
-    s->c.n_batches = (base->n_batches + 1 - first) / 2;
-    s->c.n_samples = base->n_batches ? base->n_samples * s->c.n_batches / base->n_batches : 0;
-    s->c.user = s;
-    s->c.get = split_get;
-}
-
 int kp_planner_estimate(const kp_project *p, const kp_model *m, const kp_target *t,
                         const kp_pass *const *passes, size_t n_passes, kp_plan *plan,
                         kp_error *err) {
@@ -555,35 +531,4 @@ int kp_planner_propose_split_opts(const kp_project *p, const kp_model *m, const 
     }
     out->info.note = miss;
     return 0;
-}
-
-int kp_planner_propose(const kp_project *p, const kp_model *m, const kp_target *t,
-                       const kp_pass *const *passes, size_t n_passes, const kp_calib *calib,
-                       kp_plan *out, kp_error *err) {
-    return kp_planner_propose_opts(p, m, t, passes, n_passes, calib, NULL, out, err);
-}
-
-int kp_planner_propose_opts(const kp_project *p, const kp_model *m, const kp_target *t,
-                            const kp_pass *const *passes, size_t n_passes, const kp_calib *calib,
-                            const kp_planner_opts *opts, kp_plan *out, kp_error *err) {
-    if (!calib || calib->n_batches < 2)
-        return kp_planner_propose_split_opts(p, m, t, passes, n_passes, calib, NULL, opts, out,
-                                             err);
-    split fit, val;
-    split_init(&fit, calib, 0);
-    split_init(&val, calib, 1);
-    int rc =
-        kp_planner_propose_split_opts(p, m, t, passes, n_passes, &fit.c, &val.c, opts, out, err);
-    if (!rc) {
-        /* Only the figures stay (this entry's callers keep and free the steps alone); the
-         * trials measured inside the calibration subset, which runs never score anyway. */
-        kp_plan_info keep = out->info;
-        keep.note = NULL;
-        keep.tried = NULL;
-        keep.n_tried = 0;
-        keep.trial_samples = 0;
-        kp_plan_info_clear(&out->info);
-        out->info = keep;
-    }
-    return rc;
 }

@@ -20,25 +20,20 @@ typedef struct kp_plan {
                           * pipeline tried (Pareto set marked), whether the budgets are met */
 } kp_plan;
 
-/* Proposes a plan for p (model loaded by the caller as m). calib may be NULL (then no
- * measured sensitivity; estimates say so through lower confidence). With calib, trials fit on
- * its even batches and measure on its odd ones. out->info keeps the whole-plan figures but no
- * tried list or note (see kp_planner_propose_split for those). */
-int kp_planner_propose(const kp_project *p, const kp_model *m, const kp_target *t,
-                       const kp_pass *const *passes, size_t n_passes, const kp_calib *calib,
-                       kp_plan *out, kp_error *err);
-/* Samples the CLI's planner measures trials on by default (disjoint from the calibration subset
- * the passes fit on, and kept out of the runs' holdout). */
+/* Samples the planner measures trials on by default, for `kompress plan` and the Plan screen
+ * alike (disjoint from the calibration subset the passes fit on, and kept out of the runs'
+ * holdout; core/dataset_holdout.c). */
 #define KP_PLANNER_TRIAL_SAMPLES 2048
 
-/* As kp_planner_propose, with trials that fit on `fit` (the run's calibration subset: the same
- * one the run will use) and measure accuracy on `measure` (disjoint samples the run will not
- * score; see kp_dataset_calib_minus_new). Each candidate pipeline is measured whole; when it
- * breaks the accuracy budget the planner weakens its most sensitive step (sparsity, rank, k),
- * re-measures the whole pipeline, and drops a step only when it cannot be weakened further.
- * out->info records every pipeline tried and the prediction of the chosen one, which is the
- * measured trial of exactly that plan (plus corrections learned from earlier runs). measure
- * NULL: no trials (the passes' own estimates). */
+/* Proposes a plan for p (model loaded by the caller as m), with trials that fit on `fit` (the
+ * run's calibration subset: the same one the run will use) and measure accuracy on `measure`
+ * (disjoint samples the run will not score; see kp_dataset_calib_minus_new). Each candidate
+ * pipeline is measured whole; when it breaks the accuracy budget the planner weakens its most
+ * sensitive step (sparsity, rank, k), re-measures the whole pipeline, and drops a step only when it
+ * cannot be weakened further. out->info records every pipeline tried and the prediction of the
+ * chosen one, which is the measured trial of exactly that plan (plus corrections learned from
+ * earlier runs). measure NULL: no trials (the passes' own estimates; fit NULL too: no measured
+ * sensitivity). */
 int kp_planner_propose_split(const kp_project *p, const kp_model *m, const kp_target *t,
                              const kp_pass *const *passes, size_t n_passes, const kp_calib *fit,
                              const kp_calib *measure, kp_plan *out, kp_error *err);
@@ -50,10 +45,7 @@ typedef struct kp_planner_opts {
      * so a cancelled plan leaves the project as it was. */
     const volatile int *cancel;
 } kp_planner_opts;
-/* kp_planner_propose and kp_planner_propose_split with options (opts may be NULL). */
-int kp_planner_propose_opts(const kp_project *p, const kp_model *m, const kp_target *t,
-                            const kp_pass *const *passes, size_t n_passes, const kp_calib *calib,
-                            const kp_planner_opts *opts, kp_plan *out, kp_error *err);
+/* kp_planner_propose_split with options (opts may be NULL). */
 int kp_planner_propose_split_opts(const kp_project *p, const kp_model *m, const kp_target *t,
                                   const kp_pass *const *passes, size_t n_passes,
                                   const kp_calib *fit, const kp_calib *measure,

@@ -3,9 +3,11 @@
  * bytes moved / memory bandwidth) + a fixed per-layer dispatch cost of the target class.
  * Precision of a layer: int8 for QLinear and *Integer ops and for float ops fed by
  * DequantizeLinear (QDQ form); fp16 when its first input is float16; fp32 otherwise. A precision
- * the target lacks runs at its fp32 rate (what a runtime falls back to). QDQ form counts as a
- * runtime runs it: activation Quantize/DequantizeLinear between int8 layers are folded into
- * them (no time of their own), and int8 layers move their stored 1-byte values.
+ * the target lacks runs at its fp32 rate (what a runtime falls back to). On targets with int8
+ * compute, QDQ form counts as a runtime runs it: activation Quantize/DequantizeLinear between
+ * int8 layers are folded into them (no time of their own), and int8 layers move their stored
+ * 1-byte values; elsewhere Q/DQ are layers of their own on float data. Relu/Clip/LeakyRelu
+ * right after a Conv/Gemm/MatMul run inside it (no launch), as every runtime does.
  * RAM: peak of live activations over the node order (liveness, batch 1), plus the weights for
  * targets that execute from RAM (MCUs read weights from flash in place).
  * Flash/storage: bytes of constant tensors plus 2% for the graph itself. */
@@ -133,8 +135,7 @@ static int has_int8(const kp_target *t) {
 
 static double throughput(const kp_target *t, prec p) {
     double fp32 = t->fp32_gflops * 1e9;
-    if (p == PREC_INT8 && (t->precisions & KP_PREC_INT8) && t->int8_gops > 0)
-        return t->int8_gops * 1e9;
+    if (p == PREC_INT8 && has_int8(t)) return t->int8_gops * 1e9;
     if (p == PREC_FP16 && (t->precisions & KP_PREC_FP16) && t->fp16_gflops > 0)
         return t->fp16_gflops * 1e9;
     return fp32;
@@ -184,15 +185,15 @@ int kp_target_estimate_model(const kp_target *t, const kp_model *m, double host_
         wdec[i] = (unsigned char)only;
     }
     double lat = 0, bw = t->mem_bw_gbs * 1e9;
+    /* Q/DQ fold into int8 layers, and data moves in its stored 1-byte form, only where the
+     * target computes in int8; elsewhere a runtime dequantizes and runs float. */
+    int i8 = has_int8(t);
     for (size_t i = 0; i < nn; i++) {
         const kp_node *n = g->nodes[i];
         if (wdec[i]) continue;
         int b1 = 0;
         int64_t macs = kp_node_macs(g, n, &b1);
         double bytes = 0;
-        /* Q/DQ fold into int8 layers, and data moves in its stored 1-byte form, only where
-         * the target computes in int8; elsewhere a runtime dequantizes and runs float. */
-        int i8 = has_int8(t);
         int folded = (i8 && folded_qdq(g, n)) || fused_activation(g, n);
         for (size_t k = 0; k < n->n_inputs; k++)
             bytes += i8 ? in_bytes(g, n->inputs[k]) : value_bytes(g, n->inputs[k]);

@@ -163,14 +163,16 @@ static void planner_cancels(void **state) {
     kp_planner_opts o = {.cancel = &cancel};
     kp_plan plan;
     memset(&plan, 0xff, sizeof plan);
-    assert_int_equal(kp_planner_propose_opts(&p, m, t, passes, np, NULL, &o, &plan, &err),
-                     KP_ECANCELLED);
+    assert_int_equal(
+        kp_planner_propose_split_opts(&p, m, t, passes, np, NULL, NULL, &o, &plan, &err),
+        KP_ECANCELLED);
     assert_int_equal(plan.n, 0);
     assert_null(plan.steps);
     assert_string_equal(err.msg, "plan cancelled");
     cancel = 0;
     memset(&err, 0, sizeof err);
-    assert_int_equal(kp_planner_propose_opts(&p, m, t, passes, np, NULL, &o, &plan, &err), 0);
+    assert_int_equal(
+        kp_planner_propose_split_opts(&p, m, t, passes, np, NULL, NULL, &o, &plan, &err), 0);
     assert_true(plan.n > 0);
     kp_plan_free(&plan);
     kp_model_free(m);
